@@ -1,0 +1,38 @@
+"""API-key authentication and scope checks for /v1, as Litestar dependencies.
+
+`x-api-key: <key>` or `Authorization: Bearer <key>`; wrong or absent → 401, missing
+scope → 403. The verified key is cached by KeyService, so argon2 is not paid per request.
+"""
+
+from collections.abc import Awaitable, Callable
+
+from litestar import Request
+from litestar.di import Provide
+
+from iep_appliance.domain.models import Principal
+from iep_appliance.logs import tenant_id_var
+from iep_appliance.services.keys import KeyService
+
+
+def presented_key(request: Request) -> str | None:
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    auth = request.headers.get("authorization")
+    if auth and auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return None
+
+
+def needs(scope: str) -> Provide:
+    """A dependency that yields the request's Principal, or raises 401/403."""
+
+    async def principal(request: Request) -> Principal:
+        keys: KeyService = request.app.state.runtime.keys
+        p = await keys.authenticate(presented_key(request))
+        KeyService.require(p, scope)
+        tenant_id_var.set(p.tenant_id)
+        return p
+
+    fn: Callable[[Request], Awaitable[Principal]] = principal
+    return Provide(fn)

@@ -1,0 +1,114 @@
+"""/v1/messages: send, read, list, retry. Thin: every rule lives in services/domain."""
+
+from typing import Annotated
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.params import Parameter
+
+from iep_appliance.api.auth import needs
+from iep_appliance.api.schemas import (
+    AcceptedView,
+    MessageList,
+    MessageView,
+    RetryView,
+    message_view,
+)
+from iep_appliance.domain.models import Accepted, Principal, SendRequest
+from iep_appliance.runtime import Runtime
+
+_encode = msgspec.json.encode
+JSON = "application/json"
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+@post(
+    "/v1/messages",
+    dependencies={"principal": needs("send")},
+    status_code=202,
+    summary="Send one message",
+    description="Validates, stores durably and queues one message. 202 means on disk; "
+    "a replayed idempotency key answers 200 with the original messageId.",
+    tags=["messages"],
+    responses={},
+)
+async def send_message(
+    request: Request,
+    principal: Principal,
+    data: SendRequest,
+    idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+) -> Response[AcceptedView]:
+    rt = _rt(request)
+    headers = await rt.check_rate(principal, 1)
+    result = await rt.messages.accept(principal, data, idempotency_key)
+    body = AcceptedView(
+        message_id=result.message_id,
+        status=result.status,
+        suppressed_recipients=list(result.suppressed),
+    )
+    return Response(
+        content=body, status_code=202 if isinstance(result, Accepted) else 200, headers=headers
+    )
+
+
+@get(
+    "/v1/messages/{message_id:str}",
+    dependencies={"principal": needs("read")},
+    summary="One message with its events",
+    tags=["messages"],
+)
+async def get_message(request: Request, principal: Principal, message_id: str) -> MessageView:
+    record = await _rt(request).messages.get(principal.tenant_id, message_id)
+    return message_view(record, with_events=True)
+
+
+@get(
+    "/v1/messages",
+    dependencies={"principal": needs("read")},
+    summary="List messages (filters, cursor pagination)",
+    tags=["messages"],
+)
+async def list_messages(
+    request: Request,
+    principal: Principal,
+    status: str | None = None,
+    recipient: str | None = None,
+    category: str | None = None,
+    tag: str | None = None,
+    from_: Annotated[str | None, Parameter(query="from")] = None,
+    to: str | None = None,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> MessageList:
+    params = {
+        k: v
+        for k, v in {
+            "status": status,
+            "recipient": recipient,
+            "category": category,
+            "tag": tag,
+            "from": from_,
+            "to": to,
+        }.items()
+        if v is not None
+    }
+    items, nxt = await _rt(request).messages.list(principal.tenant_id, params, limit, cursor)
+    return MessageList(data=[message_view(m) for m in items], next_cursor=nxt)
+
+
+@post(
+    "/v1/messages/{message_id:str}/retry",
+    dependencies={"principal": needs("send")},
+    status_code=202,
+    summary="Retry a failed message",
+    tags=["messages"],
+)
+async def retry_message(request: Request, principal: Principal, message_id: str) -> RetryView:
+    await _rt(request).messages.retry(principal.tenant_id, message_id)
+    return RetryView(message_id=message_id, status="queued")
+
+
+HANDLERS = [send_message, get_message, list_messages, retry_message]

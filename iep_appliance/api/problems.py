@@ -1,0 +1,167 @@
+"""The one map from exceptions to RFC 9457 problem details (`application/problem+json`).
+
+Every 4xx names its fields in `errors: [{field, message}]`. Litestar's own validation,
+body-size and routing errors go through here too. Anything unmapped is a logged 500.
+"""
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+
+from iep_appliance.domain.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    IEPError,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    SenderNotAllowed,
+    Unauthorized,
+    ValidationFailed,
+)
+from iep_appliance.domain.validation import decode_error_path
+
+log = logging.getLogger("iep.api")
+PROBLEM = "application/problem+json"
+_encode = msgspec.json.encode
+
+# exception type -> (status, type slug, title)
+_MAP: list[tuple[type[IEPError], int, str, str]] = [
+    (ValidationFailed, 422, "validation-failed", "Request validation failed"),
+    (PayloadTooLarge, 413, "payload-too-large", "Payload too large"),
+    (SenderNotAllowed, 403, "sender-not-allowed", "Sender domain not allowed"),
+    (Unauthorized, 401, "unauthorized", "Authentication required"),
+    (Forbidden, 403, "forbidden", "Missing scope"),
+    (NotFound, 404, "not-found", "Not found"),
+    (Conflict, 409, "conflict", "Conflict"),
+    (RateLimited, 429, "rate-limited", "Rate limit exceeded"),
+]
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+) -> Response[bytes]:
+    body: dict[str, Any] = {
+        "type": f"https://iep.dev/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body["errors"] = [{"field": e.path, "message": e.message} for e in errors or []]
+    if extra:
+        body.update(extra)
+    return Response(
+        content=_encode(body), status_code=status, media_type=PROBLEM, headers=headers or {}
+    )
+
+
+def iep_error_handler(request: Request, exc: IEPError) -> Response[bytes]:
+    for kind, status, slug, title in _MAP:
+        if isinstance(exc, kind):
+            errors = getattr(exc, "errors", None)
+            extra = exc.extra if isinstance(exc, Conflict) else None
+            headers = None
+            if isinstance(exc, RateLimited):
+                headers = {**exc.headers, "Retry-After": str(exc.retry_after)}
+                extra = {"retryAfter": exc.retry_after}
+            if isinstance(exc, Unauthorized):
+                headers = {"WWW-Authenticate": 'Bearer realm="iep"'}
+            return problem(
+                status, slug, title, exc.detail or title, errors, extra, headers, request.url.path
+            )
+    return internal_error_handler(request, exc)
+
+
+def validation_handler(request: Request, exc: ValidationException) -> Response[bytes]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid"))
+        key = str(item.get("key") or "")
+        if key == "data" or not key:
+            fe = decode_error_path(message)
+        else:
+            fe = FieldError(key, message[:1].lower() + message[1:])
+        errors.append(fe)
+    if not errors:
+        errors = [FieldError("body", str(exc.detail))]
+    return problem(
+        422,
+        "validation-failed",
+        "Request validation failed",
+        "Request validation failed",
+        errors,
+        instance=request.url.path,
+    )
+
+
+def http_error_handler(request: Request, exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    if status >= 500:
+        return internal_error_handler(request, exc)
+    field = "body"
+    if isinstance(exc, NotFoundException):
+        field = "path"
+    elif isinstance(exc, NotAuthorizedException | PermissionDeniedException):
+        field = "x-api-key"
+    title = {
+        400: "Bad request",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Payload too large",
+    }.get(status, "Request error")
+    detail = str(exc.detail)
+    if status == 400 and "JSON" in detail:
+        title = "Malformed JSON"
+    return problem(
+        status,
+        title.lower().replace(" ", "-"),
+        title,
+        detail,
+        [FieldError(field, detail)],
+        headers=dict(exc.headers or {}),
+        instance=request.url.path,
+    )
+
+
+def internal_error_handler(request: Request, exc: Exception) -> Response[bytes]:
+    log.error(
+        "request.error",
+        exc_info=exc,
+        extra={"fields": {"path": request.url.path, "method": request.method}},
+    )
+    return problem(
+        500,
+        "internal-error",
+        "Internal server error",
+        "An unexpected error occurred; it has been logged.",
+        [],
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    IEPError: iep_error_handler,
+    ValidationException: validation_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}

@@ -1,0 +1,69 @@
+"""Assembles the Litestar app for a Runtime. Owns no lifecycle: `runtime.py` does."""
+
+import time
+from typing import Any
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from iep_appliance import __version__
+from iep_appliance.api import messages, system
+from iep_appliance.api.problems import EXCEPTION_HANDLERS
+from iep_appliance.runtime import Runtime
+
+ROUTE_MODULES: list[Any] = [system, messages]
+
+
+def _timing_middleware(app: ASGIApp) -> ASGIApp:
+    """Request latency into `iep_http_request_duration_seconds` and one access log line."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            runtime: Runtime = scope["app"].state.runtime
+            handler = scope.get("route_handler")
+            route = next(iter(handler.paths)) if handler is not None else "unmatched"
+            runtime.observe_request(
+                scope["method"], route, status[0], time.perf_counter() - start, scope["path"]
+            )
+
+    return middleware
+
+
+def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Litestar:
+    handlers: list[Any] = []
+    for module in ROUTE_MODULES:
+        handlers.extend(module.HANDLERS)
+    handlers.extend(extra_handlers or [])
+    handlers.extend(runtime.extra_handlers)
+    app = Litestar(
+        route_handlers=handlers,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[_timing_middleware],
+        request_max_body_size=runtime.config.server.max_request_bytes,
+        openapi_config=OpenAPIConfig(
+            title="IEP appliance",
+            version=__version__,
+            description="Multi-tenant email platform API. Auth: `x-api-key` or Bearer.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=False,
+        logging_config=None,
+    )
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,267 @@
+"""`iep.toml` declared once as frozen msgspec Structs.
+
+Every key has a type, a default and a description; unknown keys are errors that
+name the key. `load(path)` resolves relative paths against the config file and
+reads `*_env` secrets from the environment. Nothing else reads the config file.
+"""
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from iep_appliance.domain.errors import ConfigError
+
+PositiveInts = Annotated[
+    list[Annotated[int, Meta(gt=0)]],
+    Meta(description="seconds; length+1 = max attempts"),
+]
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class ServerConfig(_Section):
+    host: Annotated[str, Meta(description="Address the HTTP server binds.")] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535, description="HTTP port.")] = 8080
+    max_request_bytes: Annotated[
+        int, Meta(ge=1024, description="Largest accepted request body in bytes (30 MB).")
+    ] = 30 * 1024 * 1024
+
+
+class StorageConfig(_Section):
+    path: Annotated[
+        str, Meta(description="SQLite database file (WAL); created on first start.")
+    ] = "data/iep.db"
+    attachments_dir: Annotated[str, Meta(description="Directory for attachment files.")] = (
+        "data/attachments"
+    )
+    synchronous: Annotated[
+        Literal["FULL", "NORMAL"],
+        Meta(description="SQLite synchronous mode; FULL makes every commit durable on power loss."),
+    ] = "FULL"
+    commit_window_ms: Annotated[
+        float,
+        Meta(ge=0, le=100, description="How long the writer waits to gather a group commit (ms)."),
+    ] = 1.0
+
+
+class DeliveryConfig(_Section):
+    concurrency: Annotated[
+        int, Meta(ge=1, le=1024, description="Sender tasks delivering at once.")
+    ] = 16
+    retry_schedule: Annotated[
+        list[Annotated[int, Meta(gt=0)]],
+        Meta(description="Seconds between attempts; its length + 1 is the number of attempts."),
+    ] = msgspec.field(default_factory=lambda: [60, 300, 900, 3600])
+    shutdown_grace_seconds: Annotated[
+        float, Meta(ge=0, description="How long in-flight sends may finish on SIGTERM.")
+    ] = 30
+    lease_seconds: Annotated[
+        int, Meta(ge=5, description="How long a claimed job is leased to this node.")
+    ] = 300
+    claim_batch: Annotated[
+        int, Meta(ge=1, le=1000, description="Jobs claimed per scheduler step.")
+    ] = 64
+
+
+class ProviderConfig(_Section):
+    type: Annotated[Literal["smtp", "outbox"], Meta(description="Provider kind.")]
+    host: Annotated[str, Meta(description="SMTP relay host (smtp only).")] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535, description="SMTP relay port (smtp only).")] = 25
+    security: Annotated[
+        Literal["none", "starttls", "tls"], Meta(description="Transport security (smtp only).")
+    ] = "none"
+    username: Annotated[
+        str, Meta(description="SMTP username; empty means no authentication (smtp only).")
+    ] = ""
+    password_env: Annotated[
+        str, Meta(description="Environment variable holding the SMTP password (smtp only).")
+    ] = ""
+    connections: Annotated[
+        int, Meta(ge=1, le=64, description="Reused SMTP connections in the pool (smtp only).")
+    ] = 16
+    timeout_seconds: Annotated[
+        float, Meta(gt=0, description="Timeout for each SMTP step (smtp only).")
+    ] = 30
+    max_per_second: Annotated[
+        float, Meta(ge=0, description="Send-rate limit for this provider; 0 = unlimited.")
+    ] = 0
+    password: Annotated[
+        str, Meta(description="Resolved from password_env; never set in the file.")
+    ] = ""
+
+
+class RoutingConfig(_Section):
+    default_provider: Annotated[str, Meta(description="Provider for tenants that set none.")] = (
+        "outbox"
+    )
+    fallback_provider: Annotated[
+        str | None, Meta(description="Provider used while the primary's breaker is open.")
+    ] = None
+
+
+class WebhooksConfig(_Section):
+    allow_private_networks: Annotated[
+        bool, Meta(description="Allow webhook URLs on private/loopback networks (SSRF guard off).")
+    ] = False
+    retry_schedule: Annotated[
+        list[Annotated[int, Meta(gt=0)]],
+        Meta(description="Seconds between webhook attempts; length + 1 = attempts."),
+    ] = msgspec.field(default_factory=lambda: [10, 60, 300])
+    concurrency: Annotated[int, Meta(ge=1, le=256, description="Webhook POSTs in flight.")] = 8
+    timeout_seconds: Annotated[float, Meta(gt=0, description="Timeout of one webhook POST.")] = 10
+    disable_after_hours: Annotated[
+        float,
+        Meta(ge=0, description="Disable an endpoint failing without success this long; 0 = never."),
+    ] = 72
+    rotation_grace_seconds: Annotated[
+        int, Meta(ge=0, description="How long the old secret still signs after a rotation.")
+    ] = 86400
+
+
+class LimitsConfig(_Section):
+    max_per_minute: Annotated[
+        int, Meta(ge=0, description="Default per-tenant limit; 0 = unlimited.")
+    ] = 0
+    max_per_hour: Annotated[
+        int, Meta(ge=0, description="Default per-tenant limit; 0 = unlimited.")
+    ] = 0
+    max_per_day: Annotated[
+        int, Meta(ge=0, description="Default per-tenant limit; 0 = unlimited.")
+    ] = 0
+
+
+class BreakerConfig(_Section):
+    error_rate: Annotated[
+        float, Meta(gt=0, le=1, description="Open when this share of sends fails ...")
+    ] = 0.5
+    min_requests: Annotated[
+        int, Meta(ge=1, description="... over at least this many sends ...")
+    ] = 10
+    window_seconds: Annotated[float, Meta(gt=0, description="... in this rolling window.")] = 60
+    cooldown_seconds: Annotated[
+        float, Meta(gt=0, description="Then one trial send (half-open) after this long.")
+    ] = 30
+
+
+class LoggingConfig(_Section):
+    level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"], Meta(description="Log level.")
+    ] = "INFO"
+    access_log: Annotated[bool, Meta(description="Log one JSON line per HTTP request.")] = True
+
+
+class Config(_Section):
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    delivery: DeliveryConfig = msgspec.field(default_factory=DeliveryConfig)
+    providers: dict[str, ProviderConfig] = msgspec.field(
+        default_factory=lambda: {"outbox": ProviderConfig(type="outbox")}
+    )
+    routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
+    webhooks: WebhooksConfig = msgspec.field(default_factory=WebhooksConfig)
+    limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
+    breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    # Resolved at load time, never read from the file.
+    base_dir: str = "."
+
+
+_FRIENDLY = {
+    "delivery.retry_schedule": "expected a list of positive integers",
+    "webhooks.retry_schedule": "expected a list of positive integers",
+}
+
+
+def parse(data: dict, base_dir: Path, environ: dict[str, str] | None = None) -> Config:
+    """Validate a parsed TOML document. Raises ConfigError naming every bad key."""
+    problems: list[str] = []
+    sections: dict[str, object] = {}
+    fields = {f.name: f for f in msgspec.structs.fields(Config) if f.name != "base_dir"}
+    for name, value in data.items():
+        if name not in fields:
+            problems.append(f"{name}: unknown key")
+            continue
+        try:
+            sections[name] = msgspec.convert(value, fields[name].type, strict=True)
+        except msgspec.ValidationError as exc:
+            problems.append(_explain(name, str(exc)))
+    if problems:
+        raise ConfigError(problems)
+    return _resolve(Config(**sections), base_dir, os.environ if environ is None else environ)
+
+
+def _explain(section: str, message: str) -> str:
+    """Turn msgspec's "Expected ... - at `$.b[0]`" into "section.b: expected ..."."""
+    text, _, where = message.rpartition(" - at `")
+    if not where:
+        text = message
+        where = "$`"
+    path = where.rstrip("`").removeprefix("$")
+    key = section + path.split("[", 1)[0]
+    text = text[:1].lower() + text[1:]
+    if text.startswith("object contains unknown field"):
+        field = text.split("`")[1] if "`" in text else "?"
+        return f"{key}.{field}: unknown key"
+    if text.startswith("object missing required field"):
+        field = text.split("`")[1] if "`" in text else "?"
+        return f"{key}.{field}: required key is missing"
+    return f"{key}: {_FRIENDLY.get(key, text)}"
+
+
+def _resolve(cfg: Config, base_dir: Path, environ: dict[str, str] | os._Environ) -> Config:
+    problems: list[str] = []
+    if cfg.routing.default_provider not in cfg.providers:
+        problems.append(
+            f"routing.default_provider: unknown provider {cfg.routing.default_provider!r}"
+        )
+    fb = cfg.routing.fallback_provider
+    if fb is not None and fb not in cfg.providers:
+        problems.append(f"routing.fallback_provider: unknown provider {fb!r}")
+    providers = {}
+    for name, p in cfg.providers.items():
+        if p.password:
+            problems.append(
+                f"providers.{name}.password: secrets come from the environment; use password_env"
+            )
+        password = ""
+        if p.type == "smtp" and p.username:
+            if not p.password_env:
+                problems.append(f"providers.{name}.password_env: required when username is set")
+            else:
+                password = environ.get(p.password_env, "")
+                if not password:
+                    problems.append(
+                        f"providers.{name}.password_env: environment variable "
+                        f"{p.password_env} is not set"
+                    )
+        providers[name] = msgspec.structs.replace(p, password=password)
+    if problems:
+        raise ConfigError(problems)
+    storage = msgspec.structs.replace(
+        cfg.storage,
+        path=str((base_dir / cfg.storage.path).resolve()),
+        attachments_dir=str((base_dir / cfg.storage.attachments_dir).resolve()),
+    )
+    return msgspec.structs.replace(
+        cfg, storage=storage, providers=providers, base_dir=str(base_dir.resolve())
+    )
+
+
+def load(path: str | Path, environ: dict[str, str] | None = None) -> Config:
+    """Read and validate `path`. Raises ConfigError with one line per bad key."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{p}: cannot read config file ({exc.strerror})"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{p}: not valid TOML ({exc})"]) from None
+    return parse(data, p.parent, environ)

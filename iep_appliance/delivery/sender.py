@@ -1,0 +1,330 @@
+"""One send attempt as a list of named steps, ending in a Completion for the store.
+
+    load (done by the engine) → drop suppressed → render → build MIME → route + send →
+    decide → Completion (job state, status, events, bounces, webhook event)
+
+A render failure is permanent; a provider reports facts and `domain.retry.decide` turns
+them into the next step. Nothing here raises for an expected failure.
+"""
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+
+from iep_appliance.blobs import Blobs
+from iep_appliance.clock import Clock
+from iep_appliance.delivery.providers.base import Envelope
+from iep_appliance.delivery.router import Router
+from iep_appliance.domain import ids
+from iep_appliance.domain.mime import MimeAttachment, MimeMessage, build_mime
+from iep_appliance.domain.models import Completion, Job, MessageRecord, Routing
+from iep_appliance.domain.outcomes import SendOutcome
+from iep_appliance.domain.render import Rendered, RenderError, render
+from iep_appliance.domain.retry import Decision, classify, decide
+from iep_appliance.logs import event
+
+log = logging.getLogger("iep.sender")
+
+WEBHOOK_EVENT = {
+    "sent": "message.sent",
+    "failed": "message.failed",
+    "bounced": "message.bounced",
+    "queued": "message.retrying",
+}
+
+
+class SendContext(msgspec.Struct):
+    router: Router
+    blobs: Blobs
+    clock: Clock
+    schedule: tuple[int, ...]
+    message_id_domain: str
+    metrics: Any = None
+
+
+def drop_suppressed(
+    message: MessageRecord, suppressed: frozenset[str]
+) -> tuple[tuple[str, ...], list[str]]:
+    """(envelope recipients still to send to, suppressed ones)."""
+    everyone = (*message.to, *message.cc, *message.bcc)
+    keep, dropped = [], []
+    seen: set[str] = set()
+    for rcpt in everyone:
+        low = rcpt.lower()
+        if low in seen:
+            continue
+        seen.add(low)
+        (dropped if low in suppressed else keep).append(rcpt)
+    return tuple(keep), dropped
+
+
+def mime_for(
+    message: MessageRecord,
+    rendered: Rendered,
+    attachments: tuple[MimeAttachment, ...],
+    ctx: SendContext,
+) -> bytes:
+    return build_mime(
+        MimeMessage(
+            message_id=message.id,
+            from_email=message.from_email,
+            from_name=message.from_name,
+            to=message.to,
+            cc=message.cc,
+            reply_to=message.reply_to,
+            subject=rendered.subject,
+            html=rendered.html,
+            text=rendered.text,
+            date=ctx.clock.now(),
+            message_id_domain=ctx.message_id_domain,
+            attachments=attachments,
+        )
+    )
+
+
+async def read_attachments(message: MessageRecord, blobs: Blobs) -> tuple[MimeAttachment, ...]:
+    if not message.attachments:
+        return ()
+
+    def read_all() -> tuple[MimeAttachment, ...]:
+        return tuple(
+            MimeAttachment(a.filename, a.content_type, blobs.get(a.storage_key))
+            for a in message.attachments
+        )
+
+    return await asyncio.to_thread(read_all)
+
+
+async def process(
+    job: Job,
+    message: MessageRecord,
+    routing: Routing,
+    suppressed: frozenset[str],
+    ctx: SendContext,
+) -> Completion:
+    """Run one attempt of `job` for `message` and say what to record."""
+    base = {"sandbox": True} if message.sandbox else {}
+    recipients, dropped = drop_suppressed(message, suppressed)
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("suppressed", {**base, "recipient": r}) for r in dropped
+    ]
+    if not recipients:
+        error = "all recipients are suppressed"
+        return _complete(
+            job,
+            message,
+            "failed",
+            events + [("failed", {**base, "error": error})],
+            error=error,
+            webhook="failed",
+        )
+    try:
+        rendered = render(message.subject, message.html_body, message.text_body, message.variables)
+    except RenderError as exc:
+        error = f"render failed: {exc}"
+        return _complete(
+            job,
+            message,
+            "failed",
+            events + [("failed", {**base, "error": error})],
+            error=error,
+            webhook="failed",
+        )
+    try:
+        attachments = await read_attachments(message, ctx.blobs)
+    except OSError as exc:
+        error = f"attachment unreadable: {exc}"
+        return _complete(
+            job,
+            message,
+            "failed",
+            events + [("failed", {**base, "error": error})],
+            error=error,
+            webhook="failed",
+        )
+    mime = mime_for(message, rendered, attachments, ctx)
+    outcome, provider = await send_via_route(ctx, message, recipients, mime, routing)
+    decision = decide(outcome, job.attempts, ctx.schedule)
+    return _record(job, message, decision, outcome, provider, rendered, events, base, ctx)
+
+
+async def send_via_route(
+    ctx: SendContext,
+    message: MessageRecord,
+    recipients: tuple[str, ...],
+    mime: bytes,
+    routing: Routing,
+) -> tuple[SendOutcome, str]:
+    route = ctx.router.route(routing, message.sandbox, ctx.clock.monotonic())
+    if route.provider is None:
+        return (
+            SendOutcome(
+                provider=route.primary,
+                stage="network",
+                network_error=f"circuit open for provider {route.primary!r} and no fallback",
+            ),
+            route.primary,
+        )
+    provider = ctx.router.providers[route.provider]
+    started = time.perf_counter()
+    envelope = Envelope(message.from_email, recipients, message.id, message.tenant_id)
+    try:
+        outcome = await provider.send(envelope, mime)
+    except Exception as exc:  # a provider bug: log it, treat as transient
+        log.exception("provider.crashed", extra={"fields": {"provider": route.provider}})
+        outcome = SendOutcome(
+            provider=route.provider,
+            stage="network",
+            network_error=f"provider error: {type(exc).__name__}",
+        )
+    verdict = classify(outcome)
+    ctx.router.record(route.provider, verdict in ("ok", "bounced"), ctx.clock.monotonic())
+    if ctx.metrics is not None and verdict != "ok":
+        ctx.metrics.provider_errors.labels(route.provider, verdict).inc()
+    event(
+        log,
+        "send.attempt",
+        provider=route.provider,
+        fellBack=route.fell_back,
+        outcome=verdict,
+        code=outcome.code,
+        durationMs=round((time.perf_counter() - started) * 1000, 2),
+        recipients=len(recipients),
+    )
+    return outcome, route.provider
+
+
+def _record(
+    job: Job,
+    message: MessageRecord,
+    d: Decision,
+    outcome: SendOutcome,
+    provider: str,
+    rendered: Rendered,
+    events: list[tuple[str, dict[str, Any]]],
+    base: dict[str, Any],
+    ctx: SendContext,
+) -> Completion:
+    now = ctx.clock.now()
+    info = {**base, "provider": provider, "attempt": job.attempts}
+    for r in d.bounced:
+        events.append(
+            (
+                "bounced",
+                {**info, "recipient": r.address, "code": r.code, "error": f"{r.code} {r.message}"},
+            )
+        )
+    hard = tuple(r.address for r in d.bounced)
+    rendered_t = (rendered.subject, rendered.html, rendered.text)
+    if d.kind == "sent":
+        data = {**info, "providerMessageId": outcome.provider_message_id}
+        if d.error:
+            data["note"] = d.error
+        events.append(("sent", data))
+        return _complete(
+            job,
+            message,
+            "sent",
+            events,
+            provider=provider,
+            rendered=rendered_t,
+            sent_at=ids.iso(now),
+            hard=hard,
+            webhook="sent",
+            error=None,
+            subject=rendered.subject,
+        )
+    if d.kind == "retry":
+        retry_at = ids.iso(now + timedelta(seconds=d.retry_in or 0))
+        events.append(("retry_scheduled", {**info, "error": d.error, "retryAt": retry_at}))
+        return _complete(
+            job,
+            message,
+            "queued",
+            events,
+            provider=provider,
+            rendered=rendered_t,
+            error=d.error,
+            retry_at=retry_at,
+            webhook="queued",
+            hard=hard,
+            subject=rendered.subject,
+        )
+    if d.kind == "bounced":
+        return _complete(
+            job,
+            message,
+            "bounced",
+            events,
+            provider=provider,
+            rendered=rendered_t,
+            error=d.error,
+            hard=hard,
+            webhook="bounced",
+            subject=rendered.subject,
+        )
+    events.append(("failed", {**info, "error": d.error}))
+    if d.dlq:
+        events.append(("dlq", {**info, "error": d.error}))
+    return _complete(
+        job,
+        message,
+        "failed",
+        events,
+        provider=provider,
+        rendered=rendered_t,
+        error=d.error,
+        dead=d.dlq,
+        webhook="failed",
+        hard=hard,
+        subject=rendered.subject,
+    )
+
+
+def _complete(
+    job: Job,
+    message: MessageRecord,
+    status: str,
+    events: list[tuple[str, dict[str, Any]]],
+    *,
+    error: str | None,
+    webhook: str,
+    provider: str | None = None,
+    rendered: tuple[str, str, str] | None = None,
+    sent_at: str | None = None,
+    retry_at: str | None = None,
+    dead: bool = False,
+    hard: tuple[str, ...] = (),
+    subject: str | None = None,
+) -> Completion:
+    data: dict[str, Any] = {
+        "to": list(message.to),
+        "subject": subject if subject is not None else message.subject,
+        "provider": provider,
+        "attempts": job.attempts,
+    }
+    if error:
+        data["error"] = error
+    if message.sandbox:
+        data["sandbox"] = True
+    return Completion(
+        job_id=job.id,
+        message_id=message.id,
+        tenant_id=message.tenant_id,
+        status=status,
+        attempts=job.attempts,
+        provider=provider,
+        error=error,
+        retry_at=retry_at,
+        dead=dead,
+        rendered=rendered,
+        sent_at=sent_at,
+        events=tuple(events),
+        hard_bounces=hard,
+        webhook_event=WEBHOOK_EVENT[status],
+        webhook_data=data,
+    )

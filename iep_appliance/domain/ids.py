@@ -1,0 +1,24 @@
+"""Time-ordered UUIDv7 ids and timestamps as text. Pure: callers pass the time and randomness."""
+
+import uuid
+from datetime import UTC, datetime
+
+
+def uuid7(unix_ms: int, rand: bytes) -> str:
+    """A UUIDv7 string from a millisecond timestamp and 10 random bytes."""
+    value = (unix_ms & 0xFFFF_FFFF_FFFF) << 80
+    r = int.from_bytes(rand[:10], "big")
+    value |= 0x7 << 76
+    value |= ((r >> 68) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= r & 0x3FFF_FFFF_FFFF_FFFF
+    return str(uuid.UUID(int=value))
+
+
+def iso(ts: datetime) -> str:
+    """UTC ISO 8601 with millisecond precision and a `Z`."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

@@ -1,0 +1,60 @@
+"""API key format and scope rules. Pure: randomness is passed in.
+
+A key is `iep_<prefix>_<secret>` (sandbox: `iep_test_<prefix>_<secret>`); the prefix
+(8 chars) finds the row, the whole key is verified against its argon2id hash.
+"""
+
+import msgspec
+
+from iep_appliance.domain.models import ALL_SCOPES
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+PREFIX_LEN = 8
+SECRET_LEN = 40
+
+
+class ParsedKey(msgspec.Struct, frozen=True):
+    prefix: str
+    sandbox: bool
+
+
+def _encode(random_bytes: bytes, length: int) -> str:
+    return "".join(_ALPHABET[b % 62] for b in random_bytes[:length])
+
+
+def format_key(random_bytes: bytes, sandbox: bool = False) -> tuple[str, str]:
+    """Build a key from ≥ 48 random bytes (rejection bias is negligible: 256 % 62 = 8).
+
+    Returns (full key, prefix)."""
+    if len(random_bytes) < PREFIX_LEN + SECRET_LEN:
+        raise ValueError("need more random bytes")
+    prefix = _encode(random_bytes, PREFIX_LEN).lower()
+    secret = _encode(random_bytes[PREFIX_LEN:], SECRET_LEN)
+    head = "iep_test_" if sandbox else "iep_"
+    return f"{head}{prefix}_{secret}", prefix
+
+
+def parse_key(key: str) -> ParsedKey | None:
+    """The prefix of a well-formed key, or None."""
+    sandbox = key.startswith("iep_test_")
+    body = key[9:] if sandbox else key[4:] if key.startswith("iep_") else None
+    if body is None:
+        return None
+    prefix, sep, secret = body.partition("_")
+    if not sep or len(prefix) != PREFIX_LEN or len(secret) != SECRET_LEN:
+        return None
+    if not (prefix.isalnum() and secret.isalnum()):
+        return None
+    return ParsedKey(prefix=prefix, sandbox=sandbox)
+
+
+def parse_scopes(text: str | list[str]) -> tuple[str, ...]:
+    """Scopes from "send,read" or a list. Raises ValueError naming an unknown scope."""
+    items = [s.strip() for s in text.split(",")] if isinstance(text, str) else list(text)
+    items = [s for s in items if s]
+    if not items:
+        raise ValueError("at least one scope is required")
+    for s in items:
+        if s not in ALL_SCOPES:
+            raise ValueError(f"unknown scope {s!r} (expected send, read or admin)")
+    return tuple(s for s in ALL_SCOPES if s in items)

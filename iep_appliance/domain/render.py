@@ -1,0 +1,115 @@
+"""Handlebars rendering of a message's subject, HTML and text (DESIGN §5), typed over pybars3.
+
+Owns the compile cache, the escaping rules and the header-safety of the rendered subject.
+Pure: no I/O and no clock; a failure is a `RenderError` carrying the renderer's message.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import html2text
+import msgspec
+from pybars import Compiler, PybarsError, strlist
+
+__all__ = ["RenderError", "Rendered", "check_template", "html_to_text", "render"]
+
+Template = Callable[..., Any]
+
+_COMPILER = Compiler()
+# pybars keeps its code builder in shared state, so two threads compiling at once would corrupt
+# each other's output; rendering a compiled template is reentrant and needs no lock.
+_COMPILE_LOCK = threading.Lock()
+_CRLF_RUN = re.compile(r"[\r\n]+")
+
+
+class RenderError(Exception):
+    """A template failed to compile or to render; `str()` is the renderer's message."""
+
+
+class Rendered(msgspec.Struct, frozen=True):
+    subject: str
+    html: str
+    text: str
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(source: str) -> tuple[Template | None, str | None]:
+    """Compile once per distinct template text; errors are cached too (compiling costs ~25 ms)."""
+    try:
+        with _COMPILE_LOCK:
+            return _COMPILER.compile(source), None
+    except PybarsError as exc:
+        return None, str(exc)
+    except Exception as exc:  # the parser raises bare errors on some malformed input
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def check_template(source: str) -> str | None:
+    """Return the parser's error message if `source` does not compile, else None."""
+    if "{{" not in source:
+        return None
+    return _compile(source)[1]
+
+
+def _unescaped(value: object) -> object:
+    """Wrap every non-empty string so pybars emits it verbatim (it never escapes a `strlist`)."""
+    if isinstance(value, str):
+        return strlist([value]) if value else value
+    if isinstance(value, Mapping):
+        return {key: _unescaped(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_unescaped(item) for item in value]
+    return value
+
+
+def _render_one(source: str, variables: Mapping[str, Any]) -> str:
+    if "{{" not in source:
+        return source
+    template, error = _compile(source)
+    if template is None:
+        raise RenderError(error)
+    try:
+        return str(template(variables))
+    except RenderError:
+        raise
+    except Exception as exc:  # a missing helper or partial, or a helper that raised
+        raise RenderError(str(exc) or type(exc).__name__) from exc
+
+
+def html_to_text(html: str) -> str:
+    """Plain-text alternative of an HTML body: links kept as `[text](url)`, no line wrapping."""
+    converter = html2text.HTML2Text(bodywidth=0)
+    converter.ignore_links = False
+    converter.ignore_images = True
+    return converter.handle(html)
+
+
+def render(subject: str, html: str, text: str | None, variables: Mapping[str, Any]) -> Rendered:
+    """Render the three parts of a message with the same variables.
+
+    `{{x}}` HTML-escapes and `{{{x}}}` does not, in the HTML body. Subject and text are not
+    HTML, so there `{{x}}` inserts the value as is (as Postmark does): "O'Brien & Co" must not
+    reach a subject line as "O&#x27;Brien &amp; Co". A missing variable renders as "", an unknown
+    one is ignored. Each CR/LF run in the rendered subject becomes one space. With `text` None,
+    the text part is generated from the rendered HTML.
+
+    Raises:
+        RenderError: a template does not compile, or rendering fails (e.g. an unknown helper).
+    """
+    needs_raw = "{{" in subject or (text is not None and "{{" in text)
+    raw = {key: _unescaped(value) for key, value in variables.items()} if needs_raw else variables
+    rendered_subject = _CRLF_RUN.sub(" ", _render_one(subject, raw))
+    rendered_html = _render_one(html, variables)
+    if text is None:
+        try:
+            rendered_text = html_to_text(rendered_html)
+        except Exception as exc:  # html2text is lenient, but a bug there must not escape
+            raise RenderError(f"text generation failed: {exc}") from exc
+    else:
+        rendered_text = _render_one(text, raw)
+    return Rendered(subject=rendered_subject, html=rendered_html, text=rendered_text)

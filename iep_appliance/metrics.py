@@ -1,0 +1,58 @@
+"""Prometheus metrics (prometheus-client), all prefixed `iep_`, in one registry per runtime."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.accepted = Counter(
+            "iep_messages_accepted_total", "Messages accepted by the API.", ["tenant"], registry=r
+        )
+        self.request_latency = Histogram(
+            "iep_http_request_duration_seconds",
+            "HTTP request latency.",
+            ["method", "route", "status"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        self.messages = Counter(
+            "iep_messages_total",
+            "Messages reaching a final or retry status.",
+            ["status", "tenant", "provider"],
+            registry=r,
+        )
+        self.message_duration = Histogram(
+            "iep_message_duration_seconds",
+            "Time from accept to sent.",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+            registry=r,
+        )
+        self.queue_depth = Gauge("iep_queue_depth", "Send jobs by state.", ["state"], registry=r)
+        self.oldest_ready_age = Gauge(
+            "iep_oldest_ready_job_age_seconds", "Age of the oldest due send job.", registry=r
+        )
+        self.provider_errors = Counter(
+            "iep_provider_errors_total",
+            "Failed provider sends.",
+            ["provider", "error_type"],
+            registry=r,
+        )
+        self.rate_limit_hits = Counter(
+            "iep_rate_limit_hits_total",
+            "Requests refused by a tenant rate limit.",
+            ["tenant"],
+            registry=r,
+        )
+        self.circuit_state = Gauge(
+            "iep_provider_circuit_state",
+            "Circuit breaker state per provider (0 closed, 1 open, 2 half-open).",
+            ["provider"],
+            registry=r,
+        )
+        self.webhook_deliveries = Counter(
+            "iep_webhook_deliveries_total", "Webhook attempts.", ["outcome"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

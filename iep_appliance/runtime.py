@@ -1,0 +1,177 @@
+"""Runtime: the one owner of start-up and shutdown.
+
+Start: store (open, migrate, writer) → first-start credentials → release stale leases →
+providers → sender and webhook pools → scheduler → housekeeping → ready.
+Stop, in reverse: not ready → stop claiming → in-flight sends finish within
+`delivery.shutdown_grace_seconds` → unstarted claims released → writer flushed → closed.
+A crash at any point leaves only leases, which the next start releases.
+Every long-lived task is created here (or by a component started here) and awaited at stop.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from iep_appliance.blobs import LocalBlobs
+from iep_appliance.clock import Clock
+from iep_appliance.config import Config
+from iep_appliance.domain.models import Principal
+from iep_appliance.logs import event
+from iep_appliance.metrics import Metrics
+from iep_appliance.services.keys import KeyService
+from iep_appliance.services.messages import MessageService
+from iep_appliance.services.tenants import FirstStart, first_start
+from iep_appliance.store.sqlite.store import SqliteStore
+
+log = logging.getLogger("iep.runtime")
+
+
+class Runtime:
+    def __init__(self, config: Config, clock: Clock | None = None, deliver: bool = True) -> None:
+        self.config = config
+        self.clock = clock or Clock()
+        self.metrics = Metrics()
+        self.store = SqliteStore(
+            config.storage.path,
+            self.clock,
+            synchronous=config.storage.synchronous,
+            commit_window_ms=config.storage.commit_window_ms,
+            webhook_attempts=len(config.webhooks.retry_schedule) + 1,
+        )
+        self.blobs = LocalBlobs(config.storage.attachments_dir)
+        self.keys = KeyService(self.store, self.clock)
+        self.messages = MessageService(
+            self.store, self.blobs, self.clock, len(config.delivery.retry_schedule) + 1
+        )
+        self.messages.on_accepted.append(self._count_accepted)
+        self.deliver = deliver
+        self.delivery: Any = None
+        self.extra_handlers: list[Any] = []
+        self.ready = False
+        self.first_start: FirstStart | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._tenant_slugs: dict[str, str] = {}
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.store.open()
+        try:
+            host = self.config.server.host
+            url = f"http://{host}:{self.config.server.port}/admin/"
+            self.first_start = await first_start(self.store, self.keys, self.store.db.path, url)
+            released = await self.store.release_all_leases()
+            if released:
+                event(log, "leases.released", count=released)
+            if self.deliver:
+                from iep_appliance.delivery.engine import DeliveryEngine
+
+                self.delivery = DeliveryEngine(self)
+                await self.delivery.start()
+            self.spawn(self._housekeeping(), "housekeeping")
+        except BaseException:
+            await self.store.close()
+            raise
+        self.ready = True
+        event(log, "runtime.started", path=self.config.storage.path)
+
+    async def stop(self) -> None:
+        self.ready = False
+        self._stopping.set()
+        if self.delivery is not None:
+            await self.delivery.stop(self.config.delivery.shutdown_grace_seconds)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.keys.flush_last_used()
+        await self.store.close()
+        event(log, "runtime.stopped")
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """A supervised task: logged if it dies, cancelled at stop."""
+
+        async def supervised() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("task.crashed", extra={"fields": {"task": name}})
+
+        task = asyncio.create_task(supervised(), name=name)
+        self._tasks.append(task)
+        return task
+
+    async def _housekeeping(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=10)
+            if self._stopping.is_set():
+                return
+            try:
+                await self.keys.flush_last_used()
+                await self.store.release_expired_leases(self.clock.now())
+            except Exception:
+                log.exception("housekeeping.failed")
+
+    # ---- hooks used by the API -----------------------------------------------------------------
+
+    async def check_rate(self, principal: Principal, n: int) -> dict[str, str]:
+        """Rate-limit headers for a send of `n` messages; raises RateLimited when over."""
+        limiter: Callable[..., Any] | None = getattr(self, "rate_limiter", None)
+        if limiter is None:
+            return {}
+        return await limiter(principal, n)
+
+    def _count_accepted(self, tenant_id: str, n: int) -> None:
+        self.metrics.accepted.labels(tenant=tenant_id).inc(n)
+
+    def observe_request(
+        self, method: str, route: str, status: int, seconds: float, path: str
+    ) -> None:
+        self.metrics.request_latency.labels(method, route, str(status)).observe(seconds)
+        if self.config.logging.access_log:
+            event(
+                logging.getLogger("iep.http"),
+                "http.request",
+                method=method,
+                path=path,
+                status=status,
+                durationMs=round(seconds * 1000, 2),
+            )
+
+    async def readiness(self) -> dict[str, Any]:
+        report: dict[str, Any] = {"status": "ready", "checks": {}}
+        if not self.ready:
+            report["status"] = "not_ready"
+            report["checks"]["runtime"] = "starting or stopping"
+            return report
+        try:
+            await asyncio.wait_for(self.store.ping(), timeout=5)
+            report["checks"]["store"] = "ok"
+        except Exception as exc:
+            report["status"] = "not_ready"
+            report["checks"]["store"] = f"error: {type(exc).__name__}"
+        report["checks"]["providers"] = (
+            self.delivery.provider_states()
+            if self.delivery is not None
+            else {name: "configured" for name in self.config.providers}
+        )
+        return report
+
+    async def refresh_gauges(self) -> None:
+        depth = await self.store.queue_depth()
+        for state in ("ready", "leased", "done", "dead"):
+            self.metrics.queue_depth.labels(state=state).set(depth.get(state, 0))
+        now = self.clock.now()
+        oldest = await self.store.oldest_ready_at(now)
+        self.metrics.oldest_ready_age.set((now - oldest).total_seconds() if oldest else 0)
+        if self.delivery is not None:
+            self.delivery.export_breakers()

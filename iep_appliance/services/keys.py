@@ -1,0 +1,134 @@
+"""API keys: creation (shown once), authentication with a bounded short-TTL cache, revocation.
+
+The argon2id hash is paid once per key per TTL, not per request; `last_used_at` is kept
+in memory and flushed in batches by housekeeping.
+"""
+
+import hashlib
+from collections import OrderedDict
+from datetime import datetime, timedelta
+
+import msgspec
+
+from iep_appliance.clock import Clock
+from iep_appliance.domain import ids
+from iep_appliance.domain.errors import Forbidden, NotFound, Unauthorized
+from iep_appliance.domain.keys import format_key, parse_key, parse_scopes
+from iep_appliance.domain.models import ApiKey, Principal
+from iep_appliance.services.passwords import hash_secret_async, verify_secret_async
+from iep_appliance.store.base import Store
+
+
+class CreatedKey(msgspec.Struct, frozen=True):
+    key: str
+    record: ApiKey
+
+
+class KeyService:
+    def __init__(
+        self, store: Store, clock: Clock, ttl_seconds: float = 60, max_cached: int = 10_000
+    ):
+        self.store = store
+        self.clock = clock
+        self.ttl = ttl_seconds
+        self.max_cached = max_cached
+        # sha256(full key) -> (principal, expires_at monotonic, key expiry iso or None)
+        self._cache: OrderedDict[bytes, tuple[Principal, float, str | None]] = OrderedDict()
+        self._used: dict[str, str] = {}
+
+    async def create(
+        self,
+        tenant_id: str,
+        scopes: list[str] | str = ("send", "read", "admin"),  # type: ignore[assignment]
+        name: str = "",
+        expires_at: datetime | None = None,
+        sandbox: bool = False,
+    ) -> CreatedKey:
+        scope_tuple = parse_scopes(list(scopes) if not isinstance(scopes, str) else scopes)
+        key, prefix = format_key(self.clock.random(64), sandbox=sandbox)
+        record = ApiKey(
+            id=self.clock.new_id(),
+            tenant_id=tenant_id,
+            name=name,
+            prefix=prefix,
+            key_hash=await hash_secret_async(key),
+            scopes=scope_tuple,
+            sandbox=sandbox,
+            active=True,
+            expires_at=ids.iso(expires_at) if expires_at else None,
+            last_used_at=None,
+            created_at=ids.iso(self.clock.now()),
+        )
+        await self.store.create_key(record)
+        return CreatedKey(key=key, record=record)
+
+    async def authenticate(self, presented: str | None) -> Principal:
+        """The principal of a presented key. Raises Unauthorized."""
+        if not presented:
+            raise Unauthorized("Missing API key")
+        digest = hashlib.sha256(presented.encode()).digest()
+        now_iso = ids.iso(self.clock.now())
+        hit = self._cache.get(digest)
+        if hit is not None:
+            principal, until, expires_at = hit
+            if until > self.clock.monotonic() and (expires_at is None or expires_at > now_iso):
+                self._used[principal.key_id] = now_iso
+                return principal
+            del self._cache[digest]
+        parsed = parse_key(presented)
+        if parsed is None:
+            raise Unauthorized("Invalid API key")
+        record = await self.store.key_by_prefix(parsed.prefix)
+        if record is None or not record.active or record.sandbox != parsed.sandbox:
+            raise Unauthorized("Invalid API key")
+        if record.expires_at is not None and record.expires_at <= now_iso:
+            raise Unauthorized("API key expired")
+        if not await verify_secret_async(record.key_hash, presented):
+            raise Unauthorized("Invalid API key")
+        principal = Principal(
+            tenant_id=record.tenant_id,
+            key_id=record.id,
+            scopes=frozenset(record.scopes),
+            sandbox=record.sandbox,
+        )
+        self._cache[digest] = (principal, self.clock.monotonic() + self.ttl, record.expires_at)
+        while len(self._cache) > self.max_cached:
+            self._cache.popitem(last=False)
+        self._used[record.id] = now_iso
+        return principal
+
+    @staticmethod
+    def require(principal: Principal, scope: str) -> None:
+        if scope not in principal.scopes:
+            raise Forbidden(f"This API key lacks the {scope!r} scope")
+
+    def forget(self, key_id: str) -> None:
+        """Drop a key from the cache at once (revoke, rotate)."""
+        for digest in [d for d, (p, _u, _e) in self._cache.items() if p.key_id == key_id]:
+            del self._cache[digest]
+
+    async def revoke(self, tenant_id: str, key_id: str) -> None:
+        if not await self.store.revoke_key(tenant_id, key_id):
+            raise NotFound("No such API key")
+        self.forget(key_id)
+
+    async def rotate(self, tenant_id: str, key_id: str, grace_seconds: int) -> CreatedKey:
+        old = await self.store.get_key(tenant_id, key_id)
+        if old is None or not old.active:
+            raise NotFound("No such API key")
+        expires = None
+        if old.expires_at is not None:
+            expires = ids.parse_iso(old.expires_at)
+        new = await self.create(tenant_id, list(old.scopes), old.name, expires, old.sandbox)
+        if grace_seconds <= 0:
+            await self.store.revoke_key(tenant_id, key_id)
+        else:
+            until = self.clock.now() + timedelta(seconds=grace_seconds)
+            if old.expires_at is None or old.expires_at > ids.iso(until):
+                await self.store.set_key_expiry(tenant_id, key_id, ids.iso(until))
+        self.forget(key_id)
+        return new
+
+    async def flush_last_used(self) -> None:
+        used, self._used = self._used, {}
+        await self.store.touch_keys(used)

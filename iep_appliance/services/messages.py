@@ -1,0 +1,273 @@
+"""Accepting, reading and retrying messages: the use cases behind /v1/messages.
+
+`accept` is the hot path: decode → tenant rules (cached) → validate → write attachment
+files → one durable transaction (message + job + event). Nothing is written for a
+rejected request; attachment files of a replayed or failed request are removed.
+"""
+
+import asyncio
+import base64
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from iep_appliance.blobs import Blobs
+from iep_appliance.clock import Clock
+from iep_appliance.domain import ids
+from iep_appliance.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.models import (
+    MESSAGE_STATUSES,
+    Accepted,
+    MessageFilter,
+    MessageRecord,
+    NewMessage,
+    Principal,
+    Replayed,
+    SendRequest,
+    StoredAttachment,
+    Tenant,
+)
+from iep_appliance.domain.validation import ValidSend, decode_error_path, validate_send
+from iep_appliance.store.base import Store
+
+_decoder = msgspec.json.Decoder(SendRequest)
+_encoder = msgspec.json.Encoder()
+
+
+class TenantContext(msgspec.Struct, frozen=True):
+    tenant: Tenant
+    domains: frozenset[str]
+    loaded_at: float
+
+
+def decode_send(body: bytes) -> SendRequest:
+    try:
+        return _decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed([decode_error_path(str(exc))]) from None
+    except msgspec.DecodeError as exc:
+        raise ValidationFailed([FieldError("body", f"not valid JSON: {exc}")]) from None
+
+
+def body_hash(req: SendRequest) -> str:
+    """Same request, same hash, wherever the idempotency key came from."""
+    canonical = msgspec.structs.replace(req, idempotency_key=None)
+    return hashlib.sha256(_encoder.encode(canonical)).hexdigest()
+
+
+class MessageService:
+    def __init__(
+        self,
+        store: Store,
+        blobs: Blobs,
+        clock: Clock,
+        max_attempts: int,
+        context_ttl: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.context_ttl = context_ttl
+        self._contexts: dict[str, TenantContext] = {}
+        self.accept_hooks: list[Callable[[Principal, int], Any]] = []
+        self.on_accepted: list[Callable[[str, int], None]] = []
+
+    # ---- tenant rules, cached ---------------------------------------------------------------
+
+    async def context(self, tenant_id: str) -> TenantContext:
+        ctx = self._contexts.get(tenant_id)
+        if ctx is not None and self.clock.monotonic() - ctx.loaded_at < self.context_ttl:
+            return ctx
+        tenant = await self.store.get_tenant(tenant_id)
+        if tenant is None or not tenant.active:
+            raise NotFound("Tenant not found")
+        domains = await self.store.allowed_domains(tenant_id)
+        ctx = TenantContext(tenant=tenant, domains=domains, loaded_at=self.clock.monotonic())
+        self._contexts[tenant_id] = ctx
+        return ctx
+
+    def invalidate(self, tenant_id: str) -> None:
+        self._contexts.pop(tenant_id, None)
+
+    # ---- accept ------------------------------------------------------------------------------
+
+    async def accept(
+        self, principal: Principal, req: SendRequest, idempotency_header: str | None = None
+    ) -> Accepted | Replayed:
+        if idempotency_header is not None:
+            if req.idempotency_key is not None and req.idempotency_key != idempotency_header:
+                raise ValidationFailed(
+                    [FieldError("idempotencyKey", "differs from the Idempotency-Key header")]
+                )
+            req = msgspec.structs.replace(req, idempotency_key=idempotency_header)
+        ctx = await self.context(principal.tenant_id)
+        valid = validate_send(req, ctx.tenant.settings.attachments, ctx.domains, self.clock.now())
+        self.check_queue(req.queue)
+        message_id = self.clock.new_id()
+        stored = await self.store_attachments(principal.tenant_id, message_id, valid)
+        msg = self.new_message(principal, ctx.tenant, req, valid, message_id, stored)
+        try:
+            result = await self.store.accept_message(principal.tenant_id, msg)
+        except BaseException:
+            if stored:
+                await self.drop_attachments(principal.tenant_id, message_id)
+            raise
+        if isinstance(result, Replayed) and stored:
+            await self.drop_attachments(principal.tenant_id, message_id)
+        if isinstance(result, Accepted):
+            for hook in self.on_accepted:
+                hook(principal.tenant_id, 1)
+        return result
+
+    def check_queue(self, queue: str | None) -> None:
+        if queue is not None and queue != "default":
+            raise ValidationFailed([FieldError("queue", f"unknown queue {queue!r}")])
+
+    def new_message(
+        self,
+        principal: Principal,
+        tenant: Tenant,
+        req: SendRequest,
+        valid: ValidSend,
+        message_id: str,
+        stored: tuple[StoredAttachment, ...],
+        **extra: Any,
+    ) -> NewMessage:
+        return NewMessage(
+            id=message_id,
+            to=valid.to,
+            cc=valid.cc,
+            bcc=valid.bcc,
+            from_email=valid.from_email,
+            from_name=valid.from_name,
+            reply_to=valid.reply_to,
+            subject=req.subject,
+            html_body=req.html_body,
+            text_body=req.text_body,
+            variables=req.variables,
+            metadata=req.metadata,
+            category=valid.category,
+            priority=req.priority,
+            max_attempts=self.max_attempts,
+            idempotency_key=req.idempotency_key,
+            body_hash=body_hash(req) if req.idempotency_key else None,
+            scheduled_at=ids.iso(valid.scheduled_at) if valid.scheduled_at else None,
+            created_at=ids.iso(self.clock.now()),
+            attachments=stored,
+            sandbox=principal.sandbox or tenant.settings.sandbox,
+            queue=req.queue or "default",
+            **extra,
+        )
+
+    async def store_attachments(
+        self, tenant_id: str, message_id: str, valid: ValidSend
+    ) -> tuple[StoredAttachment, ...]:
+        if not valid.attachments:
+            return ()
+        out = []
+        for i, att in enumerate(valid.attachments):
+            safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in att.filename)[:100]
+            key = f"{tenant_id}/{message_id}/{i}_{safe}"
+            out.append(
+                StoredAttachment(
+                    id=self.clock.new_id(),
+                    position=i,
+                    filename=att.filename,
+                    content_type=att.content_type,
+                    size_bytes=len(att.data),
+                    storage_key=key,
+                )
+            )
+
+        def write_all() -> None:
+            for meta, att in zip(out, valid.attachments, strict=True):
+                self.blobs.put(meta.storage_key, att.data)
+
+        await asyncio.to_thread(write_all)
+        return tuple(out)
+
+    async def drop_attachments(self, tenant_id: str, message_id: str) -> None:
+        await asyncio.to_thread(self.blobs.delete_prefix, f"{tenant_id}/{message_id}")
+
+    # ---- read ----------------------------------------------------------------------------------
+
+    async def get(self, tenant_id: str, message_id: str) -> MessageRecord:
+        found = await self.store.get_message(tenant_id, message_id)
+        if found is None:
+            raise NotFound("Message not found")
+        return found
+
+    async def list(
+        self, tenant_id: str, params: dict[str, str], limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[MessageRecord], str | None]:
+        f = parse_filter(params, limit, cursor)
+        items = await self.store.list_messages(tenant_id, f)
+        next_cursor = None
+        if len(items) == f.limit:
+            last = items[-1]
+            next_cursor = encode_cursor(last.created_at, last.id)
+        return items, next_cursor
+
+    async def retry(self, tenant_id: str, message_id: str) -> None:
+        before = await self.store.retry_message(tenant_id, message_id)
+        if before == "":
+            raise NotFound("Message not found")
+        if before != "failed":
+            raise Conflict(
+                f"Only failed messages can be retried; this one is {before!r}",
+                {"messageId": message_id, "status": before},
+            )
+
+
+def encode_cursor(*parts: str) -> str:
+    return base64.urlsafe_b64encode(_encoder.encode(list(parts))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, n: int = 2) -> tuple[str, ...]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        parts = msgspec.json.decode(base64.urlsafe_b64decode(padded), type=list[str])
+    except (ValueError, msgspec.DecodeError):
+        raise ValidationFailed([FieldError("cursor", "not a valid cursor")]) from None
+    if len(parts) != n:
+        raise ValidationFailed([FieldError("cursor", "not a valid cursor")])
+    return tuple(parts)
+
+
+def _date_param(name: str, value: str | None, errors: list[FieldError]) -> str | None:
+    if value is None:
+        return None
+    try:
+        when = ids.parse_iso(value if "T" in value or len(value) != 10 else value + "T00:00:00Z")
+    except ValueError:
+        errors.append(FieldError(name, "must be an ISO 8601 date or date-time"))
+        return None
+    return ids.iso(when)
+
+
+def parse_filter(params: dict[str, str], limit: int, cursor: str | None) -> MessageFilter:
+    errors: list[FieldError] = []
+    status = params.get("status")
+    if status is not None and status not in MESSAGE_STATUSES:
+        errors.append(FieldError("status", f"must be one of {', '.join(MESSAGE_STATUSES)}"))
+    if not 1 <= limit <= 200:
+        errors.append(FieldError("limit", "must be between 1 and 200"))
+    created_from = _date_param("from", params.get("from"), errors)
+    created_to = _date_param("to", params.get("to"), errors)
+    after = decode_cursor(cursor) if cursor else None
+    if errors:
+        raise ValidationFailed(errors)
+    return MessageFilter(
+        status=status,
+        recipient=params.get("recipient"),
+        created_from=created_from,
+        created_to=created_to,
+        category=params.get("category"),
+        tag=params.get("tag"),
+        batch_id=params.get("batchId"),
+        limit=limit,
+        after=(after[0], after[1]) if after else None,
+    )

@@ -1,0 +1,110 @@
+"""The Store: every verb IEP needs from durable storage, each one unit of work.
+
+Callers never see a connection, cursor or row: verbs take and return `domain` Structs.
+A verb that a tenant's request can reach takes `tenant_id` first and treats another
+tenant's id as missing. SQLite (`store/sqlite`) is the first backend; a PostgreSQL one
+must pass the same conformance suite (`tests/contract/test_store.py`).
+
+Example:
+    accepted = await store.accept_message(tenant.id, new_message)
+    jobs = await store.claim_due(now, limit=64, lease=timedelta(minutes=5))
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from iep_appliance.domain.models import (
+    Accepted,
+    AdminUser,
+    ApiKey,
+    Completion,
+    Job,
+    MessageFilter,
+    MessageRecord,
+    NewMessage,
+    Replayed,
+    Tenant,
+    TenantSettings,
+)
+
+
+class Store(Protocol):
+    # ---- lifecycle
+    async def open(self) -> None:
+        """Create the database if needed, apply migrations, start the writer."""
+
+    async def close(self) -> None:
+        """Flush pending writes and close every connection."""
+
+    async def ping(self) -> None:
+        """A real write probe (raises when the store cannot commit)."""
+
+    def on_enqueue(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(run_at)` after a commit that made a job due at `run_at`."""
+
+    # ---- tenants, domains, admin users
+    async def is_fresh(self) -> bool: ...
+    async def create_tenant(
+        self, slug: str, name: str, domains: list[str], settings: TenantSettings | None = None
+    ) -> Tenant:
+        """Raises Conflict when the slug exists."""
+
+    async def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+    async def get_tenant_by_slug(self, slug: str) -> Tenant | None: ...
+    async def list_tenants(self) -> list[Tenant]: ...
+    async def update_tenant_settings(
+        self, tenant_id: str, settings: TenantSettings
+    ) -> Tenant | None: ...
+    async def allowed_domains(self, tenant_id: str) -> frozenset[str]: ...
+    async def add_domain(self, tenant_id: str, domain: str) -> bool: ...
+    async def remove_domain(self, tenant_id: str, domain: str) -> bool: ...
+    async def create_admin_user(self, email: str, password_hash: str, role: str) -> AdminUser:
+        """Raises Conflict when the email exists."""
+
+    async def admin_user_by_email(self, email: str) -> AdminUser | None: ...
+
+    # ---- API keys
+    async def create_key(self, key: ApiKey) -> ApiKey: ...
+    async def key_by_prefix(self, prefix: str) -> ApiKey | None: ...
+    async def list_keys(self, tenant_id: str) -> list[ApiKey]: ...
+    async def get_key(self, tenant_id: str, key_id: str) -> ApiKey | None: ...
+    async def revoke_key(self, tenant_id: str, key_id: str) -> bool: ...
+    async def set_key_expiry(self, tenant_id: str, key_id: str, expires_at: str) -> bool: ...
+    async def touch_keys(self, used: dict[str, str]) -> None:
+        """Record last_used_at for many keys at once (never one write per request)."""
+
+    # ---- messages
+    async def accept_message(self, tenant_id: str, msg: NewMessage) -> Accepted | Replayed:
+        """Message + its job + its first event, durably, or the earlier message for a replayed
+        idempotency key. Raises Conflict for a reused key with another body."""
+
+    async def get_message(self, tenant_id: str, message_id: str) -> MessageRecord | None: ...
+    async def list_messages(self, tenant_id: str, f: MessageFilter) -> list[MessageRecord]: ...
+    async def retry_message(self, tenant_id: str, message_id: str) -> str:
+        """Failed → queued with attempts reset. Returns the prior status ('' = not found)."""
+
+    async def suppressed_among(self, tenant_id: str, emails: list[str]) -> list[str]: ...
+
+    async def save_outbox(self, tenant_id: str, message_id: str, mime: bytes) -> None: ...
+    async def get_outbox(self, tenant_id: str, message_id: str) -> bytes | None: ...
+    async def list_outbox(self, limit: int = 50) -> list[tuple[str, str, str, int]]: ...
+
+    # ---- jobs
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Job]:
+        """Lease up to `limit` due jobs (priority, then age); their messages → processing."""
+
+    async def load_for_send(self, message_ids: list[str]) -> dict[str, MessageRecord]: ...
+    async def finish_sends(self, completions: list[Completion]) -> None:
+        """Record send outcomes (job, message, events, bounces, webhook jobs) in one commit."""
+
+    async def release(self, jobs: list[Job]) -> None:
+        """Hand unstarted claims back (shutdown); they do not count as attempts."""
+
+    async def release_all_leases(self) -> int:
+        """Single node start: every lease is stale."""
+
+    async def release_expired_leases(self, now: datetime) -> int: ...
+    async def next_run_at(self) -> datetime | None: ...
+    async def queue_depth(self) -> dict[str, int]: ...
+    async def oldest_ready_at(self, now: datetime) -> datetime | None: ...

@@ -1,0 +1,202 @@
+"""All SQL for the durable job queue and the completion of send attempts.
+
+Runs on the writer thread (claims and completions are writes). A claim leases due jobs
+in one `UPDATE … RETURNING`; a completion records job state, message status, events,
+bounce counting and webhook jobs in the same transaction.
+"""
+
+import sqlite3
+from typing import Any
+
+from iep_appliance.domain.models import Completion, Job
+from iep_appliance.store.sqlite import rows
+from iep_appliance.store.sqlite.messages import INSERT_EVENT
+
+# Lease the next due jobs: priority first (0 high), then age.
+CLAIM = (
+    "UPDATE jobs SET state = 'leased', lease_until = ?, attempts = attempts + 1, updated_at = ?"
+    " WHERE id IN (SELECT id FROM jobs WHERE state = 'ready' AND run_at <= ?"
+    " ORDER BY priority, run_at, id LIMIT ?)"
+    f" RETURNING {rows.JOB_COLUMNS}"
+)
+# Claimed send jobs move their message to `processing`.
+MARK_PROCESSING = (
+    "UPDATE messages SET status = 'processing', attempts = ?, updated_at = ? WHERE id = ?"
+    " RETURNING status"
+)
+SELECT_STATUS_SANDBOX = "SELECT status, sandbox FROM messages WHERE id = ?"
+# Give back leases: on a single node at start every lease is stale.
+RELEASE_ALL = (
+    "UPDATE jobs SET state = 'ready', lease_until = NULL, updated_at = ? WHERE state = 'leased'"
+)
+RELEASE_EXPIRED = (
+    "UPDATE jobs SET state = 'ready', lease_until = NULL, updated_at = ?"
+    " WHERE state = 'leased' AND lease_until < ?"
+)
+# Unstarted claims handed back at shutdown do not count as attempts.
+RELEASE_ONE = (
+    "UPDATE jobs SET state = 'ready', lease_until = NULL, attempts = max(attempts - 1, 0),"
+    " updated_at = ? WHERE id = ? AND state = 'leased'"
+)
+UNMARK_PROCESSING = (
+    "UPDATE messages SET status = 'queued', attempts = max(attempts - 1, 0), updated_at = ?"
+    " WHERE id = ? AND status = 'processing'"
+)
+# Processing messages whose lease was released go back to queued.
+REQUEUE_PROCESSING = (
+    "UPDATE messages SET status = 'queued', updated_at = ? WHERE status = 'processing' AND id IN"
+    " (SELECT ref_id FROM jobs WHERE kind = 'send' AND state = 'ready')"
+)
+NEXT_RUN_AT = "SELECT min(run_at) FROM jobs WHERE state = 'ready'"
+JOB_DONE = "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ? WHERE id = ?"
+JOB_DEAD = (
+    "UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = ?, updated_at = ?"
+    " WHERE id = ?"
+)
+JOB_RETRY = (
+    "UPDATE jobs SET state = 'ready', lease_until = NULL, run_at = ?, last_error = ?,"
+    " updated_at = ? WHERE id = ?"
+)
+FINISH_MESSAGE = (
+    "UPDATE messages SET status = ?, attempts = ?, provider = coalesce(?, provider),"
+    " last_error = ?, sent_at = coalesce(?, sent_at), updated_at = ? WHERE id = ?"
+)
+SET_RENDERED = (
+    "UPDATE messages SET rendered_subject = ?, rendered_html = ?, rendered_text = ? WHERE id = ?"
+)
+COUNT_BOUNCE = (
+    "INSERT INTO bounce_counts (tenant_id, email, count, updated_at) VALUES (?, ?, 1, ?)"
+    " ON CONFLICT (tenant_id, email) DO UPDATE SET count = count + 1,"
+    " updated_at = excluded.updated_at RETURNING count"
+)
+SUPPRESS = (
+    "INSERT OR IGNORE INTO suppression_list (tenant_id, email, reason, source_message_id,"
+    " created_at) VALUES (?, ?, ?, ?, ?)"
+)
+HARD_BOUNCES_TO_SUPPRESS = 3
+# Endpoints that want an event (filtered by event name in Python: events is a JSON list).
+SELECT_ENDPOINTS = "SELECT id, events FROM webhook_endpoints WHERE tenant_id = ? AND active = 1"
+INSERT_WEBHOOK_JOB = (
+    "INSERT INTO jobs (kind, ref_id, tenant_id, priority, run_at, attempts, max_attempts, state,"
+    " payload, created_at, updated_at) VALUES ('webhook', ?, ?, 1, ?, 0, ?, 'ready', ?, ?, ?)"
+)
+DEPTH = "SELECT state, count(*) FROM jobs WHERE kind = ? GROUP BY state"
+OLDEST_READY = (
+    "SELECT min(run_at) FROM jobs WHERE state = 'ready' AND kind = 'send' AND run_at <= ?"
+)
+
+
+def claim_due(conn: sqlite3.Connection, now: str, lease_until: str, limit: int) -> list[Job]:
+    jobs = [rows.job(r) for r in conn.execute(CLAIM, (lease_until, now, now, limit))]
+    jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
+    for job in jobs:
+        if job.kind != "send":
+            continue
+        before = conn.execute(SELECT_STATUS_SANDBOX, (job.ref_id,)).fetchone()
+        if before is None:
+            continue
+        data = '{"sandbox":true}' if before[1] else "{}"
+        if before[0] == "scheduled":
+            conn.execute(INSERT_EVENT, (job.ref_id, job.tenant_id, "queued", data, now))
+        conn.execute(MARK_PROCESSING, (job.attempts, now, job.ref_id))
+        conn.execute(INSERT_EVENT, (job.ref_id, job.tenant_id, "processing", data, now))
+    return jobs
+
+
+def release_all(conn: sqlite3.Connection, now: str) -> int:
+    n = conn.execute(RELEASE_ALL, (now,)).rowcount
+    conn.execute(REQUEUE_PROCESSING, (now,))
+    return n
+
+
+def release_expired(conn: sqlite3.Connection, now: str) -> int:
+    n = conn.execute(RELEASE_EXPIRED, (now, now)).rowcount
+    if n:
+        conn.execute(REQUEUE_PROCESSING, (now,))
+    return n
+
+
+def release(conn: sqlite3.Connection, jobs: list[Job], now: str) -> None:
+    for job in jobs:
+        if conn.execute(RELEASE_ONE, (now, job.id)).rowcount and job.kind == "send":
+            conn.execute(UNMARK_PROCESSING, (now, job.ref_id))
+
+
+def next_run_at(conn: sqlite3.Connection) -> str | None:
+    return conn.execute(NEXT_RUN_AT).fetchone()[0]
+
+
+def depth(conn: sqlite3.Connection, kind: str = "send") -> dict[str, int]:
+    return dict(conn.execute(DEPTH, (kind,)).fetchall())
+
+
+def oldest_ready(conn: sqlite3.Connection, now: str) -> str | None:
+    return conn.execute(OLDEST_READY, (now,)).fetchone()[0]
+
+
+def finish_send(conn: sqlite3.Connection, c: Completion, now: str, webhook_attempts: int) -> None:
+    """Record one send attempt's outcome: job, message, events, bounces, webhook jobs."""
+    if c.status == "queued":
+        conn.execute(JOB_RETRY, (c.retry_at, c.error, now, c.job_id))
+    elif c.dead:
+        conn.execute(JOB_DEAD, (c.error, now, c.job_id))
+    else:
+        conn.execute(JOB_DONE, (now, c.job_id))
+    conn.execute(
+        FINISH_MESSAGE,
+        (c.status, c.attempts, c.provider, c.error, c.sent_at, now, c.message_id),
+    )
+    if c.rendered is not None:
+        conn.execute(SET_RENDERED, (*c.rendered, c.message_id))
+    for type_, data in c.events:
+        conn.execute(INSERT_EVENT, (c.message_id, c.tenant_id, type_, rows.dumps(data), now))
+    for email in c.hard_bounces:
+        count_hard_bounce(conn, c.tenant_id, email, c.message_id, now)
+    if c.webhook_event:
+        enqueue_webhooks(
+            conn, c.tenant_id, c.message_id, c.webhook_event, c.webhook_data, now, webhook_attempts
+        )
+
+
+def count_hard_bounce(
+    conn: sqlite3.Connection, tenant_id: str, email: str, message_id: str, now: str
+) -> bool:
+    """Count one hard bounce; the third suppresses the address. True when it did."""
+    key = email.lower()
+    count = conn.execute(COUNT_BOUNCE, (tenant_id, key, now)).fetchone()[0]
+    if count >= HARD_BOUNCES_TO_SUPPRESS:
+        return (
+            conn.execute(SUPPRESS, (tenant_id, key, "hard_bounce", message_id, now)).rowcount == 1
+        )
+    return False
+
+
+def enqueue_webhooks(
+    conn: sqlite3.Connection,
+    tenant_id: str,
+    message_id: str,
+    event: str,
+    data: dict[str, Any],
+    now: str,
+    max_attempts: int,
+) -> int:
+    """One webhook job per active endpoint subscribed to `event`, in the caller's transaction."""
+    n = 0
+    for endpoint_id, events in conn.execute(SELECT_ENDPOINTS, (tenant_id,)).fetchall():
+        wanted = rows.loads(events, [])
+        if event not in wanted and event.removeprefix("message.") not in wanted:
+            continue
+        payload = rows.dumps(
+            {
+                "event": event,
+                "messageId": message_id,
+                "endpointId": endpoint_id,
+                "timestamp": now,
+                "data": data,
+            }
+        )
+        conn.execute(
+            INSERT_WEBHOOK_JOB, (endpoint_id, tenant_id, now, max_attempts, payload, now, now)
+        )
+        n += 1
+    return n

@@ -1,0 +1,288 @@
+"""All SQL for messages, their attachments and events. Runs on the writer thread or a
+reader; never awaits. Every statement a tenant's request reaches is scoped by tenant_id."""
+
+import sqlite3
+from typing import Any
+
+from iep_appliance.domain.errors import Conflict
+from iep_appliance.domain.models import (
+    PRIORITY_RANK,
+    Accepted,
+    Event,
+    MessageFilter,
+    MessageRecord,
+    NewMessage,
+    Replayed,
+    StoredAttachment,
+)
+from iep_appliance.store.sqlite import rows
+
+INSERT_MESSAGE = (
+    "INSERT INTO messages (id, tenant_id, batch_id, queue, to_addrs, cc_addrs, bcc_addrs,"
+    " from_email, from_name, reply_to, subject, html_body, text_body, variables, metadata,"
+    " category, status, priority, attempts, max_attempts, idempotency_key, body_hash, sandbox,"
+    " scheduled_at, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
+)
+# The send job that delivers a message.
+INSERT_SEND_JOB = (
+    "INSERT INTO jobs (kind, ref_id, tenant_id, priority, run_at, attempts, max_attempts, state,"
+    " created_at, updated_at) VALUES ('send', ?, ?, ?, ?, 0, ?, 'ready', ?, ?)"
+)
+INSERT_EVENT = (
+    "INSERT INTO events (message_id, tenant_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?)"
+)
+INSERT_ATTACHMENT = (
+    "INSERT INTO attachments (id, message_id, tenant_id, position, filename, content_type,"
+    " size_bytes, storage_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# The earlier message with the same idempotency key.
+SELECT_BY_IDEMPOTENCY = (
+    "SELECT id, status, body_hash FROM messages WHERE tenant_id = ? AND idempotency_key = ?"
+)
+SELECT_MESSAGE = f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE tenant_id = ? AND id = ?"
+SELECT_MESSAGE_ANY_TENANT = f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE id = ?"
+SELECT_EVENTS = (
+    "SELECT type, created_at, payload FROM events WHERE message_id = ? AND tenant_id = ?"
+    " ORDER BY id"
+)
+SELECT_ATTACHMENTS = (
+    "SELECT id, position, filename, content_type, size_bytes, storage_key FROM attachments"
+    " WHERE message_id = ? ORDER BY position"
+)
+# Which of these addresses the tenant suppresses.
+SELECT_SUPPRESSED = "SELECT email FROM suppression_list WHERE tenant_id = ? AND email IN ({})"
+# Failed → queued again, attempts reset (POST /v1/messages/{id}/retry).
+RETRY_MESSAGE = (
+    "UPDATE messages SET status = 'queued', attempts = 0, last_error = NULL, rendered_subject ="
+    " NULL, rendered_html = NULL, rendered_text = NULL, updated_at = ?"
+    " WHERE tenant_id = ? AND id = ? AND status = 'failed'"
+)
+RESET_SEND_JOB = (
+    "UPDATE jobs SET state = 'ready', attempts = 0, run_at = ?, lease_until = NULL,"
+    " last_error = NULL, updated_at = ? WHERE kind = 'send' AND ref_id = ?"
+)
+SELECT_STATUS = "SELECT status FROM messages WHERE tenant_id = ? AND id = ?"
+
+
+def suppressed_among(conn: sqlite3.Connection, tenant_id: str, emails: list[str]) -> list[str]:
+    if not emails:
+        return []
+    lowered = sorted({e.lower() for e in emails})
+    sql = SELECT_SUPPRESSED.format(",".join("?" * len(lowered)))
+    found = {r[0] for r in conn.execute(sql, (tenant_id, *lowered))}
+    return [e for e in emails if e.lower() in found]
+
+
+def accept_message(
+    conn: sqlite3.Connection, tenant_id: str, msg: NewMessage
+) -> Accepted | Replayed:
+    """Insert message + job + first event in the caller's transaction.
+
+    Raises Conflict when the idempotency key was used with another body."""
+    if msg.idempotency_key is not None:
+        row = conn.execute(SELECT_BY_IDEMPOTENCY, (tenant_id, msg.idempotency_key)).fetchone()
+        if row is not None:
+            if row[2] != msg.body_hash:
+                raise Conflict(
+                    "Idempotency key was already used with a different request body",
+                    {"messageId": row[0]},
+                )
+            return Replayed(message_id=row[0], status=row[1])
+    insert_message(conn, tenant_id, msg)
+    recipients = [*msg.to, *msg.cc, *msg.bcc]
+    status = "scheduled" if msg.scheduled_at else "queued"
+    return Accepted(
+        message_id=msg.id,
+        status=status,
+        suppressed=tuple(suppressed_among(conn, tenant_id, recipients)),
+    )
+
+
+def insert_message(conn: sqlite3.Connection, tenant_id: str, msg: NewMessage) -> None:
+    status = "scheduled" if msg.scheduled_at else "queued"
+    now = msg.created_at
+    conn.execute(
+        INSERT_MESSAGE,
+        (
+            msg.id,
+            tenant_id,
+            msg.batch_id,
+            msg.queue,
+            rows.dumps(msg.to),
+            rows.dumps(msg.cc),
+            rows.dumps(msg.bcc),
+            msg.from_email,
+            msg.from_name,
+            msg.reply_to,
+            msg.subject,
+            msg.html_body,
+            msg.text_body,
+            rows.dumps(msg.variables),
+            rows.dumps(msg.metadata),
+            msg.category,
+            status,
+            msg.priority,
+            msg.max_attempts,
+            msg.idempotency_key,
+            msg.body_hash,
+            int(msg.sandbox),
+            msg.scheduled_at,
+            now,
+            now,
+        ),
+    )
+    priority = msg.job_priority if msg.job_priority is not None else PRIORITY_RANK[msg.priority]
+    conn.execute(
+        INSERT_SEND_JOB,
+        (msg.id, tenant_id, priority, msg.scheduled_at or now, msg.max_attempts, now, now),
+    )
+    payload = '{"sandbox":true}' if msg.sandbox else "{}"
+    conn.execute(INSERT_EVENT, (msg.id, tenant_id, status, payload, now))
+    if msg.attachments:
+        conn.executemany(
+            INSERT_ATTACHMENT,
+            [
+                (
+                    a.id,
+                    msg.id,
+                    tenant_id,
+                    a.position,
+                    a.filename,
+                    a.content_type,
+                    a.size_bytes,
+                    a.storage_key,
+                    now,
+                )
+                for a in msg.attachments
+            ],
+        )
+
+
+def attachments_of(conn: sqlite3.Connection, message_id: str) -> tuple[StoredAttachment, ...]:
+    return tuple(StoredAttachment(*r) for r in conn.execute(SELECT_ATTACHMENTS, (message_id,)))
+
+
+def get_message(
+    conn: sqlite3.Connection, tenant_id: str, message_id: str, with_events: bool = True
+) -> MessageRecord | None:
+    row = conn.execute(SELECT_MESSAGE, (tenant_id, message_id)).fetchone()
+    if row is None:
+        return None
+    events: tuple[Event, ...] = ()
+    if with_events:
+        events = tuple(
+            Event(type=t, timestamp=ts, data=rows.loads(p, {}))
+            for t, ts, p in conn.execute(SELECT_EVENTS, (message_id, tenant_id))
+        )
+    return rows.message(row, attachments_of(conn, message_id), events)
+
+
+def load_for_send(conn: sqlite3.Connection, message_ids: list[str]) -> dict[str, MessageRecord]:
+    """Messages (with attachments) for claimed send jobs, by id."""
+    out: dict[str, MessageRecord] = {}
+    for i in range(0, len(message_ids), 500):
+        chunk = message_ids[i : i + 500]
+        sql = (
+            f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE id IN "
+            f"({','.join('?' * len(chunk))})"
+        )
+        found = conn.execute(sql, chunk).fetchall()
+        with_attachments = set()
+        if found:
+            att_sql = (
+                "SELECT DISTINCT message_id FROM attachments WHERE message_id IN "
+                f"({','.join('?' * len(chunk))})"
+            )
+            with_attachments = {r[0] for r in conn.execute(att_sql, chunk)}
+        for row in found:
+            atts = attachments_of(conn, row[0]) if row[0] in with_attachments else ()
+            out[row[0]] = rows.message(row, atts)
+    return out
+
+
+def list_messages(
+    conn: sqlite3.Connection, tenant_id: str, f: MessageFilter
+) -> list[MessageRecord]:
+    where = ["tenant_id = ?"]
+    args: list[Any] = [tenant_id]
+    if f.status:
+        where.append("status = ?")
+        args.append(f.status)
+    if f.batch_id:
+        where.append("batch_id = ?")
+        args.append(f.batch_id)
+    if f.created_from:
+        where.append("created_at >= ?")
+        args.append(f.created_from)
+    if f.created_to:
+        where.append("created_at < ?")
+        args.append(f.created_to)
+    if f.category:
+        where.append("category = ?")
+        args.append(f.category)
+    if f.tag:
+        where.append("EXISTS (SELECT 1 FROM json_each(metadata, '$.tags') WHERE value = ?)")
+        args.append(f.tag)
+    if f.recipient:
+        where.append(
+            "(EXISTS (SELECT 1 FROM json_each(to_addrs) WHERE lower(value) = ?)"
+            " OR EXISTS (SELECT 1 FROM json_each(cc_addrs) WHERE lower(value) = ?)"
+            " OR EXISTS (SELECT 1 FROM json_each(bcc_addrs) WHERE lower(value) = ?))"
+        )
+        r = f.recipient.lower()
+        args.extend([r, r, r])
+    if f.after:
+        where.append("(created_at, id) < (?, ?)")
+        args.extend(f.after)
+    sql = (
+        f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE {' AND '.join(where)}"
+        " ORDER BY created_at DESC, id DESC LIMIT ?"
+    )
+    args.append(f.limit)
+    return [rows.message(r) for r in conn.execute(sql, args)]
+
+
+def retry_message(conn: sqlite3.Connection, tenant_id: str, message_id: str, now: str) -> str:
+    """Failed → queued. Returns the status before ('' when the message does not exist)."""
+    row = conn.execute(SELECT_STATUS, (tenant_id, message_id)).fetchone()
+    if row is None:
+        return ""
+    if row[0] != "failed":
+        return row[0]
+    conn.execute(RETRY_MESSAGE, (now, tenant_id, message_id))
+    conn.execute(RESET_SEND_JOB, (now, now, message_id))
+    conn.execute(INSERT_EVENT, (message_id, tenant_id, "queued", '{"retry":true}', now))
+    return "failed"
+
+
+def add_event(
+    conn: sqlite3.Connection, tenant_id: str, message_id: str, type_: str, data: dict, now: str
+) -> None:
+    conn.execute(INSERT_EVENT, (message_id, tenant_id, type_, rows.dumps(data), now))
+
+
+# Final MIME of the outbox provider.
+INSERT_OUTBOX = (
+    "INSERT OR REPLACE INTO outbox (message_id, tenant_id, mime, created_at) VALUES (?, ?, ?, ?)"
+)
+SELECT_OUTBOX = "SELECT mime FROM outbox WHERE tenant_id = ? AND message_id = ?"
+LIST_OUTBOX = (
+    "SELECT message_id, tenant_id, created_at, length(mime) FROM outbox"
+    " ORDER BY created_at DESC LIMIT ?"
+)
+
+
+def save_outbox(
+    conn: sqlite3.Connection, tenant_id: str, message_id: str, mime: bytes, now: str
+) -> None:
+    conn.execute(INSERT_OUTBOX, (message_id, tenant_id, mime, now))
+
+
+def get_outbox(conn: sqlite3.Connection, tenant_id: str, message_id: str) -> bytes | None:
+    row = conn.execute(SELECT_OUTBOX, (tenant_id, message_id)).fetchone()
+    return bytes(row[0]) if row else None
+
+
+def list_outbox(conn: sqlite3.Connection, limit: int) -> list[tuple[str, str, str, int]]:
+    return [tuple(r) for r in conn.execute(LIST_OUTBOX, (limit,))]

@@ -1,0 +1,119 @@
+"""Row → domain Struct conversions shared by the SQLite aggregate modules."""
+
+import sqlite3
+from typing import Any
+
+import msgspec
+
+from iep_appliance.domain.models import (
+    ApiKey,
+    Event,
+    Job,
+    MessageRecord,
+    StoredAttachment,
+    Tenant,
+    TenantSettings,
+)
+
+_json_decode = msgspec.json.decode
+json_encode = msgspec.json.encode
+
+
+def dumps(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def loads(text: str | None, default: Any = None) -> Any:
+    if text is None:
+        return default
+    return _json_decode(text)
+
+
+def tenant(row: sqlite3.Row | tuple) -> Tenant:
+    id_, slug, name, settings, active, created_at = row
+    return Tenant(
+        id=id_,
+        slug=slug,
+        name=name,
+        active=bool(active),
+        settings=msgspec.json.decode(settings, type=TenantSettings),
+        created_at=created_at,
+    )
+
+
+TENANT_COLUMNS = "id, slug, name, settings, active, created_at"
+
+KEY_COLUMNS = (
+    "id, tenant_id, name, key_prefix, key_hash, scopes, sandbox, active, expires_at,"
+    " last_used_at, created_at"
+)
+
+
+def api_key(row: tuple) -> ApiKey:
+    return ApiKey(
+        id=row[0],
+        tenant_id=row[1],
+        name=row[2],
+        prefix=row[3],
+        key_hash=row[4],
+        scopes=tuple(loads(row[5], [])),
+        sandbox=bool(row[6]),
+        active=bool(row[7]),
+        expires_at=row[8],
+        last_used_at=row[9],
+        created_at=row[10],
+    )
+
+
+MESSAGE_COLUMNS = (
+    "id, tenant_id, status, to_addrs, cc_addrs, bcc_addrs, from_email, from_name, reply_to,"
+    " subject, html_body, text_body, rendered_subject, rendered_html, rendered_text, variables,"
+    " metadata, priority, provider, attempts, max_attempts, last_error, sandbox, queue,"
+    " batch_id, scheduled_at, sent_at, created_at"
+)
+
+
+def message(
+    row: tuple,
+    attachments: tuple[StoredAttachment, ...] = (),
+    events: tuple[Event, ...] = (),
+) -> MessageRecord:
+    return MessageRecord(
+        id=row[0],
+        tenant_id=row[1],
+        status=row[2],
+        to=tuple(_json_decode(row[3])),
+        cc=tuple(_json_decode(row[4])),
+        bcc=tuple(_json_decode(row[5])),
+        from_email=row[6],
+        from_name=row[7],
+        reply_to=row[8],
+        subject=row[9],
+        html_body=row[10],
+        text_body=row[11],
+        rendered_subject=row[12],
+        rendered_html=row[13],
+        rendered_text=row[14],
+        variables=_json_decode(row[15]),
+        metadata=_json_decode(row[16]),
+        priority=row[17],
+        provider=row[18],
+        attempts=row[19],
+        max_attempts=row[20],
+        last_error=row[21],
+        sandbox=bool(row[22]),
+        queue=row[23],
+        batch_id=row[24],
+        scheduled_at=row[25],
+        sent_at=row[26],
+        created_at=row[27],
+        attachments=attachments,
+        events=events,
+    )
+
+
+JOB_COLUMNS = "id, kind, ref_id, tenant_id, priority, attempts, max_attempts, run_at, payload"
+
+
+def job(row: tuple) -> Job:
+    return Job(*row)

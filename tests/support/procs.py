@@ -1,0 +1,317 @@
+"""Start and stop the real appliance process for end-to-end tests.
+
+`ServerProcess` runs `python -m iep_appliance serve --config PATH` (or the binary named by
+$IEP_BINARY) with stdout and stderr going to files, never pipes: a full pipe stalls a server.
+`wait_ready` polls GET /ready to a monotonic deadline and raises with the captured output if the
+process exits first or the deadline passes. `stop` sends SIGTERM, then SIGKILL after a grace.
+`write_config` writes an iep.toml (DESIGN §6) with nested overrides merged in.
+
+    port = free_port()
+    config = write_config(tmp_path, port, delivery={"retry_schedule": [1, 2]})
+    with ServerProcess(config, port, tmp_path / "logs") as server:   # started and ready
+        httpx.get(f"{server.base_url}/health")
+        server.kill()                                                # SIGKILL, like a crash
+        server.start(); server.wait_ready()
+"""
+
+import copy
+import json
+import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+BINARY_ENV = "IEP_BINARY"
+
+BASE_CONFIG: dict[str, Any] = {
+    "server": {"host": "127.0.0.1", "port": 0},
+    "storage": {"path": "data/iep.db", "attachments_dir": "data/attachments"},
+    "delivery": {
+        "concurrency": 16,
+        "retry_schedule": [60, 300, 900, 3600],
+        "shutdown_grace_seconds": 30,
+    },
+    "providers": {"outbox": {"type": "outbox"}},
+    "routing": {"default_provider": "outbox"},
+}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (another process may still take it first)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcessError(RuntimeError):
+    """The server exited early or did not become ready; the message carries its output."""
+
+
+class ServerProcess:
+    """One appliance process at a time; `start()` again after `stop()`/`kill()` to restart.
+
+    Each start writes fresh `serve-N.stdout.log` / `serve-N.stderr.log` files in `log_dir`.
+    """
+
+    def __init__(
+        self,
+        config_path: Path,
+        port: int,
+        log_dir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.config_path = Path(config_path)
+        self.port = port
+        self.log_dir = Path(log_dir)
+        self.extra_env = dict(env or {})
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.runs = 0
+        self._stdout_path: Path | None = None
+        self._stderr_path: Path | None = None
+        self._files: list[IO[bytes]] = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise RuntimeError("server not started")
+        return self.proc.pid
+
+    def command(self) -> list[str]:
+        binary = os.environ.get(BINARY_ENV)
+        head = [binary] if binary else [sys.executable, "-m", "iep_appliance"]
+        return [*head, "serve", "--config", str(self.config_path)]
+
+    def start(self) -> "ServerProcess":
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError(f"server already running (pid {self.proc.pid})")
+        self._close_files()
+        self.runs += 1
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._stdout_path = self.log_dir / f"serve-{self.runs}.stdout.log"
+        self._stderr_path = self.log_dir / f"serve-{self.runs}.stderr.log"
+        stdout = self._stdout_path.open("wb")
+        stderr = self._stderr_path.open("wb")
+        self._files = [stdout, stderr]
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env},
+            cwd=self.cwd,
+            # Its own session: a Ctrl-C aimed at pytest does not reach it first.
+            start_new_session=True,
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 30.0, path: str = "/ready") -> None:
+        """Poll GET `path` until it answers 200; raise with the output on exit or timeout."""
+        proc = self._require_proc()
+        deadline = time.monotonic() + timeout
+        last = "no answer yet"
+        # trust_env=False: a proxy variable in the environment must not capture 127.0.0.1.
+        with httpx.Client(trust_env=False) as client:
+            while True:
+                code = proc.poll()
+                if code is not None:
+                    raise ServerProcessError(self._report(f"exited with code {code} before ready"))
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ServerProcessError(
+                        self._report(f"not ready within {timeout:g}s (last: {last})")
+                    )
+                try:
+                    response = client.get(self.base_url + path, timeout=min(2.0, remaining))
+                except httpx.HTTPError as exc:
+                    last = f"{type(exc).__name__}: {exc}"
+                else:
+                    if response.status_code == 200:
+                        return
+                    last = f"HTTP {response.status_code}: {response.text[:200]}"
+                time.sleep(0.05)
+
+    def stop(self, timeout: float = 35.0) -> int | None:
+        """SIGTERM, wait up to `timeout` seconds, then SIGKILL. Returns the exit code."""
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        self._close_files()
+        return proc.returncode
+
+    def kill(self) -> int | None:
+        """SIGKILL (a crash: no shutdown code runs) and reap. Returns the exit code."""
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        self._close_files()
+        return proc.returncode
+
+    def is_running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stdout_text(self) -> str:
+        return _read(self._stdout_path)
+
+    def stderr_text(self) -> str:
+        return _read(self._stderr_path)
+
+    def __enter__(self) -> "ServerProcess":
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _require_proc(self) -> "subprocess.Popen[bytes]":
+        if self.proc is None:
+            raise RuntimeError("server not started")
+        return self.proc
+
+    def _close_files(self) -> None:
+        for handle in self._files:
+            handle.close()
+        self._files = []
+
+    def _report(self, what: str) -> str:
+        return (
+            f"iep serve (pid {self.pid}, {' '.join(self.command())}) {what}\n"
+            f"--- stdout ({self._stdout_path}) ---\n{_tail(self.stdout_text())}\n"
+            f"--- stderr ({self._stderr_path}) ---\n{_tail(self.stderr_text())}"
+        )
+
+
+def _read(path: Path | None) -> str:
+    if path is None or not path.exists():
+        return ""
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def _tail(text: str, limit: int = 20_000) -> str:
+    return text if len(text) <= limit else "[...]\n" + text[-limit:]
+
+
+# -- configuration --------------------------------------------------------------------------
+
+
+def write_config(directory: Path, port: int, filename: str = "iep.toml", **overrides: Any) -> Path:
+    """Write an iep.toml for `port` into `directory` and return its path.
+
+    Each keyword names a top-level table whose dict is merged into the base config; a value of
+    None removes that key. Relative paths in the file resolve against `directory`.
+
+        write_config(tmp_path, port,
+                     providers={"relay": {"type": "smtp", "host": "127.0.0.1", "port": 2525}},
+                     routing={"default_provider": "relay"},
+                     webhooks={"allow_private_networks": True})
+    """
+    config = merge_config(BASE_CONFIG, {"server": {"port": port}, **overrides})
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / filename
+    path.write_text(dumps_toml(config), encoding="utf-8")
+    return path
+
+
+def merge_config(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge `overrides` into a copy of `base`; dicts merge, None deletes, else replace."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_config(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def dumps_toml(data: Mapping[str, Any]) -> str:
+    """Serialize str/int/float/bool/list/dict (nested tables) to TOML.
+
+    Scalars and arrays of a table come before its sub-tables; dicts inside arrays become inline
+    tables. Enough for configs; tomllib reads back exactly what went in.
+    """
+    lines: list[str] = []
+    _emit_table(lines, (), data)
+    return "\n".join(lines).strip() + "\n"
+
+
+def _emit_table(lines: list[str], prefix: tuple[str, ...], table: Mapping[str, Any]) -> None:
+    scalars = [(k, v) for k, v in table.items() if not isinstance(v, Mapping)]
+    tables = [(k, v) for k, v in table.items() if isinstance(v, Mapping)]
+    if prefix and (scalars or not tables):
+        lines.append("")
+        lines.append("[" + ".".join(_key(part) for part in prefix) + "]")
+    for key, value in scalars:
+        lines.append(f"{_key(key)} = {_value(value)}")
+    for key, value in tables:
+        _emit_table(lines, (*prefix, key), value)
+
+
+def _key(key: str) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"TOML keys are strings, got {key!r}")
+    return key if _BARE_KEY.match(key) else _string(key)
+
+
+def _string(text: str) -> str:
+    # JSON escapes (\" \\ \n \t \u00XX) are valid TOML; ensure_ascii=False keeps astral
+    # characters whole (JSON's surrogate pairs are not valid TOML); TOML also bans a raw DEL.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, Path):
+        return _string(str(value))
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        inner = ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML: {value!r}")
