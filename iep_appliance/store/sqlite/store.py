@@ -259,3 +259,7 @@ class SqliteStore:
         now_s = ids.iso(now)
         value = await self.db.read(lambda c: q_jobs.oldest_ready(c, now_s))
         return ids.parse_iso(value) if value else None
+
+    # ---- webhooks, suppressions, rate windows (issue 6: tenant services) -----------------------
+
+    # ---- batches, queues, scheduled jobs, analytics (issue 7: workflows) -----------------------
