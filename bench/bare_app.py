@@ -1,49 +1,17 @@
 """The bare-endpoint reference: Litestar + msgspec POST /v1/messages that stores nothing.
 
-It decodes the DESIGN §4 send body into a msgspec Struct and answers 202 with a fresh id,
+It decodes the DESIGN §4 send body into IEP's own `SendRequest` Struct and answers 202 with a fresh id,
 on uvicorn with uvloop and httptools and no access log: the ceiling IEP's real endpoint is
 judged against. Run: `python bench/bare_app.py --port 8099`.
 """
 
 import argparse
 import uuid
-from typing import Any
-
 import msgspec
 import uvicorn
 from litestar import Litestar, post
 
-
-class Address(msgspec.Struct, frozen=True):
-    email: str
-    name: str | None = None
-
-
-class Attachment(msgspec.Struct, frozen=True, rename="camel"):
-    filename: str
-    content: str
-    content_type: str | None = None
-
-
-class Metadata(msgspec.Struct, frozen=True):
-    category: str | None = None
-    tags: list[str] = []
-
-
-class SendBody(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
-    to: list[str]
-    from_: Address = msgspec.field(name="from")
-    subject: str
-    html_body: str
-    cc: list[str] = []
-    bcc: list[str] = []
-    reply_to: str | None = None
-    text_body: str | None = None
-    variables: dict[str, Any] = {}
-    attachments: list[Attachment] = []
-    metadata: Metadata = Metadata()
-    priority: str = "normal"
-    idempotency_key: str | None = None
+from iep_appliance.domain.models import SendRequest
 
 
 class Accepted(msgspec.Struct, frozen=True, rename="camel"):
@@ -53,7 +21,7 @@ class Accepted(msgspec.Struct, frozen=True, rename="camel"):
 
 
 @post("/v1/messages", status_code=202)
-async def send_message(data: SendBody) -> Accepted:
+async def send_message(data: SendRequest) -> Accepted:
     return Accepted(message_id=f"msg_{uuid.uuid4().hex}", status="queued", suppressed_recipients=[])
 
 

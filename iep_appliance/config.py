@@ -168,8 +168,9 @@ class Config(_Section):
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
     breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
-    # Resolved at load time, never read from the file.
-    base_dir: str = "."
+    base_dir: Annotated[
+        str, Meta(description="Directory of the config file; set at load time, never in the file.")
+    ] = "."
 
 
 _FRIENDLY = {
@@ -187,6 +188,9 @@ def parse(data: dict, base_dir: Path, environ: dict[str, str] | None = None) -> 
         if name not in fields:
             problems.append(f"{name}: unknown key")
             continue
+        if name == "providers":
+            sections[name] = _parse_providers(value, problems)
+            continue
         try:
             sections[name] = msgspec.convert(value, fields[name].type, strict=True)
         except msgspec.ValidationError as exc:
@@ -198,8 +202,8 @@ def parse(data: dict, base_dir: Path, environ: dict[str, str] | None = None) -> 
 
 def _explain(section: str, message: str) -> str:
     """Turn msgspec's "Expected ... - at `$.b[0]`" into "section.b: expected ..."."""
-    text, _, where = message.rpartition(" - at `")
-    if not where:
+    text, sep, where = message.rpartition(" - at `")
+    if not sep:
         text = message
         where = "$`"
     path = where.rstrip("`").removeprefix("$")
@@ -212,6 +216,20 @@ def _explain(section: str, message: str) -> str:
         field = text.split("`")[1] if "`" in text else "?"
         return f"{key}.{field}: required key is missing"
     return f"{key}: {_FRIENDLY.get(key, text)}"
+
+
+def _parse_providers(value: object, problems: list[str]) -> dict[str, ProviderConfig]:
+    """Each `[providers.NAME]` on its own, so errors name the provider (msgspec shows `$[...]`)."""
+    if not isinstance(value, dict):
+        problems.append("providers: expected a table of providers")
+        return {}
+    out: dict[str, ProviderConfig] = {}
+    for name, table in value.items():
+        try:
+            out[name] = msgspec.convert(table, ProviderConfig, strict=True)
+        except msgspec.ValidationError as exc:
+            problems.append(_explain(f"providers.{name}", str(exc)))
+    return out
 
 
 def _resolve(cfg: Config, base_dir: Path, environ: dict[str, str] | os._Environ) -> Config:

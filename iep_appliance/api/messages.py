@@ -4,7 +4,8 @@ from typing import Annotated
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from iep_appliance.api.auth import needs
 from iep_appliance.api.schemas import (
@@ -37,9 +38,9 @@ def _rt(request: Request) -> Runtime:
 )
 async def send_message(
     request: Request,
-    principal: Principal,
-    data: SendRequest,
-    idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+    principal: NamedDependency[Principal],
+    data: JSONBody[SendRequest],
+    idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
 ) -> Response[AcceptedView]:
     rt = _rt(request)
     headers = await rt.check_rate(principal, 1)
@@ -60,7 +61,9 @@ async def send_message(
     summary="One message with its events",
     tags=["messages"],
 )
-async def get_message(request: Request, principal: Principal, message_id: str) -> MessageView:
+async def get_message(
+    request: Request, principal: NamedDependency[Principal], message_id: FromPath[str]
+) -> MessageView:
     record = await _rt(request).messages.get(principal.tenant_id, message_id)
     return message_view(record, with_events=True)
 
@@ -73,15 +76,15 @@ async def get_message(request: Request, principal: Principal, message_id: str) -
 )
 async def list_messages(
     request: Request,
-    principal: Principal,
-    status: str | None = None,
-    recipient: str | None = None,
-    category: str | None = None,
-    tag: str | None = None,
-    from_: Annotated[str | None, Parameter(query="from")] = None,
-    to: str | None = None,
-    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    principal: NamedDependency[Principal],
+    status: FromQuery[str | None] = None,
+    recipient: FromQuery[str | None] = None,
+    category: FromQuery[str | None] = None,
+    tag: FromQuery[str | None] = None,
+    from_: Annotated[str | None, QueryParameter(name="from")] = None,
+    to: FromQuery[str | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    cursor: FromQuery[str | None] = None,
 ) -> MessageList:
     params = {
         k: v
@@ -106,7 +109,9 @@ async def list_messages(
     summary="Retry a failed message",
     tags=["messages"],
 )
-async def retry_message(request: Request, principal: Principal, message_id: str) -> RetryView:
+async def retry_message(
+    request: Request, principal: NamedDependency[Principal], message_id: FromPath[str]
+) -> RetryView:
     await _rt(request).messages.retry(principal.tenant_id, message_id)
     return RetryView(message_id=message_id, status="queued")
 

@@ -278,3 +278,23 @@ class AdminUser(msgspec.Struct, frozen=True):
     password_hash: str
     role: str
     created_at: str
+
+
+# ---- tenant services (issue 6): suppressions, sender domains ---------------------------------
+
+SUPPRESSION_REASONS: tuple[str, ...] = ("hard_bounce", "complaint", "manual")
+
+
+class Suppression(msgspec.Struct, frozen=True):
+    """One suppressed address of a tenant (stored lower-cased)."""
+
+    email: str
+    reason: str  # hard_bounce | complaint | manual
+    source_message_id: str | None
+    created_at: str
+
+
+class SenderDomain(msgspec.Struct, frozen=True):
+    domain: str
+    verified: bool
+    created_at: str

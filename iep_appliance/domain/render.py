@@ -89,6 +89,51 @@ def html_to_text(html: str) -> str:
     return converter.handle(html)
 
 
+_MUSTACHE = re.compile(r"\{\{\{?.*?\}\}\}?", re.DOTALL)
+_TOKEN = "IEPTPL{:06d}X"
+_TOKEN_RE = re.compile(r"IEPTPL(\d{6})X")
+
+
+@functools.lru_cache(maxsize=1024)
+def text_template_of(html: str) -> str | None:
+    """A text *template* derived once from an HTML template, or None when that is unsafe.
+
+    html2text costs ~3 ms per message, so converting each rendered HTML body would cap
+    delivery near 300 msgs/s. Instead every `{{…}}` expression is swapped for an inert token,
+    the template is converted once (cached by its text), and the tokens are put back; the
+    result is rendered with raw values like a caller's textBody. Unsafe cases fall back to
+    converting the rendered HTML: triple-stash (raw HTML values), or a block expression
+    (`{{#…}}`, `{{/…}}`, `{{else}}`, `{{^…}}`) that html2text dropped or moved into a place
+    where the result no longer compiles.
+    """
+    if "{{{" in html:
+        return None
+    expressions: list[str] = []
+
+    def protect(match: re.Match[str]) -> str:
+        expressions.append(match.group(0))
+        return _TOKEN.format(len(expressions) - 1)
+
+    converted = html_to_text(_MUSTACHE.sub(protect, html))
+    seen: set[int] = set()
+
+    def restore(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        if index >= len(expressions):
+            return match.group(0)
+        seen.add(index)
+        return expressions[index]
+
+    text = _TOKEN_RE.sub(restore, converted)
+    for index, expr in enumerate(expressions):
+        inner = expr[2:3]
+        if index not in seen and (inner in "#/^" or expr.startswith("{{else")):
+            return None
+    if check_template(text) is not None:
+        return None
+    return text
+
+
 def render(subject: str, html: str, text: str | None, variables: Mapping[str, Any]) -> Rendered:
     """Render the three parts of a message with the same variables.
 
@@ -96,20 +141,34 @@ def render(subject: str, html: str, text: str | None, variables: Mapping[str, An
     HTML, so there `{{x}}` inserts the value as is (as Postmark does): "O'Brien & Co" must not
     reach a subject line as "O&#x27;Brien &amp; Co". A missing variable renders as "", an unknown
     one is ignored. Each CR/LF run in the rendered subject becomes one space. With `text` None,
-    the text part is generated from the rendered HTML.
+    the text part is generated from the HTML (see `text_template_of`).
 
     Raises:
         RenderError: a template does not compile, or rendering fails (e.g. an unknown helper).
     """
-    needs_raw = "{{" in subject or (text is not None and "{{" in text)
+    text_source = text
+    if text is None and "{{" in html:
+        try:
+            text_source = text_template_of(html)
+        except Exception as exc:  # html2text is lenient, but a bug there must not escape
+            raise RenderError(f"text generation failed: {exc}") from exc
+    needs_raw = "{{" in subject or (text_source is not None and "{{" in text_source)
     raw = {key: _unescaped(value) for key, value in variables.items()} if needs_raw else variables
     rendered_subject = _CRLF_RUN.sub(" ", _render_one(subject, raw))
     rendered_html = _render_one(html, variables)
-    if text is None:
+    if text_source is None:
         try:
-            rendered_text = html_to_text(rendered_html)
+            rendered_text = _static_text(rendered_html) if "{{" not in html else html_to_text(
+                rendered_html
+            )
         except Exception as exc:  # html2text is lenient, but a bug there must not escape
             raise RenderError(f"text generation failed: {exc}") from exc
     else:
-        rendered_text = _render_one(text, raw)
+        rendered_text = _render_one(text_source, raw)
     return Rendered(subject=rendered_subject, html=rendered_html, text=rendered_text)
+
+
+@functools.lru_cache(maxsize=256)
+def _static_text(html: str) -> str:
+    """Text of an HTML body without template expressions: the same for every message."""
+    return html_to_text(html)

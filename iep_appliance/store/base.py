@@ -24,6 +24,7 @@ from iep_appliance.domain.models import (
     MessageRecord,
     NewMessage,
     Replayed,
+    Suppression,
     Tenant,
     TenantSettings,
 )
@@ -110,5 +111,33 @@ class Store(Protocol):
     async def oldest_ready_at(self, now: datetime) -> datetime | None: ...
 
     # ---- webhooks, suppressions, rate windows (issue 6: tenant services)
+    # suppressions, sender domains, tenant settings, rate windows:
+    async def list_suppressions(
+        self, tenant_id: str, search: str | None, after: str, limit: int
+    ) -> list[Suppression]:
+        """A page in address order after the address `after` ('' = first page); `search`
+        matches a substring of the (lower-cased) address."""
+
+    async def add_suppressions(
+        self, tenant_id: str, emails: list[str], reason: str
+    ) -> list[Suppression]:
+        """Suppress lower-cased `emails`; an existing entry is kept as it is. Returns each."""
+
+    async def remove_suppression(self, tenant_id: str, email: str) -> bool:
+        """Un-suppress (and reset its hard-bounce count). False when it was not listed."""
+
+    async def list_domains(self, tenant_id: str) -> list[tuple[str, bool, str]]:
+        """(domain, verified, created_at) of the tenant's allowed sender domains."""
+
+    async def patch_tenant(
+        self, tenant_id: str, name: str, settings: TenantSettings
+    ) -> Tenant | None: ...
+    async def load_rate_windows(self, starts: dict[str, str]) -> list[tuple[str, str, int]]:
+        """(tenant_id, window, count) of every window that starts at `starts[window]`."""
+
+    async def add_rate_counts(
+        self, deltas: dict[tuple[str, str, str], int], purge_before: dict[str, str]
+    ) -> None:
+        """Add `deltas[(tenant_id, window, start)]` (never below 0) and drop ended windows."""
 
     # ---- batches, queues, scheduled jobs, analytics (issue 7: workflows)

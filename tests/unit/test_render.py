@@ -134,3 +134,34 @@ def test_strings_without_braces_pass_through_untouched() -> None:
     assert rendered == Rendered(
         subject="50% off } today", html="<p>{ not a tag }</p>", text="plain"
     )
+
+
+# ---- text generated from a cached text template (no html2text per message) ----------------
+
+from iep_appliance.domain.render import html_to_text, text_template_of  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>Hi {{name}}, your order {{order}} <a href='https://x.test/{{order}}'>ships</a>.</p>",
+        "<h1>Hello {{name}}</h1><ul><li>{{a}}</li><li>{{b}}</li></ul>",
+        "<p>{{#if vip}}VIP {{name}}{{else}}Guest{{/if}}</p>",
+    ],
+)
+def test_generated_text_matches_converting_the_rendered_html(html: str) -> None:
+    variables = {"name": "Ada", "order": "A-1", "a": "x", "b": "y", "vip": True}
+    rendered = render("s", html, None, variables)
+    assert rendered.text == html_to_text(rendered.html)
+
+
+def test_triple_stash_falls_back_to_converting_the_rendered_html() -> None:
+    assert text_template_of("<p>{{{raw}}}</p>") is None
+    rendered = render("s", "<p>{{{raw}}}</p>", None, {"raw": "<b>bold</b>"})
+    assert rendered.text.strip() == "**bold**"
+
+
+def test_block_expression_dropped_by_html2text_falls_back() -> None:
+    html = "<p>a</p><img alt='{{#if x}}' src='y'><p>{{name}}</p><img alt='{{/if}}' src='z'>"
+    assert text_template_of(html) is None
+    assert "Ada" in render("s", html, None, {"name": "Ada", "x": True}).text

@@ -1,0 +1,105 @@
+"""Accept benchmark: durable `POST /v1/messages` against a bare Litestar endpoint, same run.
+
+Starts the real server (`python -m iep_appliance serve`, synchronous=FULL, outbox provider,
+delivery running) on a fresh data dir, and `bench/bare_app.py` (decodes the same body into
+the same Struct, answers 202, stores nothing). Drives both with wrk (64 connections, one
+thread, separate process), counting only 202s, and prints accepted msgs/s, p50/p99 and the
+ratios. Run: `python -m bench.accept --duration 10`.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench._load import run_wrk
+from tests.support.procs import ServerProcess, free_port, write_config
+
+BODY = {
+    "to": ["ada@example.net"],
+    "from": {"email": "noreply@example.com", "name": "Bench"},
+    "subject": "Hello {{name}}",
+    "htmlBody": "<p>Hi {{name}}, your order {{order}} ships today.</p>" * 20,
+    "variables": {"name": "Ada", "order": "A-1"},
+    "metadata": {"category": "bench", "tags": ["accept"]},
+}
+
+
+def _wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1, trust_env=False)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def bench_bare(duration: int, connections: int) -> dict:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "bench/bare_app.py", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/schema")
+        url = f"http://127.0.0.1:{port}/v1/messages"
+        run_wrk(url, json.dumps(BODY), connections=connections, duration=2)  # warm-up
+        return run_wrk(url, json.dumps(BODY), connections=connections, duration=duration)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def bench_iep(duration: int, connections: int, workdir: Path) -> dict:
+    port = free_port()
+    cfg = write_config(
+        workdir,
+        port,
+        logging={"access_log": False, "level": "WARNING"},
+    )
+    server = ServerProcess(cfg, port, workdir)
+    server.start()
+    try:
+        server.wait_ready(timeout=60)
+        key = next(
+            line.split("=", 1)[1]
+            for line in server.stdout_text().splitlines()
+            if line.startswith("key=")
+        )
+        url = f"http://127.0.0.1:{port}/v1/messages"
+        headers = {"x-api-key": key}
+        run_wrk(url, json.dumps(BODY), headers, connections=connections, duration=2)
+        return run_wrk(url, json.dumps(BODY), headers, connections=connections, duration=duration)
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = bench_bare(args.duration, args.connections)
+        iep = bench_iep(args.duration, args.connections, Path(tmp))
+    rows = [("bare endpoint", bare), ("IEP accept (durable)", iep)]
+    print(f"{'':24} {'202/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-202':>8}")
+    for name, r in rows:
+        other = sum(c for s, c in r["statuses"].items() if int(s) != 202)
+        print(f"{name:24} {r['ok_rps']:9.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {other:8d}")
+    print(
+        f"ratio accepted/bare throughput: {iep['ok_rps'] / bare['ok_rps']:.2f}"
+        f"  (target >= 0.60);  p99 ratio: {iep['p99_ms'] / bare['p99_ms']:.2f}  (target <= 2.0)"
+    )
+
+
+if __name__ == "__main__":
+    main()
