@@ -9,11 +9,12 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from iep_appliance import __version__
-from iep_appliance.api import messages, system
+from iep_appliance.api import domains, keys, messages, suppressions, system, tenant, webhooks
 from iep_appliance.api.problems import EXCEPTION_HANDLERS
+from iep_appliance.logs import message_id_var, tenant_id_var
 from iep_appliance.runtime import Runtime
 
-ROUTE_MODULES: list[Any] = [system, messages]
+ROUTE_MODULES: list[Any] = [system, messages, suppressions, keys, domains, tenant, webhooks]
 
 
 def _timing_middleware(app: ASGIApp) -> ASGIApp:
@@ -25,6 +26,9 @@ def _timing_middleware(app: ASGIApp) -> ASGIApp:
             return
         start = time.perf_counter()
         status = [500]
+        # A fresh correlation per request, whatever task served the previous one.
+        message_token = message_id_var.set(None)
+        tenant_token = tenant_id_var.set(None)
 
         async def send_wrapper(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -40,6 +44,8 @@ def _timing_middleware(app: ASGIApp) -> ASGIApp:
             runtime.observe_request(
                 scope["method"], route, status[0], time.perf_counter() - start, scope["path"]
             )
+            message_id_var.reset(message_token)
+            tenant_id_var.reset(tenant_token)
 
     return middleware
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import random
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +10,11 @@ from iep_appliance.domain import ids
 
 
 class Clock:
+    def __init__(self) -> None:
+        # Id randomness needs uniqueness, not secrecy: a seeded PRNG avoids a getrandom()
+        # syscall per id (which also releases the GIL to the writer thread mid-request).
+        self._ids = random.Random(os.urandom(32))
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
@@ -19,7 +25,7 @@ class Clock:
         return os.urandom(n)
 
     def new_id(self) -> str:
-        return ids.uuid7(time.time_ns() // 1_000_000, os.urandom(10))
+        return ids.uuid7(time.time_ns() // 1_000_000, self._ids.randbytes(10))
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
@@ -29,6 +35,7 @@ class FakeClock(Clock):
     """A clock that moves only when told: `advance(60)`. Sleepers wake when time passes."""
 
     def __init__(self, start: datetime | None = None) -> None:
+        super().__init__()
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
         self._mono = 1000.0
 

@@ -17,7 +17,7 @@ from typing import Any
 from iep_appliance.blobs import LocalBlobs
 from iep_appliance.clock import Clock
 from iep_appliance.config import Config
-from iep_appliance.domain.models import Principal
+from iep_appliance.domain.models import Principal, RateLimits
 from iep_appliance.logs import event
 from iep_appliance.metrics import Metrics
 from iep_appliance.services.keys import KeyService
@@ -46,6 +46,8 @@ class Runtime:
             self.store, self.blobs, self.clock, len(config.delivery.retry_schedule) + 1
         )
         self.messages.on_accepted.append(self._count_accepted)
+        self._init_tenant_services()
+        self._init_webhooks()
         self.deliver = deliver
         self.delivery: Any = None
         self.extra_handlers: list[Any] = []
@@ -53,7 +55,7 @@ class Runtime:
         self.first_start: FirstStart | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
-        self._tenant_slugs: dict[str, str] = {}
+        self._accepted_children: dict[str, Any] = {}
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -63,6 +65,7 @@ class Runtime:
             host = self.config.server.host
             url = f"http://{host}:{self.config.server.port}/admin/"
             self.first_start = await first_start(self.store, self.keys, self.store.db.path, url)
+            await self.rate_limits.load()
             released = await self.store.release_all_leases()
             if released:
                 event(log, "leases.released", count=released)
@@ -70,8 +73,10 @@ class Runtime:
                 from iep_appliance.delivery.engine import DeliveryEngine
 
                 self.delivery = DeliveryEngine(self)
+                await self._start_webhooks()
                 await self.delivery.start()
             self.spawn(self._housekeeping(), "housekeeping")
+            self.spawn(self.rate_limits.run(), "rate-limit-flusher")
         except BaseException:
             await self.store.close()
             raise
@@ -83,12 +88,16 @@ class Runtime:
         self._stopping.set()
         if self.delivery is not None:
             await self.delivery.stop(self.config.delivery.shutdown_grace_seconds)
+        if self.webhook_dispatcher is not None:
+            await self.webhook_dispatcher.stop(self.config.delivery.shutdown_grace_seconds)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.rate_limits.flush()
         with contextlib.suppress(Exception):
             await self.keys.flush_last_used()
         await self.store.close()
@@ -105,7 +114,13 @@ class Runtime:
             except Exception:
                 log.exception("task.crashed", extra={"fields": {"task": name}})
 
+        def close_unstarted(task: asyncio.Task[None]) -> None:
+            # Cancelled before its first step, `supervised` never awaited `coro`: close it, or
+            # it warns "coroutine was never awaited" (an error under the strict test settings).
+            coro.close()
+
         task = asyncio.create_task(supervised(), name=name)
+        task.add_done_callback(close_unstarted)
         self._tasks.append(task)
         return task
 
@@ -130,8 +145,74 @@ class Runtime:
             return {}
         return await limiter(principal, n)
 
+    def release_rate(self, principal: Principal, n: int) -> None:
+        """Give back `n` messages reserved by `check_rate` that were not accepted."""
+        if getattr(self, "rate_limiter", None) is not None:
+            self.rate_limits.refund(principal.tenant_id, n)
+
+    # ---- tenant services (issue 6) -------------------------------------------------------------
+
+    def _init_tenant_services(self) -> None:
+        from iep_appliance.domain.ratelimit import Limits
+        from iep_appliance.services.domains import DomainService
+        from iep_appliance.services.ratelimits import RateLimitService
+        from iep_appliance.services.suppressions import SuppressionService
+        from iep_appliance.services.tenant_settings import TenantSettingsService
+
+        limits = self.config.limits
+        self.rate_limits = RateLimitService(
+            self.store,
+            self.clock,
+            Limits(limits.max_per_minute, limits.max_per_hour, limits.max_per_day),
+            self._tenant_rate_limits,
+            lambda tenant_id: self.metrics.rate_limit_hits.labels(tenant=tenant_id).inc(),
+        )
+        self.rate_limiter = self.rate_limits.check
+        self.suppressions = SuppressionService(self.store)
+        self.domains = DomainService(self.store, self.messages.invalidate)
+        self.tenant_settings = TenantSettingsService(
+            self.store, {*self.config.providers, "outbox"}, self.tenant_changed
+        )
+
+    def _init_webhooks(self) -> None:
+        from iep_appliance.services.webhooks import WebhookService
+        from iep_appliance.webhooks.guard import Guard
+
+        cfg = self.config.webhooks
+        self.webhook_guard = Guard(cfg.allow_private_networks)
+        self.webhooks = WebhookService(
+            self.store,
+            self.clock,
+            self.webhook_guard.check_url,
+            cfg.rotation_grace_seconds,
+            len(cfg.retry_schedule) + 1,
+        )
+        self.webhook_dispatcher: Any = None
+
+    async def _start_webhooks(self) -> None:
+        """The webhook pool, registered for `webhook` jobs before the scheduler claims any."""
+        from iep_appliance.webhooks.dispatcher import WebhookDispatcher
+
+        self.webhook_dispatcher = WebhookDispatcher(
+            self.store, self.clock, self.config.webhooks, self.metrics, self.webhook_guard
+        )
+        await self.webhook_dispatcher.start()
+        self.delivery.handlers["webhook"] = self.webhook_dispatcher.submit
+
+    async def _tenant_rate_limits(self, tenant_id: str) -> RateLimits:
+        return (await self.messages.context(tenant_id)).tenant.settings.rate_limits
+
+    def tenant_changed(self, tenant_id: str) -> None:
+        """Drop every cache of a tenant's rules (settings, domains, routing) at once."""
+        self.messages.invalidate(tenant_id)
+        if self.delivery is not None:
+            self.delivery.forget_tenant(tenant_id)
+
     def _count_accepted(self, tenant_id: str, n: int) -> None:
-        self.metrics.accepted.labels(tenant=tenant_id).inc(n)
+        child = self._accepted_children.get(tenant_id)
+        if child is None:
+            child = self._accepted_children[tenant_id] = self.metrics.accepted.labels(tenant_id)
+        child.inc(n)
 
     def observe_request(
         self, method: str, route: str, status: int, seconds: float, path: str

@@ -98,8 +98,14 @@ def validation_handler(request: Request, exc: ValidationException) -> Response[b
             continue
         message = str(item.get("message", "invalid"))
         key = str(item.get("key") or "")
-        if key == "data" or not key:
+        if key == "data" and message == "'data'":  # Litestar's KeyError for an empty body
+            fe = FieldError("body", "a JSON request body is required")
+        elif key == "data" or not key:
             fe = decode_error_path(message)
+        elif item.get("source") == "body":
+            # Litestar splits msgspec's "... - at `$.from`" into message and key; join them so
+            # a missing or unknown member is named in full (`from.email`, not `from`).
+            fe = decode_error_path(f"{message} - at `$.{key}`")
         else:
             fe = FieldError(key, message[:1].lower() + message[1:])
         errors.append(fe)

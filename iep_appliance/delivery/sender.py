@@ -20,7 +20,7 @@ from iep_appliance.clock import Clock
 from iep_appliance.delivery.providers.base import Envelope
 from iep_appliance.delivery.router import Router
 from iep_appliance.domain import ids
-from iep_appliance.domain.mime import MimeAttachment, MimeMessage, build_mime
+from iep_appliance.domain.mime import MimeAttachment, MimeMessage, Signer, build_mime
 from iep_appliance.domain.models import Completion, Job, MessageRecord, Routing
 from iep_appliance.domain.outcomes import SendOutcome
 from iep_appliance.domain.render import Rendered, RenderError, render
@@ -44,6 +44,7 @@ class SendContext(msgspec.Struct):
     schedule: tuple[int, ...]
     message_id_domain: str
     metrics: Any = None
+    signer: Signer | None = None  # DKIM hook: finished bytes in, signed bytes out
 
 
 def drop_suppressed(
@@ -82,7 +83,8 @@ def mime_for(
             date=ctx.clock.now(),
             message_id_domain=ctx.message_id_domain,
             attachments=attachments,
-        )
+        ),
+        ctx.signer,
     )
 
 
@@ -118,7 +120,7 @@ async def process(
             job,
             message,
             "failed",
-            events + [("failed", {**base, "error": error})],
+            [*events, ("failed", {**base, "error": error})],
             error=error,
             webhook="failed",
         )
@@ -130,7 +132,7 @@ async def process(
             job,
             message,
             "failed",
-            events + [("failed", {**base, "error": error})],
+            [*events, ("failed", {**base, "error": error})],
             error=error,
             webhook="failed",
         )
@@ -142,7 +144,7 @@ async def process(
             job,
             message,
             "failed",
-            events + [("failed", {**base, "error": error})],
+            [*events, ("failed", {**base, "error": error})],
             error=error,
             webhook="failed",
         )

@@ -17,7 +17,11 @@ def uuid7(unix_ms: int, rand: bytes) -> str:
 
 def iso(ts: datetime) -> str:
     """UTC ISO 8601 with millisecond precision and a `Z`."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    t = ts if ts.tzinfo is UTC else ts.astimezone(UTC)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        f".{t.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_iso(text: str) -> datetime:

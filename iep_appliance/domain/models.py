@@ -4,7 +4,7 @@ Pure data. Request bodies use camelCase on the wire (`rename="camel"`); records 
 the store returns use snake_case attributes.
 """
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -175,6 +175,7 @@ class NewMessage(msgspec.Struct, frozen=True):
     queue: str = "default"
     batch_id: str | None = None
     job_priority: int | None = None
+    queue_id: str | None = None  # the named queue's row (issue 7); None: no queue row
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -250,6 +251,7 @@ class Job(msgspec.Struct, frozen=True):
     max_attempts: int
     run_at: str
     payload: str | None = None
+    queue_id: str | None = None
 
 
 class Completion(msgspec.Struct, frozen=True):
@@ -298,3 +300,116 @@ class SenderDomain(msgspec.Struct, frozen=True):
     domain: str
     verified: bool
     created_at: str
+
+
+# ---- workflows (issue 7): batches and named queues -------------------------------------------
+
+MAX_BATCH_RECIPIENTS = 10_000
+QUEUE_STATES: tuple[str, ...] = ("active", "paused", "draining")
+DEFAULT_QUEUE = "default"
+QueuePriority = Annotated[int, msgspec.Meta(ge=1, le=10)]
+RatePerMinute = Annotated[int, msgspec.Meta(ge=1)]
+RetrySeconds = Annotated[
+    list[Annotated[int, msgspec.Meta(gt=0, le=7 * 86400)]], msgspec.Meta(max_length=20)
+]
+
+
+class BatchRecipient(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    """One recipient entry of a batch: its own addresses and variables (merged over shared)."""
+
+    to: list[str]
+    cc: list[str] = []
+    bcc: list[str] = []
+    variables: dict[str, Any] = {}
+
+
+class BatchRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    """POST /v1/messages/batch: the shared fields of a single send plus `recipients`."""
+
+    from_: Sender | str = msgspec.field(name="from")
+    subject: str
+    html_body: str
+    recipients: list[BatchRecipient]
+    reply_to: str | None = None
+    text_body: str | None = None
+    variables: dict[str, Any] = {}
+    attachments: list[AttachmentIn] = []
+    metadata: dict[str, Any] = {}
+    priority: Priority = "normal"
+    idempotency_key: str | None = None
+    scheduled_at: str | None = None
+    queue: str | None = None
+
+
+class NewBatch(msgspec.Struct, frozen=True):
+    """A validated batch row, accepted in one transaction with all of its messages."""
+
+    id: str
+    count: int
+    queue: str
+    queue_id: str | None
+    scheduled_at: str | None
+    sandbox: bool
+    idempotency_key: str | None
+    body_hash: str | None
+    created_at: str
+
+
+class BatchAccepted(msgspec.Struct, frozen=True):
+    batch_id: str
+    count: int
+    suppressed: tuple[str, ...]
+
+
+class BatchReplayed(msgspec.Struct, frozen=True):
+    batch_id: str
+    count: int
+    suppressed: tuple[str, ...] = ()
+
+
+class BatchRecord(msgspec.Struct, frozen=True):
+    id: str
+    tenant_id: str
+    count: int
+    queue: str
+    scheduled_at: str | None
+    sandbox: bool
+    created_at: str
+    counts: dict[str, int] = {}
+
+
+class QueueCreate(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    """POST /v1/queues. `ratePerMinute` null = unlimited; `retrySchedule` null = config's."""
+
+    name: str
+    priority: QueuePriority = 5
+    rate_per_minute: RatePerMinute | None = None
+    retry_schedule: RetrySeconds | None = None
+
+
+class QueuePatch(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    """PATCH /v1/queues/{id}: any subset; null clears a rate limit or a retry override."""
+
+    priority: QueuePriority | msgspec.UnsetType = msgspec.UNSET
+    rate_per_minute: RatePerMinute | msgspec.UnsetType | None = msgspec.UNSET
+    retry_schedule: RetrySeconds | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class Queue(msgspec.Struct, frozen=True):
+    id: str
+    tenant_id: str
+    name: str
+    priority: int
+    rate_per_minute: int | None
+    retry_schedule: tuple[int, ...] | None
+    state: str  # active | paused | draining
+    created_at: str
+    updated_at: str
+
+
+class QueueStats(msgspec.Struct, frozen=True):
+    """Jobs of one queue by state, the oldest due one, and outcomes over the last hour."""
+
+    depth: dict[str, int]  # ready (due), delayed (scheduled or awaiting retry), leased, paused
+    oldest_due_at: str | None
+    last_hour: dict[str, int]  # sent, failed, bounced

@@ -37,16 +37,71 @@ class Rendered(msgspec.Struct, frozen=True):
     text: str
 
 
+# Block helpers that mean nothing without an argument (`{{#if}}` compiles in pybars, renders "").
+_NEEDS_ARGUMENT = frozenset({"if", "unless", "each", "with"})
+
+
+def _structure_error(source: str) -> str | None:
+    """What pybars3 lets through but Handlebars refuses: an unterminated `{{`, an empty
+    expression, a block that is never closed or closed by the wrong name, a stray `{{/x}}` or
+    `{{else}}`, and `#if`/`#unless`/`#each`/`#with` without an argument."""
+    stack: list[tuple[str, int]] = []
+    i = 0
+    while (start := source.find("{{", i)) >= 0:
+        if start > 0 and source[start - 1] == "\\":  # `\{{` is a literal in Handlebars
+            i = start + 2
+            continue
+        if source.startswith("{{!--", start):
+            end = source.find("--}}", start + 5)
+            if end < 0:
+                return f"Error at character {start}: comment is never closed"
+            i = end + 4
+            continue
+        triple = source.startswith("{{{", start)
+        end = source.find("}}}" if triple else "}}", start + 2)
+        if end < 0:
+            return f"Error at character {start}: '{source[start : start + 3]}' is never closed"
+        body = source[start + (3 if triple else 2) : end].strip().strip("~").strip()
+        i = end + (3 if triple else 2)
+        if body.startswith("!"):
+            continue
+        if not body:
+            return f"Error at character {start}: empty expression"
+        if body[0] in "#^" and body[1:].strip():
+            name, *args = body[1:].split()
+            if name in _NEEDS_ARGUMENT and not args:
+                return f"Error at character {start}: {{{{#{name}}}}} needs an argument"
+            stack.append((name, start))
+        elif body[0] == "/":
+            name = body[1:].strip()
+            if not stack:
+                return f"Error at character {start}: {{{{/{name}}}}} closes no open block"
+            opened, _ = stack.pop()
+            if opened != name:
+                closes = f"{{{{/{name}}}}} does not close {{{{#{opened}}}}}"
+                return f"Error at character {start}: {closes}"
+        elif (body == "^" or body.split()[0] == "else") and not stack:
+            return f"Error at character {start}: {{{{{body}}}}} is outside a block"
+    if stack:
+        name, start = stack[-1]
+        return f"Error at character {start}: {{{{#{name}}}}} is never closed"
+    return None
+
+
 @functools.lru_cache(maxsize=1024)
 def _compile(source: str) -> tuple[Template | None, str | None]:
     """Compile once per distinct template text; errors are cached too (compiling costs ~25 ms)."""
     try:
         with _COMPILE_LOCK:
-            return _COMPILER.compile(source), None
+            template = _COMPILER.compile(source)
     except PybarsError as exc:
         return None, str(exc)
     except Exception as exc:  # the parser raises bare errors on some malformed input
         return None, f"{type(exc).__name__}: {exc}"
+    problem = _structure_error(source)
+    if problem is not None:
+        return None, problem
+    return template, None
 
 
 def check_template(source: str) -> str | None:

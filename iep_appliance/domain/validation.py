@@ -134,6 +134,8 @@ def check_attachments(
     decoded: list[DecodedAttachment] = []
     if len(items) > limits.max_count:
         too_large.append(FieldError("attachments", f"at most {limits.max_count} attachments"))
+    if not items:
+        return [], too_large
     allowed = {t.lower() for t in limits.allowed_types}
     total = 0
     for i, att in enumerate(items):

@@ -12,11 +12,20 @@ import msgspec
 
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
-from iep_appliance.domain.errors import Forbidden, NotFound, Unauthorized
+from iep_appliance.domain.errors import (
+    FieldError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
 from iep_appliance.domain.keys import format_key, parse_key, parse_scopes
 from iep_appliance.domain.models import ApiKey, Principal
 from iep_appliance.services.passwords import hash_secret_async, verify_secret_async
 from iep_appliance.store.base import Store
+
+MAX_NAME = 200
+MAX_GRACE_SECONDS = 30 * 86400
 
 
 class CreatedKey(msgspec.Struct, frozen=True):
@@ -61,6 +70,40 @@ class KeyService:
         )
         await self.store.create_key(record)
         return CreatedKey(key=key, record=record)
+
+    async def issue(
+        self,
+        tenant_id: str,
+        name: str,
+        scopes: list[str],
+        expires_at: str | None,
+        sandbox: bool,
+    ) -> CreatedKey:
+        """Self-service creation (POST /v1/api-keys). Raises ValidationFailed naming fields."""
+        errors: list[FieldError] = []
+        if len(name) > MAX_NAME or "\r" in name or "\n" in name:
+            errors.append(FieldError("name", f"at most {MAX_NAME} characters on one line"))
+        try:
+            scope_tuple = parse_scopes(scopes)
+        except ValueError as exc:
+            errors.append(FieldError("scopes", str(exc)))
+        expires = None
+        if expires_at is not None:
+            try:
+                expires = ids.parse_iso(expires_at)
+            except ValueError:
+                errors.append(FieldError("expiresAt", "must be an ISO 8601 date-time"))
+            else:
+                if expires <= self.clock.now():
+                    errors.append(FieldError("expiresAt", "must be in the future"))
+        if errors:
+            raise ValidationFailed(errors)
+        return await self.create(tenant_id, list(scope_tuple), name.strip(), expires, sandbox)
+
+    async def list_keys(self, tenant_id: str) -> list[ApiKey]:
+        """The tenant's active keys, newest first; last use is flushed first so it is current."""
+        await self.flush_last_used()
+        return await self.store.list_keys(tenant_id)
 
     async def authenticate(self, presented: str | None) -> Principal:
         """The principal of a presented key. Raises Unauthorized."""
@@ -113,6 +156,10 @@ class KeyService:
         self.forget(key_id)
 
     async def rotate(self, tenant_id: str, key_id: str, grace_seconds: int) -> CreatedKey:
+        if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+            raise ValidationFailed(
+                [FieldError("graceSeconds", f"must be between 0 and {MAX_GRACE_SECONDS}")]
+            )
         old = await self.store.get_key(tenant_id, key_id)
         if old is None or not old.active:
             raise NotFound("No such API key")

@@ -8,7 +8,7 @@ rejected request; attachment files of a replayed or failed request are removed.
 import asyncio
 import base64
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -33,6 +33,8 @@ from iep_appliance.domain.validation import ValidSend, decode_error_path, valida
 from iep_appliance.store.base import Store
 
 _decoder = msgspec.json.Decoder(SendRequest)
+# Writes one validated message durably (default: Store.accept_message).
+AcceptWrite = Callable[[str, NewMessage], Awaitable[Accepted | Replayed]]
 _encoder = msgspec.json.Encoder()
 
 
@@ -95,8 +97,15 @@ class MessageService:
     # ---- accept ------------------------------------------------------------------------------
 
     async def accept(
-        self, principal: Principal, req: SendRequest, idempotency_header: str | None = None
+        self,
+        principal: Principal,
+        req: SendRequest,
+        idempotency_header: str | None = None,
+        *,
+        write: AcceptWrite | None = None,
     ) -> Accepted | Replayed:
+        """Validate and durably accept one message. `write` replaces `store.accept_message`
+        for callers that record more in the same transaction (a scheduled job's tick)."""
         if idempotency_header is not None:
             if req.idempotency_key is not None and req.idempotency_key != idempotency_header:
                 raise ValidationFailed(
@@ -110,7 +119,7 @@ class MessageService:
         stored = await self.store_attachments(principal.tenant_id, message_id, valid)
         msg = self.new_message(principal, ctx.tenant, req, valid, message_id, stored)
         try:
-            result = await self.store.accept_message(principal.tenant_id, msg)
+            result = await (write or self.store.accept_message)(principal.tenant_id, msg)
         except BaseException:
             if stored:
                 await self.drop_attachments(principal.tenant_id, message_id)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from iep_appliance.domain.analytics import StatsQuery
 from iep_appliance.domain.models import (
     Accepted,
     AdminUser,
@@ -27,6 +28,13 @@ from iep_appliance.domain.models import (
     Suppression,
     Tenant,
     TenantSettings,
+)
+from iep_appliance.domain.schedules import ScheduledJob, ScheduledRun
+from iep_appliance.domain.webhooks import (
+    EndpointChange,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 
@@ -111,6 +119,43 @@ class Store(Protocol):
     async def oldest_ready_at(self, now: datetime) -> datetime | None: ...
 
     # ---- webhooks, suppressions, rate windows (issue 6: tenant services)
+    # webhooks (endpoints, delivery attempts, re-sends):
+    async def create_webhook(self, endpoint: WebhookEndpoint) -> WebhookEndpoint: ...
+    async def list_webhooks(
+        self, tenant_id: str, limit: int, after: tuple[str, str] | None
+    ) -> list[WebhookEndpoint]:
+        """Oldest first, after the (created_at, id) of the last one seen."""
+
+    async def get_webhook(self, tenant_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
+    async def update_webhook(
+        self, tenant_id: str, endpoint_id: str, change: EndpointChange
+    ) -> WebhookEndpoint | None:
+        """Apply `change` (a new secret keeps the old one until `old_secret_until`)."""
+
+    async def delete_webhook(self, tenant_id: str, endpoint_id: str) -> bool:
+        """Delete the endpoint and its attempts; its unclaimed events go to the DLQ."""
+
+    async def record_webhook_attempt(self, attempt: WebhookAttempt) -> bool:
+        """One attempt + its job's next state (done, retry at next_retry_at, dead) + the
+        endpoint's health, in one commit. True when this attempt disabled the endpoint."""
+
+    async def drop_webhook_job(self, job_id: int, reason: str) -> None:
+        """A webhook job whose endpoint is gone or inactive: dead, no attempt recorded."""
+
+    async def list_webhook_deliveries(
+        self, tenant_id: str, endpoint_id: str, limit: int, before: tuple[str, str] | None
+    ) -> list[WebhookDelivery]:
+        """Newest first, before the (created_at, id) of the last one seen."""
+
+    async def get_webhook_delivery(
+        self, tenant_id: str, endpoint_id: str, delivery_id: str
+    ) -> WebhookDelivery | None: ...
+    async def resend_webhook_delivery(
+        self, tenant_id: str, endpoint_id: str, delivery_id: str, max_attempts: int
+    ) -> WebhookDelivery | None:
+        """Enqueue the delivery's event again with the same `webhook-id`. None when there is
+        no such delivery; raises Conflict when its event is no longer stored."""
+
     # suppressions, sender domains, tenant settings, rate windows:
     async def list_suppressions(
         self, tenant_id: str, search: str | None, after: str, limit: int
@@ -141,3 +186,58 @@ class Store(Protocol):
         """Add `deltas[(tenant_id, window, start)]` (never below 0) and drop ended windows."""
 
     # ---- batches, queues, scheduled jobs, analytics (issue 7: workflows)
+
+    # scheduled jobs (recurring sends) and delivery analytics:
+    async def create_scheduled_job(self, job: ScheduledJob) -> ScheduledJob: ...
+    async def get_scheduled_job(self, tenant_id: str, job_id: str) -> ScheduledJob | None: ...
+    async def list_scheduled_jobs(
+        self, tenant_id: str, limit: int, after: tuple[str, str] | None
+    ) -> list[ScheduledJob]:
+        """Oldest first, after the (created_at, id) of the last job seen."""
+
+    async def update_scheduled_job(self, job: ScheduledJob) -> ScheduledJob | None:
+        """Replace the editable fields and bump the revision. None when it does not exist."""
+
+    async def delete_scheduled_job(self, tenant_id: str, job_id: str) -> bool:
+        """The job and its run records."""
+
+    async def due_scheduled_jobs(self, now: datetime, limit: int) -> list[ScheduledJob]:
+        """Active jobs of every tenant whose next_run_at is at or before `now`."""
+
+    async def next_scheduled_run_at(self) -> datetime | None: ...
+    async def accept_scheduled_message(
+        self,
+        tenant_id: str,
+        job_id: str,
+        revision: int | None,
+        tick: str,
+        msg: NewMessage,
+        next_run_at: str | None,
+    ) -> Accepted | Replayed:
+        """The message of one tick + the tick's run record + the job's next tick, in one
+        transaction; a tick already on record replays its message. `revision` is the job
+        revision the tick was computed from (None: a run-now, the schedule stays). Raises
+        NotFound when the job is gone, Conflict when a cron tick finds it paused."""
+
+    async def record_scheduled_run(
+        self,
+        tenant_id: str,
+        job_id: str,
+        revision: int | None,
+        run: ScheduledRun,
+        next_run_at: str | None,
+    ) -> ScheduledRun:
+        """Record a tick whose messages were written by another verb (a batch) or that created
+        nothing (`run.error`), and move the schedule. Returns the run on record."""
+
+    async def list_scheduled_runs(
+        self, tenant_id: str, job_id: str, limit: int, before: tuple[str, str] | None
+    ) -> list[ScheduledRun]:
+        """Newest first, before the (created_at, tick) of the last run seen."""
+
+    async def delivery_stats(self, tenant_id: str, q: StatsQuery) -> list[tuple[str, str, int]]:
+        """(bucket prefix, status, count) from the hourly rollups over [q.start, q.end)."""
+
+    async def stats_totals(self, tenant_id: str, q: StatsQuery) -> dict[str, int]: ...
+    async def message_backlog(self, tenant_id: str) -> dict[str, dict[str, int]]:
+        """Messages scheduled, queued or processing, by queue name and status."""

@@ -49,14 +49,14 @@ class Env:
         assert resp.status_code == 200, resp.text
         return resp.json()
 
-    async def settled(self, message_id: str, timeout: float = 15.0) -> dict[str, Any]:
+    async def settled(self, message_id: str, within: float = 15.0) -> dict[str, Any]:
         """The message once it reaches a final status."""
 
         async def final() -> dict[str, Any] | None:
             m = await self.message(message_id)
             return m if m["status"] in FINAL else None
 
-        return await wait_until(final, timeout=timeout, message=f"{message_id} final")
+        return await wait_until(final, timeout=within, message=f"{message_id} final")
 
 
 def event_types(message: dict[str, Any]) -> list[str]:
@@ -369,9 +369,9 @@ async def test_metrics_count_sends_durations_errors_and_queue_depth(env: Env) ->
     resp = await env.client.get("/metrics")
     assert resp.status_code == 200
     text = resp.text
-    tenant_id = env.rt.first_start and (await env.rt.store.get_tenant_by_slug("default"))
-    assert tenant_id is not None
-    labels = f'provider="relay",status="{{}}",tenant="{tenant_id.id}"'
+    tenant = await env.rt.store.get_tenant_by_slug("default")
+    assert tenant is not None
+    labels = f'provider="relay",status="{{}}",tenant="{tenant.id}"'
     assert f"iep_messages_total{{{labels.format('sent')}}} 1.0" in text
     assert f"iep_messages_total{{{labels.format('retry_scheduled')}}} 1.0" in text
     assert "iep_message_duration_seconds_count 1.0" in text

@@ -34,9 +34,10 @@ def _enhanced(message: str) -> tuple[str | None, str]:
 
 
 class _Failed(Exception):
-    def __init__(self, outcome: SendOutcome, reusable: bool) -> None:
+    def __init__(self, outcome: SendOutcome, reusable: bool, at: str) -> None:
         self.outcome = outcome
         self.reusable = reusable
+        self.at = at  # the SMTP step that failed: mail, rcpt or data
 
 
 class SmtpProvider:
@@ -69,12 +70,14 @@ class SmtpProvider:
             await client.login(cfg.username, cfg.password)
         return client
 
-    async def _checkout(self) -> aiosmtplib.SMTP:
-        while self._idle:
+    async def _checkout(self, reuse: bool = True) -> tuple[aiosmtplib.SMTP, bool]:
+        """A connection and whether it came from the pool."""
+        while reuse and self._idle:
             client = self._idle.pop()
             if client.is_connected:
-                return client
-        return await self._connect()
+                return client, True
+            client.close()
+        return await self._connect(), False
 
     def _checkin(self, client: aiosmtplib.SMTP, reusable: bool) -> None:
         if reusable and client.is_connected:
@@ -97,27 +100,41 @@ class SmtpProvider:
     async def send(self, envelope: Envelope, mime: bytes) -> SendOutcome:
         await self._pace()
         async with self._slots:
-            try:
-                client = await self._checkout()
-            except SMTPAuthenticationError as exc:
-                return self._reply_outcome("auth", exc)
-            except (SMTPConnectError, SMTPTimeoutError, SMTPServerDisconnected, OSError) as exc:
-                return self._network("connect", exc)
-            except SMTPResponseException as exc:
-                return self._reply_outcome("connect", exc)
-            except SMTPException as exc:
-                return self._network("connect", exc)
-            try:
-                outcome = await self._transaction(client, envelope, mime)
-            except _Failed as failed:
-                reusable = failed.reusable and await self._reset(client)
-                self._checkin(client, reusable)
-                return failed.outcome
-            except asyncio.CancelledError:
-                client.close()
-                raise
-            self._checkin(client, True)
+            outcome, retry_fresh = await self._attempt(envelope, mime, reuse=True)
+            if retry_fresh:
+                # A pooled connection the relay had already given up on (closed, or a 421 at
+                # MAIL): nothing of this message was transferred, so one fresh try is safe.
+                outcome, _ = await self._attempt(envelope, mime, reuse=False)
             return outcome
+
+    async def _attempt(
+        self, envelope: Envelope, mime: bytes, reuse: bool
+    ) -> tuple[SendOutcome, bool]:
+        """One transaction; (outcome, whether a stale pooled connection is worth a fresh try)."""
+        try:
+            client, reused = await self._checkout(reuse)
+        except SMTPAuthenticationError as exc:
+            return self._reply_outcome("auth", exc), False
+        except (SMTPConnectError, SMTPTimeoutError, SMTPServerDisconnected, OSError) as exc:
+            return self._network("connect", exc), False
+        except SMTPResponseException as exc:
+            return self._reply_outcome("connect", exc), False
+        except SMTPException as exc:
+            return self._network("connect", exc), False
+        try:
+            outcome = await self._transaction(client, envelope, mime)
+        except _Failed as failed:
+            reusable = failed.reusable and await self._reset(client)
+            self._checkin(client, reusable)
+            stale = failed.at == "mail" and (
+                failed.outcome.stage == "network" or failed.outcome.code == 421
+            )
+            return failed.outcome, reused and stale
+        except asyncio.CancelledError:
+            client.close()
+            raise
+        self._checkin(client, True)
+        return outcome, False
 
     async def _transaction(
         self, client: aiosmtplib.SMTP, envelope: Envelope, mime: bytes
@@ -138,17 +155,18 @@ class SmtpProvider:
                 raise _Failed(
                     SendOutcome(provider=self.name, rejected=tuple(rejected), stage="rcpt"),
                     reusable=True,
+                    at=stage,
                 )
             stage = "data"
             response = await client.data(mime)
         except _Failed:
             raise
         except (SMTPServerDisconnected, SMTPTimeoutError, OSError) as exc:
-            raise _Failed(self._network(stage, exc), reusable=False) from None
+            raise _Failed(self._network(stage, exc), reusable=False, at=stage) from None
         except SMTPResponseException as exc:
-            raise _Failed(self._reply_outcome(stage, exc), reusable=True) from None
+            raise _Failed(self._reply_outcome(stage, exc), reusable=True, at=stage) from None
         except SMTPException as exc:
-            raise _Failed(self._network(stage, exc), reusable=False) from None
+            raise _Failed(self._network(stage, exc), reusable=False, at=stage) from None
         enhanced, text = _enhanced(response.message)
         return SendOutcome(
             provider=self.name,

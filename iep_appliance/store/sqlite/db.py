@@ -1,26 +1,26 @@
-"""The SQLite connection owner: one writer thread with group commit, a pool of readers.
+"""The SQLite connection owner: group commit on the event loop, fsync in a thread, readers.
 
-Why a thread: SQLite allows one writer at a time, and fsync must not block the event
-loop. Callers hand the writer a function; it gathers every function queued while the
-previous commit was running, runs each inside its own SAVEPOINT of one transaction,
-commits once (one fsync), and only then resolves the callers' futures. So an awaited
-`write()` means "on disk", and a function that raises rolls back alone.
-Reads run on separate read-only connections in a small thread pool.
+Why this shape: SQLite allows one writer, and a commit's fsync must not block the event
+loop. But running the statements in a separate writer thread makes it fight the event
+loop for the GIL on every statement (each `execute` releases and re-takes it), which
+halved accept throughput. So write functions run on the loop thread, where they are
+short (no fsync), inside one transaction per group: every `write()` that arrives while
+the previous group is committing joins the next group, each function in its own
+SAVEPOINT (a function that raises rolls back alone). Only COMMIT — the fsync — runs in a
+thread; the callers' futures resolve after it returns, so an awaited `write()` means
+"on disk". Reads run on separate read-only connections in a small thread pool.
 """
 
 import asyncio
-import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-_STOP = object()
-_MAX_BATCH = 512
+_MAX_BATCH = 2048
 
 
 def connect(path: str, synchronous: str = "FULL", readonly: bool = False) -> sqlite3.Connection:
@@ -36,14 +36,18 @@ def connect(path: str, synchronous: str = "FULL", readonly: bool = False) -> sql
 
 
 class Database:
-    """Writer thread + reader pool over one SQLite file."""
+    """Group-commit writer + reader pool over one SQLite file."""
 
     def __init__(self, path: str, synchronous: str = "FULL", commit_window_ms: float = 0.0):
         self.path = path
         self.synchronous = synchronous
         self._window = commit_window_ms / 1000.0
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._committing = False
+        self._scheduled = False
+        self._open = False
+        self._idle: asyncio.Event | None = None
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="iep-commit")
         self._readers = ThreadPoolExecutor(max_workers=3, thread_name_prefix="iep-read")
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
@@ -54,12 +58,10 @@ class Database:
     def open(self) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = connect(self.path, self.synchronous)
-        self._thread = threading.Thread(target=self._run, name="iep-writer", daemon=True)
-        self._thread.start()
+        self._open = True
 
     def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` in one transaction right now (start-up and CLI only, writer not running)."""
-        assert self._thread is None or not self._thread.is_alive()
+        """Run `fn` in one transaction right now (start-up and CLI only)."""
         conn = self._conn if hasattr(self, "_conn") else connect(self.path, self.synchronous)
         self._conn = conn
         conn.execute("BEGIN IMMEDIATE")
@@ -72,11 +74,104 @@ class Database:
         return result
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn(conn)` in the next group commit; return once it is durable."""
+        """Run `fn(conn)` in the next group commit; return once it is durable.
+
+        `fn` runs on the event loop thread: it must be short and must not block.
+
+        Raises:
+            RuntimeError: the store is closed.
+        """
+        if not self._open:
+            raise RuntimeError("store is closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        self._queue.put((fn, fut, loop))
+        self._pending.append((fn, fut))
+        if not self._committing and not self._scheduled:
+            self._scheduled = True
+            if self._window:
+                loop.call_later(self._window, self._flush)
+            else:
+                loop.call_soon(self._flush)
         return await fut
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if self._committing:
+            return
+        if not self._pending:
+            self._next()
+            return
+        batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+        conn = self._conn
+        results: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        try:
+            self._begin(conn)
+            for fn, fut in batch:
+                conn.execute("SAVEPOINT call")
+                try:
+                    value = fn(conn)
+                except Exception as exc:  # the caller gets its own exception
+                    conn.execute("ROLLBACK TO call")
+                    conn.execute("RELEASE call")
+                    results.append((fut, False, exc))
+                else:
+                    conn.execute("RELEASE call")
+                    results.append((fut, True, value))
+        except Exception as exc:  # BEGIN failed or the connection broke: nothing is durable
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._resolve([(fut, False, exc) for _fn, fut in batch])
+            self._next()
+            return
+        self._committing = True
+        loop = asyncio.get_running_loop()
+        done = loop.run_in_executor(self._committer, conn.execute, "COMMIT")
+        done.add_done_callback(lambda f: self._committed(f, conn, results))
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        # Another process (a CLI command) may hold the write lock: never wait on the loop.
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            conn.execute("PRAGMA busy_timeout=30000")
+            raise
+        conn.execute("PRAGMA busy_timeout=30000")
+
+    def _committed(
+        self,
+        done: "asyncio.Future[Any]",
+        conn: sqlite3.Connection,
+        results: list[tuple[asyncio.Future[Any], bool, Any]],
+    ) -> None:
+        self._committing = False
+        exc = done.exception()
+        if exc is not None:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            results = [(fut, False, exc) for fut, _ok, _v in results]
+        else:
+            self.commits += 1
+            self.batched_calls += len(results)
+        self._resolve(results)
+        self._next()
+
+    def _next(self) -> None:
+        if self._pending and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        elif not self._pending and self._idle is not None:
+            self._idle.set()
+
+    @staticmethod
+    def _resolve(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+        for fut, ok, value in results:
+            if fut.done():
+                continue
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -98,71 +193,20 @@ class Database:
         finally:
             conn.execute("COMMIT")
 
-    def _run(self) -> None:
-        conn = self._conn
-        q = self._queue
-        while True:
-            item = q.get()
-            if item is _STOP:
-                return
-            batch = [item]
-            deadline = time.monotonic() + self._window if self._window else 0.0
-            stop = False
-            while len(batch) < _MAX_BATCH:
-                try:
-                    if deadline:
-                        remaining = deadline - time.monotonic()
-                        nxt = q.get(timeout=remaining) if remaining > 0 else q.get_nowait()
-                    else:
-                        nxt = q.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                batch.append(nxt)
-            self._commit(conn, batch)
-            if stop:
-                return
-
-    def _commit(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
-        results: list[tuple[asyncio.Future[Any], asyncio.AbstractEventLoop, bool, Any]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for fn, fut, loop in batch:
-                conn.execute("SAVEPOINT call")
-                try:
-                    value = fn(conn)
-                except BaseException as exc:  # the caller gets its own exception
-                    conn.execute("ROLLBACK TO call")
-                    conn.execute("RELEASE call")
-                    results.append((fut, loop, False, exc))
-                else:
-                    conn.execute("RELEASE call")
-                    results.append((fut, loop, True, value))
-            conn.execute("COMMIT")
-            self.commits += 1
-            self.batched_calls += len(batch)
-        except BaseException as exc:  # commit failed: nobody's work is durable
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            results = [(fut, loop, False, exc) for fn, fut, loop in batch]
-        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
-        for r in results:
-            by_loop.setdefault(r[1], []).append(r)
-        for loop, items in by_loop.items():
-            try:
-                loop.call_soon_threadsafe(_resolve_all, items)
-            except RuntimeError:  # loop closed: the caller is gone
-                pass
-
     async def close(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.put(_STOP)
-            await asyncio.to_thread(self._thread.join)
-        self.close_sync()
+        """Let queued writes commit, then close every connection."""
+        while self._committing or self._pending or self._scheduled:
+            self._idle = asyncio.Event()
+            if not (self._committing or self._scheduled) and self._pending:
+                self._scheduled = True
+                asyncio.get_running_loop().call_soon(self._flush)
+            await self._idle.wait()
+        self._open = False
+        await asyncio.to_thread(self.close_sync)
 
     def close_sync(self) -> None:
+        self._open = False
+        self._committer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         with self._lock:
             for c in self._reader_conns:
@@ -171,13 +215,3 @@ class Database:
         if hasattr(self, "_conn"):
             self._conn.close()
             del self._conn
-
-
-def _resolve_all(items: list[Any]) -> None:
-    for fut, _loop, ok, value in items:
-        if fut.done():
-            continue
-        if ok:
-            fut.set_result(value)
-        else:
-            fut.set_exception(value)

@@ -9,14 +9,32 @@ import sqlite3
 from typing import Any
 
 from iep_appliance.domain.models import Completion, Job
-from iep_appliance.store.sqlite import rows
+from iep_appliance.store.sqlite import analytics, rows
 from iep_appliance.store.sqlite.messages import INSERT_EVENT
 
-# Lease the next due jobs: priority first (0 high), then age.
+# A due job whose queue (if any) is neither paused nor throttled (:skip, a JSON list of ids).
+_DUE = (
+    "SELECT id FROM jobs WHERE state = 'ready' AND run_at <= :now AND (queue_id IS NULL OR"
+    " (queue_id NOT IN (SELECT id FROM queues WHERE state = 'paused')"
+    " AND queue_id NOT IN (SELECT value FROM json_each(:skip))))"
+)
+_LEASE = (
+    "UPDATE jobs SET state = 'leased', lease_until = :until, attempts = attempts + 1,"
+    " updated_at = :now WHERE id IN "
+)
+# Lease the next due jobs: rank first (see domain/queues.py), then age.
 CLAIM = (
-    "UPDATE jobs SET state = 'leased', lease_until = ?, attempts = attempts + 1, updated_at = ?"
-    " WHERE id IN (SELECT id FROM jobs WHERE state = 'ready' AND run_at <= ?"
-    " ORDER BY priority, run_at, id LIMIT ?)"
+    f"{_LEASE}(SELECT id FROM ({_DUE} ORDER BY priority, run_at, id LIMIT :strict))"
+    f" RETURNING {rows.JOB_COLUMNS}"
+)
+# The same plus the fair-share lane: :lane jobs at rank >= :cursor, else (wrapping) the
+# ones right after the strict part's. Every part walks the jobs_due index; no sort.
+CLAIM_FAIR = (
+    f"{_LEASE}(SELECT id FROM ({_DUE} ORDER BY priority, run_at, id LIMIT :strict)"
+    " UNION SELECT id FROM ("
+    f"SELECT id FROM ({_DUE} AND priority >= :cursor ORDER BY priority, run_at, id LIMIT :lane)"
+    f" UNION ALL SELECT id FROM ({_DUE} AND priority < :cursor"
+    " ORDER BY priority, run_at, id LIMIT :lane OFFSET :strict) LIMIT :lane))"
     f" RETURNING {rows.JOB_COLUMNS}"
 )
 # Claimed send jobs move their message to `processing`.
@@ -40,12 +58,13 @@ RELEASE_ONE = (
 )
 UNMARK_PROCESSING = (
     "UPDATE messages SET status = 'queued', attempts = max(attempts - 1, 0), updated_at = ?"
-    " WHERE id = ? AND status = 'processing'"
+    " WHERE id = ? AND status = 'processing' RETURNING id, tenant_id, sandbox"
 )
-# Processing messages whose lease was released go back to queued.
+# Processing messages whose lease was released go back to queued (each gets a `queued` event).
 REQUEUE_PROCESSING = (
     "UPDATE messages SET status = 'queued', updated_at = ? WHERE status = 'processing' AND id IN"
     " (SELECT ref_id FROM jobs WHERE kind = 'send' AND state = 'ready')"
+    " RETURNING id, tenant_id, sandbox"
 )
 NEXT_RUN_AT = "SELECT min(run_at) FROM jobs WHERE state = 'ready'"
 JOB_DONE = "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ? WHERE id = ?"
@@ -86,8 +105,26 @@ OLDEST_READY = (
 )
 
 
-def claim_due(conn: sqlite3.Connection, now: str, lease_until: str, limit: int) -> list[Job]:
-    jobs = [rows.job(r) for r in conn.execute(CLAIM, (lease_until, now, now, limit))]
+def claim_due(
+    conn: sqlite3.Connection,
+    now: str,
+    lease_until: str,
+    limit: int,
+    lane: int = 0,
+    lane_from: int = 0,
+    skip_queues: tuple[str, ...] = (),
+) -> list[Job]:
+    """Lease up to `limit` due jobs: `lane` of them from rank `lane_from` on (wrapping to the
+    top), the rest strictly by rank. Jobs of paused queues and of `skip_queues` stay."""
+    args = {
+        "until": lease_until,
+        "now": now,
+        "strict": max(0, limit - lane),
+        "lane": lane,
+        "cursor": lane_from,
+        "skip": rows.dumps(list(skip_queues)),
+    }
+    jobs = [rows.job(r) for r in conn.execute(CLAIM_FAIR if lane else CLAIM, args)]
     jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
     for job in jobs:
         if job.kind != "send":
@@ -105,21 +142,29 @@ def claim_due(conn: sqlite3.Connection, now: str, lease_until: str, limit: int) 
 
 def release_all(conn: sqlite3.Connection, now: str) -> int:
     n = conn.execute(RELEASE_ALL, (now,)).rowcount
-    conn.execute(REQUEUE_PROCESSING, (now,))
+    _requeued_events(conn, conn.execute(REQUEUE_PROCESSING, (now,)).fetchall(), now)
     return n
 
 
 def release_expired(conn: sqlite3.Connection, now: str) -> int:
     n = conn.execute(RELEASE_EXPIRED, (now, now)).rowcount
     if n:
-        conn.execute(REQUEUE_PROCESSING, (now,))
+        _requeued_events(conn, conn.execute(REQUEUE_PROCESSING, (now,)).fetchall(), now)
     return n
 
 
 def release(conn: sqlite3.Connection, jobs: list[Job], now: str) -> None:
     for job in jobs:
         if conn.execute(RELEASE_ONE, (now, job.id)).rowcount and job.kind == "send":
-            conn.execute(UNMARK_PROCESSING, (now, job.ref_id))
+            requeued = conn.execute(UNMARK_PROCESSING, (now, job.ref_id)).fetchall()
+            _requeued_events(conn, requeued, now)
+
+
+def _requeued_events(conn: sqlite3.Connection, requeued: list[Any], now: str) -> None:
+    """processing → queued is a status change: one `queued` event per message (DESIGN §3)."""
+    for message_id, tenant_id, sandbox in requeued:
+        data = '{"released":true,"sandbox":true}' if sandbox else '{"released":true}'
+        conn.execute(INSERT_EVENT, (message_id, tenant_id, "queued", data, now))
 
 
 def next_run_at(conn: sqlite3.Connection) -> str | None:
@@ -146,6 +191,7 @@ def finish_send(conn: sqlite3.Connection, c: Completion, now: str, webhook_attem
         FINISH_MESSAGE,
         (c.status, c.attempts, c.provider, c.error, c.sent_at, now, c.message_id),
     )
+    analytics.record_finish(conn, c.message_id, c.status, now)
     if c.rendered is not None:
         conn.execute(SET_RENDERED, (*c.rendered, c.message_id))
     for type_, data in c.events:

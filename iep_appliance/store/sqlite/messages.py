@@ -15,7 +15,7 @@ from iep_appliance.domain.models import (
     Replayed,
     StoredAttachment,
 )
-from iep_appliance.store.sqlite import rows
+from iep_appliance.store.sqlite import analytics, rows
 
 INSERT_MESSAGE = (
     "INSERT INTO messages (id, tenant_id, batch_id, queue, to_addrs, cc_addrs, bcc_addrs,"
@@ -139,6 +139,7 @@ def insert_message(conn: sqlite3.Connection, tenant_id: str, msg: NewMessage) ->
     )
     payload = '{"sandbox":true}' if msg.sandbox else "{}"
     conn.execute(INSERT_EVENT, (msg.id, tenant_id, status, payload, now))
+    analytics.record_accept(conn, tenant_id, status, now, msg.queue, msg.category, msg.metadata)
     if msg.attachments:
         conn.executemany(
             INSERT_ATTACHMENT,

@@ -112,7 +112,9 @@ def message(
     )
 
 
-JOB_COLUMNS = "id, kind, ref_id, tenant_id, priority, attempts, max_attempts, run_at, payload"
+JOB_COLUMNS = (
+    "id, kind, ref_id, tenant_id, priority, attempts, max_attempts, run_at, payload, queue_id"
+)
 
 
 def job(row: tuple) -> Job:

@@ -18,6 +18,8 @@ SELECT_TENANT_BY_SLUG = f"SELECT {rows.TENANT_COLUMNS} FROM tenants WHERE slug =
 SELECT_TENANTS = f"SELECT {rows.TENANT_COLUMNS} FROM tenants ORDER BY created_at, id"
 # Replace a tenant's settings JSON.
 UPDATE_SETTINGS = "UPDATE tenants SET settings = ?, updated_at = ? WHERE id = ?"
+# PATCH /v1/tenant: name and settings together.
+UPDATE_NAME_SETTINGS = "UPDATE tenants SET name = ?, settings = ?, updated_at = ? WHERE id = ?"
 # Allow-listed sender domains.
 INSERT_DOMAIN = (
     "INSERT OR IGNORE INTO allowed_sender_domains (tenant_id, domain, verified, created_at)"
@@ -72,6 +74,13 @@ def update_settings(
     conn: sqlite3.Connection, tenant_id: str, settings: TenantSettings, now: str
 ) -> Tenant | None:
     conn.execute(UPDATE_SETTINGS, (rows.dumps(settings), now, tenant_id))
+    return get_tenant(conn, tenant_id)
+
+
+def patch_tenant(
+    conn: sqlite3.Connection, tenant_id: str, name: str, settings: TenantSettings, now: str
+) -> Tenant | None:
+    conn.execute(UPDATE_NAME_SETTINGS, (name, rows.dumps(settings), now, tenant_id))
     return get_tenant(conn, tenant_id)
 
 

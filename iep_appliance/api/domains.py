@@ -1,0 +1,73 @@
+"""/v1/domains (admin): the tenant's allowed sender domains (exact match)."""
+
+import msgspec
+from litestar import Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from iep_appliance.api.auth import needs
+from iep_appliance.domain.models import Principal, SenderDomain
+from iep_appliance.runtime import Runtime
+
+
+class DomainView(msgspec.Struct, frozen=True, rename="camel"):
+    domain: str
+    verified: bool
+    created_at: str
+
+
+class DomainList(msgspec.Struct, frozen=True, rename="camel"):
+    data: list[DomainView]
+    next_cursor: str | None = None
+
+
+class DomainIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    domain: str
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def view(d: SenderDomain) -> DomainView:
+    return DomainView(domain=d.domain, verified=d.verified, created_at=d.created_at)
+
+
+@get(
+    "/v1/domains",
+    dependencies={"principal": needs("admin")},
+    summary="List allowed sender domains",
+    tags=["domains"],
+)
+async def list_domains(request: Request, principal: NamedDependency[Principal]) -> DomainList:
+    found = await _rt(request).domains.list_all(principal.tenant_id)
+    return DomainList(data=[view(d) for d in found])
+
+
+@post(
+    "/v1/domains",
+    dependencies={"principal": needs("admin")},
+    status_code=201,
+    summary="Allow a sender domain (a subdomain must be listed itself)",
+    tags=["domains"],
+)
+async def add_domain(
+    request: Request, principal: NamedDependency[Principal], data: JSONBody[DomainIn]
+) -> DomainView:
+    return view(await _rt(request).domains.add(principal.tenant_id, data.domain))
+
+
+@delete(
+    "/v1/domains/{domain:str}",
+    dependencies={"principal": needs("admin")},
+    status_code=204,
+    summary="Remove an allowed sender domain",
+    tags=["domains"],
+)
+async def remove_domain(
+    request: Request, principal: NamedDependency[Principal], domain: FromPath[str]
+) -> None:
+    await _rt(request).domains.remove(principal.tenant_id, domain)
+
+
+HANDLERS = [list_domains, add_domain, remove_domain]

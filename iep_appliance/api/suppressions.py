@@ -1,0 +1,97 @@
+"""/v1/suppressions (admin): list with cursor and substring search, add, remove.
+
+Thin: validation and case-insensitive comparison live in services/suppressions.py.
+"""
+
+import msgspec
+from litestar import Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from iep_appliance.api.auth import needs
+from iep_appliance.domain.models import Principal, Suppression
+from iep_appliance.runtime import Runtime
+
+
+class SuppressionView(msgspec.Struct, frozen=True, rename="camel"):
+    email: str
+    reason: str
+    source_message_id: str | None
+    created_at: str
+
+
+class SuppressionList(msgspec.Struct, frozen=True, rename="camel"):
+    data: list[SuppressionView]
+    next_cursor: str | None
+
+
+class SuppressionsIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    emails: list[str]
+    reason: str = "manual"
+
+
+class SuppressionsAdded(msgspec.Struct, frozen=True):
+    data: list[SuppressionView]
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def view(s: Suppression) -> SuppressionView:
+    return SuppressionView(
+        email=s.email,
+        reason=s.reason,
+        source_message_id=s.source_message_id,
+        created_at=s.created_at,
+    )
+
+
+@get(
+    "/v1/suppressions",
+    dependencies={"principal": needs("admin")},
+    summary="List suppressed addresses (address order, `search` substring, cursor)",
+    tags=["suppressions"],
+)
+async def list_suppressions(
+    request: Request,
+    principal: NamedDependency[Principal],
+    search: FromQuery[str | None] = None,
+    limit: FromQuery[int] = 50,
+    cursor: FromQuery[str | None] = None,
+) -> SuppressionList:
+    items, nxt = await _rt(request).suppressions.list_page(
+        principal.tenant_id, search, limit, cursor
+    )
+    return SuppressionList(data=[view(s) for s in items], next_cursor=nxt)
+
+
+@post(
+    "/v1/suppressions",
+    dependencies={"principal": needs("admin")},
+    status_code=201,
+    summary="Suppress one or many addresses",
+    description="Existing entries are kept as they are (an automatic one keeps its source).",
+    tags=["suppressions"],
+)
+async def add_suppressions(
+    request: Request, principal: NamedDependency[Principal], data: JSONBody[SuppressionsIn]
+) -> SuppressionsAdded:
+    added = await _rt(request).suppressions.add(principal.tenant_id, data.emails, data.reason)
+    return SuppressionsAdded(data=[view(s) for s in added])
+
+
+@delete(
+    "/v1/suppressions/{email:str}",
+    dependencies={"principal": needs("admin")},
+    status_code=204,
+    summary="Un-suppress an address (URL-encoded)",
+    tags=["suppressions"],
+)
+async def remove_suppression(
+    request: Request, principal: NamedDependency[Principal], email: FromPath[str]
+) -> None:
+    await _rt(request).suppressions.remove(principal.tenant_id, email)
+
+
+HANDLERS = [list_suppressions, add_suppressions, remove_suppression]

@@ -1,0 +1,70 @@
+"""/v1/tenant (admin): the calling tenant's own settings (DESIGN §4.1 shape), GET and PATCH.
+
+PATCH takes any subset of the shape, merged key by key and validated like config; errors
+name the field (`rateLimits.maxPerMinute`, `routing.primaryProvider`)."""
+
+from typing import Any
+
+import msgspec
+from litestar import Request, get, patch
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from iep_appliance.api.auth import needs
+from iep_appliance.domain.models import AttachmentLimits, Principal, RateLimits, Routing, Tenant
+from iep_appliance.runtime import Runtime
+
+
+class TenantView(msgspec.Struct, frozen=True, rename="camel"):
+    id: str
+    slug: str
+    name: str
+    active: bool
+    sandbox: bool
+    rate_limits: RateLimits
+    attachments: AttachmentLimits
+    routing: Routing
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def view(t: Tenant) -> TenantView:
+    return TenantView(
+        id=t.id,
+        slug=t.slug,
+        name=t.name,
+        active=t.active,
+        sandbox=t.settings.sandbox,
+        rate_limits=t.settings.rate_limits,
+        attachments=t.settings.attachments,
+        routing=t.settings.routing,
+    )
+
+
+@get(
+    "/v1/tenant",
+    dependencies={"principal": needs("admin")},
+    summary="The calling tenant and its settings",
+    tags=["tenant"],
+)
+async def get_tenant(request: Request, principal: NamedDependency[Principal]) -> TenantView:
+    return view(await _rt(request).tenant_settings.get(principal.tenant_id))
+
+
+@patch(
+    "/v1/tenant",
+    dependencies={"principal": needs("admin")},
+    summary="Change settings: any subset of the GET shape, merged",
+    description="Objects merge key by key; null clears a limit or a routing choice "
+    "(back to the `[limits]` / `[routing]` defaults). 422 names each bad field.",
+    tags=["tenant"],
+)
+async def patch_tenant(
+    request: Request, principal: NamedDependency[Principal], data: JSONBody[dict[str, Any]]
+) -> TenantView:
+    return view(await _rt(request).tenant_settings.patch(principal.tenant_id, data))
+
+
+HANDLERS = [get_tenant, patch_tenant]

@@ -1,0 +1,246 @@
+"""/v1/webhooks (admin): endpoints, their delivery attempts and re-sends. Thin: the rules are
+in services/webhooks.py and domain/webhooks.py. The secret is in a response only at creation
+and after `rotateSecret`; lists and reads never carry it."""
+
+import msgspec
+from litestar import Request, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from iep_appliance.api.auth import needs
+from iep_appliance.domain.models import Principal
+from iep_appliance.domain.webhooks import (
+    WebhookCreate,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookUpdate,
+)
+from iep_appliance.runtime import Runtime
+
+
+class WebhookView(msgspec.Struct, frozen=True, rename="camel"):
+    id: str
+    url: str
+    events: list[str]
+    active: bool
+    disabled_reason: str | None
+    failing_since: str | None
+    previous_secret_expires_at: str | None
+    created_at: str
+    updated_at: str
+    secret: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class WebhookList(msgspec.Struct, frozen=True, rename="camel"):
+    data: list[WebhookView]
+    next_cursor: str | None
+
+
+class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
+    id: str
+    webhook_id: str
+    event: str
+    message_id: str | None
+    attempt: int
+    status: str  # delivered | retrying | failed
+    status_code: int | None
+    latency_ms: int | None
+    error: str | None
+    next_retry_at: str | None
+    created_at: str
+
+
+class DeliveryList(msgspec.Struct, frozen=True, rename="camel"):
+    data: list[DeliveryView]
+    next_cursor: str | None
+
+
+class ResendView(msgspec.Struct, frozen=True, rename="camel"):
+    delivery_id: str
+    webhook_id: str
+    event: str
+    message_id: str | None
+    status: str
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def view(e: WebhookEndpoint, secret: str | None = None) -> WebhookView:
+    grace = e.old_secret_until if e.old_secret else None
+    return WebhookView(
+        id=e.id,
+        url=e.url,
+        events=list(e.events),
+        active=e.active,
+        disabled_reason=e.disabled_reason,
+        failing_since=e.failing_since,
+        previous_secret_expires_at=grace,
+        created_at=e.created_at,
+        updated_at=e.updated_at,
+        secret=secret if secret is not None else msgspec.UNSET,
+    )
+
+
+def delivery_view(d: WebhookDelivery) -> DeliveryView:
+    return DeliveryView(
+        id=d.id,
+        webhook_id=d.webhook_id,
+        event=d.event,
+        message_id=d.message_id,
+        attempt=d.attempt,
+        status=d.status,
+        status_code=d.status_code,
+        latency_ms=d.latency_ms,
+        error=d.error,
+        next_retry_at=d.next_retry_at,
+        created_at=d.created_at,
+    )
+
+
+@post(
+    "/v1/webhooks",
+    dependencies={"principal": needs("admin")},
+    status_code=201,
+    summary="Register a webhook endpoint (the secret is shown once)",
+    description="Body `{url, events, active?}`. Events: message.sent, message.failed, "
+    "message.bounced, message.retrying. URLs on private, loopback, link-local, CGNAT or "
+    "metadata addresses are refused (422 naming `url`) unless the operator allows them.",
+    tags=["webhooks"],
+)
+async def create_webhook(
+    request: Request, principal: NamedDependency[Principal], data: JSONBody[WebhookCreate]
+) -> WebhookView:
+    created = await _rt(request).webhooks.create(principal.tenant_id, data)
+    return view(created, secret=created.secret)
+
+
+@get(
+    "/v1/webhooks",
+    dependencies={"principal": needs("admin")},
+    summary="List webhook endpoints (never their secrets)",
+    tags=["webhooks"],
+)
+async def list_webhooks(
+    request: Request,
+    principal: NamedDependency[Principal],
+    limit: FromQuery[int] = 50,
+    cursor: FromQuery[str | None] = None,
+) -> WebhookList:
+    items, nxt = await _rt(request).webhooks.list_endpoints(principal.tenant_id, limit, cursor)
+    return WebhookList(data=[view(e) for e in items], next_cursor=nxt)
+
+
+@get(
+    "/v1/webhooks/{webhook_id:str}",
+    dependencies={"principal": needs("admin")},
+    summary="One webhook endpoint",
+    tags=["webhooks"],
+)
+async def get_webhook(
+    request: Request, principal: NamedDependency[Principal], webhook_id: FromPath[str]
+) -> WebhookView:
+    return view(await _rt(request).webhooks.get(principal.tenant_id, webhook_id))
+
+
+@put(
+    "/v1/webhooks/{webhook_id:str}",
+    dependencies={"principal": needs("admin")},
+    status_code=200,
+    summary="Update a webhook endpoint (url, events, active, rotateSecret)",
+    description="Any subset of `{url, events, active, rotateSecret}`. `rotateSecret: true` "
+    "returns a new secret once; the previous one keeps signing for the rotation grace.",
+    tags=["webhooks"],
+)
+async def update_webhook(
+    request: Request,
+    principal: NamedDependency[Principal],
+    webhook_id: FromPath[str],
+    data: JSONBody[WebhookUpdate],
+) -> WebhookView:
+    updated, secret = await _rt(request).webhooks.update(principal.tenant_id, webhook_id, data)
+    return view(updated, secret=secret)
+
+
+@delete(
+    "/v1/webhooks/{webhook_id:str}",
+    dependencies={"principal": needs("admin")},
+    status_code=204,
+    summary="Delete a webhook endpoint",
+    tags=["webhooks"],
+)
+async def delete_webhook(
+    request: Request, principal: NamedDependency[Principal], webhook_id: FromPath[str]
+) -> None:
+    await _rt(request).webhooks.delete(principal.tenant_id, webhook_id)
+
+
+@get(
+    "/v1/webhooks/{webhook_id:str}/deliveries",
+    dependencies={"principal": needs("admin")},
+    summary="Delivery attempts of an endpoint, newest first",
+    tags=["webhooks"],
+)
+async def list_deliveries(
+    request: Request,
+    principal: NamedDependency[Principal],
+    webhook_id: FromPath[str],
+    limit: FromQuery[int] = 50,
+    cursor: FromQuery[str | None] = None,
+) -> DeliveryList:
+    items, nxt = await _rt(request).webhooks.deliveries(
+        principal.tenant_id, webhook_id, limit, cursor
+    )
+    return DeliveryList(data=[delivery_view(d) for d in items], next_cursor=nxt)
+
+
+@get(
+    "/v1/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}",
+    dependencies={"principal": needs("admin")},
+    summary="One delivery attempt",
+    tags=["webhooks"],
+)
+async def get_delivery(
+    request: Request,
+    principal: NamedDependency[Principal],
+    webhook_id: FromPath[str],
+    delivery_id: FromPath[str],
+) -> DeliveryView:
+    found = await _rt(request).webhooks.delivery(principal.tenant_id, webhook_id, delivery_id)
+    return delivery_view(found)
+
+
+@post(
+    "/v1/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}/retry",
+    dependencies={"principal": needs("admin")},
+    status_code=202,
+    summary="Send a delivery's event again (same webhook-id)",
+    tags=["webhooks"],
+)
+async def resend_delivery(
+    request: Request,
+    principal: NamedDependency[Principal],
+    webhook_id: FromPath[str],
+    delivery_id: FromPath[str],
+) -> ResendView:
+    found = await _rt(request).webhooks.resend(principal.tenant_id, webhook_id, delivery_id)
+    return ResendView(
+        delivery_id=found.id,
+        webhook_id=found.webhook_id,
+        event=found.event,
+        message_id=found.message_id,
+        status="queued",
+    )
+
+
+HANDLERS = [
+    create_webhook,
+    list_webhooks,
+    get_webhook,
+    update_webhook,
+    delete_webhook,
+    list_deliveries,
+    get_delivery,
+    resend_delivery,
+]

@@ -1,0 +1,40 @@
+"""A tenant's allowed sender domains: the list `from` is checked against (exact match; a
+subdomain must be listed itself; two tenants may list the same domain). Every change tells
+`on_change(tenant_id)` so cached tenant rules are dropped at once."""
+
+from collections.abc import Callable
+
+from iep_appliance.domain.errors import Conflict, NotFound, ValidationFailed
+from iep_appliance.domain.models import SenderDomain
+from iep_appliance.services.tenants import check_domain
+from iep_appliance.store.base import Store
+
+
+class DomainService:
+    def __init__(self, store: Store, on_change: Callable[[str], None]) -> None:
+        self.store = store
+        self.on_change = on_change
+
+    async def list_all(self, tenant_id: str) -> list[SenderDomain]:
+        found = await self.store.list_domains(tenant_id)
+        return [SenderDomain(domain=d, verified=v, created_at=c) for d, v, c in found]
+
+    async def add(self, tenant_id: str, domain: str) -> SenderDomain:
+        """Raises ValidationFailed (`domain`) for a bad name, Conflict when already listed."""
+        name = check_domain(domain)
+        if not await self.store.add_domain(tenant_id, name):
+            raise Conflict(f"Domain {name!r} is already listed", {"domain": name})
+        self.on_change(tenant_id)
+        for item in await self.list_all(tenant_id):
+            if item.domain == name:
+                return item
+        raise NotFound("Domain not found")  # removed concurrently
+
+    async def remove(self, tenant_id: str, domain: str) -> None:
+        try:
+            name = check_domain(domain)
+        except ValidationFailed:
+            raise NotFound("Domain not found") from None
+        if not await self.store.remove_domain(tenant_id, name):
+            raise NotFound("Domain not found")
+        self.on_change(tenant_id)

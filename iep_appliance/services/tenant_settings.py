@@ -1,0 +1,38 @@
+"""GET/PATCH of a tenant's own settings (rate limits, attachment limits, routing, sandbox).
+
+The merge and its validation are pure (`domain.tenant_settings.apply_patch`); this service
+loads, saves and tells `on_change(tenant_id)` so cached tenant rules and routing are dropped.
+"""
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+from iep_appliance.domain.errors import NotFound
+from iep_appliance.domain.models import Tenant
+from iep_appliance.domain.tenant_settings import apply_patch
+from iep_appliance.store.base import Store
+
+
+class TenantSettingsService:
+    def __init__(
+        self, store: Store, providers: Collection[str], on_change: Callable[[str], None]
+    ) -> None:
+        self.store = store
+        self.providers = frozenset(providers)
+        self.on_change = on_change
+
+    async def get(self, tenant_id: str) -> Tenant:
+        tenant = await self.store.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound("Tenant not found")
+        return tenant
+
+    async def patch(self, tenant_id: str, body: Any) -> Tenant:
+        """Merge `body` (any subset of the GET shape). Raises ValidationFailed naming fields."""
+        tenant = await self.get(tenant_id)
+        patched = apply_patch(tenant, body, self.providers)
+        updated = await self.store.patch_tenant(tenant_id, patched.name, patched.settings)
+        if updated is None:
+            raise NotFound("Tenant not found")
+        self.on_change(tenant_id)
+        return updated

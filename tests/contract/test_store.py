@@ -1,0 +1,820 @@
+"""The Store conformance suite: what the contracts rely on, for every backend (STYLE §1.2).
+
+Each test runs over the `store` fixture, parametrized by backend ("sqlite" now; a PostgreSQL
+backend joins BACKENDS and must pass unchanged). `open_store()` opens another handle on the
+same storage: a second node. Time is a FakeClock; verbs that take `now` get it explicitly.
+The last section pins the SQLite writer itself (group commit, a failing write rolls back alone).
+"""
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iep_appliance.clock import FakeClock
+from iep_appliance.domain import ids
+from iep_appliance.domain.errors import Conflict
+from iep_appliance.domain.models import (
+    Accepted,
+    ApiKey,
+    Completion,
+    Job,
+    MessageFilter,
+    NewMessage,
+    Replayed,
+    StoredAttachment,
+    Tenant,
+)
+from iep_appliance.store.base import Store
+from iep_appliance.store.sqlite.store import SqliteStore
+
+BACKENDS = ["sqlite"]
+LEASE = timedelta(seconds=60)
+OpenStore = Callable[[], Awaitable[Store]]
+
+# Which event types explain a message reaching each status.
+EXPLAINS: dict[str, set[str]] = {
+    "scheduled": {"scheduled"},
+    "queued": {"queued", "retry_scheduled"},
+    "processing": {"processing"},
+    "sent": {"sent"},
+    "failed": {"failed", "dlq"},
+    "bounced": {"bounced"},
+    "cancelled": {"cancelled"},
+}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=BACKENDS)
+async def open_store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[OpenStore]:
+    opened: list[Any] = []
+
+    async def open_one() -> Store:
+        if request.param == "sqlite":
+            store = SqliteStore(str(tmp_path / "iep.db"), clock, commit_window_ms=1.0)
+        else:  # pragma: no cover - future backends
+            raise AssertionError(request.param)
+        await store.open()
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in reversed(opened):
+        await store.close()
+
+
+@pytest.fixture
+async def store(open_store: OpenStore) -> Store:
+    return await open_store()
+
+
+@pytest.fixture
+async def tenant(store: Store) -> Tenant:
+    return await store.create_tenant("acme", "Acme", ["acme.test"])
+
+
+@pytest.fixture
+async def other(store: Store) -> Tenant:
+    return await store.create_tenant("other", "Other", ["other.test"])
+
+
+def new_message(clock: FakeClock, **overrides: Any) -> NewMessage:
+    fields: dict[str, Any] = {
+        "id": clock.new_id(),
+        "to": ("ada@example.com",),
+        "cc": (),
+        "bcc": (),
+        "from_email": "noreply@acme.test",
+        "from_name": "Acme",
+        "reply_to": None,
+        "subject": "Hi {{name}}",
+        "html_body": "<p>Hi {{name}}</p>",
+        "text_body": None,
+        "variables": {"name": "Ada"},
+        "metadata": {},
+        "category": None,
+        "priority": "normal",
+        "max_attempts": 5,
+        "idempotency_key": None,
+        "body_hash": None,
+        "scheduled_at": None,
+        "created_at": ids.iso(clock.now()),
+    }
+    fields.update(overrides)
+    return NewMessage(**fields)
+
+
+async def accept(store: Store, tenant: Tenant, clock: FakeClock, **overrides: Any) -> str:
+    result = await store.accept_message(tenant.id, new_message(clock, **overrides))
+    assert isinstance(result, Accepted)
+    return result.message_id
+
+
+async def claim_all(store: Store, clock: FakeClock, limit: int = 100) -> list[Job]:
+    return await store.claim_due(clock.now(), limit, LEASE)
+
+
+def completion(job: Job, status: str, **overrides: Any) -> Completion:
+    events = {
+        "sent": (("sent", {"provider": "outbox"}),),
+        "failed": (("failed", {"error": "550 no"}),),
+        "bounced": (("bounced", {"recipient": "ada@example.com"}),),
+        "queued": (("retry_scheduled", {"error": "451 later"}),),
+    }[status]
+    fields: dict[str, Any] = {
+        "job_id": job.id,
+        "message_id": job.ref_id,
+        "tenant_id": job.tenant_id,
+        "status": status,
+        "attempts": job.attempts,
+        "provider": "outbox",
+        "events": events,
+    }
+    fields.update(overrides)
+    return Completion(**fields)
+
+
+class StatusWatch:
+    """Snapshots message statuses and events; `check()` asserts that every status change since
+    the last snapshot came with at least one new event that explains it."""
+
+    def __init__(self, store: Store, tenant: Tenant) -> None:
+        self.store = store
+        self.tenant = tenant
+        self.seen: dict[str, tuple[str, int]] = {}
+
+    async def check(self) -> None:
+        items = await self.store.list_messages(self.tenant.id, MessageFilter(limit=200))
+        for item in items:
+            record = await self.store.get_message(self.tenant.id, item.id)
+            assert record is not None
+            status, n_events = record.status, len(record.events)
+            before = self.seen.get(record.id)
+            if before is None or before[0] != status:
+                new = record.events[before[1] if before else 0 :]
+                types = {e.type for e in new}
+                assert types & EXPLAINS[status], (
+                    f"{record.id}: {before and before[0]} → {status} without an event "
+                    f"(new events: {sorted(types)})"
+                )
+            self.seen[record.id] = (status, n_events)
+
+
+# ---- lifecycle -------------------------------------------------------------------------------
+
+
+async def test_a_new_store_is_fresh_until_a_tenant_exists(store: Store) -> None:
+    assert await store.is_fresh()
+
+    await store.create_tenant("acme", "Acme", [])
+
+    assert not await store.is_fresh()
+
+
+async def test_ping_is_a_write_that_succeeds_on_an_open_store(store: Store) -> None:
+    await store.ping()
+
+
+async def test_data_survives_close_and_reopen(
+    store: Store, open_store: OpenStore, tenant: Tenant, clock: FakeClock
+) -> None:
+    message_id = await accept(store, tenant, clock)
+    await store.close()
+
+    again = await open_store()
+
+    assert (await again.get_message(tenant.id, message_id)) is not None
+
+
+# ---- tenants ---------------------------------------------------------------------------------
+
+
+async def test_duplicate_tenant_slug_is_a_conflict(store: Store, tenant: Tenant) -> None:
+    with pytest.raises(Conflict):
+        await store.create_tenant("acme", "Again", [])
+
+
+async def test_tenant_is_found_by_id_and_slug_with_its_domains(
+    store: Store, tenant: Tenant
+) -> None:
+    assert await store.get_tenant(tenant.id) == tenant
+    assert await store.get_tenant_by_slug("acme") == tenant
+    assert await store.allowed_domains(tenant.id) == frozenset({"acme.test"})
+    assert await store.get_tenant_by_slug("nope") is None
+
+
+# ---- accepting messages ----------------------------------------------------------------------
+
+
+async def test_accept_stores_message_job_and_queued_event_together(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    message_id = await accept(store, tenant, clock, priority="high")
+
+    record = await store.get_message(tenant.id, message_id)
+    assert record is not None
+    assert (record.status, record.priority, record.attempts) == ("queued", "high", 0)
+    assert [e.type for e in record.events] == ["queued"]
+    assert await store.queue_depth() == {"ready": 1}
+    (job,) = await claim_all(store, clock)
+    assert (job.kind, job.ref_id, job.tenant_id, job.priority) == ("send", message_id, tenant.id, 0)
+
+
+async def test_accept_reports_suppressed_recipients(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    # The third hard bounce suppresses an address (via finish_sends, the store's own path).
+    for _ in range(3):
+        await accept(store, tenant, clock, to=("gone@example.com",))
+        (job,) = await claim_all(store, clock)
+        await store.finish_sends([completion(job, "bounced", hard_bounces=("gone@example.com",))])
+
+    result = await store.accept_message(
+        tenant.id, new_message(clock, to=("GONE@example.com", "ok@example.com"))
+    )
+
+    assert isinstance(result, Accepted)
+    assert result.suppressed == ("GONE@example.com",)
+    assert await store.suppressed_among(tenant.id, ["gone@example.com", "x@y.z"]) == [
+        "gone@example.com"
+    ]
+
+
+async def test_idempotent_replay_returns_the_original_message(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    first = await accept(store, tenant, clock, idempotency_key="k1", body_hash="h1")
+
+    again = await store.accept_message(
+        tenant.id, new_message(clock, idempotency_key="k1", body_hash="h1")
+    )
+
+    assert again == Replayed(message_id=first, status="queued")
+    assert len(await store.list_messages(tenant.id, MessageFilter())) == 1
+
+
+async def test_idempotency_key_with_another_body_is_a_conflict_naming_the_original(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    first = await accept(store, tenant, clock, idempotency_key="k1", body_hash="h1")
+
+    with pytest.raises(Conflict) as caught:
+        await store.accept_message(
+            tenant.id, new_message(clock, idempotency_key="k1", body_hash="h2")
+        )
+
+    assert caught.value.extra == {"messageId": first}
+    assert len(await store.list_messages(tenant.id, MessageFilter())) == 1
+
+
+async def test_idempotency_keys_are_per_tenant(
+    store: Store, tenant: Tenant, other: Tenant, clock: FakeClock
+) -> None:
+    await accept(store, tenant, clock, idempotency_key="k1", body_hash="h1")
+
+    result = await store.accept_message(
+        other.id, new_message(clock, idempotency_key="k1", body_hash="h2")
+    )
+
+    assert isinstance(result, Accepted)
+
+
+async def test_concurrent_duplicates_create_exactly_one_message(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    results = await asyncio.gather(
+        *(
+            store.accept_message(
+                tenant.id, new_message(clock, idempotency_key="same", body_hash="h")
+            )
+            for _ in range(30)
+        )
+    )
+
+    accepted = [r for r in results if isinstance(r, Accepted)]
+    assert len(accepted) == 1
+    assert {r.message_id for r in results} == {accepted[0].message_id}
+    assert len(await store.list_messages(tenant.id, MessageFilter())) == 1
+    assert await store.queue_depth() == {"ready": 1}
+
+
+async def test_concurrent_duplicates_across_two_nodes_create_one_message(
+    store: Store, open_store: OpenStore, tenant: Tenant, clock: FakeClock
+) -> None:
+    node2 = await open_store()
+
+    results = await asyncio.gather(
+        *(
+            s.accept_message(tenant.id, new_message(clock, idempotency_key="x", body_hash="h"))
+            for s in [store, node2] * 10
+        )
+    )
+
+    assert sum(isinstance(r, Accepted) for r in results) == 1
+    assert len({r.message_id for r in results}) == 1
+
+
+async def test_a_failing_accept_writes_nothing(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    # Two attachments with one id: the second insert fails after message, job and event.
+    dup = StoredAttachment("att-1", 0, "a.txt", "text/plain", 1, "k/a")
+    bad = new_message(clock, attachments=(dup, dup))
+    good_id = await accept(store, tenant, clock)
+
+    with pytest.raises(Exception):  # noqa: B017 - the backend's integrity error
+        await store.accept_message(tenant.id, bad)
+
+    assert await store.get_message(tenant.id, bad.id) is None
+    assert [m.id for m in await store.list_messages(tenant.id, MessageFilter())] == [good_id]
+    assert await store.queue_depth() == {"ready": 1}
+
+
+async def test_attachments_are_stored_in_order_with_the_message(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    atts = tuple(
+        StoredAttachment(clock.new_id(), i, f"f{i}.pdf", "application/pdf", 10 + i, f"k/{i}")
+        for i in range(3)
+    )
+    message_id = await accept(store, tenant, clock, attachments=atts)
+
+    loaded = await store.load_for_send([message_id])
+
+    assert loaded[message_id].attachments == atts
+
+
+# ---- tenant isolation ------------------------------------------------------------------------
+
+
+async def test_another_tenants_message_reads_as_missing(
+    store: Store, tenant: Tenant, other: Tenant, clock: FakeClock
+) -> None:
+    message_id = await accept(store, tenant, clock)
+
+    assert await store.get_message(other.id, message_id) is None
+    assert await store.list_messages(other.id, MessageFilter()) == []
+    assert await store.retry_message(other.id, message_id) == ""
+    assert await store.get_outbox(other.id, message_id) is None
+
+
+async def test_another_tenants_key_reads_as_missing(
+    store: Store, tenant: Tenant, other: Tenant, clock: FakeClock
+) -> None:
+    key = ApiKey(
+        id=clock.new_id(),
+        tenant_id=tenant.id,
+        name="k",
+        prefix="abcd1234",
+        key_hash="hash",
+        scopes=("send",),
+        sandbox=False,
+        active=True,
+        expires_at=None,
+        last_used_at=None,
+        created_at=ids.iso(clock.now()),
+    )
+    await store.create_key(key)
+
+    assert await store.get_key(other.id, key.id) is None
+    assert await store.list_keys(other.id) == []
+    assert await store.revoke_key(other.id, key.id) is False
+    assert (await store.key_by_prefix("abcd1234")) == key
+    assert await store.revoke_key(tenant.id, key.id) is True
+    assert (await store.get_key(tenant.id, key.id)).active is False  # type: ignore[union-attr]
+
+
+# ---- claiming --------------------------------------------------------------------------------
+
+
+async def test_concurrent_claims_never_return_the_same_job(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    for _ in range(120):
+        await accept(store, tenant, clock)
+    claimed: list[int] = []
+
+    async def claimer() -> None:
+        while jobs := await store.claim_due(clock.now(), 7, LEASE):
+            claimed.extend(j.id for j in jobs)
+
+    await asyncio.gather(*(claimer() for _ in range(8)))
+
+    assert len(claimed) == 120
+    assert len(set(claimed)) == 120
+
+
+async def test_two_nodes_claiming_never_share_a_job(
+    store: Store, open_store: OpenStore, tenant: Tenant, clock: FakeClock
+) -> None:
+    node2 = await open_store()
+    for _ in range(80):
+        await accept(store, tenant, clock)
+    claimed: list[int] = []
+
+    async def claimer(s: Store) -> None:
+        while jobs := await s.claim_due(clock.now(), 5, LEASE):
+            claimed.extend(j.id for j in jobs)
+
+    await asyncio.gather(*(claimer(s) for s in [store, node2] * 3))
+
+    assert sorted(claimed) == sorted(set(claimed))
+    assert len(claimed) == 80
+
+
+async def test_claim_takes_high_then_normal_then_low_and_oldest_first(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    order = []
+    for priority in ["low", "normal", "high", "low", "normal", "high"]:
+        order.append((priority, await accept(store, tenant, clock, priority=priority)))
+        clock.advance(1)
+    rank = {"high": 0, "normal": 1, "low": 2}
+    expected = [m for _p, m in sorted(order, key=lambda pm: rank[pm[0]])]  # stable: by age
+
+    got = []
+    while jobs := await store.claim_due(clock.now(), 1, LEASE):
+        got.append(jobs[0].ref_id)
+
+    assert got == expected
+
+
+async def test_one_claim_returns_jobs_in_priority_order(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    low = await accept(store, tenant, clock, priority="low")
+    clock.advance(1)
+    high = await accept(store, tenant, clock, priority="high")
+
+    jobs = await claim_all(store, clock)
+
+    assert [j.ref_id for j in jobs] == [high, low]
+
+
+async def test_claim_respects_the_limit(store: Store, tenant: Tenant, clock: FakeClock) -> None:
+    for _ in range(5):
+        await accept(store, tenant, clock)
+
+    assert len(await store.claim_due(clock.now(), 3, LEASE)) == 3
+    assert len(await store.claim_due(clock.now(), 3, LEASE)) == 2
+
+
+async def test_a_claim_moves_the_message_to_processing_and_counts_the_attempt(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    message_id = await accept(store, tenant, clock)
+
+    (job,) = await claim_all(store, clock)
+
+    record = await store.get_message(tenant.id, message_id)
+    assert record is not None
+    assert (job.attempts, record.status, record.attempts) == (1, "processing", 1)
+    assert [e.type for e in record.events] == ["queued", "processing"]
+    assert await store.queue_depth() == {"leased": 1}
+
+
+async def test_scheduled_message_is_not_claimed_before_its_time(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    run_at = clock.now() + timedelta(hours=1)
+    message_id = await accept(store, tenant, clock, scheduled_at=ids.iso(run_at))
+
+    assert await claim_all(store, clock) == []
+    assert await store.next_run_at() == run_at
+    clock.advance(3599)
+    assert await claim_all(store, clock) == []
+    clock.advance(1)
+    (job,) = await claim_all(store, clock)
+
+    assert job.ref_id == message_id
+    record = await store.get_message(tenant.id, message_id)
+    assert record is not None
+    assert [e.type for e in record.events] == ["scheduled", "queued", "processing"]
+
+
+async def test_a_leased_job_is_not_claimed_again_while_its_lease_runs(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    await accept(store, tenant, clock)
+    await claim_all(store, clock)
+    clock.advance(59)
+
+    assert await store.release_expired_leases(clock.now()) == 0
+    assert await claim_all(store, clock) == []
+
+
+async def test_an_expired_lease_is_claimable_again(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    message_id = await accept(store, tenant, clock)
+    (first,) = await claim_all(store, clock)
+    clock.advance(61)
+
+    assert await store.release_expired_leases(clock.now()) == 1
+    (again,) = await claim_all(store, clock)
+
+    assert (again.id, again.attempts) == (first.id, 2)
+    record = await store.get_message(tenant.id, message_id)
+    assert record is not None
+    assert record.status == "processing"
+
+
+async def test_release_all_leases_makes_every_claim_claimable(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    for _ in range(4):
+        await accept(store, tenant, clock)
+    claimed = await claim_all(store, clock)
+
+    assert await store.release_all_leases() == 4
+    again = await claim_all(store, clock)
+
+    assert sorted(j.id for j in again) == sorted(j.id for j in claimed)
+
+
+async def test_release_hands_back_unstarted_claims_without_counting_an_attempt(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    message_id = await accept(store, tenant, clock)
+    (job,) = await claim_all(store, clock)
+
+    await store.release([job])
+
+    record = await store.get_message(tenant.id, message_id)
+    assert record is not None
+    assert (record.status, record.attempts) == ("queued", 0)
+    (again,) = await claim_all(store, clock)
+    assert again.attempts == 1
+
+
+# ---- finishing sends -------------------------------------------------------------------------
+
+
+async def test_finish_sent_records_job_message_and_event(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    message_id = await accept(store, tenant, clock)
+    (job,) = await claim_all(store, clock)
+    sent_at = ids.iso(clock.now())
+
+    await store.finish_sends(
+        [
+            completion(
+                job,
+                "sent",
+                sent_at=sent_at,
+                rendered=("Hi Ada", "<p>Hi Ada</p>", "Hi Ada"),
+            )
+        ]
+    )
+
+    record = await store.get_message(tenant.id, message_id)
+    assert record is not None
+    assert (record.status, record.provider, record.sent_at, record.attempts) == (
+        "sent",
+        "outbox",
+        sent_at,
+        1,
+    )
+    assert record.rendered_subject == "Hi Ada"
+    assert [e.type for e in record.events] == ["queued", "processing", "sent"]
+    assert await store.queue_depth() == {"done": 1}
+    assert await claim_all(store, clock) == []
+
+
+async def test_finish_retry_requeues_the_job_at_its_retry_time(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    message_id = await accept(store, tenant, clock)
+    (job,) = await claim_all(store, clock)
+    retry_at = clock.now() + timedelta(seconds=60)
+
+    await store.finish_sends(
+        [completion(job, "queued", retry_at=ids.iso(retry_at), error="451 later")]
+    )
+
+    record = await store.get_message(tenant.id, message_id)
+    assert record is not None
+    assert (record.status, record.last_error) == ("queued", "451 later")
+    assert await store.next_run_at() == retry_at
+    assert await claim_all(store, clock) == []
+    clock.advance(60)
+    (again,) = await claim_all(store, clock)
+    assert (again.id, again.attempts) == (job.id, 2)
+
+
+async def test_finish_dead_puts_the_job_in_the_dlq_and_fails_the_message(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    message_id = await accept(store, tenant, clock)
+    (job,) = await claim_all(store, clock)
+
+    await store.finish_sends(
+        [
+            completion(
+                job,
+                "failed",
+                dead=True,
+                error="550 no",
+                events=(("failed", {}), ("dlq", {})),
+            )
+        ]
+    )
+
+    record = await store.get_message(tenant.id, message_id)
+    assert record is not None
+    assert (record.status, record.last_error) == ("failed", "550 no")
+    assert [e.type for e in record.events][-2:] == ["failed", "dlq"]
+    assert await store.queue_depth() == {"dead": 1}
+
+
+async def test_many_completions_are_recorded_together(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    for _ in range(10):
+        await accept(store, tenant, clock)
+    jobs = await claim_all(store, clock)
+
+    await store.finish_sends([completion(j, "sent") for j in jobs])
+
+    items = await store.list_messages(tenant.id, MessageFilter())
+    assert {m.status for m in items} == {"sent"}
+    assert await store.queue_depth() == {"done": 10}
+
+
+async def test_a_failed_message_can_be_retried_once(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    message_id = await accept(store, tenant, clock)
+    (job,) = await claim_all(store, clock)
+    await store.finish_sends([completion(job, "failed", dead=True)])
+
+    assert await store.retry_message(tenant.id, message_id) == "failed"
+    assert await store.retry_message(tenant.id, message_id) == "queued"
+    (again,) = await claim_all(store, clock)
+    assert (again.id, again.attempts) == (job.id, 1)
+
+
+# ---- every status change has an event --------------------------------------------------------
+
+
+async def test_every_status_change_writes_an_event(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    watch = StatusWatch(store, tenant)
+    for _ in range(5):
+        await accept(store, tenant, clock)
+    await accept(store, tenant, clock, scheduled_at=ids.iso(clock.now() + timedelta(seconds=30)))
+    await watch.check()
+
+    a, b, c, d, e = await claim_all(store, clock)
+    await watch.check()
+    await store.finish_sends(
+        [
+            completion(a, "sent"),
+            completion(b, "failed", dead=True),
+            completion(c, "bounced"),
+            completion(d, "queued", retry_at=ids.iso(clock.now() + timedelta(seconds=10))),
+        ]
+    )
+    await watch.check()
+    await store.release([e])  # shutdown hands an unstarted claim back
+    await watch.check()
+    await store.retry_message(tenant.id, b.ref_id)
+    await watch.check()
+    clock.advance(30)
+    await claim_all(store, clock)  # e, the retry of d, b again and the scheduled one
+    await watch.check()
+    await store.release_all_leases()  # a restart
+    await watch.check()
+    await claim_all(store, clock)
+    clock.advance(LEASE.total_seconds() + 1)
+    await store.release_expired_leases(clock.now())
+    await watch.check()
+
+
+# ---- listing ---------------------------------------------------------------------------------
+
+
+async def test_list_is_newest_first_and_pages_by_cursor_without_gaps(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    made = []
+    for i in range(7):
+        made.append((ids.iso(clock.now()), await accept(store, tenant, clock)))
+        if i % 2:
+            clock.advance(1)  # some share a created_at: the id breaks the tie
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await store.list_messages(tenant.id, MessageFilter(limit=3, after=after))
+        seen += [m.id for m in page]
+        if len(page) < 3:
+            break
+        after = (page[-1].created_at, page[-1].id)
+
+    assert seen == [m for _c, m in sorted(made, reverse=True)]
+
+
+# ---- the SQLite writer (group commit) ---------------------------------------------------------
+
+
+def _writer_db(store: Store) -> Any:
+    db = getattr(store, "db", None)
+    if db is None:  # pragma: no cover - other backends have no single writer
+        pytest.skip("group commit is a property of the SQLite writer")
+    return db
+
+
+async def _hold_writer(db: Any) -> tuple[threading.Event, asyncio.Future[Any]]:
+    """Occupy the writer thread until the returned event is set, so later writes queue up."""
+    started, release = threading.Event(), threading.Event()
+
+    def block(conn: sqlite3.Connection) -> None:
+        started.set()
+        release.wait(10)
+
+    held = asyncio.ensure_future(db.write(block))
+    await asyncio.to_thread(started.wait, 10)
+    return release, held
+
+
+async def test_concurrent_writes_share_one_commit(store: Store) -> None:
+    db = _writer_db(store)
+    await db.write(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
+    release, held = await _hold_writer(db)
+    before = db.commits
+
+    writes = [
+        asyncio.ensure_future(db.write(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,))))
+        for i in range(50)
+    ]
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(held, *writes)
+
+    assert db.commits - before == 2  # the held write's batch, then all 50 together
+    assert await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 50
+
+
+async def test_a_failing_write_rolls_back_alone_inside_a_group_commit(store: Store) -> None:
+    db = _writer_db(store)
+    await db.write(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
+    release, held = await _hold_writer(db)
+    before = db.commits
+
+    def insert(i: int) -> Callable[[sqlite3.Connection], int]:
+        def fn(c: sqlite3.Connection) -> int:
+            c.execute("INSERT INTO t VALUES (?)", (i,))
+            if i == 7:
+                c.execute("INSERT INTO t VALUES (1000)")
+                raise ValueError("boom")
+            return i
+
+        return fn
+
+    writes = [asyncio.ensure_future(db.write(insert(i))) for i in range(20)]
+    await asyncio.sleep(0)
+    release.set()
+    await held
+    results = await asyncio.gather(*writes, return_exceptions=True)
+
+    assert isinstance(results[7], ValueError)
+    assert [r for i, r in enumerate(results) if i != 7] == [i for i in range(20) if i != 7]
+    assert db.commits - before == 2
+    rows = await db.read(lambda c: [r[0] for r in c.execute("SELECT x FROM t ORDER BY x")])
+    assert rows == [i for i in range(20) if i != 7]
+
+
+async def test_a_write_is_durable_when_it_returns(store: Store, tmp_path: Path) -> None:
+    db = _writer_db(store)
+    await db.write(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
+
+    await db.write(lambda c: c.execute("INSERT INTO t VALUES (42)"))
+
+    # A fresh connection (another process would see the same) finds the row.
+    conn = sqlite3.connect(db.path)
+    try:
+        assert conn.execute("SELECT x FROM t").fetchall() == [(42,)]
+    finally:
+        conn.close()
+
+
+async def test_the_database_runs_in_wal_mode_with_full_sync_by_default(store: Store) -> None:
+    db = _writer_db(store)
+
+    mode = await db.read(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0])
+    sync = await db.write(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])
+
+    assert (mode, sync) == ("wal", 2)

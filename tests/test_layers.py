@@ -1,0 +1,291 @@
+"""The layering of STYLE §1.8, kept by a test: every import arrow in iep_appliance/ is listed.
+
+    domain             ← stdlib (no I/O, no clock), msgspec, pybars3, nh3, email_validator,
+                         html2text (+ croniter: pure cron maths)
+    store.base         ← domain
+    store.sqlite       ← domain, store (+ clock for store.sqlite.store); imported by runtime only
+    services           ← domain, store.base, blobs, clock, logs
+    delivery, webhooks ← domain, store.base, config, blobs, clock, logs, metrics
+    api, admin         ← services, domain, logs (never store, never SQL)
+    cli                ← config, services, runtime, app, domain, clock, logs
+    config clock logs metrics blobs paths  ← domain
+    runtime, app       ← anything
+
+Every layer may import its own package and `iep_appliance` itself (`__version__`), except
+domain. `runtime` may be named by api/admin/delivery/webhooks for type annotations only (the
+Runtime object reaches them through `app.state` or a constructor argument): any other use of
+the imported name is an arrow and fails. Only store/ touches sqlite3; only the web layer
+(api, admin, app) imports litestar.
+"""
+
+import ast
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "iep_appliance"
+ROOT = "iep_appliance"
+
+# croniter: pure cron maths with an explicit start time (domain/schedules.py, issue 7); not in
+# STYLE §1.8's list, accepted here as pure computation and reported to the lead.
+DOMAIN_THIRD_PARTY = {"msgspec", "pybars", "nh3", "email_validator", "html2text", "croniter"}
+# Stdlib modules that mean I/O, concurrency runtimes, environment or clock reads.
+DOMAIN_FORBIDDEN_STDLIB = {
+    "asyncio", "sqlite3", "socket", "ssl", "selectors", "subprocess", "os", "pathlib",
+    "shutil", "tempfile", "glob", "io", "time", "random", "secrets", "http", "urllib.request",
+    "smtplib", "concurrent", "multiprocessing", "signal", "logging",
+}  # fmt: skip
+CLOCK_READS = {"now", "utcnow", "today", "time", "time_ns", "monotonic"}
+
+INFRA = {"config", "clock", "logs", "metrics", "blobs", "paths"}
+# layer -> layers it may import (besides itself and the root package).
+ALLOWED: dict[str, set[str]] = {
+    "domain": set(),
+    "store.base": {"domain"},
+    "store.sqlite": {"domain", "store.base"},
+    "services": {"domain", "store.base", "blobs", "clock", "logs"},
+    "delivery": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics"},
+    "webhooks": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics"},
+    "api": {"services", "domain", "logs"},
+    "admin": {"services", "domain", "logs"},
+    "cli": {"config", "services", "runtime", "app", "domain", "clock", "logs"},
+    "__main__": {"cli"},
+    **{name: {"domain"} for name in INFRA},
+}
+EXTRA: dict[str, set[str]] = {"iep_appliance.store.sqlite.store": {"clock"}}
+TYPE_ONLY_RUNTIME = {"api", "admin", "delivery", "webhooks"}
+SQLITE_LAYERS = {"store.base", "store.sqlite"}
+WEB_LAYERS = {"api", "admin", "app"}
+
+
+@dataclass(frozen=True)
+class Arrow:
+    module: str  # importer, dotted
+    target: str  # imported module, dotted (absolute)
+    names: tuple[str, ...]  # names bound by `from target import a, b`
+    line: int
+    type_checking: bool
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def layer_of(module: str) -> str | None:
+    """The layer of an iep_appliance module; None for the root package itself."""
+    parts = module.split(".")[1:]
+    if not parts:
+        return None
+    if parts[0] == "store":
+        if len(parts) == 1 or parts[1] == "base":
+            return "store.base"
+        return "store.sqlite" if parts[1] == "sqlite" else f"store.{parts[1]}"
+    return parts[0]
+
+
+def package_modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def arrows(path: Path) -> Iterator[Arrow]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    module = module_name(path)
+    is_pkg = path.name == "__init__.py"
+
+    def visit(node: ast.AST, type_checking: bool) -> Iterator[Arrow]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child.test):
+                for stmt in child.body:
+                    yield from visit_stmt(stmt, True)
+                for stmt in child.orelse:
+                    yield from visit_stmt(stmt, type_checking)
+            else:
+                yield from visit_stmt(child, type_checking)
+
+    def visit_stmt(node: ast.AST, type_checking: bool) -> Iterator[Arrow]:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield Arrow(module, alias.name, (), node.lineno, type_checking)
+        elif isinstance(node, ast.ImportFrom):
+            target = node.module or ""
+            if node.level:
+                base = module.split(".")
+                base = base if is_pkg else base[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join([*base, target] if target else base)
+            names = tuple(a.asname or a.name for a in node.names)
+            yield Arrow(module, target, names, node.lineno, type_checking)
+            # `from iep_appliance.api import messages` imports iep_appliance.api.messages too.
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                if (PACKAGE.parent / Path(*sub.split("."))).with_suffix(".py").exists() or (
+                    PACKAGE.parent / Path(*sub.split(".")) / "__init__.py"
+                ).exists():
+                    yield Arrow(module, sub, (alias.asname or alias.name,), node.lineno, False)
+        else:
+            yield from visit(node, type_checking)
+
+    yield from visit(tree, False)
+
+
+def annotation_only(path: Path, names: tuple[str, ...]) -> list[int]:
+    """Lines where one of `names` is used outside a type annotation."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    in_annotation: set[int] = set()
+    for node in ast.walk(tree):
+        annotations: list[ast.expr | None] = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+            annotations += [a.annotation for a in every if a is not None]
+            annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+        for ann in annotations:
+            if ann is not None:
+                in_annotation.update(id(n) for n in ast.walk(ann))
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and node.id in names and id(node) not in in_annotation
+    ]
+
+
+def violations() -> list[str]:
+    found: list[str] = []
+    stdlib = sys.stdlib_module_names
+    for path in package_modules():
+        where = path.relative_to(PACKAGE.parent)
+        for arrow in arrows(path):
+            src = layer_of(arrow.module)
+            top = arrow.target.split(".")[0]
+            if top != ROOT:
+                found += _third_party(where, src, arrow, top, stdlib)
+                continue
+            dst = layer_of(arrow.target)
+            if src in (None, "runtime", "app") or dst is None or dst == src:
+                continue
+            if dst == "store.sqlite" and src != "runtime":
+                found.append(f"{where}:{arrow.line}: {src} → store.sqlite (runtime only)")
+                continue
+            if dst == "runtime" and src in TYPE_ONLY_RUNTIME:
+                bad = annotation_only(path, arrow.names) if arrow.names else [arrow.line]
+                found += [f"{where}:{n}: {src} uses runtime beyond type annotations" for n in bad]
+                continue
+            allowed = ALLOWED.get(src or "", set()) | EXTRA.get(arrow.module, set())
+            if src not in ALLOWED:
+                found.append(f"{where}: layer {src!r} is not in STYLE §1.8; add it here")
+            elif dst not in allowed:
+                found.append(f"{where}:{arrow.line}: {src} → {arrow.target} is not allowed")
+    return found
+
+
+def _third_party(
+    where: Path, src: str | None, arrow: Arrow, top: str, stdlib: frozenset[str]
+) -> list[str]:
+    out = []
+    if src == "domain":
+        dotted = arrow.target
+        if top in stdlib:
+            if top in DOMAIN_FORBIDDEN_STDLIB or dotted in DOMAIN_FORBIDDEN_STDLIB:
+                out.append(f"{where}:{arrow.line}: domain imports {dotted} (I/O or clock)")
+        elif top not in DOMAIN_THIRD_PARTY and top != "__future__":
+            out.append(f"{where}:{arrow.line}: domain imports third-party {dotted}")
+    if top == "sqlite3" and src not in SQLITE_LAYERS:
+        out.append(f"{where}:{arrow.line}: {src} imports sqlite3 (SQL belongs in store/)")
+    if top == "litestar" and src not in WEB_LAYERS:
+        out.append(f"{where}:{arrow.line}: {src} imports litestar (HTTP types stay in api/)")
+    return out
+
+
+def domain_clock_reads() -> list[str]:
+    found = []
+    for path in (PACKAGE / "domain").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in CLOCK_READS
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in {"datetime", "date", "time"}
+            ):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: clock read")
+    return found
+
+
+def test_every_import_arrow_is_allowed_by_the_layering() -> None:
+    assert violations() == []
+
+
+def test_the_domain_never_reads_the_clock() -> None:
+    assert domain_clock_reads() == []
+
+
+def test_the_walker_sees_the_arrows_it_must_judge() -> None:
+    seen = {(a.module, a.target) for p in package_modules() for a in arrows(p)}
+
+    assert ("iep_appliance.runtime", "iep_appliance.store.sqlite.store") in seen
+    assert ("iep_appliance.services.messages", "iep_appliance.store.base") in seen
+    assert ("iep_appliance.app", "iep_appliance.api.messages") in seen
+
+
+@pytest.mark.parametrize(
+    ("source", "module", "expected"),
+    [
+        ("from iep_appliance.store.sqlite.db import Database\n", "api/x.py", "store.sqlite"),
+        ("import sqlite3\n", "services/x.py", "sqlite3"),
+        ("from iep_appliance.api import problems\n", "services/x.py", "services → "),
+        ("import os\n", "domain/x.py", "domain imports os"),
+        ("import httpx\n", "domain/x.py", "third-party httpx"),
+        ("from iep_appliance.config import Config\n", "domain/x.py", "domain → "),
+        ("from litestar import get\n", "delivery/x.py", "litestar"),
+        (
+            "from iep_appliance.runtime import Runtime\nr = Runtime(None)\n",
+            "api/x.py",
+            "beyond type annotations",
+        ),
+        ("from iep_appliance.delivery import engine\n", "webhooks/x.py", "webhooks → "),
+    ],
+)
+def test_a_forbidden_arrow_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, module: str, expected: str
+) -> None:
+    fake = tmp_path / "iep_appliance"
+    target = fake / module
+    target.parent.mkdir(parents=True)
+    target.write_text(source)
+    for pkg in ("store/sqlite", "api", "delivery"):
+        (fake / pkg).mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr(f"{__name__}.PACKAGE", fake)
+
+    found = violations()
+
+    assert any(expected in v for v in found), found
+
+
+def test_runtime_named_only_in_annotations_is_tolerated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "iep_appliance"
+    (fake / "api").mkdir(parents=True)
+    (fake / "api" / "x.py").write_text(
+        "from iep_appliance.runtime import Runtime\n"
+        "def f(rt: Runtime) -> Runtime:\n    x: Runtime = rt\n    return x\n"
+    )
+    monkeypatch.setattr(f"{__name__}.PACKAGE", fake)
+
+    assert violations() == []
