@@ -85,7 +85,7 @@ class Api:
 
     async def new_tenant(self, slug: str, scopes: str = "send,read,admin", **settings: Any) -> str:
         tenant = await self.rt.store.create_tenant(
-            slug, slug.title(), ["acme.test"], TenantSettings(**settings)
+            slug, slug.title(), ["acme.example.com"], TenantSettings(**settings)
         )
         self.tenants[slug] = tenant.id
         created = await self.rt.keys.create(tenant.id, scopes.split(","), name=slug)
@@ -96,7 +96,7 @@ class Api:
 def body(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "to": ["ada@example.org"],
-        "from": {"email": "noreply@acme.test", "name": "Acme"},
+        "from": {"email": "noreply@acme.example.com", "name": "Acme"},
         "subject": "Hi {{name}}",
         "htmlBody": "<p>Hi {{name}}</p>",
         "variables": {"name": "Ada"},
@@ -174,19 +174,19 @@ BAD_INPUTS = [
     pytest.param({"replyTo": "support@"}, 422, ["replyTo"], id="bad-replyTo"),
     pytest.param({"to": ["a@exa mple.org"]}, 422, ["to[0]"], id="space-in-domain"),
     # sender domain allow-list
-    pytest.param({"from": {"email": "ceo@evil.test"}}, 403, ["from.email"], id="sender-domain"),
-    pytest.param({"from": "x@sub.acme.test"}, 403, ["from.email"], id="subdomain-not-listed"),
+    pytest.param({"from": {"email": "ceo@evil.example.net"}}, 403, ["from.email"], id="sender-domain"),
+    pytest.param({"from": "x@sub.acme.example.com"}, 403, ["from.email"], id="subdomain-not-listed"),
     # CR/LF in anything that becomes a header
-    pytest.param({"subject": "Hi\r\nBcc: x@evil.test"}, 422, ["subject"], id="crlf-subject"),
+    pytest.param({"subject": "Hi\r\nBcc: x@evil.example.net"}, 422, ["subject"], id="crlf-subject"),
     pytest.param({"subject": "Hi\nthere"}, 422, ["subject"], id="lf-subject"),
     pytest.param(
-        {"from": {"email": "noreply@acme.test", "name": "A\r\nBcc: x@evil.test"}},
+        {"from": {"email": "noreply@acme.example.com", "name": "A\r\nBcc: x@evil.example.net"}},
         422,
         ["from.name"],
         id="crlf-from-name",
     ),
     pytest.param(
-        {"replyTo": "a@example.org\r\nBcc: x@evil.test"}, 422, ["replyTo"], id="crlf-replyTo"
+        {"replyTo": "a@example.org\r\nBcc: x@evil.example.net"}, 422, ["replyTo"], id="crlf-replyTo"
     ),
     pytest.param(
         {"attachments": [{"filename": "a\r\n.pdf", "content": PDF, "contentType": "text/plain"}]},
@@ -195,7 +195,7 @@ BAD_INPUTS = [
         id="crlf-filename",
     ),
     pytest.param(
-        {"to": ["a@example.org\r\nBcc: x@evil.test"]}, 422, ["to[0]"], id="crlf-recipient"
+        {"to": ["a@example.org\r\nBcc: x@evil.example.net"]}, 422, ["to[0]"], id="crlf-recipient"
     ),
     # Handlebars that does not parse
     pytest.param({"subject": "Hi {{#if vip}}VIP"}, 422, ["subject"], id="unclosed-if-subject"),
@@ -262,7 +262,7 @@ BAD_INPUTS = [
     ),
     pytest.param({"bogus": 1}, 422, ["bogus"], id="unknown-field"),
     pytest.param(
-        {"from": {"email": "noreply@acme.test", "bogus": 1}}, 422, ["from.bogus"], id="unknown-in"
+        {"from": {"email": "noreply@acme.example.com", "bogus": 1}}, 422, ["from.bogus"], id="unknown-in"
     ),
     pytest.param({"idempotencyKey": ""}, 422, ["idempotencyKey"], id="empty-idempotency-key"),
     pytest.param({"idempotencyKey": "k" * 256}, 422, ["idempotencyKey"], id="long-key"),
@@ -384,7 +384,7 @@ async def test_idempotency_header_and_body_key_that_differ_are_refused(api: Api)
 async def test_accepted_message_is_stored_with_its_job_and_queued_event(api: Api) -> None:
     before = api.counts()
 
-    resp = await api.send(cc=["cc@example.org"], bcc=["bcc@example.org"], replyTo="r@acme.test")
+    resp = await api.send(cc=["cc@example.org"], bcc=["bcc@example.org"], replyTo="r@acme.example.com")
 
     assert resp.status_code == 202
     answer = resp.json()
@@ -412,7 +412,7 @@ async def test_get_returns_the_message_and_its_queued_event(api: Api) -> None:
     assert m["messageId"] == message_id
     assert m["status"] == "queued"
     assert (m["to"], m["cc"], m["bcc"]) == (["ada@example.org"], [], [])
-    assert m["from"] == {"email": "noreply@acme.test", "name": "Acme"}
+    assert m["from"] == {"email": "noreply@acme.example.com", "name": "Acme"}
     assert m["subject"] == "Hi {{name}}"  # raw until rendered
     assert (m["priority"], m["attempts"], m["provider"], m["lastError"]) == ("normal", 0, None, None)
     assert m["metadata"] == {"category": "welcome", "tags": ["a"]}
@@ -466,7 +466,7 @@ async def test_a_plain_string_from_is_accepted(api: Api) -> None:
     message_id = await api.accepted(**{"from": "Noreply@ACME.test"})
 
     m = (await api.client.get(f"/v1/messages/{message_id}", headers=api.auth())).json()
-    assert m["from"]["email"].lower() == "noreply@acme.test"
+    assert m["from"]["email"].lower() == "noreply@acme.example.com"
 
 
 # ---- idempotency -----------------------------------------------------------------------------
@@ -536,7 +536,7 @@ async def test_idempotency_keys_do_not_cross_tenants(api: Api) -> None:
     key = str(uuid.uuid4())
     mine = await api.accepted(idempotencyKey=key)
 
-    theirs = await api.send("other", idempotencyKey=key, **{"from": "a@acme.test"})
+    theirs = await api.send("other", idempotencyKey=key, **{"from": "a@acme.example.com"})
 
     assert theirs.status_code == 202
     assert theirs.json()["messageId"] != mine
