@@ -9,12 +9,38 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from iep_appliance import __version__
-from iep_appliance.api import domains, keys, messages, suppressions, system, tenant, webhooks
+from iep_appliance.api import (
+    analytics,
+    batches,
+    cancellation,
+    domains,
+    keys,
+    messages,
+    queues,
+    scheduled_jobs,
+    suppressions,
+    system,
+    tenant,
+    webhooks,
+)
 from iep_appliance.api.problems import EXCEPTION_HANDLERS
 from iep_appliance.logs import message_id_var, tenant_id_var
 from iep_appliance.runtime import Runtime
 
-ROUTE_MODULES: list[Any] = [system, messages, suppressions, keys, domains, tenant, webhooks]
+ROUTE_MODULES: list[Any] = [
+    system,
+    messages,
+    suppressions,
+    keys,
+    domains,
+    tenant,
+    webhooks,
+    scheduled_jobs,
+    analytics,
+    batches,
+    cancellation,
+    queues,
+]
 
 
 def _timing_middleware(app: ASGIApp) -> ASGIApp:

@@ -46,8 +46,10 @@ class Runtime:
             self.store, self.blobs, self.clock, len(config.delivery.retry_schedule) + 1
         )
         self.messages.on_accepted.append(self._count_accepted)
+        self._init_workflows()
         self._init_tenant_services()
         self._init_webhooks()
+        self._init_scheduled_jobs()
         self.deliver = deliver
         self.delivery: Any = None
         self.extra_handlers: list[Any] = []
@@ -77,6 +79,7 @@ class Runtime:
                 await self.delivery.start()
             self.spawn(self._housekeeping(), "housekeeping")
             self.spawn(self.rate_limits.run(), "rate-limit-flusher")
+            self.spawn(self.ticker.run(), "ticker")
         except BaseException:
             await self.store.close()
             raise
@@ -207,6 +210,36 @@ class Runtime:
         self.messages.invalidate(tenant_id)
         if self.delivery is not None:
             self.delivery.forget_tenant(tenant_id)
+
+    # ---- batches and named queues (issue 7) ----------------------------------------------------
+
+    def _init_workflows(self) -> None:
+        from iep_appliance.services.batches import BatchPayloads, BatchService
+        from iep_appliance.services.queues import QueueService
+
+        schedule = tuple(self.config.delivery.retry_schedule)
+        self.queues = QueueService(self.store, self.clock, schedule)
+        self.messages.queues = self.queues
+        self.batches = BatchService(self.store, self.clock, self.messages, self.queues)
+        self.batch_payloads = BatchPayloads(self.batches)  # a recurring job's batch runs
+        self.queues.on_change.append(self._queues_changed)
+
+    def _queues_changed(self, tenant_id: str) -> None:
+        if self.delivery is not None:
+            self.delivery.queues.invalidate(tenant_id)
+
+    # ---- scheduled jobs and analytics (issue 7) ------------------------------------------------
+
+    def _init_scheduled_jobs(self) -> None:
+        from iep_appliance.services.analytics import AnalyticsService
+        from iep_appliance.services.scheduled_jobs import ScheduledJobService
+        from iep_appliance.services.ticker import Ticker
+
+        self.scheduled_jobs = ScheduledJobService(
+            self.store, self.messages, self.clock, batches=self.batch_payloads
+        )
+        self.ticker = Ticker(self.scheduled_jobs, self.store, self.clock)
+        self.analytics = AnalyticsService(self.store, self.clock)
 
     def _count_accepted(self, tenant_id: str, n: int) -> None:
         child = self._accepted_children.get(tenant_id)

@@ -67,8 +67,8 @@ def problem(
     if instance:
         body["instance"] = instance
     body["errors"] = [{"field": e.path, "message": e.message} for e in errors or []]
-    if extra:
-        body.update(extra)
+    for key, value in (extra or {}).items():
+        body.setdefault(key, value)  # never over the RFC 9457 members (`status` stays the code)
     return Response(
         content=_encode(body), status_code=status, media_type=PROBLEM, headers=headers or {}
     )

@@ -22,10 +22,13 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from iep_appliance.delivery import sender
 from iep_appliance.delivery.providers.base import Provider
 from iep_appliance.delivery.providers.outbox import OutboxProvider
 from iep_appliance.delivery.providers.smtp import SmtpProvider
+from iep_appliance.delivery.queues import QueueGate
 from iep_appliance.delivery.router import SANDBOX_PROVIDER, Router
 from iep_appliance.domain import ids
 from iep_appliance.domain.models import Completion, Job, MessageRecord, Routing
@@ -81,6 +84,7 @@ class DeliveryEngine:
         self._pending = 0  # claimed, not yet finished (queued + in flight)
         self._tasks: list[asyncio.Task[None]] = []
         self._routing: dict[str, tuple[Routing, float]] = {}
+        self.queues = QueueGate(self.store, self.clock)  # fair share, rates, retry overrides
         self.store.on_enqueue(self._on_enqueue)
 
     # ---- lifecycle -----------------------------------------------------------------------------
@@ -101,7 +105,9 @@ class DeliveryEngine:
             await self.store.release(unstarted)
         for _ in self._tasks:
             self._queue.put_nowait(_STOP)
-        done, running = await asyncio.wait(self._tasks, timeout=grace) if self._tasks else ((), ())
+        running: set[asyncio.Task[None]] = set()
+        if self._tasks:
+            _done, running = await asyncio.wait(self._tasks, timeout=grace)
         if running:
             leftover = list(self._inflight.values())
             for task in running:
@@ -139,15 +145,25 @@ class DeliveryEngine:
                 continue
             self._wake.clear()
             try:
-                jobs = await self.store.claim_due(
-                    self.clock.now(), min(room, self.batch), self.lease
+                n = min(room, self.batch)
+                plan = await self.queues.plan(n)
+                claimed = await self.store.claim_due(
+                    self.clock.now(),
+                    n,
+                    self.lease,
+                    lane=plan.lane,
+                    lane_from=plan.lane_from,
+                    hold_queues=plan.hold_queues,
+                    hold_until=plan.hold_until,
                 )
+                jobs = await self.queues.admit(claimed, plan)
             except Exception:
                 log.exception("scheduler.claim_failed")
                 await self._sleep(1.0)
                 continue
-            if jobs:
-                await self._dispatch(jobs)
+            if claimed:
+                if jobs:
+                    await self._dispatch(jobs)
                 continue
             await self._sleep(await self._seconds_until_next())
 
@@ -229,7 +245,9 @@ class DeliveryEngine:
             )
             return
         routing = await self._routing_of(job.tenant_id)
-        completion = await sender.process(job, message, routing, suppressed, self.ctx)
+        schedule = self.queues.schedule_of(job)  # the queue's retry override, if any
+        ctx = self.ctx if schedule is None else msgspec.structs.replace(self.ctx, schedule=schedule)
+        completion = await sender.process(job, message, routing, suppressed, ctx)
         await self.store.finish_sends([completion])
         self._observe(message, completion)
 

@@ -174,10 +174,11 @@ def instants_of(wall: datetime, tz: ZoneInfo, both_folds: bool) -> list[datetime
     return [first, second] if both_folds else [first]
 
 
-def _near_transition(instant: datetime, tz: ZoneInfo) -> bool:
-    before = (instant - _DST_SLACK).astimezone(tz).utcoffset()
-    after = (instant + _DST_SLACK).astimezone(tz).utcoffset()
-    return before != after
+def _shift_near(instant: datetime, tz: ZoneInfo) -> timedelta:
+    """How far the zone's offset moves within a few hours of `instant` (zero: no transition)."""
+    before = (instant - _DST_SLACK).astimezone(tz).utcoffset() or timedelta(0)
+    after = (instant + _DST_SLACK).astimezone(tz).utcoffset() or timedelta(0)
+    return abs(after - before)
 
 
 def next_tick(spec: CronSpec, after: datetime) -> datetime | None:
@@ -187,21 +188,26 @@ def next_tick(spec: CronSpec, after: datetime) -> datetime | None:
     try:
         it = croniter(spec.cron, start)
         both = _runs_every_hour(it)
-        if not _near_transition(after, tz):
+        shift = _shift_near(after, tz)
+        if not shift:
             # Far from a transition nothing earlier than wall(after) can fire after `after`,
             # and a wall time that is neither skipped nor repeated has one instant.
             wall = it.get_next(datetime)
             first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
             if first == wall.replace(tzinfo=tz, fold=1).astimezone(UTC):
                 return first
-        return _next_tick_slow(spec.cron, tz, both, after)
+        return _next_tick_slow(spec.cron, tz, both, after, shift)
     except CroniterBadDateError:
         return None
 
 
-def _next_tick_slow(cron: str, tz: ZoneInfo, both: bool, after: datetime) -> datetime | None:
-    """Near a transition: scan walls from a few hours back until no later wall can win."""
-    it = croniter(cron, _wall(after, tz) - _DST_SLACK)
+def _next_tick_slow(
+    cron: str, tz: ZoneInfo, both: bool, after: datetime, shift: timedelta
+) -> datetime | None:
+    """Near a transition that moves the offset by `shift`: a wall time earlier than
+    wall(after) by less than `shift` may still fire after `after`, and once a candidate is
+    found only walls less than `shift` past its own can fire before it. Scan that window."""
+    it = croniter(cron, _wall(after, tz) - shift)
     best: datetime | None = None
     bound: datetime | None = None
     for _ in range(_MAX_STEPS):
@@ -211,7 +217,7 @@ def _next_tick_slow(cron: str, tz: ZoneInfo, both: bool, after: datetime) -> dat
         for instant in instants_of(wall, tz, both):
             if instant > after and (best is None or instant < best):
                 best = instant
-                bound = _wall(best, tz) + _DST_SLACK
+                bound = _wall(best, tz) + shift
     return best
 
 

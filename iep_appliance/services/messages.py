@@ -24,12 +24,15 @@ from iep_appliance.domain.models import (
     MessageRecord,
     NewMessage,
     Principal,
+    Queue,
     Replayed,
     SendRequest,
     StoredAttachment,
     Tenant,
 )
+from iep_appliance.domain.queues import job_rank
 from iep_appliance.domain.validation import ValidSend, decode_error_path, validate_send
+from iep_appliance.services.queues import QueueService
 from iep_appliance.store.base import Store
 
 _decoder = msgspec.json.Decoder(SendRequest)
@@ -67,8 +70,10 @@ class MessageService:
         clock: Clock,
         max_attempts: int,
         context_ttl: float = 5.0,
+        queues: QueueService | None = None,
     ) -> None:
         self.store = store
+        self.queues = queues
         self.blobs = blobs
         self.clock = clock
         self.max_attempts = max_attempts
@@ -114,10 +119,10 @@ class MessageService:
             req = msgspec.structs.replace(req, idempotency_key=idempotency_header)
         ctx = await self.context(principal.tenant_id)
         valid = validate_send(req, ctx.tenant.settings.attachments, ctx.domains, self.clock.now())
-        self.check_queue(req.queue)
+        queue = await self.resolve_queue(principal.tenant_id, req.queue)
         message_id = self.clock.new_id()
         stored = await self.store_attachments(principal.tenant_id, message_id, valid)
-        msg = self.new_message(principal, ctx.tenant, req, valid, message_id, stored)
+        msg = self.new_message(principal, ctx.tenant, req, valid, message_id, stored, queue=queue)
         try:
             result = await (write or self.store.accept_message)(principal.tenant_id, msg)
         except BaseException:
@@ -132,8 +137,18 @@ class MessageService:
         return result
 
     def check_queue(self, queue: str | None) -> None:
+        """Pre-queues check kept for callers that cannot await: only `default` passes.
+        Prefer `await resolve_queue(tenant_id, name)`, which knows the tenant's queues."""
         if queue is not None and queue != "default":
             raise ValidationFailed([FieldError("queue", f"unknown queue {queue!r}")])
+
+    async def resolve_queue(self, tenant_id: str, name: str | None) -> Queue | None:
+        """The named queue of a send (422 naming `queue` when unknown, 409 when draining)."""
+        if self.queues is not None:
+            return await self.queues.resolve(tenant_id, name)
+        if name is not None and name != "default":
+            raise ValidationFailed([FieldError("queue", f"unknown queue {name!r}")])
+        return None
 
     def new_message(
         self,
@@ -143,8 +158,15 @@ class MessageService:
         valid: ValidSend,
         message_id: str,
         stored: tuple[StoredAttachment, ...],
+        queue: Queue | None = None,
         **extra: Any,
     ) -> NewMessage:
+        if queue is not None:  # its rank, retry allowance and row (issue 7)
+            extra.setdefault("job_priority", job_rank(queue.priority, req.priority))
+            extra.setdefault("queue_id", queue.id)
+        max_attempts = self.max_attempts
+        if queue is not None and queue.retry_schedule is not None:
+            max_attempts = len(queue.retry_schedule) + 1
         return NewMessage(
             id=message_id,
             to=valid.to,
@@ -160,7 +182,7 @@ class MessageService:
             metadata=req.metadata,
             category=valid.category,
             priority=req.priority,
-            max_attempts=self.max_attempts,
+            max_attempts=max_attempts,
             idempotency_key=req.idempotency_key,
             body_hash=body_hash(req) if req.idempotency_key else None,
             scheduled_at=ids.iso(valid.scheduled_at) if valid.scheduled_at else None,
@@ -227,7 +249,19 @@ class MessageService:
         if before != "failed":
             raise Conflict(
                 f"Only failed messages can be retried; this one is {before!r}",
-                {"messageId": message_id, "status": before},
+                {"messageId": message_id, "messageStatus": before},
+            )
+
+    async def cancel(self, tenant_id: str, message_id: str) -> None:
+        """Cancel a scheduled or queued message that has not started (issue 7)."""
+        after = await self.store.cancel_message(tenant_id, message_id)
+        if after == "":
+            raise NotFound("Message not found")
+        if after != "cancelled":
+            raise Conflict(
+                "Only a scheduled or queued message that has not started sending can be"
+                f" cancelled; this one is {after!r}",
+                {"messageId": message_id, "messageStatus": after},
             )
 
 

@@ -67,7 +67,9 @@ class BatchPort(Protocol):
 def _prefixed(exc: IEPError, prefix: str) -> IEPError:
     """The same verdict with every field path under `prefix` (`to[0]` → `message.to[0]`)."""
     errors: list[FieldError] = getattr(exc, "errors", None) or []
-    moved = [FieldError(f"{prefix}.{e.path}" if e.path != "body" else prefix, e.message) for e in errors]
+    moved = [
+        FieldError(f"{prefix}.{e.path}" if e.path != "body" else prefix, e.message) for e in errors
+    ]
     if isinstance(exc, ValidationFailed):
         return ValidationFailed(moved, exc.detail)
     if isinstance(exc, PayloadTooLarge):
@@ -115,10 +117,8 @@ class ScheduledJobService:
             if kind == "message":
                 req = decode_message(payload)
                 ctx = await self.messages.context(principal.tenant_id)
-                validate_send(
-                    req, ctx.tenant.settings.attachments, ctx.domains, self.clock.now()
-                )
-                self.messages.check_queue(req.queue)
+                validate_send(req, ctx.tenant.settings.attachments, ctx.domains, self.clock.now())
+                await self.messages.resolve_queue(principal.tenant_id, req.queue)
             elif self.batches is None:
                 raise ValidationFailed(
                     [FieldError("batch", "batch payloads are not available on this server")]
@@ -193,7 +193,7 @@ class ScheduledJobService:
             raise NotFound("Scheduled job not found")
         return found
 
-    async def list(
+    async def list_jobs(
         self, tenant_id: str, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[ScheduledJob], str | None]:
         if not 1 <= limit <= 200:

@@ -19,11 +19,17 @@ from iep_appliance.domain.models import (
     Accepted,
     AdminUser,
     ApiKey,
+    BatchAccepted,
+    BatchRecord,
+    BatchReplayed,
     Completion,
     Job,
     MessageFilter,
     MessageRecord,
+    NewBatch,
     NewMessage,
+    Queue,
+    QueueStats,
     Replayed,
     Suppression,
     Tenant,
@@ -100,8 +106,21 @@ class Store(Protocol):
     async def list_outbox(self, limit: int = 50) -> list[tuple[str, str, str, int]]: ...
 
     # ---- jobs
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Job]:
-        """Lease up to `limit` due jobs (priority, then age); their messages → processing."""
+    async def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        lane: int = 0,
+        lane_from: int = 0,
+        hold_queues: tuple[str, ...] = (),
+        hold_until: datetime | None = None,
+    ) -> list[Job]:
+        """Lease up to `limit` due jobs (rank, then age); their messages → processing.
+
+        `lane` of them come from the fair-share lane: ranks ≥ `lane_from`, wrapping to the top
+        (domain/queues.py). Jobs of paused queues are never claimed; due jobs of `hold_queues`
+        (over their rate limit) wait until `hold_until` instead."""
 
     async def load_for_send(self, message_ids: list[str]) -> dict[str, MessageRecord]: ...
     async def finish_sends(self, completions: list[Completion]) -> None:
@@ -186,6 +205,54 @@ class Store(Protocol):
         """Add `deltas[(tenant_id, window, start)]` (never below 0) and drop ended windows."""
 
     # ---- batches, queues, scheduled jobs, analytics (issue 7: workflows)
+
+    # batches, cancellation and named queues:
+    async def accept_batch(
+        self, tenant_id: str, batch: NewBatch, messages: list[NewMessage]
+    ) -> BatchAccepted | BatchReplayed:
+        """The batch and all its messages (each with job and event) in one transaction, or the
+        earlier batch for a replayed key. Raises Conflict for a reused key with another body
+        or a draining queue, ValidationFailed for a queue deleted meanwhile."""
+
+    async def get_batch(self, tenant_id: str, batch_id: str) -> BatchRecord | None:
+        """The batch with its messages counted by status."""
+
+    async def cancel_batch(self, tenant_id: str, batch_id: str) -> int | None:
+        """Cancel the batch's messages that have not started; how many (None: no batch)."""
+
+    async def cancel_message(self, tenant_id: str, message_id: str) -> str:
+        """Cancel a scheduled or queued message whose job is not leased. Returns 'cancelled',
+        the status that forbids it ('processing' while leased), or '' when not found."""
+
+    async def create_queue(self, queue: Queue) -> Queue:
+        """Raises Conflict when the tenant has a queue of that name."""
+
+    async def default_queue(self, tenant_id: str) -> Queue:
+        """The tenant's `default` queue, created on first use."""
+
+    async def get_queue(self, tenant_id: str, queue_id: str) -> Queue | None: ...
+    async def queue_by_name(self, tenant_id: str, name: str) -> Queue | None: ...
+    async def list_queues(self, tenant_id: str, after: str, limit: int) -> list[Queue]:
+        """By name, after the last name seen."""
+
+    async def tuned_queues(self) -> list[Queue]:
+        """Every tenant's queues with a rate limit or a retry override (delivery's view)."""
+
+    async def update_queue(self, queue: Queue) -> Queue | None:
+        """New priority / rate / retry schedule; a new priority re-ranks waiting jobs."""
+
+    async def set_queue_state(self, tenant_id: str, queue_id: str, state: str) -> Queue | None:
+        """active | paused | draining; pausing parks the queue's waiting jobs."""
+
+    async def delete_queue(self, tenant_id: str, queue_id: str) -> bool:
+        """Raises Conflict for `default` or a queue with unfinished jobs."""
+
+    async def queue_stats(self, queue_id: str, now: datetime) -> QueueStats:
+        """Depth by job state, oldest due job, outcomes in the last hour (id already scoped)."""
+
+    async def defer_jobs(self, jobs: list[Job], until: datetime, hold: list[str]) -> None:
+        """Give back claimed jobs (not attempts) due at `until`, and hold the due backlog of
+        the `hold` queues until then (a queue over its rate limit)."""
 
     # scheduled jobs (recurring sends) and delivery analytics:
     async def create_scheduled_job(self, job: ScheduledJob) -> ScheduledJob: ...

@@ -7,10 +7,12 @@ The last section pins the SQLite writer itself (group commit, a failing write ro
 """
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from iep_appliance.domain.models import (
     Tenant,
 )
 from iep_appliance.store.base import Store
+from iep_appliance.store.sqlite.migrate import migrate
 from iep_appliance.store.sqlite.store import SqliteStore
 
 BACKENDS = ["sqlite"]
@@ -737,41 +740,41 @@ def _writer_db(store: Store) -> Any:
     return db
 
 
-async def _hold_writer(db: Any) -> tuple[threading.Event, asyncio.Future[Any]]:
-    """Occupy the writer thread until the returned event is set, so later writes queue up."""
-    started, release = threading.Event(), threading.Event()
-
-    def block(conn: sqlite3.Connection) -> None:
-        started.set()
-        release.wait(10)
-
-    held = asyncio.ensure_future(db.write(block))
-    await asyncio.to_thread(started.wait, 10)
-    return release, held
+@contextlib.contextmanager
+def write_lock_held_elsewhere(db: Any) -> Iterator[None]:
+    """Another connection (another process, e.g. a CLI command) holds the write lock, so the
+    store's writes queue up until the block ends."""
+    other = sqlite3.connect(db.path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield
+        other.execute("COMMIT")
+    finally:
+        other.close()
 
 
 async def test_concurrent_writes_share_one_commit(store: Store) -> None:
     db = _writer_db(store)
     await db.write(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
-    release, held = await _hold_writer(db)
     before = db.commits
 
-    writes = [
-        asyncio.ensure_future(db.write(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,))))
-        for i in range(50)
-    ]
-    await asyncio.sleep(0)
-    release.set()
-    await asyncio.gather(held, *writes)
+    with write_lock_held_elsewhere(db):
+        writes = [
+            asyncio.ensure_future(
+                db.write(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,)))
+            )
+            for i in range(50)
+        ]
+        await asyncio.sleep(0)  # one loop step: every write is queued
+    await asyncio.gather(*writes)
 
-    assert db.commits - before == 2  # the held write's batch, then all 50 together
+    assert db.commits - before == 1  # 50 writes, one commit (one fsync)
     assert await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 50
 
 
 async def test_a_failing_write_rolls_back_alone_inside_a_group_commit(store: Store) -> None:
     db = _writer_db(store)
     await db.write(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
-    release, held = await _hold_writer(db)
     before = db.commits
 
     def insert(i: int) -> Callable[[sqlite3.Connection], int]:
@@ -784,17 +787,30 @@ async def test_a_failing_write_rolls_back_alone_inside_a_group_commit(store: Sto
 
         return fn
 
-    writes = [asyncio.ensure_future(db.write(insert(i))) for i in range(20)]
-    await asyncio.sleep(0)
-    release.set()
-    await held
+    with write_lock_held_elsewhere(db):
+        writes = [asyncio.ensure_future(db.write(insert(i))) for i in range(20)]
+        await asyncio.sleep(0)
     results = await asyncio.gather(*writes, return_exceptions=True)
 
     assert isinstance(results[7], ValueError)
     assert [r for i, r in enumerate(results) if i != 7] == [i for i in range(20) if i != 7]
-    assert db.commits - before == 2
+    assert db.commits - before == 1
     rows = await db.read(lambda c: [r[0] for r in c.execute("SELECT x FROM t ORDER BY x")])
     assert rows == [i for i in range(20) if i != 7]
+
+
+async def test_a_write_waits_for_another_processs_write_lock_instead_of_failing(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    db = _writer_db(store)
+
+    with write_lock_held_elsewhere(db):
+        pending = asyncio.ensure_future(store.accept_message(tenant.id, new_message(clock)))
+        with pytest.raises(TimeoutError):  # still waiting, not failed with "database is locked"
+            await asyncio.wait_for(asyncio.shield(pending), timeout=0.2)
+    result = await pending
+
+    assert isinstance(result, Accepted)
 
 
 async def test_a_write_is_durable_when_it_returns(store: Store, tmp_path: Path) -> None:
@@ -818,3 +834,36 @@ async def test_the_database_runs_in_wal_mode_with_full_sync_by_default(store: St
     sync = await db.write(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])
 
     assert (mode, sync) == ("wal", 2)
+
+
+def test_concurrent_first_starts_apply_each_migration_once(tmp_path: Path) -> None:
+    # Two CLI commands (or a CLI command and `iep serve`) on a fresh data dir at once.
+    path = str(tmp_path / "fresh.db")
+    sqlite3.connect(path).close()
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        try:
+            barrier.wait(10)
+            migrate(conn)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+    assert errors == []
+    conn = sqlite3.connect(path)
+    try:
+        schema = resources.files("iep_appliance.store.sqlite").joinpath("schema")
+        newest = max(int(e.name[:4]) for e in schema.iterdir() if e.name.endswith(".sql"))
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == newest
+    finally:
+        conn.close()

@@ -21,6 +21,11 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 _MAX_BATCH = 2048
+# Another process (a CLI command, a second handle) holding the write lock: retry the group's
+# BEGIN on the loop every few ms, up to the same budget as busy_timeout, instead of blocking
+# the loop or failing every caller of the group with "database is locked".
+_BUSY_RETRY_SECONDS = 0.005
+_BUSY_BUDGET_SECONDS = 30.0
 
 
 def connect(path: str, synchronous: str = "FULL", readonly: bool = False) -> sqlite3.Connection:
@@ -54,6 +59,7 @@ class Database:
         self._lock = threading.Lock()
         self.commits = 0
         self.batched_calls = 0
+        self._busy_since: float | None = None
 
     def open(self) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -104,8 +110,17 @@ class Database:
         batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
         conn = self._conn
         results: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        loop = asyncio.get_running_loop()
         try:
             self._begin(conn)
+        except sqlite3.OperationalError as exc:
+            if self._retry_busy(exc, batch, loop):
+                return
+            self._resolve([(fut, False, exc) for _fn, fut in batch])
+            self._next()
+            return
+        self._busy_since = None
+        try:
             for fn, fut in batch:
                 conn.execute("SAVEPOINT call")
                 try:
@@ -124,9 +139,28 @@ class Database:
             self._next()
             return
         self._committing = True
-        loop = asyncio.get_running_loop()
         done = loop.run_in_executor(self._committer, conn.execute, "COMMIT")
         done.add_done_callback(lambda f: self._committed(f, conn, results))
+
+    def _retry_busy(
+        self,
+        exc: sqlite3.OperationalError,
+        batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]],
+        loop: asyncio.AbstractEventLoop,
+    ) -> bool:
+        """Put the group back and try BEGIN again shortly, while within the busy budget."""
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            return False
+        now = loop.time()
+        if self._busy_since is None:
+            self._busy_since = now
+        if now - self._busy_since > _BUSY_BUDGET_SECONDS:
+            self._busy_since = None
+            return False
+        self._pending = batch + self._pending
+        self._scheduled = True
+        loop.call_later(_BUSY_RETRY_SECONDS, self._flush)
+        return True
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         # Another process (a CLI command) may hold the write lock: never wait on the loop.

@@ -10,13 +10,14 @@ from typing import Any
 
 from iep_appliance.domain.models import Completion, Job
 from iep_appliance.store.sqlite import analytics, rows
+from iep_appliance.store.sqlite import queues as q_queues
 from iep_appliance.store.sqlite.messages import INSERT_EVENT
 
-# A due job whose queue (if any) is neither paused nor throttled (:skip, a JSON list of ids).
+# A due job whose queue (if any) is not paused. (A paused queue's jobs wait in the state
+# 'paused'; this only guards the few made ready again by a retry or a released lease.)
 _DUE = (
-    "SELECT id FROM jobs WHERE state = 'ready' AND run_at <= :now AND (queue_id IS NULL OR"
-    " (queue_id NOT IN (SELECT id FROM queues WHERE state = 'paused')"
-    " AND queue_id NOT IN (SELECT value FROM json_each(:skip))))"
+    "SELECT id FROM jobs WHERE state = 'ready' AND run_at <= :now AND (queue_id IS NULL"
+    " OR queue_id NOT IN (SELECT id FROM queues WHERE state = 'paused'))"
 )
 _LEASE = (
     "UPDATE jobs SET state = 'leased', lease_until = :until, attempts = attempts + 1,"
@@ -112,19 +113,25 @@ def claim_due(
     limit: int,
     lane: int = 0,
     lane_from: int = 0,
-    skip_queues: tuple[str, ...] = (),
+    hold_queues: tuple[str, ...] = (),
+    hold_until: str | None = None,
 ) -> list[Job]:
     """Lease up to `limit` due jobs: `lane` of them from rank `lane_from` on (wrapping to the
-    top), the rest strictly by rank. Jobs of paused queues and of `skip_queues` stay."""
+    top), the rest strictly by rank. First the due jobs of `hold_queues` (over their rate)
+    wait until `hold_until`; jobs of paused queues are never claimed, and when the claim
+    comes back short, ready ones of paused queues are parked (else they would look due)."""
+    for queue_id in hold_queues:
+        q_queues.hold(conn, queue_id, hold_until or now, now)
     args = {
         "until": lease_until,
         "now": now,
         "strict": max(0, limit - lane),
         "lane": lane,
         "cursor": lane_from,
-        "skip": rows.dumps(list(skip_queues)),
     }
     jobs = [rows.job(r) for r in conn.execute(CLAIM_FAIR if lane else CLAIM, args)]
+    if len(jobs) < limit:
+        q_queues.park_stragglers(conn, now)
     jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
     for job in jobs:
         if job.kind != "send":

@@ -16,6 +16,7 @@ from iep_appliance.domain.models import (
     StoredAttachment,
 )
 from iep_appliance.store.sqlite import analytics, rows
+from iep_appliance.store.sqlite import queues as q_queues
 
 INSERT_MESSAGE = (
     "INSERT INTO messages (id, tenant_id, batch_id, queue, to_addrs, cc_addrs, bcc_addrs,"
@@ -24,10 +25,12 @@ INSERT_MESSAGE = (
     " scheduled_at, created_at, updated_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
 )
-# The send job that delivers a message.
+# The send job that delivers a message; in a paused queue it waits in 'paused' (queues.py).
 INSERT_SEND_JOB = (
     "INSERT INTO jobs (kind, ref_id, tenant_id, priority, run_at, attempts, max_attempts, state,"
-    " created_at, updated_at) VALUES ('send', ?, ?, ?, ?, 0, ?, 'ready', ?, ?)"
+    " created_at, updated_at, queue_id) VALUES ('send', ?, ?, ?, ?, 0, ?,"
+    " coalesce((SELECT 'paused' FROM queues WHERE id = ? AND state = 'paused'), 'ready'),"
+    " ?, ?, ?)"
 )
 INSERT_EVENT = (
     "INSERT INTO events (message_id, tenant_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?)"
@@ -89,6 +92,7 @@ def accept_message(
                     {"messageId": row[0]},
                 )
             return Replayed(message_id=row[0], status=row[1])
+    q_queues.check_open(conn, msg.queue_id)
     insert_message(conn, tenant_id, msg)
     recipients = [*msg.to, *msg.cc, *msg.bcc]
     status = "scheduled" if msg.scheduled_at else "queued"
@@ -135,7 +139,17 @@ def insert_message(conn: sqlite3.Connection, tenant_id: str, msg: NewMessage) ->
     priority = msg.job_priority if msg.job_priority is not None else PRIORITY_RANK[msg.priority]
     conn.execute(
         INSERT_SEND_JOB,
-        (msg.id, tenant_id, priority, msg.scheduled_at or now, msg.max_attempts, now, now),
+        (
+            msg.id,
+            tenant_id,
+            priority,
+            msg.scheduled_at or now,
+            msg.max_attempts,
+            msg.queue_id,
+            now,
+            now,
+            msg.queue_id,
+        ),
     )
     payload = '{"sandbox":true}' if msg.sandbox else "{}"
     conn.execute(INSERT_EVENT, (msg.id, tenant_id, status, payload, now))
@@ -287,3 +301,55 @@ def get_outbox(conn: sqlite3.Connection, tenant_id: str, message_id: str) -> byt
 
 def list_outbox(conn: sqlite3.Connection, limit: int) -> list[tuple[str, str, str, int]]:
     return [tuple(r) for r in conn.execute(LIST_OUTBOX, (limit,))]
+
+
+# ---- cancellation (issue 7): scheduled or queued messages whose job has not started -------
+
+# A message and the state of its send job.
+SELECT_WITH_JOB = (
+    "SELECT m.status, j.state FROM messages m JOIN jobs j ON j.kind = 'send' AND j.ref_id = m.id"
+    " WHERE m.tenant_id = ? AND m.id = ?"
+)
+CANCEL_MESSAGE = (
+    "UPDATE messages SET status = 'cancelled', updated_at = ?"
+    " WHERE tenant_id = ? AND id = ? AND status IN ('scheduled', 'queued') AND EXISTS"
+    " (SELECT 1 FROM jobs WHERE kind = 'send' AND ref_id = messages.id"
+    " AND state IN ('ready', 'paused'))"
+    " RETURNING sandbox"
+)
+CANCEL_JOB = (
+    "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = 'cancelled', updated_at = ?"
+    " WHERE kind = 'send' AND ref_id = ? AND state IN ('ready', 'paused')"
+)
+CANCELLABLE_STATUSES = ("scheduled", "queued")
+
+
+def cancel_ids(conn: sqlite3.Connection, tenant_id: str, ids: list[str], now: str) -> int:
+    """Cancel those of `ids` not started yet: status, job done, `cancelled` event, rollup."""
+    n = 0
+    for message_id in ids:
+        row = conn.execute(CANCEL_MESSAGE, (now, tenant_id, message_id)).fetchone()
+        if row is None:
+            continue
+        conn.execute(CANCEL_JOB, (now, message_id))
+        data = '{"sandbox":true}' if row[0] else "{}"
+        conn.execute(INSERT_EVENT, (message_id, tenant_id, "cancelled", data, now))
+        analytics.record_status(conn, message_id, "cancelled", now)
+        n += 1
+    return n
+
+
+def cancel_message(conn: sqlite3.Connection, tenant_id: str, message_id: str, now: str) -> str:
+    """Cancel one message that has not started. Returns its status afterwards ('' = not
+    found); 'cancelled' when cancelled now or before, else the status that forbids it
+    (a queued message whose job is leased reads as 'processing')."""
+    row = conn.execute(SELECT_WITH_JOB, (tenant_id, message_id)).fetchone()
+    if row is None:
+        return ""
+    status, job_state = row
+    if status not in CANCELLABLE_STATUSES:
+        return status
+    if job_state not in ("ready", "paused"):
+        return "processing"
+    cancel_ids(conn, tenant_id, [message_id], now)
+    return "cancelled"

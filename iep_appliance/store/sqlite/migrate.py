@@ -22,6 +22,10 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Another process (a CLI command, a second start) may have applied it meanwhile.
+            if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+                conn.execute("COMMIT")
+                continue
             for statement in _split(sql):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version={number}")

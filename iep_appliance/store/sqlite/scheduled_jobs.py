@@ -42,9 +42,7 @@ SELECT_DUE = (
 NEXT_DUE = "SELECT min(next_run_at) FROM scheduled_jobs WHERE active = 1"
 SELECT_STATE = "SELECT active, revision FROM scheduled_jobs WHERE tenant_id = ? AND id = ?"
 RUN_COLUMNS = "scheduled_job_id, tick, created_at, message_id, batch_id, count, error"
-SELECT_RUN = (
-    f"SELECT {RUN_COLUMNS} FROM scheduled_job_runs WHERE scheduled_job_id = ? AND tick = ?"
-)
+SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM scheduled_job_runs WHERE scheduled_job_id = ? AND tick = ?"
 INSERT_RUN = (
     "INSERT INTO scheduled_job_runs (scheduled_job_id, tick, tenant_id, message_id, batch_id,"
     " count, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -56,9 +54,7 @@ LIST_RUNS = (
 )
 # After a cron tick: the next tick, unless an update changed the job meanwhile (its own
 # next_run_at then stands).
-ADVANCE = (
-    "UPDATE scheduled_jobs SET last_run_at = ?, next_run_at = ? WHERE id = ? AND revision = ?"
-)
+ADVANCE = "UPDATE scheduled_jobs SET last_run_at = ?, next_run_at = ? WHERE id = ? AND revision = ?"
 TOUCH_LAST_RUN = "UPDATE scheduled_jobs SET last_run_at = ? WHERE id = ?"
 SELECT_MESSAGE_BY_KEY = "SELECT id FROM messages WHERE tenant_id = ? AND idempotency_key = ?"
 SELECT_MESSAGE_STATUS = "SELECT status FROM messages WHERE tenant_id = ? AND id = ?"
@@ -169,9 +165,7 @@ def list_runs(
     return [run(r) for r in conn.execute(LIST_RUNS, (tenant_id, job_id, b[0], b[1], limit))]
 
 
-def _check_job(
-    conn: sqlite3.Connection, tenant_id: str, job_id: str, revision: int | None
-) -> int:
+def _check_job(conn: sqlite3.Connection, tenant_id: str, job_id: str, revision: int | None) -> int:
     """The job's revision. Raises NotFound when it is gone, Conflict when a cron tick
     (`revision` given) finds it paused."""
     row = conn.execute(SELECT_STATE, (tenant_id, job_id)).fetchone()
@@ -218,9 +212,7 @@ def accept_run_message(
         status = conn.execute(SELECT_MESSAGE_STATUS, (tenant_id, done[3])).fetchone()
         return Replayed(message_id=done[3] or "", status=status[0] if status else "")
     result = accept_message(conn, tenant_id, msg)
-    conn.execute(
-        INSERT_RUN, (job_id, tick, tenant_id, result.message_id, None, 1, None, ran_at)
-    )
+    conn.execute(INSERT_RUN, (job_id, tick, tenant_id, result.message_id, None, 1, None, ran_at))
     _after_run(conn, job_id, revision, ran_at, next_run_at)
     return result
 

@@ -12,11 +12,17 @@ from iep_appliance.domain.models import (
     Accepted,
     AdminUser,
     ApiKey,
+    BatchAccepted,
+    BatchRecord,
+    BatchReplayed,
     Completion,
     Job,
     MessageFilter,
     MessageRecord,
+    NewBatch,
     NewMessage,
+    Queue,
+    QueueStats,
     Replayed,
     Suppression,
     Tenant,
@@ -30,9 +36,11 @@ from iep_appliance.domain.webhooks import (
     WebhookEndpoint,
 )
 from iep_appliance.store.sqlite import analytics as q_analytics
+from iep_appliance.store.sqlite import batches as q_batches
 from iep_appliance.store.sqlite import jobs as q_jobs
 from iep_appliance.store.sqlite import keys as q_keys
 from iep_appliance.store.sqlite import messages as q_messages
+from iep_appliance.store.sqlite import queues as q_queues
 from iep_appliance.store.sqlite import rate_windows as q_rate_windows
 from iep_appliance.store.sqlite import scheduled_jobs as q_scheduled
 from iep_appliance.store.sqlite import suppressions as q_suppressions
@@ -223,9 +231,23 @@ class SqliteStore:
 
     # ---- jobs ------------------------------------------------------------------------------
 
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Job]:
+    async def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        lane: int = 0,
+        lane_from: int = 0,
+        hold_queues: tuple[str, ...] = (),
+        hold_until: datetime | None = None,
+    ) -> list[Job]:
         now_s, until = ids.iso(now), ids.iso(now + lease)
-        return await self.db.write(lambda c: q_jobs.claim_due(c, now_s, until, limit))
+        hold_s = ids.iso(hold_until) if hold_until else None
+        return await self.db.write(
+            lambda c: q_jobs.claim_due(
+                c, now_s, until, limit, lane, lane_from, hold_queues, hold_s
+            )
+        )
 
     async def load_for_send(self, message_ids: list[str]) -> dict[str, MessageRecord]:
         return await self.db.read(lambda c: q_messages.load_for_send(c, message_ids))
@@ -376,6 +398,82 @@ class SqliteStore:
         await self.db.write(lambda c: q_rate_windows.add(c, deltas, purge_before))
 
     # ---- batches, queues, scheduled jobs, analytics (issue 7: workflows) -----------------------
+
+    # batches, cancellation and named queues:
+
+    async def accept_batch(
+        self, tenant_id: str, batch: NewBatch, messages: list[NewMessage]
+    ) -> BatchAccepted | BatchReplayed:
+        result = await self.db.write(
+            lambda c: q_batches.accept_batch(c, tenant_id, batch, messages)
+        )
+        if isinstance(result, BatchAccepted):
+            self._notify(batch.scheduled_at or batch.created_at)
+        return result
+
+    async def get_batch(self, tenant_id: str, batch_id: str) -> BatchRecord | None:
+        return await self.db.read(lambda c: q_batches.get_batch(c, tenant_id, batch_id))
+
+    async def cancel_batch(self, tenant_id: str, batch_id: str) -> int | None:
+        now = self._now()
+        return await self.db.write(lambda c: q_batches.cancel_batch(c, tenant_id, batch_id, now))
+
+    async def cancel_message(self, tenant_id: str, message_id: str) -> str:
+        now = self._now()
+        return await self.db.write(
+            lambda c: q_messages.cancel_message(c, tenant_id, message_id, now)
+        )
+
+    async def create_queue(self, queue: Queue) -> Queue:
+        return await self.db.write(lambda c: q_queues.insert(c, queue))
+
+    async def default_queue(self, tenant_id: str) -> Queue:
+        new_id, now = self.new_id(), self._now()
+        return await self.db.write(lambda c: q_queues.ensure_default(c, tenant_id, new_id, now))
+
+    async def get_queue(self, tenant_id: str, queue_id: str) -> Queue | None:
+        return await self.db.read(lambda c: q_queues.get(c, tenant_id, queue_id))
+
+    async def queue_by_name(self, tenant_id: str, name: str) -> Queue | None:
+        return await self.db.read(lambda c: q_queues.by_name(c, tenant_id, name))
+
+    async def list_queues(self, tenant_id: str, after: str, limit: int) -> list[Queue]:
+        return await self.db.read(lambda c: q_queues.list_page(c, tenant_id, after, limit))
+
+    async def tuned_queues(self) -> list[Queue]:
+        return await self.db.read(q_queues.list_tuned)
+
+    async def update_queue(self, queue: Queue) -> Queue | None:
+        now = self._now()
+        return await self.db.write(lambda c: q_queues.update(c, queue, now))
+
+    async def set_queue_state(self, tenant_id: str, queue_id: str, state: str) -> Queue | None:
+        now = self._now()
+        result = await self.db.write(
+            lambda c: q_queues.set_state(c, tenant_id, queue_id, state, now)
+        )
+        if result is not None and state != "paused":
+            self._notify(now)
+        return result
+
+    async def delete_queue(self, tenant_id: str, queue_id: str) -> bool:
+        return await self.db.write(lambda c: q_queues.delete(c, tenant_id, queue_id))
+
+    async def queue_stats(self, queue_id: str, now: datetime) -> QueueStats:
+        now_s, hour_ago = ids.iso(now), ids.iso(now - timedelta(hours=1))
+        return await self.db.read(lambda c: q_queues.stats(c, queue_id, now_s, hour_ago))
+
+    async def defer_jobs(self, jobs: list[Job], until: datetime, hold: list[str]) -> None:
+        now, until_s = self._now(), ids.iso(until)
+
+        def fn(conn: sqlite3.Connection) -> None:
+            q_jobs.release(conn, jobs, now)  # not counted as attempts
+            q_queues.set_run_at(conn, [j.id for j in jobs], until_s)
+            for queue_id in hold:
+                q_queues.hold(conn, queue_id, until_s, now)
+
+        await self.db.write(fn)
+        self._notify(until_s)
 
     # scheduled jobs (recurring sends) and delivery analytics:
 

@@ -7,6 +7,8 @@ import pytest
 
 from tests.integration.tenant.conftest import Appliance, TenantKey, message
 from tests.support.problems import assert_problem
+from tests.support.smtp_sink import SmtpSink
+from tests.support.waiting import wait_until
 
 SHAPE = {"id", "slug", "name", "active", "sandbox", "rateLimits", "attachments", "routing"}
 
@@ -149,3 +151,48 @@ async def test_each_tenant_sees_and_changes_only_itself(appliance: Appliance) ->
     theirs = (await appliance.client.get("/v1/tenant", headers=globex.auth)).json()
     assert theirs["id"] == globex.tenant_id
     assert theirs["sandbox"] is False
+
+
+async def test_routing_change_applies_to_the_next_delivery(
+    appliance: Appliance, smtp_sink: SmtpSink
+) -> None:
+    appliance.configure(
+        providers={
+            "outbox": {"type": "outbox"},
+            "relay": {"type": "smtp", "host": "127.0.0.1", "port": smtp_sink.port},
+        },
+        routing={"default_provider": "relay"},
+    )
+    await appliance.start()
+    acme = await appliance.tenant("acme")
+    await appliance.client.post("/v1/messages", json=message(), headers=acme.auth)
+    await wait_until(lambda: len(smtp_sink.received) == 1, timeout=15)
+
+    await patch(appliance, acme, {"routing": {"primaryProvider": "outbox"}})
+    resp = await appliance.client.post("/v1/messages", json=message(), headers=acme.auth)
+    message_id = resp.json()["messageId"]
+
+    async def provider() -> str | None:
+        detail = await appliance.client.get(f"/v1/messages/{message_id}", headers=acme.auth)
+        return detail.json()["provider"] if detail.json()["status"] == "sent" else None
+
+    assert await wait_until(provider, timeout=15) == "outbox"
+    assert len(smtp_sink.received) == 1
+
+
+async def test_openapi_schema_documents_the_tenant_endpoints(appliance: Appliance) -> None:
+    await appliance.start(deliver=False)
+
+    paths = (await appliance.client.get("/schema/openapi.json")).json()["paths"]
+
+    for path in (
+        "/v1/tenant",
+        "/v1/api-keys",
+        "/v1/api-keys/{key_id}",
+        "/v1/api-keys/{key_id}/rotate",
+        "/v1/domains",
+        "/v1/domains/{domain}",
+        "/v1/suppressions",
+        "/v1/suppressions/{email}",
+    ):
+        assert path in paths

@@ -1,0 +1,103 @@
+"""/v1/analytics (read): delivery counts over time and an overview, from the hourly rollups.
+Thin: ranges and rates live in domain/analytics.py, reads in services/analytics.py."""
+
+from typing import Annotated
+
+import msgspec
+from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, QueryParameter
+
+from iep_appliance.api.auth import needs
+from iep_appliance.domain.models import Principal
+from iep_appliance.runtime import Runtime
+
+
+class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
+    group_by: str
+    from_: str = msgspec.field(name="from")
+    to: str = ""
+    buckets: list[dict[str, int | str]] = []
+
+
+class OverviewView(msgspec.Struct, frozen=True, rename="camel"):
+    from_: str = msgspec.field(name="from")
+    to: str = ""
+    totals: dict[str, int] = {}
+    delivery_rate: float = 0.0
+    bounce_rate: float = 0.0
+    queue_depths: dict[str, dict[str, int]] = {}
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+@get(
+    "/v1/analytics/delivery",
+    dependencies={"principal": needs("read")},
+    summary="Message counts by status over time (hour or day buckets, zero-filled)",
+    description="`groupBy=hour|day` (default hour); `from`/`to` ISO dates or date-times "
+    "(default: the last 24 h by hour, the last 30 days by day; UTC buckets, `to` exclusive); "
+    "filters `queue`, `category`, `tag`. Counts are status changes in each bucket.",
+    tags=["analytics"],
+)
+async def delivery_stats(
+    request: Request,
+    principal: NamedDependency[Principal],
+    group_by: Annotated[str | None, QueryParameter(name="groupBy")] = None,
+    from_: Annotated[str | None, QueryParameter(name="from")] = None,
+    to: FromQuery[str | None] = None,
+    queue: FromQuery[str | None] = None,
+    category: FromQuery[str | None] = None,
+    tag: FromQuery[str | None] = None,
+) -> DeliveryView:
+    params = {
+        "groupBy": group_by,
+        "from": from_,
+        "to": to,
+        "queue": queue,
+        "category": category,
+        "tag": tag,
+    }
+    stats = await _rt(request).analytics.delivery(principal.tenant_id, params)
+    return DeliveryView(
+        group_by=stats.query.group_by,
+        from_=stats.query.start,
+        to=stats.query.end,
+        buckets=[{"start": start, **counts} for start, counts in stats.buckets],
+    )
+
+
+@get(
+    "/v1/analytics/overview",
+    dependencies={"principal": needs("read")},
+    summary="Totals by status, delivery and bounce rates, and queue depths",
+    description="Totals over `from`/`to` (default: the last 30 days), optionally filtered by "
+    "`queue`, `category`, `tag`; `deliveryRate` = sent / (sent + failed + bounced), "
+    "`bounceRate` = bounced / (sent + failed + bounced), 0 when nothing finished; "
+    "`queueDepths` are the messages scheduled, queued and processing now, by queue.",
+    tags=["analytics"],
+)
+async def overview(
+    request: Request,
+    principal: NamedDependency[Principal],
+    from_: Annotated[str | None, QueryParameter(name="from")] = None,
+    to: FromQuery[str | None] = None,
+    queue: FromQuery[str | None] = None,
+    category: FromQuery[str | None] = None,
+    tag: FromQuery[str | None] = None,
+) -> OverviewView:
+    params = {"from": from_, "to": to, "queue": queue, "category": category, "tag": tag}
+    o = await _rt(request).analytics.overview(principal.tenant_id, params)
+    return OverviewView(
+        from_=o.query.start,
+        to=o.query.end,
+        totals=o.totals,
+        delivery_rate=o.delivery_rate,
+        bounce_rate=o.bounce_rate,
+        queue_depths=o.queue_depths,
+    )
+
+
+HANDLERS = [delivery_stats, overview]

@@ -1,0 +1,134 @@
+"""/v1/messages/batch and /v1/batches: send one message per recipient entry, read progress,
+list the batch's messages, cancel what has not started. Thin: rules live in services."""
+
+from typing import Annotated
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+
+from iep_appliance.api.auth import needs
+from iep_appliance.api.schemas import MessageList, message_view
+from iep_appliance.domain.models import BatchAccepted, BatchRecord, BatchRequest, Principal
+from iep_appliance.runtime import Runtime
+from iep_appliance.services.batches import check_count
+
+
+class BatchAcceptedView(msgspec.Struct, frozen=True, rename="camel"):
+    batch_id: str
+    count: int
+    suppressed_recipients: list[str]
+
+
+class BatchView(msgspec.Struct, frozen=True, rename="camel"):
+    batch_id: str
+    count: int
+    counts: dict[str, int]
+    created_at: str
+
+
+class BatchCancelledView(msgspec.Struct, frozen=True, rename="camel"):
+    batch_id: str
+    status: str
+    cancelled: int
+    counts: dict[str, int]
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def view(b: BatchRecord) -> BatchView:
+    return BatchView(batch_id=b.id, count=b.count, counts=b.counts, created_at=b.created_at)
+
+
+@post(
+    "/v1/messages/batch",
+    dependencies={"principal": needs("send")},
+    status_code=202,
+    summary="Send one message per recipient entry (up to 10,000)",
+    description="Shared fields of a single send plus `recipients: [{to, cc, bcc, variables}]`; "
+    "each entry's variables are merged over the shared ones. Validated as a whole (errors name "
+    "`recipients[i].to[0]`) and accepted in one durable transaction: all or nothing. One "
+    "idempotency key for the batch: a replay answers 200 with the original batchId. Counts as "
+    "one message per entry against rate limits.",
+    tags=["batches"],
+)
+async def send_batch(
+    request: Request,
+    principal: NamedDependency[Principal],
+    data: JSONBody[BatchRequest],
+    idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
+) -> Response[BatchAcceptedView]:
+    rt = _rt(request)
+    n = check_count(data)
+    headers = await rt.check_rate(principal, n)
+    try:
+        result = await rt.batches.accept(principal, data, idempotency_key)
+    except BaseException:
+        rt.release_rate(principal, n)  # a rejected batch sends nothing, so counts nothing
+        raise
+    accepted = isinstance(result, BatchAccepted)
+    if not accepted:
+        rt.release_rate(principal, n)  # a replay sends nothing
+    body = BatchAcceptedView(
+        batch_id=result.batch_id,
+        count=result.count,
+        suppressed_recipients=list(result.suppressed),
+    )
+    return Response(content=body, status_code=202 if accepted else 200, headers=headers)
+
+
+@get(
+    "/v1/batches/{batch_id:str}",
+    dependencies={"principal": needs("read")},
+    summary="A batch's progress: its messages counted by status",
+    tags=["batches"],
+)
+async def get_batch(
+    request: Request, principal: NamedDependency[Principal], batch_id: FromPath[str]
+) -> BatchView:
+    return view(await _rt(request).batches.get(principal.tenant_id, batch_id))
+
+
+@get(
+    "/v1/batches/{batch_id:str}/messages",
+    dependencies={"principal": needs("read")},
+    summary="The batch's messages (filter `status`, cursor pagination)",
+    tags=["batches"],
+)
+async def list_batch_messages(
+    request: Request,
+    principal: NamedDependency[Principal],
+    batch_id: FromPath[str],
+    status: FromQuery[str | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    cursor: FromQuery[str | None] = None,
+) -> MessageList:
+    params = {"status": status} if status is not None else {}
+    items, nxt = await _rt(request).batches.list_messages(
+        principal.tenant_id, batch_id, params, limit, cursor
+    )
+    return MessageList(data=[message_view(m) for m in items], next_cursor=nxt)
+
+
+@post(
+    "/v1/batches/{batch_id:str}/cancel",
+    dependencies={"principal": needs("send")},
+    status_code=200,
+    summary="Cancel the batch's messages that have not started",
+    description="Scheduled or queued messages whose send has not begun become `cancelled` "
+    "(with a `cancelled` event); messages already sending or sent are left as they are.",
+    tags=["batches"],
+)
+async def cancel_batch(
+    request: Request, principal: NamedDependency[Principal], batch_id: FromPath[str]
+) -> BatchCancelledView:
+    cancelled, batch = await _rt(request).batches.cancel(principal.tenant_id, batch_id)
+    return BatchCancelledView(
+        batch_id=batch.id, status="cancelled", cancelled=cancelled, counts=batch.counts
+    )
+
+
+HANDLERS = [send_batch, get_batch, list_batch_messages, cancel_batch]

@@ -1,0 +1,37 @@
+"""POST /v1/messages/{id}/cancel: stop a scheduled or queued message before it is sent.
+
+(A batch's cancel is in api/batches.py.) Thin: the rule lives in the store's transaction."""
+
+import msgspec
+from litestar import Request, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from iep_appliance.api.auth import needs
+from iep_appliance.domain.models import Principal
+from iep_appliance.runtime import Runtime
+
+
+class CancelledView(msgspec.Struct, frozen=True, rename="camel"):
+    message_id: str
+    status: str
+
+
+@post(
+    "/v1/messages/{message_id:str}/cancel",
+    dependencies={"principal": needs("send")},
+    status_code=200,
+    summary="Cancel a scheduled or queued message that has not started",
+    description="The message becomes `cancelled` (with a `cancelled` event) and is never sent. "
+    "409 once sending began (or the message already ended); cancelling again answers 200.",
+    tags=["messages"],
+)
+async def cancel_message(
+    request: Request, principal: NamedDependency[Principal], message_id: FromPath[str]
+) -> CancelledView:
+    runtime: Runtime = request.app.state.runtime
+    await runtime.messages.cancel(principal.tenant_id, message_id)
+    return CancelledView(message_id=message_id, status="cancelled")
+
+
+HANDLERS = [cancel_message]

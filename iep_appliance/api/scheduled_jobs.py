@@ -1,0 +1,201 @@
+"""/v1/scheduled-jobs (admin): recurring sends. Thin: every rule lives in
+services/scheduled_jobs.py and domain/schedules.py; the ticker runs the ticks."""
+
+from typing import Any
+
+import msgspec
+from litestar import Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from iep_appliance.api.auth import needs
+from iep_appliance.domain.models import Principal
+from iep_appliance.domain.schedules import (
+    ScheduledJob,
+    ScheduledJobIn,
+    ScheduledJobPatch,
+    ScheduledRun,
+)
+from iep_appliance.runtime import Runtime
+
+
+class ScheduledJobView(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
+    id: str
+    name: str
+    cron: str
+    timezone: str
+    active: bool
+    last_run_at: str | None
+    next_run_at: str | None
+    created_at: str
+    updated_at: str
+    message: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    batch: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+
+
+class ScheduledJobList(msgspec.Struct, frozen=True, rename="camel"):
+    data: list[ScheduledJobView]
+    next_cursor: str | None
+
+
+class RunView(msgspec.Struct, frozen=True, rename="camel"):
+    scheduled_job_id: str
+    tick: str
+    created_at: str
+    message_id: str | None
+    batch_id: str | None
+    count: int
+    error: str | None
+
+
+class RunList(msgspec.Struct, frozen=True, rename="camel"):
+    data: list[RunView]
+    next_cursor: str | None
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def view(j: ScheduledJob) -> ScheduledJobView:
+    return ScheduledJobView(
+        id=j.id,
+        name=j.name,
+        cron=j.cron,
+        timezone=j.timezone,
+        active=j.active,
+        last_run_at=j.last_run_at,
+        next_run_at=j.next_run_at,
+        created_at=j.created_at,
+        updated_at=j.updated_at,
+        message=j.payload if j.kind == "message" else msgspec.UNSET,
+        batch=j.payload if j.kind == "batch" else msgspec.UNSET,
+    )
+
+
+def run_view(r: ScheduledRun) -> RunView:
+    return RunView(
+        scheduled_job_id=r.scheduled_job_id,
+        tick=r.tick,
+        created_at=r.created_at,
+        message_id=r.message_id,
+        batch_id=r.batch_id,
+        count=r.count,
+        error=r.error,
+    )
+
+
+@post(
+    "/v1/scheduled-jobs",
+    dependencies={"principal": needs("admin")},
+    status_code=201,
+    summary="Create a recurring send (cron + IANA timezone + a message or batch payload)",
+    description="`cron` has 5 fields; `timezone` is an IANA name (default UTC) and ticks are "
+    "DST-correct; the payload is validated like a real send. After downtime only the latest "
+    "missed tick runs.",
+    tags=["scheduled-jobs"],
+)
+async def create_scheduled_job(
+    request: Request, principal: NamedDependency[Principal], data: JSONBody[ScheduledJobIn]
+) -> ScheduledJobView:
+    return view(await _rt(request).scheduled_jobs.create(principal, data))
+
+
+@get(
+    "/v1/scheduled-jobs",
+    dependencies={"principal": needs("admin")},
+    summary="List recurring sends, oldest first",
+    tags=["scheduled-jobs"],
+)
+async def list_scheduled_jobs(
+    request: Request,
+    principal: NamedDependency[Principal],
+    limit: FromQuery[int] = 50,
+    cursor: FromQuery[str | None] = None,
+) -> ScheduledJobList:
+    items, nxt = await _rt(request).scheduled_jobs.list_jobs(principal.tenant_id, limit, cursor)
+    return ScheduledJobList(data=[view(j) for j in items], next_cursor=nxt)
+
+
+@get(
+    "/v1/scheduled-jobs/{job_id:str}",
+    dependencies={"principal": needs("admin")},
+    summary="One recurring send",
+    tags=["scheduled-jobs"],
+)
+async def get_scheduled_job(
+    request: Request, principal: NamedDependency[Principal], job_id: FromPath[str]
+) -> ScheduledJobView:
+    return view(await _rt(request).scheduled_jobs.get(principal.tenant_id, job_id))
+
+
+@patch(
+    "/v1/scheduled-jobs/{job_id:str}",
+    dependencies={"principal": needs("admin")},
+    status_code=200,
+    summary="Update a recurring send (any subset of its fields)",
+    description="A new cron or timezone, or resuming (`active: true`), schedules from now: "
+    "nothing is caught up.",
+    tags=["scheduled-jobs"],
+)
+async def update_scheduled_job(
+    request: Request,
+    principal: NamedDependency[Principal],
+    job_id: FromPath[str],
+    data: JSONBody[ScheduledJobPatch],
+) -> ScheduledJobView:
+    return view(await _rt(request).scheduled_jobs.update(principal, job_id, data))
+
+
+@delete(
+    "/v1/scheduled-jobs/{job_id:str}",
+    dependencies={"principal": needs("admin")},
+    status_code=204,
+    summary="Delete a recurring send (messages it created stay)",
+    tags=["scheduled-jobs"],
+)
+async def delete_scheduled_job(
+    request: Request, principal: NamedDependency[Principal], job_id: FromPath[str]
+) -> None:
+    await _rt(request).scheduled_jobs.delete(principal.tenant_id, job_id)
+
+
+@post(
+    "/v1/scheduled-jobs/{job_id:str}/run",
+    dependencies={"principal": needs("admin")},
+    status_code=202,
+    summary="Run a recurring send once, now (its schedule does not move)",
+    tags=["scheduled-jobs"],
+)
+async def run_scheduled_job(
+    request: Request, principal: NamedDependency[Principal], job_id: FromPath[str]
+) -> RunView:
+    return run_view(await _rt(request).scheduled_jobs.run_now(principal.tenant_id, job_id))
+
+
+@get(
+    "/v1/scheduled-jobs/{job_id:str}/runs",
+    dependencies={"principal": needs("admin")},
+    summary="Runs of a recurring send, newest first",
+    tags=["scheduled-jobs"],
+)
+async def list_scheduled_job_runs(
+    request: Request,
+    principal: NamedDependency[Principal],
+    job_id: FromPath[str],
+    limit: FromQuery[int] = 50,
+    cursor: FromQuery[str | None] = None,
+) -> RunList:
+    items, nxt = await _rt(request).scheduled_jobs.runs(principal.tenant_id, job_id, limit, cursor)
+    return RunList(data=[run_view(r) for r in items], next_cursor=nxt)
+
+
+HANDLERS = [
+    create_scheduled_job,
+    list_scheduled_jobs,
+    get_scheduled_job,
+    update_scheduled_job,
+    delete_scheduled_job,
+    run_scheduled_job,
+    list_scheduled_job_runs,
+]
