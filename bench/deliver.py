@@ -39,33 +39,40 @@ from bench.references import django_post_office_subprocess
 from tests.support.procs import ServerProcess, free_port, write_config
 
 REPO = Path(__file__).resolve().parent.parent
-_PARAGRAPH = (
-    "Thank you for your order, {{name}}. This paragraph pads the message to a realistic "
-    "transactional size, about five kilobytes once encoded, as the references send. "
+_PARAGRAPH = (  # the references' padding text: static, as most of a real template is
+    "Thank you for your order. This paragraph pads the message to a realistic transactional "
+    "size so that the transport moves about five kilobytes per message, as IEP's would. "
 )
 
 
 def send_body(with_text: bool) -> dict[str, Any]:
-    """A ~5 KB message with variables (the same shape as bench/references.py's)."""
+    """A ~5 KB receipt with six variables, about the size of bench/references.py's messages."""
     html = (
-        "<html><body><h1>Hello {{name}}</h1><p>Order <b>{{order}}</b> ships {{day}}.</p>"
+        "<html><body><h1>Hello {{name}}</h1>"
+        "<p>Order <b>{{order}}</b> ({{total}}) ships {{day}}.</p>"
         + "".join(f"<p>{_PARAGRAPH}</p>" for _ in range(11))
-        + "<p><a href='https://shop.example.com/orders/{{order}}'>Your order</a></p>"
-        + "</body></html>"
+        + "<p><a href='https://shop.example.com/orders/{{order}}'>Your order</a> · "
+        "<a href='{{supportUrl}}'>Help</a></p></body></html>"
     )
     body: dict[str, Any] = {
         "to": ["someone@example.net"],
         "from": {"email": "noreply@example.com", "name": "Bench Shop"},
         "subject": "Your receipt {{order}}",
         "htmlBody": html,
-        "variables": {"name": "Ada Lovelace", "order": "A-1042", "day": "today"},
+        "variables": {
+            "name": "Ada Lovelace",
+            "order": "A-1042",
+            "total": "€42.00",
+            "day": "today",
+            "supportUrl": "https://shop.example.com/help",
+        },
         "metadata": {"category": "receipt"},
     }
     if with_text:
         body["textBody"] = (
-            "Hello {{name}}\n\nOrder {{order}} ships {{day}}.\n\n"
-            + "\n".join(_PARAGRAPH for _ in range(5))
-            + "\nhttps://shop.example.com/orders/{{order}}\n"
+            "Hello {{name}}\n\nOrder {{order}} ({{total}}) ships {{day}}.\n\n"
+            + "\n".join(_PARAGRAPH for _ in range(11))
+            + "\nYour order: https://shop.example.com/orders/{{order}}\nHelp: {{supportUrl}}\n"
         )
     return body
 

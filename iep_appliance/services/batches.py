@@ -48,7 +48,7 @@ from iep_appliance.services.messages import MessageService, TenantContext
 from iep_appliance.services.queues import QueueService
 from iep_appliance.store.base import Store
 
-SLICE = 1000  # recipient entries checked or built between two yields to the event loop
+SLICE = 500  # recipient entries checked or built between two yields to the event loop
 _encoder = msgspec.json.Encoder()
 
 

@@ -366,13 +366,18 @@ async def test_metrics_count_sends_durations_errors_and_queue_depth(env: Env) ->
     env.sink.script_rcpt("ada@example.org", "451 4.3.0 later")
     message_id = await env.send()
     assert (await env.settled(message_id))["status"] == "sent"
-    resp = await env.client.get("/metrics")
-    assert resp.status_code == 200
-    text = resp.text
     tenant = await env.rt.store.get_tenant_by_slug("default")
     assert tenant is not None
     labels = f'provider="relay",status="{{}}",tenant="{tenant.id}"'
-    assert f"iep_messages_total{{{labels.format('sent')}}} 1.0" in text
+    sent = f"iep_messages_total{{{labels.format('sent')}}} 1.0"
+
+    async def scraped() -> str | None:
+        # The sender counts right after the commit the API read may already have seen.
+        resp = await env.client.get("/metrics")
+        assert resp.status_code == 200
+        return resp.text if sent in resp.text else None
+
+    text = await wait_until(scraped, timeout=5, message="sent counted")
     assert f"iep_messages_total{{{labels.format('retry_scheduled')}}} 1.0" in text
     assert "iep_message_duration_seconds_count 1.0" in text
     assert 'iep_provider_errors_total{error_type="transient",provider="relay"} 1.0' in text

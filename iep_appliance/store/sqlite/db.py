@@ -100,6 +100,14 @@ class Database:
                 loop.call_soon(self._flush)
         return await fut
 
+    async def write_alone(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(conn)` in a transaction of its own on the commit thread; return once durable.
+
+        For a long write that must not hold the event loop (a 10,000-message batch): groups
+        queued meanwhile wait for it, as they wait for a commit. `fn` raising rolls it back.
+        """
+        return await self.write(_Alone(fn))  # type: ignore[arg-type]
+
     def _flush(self) -> None:
         self._scheduled = False
         if self._committing:
@@ -107,7 +115,15 @@ class Database:
         if not self._pending:
             self._next()
             return
-        batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+        if isinstance(self._pending[0][0], _Alone):
+            self._flush_alone()
+            return
+        size = _MAX_BATCH  # a group stops before the next write_alone
+        for i, (fn, _fut) in enumerate(self._pending[:_MAX_BATCH]):
+            if isinstance(fn, _Alone):
+                size = i
+                break
+        batch, self._pending = self._pending[:size], self._pending[size:]
         conn = self._conn
         results: list[tuple[asyncio.Future[Any], bool, Any]] = []
         loop = asyncio.get_running_loop()
@@ -190,6 +206,35 @@ class Database:
         self._resolve(results)
         self._next()
 
+    def _flush_alone(self) -> None:
+        (alone, fut), self._pending = self._pending[0], self._pending[1:]
+        self._committing = True
+        loop = asyncio.get_running_loop()
+        done = loop.run_in_executor(self._committer, self._run_alone, alone.fn)
+
+        def finished(f: "asyncio.Future[Any]") -> None:
+            self._committing = False
+            exc = f.exception()
+            if exc is None:
+                self.commits += 1
+                self.batched_calls += 1
+            self._resolve([(fut, exc is None, exc if exc is not None else f.result())])
+            self._next()
+
+        done.add_done_callback(finished)
+
+    def _run_alone(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")  # on the commit thread: busy_timeout may wait here
+        try:
+            value = fn(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return value
+
     def _next(self) -> None:
         if self._pending and not self._scheduled:
             self._scheduled = True
@@ -249,3 +294,13 @@ class Database:
         if hasattr(self, "_conn"):
             self._conn.close()
             del self._conn
+
+
+class _Alone:
+    """A `write_alone` function in the pending list (run in its own transaction)."""
+
+    def __init__(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, conn: sqlite3.Connection) -> Any:
+        return self.fn(conn)

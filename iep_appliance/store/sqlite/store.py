@@ -49,6 +49,9 @@ from iep_appliance.store.sqlite import webhooks as q_webhooks
 from iep_appliance.store.sqlite.db import Database
 from iep_appliance.store.sqlite.migrate import migrate
 
+# Batches larger than this are written in a transaction of their own, off the event loop.
+ALONE_FROM = 200
+
 
 class SqliteStore:
     def __init__(
@@ -404,9 +407,9 @@ class SqliteStore:
     async def accept_batch(
         self, tenant_id: str, batch: NewBatch, messages: list[NewMessage]
     ) -> BatchAccepted | BatchReplayed:
-        result = await self.db.write(
-            lambda c: q_batches.accept_batch(c, tenant_id, batch, messages)
-        )
+        # A big batch runs off the event loop in a transaction of its own (DESIGN §1).
+        write = self.db.write_alone if len(messages) > ALONE_FROM else self.db.write
+        result = await write(lambda c: q_batches.accept_batch(c, tenant_id, batch, messages))
         if isinstance(result, BatchAccepted):
             self._notify(batch.scheduled_at or batch.created_at)
         return result

@@ -1,18 +1,24 @@
 """An in-process appliance for the workflow tests (batches, scheduling, queues, sandbox).
 
 A real Runtime on a real SQLite file under tmp_path, on the real clock, whose default
-provider is an `smtp` provider pointing at the aiosmtpd sink; the Litestar app over it
-through `AsyncTestClient`. The first-start key (tenant `default`, sender domain
-example.com, every scope) is the default auth; `tenant()` makes another tenant with a key.
-`restart()` stops the Runtime and starts a new one on the same database.
+provider is an `smtp` provider pointing at the aiosmtpd sink, served by uvicorn on the
+test's own event loop (as `iep serve` does) and called over real HTTP with httpx. (Litestar's
+AsyncTestClient runs the app on a second loop in another thread and blocks the test's loop
+for every request, so the delivery engine would freeze during requests and a write could
+wait on the other loop.) The first-start key (tenant `default`, sender domain example.com,
+every scope) is the default auth; `tenant()` makes another tenant with a key. `restart()`
+stops server and Runtime and starts new ones on the same database.
 """
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
+import uvicorn
 
 from iep_appliance.app import build_app
 from iep_appliance.config import Config, parse
@@ -70,7 +76,9 @@ class Env:
             "logging": {"access_log": False},
         }
         self.runtime: Runtime | None = None
-        self.client: AsyncTestClient[Any] | None = None
+        self.client: httpx.AsyncClient | None = None
+        self.server: uvicorn.Server | None = None
+        self.serving: asyncio.Task[None] | None = None
         self.key = ""
 
     @property
@@ -83,7 +91,7 @@ class Env:
         return self.runtime
 
     @property
-    def http(self) -> AsyncTestClient[Any]:
+    def http(self) -> httpx.AsyncClient:
         assert self.client is not None
         return self.client
 
@@ -92,14 +100,34 @@ class Env:
         await self.runtime.start()
         if self.runtime.first_start is not None:
             self.key = self.runtime.first_start.key
-        self.client = AsyncTestClient(app=build_app(self.runtime))
-        await self.client.__aenter__()
-        self.client.headers["x-api-key"] = self.key
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                build_app(self.runtime),
+                lifespan="off",
+                ws="none",
+                access_log=False,
+                log_config=None,
+                timeout_graceful_shutdown=5,
+            )
+        )
+        self.serving = asyncio.create_task(self.server.serve(sockets=[sock]))
+        await wait_until(lambda: self.server is not None and self.server.started, timeout=10)
+        self.client = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers={"x-api-key": self.key}, timeout=30
+        )
 
     async def stop(self) -> None:
         if self.client is not None:
-            await self.client.__aexit__(None, None, None)
+            await self.client.aclose()
             self.client = None
+        if self.server is not None and self.serving is not None:
+            self.server.should_exit = True
+            await self.serving
+            self.server = self.serving = None
         if self.runtime is not None:
             await self.runtime.stop()
             self.runtime = None
