@@ -17,7 +17,6 @@ primary key and a tick that did not commit is simply due again.
 """
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 
@@ -104,5 +103,13 @@ class Ticker:
                 log.exception("ticker.failed")
                 delay = RETRY_SLEEP
             if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                await self._sleep(delay)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Until woken or `seconds` pass. Not `asyncio.wait_for`: on Python 3.11 it swallows a
+        cancellation that arrives just as the event is set, and the task would never stop."""
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()

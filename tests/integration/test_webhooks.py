@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 from standardwebhooks.webhooks import Webhook
 
 from iep_appliance.app import build_app
@@ -38,7 +37,7 @@ ALL_EVENTS = ["message.sent", "message.failed", "message.bounced", "message.retr
 @dataclass
 class Env:
     rt: Runtime
-    client: AsyncTestClient
+    client: httpx.AsyncClient
     sink: WebhookSink
     tenant_id: str
 
@@ -109,8 +108,14 @@ async def appliance(tmp_path: Path, sink: WebhookSink, **webhooks: Any) -> Async
         assert rt.first_start is not None
         tenant = await rt.store.get_tenant_by_slug("default")
         assert tenant is not None
-        async with AsyncTestClient(app=build_app(rt)) as client:
-            client.headers["x-api-key"] = rt.first_start.key
+        # In-process on the test's own loop (AsyncTestClient would serve from a second loop in
+        # another thread and block this one, freezing the scheduler during each request).
+        transport = httpx.ASGITransport(app=build_app(rt))
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://iep.test",
+            headers={"x-api-key": rt.first_start.key},
+        ) as client:
             yield Env(rt, client, sink, tenant.id)
     finally:
         await rt.stop()
