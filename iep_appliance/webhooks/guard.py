@@ -2,7 +2,7 @@
 
 At registration every address a host resolves to must be public, and a host that does not
 resolve is refused. At send time the name is resolved again, the address is checked again,
-and the POST connects to exactly that address (`PinnedBackend`), so a name that rebinds to a
+and the POST connects only to the checked addresses (`PinnedBackend`), so a name that rebinds to a
 private address between the check and the connection cannot pass. The URL's host still goes
 into the `Host` header and TLS SNI/certificate checks. `allow_private_networks` turns the
 address checks off; only http/https stays enforced. Address rules are `domain/netaddr.py`.
@@ -30,10 +30,10 @@ from iep_appliance.domain.netaddr import (
 
 
 class Target(msgspec.Struct, frozen=True):
-    """Where one POST goes: the URL's parts and the checked address to connect to."""
+    """Where one POST goes: the URL's parts and the checked addresses, tried in order."""
 
     url: WebhookUrl
-    address: str
+    addresses: tuple[str, ...]
 
 
 class Guard:
@@ -49,13 +49,13 @@ class Guard:
         await self._public_addresses(parsed)
 
     async def target(self, url: str) -> Target:
-        """Send-time check: resolve now, check every address, pick the one to connect to."""
+        """Send-time check: resolve now and check every address the POST may connect to."""
         parsed = parse_webhook_url(url)
         if self.allow_private:
             addresses = await self._resolve(parsed)
         else:
             addresses = await self._public_addresses(parsed)
-        return Target(url=parsed, address=str(addresses[0]))
+        return Target(url=parsed, addresses=tuple(str(a) for a in addresses))
 
     async def _public_addresses(self, parsed: WebhookUrl) -> list[IPAddress]:
         addresses = await self._resolve(parsed)
@@ -95,15 +95,15 @@ def _unique(found: Iterable[Any]) -> list[IPAddress]:
 
 # ---- connecting to the checked address ----------------------------------------------------
 
-# The (host, address) pin of the POST running in this task; httpcore connects in the task
+# The (host, addresses) pin of the POST running in this task; httpcore connects in the task
 # that sends the request, so the pin cannot leak into another delivery.
-_pin: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+_pin: contextvars.ContextVar[tuple[str, tuple[str, ...]] | None] = contextvars.ContextVar(
     "webhook_pin", default=None
 )
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Connects to the pinned address instead of resolving the URL's host again."""
+    """Connects to the pinned addresses instead of resolving the URL's host again."""
 
     def __init__(self) -> None:
         self._inner = httpcore.AnyIOBackend()
@@ -119,13 +119,19 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         pin = _pin.get()
         if pin is None or pin[0] != _host_key(host):
             raise httpcore.ConnectError(f"refusing to connect to unchecked host {host}")
-        return await self._inner.connect_tcp(
-            pin[1],
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
+        failure: Exception | None = None
+        for address in pin[1]:  # as a resolving client would: the next address if one fails
+            try:
+                return await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        raise failure or httpcore.ConnectError(f"no address to connect to for {host}")
 
     async def connect_unix_socket(
         self,
@@ -161,8 +167,8 @@ def pinned_client(timeout: float, max_connections: int) -> httpx.AsyncClient:
 
 @contextlib.contextmanager
 def pinned(target: Target) -> Iterator[None]:
-    """Pin connections made in this task to `target.address` while the block runs."""
-    token = _pin.set((_host_key(target.url.host), target.address))
+    """Pin connections made in this task to `target.addresses` while the block runs."""
+    token = _pin.set((_host_key(target.url.host), target.addresses))
     try:
         yield
     finally:

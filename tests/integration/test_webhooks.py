@@ -520,7 +520,7 @@ async def test_post_connects_to_the_checked_address_not_to_a_fresh_lookup(
     webhook_sink: WebhookSink,
 ) -> None:
     url = f"http://rebinding.invalid:{webhook_sink.port}/hook"
-    target = Target(url=parse_webhook_url(url), address="127.0.0.1")
+    target = Target(url=parse_webhook_url(url), addresses=("127.0.0.1",))
     async with pinned_client(timeout=5, max_connections=2) as client:
         with pinned(target):
             resp = await client.post(url, content=b"{}")
@@ -533,7 +533,7 @@ async def test_post_connects_to_the_checked_address_not_to_a_fresh_lookup(
 
 
 async def test_pin_for_one_host_does_not_open_another(webhook_sink: WebhookSink) -> None:
-    target = Target(url=parse_webhook_url("http://a.invalid/"), address="127.0.0.1")
+    target = Target(url=parse_webhook_url("http://a.invalid/"), addresses=("127.0.0.1",))
     async with pinned_client(timeout=5, max_connections=2) as client:
         with pinned(target), pytest.raises(httpx.ConnectError):
             await client.post(f"http://b.invalid:{webhook_sink.port}/", content=b"{}")
@@ -545,5 +545,18 @@ async def test_guard_resolves_names_and_refuses_loopback_results() -> None:
     with pytest.raises(ValueError, match=r"resolves to 127\.0\.0\.1, a loopback address"):
         await guard.check_url("http://localhost/hook")
     target = await Guard(allow_private_networks=True).target("http://localhost:9/x")
-    assert target.address in ("127.0.0.1", "::1")
+    assert "127.0.0.1" in target.addresses
     assert target.url.port == 9
+
+
+async def test_post_tries_the_next_checked_address_when_one_refuses(
+    webhook_sink: WebhookSink,
+) -> None:
+    url = f"http://multi.invalid:{webhook_sink.port}/hook"
+    target = Target(url=parse_webhook_url(url), addresses=("127.0.0.2", "127.0.0.1"))
+    async with pinned_client(timeout=5, max_connections=2) as client:
+        with pinned(target):
+            resp = await client.post(url, content=b"{}")
+
+    assert resp.status_code == 200
+    assert len(webhook_sink.requests) == 1

@@ -68,7 +68,11 @@ DEPTH = (
     "SELECT state, run_at <= ?, count(*) FROM jobs WHERE queue_id = ?"
     " AND state IN ('ready', 'leased', 'paused') GROUP BY 1, 2"
 )
-OLDEST_DUE = "SELECT min(run_at) FROM jobs WHERE queue_id = ? AND state = 'ready' AND run_at <= ?"
+# The longest-waiting due job (a paused queue's jobs wait too).
+OLDEST_DUE = (
+    "SELECT min(run_at) FROM jobs WHERE queue_id = ? AND state IN ('ready', 'paused')"
+    " AND run_at <= ?"
+)
 # Outcomes of the queue's messages whose send job finished since ?.
 LAST_HOUR = (
     "SELECT m.status, count(*) FROM jobs j JOIN messages m ON m.id = j.ref_id"

@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 
 from iep_appliance.app import build_app
+from iep_appliance.clock import Clock
 from iep_appliance.config import Config, parse
 from iep_appliance.runtime import Runtime
 from iep_appliance.services.tenants import create_tenant
@@ -55,9 +56,10 @@ def message_body(**overrides: Any) -> dict[str, Any]:
 
 
 class Env:
-    def __init__(self, tmp_path: Path, sink: SmtpSink) -> None:
+    def __init__(self, tmp_path: Path, sink: SmtpSink, clock: Clock | None = None) -> None:
         self.tmp_path = tmp_path
         self.sink = sink
+        self.clock = clock
         self.sections: dict[str, Any] = {
             "storage": {"path": "data/iep.db", "attachments_dir": "data/attachments"},
             "delivery": {"concurrency": 8, "retry_schedule": [1, 1], "shutdown_grace_seconds": 5},
@@ -96,7 +98,7 @@ class Env:
         return self.client
 
     async def start(self) -> None:
-        self.runtime = Runtime(self.config)
+        self.runtime = Runtime(self.config, clock=self.clock)
         await self.runtime.start()
         if self.runtime.first_start is not None:
             self.key = self.runtime.first_start.key
