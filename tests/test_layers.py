@@ -8,6 +8,7 @@
     delivery, webhooks ← domain, store.base, config, blobs, clock, logs, metrics
     api, admin         ← services, domain, logs (never store, never SQL)
     cli                ← config, services, runtime, app, domain, clock, logs
+    client             ← domain (standalone HTTP client; never store, services or runtime)
     config clock logs metrics blobs paths  ← domain
     runtime, app       ← anything
 
@@ -53,6 +54,8 @@ ALLOWED: dict[str, set[str]] = {
     "admin": {"services", "domain", "logs"},
     "cli": {"config", "services", "runtime", "app", "domain", "clock", "logs"},
     "__main__": {"cli"},
+    # The standalone Python client (DESIGN §4.2): HTTP only, plus domain/signing for webhooks.
+    "client": {"domain"},
     **{name: {"domain"} for name in INFRA},
 }
 EXTRA: dict[str, set[str]] = {"iep_appliance.store.sqlite.store": {"clock"}}

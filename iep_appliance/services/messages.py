@@ -9,6 +9,7 @@ import asyncio
 import base64
 import hashlib
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -143,7 +144,8 @@ class MessageService:
             raise ValidationFailed([FieldError("queue", f"unknown queue {queue!r}")])
 
     async def resolve_queue(self, tenant_id: str, name: str | None) -> Queue | None:
-        """The named queue of a send (422 naming `queue` when unknown, 409 when draining)."""
+        """The named queue of a send (422 naming `queue` when unknown; a draining queue is
+        refused with 409 by the accepting transaction, after the idempotency check)."""
         if self.queues is not None:
             return await self.queues.resolve(tenant_id, name)
         if name is not None and name != "default":
@@ -281,13 +283,17 @@ def decode_cursor(cursor: str, n: int = 2) -> tuple[str, ...]:
 
 
 def _date_param(name: str, value: str | None, errors: list[FieldError]) -> str | None:
+    """An ISO date or date-time; a bare date as `to` includes that whole day."""
     if value is None:
         return None
+    bare_date = "T" not in value and len(value) == 10
     try:
-        when = ids.parse_iso(value if "T" in value or len(value) != 10 else value + "T00:00:00Z")
+        when = ids.parse_iso(value + "T00:00:00Z" if bare_date else value)
     except ValueError:
         errors.append(FieldError(name, "must be an ISO 8601 date or date-time"))
         return None
+    if bare_date and name == "to":
+        when += timedelta(days=1)
     return ids.iso(when)
 
 

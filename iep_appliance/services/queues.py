@@ -13,7 +13,7 @@ import msgspec
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
 from iep_appliance.domain import queues as rules
-from iep_appliance.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.models import (
     DEFAULT_QUEUE,
     Queue,
@@ -39,7 +39,8 @@ class QueueService:
 
     async def resolve(self, tenant_id: str, name: str | None) -> Queue:
         """The queue a send names (`default` when none). Raises ValidationFailed naming
-        `queue` when the tenant has no such queue, Conflict when it is draining."""
+        `queue` when the tenant has no such queue. (A draining queue is refused by the
+        accepting transaction, after the idempotency check: a replay still answers 200.)"""
         name = name or DEFAULT_QUEUE
         key = (tenant_id, name)
         hit = self._cache.get(key)
@@ -53,11 +54,6 @@ class QueueService:
                 self._cache[key] = (found, self.clock.monotonic())
         if found is None:
             raise ValidationFailed([FieldError("queue", f"unknown queue {name!r}")])
-        if found.state == "draining":
-            raise Conflict(
-                f"Queue {name!r} is draining: it finishes its messages but accepts no new ones",
-                {"queue": name, "state": "draining"},
-            )
         return found
 
     def schedule_of(self, queue: Queue) -> tuple[int, ...]:

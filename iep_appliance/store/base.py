@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from iep_appliance.domain.analytics import StatsQuery
+from iep_appliance.domain.dashboard import DashboardFilter, DeadJob, OutboxItem
 from iep_appliance.domain.models import (
     Accepted,
     AdminUser,
@@ -308,3 +309,29 @@ class Store(Protocol):
     async def stats_totals(self, tenant_id: str, q: StatsQuery) -> dict[str, int]: ...
     async def message_backlog(self, tenant_id: str) -> dict[str, dict[str, int]]:
         """Messages scheduled, queued or processing, by queue name and status."""
+
+    # ---- dashboard (operator views across tenants; never reachable by a tenant's key)
+    async def dashboard_messages(self, f: DashboardFilter) -> list[MessageRecord]:
+        """Messages of every tenant (or `f.tenant_id`), newest first, before `f.before_id`."""
+
+    async def dashboard_message(self, message_id: str) -> MessageRecord | None:
+        """One message of any tenant, with its events."""
+
+    async def dashboard_stats(self, q: StatsQuery) -> list[tuple[str, str, int]]:
+        """(hour prefix, status, count) of every tenant from the hourly rollups."""
+
+    async def dashboard_tenant_counts(self) -> dict[str, dict[str, int]]:
+        """Messages by tenant id and status."""
+
+    async def dashboard_outbox(
+        self, limit: int, before: tuple[str, str] | None = None
+    ) -> list[OutboxItem]:
+        """Outbox entries newest first, before the (created_at, message_id) last seen."""
+
+    async def dashboard_outbox_mime(self, message_id: str) -> tuple[str, bytes] | None:
+        """(tenant_id, MIME) of one outbox entry of any tenant."""
+
+    async def dashboard_dead_jobs(
+        self, limit: int, before_id: int | None = None
+    ) -> list[DeadJob]:
+        """Jobs in the DLQ (state dead), newest first, with the message of send jobs."""

@@ -46,6 +46,7 @@ from iep_appliance.store.sqlite import scheduled_jobs as q_scheduled
 from iep_appliance.store.sqlite import suppressions as q_suppressions
 from iep_appliance.store.sqlite import tenants as q_tenants
 from iep_appliance.store.sqlite import webhooks as q_webhooks
+from iep_appliance.store.sqlite.dashboard import DashboardVerbs
 from iep_appliance.store.sqlite.db import Database
 from iep_appliance.store.sqlite.migrate import migrate
 
@@ -53,7 +54,7 @@ from iep_appliance.store.sqlite.migrate import migrate
 ALONE_FROM = 200
 
 
-class SqliteStore:
+class SqliteStore(DashboardVerbs):
     def __init__(
         self,
         path: str,
@@ -247,9 +248,7 @@ class SqliteStore:
         now_s, until = ids.iso(now), ids.iso(now + lease)
         hold_s = ids.iso(hold_until) if hold_until else None
         return await self.db.write(
-            lambda c: q_jobs.claim_due(
-                c, now_s, until, limit, lane, lane_from, hold_queues, hold_s
-            )
+            lambda c: q_jobs.claim_due(c, now_s, until, limit, lane, lane_from, hold_queues, hold_s)
         )
 
     async def load_for_send(self, message_ids: list[str]) -> dict[str, MessageRecord]:
@@ -550,3 +549,5 @@ class SqliteStore:
 
     async def message_backlog(self, tenant_id: str) -> dict[str, dict[str, int]]:
         return await self.db.read(lambda c: q_analytics.queue_depths(c, tenant_id))
+
+    # ---- dashboard: the verbs live in store/sqlite/dashboard.py (DashboardVerbs, mixed in)

@@ -2,7 +2,9 @@
 entry, each rendered with its own variables merged over the shared ones; validated as a whole
 and accepted in one durable transaction; one idempotency key for the batch."""
 
+import base64
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from tests.integration.workflows.conftest import Env, batch_body
@@ -19,6 +21,10 @@ def rows(env: Env) -> tuple[int, ...]:
         )
     finally:
         conn.close()
+
+
+def stored_files(env: Env) -> list[Path]:
+    return [p for p in Path(env.rt.config.storage.attachments_dir).rglob("*") if p.is_file()]
 
 
 def people(n: int, start: int = 0) -> list[dict[str, Any]]:
@@ -201,3 +207,19 @@ async def test_batch_scopes_send_to_send_and_read_to_read(env: Env) -> None:
     assert (await env.http.get(batch_path, headers=read_only)).status_code == 200
     no_key = await env.http.post("/v1/messages/batch", json=body, headers={"x-api-key": ""})
     assert_problem(no_key, 401)
+
+
+async def test_shared_attachments_reach_every_recipient(env: Env) -> None:
+    pdf = b"%PDF-1.4 shared by the batch\r\n.\r\n"
+    attachment = {
+        "filename": "terms.pdf",
+        "content": base64.b64encode(pdf).decode(),
+        "contentType": "application/pdf",
+    }
+    await accept(env, batch_body(people(3), attachments=[attachment]))
+    await wait_until(lambda: len(env.sink.received) == 3, timeout=20)
+    for got in env.sink.received:
+        [part] = list(got.parsed.iter_attachments())
+        assert part.get_filename() == "terms.pdf"
+        assert part.get_content() == pdf
+    assert len(stored_files(env)) == 1, "the batch stores its attachment once"

@@ -113,6 +113,9 @@ async def test_paused_queue_accepts_but_sends_nothing_until_resumed(env: Env) ->
 
 async def test_draining_queue_rejects_new_sends_and_finishes_the_rest(env: Env) -> None:
     q = await env.queue("closing")
+    earlier = _message(queue="closing", idempotencyKey="before-the-drain")
+    first = await env.http.post("/v1/messages", json=earlier)
+    assert first.status_code == 202, first.text
     await env.http.post(f"/v1/queues/{q['id']}/pause")
     waiting = [await env.send(queue="closing", to=[f"w{i}@example.org"]) for i in range(3)]
     drained = await env.http.post(f"/v1/queues/{q['id']}/drain")
@@ -122,6 +125,9 @@ async def test_draining_queue_rejects_new_sends_and_finishes_the_rest(env: Env) 
     assert problem["queue"] == "closing" and "draining" in problem["detail"]
     batch = batch_body([{"to": ["b@example.org"]}], queue="closing")
     assert_problem(await env.http.post("/v1/messages/batch", json=batch), 409)
+    replay = await env.http.post("/v1/messages", json=earlier)
+    assert replay.status_code == 200, "a replay is not a new send"
+    assert replay.json()["messageId"] == first.json()["messageId"]
     for message_id in waiting:
         assert (await env.settled(message_id))["status"] == "sent"
     await env.http.post(f"/v1/queues/{q['id']}/resume")

@@ -1,0 +1,301 @@
+"""Operator sessions for /admin: the login form, logout, and the guard every route passes.
+
+A session is a random id kept in memory with its operator, role, CSRF token and expiry. The
+cookie carries `id.expiry.HMAC-SHA256(secret, id.expiry)` with a secret generated at start
+(HttpOnly, SameSite=Lax, Path=/admin): a restart logs every operator out. Every POST of a
+signed-in operator carries the session's CSRF token (form field `csrf_token` or header
+`X-CSRF-Token`); the login form uses a double-submit cookie instead. Failed logins are
+limited per address and per client address, in memory. Roles: `viewer` reads, `admin` also
+acts (routes.py gives each handler the least role it needs).
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections import deque
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import msgspec
+from litestar import Litestar, Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.handlers.base import BaseRouteHandler
+from litestar.response import Redirect
+
+from iep_appliance.admin.templates import page
+from iep_appliance.services.dashboard import DashboardService
+
+COOKIE = "iep_admin"
+LOGIN_COOKIE = "iep_admin_login"
+SESSION_SECONDS = 12 * 3600
+MAX_SESSIONS = 10_000
+# Failed logins allowed per address and per client within the window, then refused.
+MAX_FAILURES = 5
+FAILURE_WINDOW = 900.0
+ROLES = {"viewer": 0, "admin": 1}
+PUBLIC = "public"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class TimeSource(Protocol):
+    """The part of the runtime's Clock that sessions and the limiter read."""
+
+    def now(self) -> datetime: ...
+    def monotonic(self) -> float: ...
+
+
+class LoginRequired(Exception):
+    """No valid session: the browser goes to the login form."""
+
+
+class Forbidden(Exception):
+    """Signed in, but the role or the CSRF token does not allow this request."""
+
+
+
+
+class AdminSession(msgspec.Struct, frozen=True):
+    id: str
+    email: str
+    role: str
+    csrf_token: str
+    expires: int  # unix seconds
+
+    @property
+    def can_act(self) -> bool:
+        return self.role == "admin"
+
+
+class Sessions:
+    def __init__(self, clock: TimeSource) -> None:
+        self.clock = clock
+        self._secret = secrets.token_bytes(32)
+        self._by_id: dict[str, AdminSession] = {}
+
+    def _sign(self, payload: str) -> str:
+        mac = hmac.new(self._secret, payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def _now(self) -> int:
+        return int(self.clock.now().timestamp())
+
+    def create(self, email: str, role: str) -> tuple[AdminSession, str]:
+        """A new session and its cookie value."""
+        now = self._now()
+        self._by_id = {k: s for k, s in self._by_id.items() if s.expires > now}
+        while len(self._by_id) >= MAX_SESSIONS:
+            self._by_id.pop(next(iter(self._by_id)))
+        session = AdminSession(
+            id=secrets.token_urlsafe(24),
+            email=email,
+            role=role,
+            csrf_token=secrets.token_urlsafe(24),
+            expires=now + SESSION_SECONDS,
+        )
+        self._by_id[session.id] = session
+        payload = f"{session.id}.{session.expires}"
+        return session, f"{payload}.{self._sign(payload)}"
+
+    def lookup(self, cookie: str | None) -> AdminSession | None:
+        if not cookie or cookie.count(".") != 2:
+            return None
+        session_id, expires, mac = cookie.split(".")
+        if not hmac.compare_digest(mac, self._sign(f"{session_id}.{expires}")):
+            return None
+        session = self._by_id.get(session_id)
+        if session is None or str(session.expires) != expires or session.expires <= self._now():
+            return None
+        return session
+
+    def drop(self, session_id: str) -> None:
+        self._by_id.pop(session_id, None)
+
+
+class LoginLimiter:
+    """At most MAX_FAILURES failed logins per key (address, client) per FAILURE_WINDOW."""
+
+    def __init__(self, clock: TimeSource) -> None:
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str) -> deque[float]:
+        times = self._failures.get(key)
+        if times is None:
+            return deque()
+        cutoff = self.clock.monotonic() - FAILURE_WINDOW
+        while times and times[0] <= cutoff:
+            times.popleft()
+        if not times:
+            del self._failures[key]
+        return times
+
+    def retry_after(self, keys: list[str]) -> float:
+        """Seconds until a login may be tried again (0: now)."""
+        wait = 0.0
+        for key in keys:
+            times = self._recent(key)
+            if len(times) >= MAX_FAILURES:
+                wait = max(wait, times[0] + FAILURE_WINDOW - self.clock.monotonic())
+        return wait
+
+    def failed(self, keys: list[str]) -> None:
+        if len(self._failures) > 100_000:  # bounded: forget everyone rather than grow
+            self._failures.clear()
+        for key in keys:
+            self._failures.setdefault(key, deque()).append(self.clock.monotonic())
+
+    def succeeded(self, keys: list[str]) -> None:
+        for key in keys:
+            self._failures.pop(key, None)
+
+
+class AdminState(msgspec.Struct):
+    sessions: Sessions
+    limiter: LoginLimiter
+    dashboard: DashboardService
+
+
+def admin_state(app: Litestar) -> AdminState:
+    """The dashboard's in-memory state, made on first use for this app."""
+    found: AdminState | None = app.state.get("iep_admin")
+    if found is None:
+        rt = app.state.runtime
+        found = AdminState(
+            sessions=Sessions(rt.clock),
+            limiter=LoginLimiter(rt.clock),
+            dashboard=DashboardService(rt.store, rt.clock),
+        )
+        app.state["iep_admin"] = found
+    return found
+
+
+def dashboard(request: Request) -> DashboardService:
+    return admin_state(request.app).dashboard
+
+
+def current(request: Request) -> AdminSession:
+    """The signed-in operator of a guarded request."""
+    session: AdminSession = request.state["admin_session"]
+    return session
+
+
+async def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Every /admin route: a valid session, the handler's role, and a CSRF token on POST.
+    A handler without a role in its `opt` needs `admin` (closed by default)."""
+    role = handler.opt.get("role", "admin")
+    if role == PUBLIC:
+        return
+    session = admin_state(connection.app).sessions.lookup(connection.cookies.get(COOKIE))
+    if session is None:
+        raise LoginRequired()
+    connection.state.admin_session = session
+    if connection.scope["method"] in UNSAFE_METHODS:
+        token = connection.headers.get("x-csrf-token")
+        if token is None:
+            form = await Request(connection.scope, connection.receive).form()
+            token = form.get("csrf_token")
+        if not isinstance(token, str) or not hmac.compare_digest(token, session.csrf_token):
+            raise Forbidden("The form's CSRF token is missing or wrong; reload the page.")
+    if ROLES.get(session.role, -1) < ROLES.get(role, len(ROLES)):
+        raise Forbidden(f"This needs the {role} role; you are signed in as {session.role}.")
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: a dashboard path only (never another site)."""
+    if target and target.startswith("/admin") and not target.startswith("//"):
+        return target
+    return "/admin/"
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _login_page(
+    request: Request, error: str = "", status: int = 200, email: str = "", target: str = ""
+) -> Response[Any]:
+    token = secrets.token_urlsafe(24)
+    cookie = Cookie(
+        key=LOGIN_COOKIE,
+        value=token,
+        path="/admin/login",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=3600,
+    )
+    return page(
+        request,
+        "login",
+        status=status,
+        cookies=[cookie],
+        login_token=token,
+        error=error,
+        email=email,
+        next=target,
+    )
+
+
+@get("/login", opt={"role": PUBLIC}, name="admin-login")
+async def login_form(request: Request, next: str = "") -> Response[Any]:
+    if admin_state(request.app).sessions.lookup(request.cookies.get(COOKIE)):
+        return Redirect(path=safe_next(next), status_code=303)
+    return _login_page(request, target=next)
+
+
+@post("/login", opt={"role": PUBLIC}, status_code=303)
+async def login(request: Request) -> Response[Any]:
+    form = await request.form()
+    email = str(form.get("email") or "").strip().lower()
+    password = str(form.get("password") or "")
+    target = str(form.get("next") or "")
+    token = str(form.get("csrf_token") or "")
+    expected = request.cookies.get(LOGIN_COOKIE) or ""
+    if not token or not hmac.compare_digest(token, expected):
+        return _login_page(request, "The form expired; please sign in again.", 403, email, target)
+    state = admin_state(request.app)
+    keys = [f"email:{email}", f"client:{client_of(request)}"]
+    wait = state.limiter.retry_after(keys)
+    if wait > 0:
+        minutes = max(1, round(wait / 60))
+        msg = f"Too many failed sign-ins. Try again in about {minutes} min."
+        return _login_page(request, msg, 429, email, target)
+    user = await state.dashboard.authenticate(email, password) if email and password else None
+    if user is None:
+        state.limiter.failed(keys)
+        return _login_page(request, "Wrong email or password.", 401, email, target)
+    state.limiter.succeeded(keys[:1])
+    _session, value = state.sessions.create(user.email, user.role)
+    response = Redirect(path=safe_next(target), status_code=303)
+    response.set_cookie(
+        key=COOKIE,
+        value=value,
+        path="/admin",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=SESSION_SECONDS,
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/admin/login")
+    return response
+
+
+@post("/logout", opt={"role": "viewer"}, status_code=303)
+async def logout(request: Request) -> Response[Any]:
+    admin_state(request.app).sessions.drop(current(request).id)
+    response = Redirect(path="/admin/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/admin")
+    return response
+
+
+def login_redirect(request: Request, _exc: Exception) -> Response[Any]:
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    location = "/admin/login" if request.method != "GET" else f"/admin/login?next={quote(target)}"
+    if request.headers.get("hx-request") == "true":
+        return Response(content=b"", status_code=401, headers={"HX-Redirect": location})
+    return Redirect(path=location, status_code=303)

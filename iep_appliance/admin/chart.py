@@ -1,0 +1,93 @@
+"""The overview's chart, drawn on the server as SVG geometry (no JavaScript library): for
+each hour, a bar of accepted (queued) messages and beside it a stack of outcomes (sent,
+bounced, failed), on a y axis rounded to a readable maximum."""
+
+import msgspec
+
+WIDTH, HEIGHT = 760, 220
+LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 26
+STACK: tuple[str, ...] = ("sent", "bounced", "failed")
+
+
+class Bar(msgspec.Struct, frozen=True):
+    x: float
+    y: float
+    w: float
+    h: float
+    kind: str  # queued | sent | bounced | failed
+    title: str
+
+
+class Tick(msgspec.Struct, frozen=True):
+    at: float
+    text: str
+
+
+class Chart(msgspec.Struct, frozen=True):
+    width: int
+    height: int
+    left: int
+    top: int
+    plot_width: int
+    plot_height: int
+    bars: list[Bar]
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+    empty: bool
+
+
+def nice_max(value: int) -> int:
+    """The smallest 1, 2, 2.5 or 5 times 10^k at or above `value` (at least 4)."""
+    if value <= 4:
+        return 4
+    step = 1
+    while True:
+        for m in (1, 2, 2.5, 5):
+            if step * m >= value:
+                return int(step * m)
+        step *= 10
+
+
+def hourly_chart(hours: list[tuple[str, dict[str, int]]]) -> Chart:
+    """Geometry for `hours` (bucket start ISO text, counts), oldest first."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    peak = max([max(c.get("queued", 0), sum(c.get(k, 0) for k in STACK)) for _s, c in hours] or [0])
+    top = nice_max(peak)
+    slot = plot_w / max(1, len(hours))
+    bar_w = max(2.0, (slot - 6) / 2)
+    bars: list[Bar] = []
+    x_ticks: list[Tick] = []
+
+    def height(n: int) -> float:
+        return plot_h * n / top
+
+    for i, (start, counts) in enumerate(hours):
+        x = LEFT + i * slot + 2
+        label = f"{start[11:16]} UTC"
+        queued = counts.get("queued", 0)
+        if queued:
+            h = height(queued)
+            bars.append(Bar(x, TOP + plot_h - h, bar_w, h, "queued", f"{label}: {queued} queued"))
+        base = TOP + plot_h
+        for kind in STACK:
+            n = counts.get(kind, 0)
+            if n:
+                h = height(n)
+                base -= h
+                bars.append(Bar(x + bar_w + 1, base, bar_w, h, kind, f"{label}: {n} {kind}"))
+        if i % 3 == 0 or i == len(hours) - 1:
+            x_ticks.append(Tick(LEFT + i * slot + slot / 2, start[11:16]))
+    fractions = [f for f in (0, 0.25, 0.5, 0.75, 1) if (top * f).is_integer()]
+    y_ticks = [Tick(TOP + plot_h - plot_h * f, f"{int(top * f)}") for f in fractions]
+    return Chart(
+        width=WIDTH,
+        height=HEIGHT,
+        left=LEFT,
+        top=TOP,
+        plot_width=plot_w,
+        plot_height=plot_h,
+        bars=bars,
+        x_ticks=x_ticks,
+        y_ticks=y_ticks,
+        empty=peak == 0,
+    )

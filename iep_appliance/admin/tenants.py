@@ -1,0 +1,62 @@
+"""/admin/tenants: every tenant with its settings and message counts; admins create one
+(services/tenants.create_tenant, the same rules as the CLI)."""
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.response import Redirect, Response, Template
+
+from iep_appliance.admin.auth import dashboard
+from iep_appliance.admin.templates import page
+from iep_appliance.domain.errors import Conflict, ValidationFailed
+from iep_appliance.services.tenants import create_tenant
+
+COUNTED = ("queued", "processing", "sent", "failed", "bounced")
+
+
+async def _page(
+    request: Request[Any, Any, Any],
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Template:
+    rt = request.app.state.runtime
+    limits = rt.config.limits
+    return page(
+        request,
+        "tenants",
+        active="Tenants",
+        rows=await dashboard(request).tenants(),
+        counted=COUNTED,
+        defaults={
+            "maxPerMinute": limits.max_per_minute or None,
+            "maxPerHour": limits.max_per_hour or None,
+            "maxPerDay": limits.max_per_day or None,
+        },
+        errors=errors or {},
+        form=form or {"slug": "", "name": "", "domains": ""},
+        created=request.query_params.get("created", ""),
+        status=status,
+    )
+
+
+@get("/tenants")
+async def list_tenants(request: Request[Any, Any, Any]) -> Template:
+    return await _page(request)
+
+
+@post("/tenants", status_code=303)
+async def create(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await request.form()
+    fields = {k: str(form.get(k) or "").strip() for k in ("slug", "name", "domains")}
+    domains = [d for d in fields["domains"].replace(",", " ").split() if d]
+    try:
+        tenant = await create_tenant(
+            request.app.state.runtime.store, fields["slug"], fields["name"], domains
+        )
+    except ValidationFailed as exc:
+        errors = {e.path: e.message for e in exc.errors}
+        return await _page(request, errors, fields, 422)
+    except Conflict as exc:
+        return await _page(request, {"slug": str(exc)}, fields, 409)
+    return Redirect(path=f"/admin/tenants?created={tenant.slug}", status_code=303)

@@ -1,0 +1,152 @@
+"""All SQL of the operator dashboard: reads across tenants (the dashboard is the operator's
+view, never reachable by a tenant's key). Statements run on a reader connection and never
+await; `DashboardVerbs` is the async side that SqliteStore mixes in."""
+
+import sqlite3
+from typing import Any
+
+from iep_appliance.domain.analytics import StatsQuery
+from iep_appliance.domain.dashboard import DashboardFilter, DeadJob, OutboxItem
+from iep_appliance.domain.models import Event, MessageRecord
+from iep_appliance.store.sqlite import rows
+from iep_appliance.store.sqlite.db import Database
+
+# One message of any tenant.
+SELECT_MESSAGE = f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE id = ?"
+# Its events in insertion order.
+SELECT_EVENTS = "SELECT type, created_at, payload FROM events WHERE message_id = ? ORDER BY id"
+# Status changes per hour of every tenant from the analytics rollups (tag '' counts each once).
+SELECT_STATS = (
+    "SELECT substr(hour, 1, 13) AS bucket, status, sum(count) FROM stats_hourly"
+    " WHERE tag = '' AND hour >= ? AND hour < ? GROUP BY bucket, status"
+)
+# Messages by tenant and status (a scan of the messages_tenant_status index).
+SELECT_TENANT_COUNTS = "SELECT tenant_id, status, count(*) FROM messages GROUP BY tenant_id, status"
+# Outbox entries, newest first, with the subject and recipients of their message.
+SELECT_OUTBOX = (
+    "SELECT o.message_id, o.tenant_id, o.created_at, length(o.mime),"
+    " coalesce(m.rendered_subject, m.subject), m.to_addrs"
+    " FROM outbox o LEFT JOIN messages m ON m.id = o.message_id"
+    " WHERE (?1 IS NULL OR (o.created_at, o.message_id) < (?1, ?2))"
+    " ORDER BY o.created_at DESC, o.message_id DESC LIMIT ?3"
+)
+# The stored MIME of one outbox entry, any tenant.
+SELECT_OUTBOX_MIME = "SELECT tenant_id, mime FROM outbox WHERE message_id = ?"
+# The DLQ, newest first, with the message of each send job.
+SELECT_DEAD_JOBS = (
+    "SELECT j.id, j.kind, j.ref_id, j.tenant_id, j.attempts, j.last_error, j.updated_at,"
+    " m.status, coalesce(m.rendered_subject, m.subject), m.to_addrs"
+    " FROM jobs j LEFT JOIN messages m ON j.kind = 'send' AND m.id = j.ref_id"
+    " WHERE j.state = 'dead' AND (?1 IS NULL OR j.id < ?1) ORDER BY j.id DESC LIMIT ?2"
+)
+
+
+def list_messages(conn: sqlite3.Connection, f: DashboardFilter) -> list[MessageRecord]:
+    where: list[str] = []
+    args: list[Any] = []
+    if f.tenant_id:
+        where.append("tenant_id = ?")
+        args.append(f.tenant_id)
+    if f.status:
+        where.append("status = ?")
+        args.append(f.status)
+    if f.recipient:
+        where.append("instr(lower(to_addrs || cc_addrs || bcc_addrs), ?) > 0")
+        args.append(f.recipient.lower())
+    if f.before_id:
+        where.append("id < ?")
+        args.append(f.before_id)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    sql = f"SELECT {rows.MESSAGE_COLUMNS} FROM messages{clause} ORDER BY id DESC LIMIT ?"
+    return [rows.message(r) for r in conn.execute(sql, [*args, f.limit])]
+
+
+def get_message(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
+    row = conn.execute(SELECT_MESSAGE, (message_id,)).fetchone()
+    if row is None:
+        return None
+    events = tuple(
+        Event(type=t, timestamp=ts, data=rows.loads(p, {}))
+        for t, ts, p in conn.execute(SELECT_EVENTS, (message_id,))
+    )
+    return rows.message(row, (), events)
+
+
+def stats(conn: sqlite3.Connection, q: StatsQuery) -> list[tuple[str, str, int]]:
+    return [(b, s, int(n)) for b, s, n in conn.execute(SELECT_STATS, (q.start, q.end))]
+
+
+def tenant_counts(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for tenant_id, status, n in conn.execute(SELECT_TENANT_COUNTS):
+        out.setdefault(tenant_id, {})[status] = int(n)
+    return out
+
+
+def list_outbox(
+    conn: sqlite3.Connection, limit: int, before: tuple[str, str] | None
+) -> list[OutboxItem]:
+    at, message_id = before or (None, None)
+    return [
+        OutboxItem(
+            message_id=r[0],
+            tenant_id=r[1],
+            created_at=r[2],
+            size_bytes=int(r[3]),
+            subject=r[4],
+            to=tuple(rows.loads(r[5], [])),
+        )
+        for r in conn.execute(SELECT_OUTBOX, (at, message_id, limit))
+    ]
+
+
+def outbox_mime(conn: sqlite3.Connection, message_id: str) -> tuple[str, bytes] | None:
+    row = conn.execute(SELECT_OUTBOX_MIME, (message_id,)).fetchone()
+    return (row[0], bytes(row[1])) if row else None
+
+
+def dead_jobs(conn: sqlite3.Connection, limit: int, before_id: int | None) -> list[DeadJob]:
+    return [
+        DeadJob(
+            id=r[0],
+            kind=r[1],
+            ref_id=r[2],
+            tenant_id=r[3],
+            attempts=r[4],
+            last_error=r[5],
+            updated_at=r[6],
+            message_status=r[7],
+            subject=r[8],
+            to=tuple(rows.loads(r[9], [])),
+        )
+        for r in conn.execute(SELECT_DEAD_JOBS, (before_id, limit))
+    ]
+
+
+class DashboardVerbs:
+    """The `# ---- dashboard` verbs of store/base.py, mixed into SqliteStore."""
+
+    db: Database
+
+    async def dashboard_messages(self, f: DashboardFilter) -> list[MessageRecord]:
+        return await self.db.read(lambda c: list_messages(c, f))
+
+    async def dashboard_message(self, message_id: str) -> MessageRecord | None:
+        return await self.db.read(lambda c: get_message(c, message_id))
+
+    async def dashboard_stats(self, q: StatsQuery) -> list[tuple[str, str, int]]:
+        return await self.db.read(lambda c: stats(c, q))
+
+    async def dashboard_tenant_counts(self) -> dict[str, dict[str, int]]:
+        return await self.db.read(tenant_counts)
+
+    async def dashboard_outbox(
+        self, limit: int, before: tuple[str, str] | None = None
+    ) -> list[OutboxItem]:
+        return await self.db.read(lambda c: list_outbox(c, limit, before))
+
+    async def dashboard_outbox_mime(self, message_id: str) -> tuple[str, bytes] | None:
+        return await self.db.read(lambda c: outbox_mime(c, message_id))
+
+    async def dashboard_dead_jobs(self, limit: int, before_id: int | None = None) -> list[DeadJob]:
+        return await self.db.read(lambda c: dead_jobs(c, limit, before_id))
