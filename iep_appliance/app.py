@@ -8,7 +8,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from iep_appliance import __version__
+from iep_appliance import __version__, paths
+from iep_appliance.admin import routes as admin_routes
 from iep_appliance.api import (
     analytics,
     batches,
@@ -40,6 +41,7 @@ ROUTE_MODULES: list[Any] = [
     batches,
     cancellation,
     queues,
+    admin_routes,  # /admin dashboard (templates and /admin/static: build_app)
 ]
 
 
@@ -82,6 +84,7 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
         handlers.extend(module.HANDLERS)
     handlers.extend(extra_handlers or [])
     handlers.extend(runtime.extra_handlers)
+    handlers.append(admin_routes.static_files(paths.static_dir()))
     app = Litestar(
         route_handlers=handlers,
         exception_handlers=EXCEPTION_HANDLERS,
@@ -94,6 +97,7 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
         ),
+        template_config=admin_routes.template_config(paths.templates_dir()),
         debug=False,
         logging_config=None,
     )

@@ -55,8 +55,6 @@ class Forbidden(Exception):
     """Signed in, but the role or the CSRF token does not allow this request."""
 
 
-
-
 class AdminSession(msgspec.Struct, frozen=True):
     id: str
     email: str
@@ -239,14 +237,14 @@ def _login_page(
     )
 
 
-@get("/login", opt={"role": PUBLIC}, name="admin-login")
+@get("/login")
 async def login_form(request: Request, next: str = "") -> Response[Any]:
     if admin_state(request.app).sessions.lookup(request.cookies.get(COOKIE)):
         return Redirect(path=safe_next(next), status_code=303)
     return _login_page(request, target=next)
 
 
-@post("/login", opt={"role": PUBLIC}, status_code=303)
+@post("/login", status_code=303)
 async def login(request: Request) -> Response[Any]:
     form = await request.form()
     email = str(form.get("email") or "").strip().lower()
@@ -283,7 +281,7 @@ async def login(request: Request) -> Response[Any]:
     return response
 
 
-@post("/logout", opt={"role": "viewer"}, status_code=303)
+@post("/logout", status_code=303)
 async def logout(request: Request) -> Response[Any]:
     admin_state(request.app).sessions.drop(current(request).id)
     response = Redirect(path="/admin/login", status_code=303)

@@ -1,0 +1,104 @@
+"""Every /admin route with the least role it needs (DESIGN §4.2), as one Litestar Router.
+
+`guard` (auth.py) runs before each handler: `public` routes need nothing; the others need a
+session, and their role; every POST needs the session's CSRF token. Errors render as HTML
+pages here, not as the API's problem+json. app.py adds `HANDLERS`, `template_config()` and
+`static_files()` (the directories come from paths.py).
+"""
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, Response, Router
+from litestar.datastructures import CacheControlHeader, ResponseHeader
+from litestar.exceptions import NotFoundException
+from litestar.handlers.http_handlers import HTTPRouteHandler
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from iep_appliance.admin import auth, messages, outbox, overview, queue, templates, tenants
+from iep_appliance.admin.templates import page
+from iep_appliance.domain.errors import NotFound, ValidationFailed
+
+# handler, least role ("public": no session; "viewer": read; "admin": act)
+ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
+    (auth.login_form, auth.PUBLIC),  # GET  /admin/login
+    (auth.login, auth.PUBLIC),  # POST /admin/login (double-submit CSRF, rate-limited)
+    (auth.logout, "viewer"),  # POST /admin/logout
+    (overview.show, "viewer"),  # GET  /admin/
+    (messages.list_messages, "viewer"),  # GET  /admin/messages
+    (messages.show_message, "viewer"),  # GET  /admin/messages/{id}
+    (messages.retry_message, "admin"),  # POST /admin/messages/{id}/retry
+    (outbox.list_outbox, "viewer"),  # GET  /admin/outbox
+    (outbox.preview, "viewer"),  # GET  /admin/outbox/{id}
+    (tenants.list_tenants, "viewer"),  # GET  /admin/tenants
+    (tenants.create, "admin"),  # POST /admin/tenants
+    (queue.show, "viewer"),  # GET  /admin/queue
+)
+for _handler, _role in ROUTES:
+    _handler.opt["role"] = _role
+
+# The dashboard's pages: no caching, no framing, scripts only from /admin/static; the
+# sandboxed preview iframe inherits this policy, so a previewed message loads no remote image.
+SECURITY_HEADERS = [
+    ResponseHeader(name="Cache-Control", value="no-store"),
+    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+    ResponseHeader(name="Referrer-Policy", value="same-origin"),
+    ResponseHeader(
+        name="Content-Security-Policy",
+        value="default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';"
+        " img-src 'self' data:; frame-src 'self'; frame-ancestors 'none'; form-action 'self';"
+        " base-uri 'none'",
+    ),
+]
+
+
+def _error_page(request: Request[Any, Any, Any], status: int, title: str, detail: str) -> Any:
+    return page(request, "error", status=status, title=title, detail=detail)
+
+
+def _forbidden(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    return _error_page(request, 403, "Not allowed", str(exc))
+
+
+def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    detail = str(exc) if isinstance(exc, NotFound) else "There is no such dashboard page."
+    return _error_page(request, 404, "Not found", detail)
+
+
+def _invalid(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    assert isinstance(exc, ValidationFailed)
+    detail = "; ".join(f"{e.path}: {e.message}" for e in exc.errors)
+    return _error_page(request, 400, "Invalid request", detail)
+
+
+HANDLERS: list[Any] = [
+    Router(
+        path="/admin",
+        route_handlers=[handler for handler, _role in ROUTES],
+        guards=[auth.guard],
+        exception_handlers={
+            auth.LoginRequired: auth.login_redirect,
+            auth.Forbidden: _forbidden,
+            NotFound: _not_found,
+            NotFoundException: _not_found,
+            ValidationFailed: _invalid,
+        },
+        response_headers=SECURITY_HEADERS,
+        include_in_schema=False,
+    )
+]
+
+
+def template_config(directory: Path) -> TemplateConfig[Any]:
+    return templates.template_config(directory)
+
+
+def static_files(directory: Path) -> Any:
+    """/admin/static: htmx (its version in the file name) and the stylesheet."""
+    return create_static_files_router(
+        path="/admin/static",
+        directories=[directory],
+        include_in_schema=False,
+        cache_control=CacheControlHeader(max_age=3600),
+    )
