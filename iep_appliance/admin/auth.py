@@ -238,10 +238,11 @@ def _login_page(
 
 
 @get("/login")
-async def login_form(request: Request, next: str = "") -> Response[Any]:
+async def login_form(request: Request) -> Response[Any]:
+    target = request.query_params.get("next", "")
     if admin_state(request.app).sessions.lookup(request.cookies.get(COOKIE)):
-        return Redirect(path=safe_next(next), status_code=303)
-    return _login_page(request, target=next)
+        return Redirect(path=safe_next(target), status_code=303)
+    return _login_page(request, target=target)
 
 
 @post("/login", status_code=303)

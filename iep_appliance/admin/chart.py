@@ -4,7 +4,7 @@ bounced, failed), on a y axis rounded to a readable maximum."""
 
 import msgspec
 
-WIDTH, HEIGHT = 760, 220
+WIDTH, HEIGHT = 1120, 250
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 26
 STACK: tuple[str, ...] = ("sent", "bounced", "failed")
 
@@ -77,7 +77,7 @@ def hourly_chart(hours: list[tuple[str, dict[str, int]]]) -> Chart:
                 bars.append(Bar(x + bar_w + 1, base, bar_w, h, kind, f"{label}: {n} {kind}"))
         if i % 3 == 0 or i == len(hours) - 1:
             x_ticks.append(Tick(LEFT + i * slot + slot / 2, start[11:16]))
-    fractions = [f for f in (0, 0.25, 0.5, 0.75, 1) if (top * f).is_integer()]
+    fractions = [f for f in (0, 0.25, 0.5, 0.75, 1) if float(top * f).is_integer()]
     y_ticks = [Tick(TOP + plot_h - plot_h * f, f"{int(top * f)}") for f in fractions]
     return Chart(
         width=WIDTH,

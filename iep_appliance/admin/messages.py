@@ -5,6 +5,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
 from iep_appliance.admin.auth import dashboard, safe_next
@@ -39,7 +40,7 @@ async def list_messages(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/messages/{message_id:str}")
-async def show_message(request: Request[Any, Any, Any], message_id: str) -> Template:
+async def show_message(request: Request[Any, Any, Any], message_id: FromPath[str]) -> Template:
     return await _detail(request, message_id)
 
 
@@ -62,7 +63,9 @@ async def _detail(
 
 
 @post("/messages/{message_id:str}/retry", status_code=303)
-async def retry_message(request: Request[Any, Any, Any], message_id: str) -> Response[Any]:
+async def retry_message(
+    request: Request[Any, Any, Any], message_id: FromPath[str]
+) -> Response[Any]:
     """Failed → queued again (MessageService.retry, as POST /v1/messages/{id}/retry)."""
     record = await dashboard(request).message(message_id)
     try:

@@ -4,6 +4,7 @@ decoded headers, the HTML part sanitized (nh3) inside a sandboxed iframe, the te
 from typing import Any
 
 from litestar import Request, get
+from litestar.params import FromPath
 from litestar.response import Template
 
 from iep_appliance.admin.auth import dashboard
@@ -39,5 +40,5 @@ async def list_outbox(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/outbox/{message_id:str}")
-async def preview(request: Request[Any, Any, Any], message_id: str) -> Template:
+async def preview(request: Request[Any, Any, Any], message_id: FromPath[str]) -> Template:
     return await _page(request, message_id, "_outbox_preview")

@@ -142,8 +142,9 @@ class RateLimitService:
         purge = starts if starts["minute"] != self._purged_for else {}
         try:
             await self.store.add_rate_counts(deltas, purge)
-        except BaseException:
-            for key, n in deltas.items():  # keep them for the next flush
+        except Exception:  # rolled back: keep them for the next flush. (A cancelled await
+            # is not a failure: the write was already queued and still commits.)
+            for key, n in deltas.items():
                 self._dirty[key] = self._dirty.get(key, 0) + n
             raise
         if purge:

@@ -10,8 +10,9 @@ hmac, the Standard Webhooks headers with the `standardwebhooks` library.
 import hashlib
 import hmac
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,12 +83,16 @@ class Env:
         return created.key
 
 
-def config(tmp_path: Path, **webhooks: Any) -> Any:
+def config(tmp_path: Path, grace: float = 5, **webhooks: Any) -> Any:
     return parse(
         {
             "server": {"port": 0},
             "storage": {"path": "data/iep.db", "attachments_dir": "data/attachments"},
-            "delivery": {"concurrency": 4, "retry_schedule": [1, 1], "shutdown_grace_seconds": 5},
+            "delivery": {
+                "concurrency": 4,
+                "retry_schedule": [1, 1],
+                "shutdown_grace_seconds": grace,
+            },
             "webhooks": {
                 "allow_private_networks": True,
                 "retry_schedule": [1, 1],
@@ -101,8 +106,10 @@ def config(tmp_path: Path, **webhooks: Any) -> Any:
 
 
 @asynccontextmanager
-async def appliance(tmp_path: Path, sink: WebhookSink, **webhooks: Any) -> AsyncIterator[Env]:
-    rt = Runtime(config(tmp_path, **webhooks))
+async def appliance(
+    tmp_path: Path, sink: WebhookSink, grace: float = 5, **webhooks: Any
+) -> AsyncIterator[Env]:
+    rt = Runtime(config(tmp_path, grace, **webhooks))
     await rt.start()
     try:
         assert rt.first_start is not None
@@ -297,6 +304,23 @@ async def test_endpoint_failing_past_disable_after_hours_is_disabled_with_a_reas
         assert resp.status_code == 200, resp.text
         assert resp.json()["active"] is True
         assert resp.json()["disabledReason"] is None
+
+
+async def test_stop_releases_a_post_still_in_flight_after_the_grace(
+    tmp_path: Path, webhook_sink: WebhookSink
+) -> None:
+    webhook_sink.set_delay(3)
+    async with appliance(tmp_path, webhook_sink, grace=0.3) as env:
+        await env.register()
+        await env.send()
+        await env.requests(1)  # the receiver holds the POST past the grace
+        db_path = env.rt.config.storage.path
+
+    with closing(sqlite3.connect(db_path)) as conn:
+        jobs = conn.execute("SELECT state, attempts FROM jobs WHERE kind = 'webhook'").fetchall()
+        attempts = conn.execute("SELECT count(*) FROM webhook_deliveries").fetchone()[0]
+    assert jobs == [("ready", 0)]  # released, not counted: the next start sends it again
+    assert attempts == 0
 
 
 # ---- secrets and rotation -------------------------------------------------------------------

@@ -12,6 +12,7 @@ thread; the callers' futures resolve after it returns, so an awaited `write()` m
 """
 
 import asyncio
+import concurrent.futures
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -57,6 +58,7 @@ class Database:
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._owner: asyncio.AbstractEventLoop | None = None
         self.commits = 0
         self.batched_calls = 0
         self._busy_since: float | None = None
@@ -90,6 +92,14 @@ class Database:
         if not self._open:
             raise RuntimeError("store is closed")
         loop = asyncio.get_running_loop()
+        if self._owner is None or self._owner.is_closed():
+            self._owner = loop
+        if loop is not self._owner:
+            # A caller on another loop/thread (a test client's portal): hand the write to the
+            # owning loop, so the connection is only ever used from one thread.
+            relay: concurrent.futures.Future[T] = concurrent.futures.Future()
+            self._owner.call_soon_threadsafe(self._relay, fn, relay)
+            return await asyncio.wrap_future(relay)
         fut: asyncio.Future[T] = loop.create_future()
         self._pending.append((fn, fut))
         if not self._committing and not self._scheduled:
@@ -99,6 +109,21 @@ class Database:
             else:
                 loop.call_soon(self._flush)
         return await fut
+
+    def _relay(
+        self, fn: Callable[[sqlite3.Connection], T], relay: "concurrent.futures.Future[T]"
+    ) -> None:
+        task = asyncio.ensure_future(self.write(fn))
+
+        def done(t: "asyncio.Future[T]") -> None:
+            if t.cancelled():
+                relay.cancel()
+            elif t.exception() is not None:
+                relay.set_exception(t.exception())  # type: ignore[arg-type]
+            else:
+                relay.set_result(t.result())
+
+        task.add_done_callback(done)
 
     async def write_alone(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(conn)` in a transaction of its own on the commit thread; return once durable.

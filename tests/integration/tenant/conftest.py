@@ -1,5 +1,10 @@
 """An in-process appliance per test: a Runtime on a real SQLite file under tmp_path, the
-Litestar app over it through `AsyncTestClient`, and helpers to make tenants and keys.
+Litestar app over it, and helpers to make tenants and keys.
+
+The client is `httpx.AsyncClient` over `httpx.ASGITransport`, which runs the app on the test's
+own event loop. Litestar's `AsyncTestClient` runs each request through a blocking portal on
+another loop while the test loop (where the Runtime's writer, scheduler and senders live)
+is frozen, which can deadlock a request waiting on a group commit of that loop.
 
     async def test_x(appliance: Appliance) -> None:
         await appliance.start()
@@ -13,9 +18,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
-from litestar.testing import AsyncTestClient
 
 from iep_appliance.app import build_app
 from iep_appliance.clock import Clock, FakeClock
@@ -56,7 +61,7 @@ class Appliance:
         }
         self.clock: Clock = FakeClock()
         self.runtime: Runtime | None = None
-        self._client: AsyncTestClient[Any] | None = None
+        self._client: httpx.AsyncClient | None = None
         self.admin: TenantKey | None = None
 
     def configure(self, **sections: dict[str, Any]) -> "Appliance":
@@ -77,7 +82,7 @@ class Appliance:
         return self.runtime
 
     @property
-    def client(self) -> AsyncTestClient[Any]:
+    def client(self) -> httpx.AsyncClient:
         assert self._client is not None, "call start() first"
         return self._client
 
@@ -88,7 +93,10 @@ class Appliance:
             tenant = await self.runtime.store.get_tenant_by_slug("default")
             assert tenant is not None
             self.admin = TenantKey(tenant.id, "default", self.runtime.first_start.key)
-        self._client = AsyncTestClient(app=build_app(self.runtime))
+        self._client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=build_app(self.runtime)),
+            base_url="http://testserver",
+        )
         await self._client.__aenter__()
         return self
 
