@@ -162,17 +162,16 @@ class Database:
             return
         self._busy_since = None
         try:
-            for fn, fut in batch:
-                conn.execute("SAVEPOINT call")
-                try:
-                    value = fn(conn)
-                except Exception as exc:  # the caller gets its own exception
-                    conn.execute("ROLLBACK TO call")
-                    conn.execute("RELEASE call")
-                    results.append((fut, False, exc))
-                else:
-                    conn.execute("RELEASE call")
-                    results.append((fut, True, value))
+            try:
+                # Optimistic: no SAVEPOINT per call (two statements each). If any call raises,
+                # the whole group is rolled back and run again with one SAVEPOINT per call, so
+                # a failing call still rolls back alone. Write functions are pure database
+                # work, so running them twice is safe.
+                results = [(fut, True, fn(conn)) for fn, fut in batch]
+            except Exception:
+                conn.execute("ROLLBACK")
+                self._begin(conn)
+                results = self._run_isolated(conn, batch)
         except Exception as exc:  # BEGIN failed or the connection broke: nothing is durable
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -182,6 +181,25 @@ class Database:
         self._committing = True
         done = loop.run_in_executor(self._committer, conn.execute, "COMMIT")
         done.add_done_callback(lambda f: self._committed(f, conn, results))
+
+    @staticmethod
+    def _run_isolated(
+        conn: sqlite3.Connection,
+        batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]],
+    ) -> list[tuple[asyncio.Future[Any], bool, Any]]:
+        results: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        for fn, fut in batch:
+            conn.execute("SAVEPOINT call")
+            try:
+                value = fn(conn)
+            except Exception as exc:  # the caller gets its own exception
+                conn.execute("ROLLBACK TO call")
+                conn.execute("RELEASE call")
+                results.append((fut, False, exc))
+            else:
+                conn.execute("RELEASE call")
+                results.append((fut, True, value))
+        return results
 
     def _retry_busy(
         self,
