@@ -100,7 +100,9 @@ class SmtpSinkProcess:
                 tail = handle.read().decode("ascii", errors="replace")
         except FileNotFoundError:
             return {"sess": 0, "quit": 0, "mesg": 0}
-        records = [r for r in tail.replace("\n", "\r").split("\r") if r.startswith("sess=")]
+        # The last piece may be a record still being written: only terminated ones count.
+        pieces = tail.replace("\n", "\r").split("\r")[:-1]
+        records = [r for r in pieces if r.startswith("sess=") and r.count("=") == 3]
         if not records:
             return {"sess": 0, "quit": 0, "mesg": 0}
         fields = dict(part.split("=", 1) for part in records[-1].split())

@@ -284,8 +284,6 @@ class AdminUser(msgspec.Struct, frozen=True):
 
 # ---- tenant services (issue 6): suppressions, sender domains ---------------------------------
 
-SUPPRESSION_REASONS: tuple[str, ...] = ("hard_bounce", "complaint", "manual")
-
 
 class Suppression(msgspec.Struct, frozen=True):
     """One suppressed address of a tenant (stored lower-cased)."""

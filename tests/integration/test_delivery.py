@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
 from iep_appliance.app import build_app
 from iep_appliance.config import parse
@@ -28,7 +28,7 @@ FINAL = ("sent", "failed", "bounced")
 @dataclass
 class Env:
     rt: Runtime
-    client: AsyncTestClient
+    client: httpx.AsyncClient
     sink: SmtpSink
 
     async def send(self, **overrides: Any) -> str:
@@ -99,8 +99,13 @@ async def env(tmp_path: Path, smtp_sink: SmtpSink) -> AsyncIterator[Env]:
     await rt.start()
     try:
         assert rt.first_start is not None
-        async with AsyncTestClient(app=build_app(rt)) as client:
-            client.headers["x-api-key"] = rt.first_start.key
+        # ASGITransport serves on the test's own loop, where the Runtime lives (Litestar's
+        # AsyncTestClient would block this loop while a portal thread serves the request).
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=build_app(rt)),
+            base_url="http://testserver",
+            headers={"x-api-key": rt.first_start.key},
+        ) as client:
             yield Env(rt, client, smtp_sink)
     finally:
         await rt.stop()
