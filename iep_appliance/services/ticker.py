@@ -48,8 +48,8 @@ class Ticker:
         self._wake.set()
 
     async def run_due(self, now: datetime | None = None) -> int:
-        """Run every tick due at `now` (default: the clock's now). Returns runs that created
-        messages (a replayed or rejected tick does not count)."""
+        """Run every tick due at `now` (default: the clock's now). Returns how many ticks ran
+        without a rejection (a tick already on record replays and counts too)."""
         at = self.clock.now() if now is None else now
         ran = 0
         async with self._lock:

@@ -5,6 +5,7 @@ counting a message with several tags twice. The last test loads rollups equivale
 1,000,000 messages and reads them back through the API (timed by bench/analytics.py, not here).
 """
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from iep_appliance.clock import FakeClock
 from iep_appliance.domain import ids
 from iep_appliance.domain.analytics import STATS_STATUSES
 from iep_appliance.store.sqlite.analytics import UPSERT_STAT
+from iep_appliance.store.sqlite.migrate import _scripts, _split, migrate
 from tests.integration.tenant.conftest import Appliance, TenantKey, message
 from tests.support.problems import assert_problem
 from tests.support.smtp_sink import SmtpSink
@@ -219,6 +221,58 @@ async def test_queue_filter_and_depth_of_a_paused_queue(
         "processing": 0,
         "total": 2,
     }
+
+
+async def test_a_manual_retry_counts_as_retried_not_as_a_new_accept(
+    appliance: Appliance, acme: TenantKey
+) -> None:
+    broken = await send(appliance, acme, htmlBody="{{> missing_partial}}")
+    await settled(appliance, acme, [broken])
+    retry = await appliance.client.post(f"/v1/messages/{broken}/retry", headers=acme.auth)
+    assert retry.status_code == 202, retry.text
+    await settled(appliance, acme, [broken])
+    assert total(await delivery(appliance, acme)) == {
+        **ZERO,
+        "queued": 1,
+        "failed": 2,
+        "retried": 1,
+    }
+
+
+def test_migration_backfills_rollups_of_messages_stored_before_it(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    for number, _name, sql in _scripts():  # a database as it was before 0006
+        if number < 6:
+            for statement in _split(sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={number}")
+    conn.execute(
+        "INSERT INTO messages (id, tenant_id, to_addrs, from_email, subject, html_body, status,"
+        " max_attempts, metadata, category, created_at, updated_at, sent_at) VALUES"
+        " ('m1', 't', '[]', 'a@example.com', 's', 'h', 'sent', 3, ?, 'news',"
+        " '2026-01-01T05:10:00.000Z', '2026-01-01T06:01:00.000Z', '2026-01-01T06:00:00.000Z')",
+        ('{"tags": ["a", "a"]}',),
+    )
+    conn.execute(
+        "INSERT INTO events (message_id, tenant_id, type, payload, created_at) VALUES"
+        " ('m1', 't', 'queued', '{}', '2026-01-01T05:10:00.000Z'),"
+        " ('m1', 't', 'retry_scheduled', '{}', '2026-01-01T05:11:00.000Z')"
+    )
+
+    assert "0006_analytics.sql" in migrate(conn)
+
+    found = conn.execute(
+        "SELECT hour, tag, status, count FROM stats_hourly ORDER BY tag, hour, status"
+    ).fetchall()
+    conn.close()
+    assert found == [
+        ("2026-01-01T05:00:00.000Z", "", "queued", 1),
+        ("2026-01-01T05:00:00.000Z", "", "retried", 1),
+        ("2026-01-01T06:00:00.000Z", "", "sent", 1),
+        ("2026-01-01T05:00:00.000Z", "a", "queued", 1),
+        ("2026-01-01T05:00:00.000Z", "a", "retried", 1),
+        ("2026-01-01T06:00:00.000Z", "a", "sent", 1),
+    ]
 
 
 async def test_another_tenant_sees_none_of_it(appliance: Appliance, acme: TenantKey) -> None:

@@ -268,6 +268,7 @@ def retry_message(conn: sqlite3.Connection, tenant_id: str, message_id: str, now
     conn.execute(RETRY_MESSAGE, (now, tenant_id, message_id))
     conn.execute(RESET_SEND_JOB, (now, now, message_id))
     conn.execute(INSERT_EVENT, (message_id, tenant_id, "queued", '{"retry":true}', now))
+    analytics.record_status(conn, message_id, "retried", now)  # not a new accept
     return "failed"
 
 

@@ -2,8 +2,9 @@
 -- of a message adds 1 to its row (hour, queue, category, tag '', status) and to one row per
 -- distinct tag of the message. Queries without a tag read only tag '' rows, so a message
 -- with several tags is never counted twice; a tag filter reads that tag's rows.
--- status: queued | scheduled (accepted) · sent | failed | bounced (final) · retried ·
--- cancelled. hour: 'YYYY-MM-DDTHH:00:00.000Z'; category: '' when none.
+-- status: queued | scheduled (accepted) · sent | failed | bounced (final) · retried (an
+-- automatic retry scheduled, or POST …/retry) · cancelled.
+-- hour: 'YYYY-MM-DDTHH:00:00.000Z'; category: '' when none.
 
 CREATE TABLE stats_hourly (
     tenant_id  TEXT NOT NULL,
@@ -18,7 +19,7 @@ CREATE TABLE stats_hourly (
 
 -- Backfill what a database made before this migration already holds: each message's accept
 -- (its creation hour), its final status (hour of sent_at, else of its last update) and its
--- retries (from retry_scheduled events).
+-- retries (from retry_scheduled events and manual-retry `queued` events).
 CREATE TEMP TABLE stats_backfill AS
     SELECT tenant_id, substr(created_at, 1, 13) || ':00:00.000Z' AS hour, queue,
            coalesce(category, '') AS category, id AS message_id, metadata,
@@ -33,7 +34,8 @@ CREATE TEMP TABLE stats_backfill AS
     SELECT m.tenant_id, substr(e.created_at, 1, 13) || ':00:00.000Z', m.queue,
            coalesce(m.category, ''), m.id, m.metadata, 'retried', e.id
     FROM events e JOIN messages m ON m.id = e.message_id
-    WHERE e.type = 'retry_scheduled';
+    WHERE e.type = 'retry_scheduled'
+       OR (e.type = 'queued' AND json_extract(e.payload, '$.retry') = 1);
 
 INSERT INTO stats_hourly (tenant_id, hour, queue, category, tag, status, count)
     SELECT tenant_id, hour, queue, category, '', status, count(*)
