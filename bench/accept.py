@@ -2,8 +2,8 @@
 
 Starts the real server (`python -m iep_appliance serve`, synchronous=FULL, outbox provider)
 on a fresh data dir, once with the tenant's `default` queue paused (accepting only) and once
-live (accepting and delivering on the same core), and `bench/bare_app.py` (decodes the same body into
-the same Struct, answers 202, stores nothing). Drives both with wrk (64 connections, one
+live (accepting and delivering on the same core), and `bench/bare_app.py` (decodes the same
+body into the same Struct, answers 202, stores nothing). Drives both with wrk (64 connections, one
 thread, separate process), counting only 202s, and prints accepted msgs/s, p50/p99 and the
 ratios. Run: `python -m bench.accept --duration 10`.
 """

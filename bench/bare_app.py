@@ -1,12 +1,13 @@
 """The bare-endpoint reference: Litestar + msgspec POST /v1/messages that stores nothing.
 
-It decodes the DESIGN §4 send body into IEP's own `SendRequest` Struct and answers 202 with a fresh id,
-on uvicorn with uvloop and httptools and no access log: the ceiling IEP's real endpoint is
+It decodes the DESIGN §4 send body into IEP's own `SendRequest` Struct and answers 202 with a
+fresh id, on uvicorn with uvloop and httptools and no access log: the ceiling IEP's real endpoint is
 judged against. Run: `python bench/bare_app.py --port 8099`.
 """
 
 import argparse
 import uuid
+
 import msgspec
 import uvicorn
 from litestar import Litestar, post

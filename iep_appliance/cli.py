@@ -168,7 +168,6 @@ def serve(cfg: Config) -> int:
     """Run the appliance until SIGTERM/SIGINT; exit 0 after a graceful stop."""
     import uvloop
 
-
     return uvloop.run(_serve(cfg))
 
 

@@ -213,8 +213,8 @@ def render(subject: str, html: str, text: str | None, variables: Mapping[str, An
     rendered_html = _render_one(html, variables)
     if text_source is None:
         try:
-            rendered_text = _static_text(rendered_html) if "{{" not in html else html_to_text(
-                rendered_html
+            rendered_text = (
+                _static_text(rendered_html) if "{{" not in html else html_to_text(rendered_html)
             )
         except Exception as exc:  # html2text is lenient, but a bug there must not escape
             raise RenderError(f"text generation failed: {exc}") from exc

@@ -179,4 +179,3 @@ class DashboardService:
 
     async def tenant_slugs(self) -> dict[str, str]:
         return {t.id: t.slug for t in await self.store.list_tenants()}
-

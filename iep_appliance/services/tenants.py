@@ -1,5 +1,6 @@
 """Tenants and first start: the use cases shared by the API, the dashboard and the CLI."""
 
+import asyncio
 import os
 import re
 import secrets
@@ -85,8 +86,14 @@ async def first_start(
         admin_password=password,
         dashboard_url=dashboard_url,
     )
-    path = Path(db_path).parent / "initial-credentials.txt"
-    with open(path, "w", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as fh:
-        fh.write(creds.lines())
-    path.chmod(0o600)
+    await asyncio.to_thread(
+        _write_private, Path(db_path).parent / "initial-credentials.txt", creds.lines()
+    )
     return creds
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (mode 0600 from creation on)."""
+    with open(path, "w", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as fh:
+        fh.write(text)
+    path.chmod(0o600)

@@ -331,7 +331,5 @@ class Store(Protocol):
     async def dashboard_outbox_mime(self, message_id: str) -> tuple[str, bytes] | None:
         """(tenant_id, MIME) of one outbox entry of any tenant."""
 
-    async def dashboard_dead_jobs(
-        self, limit: int, before_id: int | None = None
-    ) -> list[DeadJob]:
+    async def dashboard_dead_jobs(self, limit: int, before_id: int | None = None) -> list[DeadJob]:
         """Jobs in the DLQ (state dead), newest first, with the message of send jobs."""
