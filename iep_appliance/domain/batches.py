@@ -32,16 +32,10 @@ from iep_appliance.domain.models import (
     BatchRequest,
 )
 from iep_appliance.domain.validation import (
-    MAX_KEY,
     MAX_RECIPIENTS,
-    MAX_SUBJECT,
     DecodedAttachment,
-    check_attachments,
-    check_metadata,
-    check_templates,
+    check_common,
     normalize_address,
-    parse_schedule,
-    sender_of,
 )
 
 MAX_ERRORS = 100  # field errors listed in one 422; the rest are summarised
@@ -121,10 +115,6 @@ def _addresses(
     return tuple(out)
 
 
-def _has_crlf(value: str | None) -> bool:
-    return value is not None and ("\r" in value or "\n" in value)
-
-
 def check_shared(
     req: BatchRequest, limits: AttachmentLimits, now: datetime, check: BatchCheck
 ) -> ValidShared:
@@ -134,47 +124,18 @@ def check_shared(
         check.add(FieldError("recipients", "at least one recipient entry is required"))
     elif n > MAX_BATCH_RECIPIENTS:
         check.add(FieldError("recipients", f"at most {MAX_BATCH_RECIPIENTS} recipient entries"))
-    from_raw, from_name = sender_of(req)  # type: ignore[arg-type]  # same `from_` shape
-    from_email = ""
-    try:
-        from_email = normalize_address(from_raw)
-    except ValueError as exc:
-        check.add(FieldError("from.email", str(exc)))
-    if _has_crlf(from_name):
-        check.add(FieldError("from.name", "must not contain CR or LF"))
-    reply_to = None
-    if req.reply_to is not None:
-        try:
-            reply_to = normalize_address(req.reply_to)
-        except ValueError as exc:
-            check.add(FieldError("replyTo", str(exc)))
-    if _has_crlf(req.subject):
-        check.add(FieldError("subject", "must not contain CR or LF"))
-    elif not req.subject.strip():
-        check.add(FieldError("subject", "must not be empty"))
-    elif len(req.subject) > MAX_SUBJECT:
-        check.add(FieldError("subject", f"at most {MAX_SUBJECT} characters"))
-    if not req.html_body.strip():
-        check.add(FieldError("htmlBody", "must not be empty"))
-    if req.idempotency_key is not None and not (0 < len(req.idempotency_key) <= MAX_KEY):
-        check.add(FieldError("idempotencyKey", f"must be 1-{MAX_KEY} characters"))
     errors: list[FieldError] = []
-    check_templates(
-        {"subject": req.subject, "htmlBody": req.html_body, "textBody": req.text_body}, errors
-    )
-    category = check_metadata(req.metadata, errors)
-    scheduled = parse_schedule(req.scheduled_at, now, errors)
-    decoded, too_large = check_attachments(req.attachments, limits, errors)
+    common, too_large = check_common(req, limits, now, errors)
     for e in errors:
         check.add(e)
     check.too_large.extend(too_large)
     return ValidShared(
-        from_email=from_email,
-        from_name=from_name,
-        reply_to=reply_to,
-        attachments=tuple(decoded),
-        scheduled_at=scheduled,
-        category=category,
+        from_email=common.from_email,
+        from_name=common.from_name,
+        reply_to=common.reply_to,
+        attachments=common.attachments,
+        scheduled_at=common.scheduled_at,
+        category=common.category,
     )
 
 

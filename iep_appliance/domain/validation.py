@@ -189,13 +189,51 @@ def validate_send(
     to = check_addresses("to", req.to, errors, required=True)
     cc = check_addresses("cc", req.cc, errors)
     bcc = check_addresses("bcc", req.bcc, errors)
+    common, too_large = check_common(req, limits, now, errors)
+    if errors:
+        raise ValidationFailed(_prefixed(errors, prefix))
+    if too_large:
+        raise PayloadTooLarge(_prefixed(too_large, prefix))
+    domain = common.from_email.rpartition("@")[2].lower()
+    if domain not in allowed_domains:
+        raise SenderNotAllowed(domain)
+    return ValidSend(
+        to=to,
+        cc=cc,
+        bcc=bcc,
+        from_email=common.from_email,
+        from_name=common.from_name,
+        reply_to=common.reply_to,
+        attachments=common.attachments,
+        scheduled_at=common.scheduled_at,
+        category=common.category,
+    )
+
+
+class CommonFields(msgspec.Struct, frozen=True):
+    """The checked fields a single send and a batch have in common."""
+
+    from_email: str
+    from_name: str | None
+    reply_to: str | None
+    attachments: tuple[DecodedAttachment, ...]
+    scheduled_at: datetime | None
+    category: str | None
+
+
+def check_common(
+    req: Any, limits: AttachmentLimits, now: datetime, errors: list[FieldError]
+) -> tuple[CommonFields, list[FieldError]]:
+    """Check sender, reply-to, subject, bodies, idempotency key, templates, metadata, schedule
+    and attachments of a send or a batch (both have these fields). Appends 422 errors to
+    `errors`; returns the checked fields and the size errors for a 413."""
     from_email_raw, from_name = sender_of(req)
     from_email = ""
     try:
         from_email = normalize_address(from_email_raw)
     except ValueError as exc:
         errors.append(FieldError("from.email", str(exc)))
-    if from_name is not None and _has_crlf(from_name):
+    if _has_crlf(from_name):
         errors.append(FieldError("from.name", "must not contain CR or LF"))
     reply_to = None
     if req.reply_to is not None:
@@ -219,17 +257,7 @@ def validate_send(
     category = check_metadata(req.metadata, errors)
     scheduled = parse_schedule(req.scheduled_at, now, errors)
     decoded, too_large = check_attachments(req.attachments, limits, errors)
-    if errors:
-        raise ValidationFailed(_prefixed(errors, prefix))
-    if too_large:
-        raise PayloadTooLarge(_prefixed(too_large, prefix))
-    domain = from_email.rpartition("@")[2].lower()
-    if domain not in allowed_domains:
-        raise SenderNotAllowed(domain)
-    return ValidSend(
-        to=to,
-        cc=cc,
-        bcc=bcc,
+    fields = CommonFields(
         from_email=from_email,
         from_name=from_name,
         reply_to=reply_to,
@@ -237,6 +265,7 @@ def validate_send(
         scheduled_at=scheduled,
         category=category,
     )
+    return fields, too_large
 
 
 def _prefixed(errors: list[FieldError], prefix: str) -> list[FieldError]:
