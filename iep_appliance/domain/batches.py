@@ -32,8 +32,8 @@ from iep_appliance.domain.models import (
     BatchRequest,
 )
 from iep_appliance.domain.validation import (
-    MAX_RECIPIENTS,
     DecodedAttachment,
+    check_addresses,
     check_common,
     normalize_address,
 )
@@ -102,17 +102,11 @@ def normalize_fast(address: str) -> str:
 def _addresses(
     path: str, values: Sequence[str], check: BatchCheck, required: bool = False
 ) -> tuple[str, ...]:
-    if required and not values:
-        check.add(FieldError(path, "at least one recipient is required"))
-    if len(values) > MAX_RECIPIENTS:
-        check.add(FieldError(path, f"at most {MAX_RECIPIENTS} addresses"))
-    out = []
-    for i, value in enumerate(values):
-        try:
-            out.append(normalize_fast(value))
-        except ValueError as exc:
-            check.add(FieldError(f"{path}[{i}]", str(exc)))
-    return tuple(out)
+    errors: list[FieldError] = []
+    out = check_addresses(path, values, errors, required, normalize=normalize_fast)
+    for e in errors:
+        check.add(e)
+    return out
 
 
 def check_shared(

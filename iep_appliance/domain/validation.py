@@ -6,6 +6,7 @@ verdicts: malformed fields (422) → attachment sizes (413) → sender domain (4
 
 import binascii
 import functools
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,8 +70,13 @@ def _has_crlf(value: str | None) -> bool:
 
 
 def check_addresses(
-    field: str, values: list[str], errors: list[FieldError], required: bool = False
+    field: str,
+    values: Sequence[str],
+    errors: list[FieldError],
+    required: bool = False,
+    normalize: Callable[[str], str] = normalize_address,
 ) -> tuple[str, ...]:
+    """Validated addresses of one field; each bad one is an error naming `field[i]`."""
     if required and not values:
         errors.append(FieldError(field, "at least one recipient is required"))
     if len(values) > MAX_RECIPIENTS:
@@ -78,7 +84,7 @@ def check_addresses(
     out = []
     for i, value in enumerate(values):
         try:
-            out.append(normalize_address(value))
+            out.append(normalize(value))
         except ValueError as exc:
             errors.append(FieldError(f"{field}[{i}]", str(exc)))
     return tuple(out)
