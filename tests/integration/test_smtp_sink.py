@@ -161,7 +161,6 @@ async def test_reset_forgets_messages_and_scripts(smtp_sink: SmtpSink) -> None:
 
 def test_sink_works_from_sync_code_and_frees_its_port() -> None:
     import smtplib
-    import socket
 
     with SmtpSink(rcpt_replies={"ada@example.test": ["450 4.2.0 busy"]}) as sink:
         port = sink.port
@@ -171,9 +170,15 @@ def test_sink_works_from_sync_code_and_frees_its_port() -> None:
             )
         assert refused == {"ada@example.test": (450, b"4.2.0 busy")}
         wait_until_sync(lambda: len(sink.received) == 1, timeout=5)
+        assert sink._controller is not None and sink._controller.server is not None
+        listeners = list(sink._controller.server.sockets)
+        assert listeners and all(s.fileno() != -1 for s in listeners)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", port))
+    # Closed listening sockets free the port. (Re-binding the port would race with other
+    # xdist workers, which may be handed the same ephemeral port the moment it is free.)
+    assert all(s.fileno() == -1 for s in listeners)
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = sink.port
 
 
 async def test_wait_until_returns_the_truthy_value_and_accepts_async_predicates() -> None:
