@@ -10,11 +10,19 @@ from tests.support.procs import dumps_toml, free_port, write_config
 
 
 def test_free_port_can_be_bound_on_loopback() -> None:
-    port = free_port()
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", port))
-    assert 1024 <= port <= 65535
+    # Another xdist worker may take a port the moment it is free; one of three must bind.
+    bound = []
+    for _ in range(3):
+        port = free_port()
+        assert 1024 <= port <= 65535
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            bound.append(port)
+            break
+    assert bound
 
 
 def test_write_config_writes_the_base_shape_for_the_port(tmp_path: Path) -> None:
