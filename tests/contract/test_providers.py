@@ -6,6 +6,7 @@ port, a silent relay) have their own section; `domain.retry.classify` must read 
 as DESIGN §5 says.
 """
 
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from iep_appliance.delivery.providers.smtp import SmtpProvider
 from iep_appliance.domain.outcomes import SendOutcome
 from iep_appliance.domain.retry import classify
 from iep_appliance.store.sqlite.store import SqliteStore
-from tests.support.procs import free_port
 from tests.support.smtp_sink import SmtpSink
 
 TENANT = "tenant-1"
@@ -240,7 +240,10 @@ async def test_smtp_a_fresh_connection_dropped_at_mail_is_not_retried_in_place(
 
 
 async def test_smtp_an_unreachable_port_is_transient() -> None:
-    provider = smtp_provider(free_port())
+    # A port held bound but not listening refuses connections, and no other worker can take it.
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    provider = smtp_provider(holder.getsockname()[1])
     try:
         outcome = await provider.send(envelope("m-1"), mime_for("m-1"))
         assert outcome.network_error is not None
@@ -249,6 +252,7 @@ async def test_smtp_an_unreachable_port_is_transient() -> None:
         assert await provider.check_health() is False
     finally:
         await provider.aclose()
+        holder.close()
 
 
 async def test_smtp_a_silent_relay_times_out_as_transient(smtp_sink: SmtpSink) -> None:

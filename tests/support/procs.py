@@ -18,6 +18,7 @@ import copy
 import json
 import math
 import os
+import random
 import re
 import signal
 import socket
@@ -45,8 +46,33 @@ BASE_CONFIG: dict[str, Any] = {
 }
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (another process may still take it first)."""
+    """A TCP port that was free a moment ago, for a server process to bind by number.
+
+    Picked below the kernel's ephemeral range, so the port-0 sinks other xdist workers start
+    (and outgoing connections) are never handed it while our server restarts. Two workers
+    picking the same random port is still possible but unlikely; the bind check catches a
+    port in use now.
+    """
+    low, _ = _ephemeral_range()
+    candidates = range(max(1024, low - 12000), max(2048, low - 1))
+    rng = random.Random()
+    for _ in range(50):
+        port = rng.choice(candidates)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
