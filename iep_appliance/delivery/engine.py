@@ -81,6 +81,8 @@ class DeliveryEngine:
         self._room = asyncio.Event()
         self._claiming = True
         self._inflight: dict[int, Job] = {}
+        self._job_done = asyncio.Event()  # set whenever a sender finishes a job (reload waits)
+        self._retired: list[Provider] = []  # replaced by a reload, closed once their sends end
         self._pending = 0  # claimed, not yet finished (queued + in flight)
         self._tasks: list[asyncio.Task[None]] = []
         self._routing: dict[str, tuple[Routing, float]] = {}
@@ -116,7 +118,7 @@ class DeliveryEngine:
             if leftover:
                 await self.store.release(leftover)
             log.warning("delivery.stop.cancelled", extra={"fields": {"jobs": len(leftover)}})
-        for provider in self.providers.values():
+        for provider in [*self.providers.values(), *self._retired]:
             with contextlib.suppress(Exception):
                 await provider.aclose()
 
@@ -156,6 +158,7 @@ class DeliveryEngine:
                     hold_queues=plan.hold_queues,
                     hold_until=plan.hold_until,
                 )
+                self._count_claims(claimed)
                 jobs = await self.queues.admit(claimed, plan)
             except Exception:
                 log.exception("scheduler.claim_failed")
@@ -217,6 +220,7 @@ class DeliveryEngine:
                 self._inflight.pop(job.id, None)
                 self._pending -= 1
                 self._room.set()
+                self._job_done.set()
 
     async def _run(self, job: Job, message: MessageRecord | None, suppressed: Any) -> None:
         job_id_var.set(job.id)
@@ -280,3 +284,35 @@ class DeliveryEngine:
     def export_breakers(self) -> None:
         for name, breaker in self.router.breakers.items():
             self.rt.metrics.circuit_state.labels(provider=name).set(breaker.state_code)
+
+    def _count_claims(self, claimed: list[Job]) -> None:
+        counter = self.rt.metrics.jobs_claimed
+        for job in claimed:
+            counter.labels(kind=job.kind).inc()
+
+    # ---- config reload (issue 9) ----------------------------------------------------------------
+
+    def replace_router(self, router: Router, retired: list[Provider]) -> set[int]:
+        """Route new sends through `router`; `retired` providers are closed at stop at the latest.
+
+        Returns the ids of the jobs in flight now: they may still be sending through the old
+        router's providers, so those must stay open until `wait_finished` returns for them.
+        """
+        self.router = router
+        self.providers = router.providers
+        self.ctx = msgspec.structs.replace(self.ctx, router=router)
+        self._retired.extend(retired)
+        return set(self._inflight)
+
+    async def wait_finished(self, job_ids: set[int]) -> None:
+        """Return once none of `job_ids` is still in flight (finished, released or cancelled)."""
+        while job_ids & self._inflight.keys():
+            self._job_done.clear()
+            await self._job_done.wait()
+
+    async def close_retired(self, providers: list[Provider]) -> None:
+        for provider in providers:
+            if provider in self._retired:
+                self._retired.remove(provider)
+                with contextlib.suppress(Exception):
+                    await provider.aclose()

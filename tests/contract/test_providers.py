@@ -8,7 +8,7 @@ as DESIGN §5 says.
 
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,13 @@ from iep_appliance.store.sqlite.store import SqliteStore
 from tests.support.smtp_sink import SmtpSink
 
 TENANT = "tenant-1"
+
+
+@pytest.fixture(params=["pipelining", "one-by-one"])
+def smtp_sink(request: pytest.FixtureRequest) -> Iterator[SmtpSink]:
+    """The relay with and without PIPELINING: both ways of running a transaction."""
+    with SmtpSink(pipelining=request.param == "pipelining") as sink:
+        yield sink
 
 
 def mime_for(message_id: str) -> bytes:
@@ -276,3 +283,11 @@ async def test_smtp_send_rate_limit_spaces_transactions(smtp_sink: SmtpSink) -> 
         assert time.monotonic() - started >= 0.2
     finally:
         await provider.aclose()
+
+
+async def test_smtp_pipelines_exactly_when_the_relay_offers_it(
+    relay: SmtpProvider, smtp_sink: SmtpSink
+) -> None:
+    assert (await relay.send(envelope("m-1", "b@example.org", "c@example.org"), mime_for("m-1"))).ok
+    [pooled] = relay._idle
+    assert ("pipelining" in pooled.extensions) is smtp_sink.pipelining

@@ -85,8 +85,10 @@ class SmtpSink:
         data_rule: DataRule | None = None,
         delay: float = 0.0,
         hostname: str = "127.0.0.1",
+        pipelining: bool = True,
     ) -> None:
         self.hostname = hostname
+        self.pipelining = pipelining
         self._lock = threading.Lock()
         self._rcpt_replies: dict[str, list[Reply]] = {}
         self._rcpt_rule = rcpt_rule
@@ -270,6 +272,20 @@ class _Handler:
 
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if not self.sink.pipelining:
+            return responses
+        # Like Postfix: offer PIPELINING (aiosmtpd reads commands line by line, so it copes).
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]

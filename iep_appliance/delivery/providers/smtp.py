@@ -1,12 +1,15 @@
-"""The `smtp` provider: a pool of reused aiosmtplib connections to one relay.
+"""The `smtp` provider: a pool of reused connections to one relay.
 
-One transaction is MAIL, one RCPT per recipient (a refused one is recorded, the others
-go on), DATA. A failed transaction is followed by RSET so the connection can be reused;
-a network error closes it and the next send reconnects. A per-provider rate limit
-(`max_per_second`) spaces transactions. Failures become SendOutcome values, never raises.
+aiosmtplib opens each connection (TLS or STARTTLS, EHLO, AUTH); smtp_wire.SmtpWire then runs
+its transactions, pipelined (RFC 2920) when the relay offers PIPELINING: MAIL, one RCPT per
+recipient (a refused one is recorded, the others go on), DATA. A failed transaction is
+followed by RSET so the connection can be reused; a broken one is closed and the next send
+connects afresh. A per-provider rate limit (`max_per_second`) spaces transactions. Failures
+become SendOutcome values, never raises.
 """
 
 import asyncio
+import socket
 import ssl
 import time
 
@@ -15,7 +18,7 @@ from aiosmtplib import (
     SMTPAuthenticationError,
     SMTPConnectError,
     SMTPException,
-    SMTPRecipientRefused,
+    SMTPHeloError,
     SMTPResponseException,
     SMTPServerDisconnected,
     SMTPTimeoutError,
@@ -23,21 +26,8 @@ from aiosmtplib import (
 
 from iep_appliance.config import ProviderConfig
 from iep_appliance.delivery.providers.base import Envelope
-from iep_appliance.domain.outcomes import RecipientRejection, SendOutcome, Stage
-
-
-def _enhanced(message: str) -> tuple[str | None, str]:
-    head, _, rest = message.partition(" ")
-    if head.count(".") == 2 and head.replace(".", "").isdigit():
-        return head, rest
-    return None, message
-
-
-class _Failed(Exception):
-    def __init__(self, outcome: SendOutcome, reusable: bool, at: str) -> None:
-        self.outcome = outcome
-        self.reusable = reusable
-        self.at = at  # the SMTP step that failed: mail, rcpt or data
+from iep_appliance.delivery.providers.smtp_wire import SmtpWire, enhanced, transaction
+from iep_appliance.domain.outcomes import SendOutcome, Stage
 
 
 class SmtpProvider:
@@ -46,16 +36,20 @@ class SmtpProvider:
     def __init__(self, name: str, cfg: ProviderConfig) -> None:
         self.name = name
         self.cfg = cfg
-        self._idle: list[aiosmtplib.SMTP] = []
+        self._idle: list[SmtpWire] = []
         self._slots = asyncio.Semaphore(cfg.connections)
         self._interval = 1.0 / cfg.max_per_second if cfg.max_per_second > 0 else 0.0
         self._next_slot = 0.0
         self._rate_lock = asyncio.Lock()
+        self._local_hostname: str | None = None
 
     # ---- connections -----------------------------------------------------------------------
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    async def _connect(self) -> SmtpWire:
         cfg = self.cfg
+        if self._local_hostname is None:
+            # Once per provider: aiosmtplib would otherwise look the name up per connection.
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
         client = aiosmtplib.SMTP(
             hostname=cfg.host,
             port=cfg.port,
@@ -64,26 +58,40 @@ class SmtpProvider:
             start_tls=cfg.security == "starttls",
             validate_certs=True,
             tls_context=ssl.create_default_context() if cfg.security != "none" else None,
+            local_hostname=self._local_hostname,
         )
         await client.connect()
-        if cfg.username:
-            await client.login(cfg.username, cfg.password)
-        return client
+        try:
+            if client.is_ehlo_or_helo_needed:
+                try:
+                    await client.ehlo()
+                except SMTPHeloError:
+                    await client.helo()
+            if cfg.username:
+                await client.login(cfg.username, cfg.password)
+        except BaseException:
+            client.close()
+            raise
+        transport = client.transport
+        if transport is None or transport.is_closing():
+            raise SMTPServerDisconnected("connection closed during the handshake")
+        extensions = frozenset(client.esmtp_extensions)
+        return SmtpWire.adopt(transport, extensions, cfg.timeout_seconds)
 
-    async def _checkout(self, reuse: bool = True) -> tuple[aiosmtplib.SMTP, bool]:
+    async def _checkout(self, reuse: bool = True) -> tuple[SmtpWire, bool]:
         """A connection and whether it came from the pool."""
         while reuse and self._idle:
-            client = self._idle.pop()
-            if client.is_connected:
-                return client, True
-            client.close()
+            wire = self._idle.pop()
+            if wire.is_connected:
+                return wire, True
+            wire.close()
         return await self._connect(), False
 
-    def _checkin(self, client: aiosmtplib.SMTP, reusable: bool) -> None:
-        if reusable and client.is_connected:
-            self._idle.append(client)
+    def _checkin(self, wire: SmtpWire, reusable: bool) -> None:
+        if reusable and wire.is_connected:
+            self._idle.append(wire)
         else:
-            client.close()
+            wire.close()
 
     async def _pace(self) -> None:
         if not self._interval:
@@ -112,7 +120,7 @@ class SmtpProvider:
     ) -> tuple[SendOutcome, bool]:
         """One transaction; (outcome, whether a stale pooled connection is worth a fresh try)."""
         try:
-            client, reused = await self._checkout(reuse)
+            wire, reused = await self._checkout(reuse)
         except SMTPAuthenticationError as exc:
             return self._reply_outcome("auth", exc), False
         except (SMTPConnectError, SMTPTimeoutError, SMTPServerDisconnected, OSError) as exc:
@@ -122,73 +130,21 @@ class SmtpProvider:
         except SMTPException as exc:
             return self._network("connect", exc), False
         try:
-            outcome = await self._transaction(client, envelope, mime)
-        except _Failed as failed:
-            reusable = failed.reusable and await self._reset(client)
-            self._checkin(client, reusable)
-            stale = failed.at == "mail" and (
-                failed.outcome.stage == "network" or failed.outcome.code == 421
+            result = await transaction(
+                wire, self.name, envelope.mail_from, tuple(envelope.rcpt_to), mime
             )
-            return failed.outcome, reused and stale
-        except asyncio.CancelledError:
-            client.close()
+        except BaseException:
+            wire.close()
             raise
-        self._checkin(client, True)
-        return outcome, False
-
-    async def _transaction(
-        self, client: aiosmtplib.SMTP, envelope: Envelope, mime: bytes
-    ) -> SendOutcome:
-        stage: Stage = "mail"
-        try:
-            await client.mail(envelope.mail_from)
-            stage = "rcpt"
-            accepted: list[str] = []
-            rejected: list[RecipientRejection] = []
-            for rcpt in envelope.rcpt_to:
-                try:
-                    await client.rcpt(rcpt)
-                    accepted.append(rcpt)
-                except SMTPRecipientRefused as exc:
-                    rejected.append(RecipientRejection(rcpt, exc.code, exc.message))
-            if not accepted:
-                raise _Failed(
-                    SendOutcome(provider=self.name, rejected=tuple(rejected), stage="rcpt"),
-                    reusable=True,
-                    at=stage,
-                )
-            stage = "data"
-            response = await client.data(mime)
-        except _Failed:
-            raise
-        except (SMTPServerDisconnected, SMTPTimeoutError, OSError) as exc:
-            raise _Failed(self._network(stage, exc), reusable=False, at=stage) from None
-        except SMTPResponseException as exc:
-            raise _Failed(self._reply_outcome(stage, exc), reusable=True, at=stage) from None
-        except SMTPException as exc:
-            raise _Failed(self._network(stage, exc), reusable=False, at=stage) from None
-        enhanced, text = _enhanced(response.message)
-        return SendOutcome(
-            provider=self.name,
-            accepted=tuple(accepted),
-            rejected=tuple(rejected),
-            code=response.code,
-            enhanced_code=enhanced,
-            message=text,
-            provider_message_id=text[:200] or None,
-        )
-
-    async def _reset(self, client: aiosmtplib.SMTP) -> bool:
-        try:
-            await client.rset()
-            return True
-        except (SMTPException, OSError):
-            return False
+        self._checkin(wire, result.reusable)
+        outcome = result.outcome
+        stale = result.at == "mail" and (outcome.stage == "network" or outcome.code == 421)
+        return outcome, reused and stale
 
     def _reply_outcome(self, stage: Stage, exc: SMTPResponseException) -> SendOutcome:
-        enhanced, text = _enhanced(exc.message)
+        code, text = enhanced(exc.message)
         return SendOutcome(
-            provider=self.name, code=exc.code, enhanced_code=enhanced, message=text, stage=stage
+            provider=self.name, code=exc.code, enhanced_code=code, message=text, stage=stage
         )
 
     def _network(self, stage: str, exc: BaseException) -> SendOutcome:
@@ -202,16 +158,16 @@ class SmtpProvider:
         if any(c.is_connected for c in self._idle):
             return True
         try:
-            client = await self._connect()
+            wire = await self._connect()
         except (SMTPException, OSError):
             return False
-        self._checkin(client, True)
+        self._checkin(wire, True)
         return True
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []
-        for client in idle:
+        for wire in idle:
             try:
-                await asyncio.wait_for(client.quit(), timeout=2)
-            except (SMTPException, OSError, TimeoutError):
-                client.close()
+                await asyncio.wait_for(wire.quit(), timeout=2)
+            except (OSError, TimeoutError):
+                wire.close()
