@@ -15,6 +15,7 @@ from iep_appliance.api import (
     batches,
     cancellation,
     domains,
+    fast_send,
     keys,
     messages,
     queues,
@@ -102,4 +103,5 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
         logging_config=None,
     )
     app.state.runtime = runtime
+    fast_send.install(app, runtime)
     return app

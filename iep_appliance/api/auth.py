@@ -27,8 +27,12 @@ def presented_key(request: Request) -> str | None:
 async def authorize(request: Request, scope: str) -> Principal:
     """The request's Principal, or raise 401/403. A plain call: cheaper than a dependency on
     the hot send path."""
-    keys: KeyService = request.app.state.runtime.keys
-    p = await keys.authenticate(presented_key(request))
+    return await authorize_key(request.app.state.runtime.keys, presented_key(request), scope)
+
+
+async def authorize_key(keys: KeyService, presented: str | None, scope: str) -> Principal:
+    """The Principal of a presented key with `scope`, or raise 401/403."""
+    p = await keys.authenticate(presented)
     KeyService.require(p, scope)
     tenant_id_var.set(p.tenant_id)
     return p

@@ -15,8 +15,8 @@ from iep_appliance.api.schemas import (
     RetryView,
     message_view,
 )
-from iep_appliance.domain.models import Accepted, Principal, SendRequest
-from iep_appliance.logs import message_id_var
+from iep_appliance.api.send import accept_send
+from iep_appliance.domain.models import Principal, SendRequest
 from iep_appliance.runtime import Runtime
 
 _encode = msgspec.json.encode
@@ -42,25 +42,8 @@ async def send_message(
     idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
 ) -> Response[AcceptedView]:
     principal = await authorize(request, "send")  # a plain call: cheaper than a dependency
-    rt = _rt(request)
-    headers = await rt.check_rate(principal, 1)
-    try:
-        result = await rt.messages.accept(principal, data, idempotency_key)
-    except BaseException:
-        rt.release_rate(principal, 1)  # a rejected request sends nothing, so counts nothing
-        raise
-    if isinstance(result, Accepted):
-        message_id_var.set(result.message_id)  # correlates the request's log line
-    else:
-        rt.release_rate(principal, 1)  # a replay sends nothing
-    body = AcceptedView(
-        message_id=result.message_id,
-        status=result.status,
-        suppressed_recipients=list(result.suppressed),
-    )
-    return Response(
-        content=body, status_code=202 if isinstance(result, Accepted) else 200, headers=headers
-    )
+    status, body, headers = await accept_send(_rt(request), principal, data, idempotency_key)
+    return Response(content=body, status_code=status, headers=headers)
 
 
 @get(

@@ -10,6 +10,7 @@ same before and after.
 import asyncio
 import base64
 import contextlib
+import json
 import re
 import sqlite3
 import uuid
@@ -914,3 +915,65 @@ async def test_schema_page_is_served(api: Api) -> None:
 
 async def test_unknown_route_is_a_404_problem(api: Api) -> None:
     assert_problem(await api.client.get("/v1/nothing-here", headers=api.auth()), 404)
+
+
+# ---- the ASGI fast path of POST /v1/messages (api/fast_send.py) ---------------------------
+
+
+def _answer(resp: httpx.Response) -> tuple[int, str, set[str], list[str]]:
+    data = resp.json()
+    return resp.status_code, resp.headers["content-type"], set(data), sorted(data.get("errors", []))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"to": ["not-an-address"]}, {"from": {"email": "x@elsewhere.example"}}],
+    ids=["accepted", "bad-recipient", "sender-not-allowed"],
+)
+async def test_fast_path_answers_exactly_as_the_litestar_handler(
+    api: Api, overrides: dict[str, Any]
+) -> None:
+    """JSON goes through the fast path; another content type goes through Litestar's handler
+    (which decodes the body all the same): both must give the same answer and write alike."""
+    payload = msgspec_json(body(**overrides))
+    fast = await api.client.post(
+        "/v1/messages", content=payload, headers={**api.auth(), "content-type": "application/json"}
+    )
+    slow = await api.client.post(
+        "/v1/messages", content=payload, headers={**api.auth(), "content-type": "text/plain"}
+    )
+    assert _answer(fast) == _answer(slow)
+    if fast.status_code == 202:
+        for resp in (fast, slow):
+            [row] = api.sql("SELECT status FROM messages WHERE id = ?", resp.json()["messageId"])
+            assert row == ("queued",)
+
+
+async def test_fast_path_hands_a_body_it_cannot_decode_strictly_to_litestar(api: Api) -> None:
+    # A number where the schema wants a string: not strict JSON of the schema; Litestar decides.
+    resp = await api.client.post(
+        "/v1/messages",
+        content=msgspec_json(body(subject=7)),
+        headers={**api.auth(), "content-type": "application/json"},
+    )
+    assert_problem(resp, 422, "subject")
+
+
+async def test_fast_path_counts_the_request_in_the_latency_metric(api: Api) -> None:
+    text_before = (await api.client.get("/metrics")).text
+    await api.accepted()
+    text_after = (await api.client.get("/metrics")).text
+
+    def count(text: str) -> float:
+        found = re.search(
+            r'iep_http_request_duration_seconds_count\{method="POST",route="/v1/messages",'
+            r'status="202"\} (\S+)',
+            text,
+        )
+        return float(found.group(1)) if found else 0.0
+
+    assert count(text_after) == count(text_before) + 1
+
+
+def msgspec_json(data: Any) -> bytes:
+    return json.dumps(data).encode()
