@@ -2,9 +2,10 @@
 
 Files are written and fsynced before the commit that references them, so a `202`
 never points at a missing file. Keys are `{tenant}/{message}/{position}_{filename}`.
-An S3-compatible backend for scale-out implements the same three verbs.
+An S3-compatible backend for scale-out implements the same verbs.
 """
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -15,6 +16,8 @@ class Blobs(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes: ...
     def delete_prefix(self, prefix: str) -> None: ...
+    def delete(self, key: str) -> None:
+        """Remove one blob; a missing one is not an error (retention, issue 9)."""
 
 
 class LocalBlobs:
@@ -47,3 +50,12 @@ class LocalBlobs:
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        # Drop the emptied `{tenant}/{message}` directory (never the root or a tenant's).
+        parent = path.parent
+        if parent != self.root.resolve() and parent.parent != self.root.resolve():
+            with contextlib.suppress(OSError):
+                parent.rmdir()

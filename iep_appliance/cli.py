@@ -59,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     ac.add_argument("--email", required=True)
     ac.add_argument("--role", choices=["admin", "viewer"], default="admin")
     ac.add_argument("--json", action="store_true")
+
+    # -- backup, restore, purge (issue 9)
+    bk = with_config(sub.add_parser("backup", help="online backup of the store + attachments"))
+    bk.add_argument("--to", required=True, metavar="FILE", help="archive to write (.tar.gz)")
+    rs = with_config(sub.add_parser("restore", help="restore a backup into an empty data dir"))
+    rs.add_argument("--from", required=True, dest="source", metavar="FILE", help="archive")
+    pg = with_config(sub.add_parser("purge", help="purge data past its retention window"))
+    pg.add_argument("--dry-run", action="store_true", help="show what would go; change nothing")
+    pg.add_argument("--json", action="store_true")
     return p
 
 
@@ -82,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.config}: OK")
         return 0
     if args.command == "serve":
-        return serve(cfg)
+        return serve(cfg, args.config)
+    if args.command in ("backup", "restore", "purge"):
+        return _operations(cfg, args)
     command: Callable[[Config, argparse.Namespace], Awaitable[int]] = {
         ("tenant", "create"): _tenant_create,
         ("key", "create"): _key_create,
@@ -164,14 +175,17 @@ async def _admin_create(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def serve(cfg: Config) -> int:
-    """Run the appliance until SIGTERM/SIGINT; exit 0 after a graceful stop."""
+def serve(cfg: Config, config_path: str | None = None) -> int:
+    """Run the appliance until SIGTERM/SIGINT; exit 0 after a graceful stop.
+
+    SIGHUP re-reads `config_path` and applies what can change while running (reload.py).
+    """
     import uvloop
 
-    return uvloop.run(_serve(cfg))
+    return uvloop.run(_serve(cfg, config_path))
 
 
-async def _serve(cfg: Config) -> int:
+async def _serve(cfg: Config, config_path: str | None = None) -> int:
     import contextlib
 
     import uvicorn
@@ -215,8 +229,103 @@ async def _serve(cfg: Config) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    if config_path is not None:
+        from iep_appliance.reload import Reloader
+
+        Reloader(rt, config_path).install(loop)
     try:
         await server.serve()
     finally:
         await rt.stop()
     return 0 if server.started else 1
+
+
+# ---- backup, restore, purge (issue 9) ----------------------------------------------------------
+
+
+def _operations(cfg: Config, args: argparse.Namespace) -> int:
+    """Progress goes to stderr, the result to stdout; errors exit 1 naming the problem."""
+    try:
+        if args.command == "restore":
+            return asyncio.run(_restore(cfg, args))
+        fn = _backup if args.command == "backup" else _purge
+        return asyncio.run(_with_store(cfg, args, fn))
+    except IEPError as exc:
+        errors = getattr(exc, "errors", None)
+        if errors:
+            return _fail([f"{e.path}: {e.message}" for e in errors])
+        return _fail([exc.detail])
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+async def _backup(cfg: Config, args: argparse.Namespace) -> int:
+    from iep_appliance.services.backups import backup
+
+    rt = args.runtime
+    manifest = await backup(
+        rt.store, cfg.storage.attachments_dir, args.to, __version__, rt.clock, _progress
+    )
+    counts = ", ".join(f"{k} {v}" for k, v in manifest.counts.items())
+    print(f"backup written to {args.to}: {counts}, attachment files {manifest.attachment_files}")
+    return 0
+
+
+async def _restore(cfg: Config, args: argparse.Namespace) -> int:
+    from iep_appliance.runtime import Runtime
+    from iep_appliance.services.backups import restore
+
+    rt = Runtime(cfg, deliver=False)  # never opened: restore must not create the database
+    manifest = await restore(
+        rt.store, cfg.storage.path, cfg.storage.attachments_dir, args.source, _progress
+    )
+    print(
+        f"restored backup of {manifest.created_at} (iep {manifest.version}, schema "
+        f"{manifest.schema_version}) into {cfg.storage.path}"
+    )
+    return 0
+
+
+async def _purge(cfg: Config, args: argparse.Namespace) -> int:
+    retention = args.runtime.retention
+    if args.dry_run:
+        plan = await retention.plan()
+        if args.json:
+            print(json.dumps({"dryRun": True, **_plan_json(plan)}))
+            return 0
+        print(
+            f"dry run: messages finished before {plan.message_cutoff or 'never (kept forever)'}, "
+            f"attachments before {plan.attachment_cutoff or 'never (kept forever)'} would go:"
+        )
+        for kind, n in plan.counts.items():
+            print(f"  {kind:<20} {n:>10}")
+        if plan.oldest:
+            print(f"  messages created from {plan.oldest} to {plan.newest}")
+        return 0
+    last = [0.0]
+
+    def progress(totals: dict[str, int]) -> None:
+        now = args.runtime.clock.monotonic()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            done = ", ".join(f"{k} {v}" for k, v in totals.items() if v)
+            _progress(f"purging: {done or 'nothing yet'}")
+
+    counts = await retention.purge(progress=progress)
+    if args.json:
+        print(json.dumps({"dryRun": False, "counts": counts}))
+    else:
+        print("purged: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
+    return 0
+
+
+def _plan_json(plan: Any) -> dict[str, Any]:
+    return {
+        "counts": plan.counts,
+        "messageCutoff": plan.message_cutoff,
+        "attachmentCutoff": plan.attachment_cutoff,
+        "oldest": plan.oldest,
+        "newest": plan.newest,
+    }

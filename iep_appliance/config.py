@@ -48,6 +48,37 @@ class StorageConfig(_Section):
         float,
         Meta(ge=0, le=100, description="How long the writer waits to gather a group commit (ms)."),
     ] = 1.0
+    # -- retention (issue 9)
+    retention_days: Annotated[
+        int,
+        Meta(
+            ge=0,
+            description="Finished messages (sent, failed, bounced, cancelled) with their events,"
+            " jobs and attachments are purged this many days after their last change;"
+            " 0 = keep forever.",
+        ),
+    ] = 90
+    attachment_retention_days: Annotated[
+        int,
+        Meta(
+            ge=0,
+            description="Attachment files (and rows) of finished messages are removed this many"
+            " days after upload, even while the message stays; 0 = keep forever.",
+        ),
+    ] = 30
+    purge_batch_size: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=5000,
+            description="Messages purged per write (each with its events, job and outbox copy:"
+            " about 6 rows); small, so a purge never stalls the writer.",
+        ),
+    ] = 50
+    purge_interval_seconds: Annotated[
+        float,
+        Meta(gt=0, description="How often the housekeeping task purges (first run after this)."),
+    ] = 3600
 
 
 class DeliveryConfig(_Section):

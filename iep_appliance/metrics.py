@@ -2,6 +2,8 @@
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from iep_appliance.domain.retention import PURGE_KINDS
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -53,6 +55,32 @@ class Metrics:
         self.webhook_deliveries = Counter(
             "iep_webhook_deliveries_total", "Webhook attempts.", ["outcome"], registry=r
         )
+        # Issue 9: the "nothing claimed while work is due" alert needs claims to be visible.
+        self.jobs_claimed = Counter(
+            "iep_jobs_claimed_total", "Jobs claimed by the scheduler.", ["kind"], registry=r
+        )
+        for kind in ("send", "webhook"):  # exported as 0 from the start, so increase() works
+            self.jobs_claimed.labels(kind=kind)
+        self.jobs_due = Gauge(
+            "iep_jobs_due", "Send jobs ready and due now (not future retries).", registry=r
+        )
+        self.config_reloads = Counter(
+            "iep_config_reloads_total",
+            "Configuration reloads on SIGHUP, by result (applied or failed).",
+            ["result"],
+            registry=r,
+        )
+        for result in ("applied", "failed"):
+            self.config_reloads.labels(result=result)
+        # Issue 9 (retention): rows (and attachment files) removed by purges, by kind.
+        self.purged_rows = Counter(
+            "iep_purged_rows_total",
+            "Rows removed by the retention purge, by kind (attachment_files counts files).",
+            ["kind"],
+            registry=r,
+        )
+        for kind in PURGE_KINDS:
+            self.purged_rows.labels(kind=kind)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

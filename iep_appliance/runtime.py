@@ -33,6 +33,7 @@ class Runtime:
         self.config = config
         self.clock = clock or Clock()
         self.metrics = Metrics()
+        self._latency_children: dict[tuple[str, str, int], Any] = {}
         self.store = SqliteStore(
             config.storage.path,
             self.clock,
@@ -50,6 +51,7 @@ class Runtime:
         self._init_tenant_services()
         self._init_webhooks()
         self._init_scheduled_jobs()
+        self._init_retention()
         self.deliver = deliver
         self.delivery: Any = None
         self.extra_handlers: list[Any] = []
@@ -80,6 +82,10 @@ class Runtime:
             self.spawn(self._housekeeping(), "housekeeping")
             self.spawn(self.rate_limits.run(), "rate-limit-flusher")
             self.spawn(self.ticker.run(), "ticker")
+            self.spawn(
+                self.retention.run(self.config.storage.purge_interval_seconds, self._stopping),
+                "retention",
+            )
         except BaseException:
             await self.store.close()
             raise
@@ -241,6 +247,23 @@ class Runtime:
         self.ticker = Ticker(self.scheduled_jobs, self.store, self.clock)
         self.analytics = AnalyticsService(self.store, self.clock)
 
+    # ---- retention (issue 9) -------------------------------------------------------------------
+
+    def _init_retention(self) -> None:
+        from iep_appliance.services.retention import RetentionService
+
+        storage = self.config.storage
+        purged = self.metrics.purged_rows
+        self.retention = RetentionService(
+            self.store,
+            self.blobs,
+            self.clock,
+            storage.retention_days,
+            storage.attachment_retention_days,
+            storage.purge_batch_size,
+            lambda kind, n: purged.labels(kind=kind).inc(n),
+        )
+
     def _count_accepted(self, tenant_id: str, n: int) -> None:
         child = self._accepted_children.get(tenant_id)
         if child is None:
@@ -250,7 +273,13 @@ class Runtime:
     def observe_request(
         self, method: str, route: str, status: int, seconds: float, path: str
     ) -> None:
-        self.metrics.request_latency.labels(method, route, str(status)).observe(seconds)
+        key = (method, route, status)
+        child = self._latency_children.get(key)
+        if child is None:  # labels() takes a lock and builds a key: once per distinct label set
+            child = self._latency_children[key] = self.metrics.request_latency.labels(
+                method, route, str(status)
+            )
+        child.observe(seconds)
         if self.config.logging.access_log:
             event(
                 logging.getLogger("iep.http"),
@@ -287,5 +316,6 @@ class Runtime:
         now = self.clock.now()
         oldest = await self.store.oldest_ready_at(now)
         self.metrics.oldest_ready_age.set((now - oldest).total_seconds() if oldest else 0)
+        self.metrics.jobs_due.set(await self.store.count_due(now))
         if self.delivery is not None:
             self.delivery.export_breakers()

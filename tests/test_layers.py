@@ -7,7 +7,8 @@
     services           ← domain, store.base, blobs, clock, logs
     delivery, webhooks ← domain, store.base, config, blobs, clock, logs, metrics
     api, admin         ← services, domain, logs (never store, never SQL)
-    cli                ← config, services, runtime, app, domain, clock, logs
+    cli                ← config, services, runtime, app, domain, clock, logs, reload
+    reload             ← config, delivery, domain, logs (SIGHUP: swaps the engine's router)
     client             ← domain (standalone HTTP client; never store, services or runtime)
     config clock logs metrics blobs paths  ← domain
     runtime, app       ← anything
@@ -52,10 +53,12 @@ ALLOWED: dict[str, set[str]] = {
     "webhooks": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics"},
     "api": {"services", "domain", "logs"},
     "admin": {"services", "domain", "logs"},
-    "cli": {"config", "services", "runtime", "app", "domain", "clock", "logs"},
+    "cli": {"config", "services", "runtime", "app", "domain", "clock", "logs", "reload"},
     "__main__": {"cli"},
     # The standalone Python client (DESIGN §4.2): HTTP only, plus domain/signing for webhooks.
     "client": {"domain"},
+    # SIGHUP config reload (issue 9): swaps providers/router in the delivery engine it is given.
+    "reload": {"config", "delivery", "domain", "logs", "runtime"},
     **{name: {"domain"} for name in INFRA},
 }
 EXTRA: dict[str, set[str]] = {"iep_appliance.store.sqlite.store": {"clock"}}

@@ -1,20 +1,18 @@
 """Operator sessions for /admin: the login form, logout, and the guard every route passes.
 
-A session is a random id kept in memory with its operator, role, CSRF token and expiry. The
-cookie carries `id.expiry.HMAC-SHA256(secret, id.expiry)` with a secret generated at start
-(HttpOnly, SameSite=Lax, Path=/admin): a restart logs every operator out. Every POST of a
-signed-in operator carries the session's CSRF token (form field `csrf_token` or header
-`X-CSRF-Token`); the login form uses a double-submit cookie instead. Failed logins are
-limited per address and per client address, in memory. Roles: `viewer` reads, `admin` also
-acts (routes.py gives each handler the least role it needs).
+A session is a random id (the cookie's value: HttpOnly, SameSite=Strict, Secure when the
+browser came over https, Path=/admin) kept durably by its hash (services/admin_sessions.py),
+so a restart signs nobody out, and cached in memory. Every POST of a signed-in operator
+carries the session's CSRF token (form field `csrf_token` or header `X-CSRF-Token`); the
+login form uses a double-submit cookie instead. Failed logins are limited per address and
+per client address, in memory. Roles: `viewer` reads, `admin` also acts (routes.py gives
+each handler the least role it needs).
 """
 
-import base64
-import hashlib
 import hmac
 import secrets
 from collections import deque
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -26,7 +24,9 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 
 from iep_appliance.admin.templates import page
+from iep_appliance.services.admin_sessions import SessionRecords, csrf_of
 from iep_appliance.services.dashboard import DashboardService
+from iep_appliance.services.dashboard_actions import DashboardActions
 
 COOKIE = "iep_admin"
 LOGIN_COOKIE = "iep_admin_login"
@@ -68,48 +68,82 @@ class AdminSession(msgspec.Struct, frozen=True):
 
 
 class Sessions:
-    def __init__(self, clock: TimeSource) -> None:
-        self.clock = clock
-        self._secret = secrets.token_bytes(32)
-        self._by_id: dict[str, AdminSession] = {}
+    """Live sessions by id: an in-memory cache over the durable records (services/
+    admin_sessions.py), so a restart keeps operators signed in and a request costs no
+    database read once its session is cached."""
 
-    def _sign(self, payload: str) -> str:
-        mac = hmac.new(self._secret, payload.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    def __init__(self, clock: TimeSource, records: SessionRecords) -> None:
+        self.clock = clock
+        self.records = records
+        self._by_id: dict[str, AdminSession] = {}
+        self._dropped: set[str] = set()  # ended by drop(); removed from the records lazily
 
     def _now(self) -> int:
         return int(self.clock.now().timestamp())
 
-    def create(self, email: str, role: str) -> tuple[AdminSession, str]:
-        """A new session and its cookie value."""
+    async def create(self, email: str, role: str) -> tuple[AdminSession, str]:
+        """A new session and its cookie value (the session id)."""
         now = self._now()
         self._by_id = {k: s for k, s in self._by_id.items() if s.expires > now}
         while len(self._by_id) >= MAX_SESSIONS:
             self._by_id.pop(next(iter(self._by_id)))
+        session_id = secrets.token_urlsafe(32)
         session = AdminSession(
-            id=secrets.token_urlsafe(24),
+            id=session_id,
             email=email,
             role=role,
-            csrf_token=secrets.token_urlsafe(24),
+            csrf_token=csrf_of(session_id),
             expires=now + SESSION_SECONDS,
         )
-        self._by_id[session.id] = session
-        payload = f"{session.id}.{session.expires}"
-        return session, f"{payload}.{self._sign(payload)}"
+        await self.records.save(
+            session_id, email, role, datetime.fromtimestamp(session.expires, UTC)
+        )
+        self._by_id[session_id] = session
+        return session, session_id
 
-    def lookup(self, cookie: str | None) -> AdminSession | None:
-        if not cookie or cookie.count(".") != 2:
+    async def lookup(self, cookie: str | None) -> AdminSession | None:
+        if not cookie or len(cookie) > 100:
             return None
-        session_id, expires, mac = cookie.split(".")
-        if not hmac.compare_digest(mac, self._sign(f"{session_id}.{expires}")):
+        if cookie in self._dropped:
+            self._dropped.discard(cookie)
+            await self.records.drop(cookie)
             return None
-        session = self._by_id.get(session_id)
-        if session is None or str(session.expires) != expires or session.expires <= self._now():
+        session = self._by_id.get(cookie)
+        if session is None:
+            found = await self.records.find(cookie)
+            if found is None:
+                return None
+            email, role, expires = found
+            session = AdminSession(
+                id=cookie,
+                email=email,
+                role=role,
+                csrf_token=csrf_of(cookie),
+                expires=int(expires.timestamp()),
+            )
+            if len(self._by_id) < MAX_SESSIONS:
+                self._by_id[cookie] = session
+        if session.expires <= self._now():
+            self._by_id.pop(cookie, None)
             return None
         return session
 
     def drop(self, session_id: str) -> None:
+        """End a session now (its durable record goes on its next use or at `end`)."""
         self._by_id.pop(session_id, None)
+        if len(self._dropped) < MAX_SESSIONS:
+            self._dropped.add(session_id)
+
+    async def end(self, session_id: str) -> None:
+        self._by_id.pop(session_id, None)
+        self._dropped.discard(session_id)
+        await self.records.drop(session_id)
+
+    async def end_all_of(self, email: str) -> None:
+        """Sign an operator out everywhere (their role or account changed)."""
+        for session_id, session in list(self._by_id.items()):
+            if session.email == email:
+                await self.end(session_id)
 
 
 class LoginLimiter:
@@ -154,6 +188,7 @@ class AdminState(msgspec.Struct):
     sessions: Sessions
     limiter: LoginLimiter
     dashboard: DashboardService
+    actions: DashboardActions
 
 
 def admin_state(app: Litestar) -> AdminState:
@@ -162,9 +197,10 @@ def admin_state(app: Litestar) -> AdminState:
     if found is None:
         rt = app.state.runtime
         found = AdminState(
-            sessions=Sessions(rt.clock),
+            sessions=Sessions(rt.clock, SessionRecords(rt.store)),
             limiter=LoginLimiter(rt.clock),
             dashboard=DashboardService(rt.store, rt.clock),
+            actions=DashboardActions(rt.store, rt.messages, rt.blobs),
         )
         app.state["iep_admin"] = found
     return found
@@ -172,6 +208,10 @@ def admin_state(app: Litestar) -> AdminState:
 
 def dashboard(request: Request) -> DashboardService:
     return admin_state(request.app).dashboard
+
+
+def actions(request: Request) -> DashboardActions:
+    return admin_state(request.app).actions
 
 
 def current(request: Request) -> AdminSession:
@@ -186,7 +226,7 @@ async def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     role = handler.opt.get("role", "admin")
     if role == PUBLIC:
         return
-    session = admin_state(connection.app).sessions.lookup(connection.cookies.get(COOKIE))
+    session = await admin_state(connection.app).sessions.lookup(connection.cookies.get(COOKIE))
     if session is None:
         raise LoginRequired()
     connection.state.admin_session = session
@@ -208,6 +248,12 @@ def safe_next(target: str | None) -> str:
     return "/admin/"
 
 
+def is_https(request: Request) -> bool:
+    """Did the browser use TLS (directly, or to the proxy in front: X-Forwarded-Proto)?"""
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or forwarded == "https"
+
+
 def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -222,7 +268,7 @@ def _login_page(
         path="/admin/login",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=is_https(request),
         max_age=3600,
     )
     return page(
@@ -240,7 +286,7 @@ def _login_page(
 @get("/login")
 async def login_form(request: Request) -> Response[Any]:
     target = request.query_params.get("next", "")
-    if admin_state(request.app).sessions.lookup(request.cookies.get(COOKIE)):
+    if await admin_state(request.app).sessions.lookup(request.cookies.get(COOKIE)):
         return Redirect(path=safe_next(target), status_code=303)
     return _login_page(request, target=target)
 
@@ -267,15 +313,15 @@ async def login(request: Request) -> Response[Any]:
         state.limiter.failed(keys)
         return _login_page(request, "Wrong email or password.", 401, email, target)
     state.limiter.succeeded(keys[:1])
-    _session, value = state.sessions.create(user.email, user.role)
+    _session, value = await state.sessions.create(user.email, user.role)
     response = Redirect(path=safe_next(target), status_code=303)
     response.set_cookie(
         key=COOKIE,
         value=value,
         path="/admin",
         httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
+        samesite="strict",
+        secure=is_https(request),
         max_age=SESSION_SECONDS,
     )
     response.delete_cookie(LOGIN_COOKIE, path="/admin/login")
@@ -284,7 +330,7 @@ async def login(request: Request) -> Response[Any]:
 
 @post("/logout", status_code=303)
 async def logout(request: Request) -> Response[Any]:
-    admin_state(request.app).sessions.drop(current(request).id)
+    await admin_state(request.app).sessions.end(current(request).id)
     response = Redirect(path="/admin/login", status_code=303)
     response.delete_cookie(COOKIE, path="/admin")
     return response

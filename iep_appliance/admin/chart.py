@@ -1,6 +1,8 @@
-"""The overview's chart, drawn on the server as SVG geometry (no JavaScript library): for
-each hour, a bar of accepted (queued) messages and beside it a stack of outcomes (sent,
-bounced, failed), on a y axis rounded to a readable maximum."""
+"""The overview's charts, drawn on the server as SVG geometry (no JavaScript library): for
+each hour (last 24 h) or day (last 30 days), a bar of accepted (queued) messages and beside
+it a stack of outcomes (sent, bounced, failed), on a y axis rounded to a readable maximum."""
+
+from collections.abc import Callable
 
 import msgspec
 
@@ -49,11 +51,28 @@ def nice_max(value: int) -> int:
 
 
 def hourly_chart(hours: list[tuple[str, dict[str, int]]]) -> Chart:
-    """Geometry for `hours` (bucket start ISO text, counts), oldest first."""
+    """Geometry for 24 hours (bucket start ISO text, counts), oldest first."""
+    return bar_chart(hours, lambda start: f"{start[11:16]} UTC", lambda start: start[11:16], 3)
+
+
+def daily_chart(days: list[tuple[str, dict[str, int]]]) -> Chart:
+    """Geometry for 30 days (bucket start ISO text, counts), oldest first."""
+    return bar_chart(days, lambda start: start[:10], lambda start: start[5:10], 5)
+
+
+def bar_chart(
+    buckets: list[tuple[str, dict[str, int]]],
+    label: Callable[[str], str],
+    tick: Callable[[str], str],
+    tick_every: int,
+) -> Chart:
+    """Per bucket, a bar of accepted messages and beside it a stack of outcomes."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    peak = max([max(c.get("queued", 0), sum(c.get(k, 0) for k in STACK)) for _s, c in hours] or [0])
+    peak = max(
+        [max(c.get("queued", 0), sum(c.get(k, 0) for k in STACK)) for _s, c in buckets] or [0]
+    )
     top = nice_max(peak)
-    slot = plot_w / max(1, len(hours))
+    slot = plot_w / max(1, len(buckets))
     bar_w = max(2.0, (slot - 6) / 2)
     bars: list[Bar] = []
     x_ticks: list[Tick] = []
@@ -61,22 +80,22 @@ def hourly_chart(hours: list[tuple[str, dict[str, int]]]) -> Chart:
     def height(n: int) -> float:
         return plot_h * n / top
 
-    for i, (start, counts) in enumerate(hours):
+    for i, (start, counts) in enumerate(buckets):
         x = LEFT + i * slot + 2
-        label = f"{start[11:16]} UTC"
+        name = label(start)
         queued = counts.get("queued", 0)
         if queued:
             h = height(queued)
-            bars.append(Bar(x, TOP + plot_h - h, bar_w, h, "queued", f"{label}: {queued} queued"))
+            bars.append(Bar(x, TOP + plot_h - h, bar_w, h, "queued", f"{name}: {queued} queued"))
         base = TOP + plot_h
         for kind in STACK:
             n = counts.get(kind, 0)
             if n:
                 h = height(n)
                 base -= h
-                bars.append(Bar(x + bar_w + 1, base, bar_w, h, kind, f"{label}: {n} {kind}"))
-        if i % 3 == 0 or i == len(hours) - 1:
-            x_ticks.append(Tick(LEFT + i * slot + slot / 2, start[11:16]))
+                bars.append(Bar(x + bar_w + 1, base, bar_w, h, kind, f"{name}: {n} {kind}"))
+        if i % tick_every == 0 or i == len(buckets) - 1:
+            x_ticks.append(Tick(LEFT + i * slot + slot / 2, tick(start)))
     fractions = [f for f in (0, 0.25, 0.5, 0.75, 1) if float(top * f).is_integer()]
     y_ticks = [Tick(TOP + plot_h - plot_h * f, f"{int(top * f)}") for f in fractions]
     return Chart(

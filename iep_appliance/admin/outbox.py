@@ -1,13 +1,14 @@
-"""/admin/outbox: what the built-in `outbox` provider kept, and a preview of one message:
-decoded headers, the HTML part sanitized (nh3) inside a sandboxed iframe, the text part."""
+"""/admin/outbox: what the built-in `outbox` provider kept, browsable like a mail catcher: the
+list, a preview of one message (decoded headers, the HTML part sanitized by nh3 in a sandboxed
+iframe served by messages.preview, the text part), its raw source and its .eml download."""
 
 from typing import Any
 
 from litestar import Request, get
 from litestar.params import FromPath
-from litestar.response import Template
+from litestar.response import Response, Template
 
-from iep_appliance.admin.auth import dashboard
+from iep_appliance.admin.auth import actions, dashboard
 from iep_appliance.admin.templates import page
 
 
@@ -42,3 +43,28 @@ async def list_outbox(request: Request[Any, Any, Any]) -> Template:
 @get("/outbox/{message_id:str}")
 async def preview(request: Request[Any, Any, Any], message_id: FromPath[str]) -> Template:
     return await _page(request, message_id, "_outbox_preview")
+
+
+@get("/outbox/{message_id:str}/raw")
+async def raw(request: Request[Any, Any, Any], message_id: FromPath[str]) -> Response[Any]:
+    """The stored MIME as plain text (shown, never interpreted: nosniff from routes.py)."""
+    mime = await actions(request).eml(message_id)
+    return Response(
+        content=mime,
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Security-Policy": "default-src 'none'; sandbox"},
+    )
+
+
+@get("/outbox/{message_id:str}/eml")
+async def eml(request: Request[Any, Any, Any], message_id: FromPath[str]) -> Response[Any]:
+    """The stored MIME as a .eml download any mail program opens."""
+    mime = await actions(request).eml(message_id)
+    return Response(
+        content=mime,
+        media_type="message/rfc822",
+        headers={
+            "Content-Disposition": f'attachment; filename="{message_id}.eml"',
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )

@@ -1,5 +1,7 @@
-"""/admin/: totals of today and the last 24 hours, the hourly chart, queue depth and the
-providers' circuit breakers. `_overview.html` refreshes itself through HTMX."""
+"""/admin/: sent/failed/bounced/queued totals, charts of the last 24 hours and 30 days (all
+tenants, or the one chosen), queue depth by state and per named queue, the oldest due job,
+the last minute's throughput and each provider's health (circuit breaker, last error).
+`_overview.html` polls itself through HTMX every few seconds."""
 
 from typing import Any
 
@@ -7,26 +9,45 @@ from litestar import Request, get
 from litestar.response import Template
 
 from iep_appliance.admin.auth import dashboard
-from iep_appliance.admin.chart import hourly_chart
+from iep_appliance.admin.chart import daily_chart, hourly_chart
 from iep_appliance.admin.templates import page
 from iep_appliance.runtime import Runtime
+from iep_appliance.services.dashboard import ProviderHealth
 
 
-def provider_states(rt: Runtime) -> dict[str, str]:
-    if rt.delivery is not None:
-        states: dict[str, str] = rt.delivery.provider_states()
-        return states
-    return {name: "not delivering" for name in rt.config.providers}
+def provider_health(rt: Runtime) -> list[ProviderHealth]:
+    engine = rt.delivery
+    if engine is None:
+        return [ProviderHealth(name, "not delivering") for name in rt.config.providers]
+    now = rt.clock.monotonic()
+    found = []
+    for name, state in engine.provider_states().items():
+        last = engine.router.last_error(name)
+        found.append(
+            ProviderHealth(
+                name=name,
+                state=state,
+                last_error=last[0] if last else None,
+                error_age_seconds=now - last[1] if last else None,
+            )
+        )
+    return found
 
 
 @get("/")
 async def show(request: Request[Any, Any, Any]) -> Template:
-    data = await dashboard(request).overview(provider_states(request.app.state.runtime))
+    tenant = (request.query_params.get("tenant") or "").strip()
+    service = dashboard(request)
+    data = await service.overview(provider_health(request.app.state.runtime), tenant)
     return page(
         request,
         "overview",
         partial="_overview",
         active="Overview",
         data=data,
-        chart=hourly_chart(data.hours),
+        charts=[
+            ("Messages per hour", "last 24 hours", hourly_chart(data.hours)),
+            ("Messages per day", "last 30 days", daily_chart(data.days)),
+        ],
+        slugs=await service.tenant_slugs(),
     )

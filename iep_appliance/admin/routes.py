@@ -6,6 +6,7 @@ pages here, not as the API's problem+json. app.py adds `HANDLERS`, `template_con
 `static_files()` (the directories come from paths.py).
 """
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,21 @@ from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from iep_appliance.admin import auth, messages, outbox, overview, queue, templates, tenants
+from iep_appliance.admin import (
+    auth,
+    messages,
+    outbox,
+    overview,
+    queue,
+    templates,
+    tenant_keys,
+    tenant_page,
+    tenant_suppressions,
+    tenant_webhooks,
+    tenant_workflows,
+    tenants,
+    users,
+)
 from iep_appliance.admin.templates import page
 from iep_appliance.domain.errors import NotFound, ValidationFailed
 
@@ -29,11 +44,48 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (messages.list_messages, "viewer"),  # GET  /admin/messages
     (messages.show_message, "viewer"),  # GET  /admin/messages/{id}
     (messages.retry_message, "admin"),  # POST /admin/messages/{id}/retry
+    (messages.preview, "viewer"),  # GET  /admin/messages/{id}/preview (sandboxed HTML)
+    (messages.attachment, "viewer"),  # GET  /admin/messages/{id}/attachments/{att}
+    (messages.retry_selected, "admin"),  # POST /admin/messages/retry (bulk)
+    (messages.cancel_message, "admin"),  # POST /admin/messages/{id}/cancel
     (outbox.list_outbox, "viewer"),  # GET  /admin/outbox
     (outbox.preview, "viewer"),  # GET  /admin/outbox/{id}
+    (outbox.raw, "viewer"),  # GET  /admin/outbox/{id}/raw
+    (outbox.eml, "viewer"),  # GET  /admin/outbox/{id}/eml
     (tenants.list_tenants, "viewer"),  # GET  /admin/tenants
     (tenants.create, "admin"),  # POST /admin/tenants
+    # one tenant's page (part B): tenant_page, tenant_keys, tenant_webhooks, ...
+    (tenant_page.show, "viewer"),  # GET  /admin/tenants/{id}
+    (tenant_page.save_settings, "admin"),  # POST /admin/tenants/{id}/settings
+    (tenant_page.deactivate, "admin"),  # POST /admin/tenants/{id}/deactivate
+    (tenant_page.activate, "admin"),  # POST /admin/tenants/{id}/activate
+    (tenant_page.add_domain, "admin"),  # POST /admin/tenants/{id}/domains
+    (tenant_page.remove_domain, "admin"),  # POST /admin/tenants/{id}/domains/remove
+    (tenant_keys.create_key, "admin"),  # POST /admin/tenants/{id}/keys
+    (tenant_keys.rotate_key, "admin"),  # POST /admin/tenants/{id}/keys/{key}/rotate
+    (tenant_keys.revoke_key, "admin"),  # POST /admin/tenants/{id}/keys/{key}/revoke
+    (tenant_webhooks.create_webhook, "admin"),  # POST /admin/tenants/{id}/webhooks
+    (tenant_webhooks.disable_webhook, "admin"),  # POST .../webhooks/{wh}/disable
+    (tenant_webhooks.enable_webhook, "admin"),  # POST .../webhooks/{wh}/enable
+    (tenant_webhooks.delete_webhook, "admin"),  # POST .../webhooks/{wh}/delete
+    (tenant_webhooks.delivery_log, "viewer"),  # GET  .../webhooks/{wh}
+    (tenant_webhooks.resend, "admin"),  # POST .../webhooks/{wh}/deliveries/{d}/resend
+    (tenant_suppressions.search, "viewer"),  # GET  /admin/tenants/{id}/suppressions
+    (tenant_suppressions.export_csv, "viewer"),  # GET  /admin/tenants/{id}/suppressions.csv
+    (tenant_suppressions.add, "admin"),  # POST /admin/tenants/{id}/suppressions
+    (tenant_suppressions.remove, "admin"),  # POST .../suppressions/remove
+    (tenant_suppressions.import_csv, "admin"),  # POST .../suppressions/import
+    (tenant_workflows.queue_action, "admin"),  # POST .../queues/{q}/pause|resume|drain
+    (tenant_workflows.pause_job, "admin"),  # POST .../jobs/{job}/pause
+    (tenant_workflows.resume_job, "admin"),  # POST .../jobs/{job}/resume
+    (tenant_workflows.delete_job, "admin"),  # POST .../jobs/{job}/delete
+    (users.list_users, "viewer"),  # GET  /admin/users
+    (users.create_user, "admin"),  # POST /admin/users
+    (users.change_role, "admin"),  # POST /admin/users/{id}/role
+    (users.delete_user, "admin"),  # POST /admin/users/{id}/delete
     (queue.show, "viewer"),  # GET  /admin/queue
+    (queue.retry_jobs, "admin"),  # POST /admin/queue/retry (DLQ, bulk)
+    (queue.discard_jobs, "admin"),  # POST /admin/queue/discard (DLQ, bulk)
 )
 for _handler, _role in ROUTES:
     _handler.opt["role"] = _role
@@ -51,6 +103,21 @@ SECURITY_HEADERS = [
         " base-uri 'none'",
     ),
 ]
+
+
+def _secured(
+    handler: Callable[[Request[Any, Any, Any], Exception], Response[Any]],
+) -> Callable[[Request[Any, Any, Any], Exception], Response[Any]]:
+    """An exception handler whose response carries SECURITY_HEADERS too (Litestar applies a
+    router's `response_headers` to handler responses only, not to exception handlers')."""
+
+    def secured(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        response = handler(request, exc)
+        for header in SECURITY_HEADERS:
+            response.headers.setdefault(header.name, header.value or "")
+        return response
+
+    return secured
 
 
 def _error_page(request: Request[Any, Any, Any], status: int, title: str, detail: str) -> Any:
@@ -78,11 +145,11 @@ HANDLERS: list[Any] = [
         route_handlers=[handler for handler, _role in ROUTES],
         guards=[auth.guard],
         exception_handlers={
-            auth.LoginRequired: auth.login_redirect,
-            auth.Forbidden: _forbidden,
-            NotFound: _not_found,
-            NotFoundException: _not_found,
-            ValidationFailed: _invalid,
+            auth.LoginRequired: _secured(auth.login_redirect),
+            auth.Forbidden: _secured(_forbidden),
+            NotFound: _secured(_not_found),
+            NotFoundException: _secured(_not_found),
+            ValidationFailed: _secured(_invalid),
         },
         response_headers=SECURITY_HEADERS,
         include_in_schema=False,

@@ -1,5 +1,6 @@
 """/admin/tenants: every tenant with its settings and message counts; admins create one
-(services/tenants.create_tenant, the same rules as the CLI)."""
+(services/tenants.create_tenant, the same rules as the CLI) and land on its page
+(tenant_page.py) to create its first API key."""
 
 from typing import Any
 
@@ -35,7 +36,6 @@ async def _page(
         },
         errors=errors or {},
         form=form or {"slug": "", "name": "", "domains": ""},
-        created=request.query_params.get("created", ""),
         status=status,
     )
 
@@ -59,4 +59,5 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
         return await _page(request, errors, fields, 422)
     except Conflict as exc:
         return await _page(request, {"slug": str(exc)}, fields, 409)
-    return Redirect(path=f"/admin/tenants?created={tenant.slug}", status_code=303)
+    target = f"/admin/tenants/{tenant.id}?section=keys&notice=created#t-keys"
+    return Redirect(path=target, status_code=303)

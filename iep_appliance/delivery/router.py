@@ -41,6 +41,7 @@ class Router:
             )
             for name in providers
         }
+        self.last_errors: dict[str, tuple[str, float]] = {}
 
     def route(self, routing: Routing, sandbox: bool, now: float) -> Route:
         if sandbox:
@@ -57,10 +58,17 @@ class Router:
             return Route(provider=fallback, primary=primary, fell_back=True)
         return Route(provider=None, primary=primary)
 
-    def record(self, provider: str, success: bool, now: float) -> None:
+    def record(self, provider: str, success: bool, now: float, error: str | None = None) -> None:
         breaker = self.breakers.get(provider)
         if breaker is not None:
             breaker.record(success, now)
+        if not success and error:
+            self.last_errors[provider] = (error, now)
+
+    def last_error(self, provider: str) -> tuple[str, float] | None:
+        """The newest failure of a provider (its description, monotonic time), for the
+        dashboard's provider health."""
+        return self.last_errors.get(provider)
 
     def states(self) -> dict[str, str]:
         return {name: b.state for name, b in self.breakers.items()}

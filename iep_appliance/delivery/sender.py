@@ -24,7 +24,7 @@ from iep_appliance.domain.mime import MimeAttachment, MimeMessage, Signer, build
 from iep_appliance.domain.models import Completion, Job, MessageRecord, Routing
 from iep_appliance.domain.outcomes import SendOutcome
 from iep_appliance.domain.render import Rendered, RenderError, render
-from iep_appliance.domain.retry import Decision, classify, decide
+from iep_appliance.domain.retry import Decision, classify, decide, describe
 from iep_appliance.logs import event
 
 log = logging.getLogger("iep.sender")
@@ -184,7 +184,9 @@ async def send_via_route(
             network_error=f"provider error: {type(exc).__name__}",
         )
     verdict = classify(outcome)
-    ctx.router.record(route.provider, verdict in ("ok", "bounced"), ctx.clock.monotonic())
+    ok = verdict in ("ok", "bounced")
+    error = None if ok else describe(outcome)
+    ctx.router.record(route.provider, ok, ctx.clock.monotonic(), error)
     if ctx.metrics is not None and verdict != "ok":
         ctx.metrics.provider_errors.labels(route.provider, verdict).inc()
     event(

@@ -2,19 +2,77 @@
 
 import msgspec
 
+from iep_appliance.domain.models import Event, MessageRecord
+
 # Messages per page of the dashboard's lists.
 PAGE_SIZE = 50
 
 
+# Rows a filtered message list reads past (newest first) before it stops and offers to
+# search further: a filter that matches little never scans the whole table for one page.
+SCAN_LIMIT = 25_000
+
+
 class DashboardFilter(msgspec.Struct, frozen=True):
-    """Messages of every tenant (or one), newest first; `before_id` is the last id seen
-    (ids are UUIDv7, so id order is creation order)."""
+    """Messages of every tenant (or one), newest first by (created_at, id); `before` is the
+    (created_at, id) of the last row seen. Substring filters are case-insensitive."""
 
     tenant_id: str | None = None
     status: str | None = None
-    recipient: str | None = None  # substring of any to/cc/bcc address, case-insensitive
-    before_id: str | None = None
+    recipient: str | None = None  # substring of any to/cc/bcc address
+    subject: str | None = None  # substring of the rendered subject (or its template)
+    created_from: str | None = None  # ISO, inclusive
+    created_to: str | None = None  # ISO, exclusive
+    category: str | None = None
+    tag: str | None = None
+    queue: str | None = None
+    message_id: str | None = None
+    before: tuple[str, str] | None = None
     limit: int = PAGE_SIZE
+    scan_limit: int = SCAN_LIMIT
+
+    @property
+    def has_residual(self) -> bool:
+        """Filters no index serves (read row by row within the scan window)."""
+        return any((self.recipient, self.subject, self.category, self.tag, self.queue))
+
+
+class MessageSlice(msgspec.Struct, frozen=True):
+    """One page of the message list; `resume` is where the next page starts (None: the end),
+    reached either after `limit` matches or after scanning `scan_limit` rows."""
+
+    items: list[MessageRecord]
+    resume: tuple[str, str] | None
+
+
+class JobRow(msgspec.Struct, frozen=True):
+    """A send or webhook job waiting for its time: scheduled (no attempt yet) or retrying."""
+
+    id: int
+    kind: str
+    ref_id: str
+    tenant_id: str
+    attempts: int
+    max_attempts: int
+    run_at: str
+    last_error: str | None
+    message_status: str | None = None
+    subject: str | None = None
+    to: tuple[str, ...] = ()
+
+
+class NamedQueueDepth(msgspec.Struct, frozen=True):
+    tenant_id: str
+    name: str
+    state: str  # active | paused | draining
+    counts: dict[str, int]  # send jobs by state (ready, leased, paused, dead)
+
+
+class AttachmentFile(msgspec.Struct, frozen=True):
+    tenant_id: str
+    filename: str
+    content_type: str
+    storage_key: str
 
 
 class OutboxItem(msgspec.Struct, frozen=True):
@@ -39,3 +97,45 @@ class DeadJob(msgspec.Struct, frozen=True):
     message_status: str | None = None
     subject: str | None = None
     to: tuple[str, ...] = ()
+
+
+class Attempt(msgspec.Struct, frozen=True):
+    """One delivery attempt of a message, read from its events."""
+
+    number: int
+    started: str
+    finished: str | None  # None: still in flight (or the process stopped mid-attempt)
+    outcome: str | None  # sent | retry_scheduled | failed | bounced
+    provider: str | None
+    error: str | None
+
+
+ATTEMPT_OUTCOMES = frozenset({"sent", "retry_scheduled", "failed", "bounced"})
+
+
+def attempts_of(events: tuple[Event, ...]) -> list[Attempt]:
+    """Each `processing` event opens an attempt; the next outcome event closes it."""
+    out: list[Attempt] = []
+    open_at: str | None = None
+    for e in events:
+        if e.type == "processing":
+            if open_at is not None:
+                out.append(Attempt(len(out) + 1, open_at, None, None, None, None))
+            open_at = e.timestamp
+        elif e.type in ATTEMPT_OUTCOMES and open_at is not None:
+            data = e.data if isinstance(e.data, dict) else {}
+            provider, error = data.get("provider"), data.get("error") or data.get("note")
+            out.append(
+                Attempt(
+                    number=len(out) + 1,
+                    started=open_at,
+                    finished=e.timestamp,
+                    outcome=e.type,
+                    provider=provider if isinstance(provider, str) else None,
+                    error=error if isinstance(error, str) else None,
+                )
+            )
+            open_at = None
+    if open_at is not None:
+        out.append(Attempt(len(out) + 1, open_at, None, None, None, None))
+    return out

@@ -37,10 +37,38 @@ def _content(part: EmailMessage) -> str:
     return value if isinstance(value, str) else ""
 
 
-def sanitize_html(html: str) -> str:
+# Attributes that make a browser fetch a remote resource when the markup is shown.
+REMOTE_FETCH_ATTRIBUTES = {("img", "src"), ("img", "srcset"), ("source", "srcset")}
+
+
+def is_remote(url: str) -> bool:
+    return not url.strip().lower().startswith(("data:", "cid:", "#"))
+
+
+def sanitize_html(html: str, remote_images: bool = True) -> str:
     """Markup safe to show inside a sandboxed iframe: nh3's allow-list, links made inert
-    for the referrer (`noopener noreferrer`)."""
-    return nh3.clean(html[:MAX_PART_CHARS], link_rel="noopener noreferrer")
+    for the referrer (`noopener noreferrer`). With `remote_images=False`, image sources
+    that point anywhere but `data:` are dropped too (no tracking pixel fires)."""
+    return sanitize_counting(html, remote_images)[0]
+
+
+def sanitize_counting(html: str, remote_images: bool = True) -> tuple[str, int]:
+    """`sanitize_html` and how many remote image sources it dropped."""
+    dropped = 0
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        nonlocal dropped
+        if (tag, attribute) in REMOTE_FETCH_ATTRIBUTES and is_remote(value):
+            dropped += 1
+            return None
+        return value
+
+    cleaned = nh3.clean(
+        html[:MAX_PART_CHARS],
+        link_rel="noopener noreferrer",
+        attribute_filter=None if remote_images else keep,
+    )
+    return cleaned, dropped
 
 
 def build_preview(mime: bytes) -> Preview:

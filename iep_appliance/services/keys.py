@@ -128,6 +128,9 @@ class KeyService:
             raise Unauthorized("API key expired")
         if not await verify_secret_async(record.key_hash, presented):
             raise Unauthorized("Invalid API key")
+        tenant = await self.store.get_tenant(record.tenant_id)
+        if tenant is None or not tenant.active:
+            raise Forbidden("The tenant of this API key is deactivated")
         principal = Principal(
             tenant_id=record.tenant_id,
             key_id=record.id,
@@ -148,6 +151,11 @@ class KeyService:
     def forget(self, key_id: str) -> None:
         """Drop a key from the cache at once (revoke, rotate)."""
         for digest in [d for d, (p, _u, _e) in self._cache.items() if p.key_id == key_id]:
+            del self._cache[digest]
+
+    def forget_tenant(self, tenant_id: str) -> None:
+        """Drop every cached key of a tenant at once (the tenant was deactivated)."""
+        for digest in [d for d, (p, _u, _e) in self._cache.items() if p.tenant_id == tenant_id]:
             del self._cache[digest]
 
     async def revoke(self, tenant_id: str, key_id: str) -> None:

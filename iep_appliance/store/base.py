@@ -15,7 +15,15 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from iep_appliance.domain.analytics import StatsQuery
-from iep_appliance.domain.dashboard import DashboardFilter, DeadJob, OutboxItem
+from iep_appliance.domain.dashboard import (
+    AttachmentFile,
+    DashboardFilter,
+    DeadJob,
+    JobRow,
+    MessageSlice,
+    NamedQueueDepth,
+    OutboxItem,
+)
 from iep_appliance.domain.models import (
     Accepted,
     AdminUser,
@@ -36,6 +44,7 @@ from iep_appliance.domain.models import (
     Tenant,
     TenantSettings,
 )
+from iep_appliance.domain.retention import PurgePlan, PurgeStep, SnapshotInfo
 from iep_appliance.domain.schedules import ScheduledJob, ScheduledRun
 from iep_appliance.domain.webhooks import (
     EndpointChange,
@@ -137,6 +146,8 @@ class Store(Protocol):
     async def next_run_at(self) -> datetime | None: ...
     async def queue_depth(self) -> dict[str, int]: ...
     async def oldest_ready_at(self, now: datetime) -> datetime | None: ...
+    async def count_due(self, now: datetime) -> int:
+        """Send jobs ready with run_at <= now (issue 9: the backlog gauge and its alert)."""
 
     # ---- webhooks, suppressions, rate windows (issue 6: tenant services)
     # webhooks (endpoints, delivery attempts, re-sends):
@@ -310,12 +321,51 @@ class Store(Protocol):
     async def message_backlog(self, tenant_id: str) -> dict[str, dict[str, int]]:
         """Messages scheduled, queued or processing, by queue name and status."""
 
+    # ---- retention (issue 9): purge steps, dry-run plan, online snapshots
+    async def purge_tenant_ids(self) -> list[str]:
+        """Every tenant id (the message purge walks one tenant's index at a time)."""
+
+    async def purge_messages_step(
+        self, tenant_id: str, cutoff: str, after: tuple[str, str] | None, limit: int
+    ) -> PurgeStep:
+        """One small write: scan up to `limit` of a tenant's messages created before `cutoff`
+        (resuming after the (created_at, id) `after`) and delete the finished ones last changed
+        before it that have no live job, with their events, send jobs, attachments, outbox
+        copy, webhook attempts and emptied batch rows. Returns the counts, the resume point and
+        the blob keys no row refers to any more."""
+
+    async def purge_attachments_step(
+        self, cutoff: str, after: tuple[str, str] | None, limit: int
+    ) -> PurgeStep:
+        """One small write: delete attachment rows uploaded before `cutoff` whose message is
+        finished (the message stays); returns orphaned blob keys as above."""
+
+    async def purge_webhook_jobs_step(self, cutoff: str, limit: int) -> PurgeStep:
+        """One small write: delete up to `limit` done/dead webhook jobs last changed before
+        `cutoff`."""
+
+    async def purge_plan(self, cutoff: str | None, attachment_cutoff: str | None) -> PurgePlan:
+        """What a purge with these cutoffs would remove (None: that window is off). Reads only."""
+
+    async def snapshot(
+        self, dest: str, progress: Callable[[int, int], None] | None = None
+    ) -> SnapshotInfo:
+        """A consistent online copy of the whole store into the new file `dest`, while writes
+        go on; `progress(done, total)` after each step. Returns the copy's counts."""
+
+    async def inspect_snapshot(self, path: str) -> SnapshotInfo:
+        """Integrity verdict, schema version and counts of a snapshot file (not this store's
+        own data). Raises ValueError when it is not a usable snapshot."""
+
+    def latest_schema_version(self) -> int:
+        """The newest schema version this release knows."""
+
     # ---- dashboard (operator views across tenants; never reachable by a tenant's key)
-    async def dashboard_messages(self, f: DashboardFilter) -> list[MessageRecord]:
-        """Messages of every tenant (or `f.tenant_id`), newest first, before `f.before_id`."""
+    async def dashboard_messages(self, f: DashboardFilter) -> MessageSlice:
+        """Messages of every tenant (or `f.tenant_id`), newest first, after `f.before`."""
 
     async def dashboard_message(self, message_id: str) -> MessageRecord | None:
-        """One message of any tenant, with its events."""
+        """One message of any tenant, with its attachments and events."""
 
     async def dashboard_stats(self, q: StatsQuery) -> list[tuple[str, str, int]]:
         """(hour prefix, status, count) of every tenant from the hourly rollups."""
@@ -333,3 +383,62 @@ class Store(Protocol):
 
     async def dashboard_dead_jobs(self, limit: int, before_id: int | None = None) -> list[DeadJob]:
         """Jobs in the DLQ (state dead), newest first, with the message of send jobs."""
+
+    # -- dashboard (part A): overview, queue page, attachments, operator sessions
+    async def dashboard_buckets(
+        self, q: StatsQuery, tenant_id: str | None = None
+    ) -> list[tuple[str, str, int]]:
+        """(bucket prefix, status, count) by `q.group_by` (hour or day) from the rollups, of
+        every tenant or one."""
+
+    async def dashboard_recent_outcomes(self, since: datetime) -> dict[str, int]:
+        """Sent, failed and bounced events since `since` (a bounded window of newest events)."""
+
+    async def dashboard_job_depth(self) -> dict[str, int]:
+        """Jobs (send and webhook) by live state: ready, leased, paused, dead."""
+
+    async def dashboard_named_queues(self) -> list[NamedQueueDepth]:
+        """Every tenant's named queues with their send jobs by live state."""
+
+    async def dashboard_waiting_jobs(
+        self, now: datetime, limit: int, after: tuple[str, int] | None = None
+    ) -> list[JobRow]:
+        """Jobs due after `now` (scheduled or retrying), soonest first, after (run_at, id)."""
+
+    async def dashboard_job_states(
+        self, job_ids: list[int]
+    ) -> list[tuple[int, str, str, str, str]]:
+        """(id, kind, ref_id, tenant_id, state) of those of `job_ids` that exist."""
+
+    async def dashboard_discard_jobs(self, job_ids: list[int]) -> int:
+        """Dead jobs → done (out of the DLQ for good). Returns how many were dead."""
+
+    async def dashboard_requeue_webhook_jobs(self, job_ids: list[int]) -> int:
+        """Dead webhook jobs → ready now with fresh attempts. Returns how many."""
+
+    async def dashboard_attachment(
+        self, message_id: str, attachment_id: str
+    ) -> AttachmentFile | None: ...
+    async def save_admin_session(
+        self, id_hash: str, email: str, role: str, expires_at: datetime
+    ) -> None:
+        """Keep a new operator session (by its id's hash); expired ones are dropped."""
+
+    async def admin_session(self, id_hash: str) -> tuple[str, str, str] | None:
+        """(email, role, expires_at) of a live session, or None."""
+
+    async def drop_admin_session(self, id_hash: str) -> None: ...
+
+    # -- dashboard (part B): dashboard users and a tenant's active flag
+    async def list_admin_users(self) -> list[AdminUser]:
+        """Every dashboard user, by address."""
+
+    async def get_admin_user(self, user_id: str) -> AdminUser | None: ...
+    async def set_admin_user_role(self, user_id: str, role: str) -> AdminUser | None:
+        """None when there is no such user; Conflict when it would leave no admin."""
+
+    async def delete_admin_user(self, user_id: str) -> bool:
+        """False when there is no such user; Conflict when it is the last admin."""
+
+    async def set_tenant_active(self, tenant_id: str, active: bool) -> Tenant | None:
+        """Deactivate or reactivate a tenant; None when there is no such tenant."""

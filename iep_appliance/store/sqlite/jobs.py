@@ -104,6 +104,8 @@ DEPTH = "SELECT state, count(*) FROM jobs WHERE kind = ? GROUP BY state"
 OLDEST_READY = (
     "SELECT min(run_at) FROM jobs WHERE state = 'ready' AND kind = 'send' AND run_at <= ?"
 )
+# Send jobs due now (the backlog the senders are behind on; future retries not counted).
+COUNT_DUE = "SELECT count(*) FROM jobs WHERE state = 'ready' AND kind = 'send' AND run_at <= ?"
 
 
 def claim_due(
@@ -184,6 +186,10 @@ def depth(conn: sqlite3.Connection, kind: str = "send") -> dict[str, int]:
 
 def oldest_ready(conn: sqlite3.Connection, now: str) -> str | None:
     return conn.execute(OLDEST_READY, (now,)).fetchone()[0]
+
+
+def count_due(conn: sqlite3.Connection, now: str) -> int:
+    return conn.execute(COUNT_DUE, (now,)).fetchone()[0]
 
 
 def finish_send(conn: sqlite3.Connection, c: Completion, now: str, webhook_attempts: int) -> None:

@@ -1,0 +1,294 @@
+"""Backup and restore of one appliance (issue 9): the database and the attachment files in one
+`.tar.gz` with a manifest.
+
+Backup order (why it is consistent while the server accepts and sends): first an online copy of
+the database (`Store.snapshot`: one read snapshot, the writer keeps committing), THEN the
+attachment directory. An attachment file is fsynced before the commit that refers to it
+(blobs.py), so every file a row of the copy names already exists when the directory is read.
+Files written after the snapshot may be included too (no row names them: harmless).
+The archive is written as `FILE.partial` and renamed into place when complete.
+
+Archive layout: `database/iep.db`, `attachments/<key>` (keys as in blobs.py), `manifest.json`
+(last: it carries the counts). Restore extracts into a temporary directory beside the data
+directory, checks the manifest, runs PRAGMA integrity_check and compares counts, and only then
+renames the files into place; it refuses a data directory or attachment directory that holds any
+file. A crash during a restore leaves the temporary directory (named `.restore-*`), never a
+half-placed database.
+"""
+
+import asyncio
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from iep_appliance.clock import Clock
+from iep_appliance.domain import ids
+from iep_appliance.domain.errors import Conflict, FieldError, ValidationFailed
+from iep_appliance.domain.retention import (
+    BACKUP_ATTACHMENTS,
+    BACKUP_DATABASE,
+    BACKUP_FORMAT,
+    BACKUP_FORMAT_VERSION,
+    BACKUP_MANIFEST,
+    BackupManifest,
+    check_manifest,
+)
+from iep_appliance.store.base import Store
+
+Progress = Callable[[str], None]
+_FILES_PER_REPORT = 1000
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+async def backup(
+    store: Store,
+    attachments_dir: str,
+    dest: str,
+    version: str,
+    clock: Clock,
+    progress: Progress = _quiet,
+) -> BackupManifest:
+    """Write a consistent archive of the running store and its attachments to `dest`."""
+    target = await asyncio.to_thread(_target, dest)
+    created_at = ids.iso(clock.now())
+    with tempfile.TemporaryDirectory(prefix=".iep-backup-", dir=target.parent) as tmp:
+        db_copy = Path(tmp) / "iep.db"
+        last = [-1]
+
+        def pages(done: int, total: int) -> None:
+            pct = 100 * done // total if total else 100
+            if pct != last[0]:
+                last[0] = pct
+                progress(f"database: {done}/{total} pages copied, {total - done} remaining")
+
+        info = await store.snapshot(str(db_copy), pages)
+        progress(f"database: snapshot taken (schema {info.schema_version}, {info.counts})")
+        partial = target.with_name(target.name + ".partial")
+        files, size = await asyncio.to_thread(
+            _write_archive, partial, db_copy, Path(attachments_dir), progress
+        )
+        manifest = BackupManifest(
+            format=BACKUP_FORMAT,
+            format_version=BACKUP_FORMAT_VERSION,
+            version=version,
+            schema_version=info.schema_version,
+            created_at=created_at,
+            database=BACKUP_DATABASE,
+            counts=info.counts,
+            attachment_files=files,
+            attachment_bytes=size,
+        )
+        await asyncio.to_thread(_finish_archive, partial, target, manifest)
+    progress(f"archive written: {target}")
+    return manifest
+
+
+def _target(dest: str) -> Path:
+    target = Path(dest).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def _write_archive(
+    partial: Path, db_copy: Path, attachments: Path, progress: Progress
+) -> tuple[int, int]:
+    """Database and attachment files into an uncompressed tar (the manifest is appended
+    once the counts are known; compression happens in `_finish_archive`)."""
+    files = size = 0
+    with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
+        tar.add(db_copy, arcname=BACKUP_DATABASE)
+        if attachments.is_dir():
+            for root, dirs, names in os.walk(attachments):
+                dirs.sort()
+                for name in sorted(names):
+                    if name.endswith(".tmp"):  # a write in progress (blobs.put renames it)
+                        continue
+                    path = Path(root) / name
+                    arcname = f"{BACKUP_ATTACHMENTS}/{path.relative_to(attachments).as_posix()}"
+                    try:
+                        tar.add(path, arcname=arcname, recursive=False)
+                        size += path.stat().st_size
+                    except FileNotFoundError:  # removed meanwhile (a purge): no row needs it
+                        continue
+                    files += 1
+                    if files % _FILES_PER_REPORT == 0:
+                        progress(f"attachments: {files} files archived")
+    progress(f"attachments: {files} files, {size} bytes")
+    return files, size
+
+
+def _finish_archive(partial: Path, target: Path, manifest: BackupManifest) -> None:
+    """Append the manifest, gzip into `target.partial.gz`, fsync, rename into place."""
+    raw = msgspec.json.format(msgspec.json.encode(manifest))
+    with tarfile.open(partial, "a", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(BACKUP_MANIFEST)
+        info.size = len(raw)
+        info.mtime = int(Path(partial).stat().st_mtime)
+        info.mode = 0o600
+        tar.addfile(info, io.BytesIO(raw))
+    packed = partial.with_name(partial.name + ".gz")
+    try:
+        with open(partial, "rb") as src, open(packed, "wb") as out:
+            gz = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip stream
+            while chunk := src.read(1 << 20):
+                out.write(gz.compress(chunk))
+            out.write(gz.flush())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(packed, target)
+    finally:
+        partial.unlink(missing_ok=True)
+        packed.unlink(missing_ok=True)
+
+
+# ---- restore ------------------------------------------------------------------------------
+
+
+def _bad(message: str) -> ValidationFailed:
+    return ValidationFailed([FieldError("--from", message)], "The backup cannot be restored")
+
+
+def occupied(directory: Path) -> Path | None:
+    """The first file under `directory` (None when it is absent or holds only directories)."""
+    if not directory.exists():
+        return None
+    if not directory.is_dir():
+        return directory
+    for root, _dirs, names in os.walk(directory):
+        if names:
+            return Path(root) / names[0]
+    return None
+
+
+async def restore(
+    store: Store,
+    db_path: str,
+    attachments_dir: str,
+    archive: str,
+    progress: Progress = _quiet,
+) -> BackupManifest:
+    """Place the archive's database and attachments into an empty (or absent) data directory.
+
+    `store` is only asked to check the extracted copy (it is not opened).
+
+    Raises:
+        Conflict: the data directory or the attachment directory holds a file.
+        ValidationFailed: the archive is missing, corrupt, foreign, or fails its checks
+            (the error names `--from`).
+    """
+    db, atts = Path(db_path).resolve(), Path(attachments_dir).resolve()  # noqa: ASYNC240
+    staging = await asyncio.to_thread(_prepare, db, atts, Path(archive))
+    data_dir = db.parent
+    try:
+        progress(f"extracting {archive}")
+        await asyncio.to_thread(_extract, Path(archive), staging)
+        manifest, copy, found_files = await asyncio.to_thread(
+            _unpacked, staging, store.latest_schema_version()
+        )
+        progress("checking the database (PRAGMA integrity_check)")
+        try:
+            info = await store.inspect_snapshot(str(copy))
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        if info.integrity != "ok":
+            raise _bad(f"the database fails its integrity check: {info.integrity}")
+        if info.schema_version != manifest.schema_version or info.counts != manifest.counts:
+            raise _bad("the database does not match the manifest (counts or schema version)")
+        if found_files != manifest.attachment_files:
+            raise _bad(
+                f"the archive holds {found_files} attachment files, "
+                f"the manifest {manifest.attachment_files}"
+            )
+        await asyncio.to_thread(_place, staging, db, atts)
+        progress(
+            f"restored {manifest.counts.get('messages', 0)} messages and "
+            f"{manifest.attachment_files} attachment files into {data_dir}"
+        )
+        return manifest
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _prepare(db: Path, atts: Path, source: Path) -> Path:
+    """Refuse an occupied target or a missing archive; make the staging directory."""
+    data_dir = db.parent
+    for directory in (data_dir, atts):
+        found = occupied(directory)
+        if found is not None:
+            raise Conflict(
+                f"refusing to restore into {directory}: it is not empty ({found} exists); "
+                "restore into an empty or absent data directory"
+            )
+    if not source.is_file():
+        raise _bad(f"{source}: no such file")
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.restore-", dir=data_dir.parent))
+
+
+def _unpacked(staging: Path, latest_schema: int) -> tuple[BackupManifest, Path, int]:
+    """The checked manifest, the database copy and the number of attachment files."""
+    manifest_path = staging / BACKUP_MANIFEST
+    if not manifest_path.is_file():
+        raise _bad("not an IEP backup: no manifest.json")
+    try:
+        manifest = check_manifest(manifest_path.read_bytes(), latest_schema)
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+    copy = staging / BACKUP_DATABASE
+    if not copy.is_file():
+        raise _bad(f"not an IEP backup: no {BACKUP_DATABASE}")
+    files = staging / BACKUP_ATTACHMENTS
+    found = sum(len(n) for _r, _d, n in os.walk(files)) if files.is_dir() else 0
+    return manifest, copy, found
+
+
+def _extract(source: Path, staging: Path) -> None:
+    allowed = (BACKUP_MANIFEST, BACKUP_DATABASE)
+    try:
+        with tarfile.open(source, "r:*") as tar:
+            for member in tar:
+                name = member.name
+                if not (name in allowed or name.startswith(BACKUP_ATTACHMENTS + "/")):
+                    raise _bad(f"not an IEP backup: unexpected entry {name!r}")
+                if not (member.isfile() or member.isdir()):
+                    raise _bad(f"not an IEP backup: {name!r} is not a plain file")
+                # The "data" filter refuses absolute paths, `..`, links out of the tree.
+                tar.extract(member, staging, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise _bad(f"not a readable backup archive ({' '.join(str(exc).split())})") from None
+
+
+def _place(staging: Path, db: Path, atts: Path) -> None:
+    """Attachments first, the database last: its appearance marks a finished restore."""
+    files = staging / BACKUP_ATTACHMENTS
+    if files.is_dir():
+        if atts.exists():
+            shutil.rmtree(atts)  # checked empty of files above
+        atts.parent.mkdir(parents=True, exist_ok=True)
+        _move(files, atts)
+    else:
+        atts.mkdir(parents=True, exist_ok=True)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    _move(staging / BACKUP_DATABASE, db)
+    dir_fd = os.open(db.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _move(src: Path, dest: Path) -> None:
+    try:
+        os.replace(src, dest)  # atomic on one filesystem
+    except OSError:
+        shutil.move(str(src), str(dest))  # another filesystem: copy, then remove

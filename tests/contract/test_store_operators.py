@@ -1,0 +1,67 @@
+"""Store conformance for the dashboard's operator verbs (issue 8, part B): dashboard users
+(list, role, delete, never leaving no admin) and a tenant's active flag, for every backend."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from iep_appliance.clock import FakeClock
+from iep_appliance.domain.errors import Conflict
+from iep_appliance.store.base import Store
+from iep_appliance.store.sqlite.store import SqliteStore
+from tests.contract.test_store import BACKENDS
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    assert request.param == "sqlite"
+    opened = SqliteStore(str(tmp_path / "iep.db"), FakeClock(), commit_window_ms=1.0)
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+async def test_users_are_listed_by_address_and_their_role_changes(store: Store) -> None:
+    b = await store.create_admin_user("b@example.org", "hash-b", "admin")
+    a = await store.create_admin_user("a@example.org", "hash-a", "admin")
+
+    changed = await store.set_admin_user_role(b.id, "viewer")
+
+    assert [u.email for u in await store.list_admin_users()] == ["a@example.org", "b@example.org"]
+    assert changed is not None and changed.role == "viewer"
+    assert await store.get_admin_user(a.id) == a
+    assert await store.set_admin_user_role("missing", "admin") is None
+
+
+async def test_the_last_admin_is_neither_demoted_nor_deleted(store: Store) -> None:
+    admin = await store.create_admin_user("a@example.org", "hash", "admin")
+    viewer = await store.create_admin_user("v@example.org", "hash", "viewer")
+
+    with pytest.raises(Conflict):
+        await store.set_admin_user_role(admin.id, "viewer")
+    with pytest.raises(Conflict):
+        await store.delete_admin_user(admin.id)
+
+    assert await store.delete_admin_user(viewer.id) is True
+    assert await store.delete_admin_user(viewer.id) is False
+    assert [u.role for u in await store.list_admin_users()] == ["admin"]
+
+
+async def test_an_admin_goes_once_another_admin_exists(store: Store) -> None:
+    first = await store.create_admin_user("a@example.org", "hash", "admin")
+    await store.create_admin_user("b@example.org", "hash", "admin")
+
+    assert await store.delete_admin_user(first.id) is True
+    assert await store.admin_user_by_email("a@example.org") is None
+
+
+async def test_a_tenant_is_deactivated_and_reactivated(store: Store) -> None:
+    tenant = await store.create_tenant("acme", "Acme", ["example.com"])
+
+    off = await store.set_tenant_active(tenant.id, False)
+    on = await store.set_tenant_active(tenant.id, True)
+
+    assert off is not None and not off.active
+    assert on is not None and on.active
+    assert await store.set_tenant_active("missing", False) is None

@@ -1,0 +1,116 @@
+"""The dashboard's Overview and Outbox over a real Runtime: counts and both charts for all
+tenants or one, live polling, named queue depth, last-minute throughput, provider health with
+the last error (a real SMTP sink refusing), and the outbox's raw source and .eml download."""
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.admin.conftest import Operator
+from tests.integration.admin.test_messages_page import failed, relayed
+from tests.integration.tenant.conftest import Appliance
+from tests.integration.test_admin import final_status, send
+from tests.support.smtp_sink import SmtpSink
+
+
+@pytest.fixture
+async def appliance(tmp_path: Path, smtp_sink: SmtpSink) -> AsyncIterator[Appliance]:
+    app = Appliance(tmp_path)
+    app.configure(
+        providers={
+            "outbox": {"type": "outbox"},
+            "relay": {"type": "smtp", "host": "127.0.0.1", "port": smtp_sink.port},
+        },
+        routing={"default_provider": "outbox"},
+        delivery={"retry_schedule": []},
+    )
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+def stat(html: str, name: str) -> int:
+    found = re.search(rf'data-stat="{name}">(\d+)<', html)
+    assert found, name
+    return int(found.group(1))
+
+
+async def test_the_overview_counts_all_tenants_or_the_one_chosen(
+    appliance: Appliance, admin: Operator
+) -> None:
+    acme, other = await appliance.tenant("acme"), await appliance.tenant("other")
+    for who in (acme, other, other):
+        await final_status(appliance, who, await send(appliance, who))
+
+    everyone = await admin.page("/admin/")
+    just_acme = await admin.page("/admin/", params={"tenant": "acme"})
+
+    assert stat(everyone.text, "sent") == 3 and stat(just_acme.text, "sent") == 1
+    assert stat(everyone.text, "throughput") == 3  # all within the last minute
+    assert '<option value="acme" selected>' in just_acme.text
+    assert everyone.text.count('<svg class="chart"') == 2  # 24 hours and 30 days
+    assert "2026-01-01: 3 sent</title>" in everyone.text  # the day bar
+    assert "00:00 UTC: 3 sent</title>" in everyone.text  # the hour bar
+
+
+async def test_an_unknown_tenant_on_the_overview_is_a_400(admin: Operator) -> None:
+    resp = await admin.page("/admin/", params={"tenant": "nope"})
+
+    assert resp.status_code == 400 and "no tenant" in resp.text
+
+
+async def test_the_overview_polls_its_partial_every_5_seconds(admin: Operator) -> None:
+    page = await admin.page("/admin/", params={"tenant": ""})
+    partial = await admin.page("/admin/", headers={"HX-Request": "true"})
+
+    assert 'hx-trigger="every 5s"' in page.text and 'hx-include="#overview-filter"' in page.text
+    assert "<html" not in partial.text and '<svg class="chart"' in partial.text
+
+
+async def test_the_overview_shows_named_queues_and_provider_health(
+    appliance: Appliance, admin: Operator, smtp_sink: SmtpSink
+) -> None:
+    relay = await relayed(appliance, "acme")
+    await failed(appliance, relay, smtp_sink, "ada@example.org")
+
+    resp = await admin.page("/admin/")
+
+    providers = resp.text[resp.text.index('class="kv providers"') :]
+    assert "<th>relay</th>" in providers and "451 4.3.0 mailbox busy" in providers
+    assert "<td>acme</td>\n        <td>default</td>" in resp.text  # its named queue
+    assert stat(resp.text, "failed") == 1
+
+
+async def test_the_outbox_offers_raw_source_and_eml_download(
+    appliance: Appliance, admin: Operator
+) -> None:
+    acme = await appliance.tenant("acme")
+    message_id = await send(appliance, acme)
+    await final_status(appliance, acme, message_id)
+
+    preview = await admin.page(f"/admin/outbox/{message_id}")
+    raw = await admin.page(f"/admin/outbox/{message_id}/raw")
+    eml = await admin.page(f"/admin/outbox/{message_id}/eml")
+
+    assert f"/admin/outbox/{message_id}/raw" in preview.text
+    assert f"/admin/outbox/{message_id}/eml" in preview.text
+    assert raw.headers["content-type"].startswith("text/plain")
+    assert f"X-IEP-Message-Id: {message_id}" in raw.text
+    assert eml.headers["content-type"] == "message/rfc822"
+    assert eml.headers["content-disposition"] == f'attachment; filename="{message_id}.eml"'
+    assert eml.content == raw.content
+
+
+async def test_a_message_not_in_the_outbox_has_no_eml(
+    appliance: Appliance, admin: Operator
+) -> None:
+    acme = await appliance.tenant("acme")
+    message_id = await send(appliance, acme, scheduledAt="2026-06-01T00:00:00Z")
+
+    resp = await admin.page(f"/admin/outbox/{message_id}/eml")
+
+    assert resp.status_code == 404
