@@ -62,8 +62,9 @@ class StorageConfig(_Section):
         int,
         Meta(
             ge=0,
-            description="Attachment files (and rows) of finished messages are removed this many"
-            " days after upload, even while the message stays; 0 = keep forever.",
+            description="Attachment files (and rows) of sent, bounced or cancelled messages are"
+            " removed this many days after upload, even while the message stays (a failed one"
+            " keeps them for a retry); 0 = keep forever.",
         ),
     ] = 30
     purge_batch_size: Annotated[

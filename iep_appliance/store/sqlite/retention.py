@@ -11,9 +11,16 @@ points at a missing one). Analytics rollups (stats_hourly) are aggregates and st
 
 import sqlite3
 
-from iep_appliance.domain.retention import FINISHED_STATUSES, PurgePlan, PurgeStep, empty_counts
+from iep_appliance.domain.retention import (
+    ATTACHMENTS_DROPPABLE,
+    FINISHED_STATUSES,
+    PurgePlan,
+    PurgeStep,
+    empty_counts,
+)
 
 _FINISHED = "(" + ", ".join(f"'{s}'" for s in FINISHED_STATUSES) + ")"
+_DROPPABLE = "(" + ", ".join(f"'{s}'" for s in ATTACHMENTS_DROPPABLE) + ")"
 _LIVE_JOB = "('ready', 'leased', 'paused')"
 
 # A page of one tenant's messages created before the cutoff, oldest first
@@ -87,7 +94,7 @@ PLAN_BATCHES = (
 _GOING_ATTACHMENTS = (
     "SELECT a.id, a.storage_key FROM attachments a JOIN messages m ON m.id = a.message_id"
     " WHERE a.message_id IN (" + _CANDIDATES + ")"
-    " OR (:acut IS NOT NULL AND a.created_at < :acut AND m.status IN " + _FINISHED + ")"
+    " OR (:acut IS NOT NULL AND a.created_at < :acut AND m.status IN " + _DROPPABLE + ")"
 )
 PLAN_ATTACHMENTS = "SELECT count(*), count(DISTINCT storage_key) FROM (" + _GOING_ATTACHMENTS + ")"
 # Of the files those rows use, the ones some staying row still refers to.
@@ -149,15 +156,15 @@ def purge_messages(
 def purge_attachments(
     conn: sqlite3.Connection, cut: str, after: tuple[str, str] | None, limit: int
 ) -> PurgeStep:
-    """Scan up to `limit` attachments uploaded before `cut` and delete those of finished
-    messages (the message stays)."""
+    """Scan up to `limit` attachments uploaded before `cut` and delete those of messages that
+    were sent, bounced or cancelled (the message stays; a failed one keeps its files)."""
     start = after or ("", "")
     rows = conn.execute(SCAN_ATTACHMENTS, (cut, start[0], start[1], limit)).fetchall()
     counts = empty_counts()
     if not rows:
         return PurgeStep(counts, after, True)
     last = (rows[-1][1], rows[-1][0])
-    going = [r for r in rows if r[3] in FINISHED_STATUSES]
+    going = [r for r in rows if r[3] in ATTACHMENTS_DROPPABLE]
     orphans: tuple[str, ...] = ()
     if going:
         ids = [r[0] for r in going]

@@ -1,68 +1,42 @@
 """SqliteStore: the Store verbs over one SQLite file (WAL, group-commit writer)."""
 
-import asyncio
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
-from iep_appliance.domain.analytics import StatsQuery
-from iep_appliance.domain.dashboard import AttachmentFile, JobRow, NamedQueueDepth
 from iep_appliance.domain.errors import Conflict
 from iep_appliance.domain.models import (
     Accepted,
     AdminUser,
     ApiKey,
-    BatchAccepted,
-    BatchRecord,
-    BatchReplayed,
     Completion,
     Job,
     MessageFilter,
     MessageRecord,
-    NewBatch,
     NewMessage,
-    Queue,
-    QueueStats,
     Replayed,
-    Suppression,
     Tenant,
     TenantSettings,
 )
-from iep_appliance.domain.retention import PurgePlan, PurgeStep, SnapshotInfo
-from iep_appliance.domain.schedules import ScheduledJob, ScheduledRun
-from iep_appliance.domain.webhooks import (
-    EndpointChange,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
-from iep_appliance.store.sqlite import analytics as q_analytics
-from iep_appliance.store.sqlite import batches as q_batches
-from iep_appliance.store.sqlite import dashboard_ops as q_dashboard_ops
 from iep_appliance.store.sqlite import jobs as q_jobs
 from iep_appliance.store.sqlite import keys as q_keys
 from iep_appliance.store.sqlite import messages as q_messages
-from iep_appliance.store.sqlite import operators as q_operators
-from iep_appliance.store.sqlite import queues as q_queues
-from iep_appliance.store.sqlite import rate_windows as q_rate_windows
-from iep_appliance.store.sqlite import retention as q_retention
-from iep_appliance.store.sqlite import scheduled_jobs as q_scheduled
-from iep_appliance.store.sqlite import sessions as q_sessions
-from iep_appliance.store.sqlite import snapshot as q_snapshot
-from iep_appliance.store.sqlite import suppressions as q_suppressions
 from iep_appliance.store.sqlite import tenants as q_tenants
-from iep_appliance.store.sqlite import webhooks as q_webhooks
 from iep_appliance.store.sqlite.dashboard import DashboardVerbs
 from iep_appliance.store.sqlite.db import Database
 from iep_appliance.store.sqlite.migrate import migrate
+from iep_appliance.store.sqlite.store_base import StoreBase
+from iep_appliance.store.sqlite.verbs_operations import OperationsVerbs
+from iep_appliance.store.sqlite.verbs_tenant import TenantServiceVerbs
+from iep_appliance.store.sqlite.verbs_workflows import WorkflowVerbs
 
-# Batches larger than this are written in a transaction of their own, off the event loop.
-ALONE_FROM = 200
 
+class SqliteStore(TenantServiceVerbs, WorkflowVerbs, OperationsVerbs, DashboardVerbs, StoreBase):
+    """The Store verbs over one SQLite file. Verbs of later issues sit in the verbs_*.py
+    mixins; this class keeps the lifecycle and the core (tenants, keys, messages, jobs)."""
 
-class SqliteStore(DashboardVerbs):
     def __init__(
         self,
         path: str,
@@ -102,13 +76,6 @@ class SqliteStore(DashboardVerbs):
 
     def on_enqueue(self, listener: Callable[[str], None]) -> None:
         self._listeners.append(listener)
-
-    def _notify(self, run_at: str) -> None:
-        for listener in self._listeners:
-            listener(run_at)
-
-    def _now(self) -> str:
-        return ids.iso(self.clock.now())
 
     def new_id(self) -> str:
         return self.clock.new_id()
@@ -309,371 +276,3 @@ class SqliteStore(DashboardVerbs):
         now_s = ids.iso(now)
         value = await self.db.read(lambda c: q_jobs.oldest_ready(c, now_s))
         return ids.parse_iso(value) if value else None
-
-    # ---- webhooks, suppressions, rate windows (issue 6: tenant services) -----------------------
-    # webhooks (endpoints, delivery attempts, re-sends):
-
-    async def create_webhook(self, endpoint: WebhookEndpoint) -> WebhookEndpoint:
-        return await self.db.write(lambda c: q_webhooks.insert_endpoint(c, endpoint))
-
-    async def list_webhooks(
-        self, tenant_id: str, limit: int, after: tuple[str, str] | None
-    ) -> list[WebhookEndpoint]:
-        return await self.db.read(lambda c: q_webhooks.list_endpoints(c, tenant_id, limit, after))
-
-    async def get_webhook(self, tenant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
-        return await self.db.read(lambda c: q_webhooks.get_endpoint(c, tenant_id, endpoint_id))
-
-    async def update_webhook(
-        self, tenant_id: str, endpoint_id: str, change: EndpointChange
-    ) -> WebhookEndpoint | None:
-        return await self.db.write(
-            lambda c: q_webhooks.update_endpoint(c, tenant_id, endpoint_id, change)
-        )
-
-    async def delete_webhook(self, tenant_id: str, endpoint_id: str) -> bool:
-        now = self._now()
-        return await self.db.write(
-            lambda c: q_webhooks.delete_endpoint(c, tenant_id, endpoint_id, now)
-        )
-
-    async def record_webhook_attempt(self, attempt: WebhookAttempt) -> bool:
-        now = self._now()
-        disabled = await self.db.write(lambda c: q_webhooks.record_attempt(c, attempt, now))
-        if attempt.outcome == "retrying" and attempt.delivery.next_retry_at:
-            self._notify(attempt.delivery.next_retry_at)
-        return disabled
-
-    async def drop_webhook_job(self, job_id: int, reason: str) -> None:
-        now = self._now()
-        await self.db.write(lambda c: q_webhooks.drop_job(c, job_id, reason, now))
-
-    async def list_webhook_deliveries(
-        self, tenant_id: str, endpoint_id: str, limit: int, before: tuple[str, str] | None
-    ) -> list[WebhookDelivery]:
-        return await self.db.read(
-            lambda c: q_webhooks.list_deliveries(c, tenant_id, endpoint_id, limit, before)
-        )
-
-    async def get_webhook_delivery(
-        self, tenant_id: str, endpoint_id: str, delivery_id: str
-    ) -> WebhookDelivery | None:
-        return await self.db.read(
-            lambda c: q_webhooks.get_delivery(c, tenant_id, endpoint_id, delivery_id)
-        )
-
-    async def resend_webhook_delivery(
-        self, tenant_id: str, endpoint_id: str, delivery_id: str, max_attempts: int
-    ) -> WebhookDelivery | None:
-        now = self._now()
-        found = await self.db.write(
-            lambda c: q_webhooks.resend_delivery(
-                c, tenant_id, endpoint_id, delivery_id, now, max_attempts
-            )
-        )
-        if isinstance(found, str):
-            raise Conflict(found, {"deliveryId": delivery_id})
-        if found is not None:
-            self._notify(now)
-        return found
-
-    # suppressions, tenant settings, rate windows:
-
-    async def list_suppressions(
-        self, tenant_id: str, search: str | None, after: str, limit: int
-    ) -> list[Suppression]:
-        return await self.db.read(
-            lambda c: q_suppressions.list_page(c, tenant_id, search, after, limit)
-        )
-
-    async def add_suppressions(
-        self, tenant_id: str, emails: list[str], reason: str
-    ) -> list[Suppression]:
-        now = self._now()
-        return await self.db.write(lambda c: q_suppressions.add(c, tenant_id, emails, reason, now))
-
-    async def remove_suppression(self, tenant_id: str, email: str) -> bool:
-        return await self.db.write(lambda c: q_suppressions.remove(c, tenant_id, email))
-
-    async def patch_tenant(
-        self, tenant_id: str, name: str, settings: TenantSettings
-    ) -> Tenant | None:
-        now = self._now()
-        return await self.db.write(
-            lambda c: q_tenants.patch_tenant(c, tenant_id, name, settings, now)
-        )
-
-    async def load_rate_windows(self, starts: dict[str, str]) -> list[tuple[str, str, int]]:
-        return await self.db.read(lambda c: q_rate_windows.current(c, starts))
-
-    async def add_rate_counts(
-        self, deltas: dict[tuple[str, str, str], int], purge_before: dict[str, str]
-    ) -> None:
-        await self.db.write(lambda c: q_rate_windows.add(c, deltas, purge_before))
-
-    # ---- batches, queues, scheduled jobs, analytics (issue 7: workflows) -----------------------
-
-    # batches, cancellation and named queues:
-
-    async def accept_batch(
-        self, tenant_id: str, batch: NewBatch, messages: list[NewMessage]
-    ) -> BatchAccepted | BatchReplayed:
-        # A big batch runs off the event loop in a transaction of its own (DESIGN §1).
-        write = self.db.write_alone if len(messages) > ALONE_FROM else self.db.write
-        result = await write(lambda c: q_batches.accept_batch(c, tenant_id, batch, messages))
-        if isinstance(result, BatchAccepted):
-            self._notify(batch.scheduled_at or batch.created_at)
-        return result
-
-    async def get_batch(self, tenant_id: str, batch_id: str) -> BatchRecord | None:
-        return await self.db.read(lambda c: q_batches.get_batch(c, tenant_id, batch_id))
-
-    async def cancel_batch(self, tenant_id: str, batch_id: str) -> int | None:
-        now = self._now()
-        return await self.db.write(lambda c: q_batches.cancel_batch(c, tenant_id, batch_id, now))
-
-    async def cancel_message(self, tenant_id: str, message_id: str) -> str:
-        now = self._now()
-        return await self.db.write(
-            lambda c: q_messages.cancel_message(c, tenant_id, message_id, now)
-        )
-
-    async def create_queue(self, queue: Queue) -> Queue:
-        return await self.db.write(lambda c: q_queues.insert(c, queue))
-
-    async def default_queue(self, tenant_id: str) -> Queue:
-        new_id, now = self.new_id(), self._now()
-        return await self.db.write(lambda c: q_queues.ensure_default(c, tenant_id, new_id, now))
-
-    async def get_queue(self, tenant_id: str, queue_id: str) -> Queue | None:
-        return await self.db.read(lambda c: q_queues.get(c, tenant_id, queue_id))
-
-    async def queue_by_name(self, tenant_id: str, name: str) -> Queue | None:
-        return await self.db.read(lambda c: q_queues.by_name(c, tenant_id, name))
-
-    async def list_queues(self, tenant_id: str, after: str, limit: int) -> list[Queue]:
-        return await self.db.read(lambda c: q_queues.list_page(c, tenant_id, after, limit))
-
-    async def tuned_queues(self) -> list[Queue]:
-        return await self.db.read(q_queues.list_tuned)
-
-    async def update_queue(self, queue: Queue) -> Queue | None:
-        now = self._now()
-        return await self.db.write(lambda c: q_queues.update(c, queue, now))
-
-    async def set_queue_state(self, tenant_id: str, queue_id: str, state: str) -> Queue | None:
-        now = self._now()
-        result = await self.db.write(
-            lambda c: q_queues.set_state(c, tenant_id, queue_id, state, now)
-        )
-        if result is not None and state != "paused":
-            self._notify(now)
-        return result
-
-    async def delete_queue(self, tenant_id: str, queue_id: str) -> bool:
-        return await self.db.write(lambda c: q_queues.delete(c, tenant_id, queue_id))
-
-    async def queue_stats(self, queue_id: str, now: datetime) -> QueueStats:
-        now_s, hour_ago = ids.iso(now), ids.iso(now - timedelta(hours=1))
-        return await self.db.read(lambda c: q_queues.stats(c, queue_id, now_s, hour_ago))
-
-    async def defer_jobs(self, jobs: list[Job], until: datetime, hold: list[str]) -> None:
-        now, until_s = self._now(), ids.iso(until)
-
-        def fn(conn: sqlite3.Connection) -> None:
-            q_jobs.release(conn, jobs, now)  # not counted as attempts
-            q_queues.set_run_at(conn, [j.id for j in jobs], until_s)
-            for queue_id in hold:
-                q_queues.hold(conn, queue_id, until_s, now)
-
-        await self.db.write(fn)
-        self._notify(until_s)
-
-    # scheduled jobs (recurring sends) and delivery analytics:
-
-    async def create_scheduled_job(self, job: ScheduledJob) -> ScheduledJob:
-        return await self.db.write(lambda c: q_scheduled.insert_job(c, job))
-
-    async def get_scheduled_job(self, tenant_id: str, job_id: str) -> ScheduledJob | None:
-        return await self.db.read(lambda c: q_scheduled.get_job(c, tenant_id, job_id))
-
-    async def list_scheduled_jobs(
-        self, tenant_id: str, limit: int, after: tuple[str, str] | None
-    ) -> list[ScheduledJob]:
-        return await self.db.read(lambda c: q_scheduled.list_jobs(c, tenant_id, limit, after))
-
-    async def update_scheduled_job(self, job: ScheduledJob) -> ScheduledJob | None:
-        return await self.db.write(lambda c: q_scheduled.update_job(c, job))
-
-    async def delete_scheduled_job(self, tenant_id: str, job_id: str) -> bool:
-        return await self.db.write(lambda c: q_scheduled.delete_job(c, tenant_id, job_id))
-
-    async def due_scheduled_jobs(self, now: datetime, limit: int) -> list[ScheduledJob]:
-        now_s = ids.iso(now)
-        return await self.db.read(lambda c: q_scheduled.due_jobs(c, now_s, limit))
-
-    async def next_scheduled_run_at(self) -> datetime | None:
-        value = await self.db.read(q_scheduled.next_due)
-        return ids.parse_iso(value) if value else None
-
-    async def accept_scheduled_message(
-        self,
-        tenant_id: str,
-        job_id: str,
-        revision: int | None,
-        tick: str,
-        msg: NewMessage,
-        next_run_at: str | None,
-    ) -> Accepted | Replayed:
-        result = await self.db.write(
-            lambda c: q_scheduled.accept_run_message(
-                c, tenant_id, job_id, revision, tick, msg, msg.created_at, next_run_at
-            )
-        )
-        if isinstance(result, Accepted):
-            self._notify(msg.scheduled_at or msg.created_at)
-        return result
-
-    async def record_scheduled_run(
-        self,
-        tenant_id: str,
-        job_id: str,
-        revision: int | None,
-        run: ScheduledRun,
-        next_run_at: str | None,
-    ) -> ScheduledRun:
-        return await self.db.write(
-            lambda c: q_scheduled.record_run(c, tenant_id, job_id, revision, run, next_run_at)
-        )
-
-    async def list_scheduled_runs(
-        self, tenant_id: str, job_id: str, limit: int, before: tuple[str, str] | None
-    ) -> list[ScheduledRun]:
-        return await self.db.read(
-            lambda c: q_scheduled.list_runs(c, tenant_id, job_id, limit, before)
-        )
-
-    async def delivery_stats(self, tenant_id: str, q: StatsQuery) -> list[tuple[str, str, int]]:
-        return await self.db.read(lambda c: q_analytics.bucket_counts(c, tenant_id, q))
-
-    async def stats_totals(self, tenant_id: str, q: StatsQuery) -> dict[str, int]:
-        return await self.db.read(lambda c: q_analytics.totals(c, tenant_id, q))
-
-    async def message_backlog(self, tenant_id: str) -> dict[str, dict[str, int]]:
-        return await self.db.read(lambda c: q_analytics.queue_depths(c, tenant_id))
-
-    # ---- retention (issue 9): SQL in store/sqlite/retention.py, copies in snapshot.py --------
-
-    async def purge_tenant_ids(self) -> list[str]:
-        return await self.db.read(q_retention.tenant_ids)
-
-    async def purge_messages_step(
-        self, tenant_id: str, cutoff: str, after: tuple[str, str] | None, limit: int
-    ) -> PurgeStep:
-        # Small steps in the group commit (bench/purge.py measured a connection of their own,
-        # beside the writer, as slower and worse for requests' p99).
-        return await self.db.write(
-            lambda c: q_retention.purge_messages(c, tenant_id, cutoff, after, limit)
-        )
-
-    async def purge_attachments_step(
-        self, cutoff: str, after: tuple[str, str] | None, limit: int
-    ) -> PurgeStep:
-        return await self.db.write(lambda c: q_retention.purge_attachments(c, cutoff, after, limit))
-
-    async def purge_webhook_jobs_step(self, cutoff: str, limit: int) -> PurgeStep:
-        return await self.db.write(lambda c: q_retention.purge_webhook_jobs(c, cutoff, limit))
-
-    async def purge_plan(self, cutoff: str | None, attachment_cutoff: str | None) -> PurgePlan:
-        return await self.db.read(lambda c: q_retention.plan(c, cutoff, attachment_cutoff))
-
-    async def snapshot(
-        self, dest: str, progress: Callable[[int, int], None] | None = None
-    ) -> SnapshotInfo:
-        return await asyncio.to_thread(q_snapshot.copy_database, self.db.path, dest, progress)
-
-    async def inspect_snapshot(self, path: str) -> SnapshotInfo:
-        return await asyncio.to_thread(q_snapshot.inspect, path)
-
-    def latest_schema_version(self) -> int:
-        return q_snapshot.latest_schema_version()
-
-    # ---- dashboard: the verbs live in store/sqlite/dashboard.py (DashboardVerbs, mixed in)
-
-    # -- dashboard (part A): overview, queue page, attachments, operator sessions
-    # (SQL in dashboard_ops.py and sessions.py)
-    async def dashboard_buckets(
-        self, q: StatsQuery, tenant_id: str | None = None
-    ) -> list[tuple[str, str, int]]:
-        return await self.db.read(lambda c: q_dashboard_ops.buckets(c, q, tenant_id))
-
-    async def dashboard_recent_outcomes(self, since: datetime) -> dict[str, int]:
-        since_s = ids.iso(since)
-        return await self.db.read(lambda c: q_dashboard_ops.recent_outcomes(c, since_s))
-
-    async def dashboard_job_depth(self) -> dict[str, int]:
-        return await self.db.read(q_dashboard_ops.job_depth)
-
-    async def dashboard_named_queues(self) -> list[NamedQueueDepth]:
-        return await self.db.read(q_dashboard_ops.named_queues)
-
-    async def dashboard_waiting_jobs(
-        self, now: datetime, limit: int, after: tuple[str, int] | None = None
-    ) -> list[JobRow]:
-        now_s = ids.iso(now)
-        return await self.db.read(lambda c: q_dashboard_ops.waiting_jobs(c, now_s, limit, after))
-
-    async def dashboard_job_states(
-        self, job_ids: list[int]
-    ) -> list[tuple[int, str, str, str, str]]:
-        return await self.db.read(lambda c: q_dashboard_ops.job_states(c, job_ids))
-
-    async def dashboard_discard_jobs(self, job_ids: list[int]) -> int:
-        now = self._now()
-        return await self.db.write(lambda c: q_dashboard_ops.discard_jobs(c, job_ids, now))
-
-    async def dashboard_requeue_webhook_jobs(self, job_ids: list[int]) -> int:
-        now = self._now()
-        n = await self.db.write(lambda c: q_dashboard_ops.requeue_webhook_jobs(c, job_ids, now))
-        if n:
-            self._notify(now)
-        return n
-
-    async def dashboard_attachment(
-        self, message_id: str, attachment_id: str
-    ) -> AttachmentFile | None:
-        return await self.db.read(
-            lambda c: q_dashboard_ops.attachment(c, message_id, attachment_id)
-        )
-
-    async def save_admin_session(
-        self, id_hash: str, email: str, role: str, expires_at: datetime
-    ) -> None:
-        now, until = self._now(), ids.iso(expires_at)
-        await self.db.write(lambda c: q_sessions.save(c, id_hash, email, role, until, now))
-
-    async def admin_session(self, id_hash: str) -> tuple[str, str, str] | None:
-        now = self._now()
-        return await self.db.read(lambda c: q_sessions.find(c, id_hash, now))
-
-    async def drop_admin_session(self, id_hash: str) -> None:
-        await self.db.write(lambda c: q_sessions.drop(c, id_hash))
-
-    # -- dashboard (part B): dashboard users and a tenant's active flag (SQL in operators.py)
-    async def list_admin_users(self) -> list[AdminUser]:
-        return await self.db.read(q_operators.list_users)
-
-    async def get_admin_user(self, user_id: str) -> AdminUser | None:
-        return await self.db.read(lambda c: q_operators.get_user(c, user_id))
-
-    async def set_admin_user_role(self, user_id: str, role: str) -> AdminUser | None:
-        return await self.db.write(lambda c: q_operators.set_role(c, user_id, role))
-
-    async def delete_admin_user(self, user_id: str) -> bool:
-        return await self.db.write(lambda c: q_operators.delete_user(c, user_id))
-
-    async def set_tenant_active(self, tenant_id: str, active: bool) -> Tenant | None:
-        now = self._now()
-        return await self.db.write(
-            lambda c: q_operators.set_tenant_active(c, tenant_id, active, now)
-        )

@@ -151,6 +151,26 @@ async def test_old_attachments_of_finished_messages_go_while_the_message_stays(
     assert detail.get("attachments", []) == []
 
 
+async def test_a_failed_message_keeps_its_attachments_for_a_retry(appliance: Appliance) -> None:
+    await appliance.start(deliver=False)
+    key = appliance.admin
+    assert key is not None
+    failed = await send(appliance, key, scheduledAt=FAR, attachments=[PDF])
+    conn = sqlite3.connect(appliance.rt.config.storage.path)
+    try:  # as the engine leaves a message whose retries ran out: failed, its job dead
+        with conn:
+            conn.execute("UPDATE messages SET status = 'failed' WHERE id = ?", (failed,))
+            conn.execute("UPDATE jobs SET state = 'dead' WHERE ref_id = ?", (failed,))
+    finally:
+        conn.close()
+
+    clock(appliance).advance(31 * DAY)
+    counts = await appliance.rt.retention.purge()
+
+    assert counts["attachments"] == 0
+    assert [p.parent.name for p in files(appliance)] == [failed]
+
+
 async def test_a_shared_batch_file_stays_while_a_message_still_refers_to_it(
     appliance: Appliance,
 ) -> None:
