@@ -3,8 +3,8 @@ real `iep serve` (with a relay provider to a real aiosmtpd sink). Signs in with 
 first-start credentials, watches a message sent through the API appear in the open list
 without a reload, opens it (events, sanitized preview where no script or onerror ran), finds
 it in the outbox, retries a message the relay refused and watches its status change, and
-checks the list fits a phone. Screenshots go to `IEP_SCREENSHOTS` (or tmp_path). Without
-/usr/bin/chromium it skips, except under CI=true where it fails.
+checks the list fits a phone. Screenshots go to `IEP_SCREENSHOTS` (or test-artifacts/screenshots).
+Without /usr/bin/chromium it skips, except under CI=true where it fails.
 """
 
 import os
@@ -57,9 +57,13 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         yield proc
 
 
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
 def screenshots(tmp_path: Path) -> Path:
-    """Where screenshots go: `IEP_SCREENSHOTS` if set (kept for a person to look at)."""
-    target = Path(os.environ.get("IEP_SCREENSHOTS") or tmp_path)
+    """Where screenshots go for a person to look at: `IEP_SCREENSHOTS` if set, else
+    test-artifacts/screenshots in the checkout (git-ignored); each run overwrites them."""
+    target = Path(os.environ.get("IEP_SCREENSHOTS") or SCREENSHOTS)
     target.mkdir(parents=True, exist_ok=True)
     return target
 

@@ -2,7 +2,8 @@
 the real `iep serve`. Signs in with the first-start credentials, creates a tenant and an API
 key in the page, reads the key shown once, sends with it (202), revokes it in the page and
 sees the API refuse it (401). Saves a screenshot of the tenant page into `IEP_SCREENSHOTS`
-(or tmp_path). Without /usr/bin/chromium it skips, except under CI=true where it fails.
+(or test-artifacts/screenshots). Without /usr/bin/chromium it skips, except under CI=true
+where it fails.
 """
 
 import os
@@ -11,18 +12,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, credentials, server
+from tests.e2e.test_dashboard_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    credentials,
+    screenshots,
+    server,
+)
 from tests.support.procs import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(120)]
 
 __all__ = ["server"]  # the fixture: the real `iep serve` with its first-start credentials
-
-
-def screenshots(tmp_path: Path) -> Path:
-    target = Path(os.environ.get("IEP_SCREENSHOTS") or tmp_path)
-    target.mkdir(parents=True, exist_ok=True)
-    return target
 
 
 def api(server: ServerProcess) -> httpx.Client:
