@@ -8,6 +8,11 @@ signature helpers, so a product can use it without running IEP code in-process.
         for message in iep.list(status="failed", limit=100):
             iep.retry(message["messageId"])
 
+`send` and `send_batch` always carry an idempotency key (the caller's, the body's
+`idempotencyKey`, or a fresh one), so a network failure — the request or its answer lost —
+is retried safely: the server answers a repeat with the original message (DESIGN §4). They
+try `retries` more times with a doubling pause, then raise the network error.
+
 Errors (network failures stay httpx's own `httpx.TransportError` and subclasses):
 
     Exception
@@ -16,9 +21,11 @@ Errors (network failures stay httpx's own `httpx.TransportError` and subclasses)
      └── WebhookVerificationError a webhook request that is not signed by the given secret
 """
 
+import asyncio
 import hmac
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import date
 from typing import Any
@@ -44,6 +51,8 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 # Filters of GET /v1/messages; `from_` stands for `from`, a Python keyword.
 LIST_FILTERS = {"status", "recipient", "from_", "from", "to", "category", "tag", "limit", "cursor"}
 MAX_PAGES = 1_000_000  # a server repeating a cursor must not loop a caller forever
+RETRIES = 2  # further tries of a send after a network failure, same idempotency key
+BACKOFF_SECONDS = 0.2  # pause before the first of them; doubles each time
 
 
 class IEPError(Exception):
@@ -116,8 +125,10 @@ def _id_path(message_id: str, action: str = "") -> str:
     return f"/v1/messages/{quote(message_id, safe='')}" + (f"/{action}" if action else "")
 
 
-def _idempotency(key: str | None) -> dict[str, str]:
-    return {"Idempotency-Key": key} if key is not None else {}
+def _idempotency(body: Mapping[str, Any], key: str | None) -> dict[str, str]:
+    """The Idempotency-Key header of a send: the caller's, the body's, or a fresh one."""
+    chosen = key if key is not None else body.get("idempotencyKey")
+    return {"Idempotency-Key": str(chosen) if chosen is not None else uuid.uuid4().hex}
 
 
 def _http_options(base_url: str, api_key: str, timeout: float) -> dict[str, Any]:
@@ -137,21 +148,34 @@ class Client:
         api_key: str,
         timeout: float = 10.0,
         *,
+        retries: int = RETRIES,
+        backoff: float = BACKOFF_SECONDS,
         transport: httpx.BaseTransport | None = None,
         trust_env: bool = True,
     ) -> None:
         opts = _http_options(base_url, api_key, timeout)
         self._http = httpx.Client(transport=transport, trust_env=trust_env, **opts)
+        self.retries = retries
+        self.backoff = backoff
 
     def send(self, message: Mapping[str, Any], *, idempotency_key: str | None = None) -> Body:
         """POST /v1/messages → `{messageId, status, suppressedRecipients}` (202, or 200 replay)."""
-        resp = self._http.post("/v1/messages", json=message, headers=_idempotency(idempotency_key))
-        return _body(resp)
+        return self._send("/v1/messages", message, idempotency_key)
 
     def send_batch(self, batch: Mapping[str, Any], *, idempotency_key: str | None = None) -> Body:
         """POST /v1/messages/batch → `{batchId, count, suppressedRecipients}`."""
-        headers = _idempotency(idempotency_key)
-        return _body(self._http.post("/v1/messages/batch", json=batch, headers=headers))
+        return self._send("/v1/messages/batch", batch, idempotency_key)
+
+    def _send(self, path: str, body: Mapping[str, Any], key: str | None) -> Body:
+        headers = _idempotency(body, key)
+        for attempt in range(self.retries + 1):
+            try:
+                return _body(self._http.post(path, json=body, headers=headers))
+            except httpx.TransportError:
+                if attempt == self.retries:
+                    raise
+                time.sleep(self.backoff * 2**attempt)
+        raise AssertionError("unreachable")
 
     def get(self, message_id: str) -> Body:
         """GET /v1/messages/{id}: the message with its `events`."""
@@ -199,21 +223,34 @@ class AsyncClient:
         api_key: str,
         timeout: float = 10.0,
         *,
+        retries: int = RETRIES,
+        backoff: float = BACKOFF_SECONDS,
         transport: httpx.AsyncBaseTransport | None = None,
         trust_env: bool = True,
     ) -> None:
         opts = _http_options(base_url, api_key, timeout)
         self._http = httpx.AsyncClient(transport=transport, trust_env=trust_env, **opts)
+        self.retries = retries
+        self.backoff = backoff
 
     async def send(self, message: Mapping[str, Any], *, idempotency_key: str | None = None) -> Body:
-        headers = _idempotency(idempotency_key)
-        return _body(await self._http.post("/v1/messages", json=message, headers=headers))
+        return await self._send("/v1/messages", message, idempotency_key)
 
     async def send_batch(
         self, batch: Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> Body:
-        headers = _idempotency(idempotency_key)
-        return _body(await self._http.post("/v1/messages/batch", json=batch, headers=headers))
+        return await self._send("/v1/messages/batch", batch, idempotency_key)
+
+    async def _send(self, path: str, body: Mapping[str, Any], key: str | None) -> Body:
+        headers = _idempotency(body, key)
+        for attempt in range(self.retries + 1):
+            try:
+                return _body(await self._http.post(path, json=body, headers=headers))
+            except httpx.TransportError:
+                if attempt == self.retries:
+                    raise
+                await asyncio.sleep(self.backoff * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def get(self, message_id: str) -> Body:
         return _body(await self._http.get(_id_path(message_id)))

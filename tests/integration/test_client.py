@@ -35,6 +35,7 @@ from iep_appliance.config import parse
 from iep_appliance.domain.models import RateLimits, TenantSettings
 from iep_appliance.domain.signing import make_secret, sign
 from iep_appliance.runtime import Runtime
+from tests.support.lossy_proxy import LossyProxy
 from tests.support.procs import ServerProcess, free_port, write_config
 from tests.support.waiting import wait_until_sync
 from tests.support.webhook_sink import WebhookSink
@@ -520,3 +521,49 @@ def test_verify_webhook_rejects(
 ) -> None:
     with pytest.raises(WebhookVerificationError, match=why):
         verify_webhook(secret, headers, body, now=now)
+
+
+# ---- a lost answer: the send is retried with its idempotency key --------------------------
+
+
+@pytest.mark.e2e
+def test_a_send_whose_answer_was_lost_is_retried_and_stored_once(server: Server) -> None:
+    tag = uuid.uuid4().hex
+    with (
+        LossyProxy(server.process.port) as proxy,
+        Client(f"http://127.0.0.1:{proxy.port}", server.key, backoff=0.01, trust_env=False) as iep,
+    ):
+        proxy.lose_answers(1)
+        accepted = iep.send(tagged(tag))
+        assert proxy.lost == 1  # the first try reached the server; its answer did not come back
+        stored = [m["messageId"] for m in iep.list(tag=tag)]
+    assert stored == [accepted["messageId"]]
+
+
+@pytest.mark.e2e
+async def test_async_send_batch_whose_answer_was_lost_is_stored_once(server: Server) -> None:
+    tag = uuid.uuid4().hex
+    body = batch(3) | {"metadata": {"category": "client-test", "tags": [tag]}}
+    with LossyProxy(server.process.port) as proxy:
+        async with AsyncClient(
+            f"http://127.0.0.1:{proxy.port}", server.key, backoff=0.01, trust_env=False
+        ) as iep:
+            proxy.lose_answers(1)
+            accepted = await iep.send_batch(body)
+            assert proxy.lost == 1
+            stored = [m async for m in iep.list(tag=tag)]
+    assert accepted["count"] == 3
+    assert len(stored) == 3
+
+
+@pytest.mark.e2e
+def test_without_retries_the_network_error_is_raised(server: Server) -> None:
+    tag = uuid.uuid4().hex
+    with (
+        LossyProxy(server.process.port) as proxy,
+        Client(f"http://127.0.0.1:{proxy.port}", server.key, retries=0, trust_env=False) as iep,
+    ):
+        proxy.lose_answers(1)
+        with pytest.raises(httpx.TransportError):
+            iep.send(tagged(tag))
+        assert len(list(iep.list(tag=tag))) == 1  # applied all the same: hence the retries
