@@ -95,10 +95,14 @@ class Runtime:
     async def stop(self) -> None:
         self.ready = False
         self._stopping.set()
+        # One grace for both: the delivery engine first (it feeds the webhook pool), then the
+        # webhook pool gets what is left of it, and a second at least to hand its jobs back.
+        grace = self.config.delivery.shutdown_grace_seconds
+        deadline = self.clock.monotonic() + grace
         if self.delivery is not None:
-            await self.delivery.stop(self.config.delivery.shutdown_grace_seconds)
+            await self.delivery.stop(grace)
         if self.webhook_dispatcher is not None:
-            await self.webhook_dispatcher.stop(self.config.delivery.shutdown_grace_seconds)
+            await self.webhook_dispatcher.stop(max(1.0, deadline - self.clock.monotonic()))
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
