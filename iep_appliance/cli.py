@@ -195,6 +195,10 @@ async def _serve(cfg: Config, config_path: str | None = None) -> int:
     from iep_appliance.runtime import Runtime
 
     logs.setup(cfg.logging.level)
+    loop = asyncio.get_running_loop()
+    # SIGHUP's default action ends the process; until the reloader takes it over below (after
+    # migrations and first start), one is ignored.
+    loop.add_signal_handler(signal.SIGHUP, lambda: None)
     rt = Runtime(cfg)
     await rt.start()
     if rt.first_start is not None:
@@ -221,7 +225,6 @@ async def _serve(cfg: Config, config_path: str | None = None) -> int:
             backlog=2048,
         )
     )
-    loop = asyncio.get_running_loop()
 
     def on_signal() -> None:
         rt.ready = False
