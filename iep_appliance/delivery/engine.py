@@ -227,9 +227,9 @@ class DeliveryEngine:
         tenant_id_var.set(job.tenant_id)
         if job.kind != "send":
             handler = self.handlers.get(job.kind)
-            if handler is None:
-                await self.store.finish_sends([])  # nothing to record; leave it leased
+            if handler is None:  # dead-lettered, where an operator sees it, not left leased
                 log.error("job.no_handler", extra={"fields": {"kind": job.kind}})
+                await self.store.bury_job(job.id, f"no handler for job kind {job.kind!r}")
                 return
             await handler(job)
             return

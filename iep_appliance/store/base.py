@@ -139,6 +139,9 @@ class Store(Protocol):
     async def release(self, jobs: list[Job]) -> None:
         """Hand unstarted claims back (shutdown); they do not count as attempts."""
 
+    async def bury_job(self, job_id: int, error: str) -> None:
+        """Dead-letter a claimed job that cannot run (a kind nothing handles)."""
+
     async def release_all_leases(self) -> int:
         """Single node start: every lease is stale."""
 

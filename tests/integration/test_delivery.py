@@ -389,3 +389,33 @@ async def test_metrics_count_sends_durations_errors_and_queue_depth(env: Env) ->
     assert 'iep_queue_depth{state="done"} 1.0' in text
     assert 'iep_queue_depth{state="ready"} 0.0' in text
     assert "iep_oldest_ready_job_age_seconds 0.0" in text
+
+
+async def test_a_job_of_a_kind_nothing_handles_is_dead_lettered_not_left_leased(env: Env) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(env.rt.config.storage.path, timeout=10)
+    try:
+        with conn:
+            job_id = conn.execute(
+                "INSERT INTO jobs (kind, ref_id, tenant_id, run_at, max_attempts, created_at,"
+                " updated_at) VALUES ('mystery', 'x', 't', '2000-01-01T00:00:00.000Z', 3,"
+                " '2000-01-01T00:00:00.000Z', '2000-01-01T00:00:00.000Z')"
+            ).lastrowid
+    finally:
+        conn.close()
+    assert env.rt.delivery is not None
+    env.rt.delivery.wake()
+
+    def state() -> tuple[str, str] | None:
+        check = sqlite3.connect(env.rt.config.storage.path, timeout=10)
+        try:
+            row = check.execute(
+                "SELECT state, last_error FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+        finally:
+            check.close()
+        return row if row[0] == "dead" else None
+
+    found = await wait_until(state, timeout=10, message="mystery job dead-lettered")
+    assert found == ("dead", "no handler for job kind 'mystery'")

@@ -149,6 +149,10 @@ def claim_due(
     return jobs
 
 
+def bury(conn: sqlite3.Connection, job_id: int, error: str, now: str) -> None:
+    conn.execute(JOB_DEAD, (error, now, job_id))
+
+
 def release_all(conn: sqlite3.Connection, now: str) -> int:
     n = conn.execute(RELEASE_ALL, (now,)).rowcount
     _requeued_events(conn, conn.execute(REQUEUE_PROCESSING, (now,)).fetchall(), now)

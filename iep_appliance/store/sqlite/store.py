@@ -250,6 +250,10 @@ class SqliteStore(TenantServiceVerbs, WorkflowVerbs, OperationsVerbs, DashboardV
         now = self._now()
         await self.db.write(lambda c: q_jobs.release(c, jobs, now))
 
+    async def bury_job(self, job_id: int, error: str) -> None:
+        now = self._now()
+        await self.db.write(lambda c: q_jobs.bury(c, job_id, error, now))
+
     async def release_all_leases(self) -> int:
         now = self._now()
         return await self.db.write(lambda c: q_jobs.release_all(c, now))
