@@ -10,6 +10,7 @@ from litestar.response import Response
 
 from iep_appliance.admin.tenant_page import Feedback, operators, refused, respond, rt, text
 from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.validation import whole_number
 
 SCOPES = ("send", "read", "admin")
 
@@ -41,9 +42,10 @@ async def rotate_key(
     await operators(request).tenant(tenant_id)
     raw = text(form, "graceSeconds") or "0"
     try:
-        if not raw.isdigit():
+        grace = whole_number(raw, max_digits=9)
+        if grace is None:
             raise ValidationFailed([FieldError("graceSeconds", "must be a whole number")])
-        created = await rt(request).keys.rotate(tenant_id, key_id, int(raw))
+        created = await rt(request).keys.rotate(tenant_id, key_id, grace)
     except (ValidationFailed, NotFound) as exc:
         return await refused(request, tenant_id, "keys", exc, {"graceSeconds": raw})
     shown = {"key": created.key, "name": created.record.name, "prefix": created.record.prefix}

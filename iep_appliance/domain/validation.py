@@ -293,3 +293,13 @@ def decode_error_path(message: str) -> FieldError:
             path = f"{path}.{field}" if path else field
             text = "is required" if "missing" in lead else "is not a known field"
     return FieldError(path or "body", text)
+
+
+def whole_number(text: str, max_digits: int = 18) -> int | None:
+    """`text` as a non-negative integer when it is 1 to `max_digits` ASCII digits, else None.
+
+    `str.isdigit()` alone also accepts "²" (int() then raises) and numbers past SQLite's
+    64-bit integers (binding them raises): both were 500s on bad input."""
+    if 0 < len(text) <= max_digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None

@@ -23,6 +23,7 @@ from iep_appliance.domain.dashboard import (
 from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.models import MESSAGE_STATUSES, AdminUser, MessageRecord, Tenant
 from iep_appliance.domain.preview import Preview, build_preview
+from iep_appliance.domain.validation import whole_number
 from iep_appliance.services.messages import _date_param, decode_cursor, encode_cursor
 from iep_appliance.services.passwords import hash_secret_async, verify_secret_async
 from iep_appliance.store.base import Store
@@ -242,15 +243,16 @@ class DashboardService:
         later time (soonest first, `waiting_cursor` from the previous page)."""
         before = None
         if cursor:
-            if not cursor.isdigit():
+            before = whole_number(cursor)
+            if before is None:
                 raise ValidationFailed([FieldError("cursor", "not a valid cursor")])
-            before = int(cursor)
         after = None
         if waiting_cursor:
             at, job_id = decode_cursor(waiting_cursor)
-            if not job_id.isdigit():
+            number = whole_number(job_id)
+            if number is None:
                 raise ValidationFailed([FieldError("waiting", "not a valid cursor")])
-            after = (at, int(job_id))
+            after = (at, number)
         now = self.clock.now()
         depth, oldest = await self._depth(now)
         dead = await self.store.dashboard_dead_jobs(PAGE_SIZE, before)

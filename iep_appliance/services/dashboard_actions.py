@@ -16,6 +16,7 @@ from iep_appliance.domain.errors import Conflict, FieldError, IEPError, NotFound
 from iep_appliance.domain.models import MessageRecord
 from iep_appliance.domain.preview import sanitize_counting
 from iep_appliance.domain.render import RenderError, render
+from iep_appliance.domain.validation import whole_number
 from iep_appliance.services.messages import MessageService
 from iep_appliance.store.base import Store
 
@@ -44,10 +45,10 @@ def parse_ids(values: list[str], name: str) -> list[str]:
 
 
 def parse_job_ids(values: list[str]) -> list[int]:
-    ids = parse_ids(values, "job")
-    if not all(v.isdigit() for v in ids):
+    numbers = [whole_number(v) for v in parse_ids(values, "job")]
+    if any(n is None for n in numbers):
         raise ValidationFailed([FieldError("job", "must be job numbers")])
-    return [int(v) for v in ids]
+    return [n for n in numbers if n is not None]
 
 
 def html_part(mime: bytes) -> str | None:

@@ -293,7 +293,10 @@ def _date_param(name: str, value: str | None, errors: list[FieldError]) -> str |
         errors.append(FieldError(name, "must be an ISO 8601 date or date-time"))
         return None
     if bare_date and name == "to":
-        when += timedelta(days=1)
+        try:
+            when += timedelta(days=1)
+        except OverflowError:  # to=9999-12-31: the whole last day there is
+            return "9999-12-31T23:59:59.999Z"
     return ids.iso(when)
 
 
