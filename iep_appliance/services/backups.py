@@ -73,10 +73,18 @@ async def backup(
 
         info = await store.snapshot(str(db_copy), pages)
         progress(f"database: snapshot taken (schema {info.schema_version}, {info.counts})")
+        # The files the snapshot's rows refer to, no more (newer uploads belong to rows it
+        # does not have) and no less: a file a purge removed since the snapshot takes its
+        # rows out of the copy, as if that purge had run just before the backup.
+        keys = await store.snapshot_attachment_keys(str(db_copy))
         partial = target.with_name(target.name + ".partial")
-        files, size = await asyncio.to_thread(
-            _write_archive, partial, db_copy, Path(attachments_dir), progress
+        files, size, missing = await asyncio.to_thread(
+            _write_attachments, partial, keys, Path(attachments_dir), progress
         )
+        if missing:
+            progress(f"attachments: {len(missing)} purged since the snapshot, left out")
+            info = await store.snapshot_forget_attachments(str(db_copy), missing)
+        await asyncio.to_thread(_add_database, partial, db_copy)
         manifest = BackupManifest(
             format=BACKUP_FORMAT,
             format_version=BACKUP_FORMAT_VERSION,
@@ -99,32 +107,38 @@ def _target(dest: str) -> Path:
     return target
 
 
-def _write_archive(
-    partial: Path, db_copy: Path, attachments: Path, progress: Progress
-) -> tuple[int, int]:
-    """Database and attachment files into an uncompressed tar (the manifest is appended
-    once the counts are known; compression happens in `_finish_archive`)."""
+def _write_attachments(
+    partial: Path, keys: list[str], attachments: Path, progress: Progress
+) -> tuple[int, int, list[str]]:
+    """The files of `keys` into a new uncompressed tar: (files, bytes, keys whose file was
+    gone). The database and the manifest are appended after."""
     files = size = 0
+    missing: list[str] = []
+    root = attachments.resolve()
     with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
-        tar.add(db_copy, arcname=BACKUP_DATABASE)
-        if attachments.is_dir():
-            for root, dirs, names in os.walk(attachments):
-                dirs.sort()
-                for name in sorted(names):
-                    if name.endswith(".tmp"):  # a write in progress (blobs.put renames it)
-                        continue
-                    path = Path(root) / name
-                    arcname = f"{BACKUP_ATTACHMENTS}/{path.relative_to(attachments).as_posix()}"
-                    try:
-                        tar.add(path, arcname=arcname, recursive=False)
-                        size += path.stat().st_size
-                    except FileNotFoundError:  # removed meanwhile (a purge): no row needs it
-                        continue
-                    files += 1
-                    if files % _FILES_PER_REPORT == 0:
-                        progress(f"attachments: {files} files archived")
+        for key in keys:
+            path = (root / key).resolve()
+            if not path.is_relative_to(root):
+                raise ValueError(f"attachment key escapes the attachment directory: {key!r}")
+            try:
+                # Opened first: a purge unlinking it now cannot take the bytes from under us.
+                with path.open("rb") as fh:
+                    info = tar.gettarinfo(arcname=f"{BACKUP_ATTACHMENTS}/{key}", fileobj=fh)
+                    tar.addfile(info, fh)
+            except FileNotFoundError:
+                missing.append(key)
+                continue
+            files += 1
+            size += info.size
+            if files % _FILES_PER_REPORT == 0:
+                progress(f"attachments: {files} files archived")
     progress(f"attachments: {files} files, {size} bytes")
-    return files, size
+    return files, size, missing
+
+
+def _add_database(partial: Path, db_copy: Path) -> None:
+    with tarfile.open(partial, "a", format=tarfile.PAX_FORMAT) as tar:
+        tar.add(db_copy, arcname=BACKUP_DATABASE)
 
 
 def _finish_archive(partial: Path, target: Path, manifest: BackupManifest) -> None:

@@ -356,6 +356,13 @@ class Store(Protocol):
         """A consistent online copy of the whole store into the new file `dest`, while writes
         go on; `progress(done, total)` after each step. Returns the copy's counts."""
 
+    async def snapshot_attachment_keys(self, path: str) -> list[str]:
+        """The blob keys the attachment rows of a snapshot file refer to, sorted."""
+
+    async def snapshot_forget_attachments(self, path: str, keys: list[str]) -> SnapshotInfo:
+        """Delete from a snapshot file the attachment rows of `keys` (files a purge removed
+        after the snapshot); its counts afterwards."""
+
     async def inspect_snapshot(self, path: str) -> SnapshotInfo:
         """Integrity verdict, schema version and counts of a snapshot file (not this store's
         own data). Raises ValueError when it is not a usable snapshot."""

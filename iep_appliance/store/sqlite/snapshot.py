@@ -16,6 +16,8 @@ from iep_appliance.domain.retention import SnapshotInfo
 # Tables whose row counts a manifest records (and a restore compares).
 COUNTED = ("tenants", "api_keys", "messages", "events", "jobs", "attachments", "outbox")
 PAGES_PER_STEP = 4096  # 16 MB of 4 KB pages between progress reports
+ATTACHMENT_KEYS = "SELECT DISTINCT storage_key FROM attachments ORDER BY storage_key"
+FORGET_ATTACHMENTS = "DELETE FROM attachments WHERE storage_key IN "
 
 
 def copy_database(
@@ -43,6 +45,29 @@ def copy_database(
         src.close()
         dest.close()
     return inspect(dest_path, check=False)
+
+
+def attachment_keys(path: str) -> list[str]:
+    """The blob keys a snapshot's attachment rows refer to (what its archive must carry)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        return [r[0] for r in conn.execute(ATTACHMENT_KEYS)]
+    finally:
+        conn.close()
+
+
+def forget_attachments(path: str, keys: list[str]) -> SnapshotInfo:
+    """Delete the attachment rows of `keys` from a snapshot file; its counts afterwards."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN")
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            conn.execute(FORGET_ATTACHMENTS + "(" + ",".join("?" * len(chunk)) + ")", chunk)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return inspect(path, check=False)
 
 
 def inspect(path: str, check: bool = True) -> SnapshotInfo:

@@ -54,6 +54,12 @@ class OperationsVerbs(StoreBase):
     ) -> SnapshotInfo:
         return await asyncio.to_thread(q_snapshot.copy_database, self.db.path, dest, progress)
 
+    async def snapshot_attachment_keys(self, path: str) -> list[str]:
+        return await asyncio.to_thread(q_snapshot.attachment_keys, path)
+
+    async def snapshot_forget_attachments(self, path: str, keys: list[str]) -> SnapshotInfo:
+        return await asyncio.to_thread(q_snapshot.forget_attachments, path, keys)
+
     async def inspect_snapshot(self, path: str) -> SnapshotInfo:
         return await asyncio.to_thread(q_snapshot.inspect, path)
 

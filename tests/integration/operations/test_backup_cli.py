@@ -3,12 +3,14 @@ through `cli.main` on real data directories under tmp_path: a restore refuses an
 directory and any archive that is corrupt, foreign or fails its checks, placing nothing; the
 purge dry run prints what would go and changes nothing."""
 
+import asyncio
 import gzip
 import io
 import json
 import sqlite3
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +27,8 @@ def config(directory: Path) -> Path:
 
 
 def seeded(directory: Path) -> Path:
-    """A data directory with a tenant, one old sent message with an event, and a blob file."""
+    """A data directory with a tenant, one old sent message with an event and an attachment
+    (its row and its blob file)."""
     cfg = config(directory)
     assert main(["tenant", "create", "--config", str(cfg), "--name", "A", "--slug", "a"]) == 0
     conn = sqlite3.connect(directory / "data" / "iep.db")
@@ -41,6 +44,12 @@ def seeded(directory: Path) -> Path:
             "INSERT INTO events (message_id, tenant_id, type, created_at)"
             " VALUES ('m-old', ?, 'sent', ?)",
             (tenant_id, OLD),
+        )
+        conn.execute(
+            "INSERT INTO attachments (id, message_id, tenant_id, position, filename,"
+            " content_type, size_bytes, storage_key, created_at)"
+            " VALUES ('a-1', 'm-old', ?, 0, 'a.pdf', 'application/pdf', 4, ?, ?)",
+            (tenant_id, f"{tenant_id}/m-old/0_a.pdf", OLD),
         )
     conn.close()
     blob = directory / "data" / "attachments" / tenant_id / "m-old" / "0_a.pdf"
@@ -170,3 +179,40 @@ def test_purge_dry_run_prints_what_would_go_and_the_purge_removes_it(
 
     assert done["counts"]["messages"] == 1
     assert sqlite3.connect(db).execute("SELECT count(*) FROM messages").fetchone() == (0,)
+
+
+def test_a_file_purged_after_the_snapshot_leaves_a_consistent_archive(tmp_path: Path) -> None:
+    """Retention may remove an attachment between the database snapshot and the archiving of
+    the files: the archive then leaves out that file's row too, so it restores whole."""
+    from iep_appliance.clock import Clock
+    from iep_appliance.services.backups import backup
+    from iep_appliance.store.sqlite.store import SqliteStore
+
+    seeded(tmp_path / "source")
+    data = tmp_path / "source" / "data"
+    [blob] = (data / "attachments").rglob("0_a.pdf")
+
+    def purge_meanwhile(line: str) -> None:
+        if line.startswith("database: snapshot taken"):
+            blob.unlink()
+
+    out = tmp_path / "backup.tar.gz"
+
+    async def take() -> Any:
+        store = SqliteStore(str(data / "iep.db"), Clock())
+        await store.open()
+        try:
+            return await backup(
+                store, str(data / "attachments"), str(out), "0.0.0", Clock(), purge_meanwhile
+            )
+        finally:
+            await store.close()
+
+    manifest = asyncio.run(take())
+
+    assert (manifest.attachment_files, manifest.counts["attachments"]) == (0, 0)
+    assert restore(config(tmp_path / "target"), out) == 0
+    db = sqlite3.connect(tmp_path / "target" / "data" / "iep.db")
+    assert db.execute("SELECT count(*) FROM attachments").fetchone() == (0,)
+    assert db.execute("SELECT id FROM messages").fetchall() == [("m-old",)]
+    db.close()
