@@ -5,6 +5,7 @@ The dashboard is not a tenant: it reads every tenant's messages, outbox and DLQ 
 argon2id hashes in a thread and pays the same cost for an unknown address.
 """
 
+import asyncio
 from datetime import datetime, timedelta
 
 import msgspec
@@ -24,6 +25,7 @@ from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.models import MESSAGE_STATUSES, AdminUser, MessageRecord, Tenant
 from iep_appliance.domain.preview import Preview, build_preview
 from iep_appliance.domain.validation import whole_number
+from iep_appliance.services.dashboard_actions import OFF_LOOP_BYTES
 from iep_appliance.services.messages import _date_param, decode_cursor, encode_cursor
 from iep_appliance.services.passwords import hash_secret_async, verify_secret_async
 from iep_appliance.store.base import Store
@@ -225,7 +227,10 @@ class DashboardService:
         found = await self.store.dashboard_outbox_mime(message_id)
         if found is None:
             raise NotFound("No outbox entry for this message")
-        return found[0], build_preview(found[1])
+        mime = found[1]
+        if len(mime) > OFF_LOOP_BYTES:  # parsing megabytes would stall sends and accepts
+            return found[0], await asyncio.to_thread(build_preview, mime)
+        return found[0], build_preview(mime)
 
     # ---- tenants and the queue -----------------------------------------------------------
 

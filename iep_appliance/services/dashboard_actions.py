@@ -51,6 +51,10 @@ def parse_job_ids(values: list[str]) -> list[int]:
     return [n for n in numbers if n is not None]
 
 
+# A stored message larger than this is parsed in a thread, off the event loop.
+OFF_LOOP_BYTES = 256 * 1024
+
+
 def html_part(mime: bytes) -> str | None:
     msg = BytesParser(policy=policy.default).parsebytes(mime)
     assert isinstance(msg, EmailMessage)
@@ -148,7 +152,14 @@ class DashboardActions:
         rendered now with its variables; sanitized with nh3, remote images dropped unless
         `images`."""
         outbox = await self.store.dashboard_outbox_mime(message_id)
-        html, source = (html_part(outbox[1]), "outbox") if outbox else (None, "")
+        html, source = None, ""
+        if outbox is not None:
+            mime = outbox[1]
+            if len(mime) > OFF_LOOP_BYTES:  # parsing megabytes would stall sends and accepts
+                html = await asyncio.to_thread(html_part, mime)
+            else:
+                html = html_part(mime)
+            source = "outbox"
         if html is None:
             record = await self._message(message_id)
             html, source = record.rendered_html, "rendered"

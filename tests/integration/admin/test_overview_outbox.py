@@ -114,3 +114,24 @@ async def test_a_message_not_in_the_outbox_has_no_eml(
     resp = await admin.page(f"/admin/outbox/{message_id}/eml")
 
     assert resp.status_code == 404
+
+
+async def test_a_message_over_the_off_loop_size_previews_like_a_small_one(
+    appliance: Appliance, admin: Operator
+) -> None:
+    """Past OFF_LOOP_BYTES the stored MIME is parsed in a thread; the pages are the same."""
+    from iep_appliance.services.dashboard_actions import OFF_LOOP_BYTES
+
+    acme = await appliance.tenant("acme")
+    filler = "<p>" + "padding text " * 40 + "</p>"
+    html = "<h1>Big one</h1>" + filler * (OFF_LOOP_BYTES // len(filler) + 10)
+    message_id = await send(appliance, acme, htmlBody=html)
+    assert await final_status(appliance, acme, message_id) == "sent"
+
+    detail = await admin.page(f"/admin/messages/{message_id}")
+    frame = await admin.page(f"/admin/messages/{message_id}/preview")
+    outbox = await admin.page(f"/admin/outbox/{message_id}")
+
+    assert detail.status_code == frame.status_code == outbox.status_code == 200
+    assert "Big one" in frame.text
+    assert "as sent (outbox copy)" in detail.text
