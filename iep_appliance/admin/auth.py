@@ -140,10 +140,13 @@ class Sessions:
         await self.records.drop(session_id)
 
     async def end_all_of(self, email: str) -> None:
-        """Sign an operator out everywhere (their role or account changed)."""
+        """Sign an operator out everywhere (their role or account changed): the sessions held
+        here and every stored one, so none comes back after a restart."""
         for session_id, session in list(self._by_id.items()):
             if session.email == email:
-                await self.end(session_id)
+                self._by_id.pop(session_id, None)
+                self._dropped.discard(session_id)
+        await self.records.drop_all_of(email)
 
 
 class LoginLimiter:

@@ -44,3 +44,6 @@ class SessionRecords:
 
     async def drop(self, session_id: str) -> None:
         await self.store.drop_admin_session(id_hash(session_id))
+
+    async def drop_all_of(self, email: str) -> None:
+        await self.store.drop_admin_sessions_of(email)

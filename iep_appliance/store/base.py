@@ -438,6 +438,8 @@ class Store(Protocol):
         """(email, role, expires_at) of a live session, or None."""
 
     async def drop_admin_session(self, id_hash: str) -> None: ...
+    async def drop_admin_sessions_of(self, email: str) -> None:
+        """Every stored session of an operator (their role or account changed)."""
 
     # -- dashboard (part B): dashboard users and a tenant's active flag
     async def list_admin_users(self) -> list[AdminUser]:

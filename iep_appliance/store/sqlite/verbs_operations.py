@@ -127,6 +127,9 @@ class OperationsVerbs(StoreBase):
     async def drop_admin_session(self, id_hash: str) -> None:
         await self.db.write(lambda c: q_sessions.drop(c, id_hash))
 
+    async def drop_admin_sessions_of(self, email: str) -> None:
+        await self.db.write(lambda c: q_sessions.drop_of(c, email))
+
     # -- dashboard (part B): dashboard users and a tenant's active flag (SQL in operators.py)
     async def list_admin_users(self) -> list[AdminUser]:
         return await self.db.read(q_operators.list_users)

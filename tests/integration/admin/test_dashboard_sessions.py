@@ -9,6 +9,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
+from iep_appliance.admin.auth import admin_state
 from iep_appliance.app import build_app
 from iep_appliance.services.tenants import create_admin_user
 from tests.integration.admin.conftest import VIEWER
@@ -128,6 +129,21 @@ async def test_a_removed_operator_is_signed_out_after_a_restart(appliance: Appli
     assert await appliance.rt.store.delete_admin_user(user_id)
 
     await appliance.restart()
+
+    assert await overview_status(appliance, cookie) == 303
+
+
+async def test_a_deleted_and_recreated_operator_does_not_get_old_sessions_back(
+    appliance: Appliance,
+) -> None:
+    user_id = await create_admin_user(appliance.rt.store, *VIEWER, "viewer")
+    cookie = await signed_in_cookie(appliance, *VIEWER)
+    await appliance.restart()  # the session now lives only in the database
+
+    # What deleting the user on /admin/users does: sign them out everywhere, then delete.
+    await admin_state(build_app(appliance.rt)).sessions.end_all_of(VIEWER[0])
+    assert await appliance.rt.store.delete_admin_user(user_id)
+    await create_admin_user(appliance.rt.store, *VIEWER, "viewer")  # same email, same role
 
     assert await overview_status(appliance, cookie) == 303
 
