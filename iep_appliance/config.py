@@ -71,7 +71,7 @@ class StorageConfig(_Section):
         int,
         Meta(
             ge=1,
-            le=5000,
+            le=1000,  # each step runs on the event loop inside a group commit
             description="Messages purged per write (each with its events, job and outbox copy:"
             " about 6 rows); small, so a purge never stalls the writer.",
         ),
