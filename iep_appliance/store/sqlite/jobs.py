@@ -81,8 +81,11 @@ FINISH_MESSAGE = (
     "UPDATE messages SET status = ?, attempts = ?, provider = coalesce(?, provider),"
     " last_error = ?, sent_at = coalesce(?, sent_at), updated_at = ? WHERE id = ?"
 )
-SET_RENDERED = (
-    "UPDATE messages SET rendered_subject = ?, rendered_html = ?, rendered_text = ? WHERE id = ?"
+# The same with the rendered copy: one rewrite of the (large) row, not two.
+FINISH_MESSAGE_RENDERED = (
+    "UPDATE messages SET status = ?, attempts = ?, provider = coalesce(?, provider),"
+    " last_error = ?, sent_at = coalesce(?, sent_at), updated_at = ?,"
+    " rendered_subject = ?, rendered_html = ?, rendered_text = ? WHERE id = ?"
 )
 COUNT_BOUNCE = (
     "INSERT INTO bounce_counts (tenant_id, email, count, updated_at) VALUES (?, ?, 1, ?)"
@@ -204,13 +207,12 @@ def finish_send(conn: sqlite3.Connection, c: Completion, now: str, webhook_attem
         conn.execute(JOB_DEAD, (c.error, now, c.job_id))
     else:
         conn.execute(JOB_DONE, (now, c.job_id))
-    conn.execute(
-        FINISH_MESSAGE,
-        (c.status, c.attempts, c.provider, c.error, c.sent_at, now, c.message_id),
-    )
+    head = (c.status, c.attempts, c.provider, c.error, c.sent_at, now)
+    if c.rendered is None:
+        conn.execute(FINISH_MESSAGE, (*head, c.message_id))
+    else:
+        conn.execute(FINISH_MESSAGE_RENDERED, (*head, *c.rendered, c.message_id))
     analytics.record_finish(conn, c.message_id, c.status, now)
-    if c.rendered is not None:
-        conn.execute(SET_RENDERED, (*c.rendered, c.message_id))
     for type_, data in c.events:
         conn.execute(INSERT_EVENT, (c.message_id, c.tenant_id, type_, rows.dumps(data), now))
     for email in c.hard_bounces:
