@@ -36,13 +36,12 @@ _JSON_TYPES = (b"application/json", b"application/json; charset=utf-8")
 
 def install(app: Litestar, runtime: Runtime) -> None:
     """Put the fast path in front of the app's router (inside Litestar's own entry point)."""
-    app.asgi_handler = FastSend(app.asgi_handler, app, runtime)
+    app.asgi_handler = FastSend(app.asgi_handler, runtime)
 
 
 class FastSend:
-    def __init__(self, inner: ASGIApp, app: Litestar, runtime: Runtime) -> None:
+    def __init__(self, inner: ASGIApp, runtime: Runtime) -> None:
         self.inner = inner
-        self.app = app
         self.runtime = runtime
         self.limit = runtime.config.server.max_request_bytes
 
