@@ -10,6 +10,9 @@ them). It loads and validates the file exactly as `iep serve` did; an invalid fi
   the sends already in flight finish on it, then it is closed.
 - `[limits]`: the defaults of tenants that set no limit of their own.
 - `[logging]`: level and access log; `delivery.shutdown_grace_seconds`.
+- `storage.retention_days`, `storage.attachment_retention_days`, `storage.purge_batch_size`,
+  `storage.purge_interval_seconds`: the next purge uses them (a new interval starts after the
+  current wait).
 
 Every other key (`[server]`, `[storage]`, `[webhooks]`, the rest of `[delivery]`) is bound at
 start (sockets, the database, pools, schedules already written into jobs): a change is logged as
@@ -36,8 +39,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("iep.reload")
 
 RELOADABLE = ("providers", "routing", "breaker", "limits", "logging")
-"""Sections applied by a reload; `delivery.shutdown_grace_seconds` is the one other key."""
-RELOADABLE_KEYS = ("delivery.shutdown_grace_seconds",)
+"""Sections applied by a reload; RELOADABLE_KEYS are the single keys of other sections."""
+RELOADABLE_KEYS = (
+    "delivery.shutdown_grace_seconds",
+    "storage.retention_days",
+    "storage.attachment_retention_days",
+    "storage.purge_batch_size",
+    "storage.purge_interval_seconds",
+)
 
 
 def changed_keys(old: Config, new: Config) -> list[str]:
@@ -70,9 +79,11 @@ def effective(old: Config, new: Config) -> Config:
         for f in msgspec.structs.fields(Config)
         if f.name not in RELOADABLE
     }
-    kept["delivery"] = msgspec.structs.replace(
-        old.delivery, shutdown_grace_seconds=new.delivery.shutdown_grace_seconds
-    )
+    for key in RELOADABLE_KEYS:
+        section, name = key.split(".")
+        kept[section] = msgspec.structs.replace(
+            kept[section], **{name: getattr(getattr(new, section), name)}
+        )
     return msgspec.structs.replace(new, **kept)
 
 
@@ -148,6 +159,10 @@ class Reloader:
             limits.max_per_minute, limits.max_per_hour, limits.max_per_day
         )
         rt.tenant_settings.providers = frozenset({*new.providers, "outbox"})
+        storage = new.storage  # the housekeeping task reads its interval from rt.config
+        rt.retention.retention_days = storage.retention_days
+        rt.retention.attachment_retention_days = storage.attachment_retention_days
+        rt.retention.batch_size = storage.purge_batch_size
         rt.config = new
         if swap is not None:
             router, retired = swap

@@ -83,7 +83,9 @@ class Runtime:
             self.spawn(self.rate_limits.run(), "rate-limit-flusher")
             self.spawn(self.ticker.run(), "ticker")
             self.spawn(
-                self.retention.run(self.config.storage.purge_interval_seconds, self._stopping),
+                self.retention.run(
+                    lambda: self.config.storage.purge_interval_seconds, self._stopping
+                ),
                 "retention",
             )
         except BaseException:

@@ -132,11 +132,12 @@ class RetentionService:
             except (OSError, ValueError):
                 log.exception("retention.file_delete_failed", extra={"fields": {"key": key}})
 
-    async def run(self, interval_seconds: float, stopping: asyncio.Event) -> None:
-        """The housekeeping task: a purge every `interval_seconds` until `stopping` is set."""
+    async def run(self, interval_seconds: Callable[[], float], stopping: asyncio.Event) -> None:
+        """The housekeeping task: a purge every `interval_seconds()` (read before each wait, so
+        a config reload applies) until `stopping` is set."""
         while not stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=interval_seconds)
+                await asyncio.wait_for(stopping.wait(), timeout=interval_seconds())
             if stopping.is_set():
                 return
             try:

@@ -220,3 +220,28 @@ def test_changed_keys_names_each_differing_key_and_what_needs_a_restart(tmp_path
     kept = effective(old, new)
     assert kept.storage == old.storage and kept.webhooks == old.webhooks
     assert kept.logging == new.logging and kept.providers == new.providers
+
+
+async def test_reload_applies_the_retention_settings(reloadable: Appliance) -> None:
+    conf = Reloadable(reloadable, {"storage": {"retention_days": 90}})
+    reloader = await conf.start()
+    conf.rewrite(
+        storage={
+            "retention_days": 7,
+            "attachment_retention_days": 2,
+            "purge_batch_size": 10,
+            "purge_interval_seconds": 60,
+        }
+    )
+
+    assert await reloader.reload()
+
+    retention = reloadable.rt.retention
+    assert (retention.retention_days, retention.attachment_retention_days) == (7, 2)
+    assert retention.batch_size == 10
+    assert reloadable.rt.config.storage.purge_interval_seconds == 60
+    assert not any(
+        needs_restart(f"storage.{key}")
+        for key in ("retention_days", "attachment_retention_days", "purge_batch_size")
+    )
+    assert needs_restart("storage.path")
