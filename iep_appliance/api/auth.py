@@ -15,12 +15,15 @@ from iep_appliance.services.keys import KeyService
 
 
 def presented_key(request: Request) -> str | None:
-    key = request.headers.get("x-api-key")
-    if key:
-        return key.strip()
-    auth = request.headers.get("authorization")
-    if auth and auth[:7].lower() == "bearer ":
-        return auth[7:].strip()
+    return key_in(request.headers.get("x-api-key"), request.headers.get("authorization"))
+
+
+def key_in(x_api_key: str | None, authorization: str | None) -> str | None:
+    """The API key of `x-api-key`, else of `Authorization: Bearer …`."""
+    if x_api_key:
+        return x_api_key.strip()
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
     return None
 
 

@@ -20,7 +20,7 @@ import msgspec
 from litestar import Litestar, Request
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from iep_appliance.api.auth import authorize_key
+from iep_appliance.api.auth import authorize_key, key_in
 from iep_appliance.api.problems import iep_error_handler, internal_error_handler
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain.errors import IEPError
@@ -118,14 +118,13 @@ class FastSend:
 
 
 def _presented(headers: dict[bytes, bytes]) -> str | None:
-    """The API key, read as api/auth.presented_key reads it."""
-    key = headers.get(b"x-api-key")
-    if key:
-        return key.decode("latin-1").strip()
-    auth = headers.get(b"authorization")
-    if auth and auth[:7].lower() == b"bearer ":
-        return auth[7:].decode("latin-1").strip()
-    return None
+    """The API key, found as for every other route (api/auth.key_in)."""
+    x_api_key = headers.get(b"x-api-key")
+    authorization = headers.get(b"authorization")
+    return key_in(
+        x_api_key.decode("latin-1") if x_api_key is not None else None,
+        authorization.decode("latin-1") if authorization is not None else None,
+    )
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

@@ -8,6 +8,7 @@ post the page's forms.
         resp = await admin.post(f"/admin/tenants/{tenant_id}/keys", {"name": "ci"})
 """
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,26 @@ class Operator:
         return await self.client.post(
             path, data=body, headers=headers, follow_redirects=False, **kwargs
         )
+
+
+@contextlib.asynccontextmanager
+async def relay_appliance(tmp_path: Path, relay_port: int) -> AsyncIterator[Appliance]:
+    """An appliance delivering to the outbox, with a `relay` provider on `relay_port` that a
+    tenant can route to; one attempt, so a refused send fails (and is dead-lettered) at once."""
+    app = Appliance(tmp_path)
+    app.configure(
+        providers={
+            "outbox": {"type": "outbox"},
+            "relay": {"type": "smtp", "host": "127.0.0.1", "port": relay_port},
+        },
+        routing={"default_provider": "outbox"},
+        delivery={"retry_schedule": []},
+    )
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.admin.conftest import Operator
+from tests.integration.admin.conftest import Operator, relay_appliance
 from tests.integration.tenant.conftest import Appliance, TenantKey
 from tests.integration.test_admin import final_status, send
 from tests.support.smtp_sink import SmtpSink
@@ -27,20 +27,8 @@ EVIL_HTML = (
 
 @pytest.fixture
 async def appliance(tmp_path: Path, smtp_sink: SmtpSink) -> AsyncIterator[Appliance]:
-    app = Appliance(tmp_path)
-    app.configure(
-        providers={
-            "outbox": {"type": "outbox"},
-            "relay": {"type": "smtp", "host": "127.0.0.1", "port": smtp_sink.port},
-        },
-        routing={"default_provider": "outbox"},
-        delivery={"retry_schedule": []},  # one attempt: a 451 fails the message at once
-    )
-    await app.start()
-    try:
+    async with relay_appliance(tmp_path, smtp_sink.port) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 async def relayed(appliance: Appliance, slug: str) -> TenantKey:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.admin.conftest import Operator
+from tests.integration.admin.conftest import Operator, relay_appliance
 from tests.integration.admin.test_messages_page import failed, relayed
 from tests.integration.tenant.conftest import Appliance
 from tests.integration.test_admin import final_status, send
@@ -17,20 +17,8 @@ from tests.support.smtp_sink import SmtpSink
 
 @pytest.fixture
 async def appliance(tmp_path: Path, smtp_sink: SmtpSink) -> AsyncIterator[Appliance]:
-    app = Appliance(tmp_path)
-    app.configure(
-        providers={
-            "outbox": {"type": "outbox"},
-            "relay": {"type": "smtp", "host": "127.0.0.1", "port": smtp_sink.port},
-        },
-        routing={"default_provider": "outbox"},
-        delivery={"retry_schedule": []},
-    )
-    await app.start()
-    try:
+    async with relay_appliance(tmp_path, smtp_sink.port) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 def stat(html: str, name: str) -> int:

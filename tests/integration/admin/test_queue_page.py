@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.admin.conftest import Operator
+from tests.integration.admin.conftest import Operator, relay_appliance
 from tests.integration.admin.test_messages_page import failed, relayed, status_of
 from tests.integration.tenant.conftest import Appliance, TenantKey
 from tests.integration.test_admin import final_status, send
@@ -18,20 +18,8 @@ from tests.support.smtp_sink import SmtpSink
 
 @pytest.fixture
 async def appliance(tmp_path: Path, smtp_sink: SmtpSink) -> AsyncIterator[Appliance]:
-    app = Appliance(tmp_path)
-    app.configure(
-        providers={
-            "outbox": {"type": "outbox"},
-            "relay": {"type": "smtp", "host": "127.0.0.1", "port": smtp_sink.port},
-        },
-        routing={"default_provider": "outbox"},
-        delivery={"retry_schedule": []},
-    )
-    await app.start()
-    try:
+    async with relay_appliance(tmp_path, smtp_sink.port) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 async def dead_jobs(operator: Operator) -> dict[str, str]:
