@@ -25,6 +25,7 @@ from iep_appliance.api import (
     tenant,
     webhooks,
 )
+from iep_appliance.api.compat import postmark, resend
 from iep_appliance.api.problems import EXCEPTION_HANDLERS
 from iep_appliance.logs import message_id_var, tenant_id_var
 from iep_appliance.runtime import Runtime
@@ -42,6 +43,8 @@ ROUTE_MODULES: list[Any] = [
     batches,
     cancellation,
     queues,
+    resend,  # /compat/resend (Resend-compatible)
+    postmark,  # /email, /email/batch, /messages/outbound/… (Postmark-compatible)
     admin_routes,  # /admin dashboard (templates and /admin/static: build_app)
 ]
 

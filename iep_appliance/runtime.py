@@ -227,6 +227,7 @@ class Runtime:
 
     def _init_workflows(self) -> None:
         from iep_appliance.services.batches import BatchPayloads, BatchService
+        from iep_appliance.services.compat import CompatService
         from iep_appliance.services.queues import QueueService
 
         schedule = tuple(self.config.delivery.retry_schedule)
@@ -234,6 +235,7 @@ class Runtime:
         self.messages.queues = self.queues
         self.batches = BatchService(self.store, self.clock, self.messages, self.queues)
         self.batch_payloads = BatchPayloads(self.batches)  # a recurring job's batch runs
+        self.compat = CompatService(self.messages)  # Resend/Postmark-compatible APIs
         self.queues.on_change.append(self._queues_changed)
 
     def _queues_changed(self, tenant_id: str) -> None:

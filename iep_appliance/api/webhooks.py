@@ -28,6 +28,7 @@ class WebhookView(msgspec.Struct, frozen=True, rename="camel"):
     previous_secret_expires_at: str | None
     created_at: str
     updated_at: str
+    format: str = "iep"
     secret: str | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -79,6 +80,7 @@ def view(e: WebhookEndpoint, secret: str | None = None) -> WebhookView:
         previous_secret_expires_at=grace,
         created_at=e.created_at,
         updated_at=e.updated_at,
+        format=e.format,
         secret=secret if secret is not None else msgspec.UNSET,
     )
 

@@ -6,13 +6,17 @@ follows an attempt. No I/O and no clock: callers pass `now`.
 """
 
 import hashlib
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
+from iep_appliance.domain.compat_resend import iep_event_name
 from iep_appliance.domain.errors import FieldError, ValidationFailed
 
 EVENTS: tuple[str, ...] = ("message.sent", "message.failed", "message.bounced", "message.retrying")
+# How an endpoint's deliveries look: IEP's own body and headers, or Resend's events signed
+# with `svix-*` headers (DESIGN §10.2).
+WebhookFormat = Literal["iep", "resend"]
 
 
 # ---- request bodies (camelCase on the wire) -------------------------------------------------
@@ -22,6 +26,7 @@ class WebhookCreate(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_
     url: str
     events: list[str] = msgspec.field(default_factory=lambda: list(EVENTS))
     active: bool = True
+    format: WebhookFormat = "iep"
 
 
 class WebhookUpdate(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
@@ -49,6 +54,7 @@ class WebhookEndpoint(msgspec.Struct, frozen=True):
     failing_since: str | None
     created_at: str
     updated_at: str
+    format: str = "iep"
 
 
 class EndpointChange(msgspec.Struct, frozen=True):
@@ -110,7 +116,8 @@ class WebhookEvent(msgspec.Struct, frozen=True, rename="camel"):
 
 
 def normalize_events(events: list[str], field: str = "events") -> tuple[str, ...]:
-    """Known event names, deduplicated, in `message.*` form (`sent` means `message.sent`).
+    """Known event names, deduplicated, in `message.*` form (`sent` means `message.sent`;
+    Resend's `email.sent` means it too).
 
     Raises:
         ValidationFailed: naming `events` (empty) or `events[i]` (unknown).
@@ -120,7 +127,7 @@ def normalize_events(events: list[str], field: str = "events") -> tuple[str, ...
     out: list[str] = []
     errors: list[FieldError] = []
     for i, name in enumerate(events):
-        full = name.strip().lower()
+        full = iep_event_name(name.strip().lower())
         if full and "." not in full:
             full = "message." + full
         if full not in EVENTS:

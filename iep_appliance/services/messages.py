@@ -109,9 +109,11 @@ class MessageService:
         idempotency_header: str | None = None,
         *,
         write: AcceptWrite | None = None,
+        origin: str = "api",
     ) -> Accepted | Replayed:
         """Validate and durably accept one message. `write` replaces `store.accept_message`
-        for callers that record more in the same transaction (a scheduled job's tick)."""
+        for callers that record more in the same transaction (a scheduled job's tick).
+        `origin` says how it arrived ("api", "resend", "postmark"); not stored yet."""
         if idempotency_header is not None:
             if req.idempotency_key is not None and req.idempotency_key != idempotency_header:
                 raise ValidationFailed(

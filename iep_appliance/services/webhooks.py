@@ -62,6 +62,7 @@ class WebhookService:
                 failing_since=None,
                 created_at=now,
                 updated_at=now,
+                format=req.format,
             )
         )
 

@@ -239,6 +239,11 @@ class Store(Protocol):
         """Cancel a scheduled or queued message whose job is not leased. Returns 'cancelled',
         the status that forbids it ('processing' while leased), or '' when not found."""
 
+    async def reschedule_message(self, tenant_id: str, message_id: str, scheduled_at: str) -> str:
+        """Move a scheduled message whose job is not leased to `scheduled_at` (message and job).
+        Returns 'scheduled' when moved, the status that forbids it ('processing' while leased),
+        or '' when not found."""
+
     async def create_queue(self, queue: Queue) -> Queue:
         """Raises Conflict when the tenant has a queue of that name."""
 

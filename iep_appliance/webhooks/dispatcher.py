@@ -25,7 +25,7 @@ import httpx
 from iep_appliance import __version__
 from iep_appliance.clock import Clock
 from iep_appliance.config import WebhooksConfig
-from iep_appliance.domain import ids
+from iep_appliance.domain import compat_resend, ids
 from iep_appliance.domain.models import Job
 from iep_appliance.domain.netaddr import UrlRefused
 from iep_appliance.domain.signing import sign
@@ -33,6 +33,7 @@ from iep_appliance.domain.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
+    WebhookEvent,
     body_for,
     decode_event,
     next_step,
@@ -139,12 +140,17 @@ class WebhookDispatcher:
             event(log, "webhook.dropped", endpointId=job.ref_id, reason=reason)
             return
         webhook_id = webhook_id_for(job.id, job.tenant_id, ev)
-        body = body_for(job.tenant_id, ev)
+        body = await self.body(job.tenant_id, endpoint, ev)
         now = self.clock.now()
+        secrets = signing_secrets(endpoint, ids.iso(now))
+        signed = sign(secrets, webhook_id, int(now.timestamp()), body)
+        if endpoint.format == "resend":  # the same Standard Webhooks signature, as svix names it
+            for name in ("id", "timestamp", "signature"):
+                signed[f"svix-{name}"] = signed[f"webhook-{name}"]
         headers = {
             "content-type": "application/json",
             "user-agent": f"IEP-Webhooks/{__version__}",
-            **sign(signing_secrets(endpoint, ids.iso(now)), webhook_id, int(now.timestamp()), body),
+            **signed,
         }
         started = time.perf_counter()
         status, error = await self.post(endpoint.url, body, headers)
@@ -187,6 +193,15 @@ class WebhookDispatcher:
         )
         if disabled:
             event(log, "webhook.endpoint_disabled", logging.WARNING, endpointId=endpoint.id)
+
+    async def body(self, tenant_id: str, endpoint: WebhookEndpoint, ev: WebhookEvent) -> bytes:
+        """IEP's body, or Resend's event (with the message's sender, recipients, subject)."""
+        if endpoint.format != "resend":
+            return body_for(tenant_id, ev)
+        record = None
+        if ev.message_id:
+            record = await self.store.get_message(tenant_id, ev.message_id)
+        return compat_resend.webhook_body(ev.event, ev.timestamp, ev.message_id, ev.data, record)
 
     def _attempt(
         self,

@@ -354,3 +354,34 @@ def cancel_message(conn: sqlite3.Connection, tenant_id: str, message_id: str, no
         return "processing"
     cancel_ids(conn, tenant_id, [message_id], now)
     return "cancelled"
+
+
+# A scheduled message not started yet gets a new time, its job the same run_at.
+RESCHEDULE_MESSAGE = (
+    "UPDATE messages SET scheduled_at = ?, updated_at = ?"
+    " WHERE tenant_id = ? AND id = ? AND status = 'scheduled' AND EXISTS"
+    " (SELECT 1 FROM jobs WHERE kind = 'send' AND ref_id = messages.id"
+    " AND state IN ('ready', 'paused'))"
+)
+RESCHEDULE_JOB = (
+    "UPDATE jobs SET run_at = ?, updated_at = ?"
+    " WHERE kind = 'send' AND ref_id = ? AND state IN ('ready', 'paused')"
+)
+
+
+def reschedule_message(
+    conn: sqlite3.Connection, tenant_id: str, message_id: str, scheduled_at: str, now: str
+) -> str:
+    """Move one scheduled message that has not started. Returns 'scheduled' when moved, ''
+    when not found, else the status that forbids it ('processing' while its job is leased)."""
+    row = conn.execute(SELECT_WITH_JOB, (tenant_id, message_id)).fetchone()
+    if row is None:
+        return ""
+    status, job_state = row
+    if status != "scheduled":
+        return status
+    if job_state not in ("ready", "paused"):
+        return "processing"
+    conn.execute(RESCHEDULE_MESSAGE, (scheduled_at, now, tenant_id, message_id))
+    conn.execute(RESCHEDULE_JOB, (scheduled_at, now, message_id))
+    return "scheduled"

@@ -61,6 +61,15 @@ class WorkflowVerbs(StoreBase):
             lambda c: q_messages.cancel_message(c, tenant_id, message_id, now)
         )
 
+    async def reschedule_message(self, tenant_id: str, message_id: str, scheduled_at: str) -> str:
+        now = self._now()
+        status = await self.db.write(
+            lambda c: q_messages.reschedule_message(c, tenant_id, message_id, scheduled_at, now)
+        )
+        if status == "scheduled":
+            self._notify(scheduled_at)
+        return status
+
     async def create_queue(self, queue: Queue) -> Queue:
         return await self.db.write(lambda c: q_queues.insert(c, queue))
 

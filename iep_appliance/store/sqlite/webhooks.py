@@ -18,7 +18,7 @@ from iep_appliance.store.sqlite.jobs import INSERT_WEBHOOK_JOB, JOB_DEAD, JOB_DO
 
 ENDPOINT_COLUMNS = (
     "id, tenant_id, url, events, secret, old_secret, old_secret_until, active, disabled_reason,"
-    " failing_since, created_at, updated_at"
+    " failing_since, created_at, updated_at, format"
 )
 DELIVERY_COLUMNS = (
     "id, endpoint_id, tenant_id, webhook_id, event, message_id, attempt, status_code, latency_ms,"
@@ -27,7 +27,7 @@ DELIVERY_COLUMNS = (
 
 INSERT_ENDPOINT = (
     f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS})"
-    " VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, NULL, NULL, ?, ?)"
+    " VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, NULL, NULL, ?, ?, ?)"
 )
 SELECT_ENDPOINT = f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ? AND id = ?"
 # A tenant's endpoints, oldest first, after a (created_at, id) cursor.
@@ -97,6 +97,7 @@ def endpoint(row: tuple) -> WebhookEndpoint:
         failing_since=row[9],
         created_at=row[10],
         updated_at=row[11],
+        format=row[12],
     )
 
 
@@ -116,6 +117,7 @@ def insert_endpoint(conn: sqlite3.Connection, e: WebhookEndpoint) -> WebhookEndp
             int(e.active),
             e.created_at,
             e.updated_at,
+            e.format,
         ),
     )
     return e

@@ -1,0 +1,1 @@
+"""Hosted-provider compatible APIs (DESIGN §10.2): Resend under /compat/resend, Postmark at /."""

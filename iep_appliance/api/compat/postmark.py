@@ -1,0 +1,193 @@
+"""Postmark-compatible API at the root (DESIGN §10.2), for `postmarker` and Postmark's SDKs.
+
+`PostmarkClient(server_token=<IEP key>, root_api_url="http://HOST:PORT")`. `POST /email`,
+`POST /email/batch` and `GET /messages/outbound/{id}/details`, header
+`X-Postmark-Server-Token`. Bodies and answers are Postmark's (domain/compat_postmark.py);
+every send goes through the same `accept_send` as POST /v1/messages. Errors are Postmark's
+`{"ErrorCode", "Message"}` (10 → 401; 300, 400, 402, 406, 410, 411, 701 → 422), from the one
+map `postmark_error`. A batch answers one result per message, as Postmark does.
+"""
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import FromPath
+
+from iep_appliance.api.auth import authorize_key
+from iep_appliance.api.send import accept_send
+from iep_appliance.domain import compat_postmark as rules
+from iep_appliance.domain import ids
+from iep_appliance.domain.errors import (
+    Forbidden,
+    IEPError,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    SenderNotAllowed,
+    Unauthorized,
+    ValidationFailed,
+)
+from iep_appliance.domain.models import Principal
+from iep_appliance.runtime import Runtime
+
+log = logging.getLogger("iep.api")
+_encode = msgspec.json.encode
+_email_decoder = msgspec.json.Decoder(rules.PostmarkEmail)
+_batch_decoder = msgspec.json.Decoder(list[rules.PostmarkEmail])
+TOKEN_HEADER = "x-postmark-server-token"
+ORIGIN = "postmark"
+
+
+class PostmarkError(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _answer(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content=_encode(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def postmark_error(request: Request | None, exc: Exception) -> tuple[int, int, str, dict]:
+    """(HTTP status, ErrorCode, Message, headers) for what a Postmark request raised."""
+    if isinstance(exc, PostmarkError):
+        return exc.status, exc.code, exc.message, {}
+    if isinstance(exc, Unauthorized):
+        if request is not None and not request.headers.get(TOKEN_HEADER):
+            message = "Request does not contain a valid Server token."
+        else:
+            message = (
+                "The Server Token you provided in the X-Postmark-Server-Token request header"
+                " was invalid. Please verify that you are using a valid token."
+            )
+        return 401, rules.BAD_TOKEN, message, {}
+    if isinstance(exc, Forbidden):
+        return 401, rules.BAD_TOKEN, f"{exc.detail}.", {}
+    if isinstance(exc, ValidationFailed | PayloadTooLarge):
+        return 422, rules.error_code(exc.errors), rules.message_of(exc.errors), {}
+    if isinstance(exc, SenderNotAllowed):
+        domain = exc.detail.split("'")[1] if "'" in exc.detail else "sender"
+        message = (
+            f"The 'From' address you supplied is not a Sender Signature on your account:"
+            f" the domain {domain} is not allowed."
+        )
+        return 422, rules.SENDER_NOT_FOUND, message, {}
+    if isinstance(exc, NotFound):
+        return 422, rules.NOT_FOUND, "This message was not found.", {}
+    if isinstance(exc, RateLimited):
+        headers = {**exc.headers, "Retry-After": str(exc.retry_after)}
+        return 429, 429, "Rate limit exceeded: too many requests.", headers
+    if isinstance(exc, IEPError):
+        return 422, rules.INVALID_REQUEST, exc.detail or "Invalid email request.", {}
+    if isinstance(exc, ValidationException):
+        return 422, rules.INVALID_REQUEST, str(exc.detail), {}
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        return exc.status_code, rules.INVALID_REQUEST, str(exc.detail), {}
+    path = request.url.path if request is not None else ""
+    log.error("request.error", exc_info=exc, extra={"fields": {"path": path}})
+    return 500, 500, "An unexpected error occurred; it has been logged.", {}
+
+
+def postmark_error_handler(request: Request, exc: Exception) -> Response:
+    status, code, message, headers = postmark_error(request, exc)
+    return _answer(status, {"ErrorCode": code, "Message": message}, headers)
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+async def _principal(request: Request, scope: str) -> Principal:
+    token = request.headers.get(TOKEN_HEADER)
+    return await authorize_key(_rt(request).keys, token.strip() if token else None, scope)
+
+
+def _decode(decoder: msgspec.json.Decoder, body: bytes) -> Any:
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise PostmarkError(422, rules.INVALID_REQUEST, f"Invalid email request: {exc}.") from None
+    except msgspec.DecodeError as exc:
+        raise PostmarkError(422, rules.INVALID_JSON, f"Invalid JSON: {exc}.") from None
+
+
+async def _send_one(
+    request: Request, principal: Principal, email: rules.PostmarkEmail
+) -> tuple[dict[str, Any], dict[str, str]]:
+    rt = _rt(request)
+    req = rules.to_send_request(email)
+    everyone = [*req.to, *req.cc, *req.bcc]
+    inactive = await rt.compat.suppressed(principal.tenant_id, everyone)
+    if everyone and len(inactive) == len(everyone):
+        raise PostmarkError(
+            422,
+            rules.INACTIVE_RECIPIENT,
+            "You tried to send to recipient(s) that have been marked as inactive."
+            f" Found inactive addresses: {', '.join(inactive)}.",
+        )
+    _, view, headers = await accept_send(rt, principal, req, None, origin=ORIGIN)
+    body = {
+        "To": email.to,
+        "SubmittedAt": ids.iso(rt.clock.now()),
+        "MessageID": view.message_id,
+        "ErrorCode": 0,
+        "Message": "OK",
+    }
+    return body, headers
+
+
+@post("/email", status_code=200, include_in_schema=False)
+async def send_email(request: Request) -> Response:
+    principal = await _principal(request, "send")
+    email = _decode(_email_decoder, await request.body())
+    body, headers = await _send_one(request, principal, email)
+    return _answer(200, body, headers)
+
+
+@post("/email/batch", status_code=200, include_in_schema=False)
+async def send_batch(request: Request) -> Response:
+    """One result per message, in order; a bad message gets its error, the others are sent."""
+    principal = await _principal(request, "send")
+    emails = _decode(_batch_decoder, await request.body())
+    if len(emails) > rules.MAX_BATCH:
+        raise PostmarkError(
+            422, rules.TOO_MANY_BATCH, f"Too many batch messages: at most {rules.MAX_BATCH}."
+        )
+    results: list[dict[str, Any]] = []
+    for email in emails:
+        try:
+            body, _ = await _send_one(request, principal, email)
+        except (IEPError, PostmarkError) as exc:
+            status, code, message, _h = postmark_error(request, exc)
+            if status == 401 or status == 429:
+                raise  # the whole request is refused, as Postmark does
+            body = {"ErrorCode": code, "Message": message, "To": email.to}
+        results.append(body)
+    return _answer(200, results)
+
+
+@get("/messages/outbound/{message_id:str}/details", include_in_schema=False)
+async def message_details(request: Request, message_id: FromPath[str]) -> Response:
+    principal = await _principal(request, "read")
+    record = await _rt(request).messages.get(principal.tenant_id, message_id)
+    return _answer(200, rules.details(record))
+
+
+_HANDLERS = {
+    IEPError: postmark_error_handler,
+    PostmarkError: postmark_error_handler,
+    ValidationException: postmark_error_handler,
+    HTTPException: postmark_error_handler,
+    Exception: postmark_error_handler,
+}
+ROUTER = Router(
+    path="/",
+    route_handlers=[send_email, send_batch, message_details],
+    exception_handlers=_HANDLERS,
+)
+HANDLERS = [ROUTER]

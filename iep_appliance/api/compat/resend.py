@@ -1,0 +1,254 @@
+"""Resend-compatible API under /compat/resend (DESIGN §10.2), for the unmodified Resend SDKs.
+
+`resend.api_url = "http://HOST:PORT/compat/resend"`, `resend.api_key = <IEP key>`. Bodies and
+answers are Resend's (domain/compat_resend.py maps them); every send goes through the same
+`accept_send` as POST /v1/messages (rate limits, validation, suppressions, sandbox keys,
+queues, webhooks). Errors are Resend's `{"statusCode", "message", "name"}` with its names
+and status codes, from the one map `resend_error_handler`.
+"""
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, Router, get, patch, post
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import FromPath
+
+from iep_appliance.api.auth import authorize_key, presented_key
+from iep_appliance.api.send import accept_send
+from iep_appliance.domain import compat_resend as rules
+from iep_appliance.domain.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    IEPError,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    SenderNotAllowed,
+    Unauthorized,
+    ValidationFailed,
+)
+from iep_appliance.domain.models import Principal
+from iep_appliance.runtime import Runtime
+from iep_appliance.services.messages import decode_cursor, encode_cursor
+
+log = logging.getLogger("iep.api")
+_encode = msgspec.json.encode
+_email_decoder = msgspec.json.Decoder(rules.ResendEmail)
+_batch_decoder = msgspec.json.Decoder(list[rules.ResendEmail])
+_update_decoder = msgspec.json.Decoder(rules.ResendUpdate)
+ORIGIN = "resend"
+
+
+class ResendError(Exception):
+    """An answer in Resend's error shape that no IEP exception stands for."""
+
+    def __init__(self, status: int, name: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.name, self.message = status, name, message
+
+
+def error(status: int, name: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    body = {"statusCode": status, "message": message, "name": name}
+    return Response(
+        content=_encode(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def _field_message(errors: list[FieldError]) -> tuple[str, str]:
+    """(name, message) for field errors: `missing_required_field` when all are missing."""
+    missing = [rules.resend_field(e.path) for e in errors if e.message == "is required"]
+    if missing and len(missing) == len(errors):
+        return "missing_required_field", " ".join(f"Missing `{f}` field." for f in missing)
+    parts = [f"Invalid `{rules.resend_field(e.path)}` field: {e.message}." for e in errors]
+    return "validation_error", " ".join(parts)
+
+
+def resend_error_handler(request: Request, exc: Exception) -> Response:
+    """The one map from what a compat request raised to Resend's error answer."""
+    if isinstance(exc, ResendError):
+        return error(exc.status, exc.name, exc.message)
+    if isinstance(exc, Unauthorized):
+        if presented_key(request) is None:
+            return error(401, "missing_api_key", "Missing API key in the authorization header.")
+        return error(403, "invalid_api_key", "API key is invalid.")
+    if isinstance(exc, Forbidden):
+        if "deactivated" in exc.detail:
+            return error(403, "invalid_api_key", "API key is invalid.")
+        return error(401, "restricted_api_key", f"This API key is restricted: {exc.detail}.")
+    if isinstance(exc, ValidationFailed):
+        if any(e.path.endswith("idempotencyKey") for e in exc.errors):
+            return error(400, "invalid_idempotency_key", "The key must be between 1-255 chars.")
+        name, message = _field_message(exc.errors)
+        return error(422, name, message)
+    if isinstance(exc, PayloadTooLarge):
+        _, message = _field_message(exc.errors)
+        return error(422, "invalid_attachment", message)
+    if isinstance(exc, SenderNotAllowed):
+        domain = exc.detail.split("'")[1] if "'" in exc.detail else "sender"
+        return error(
+            403,
+            "validation_error",
+            f"The {domain} domain is not verified. Please, add and verify your domain.",
+        )
+    if isinstance(exc, NotFound):
+        return error(404, "not_found", "Email not found")
+    if isinstance(exc, RateLimited):
+        headers = {**exc.headers, "Retry-After": str(exc.retry_after)}
+        return error(429, "rate_limit_exceeded", "Too many requests.", headers)
+    if isinstance(exc, Conflict):
+        if "Idempotency" in exc.detail:
+            return error(
+                409,
+                "invalid_idempotent_request",
+                "Same idempotency key used with a different request payload.",
+            )
+        return error(422, "validation_error", exc.detail)
+    if isinstance(exc, IEPError):
+        return error(422, "validation_error", exc.detail or "Invalid request.")
+    if isinstance(exc, ValidationException):
+        return error(422, "validation_error", str(exc.detail))
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        names = {404: "not_found", 405: "method_not_allowed", 413: "validation_error"}
+        return error(exc.status_code, names.get(exc.status_code, "validation_error"), exc.detail)
+    log.error("request.error", exc_info=exc, extra={"fields": {"path": request.url.path}})
+    return error(500, "application_error", "An unexpected error occurred; it has been logged.")
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+async def _principal(request: Request, scope: str) -> Principal:
+    return await authorize_key(_rt(request).keys, presented_key(request), scope)
+
+
+def _decode(decoder: msgspec.json.Decoder, body: bytes) -> Any:
+    if not body.strip():
+        raise ResendError(422, "missing_required_field", "The request body is missing.")
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise ResendError(422, "validation_error", f"Invalid request body: {exc}.") from None
+    except msgspec.DecodeError as exc:
+        raise ResendError(400, "validation_error", f"Invalid JSON: {exc}.") from None
+
+
+def _json(content: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content=_encode(content), status_code=200, media_type="application/json", headers=headers
+    )
+
+
+@post("/emails", status_code=200, include_in_schema=False)
+async def send_email(request: Request) -> Response:
+    principal = await _principal(request, "send")
+    email = _decode(_email_decoder, await request.body())
+    req = rules.to_send_request(email)
+    key = request.headers.get("idempotency-key")
+    _, view, headers = await accept_send(_rt(request), principal, req, key, origin=ORIGIN)
+    return _json({"id": view.message_id}, headers)
+
+
+@post("/emails/batch", status_code=200, include_in_schema=False)
+async def send_batch(request: Request) -> Response:
+    principal = await _principal(request, "send")
+    mode = request.headers.get("x-batch-validation", "strict").strip().lower()
+    if mode != "strict":
+        raise ResendError(
+            422, "validation_error", "Only `x-batch-validation: strict` is supported."
+        )
+    emails = _decode(_batch_decoder, await request.body())
+    if not emails:
+        raise ResendError(422, "validation_error", "The batch must contain at least one email.")
+    if len(emails) > rules.MAX_BATCH:
+        raise ResendError(
+            422, "validation_error", f"The batch can contain at most {rules.MAX_BATCH} emails."
+        )
+    errors: list[FieldError] = []
+    reqs = []
+    for i, email in enumerate(emails):
+        if email.attachments:
+            errors.append(FieldError(f"[{i}].attachments", "not supported in a batch"))
+        if email.scheduled_at is not None:
+            errors.append(FieldError(f"[{i}].scheduled_at", "not supported in a batch"))
+        try:
+            reqs.append(rules.to_send_request(email, prefix=f"[{i}]."))
+        except ValidationFailed as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise ValidationFailed(errors)
+    rt = _rt(request)
+    n = len(reqs)
+    headers = await rt.check_rate(principal, n)
+    try:
+        result = await rt.compat.accept_group(
+            principal, reqs, request.headers.get("idempotency-key"), origin=ORIGIN
+        )
+    except BaseException:
+        rt.release_rate(principal, n)  # a rejected batch sends nothing, so counts nothing
+        raise
+    if result.replayed:
+        rt.release_rate(principal, n)
+    return _json({"data": [{"id": mid} for mid in result.message_ids]}, headers)
+
+
+@get("/emails/{email_id:str}", include_in_schema=False)
+async def get_email(request: Request, email_id: FromPath[str]) -> Response:
+    principal = await _principal(request, "read")
+    record = await _rt(request).messages.get(principal.tenant_id, email_id)
+    return _json(rules.email_object(record))
+
+
+@get("/emails", include_in_schema=False)
+async def list_emails(request: Request) -> Response:
+    principal = await _principal(request, "read")
+    params = request.query_params
+    raw_limit = params.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        raise ResendError(422, "validation_error", "Invalid `limit` field: must be 1 to 100.")
+    if params.get("before"):
+        raise ResendError(422, "validation_error", "The `before` cursor is not supported.")
+    rt = _rt(request)
+    cursor = None
+    if after := params.get("after"):
+        last = await rt.messages.get(principal.tenant_id, after)
+        cursor = encode_cursor(last.created_at, last.id)
+        decode_cursor(cursor)
+    limit = int(raw_limit)
+    items, _ = await rt.messages.list(principal.tenant_id, {}, limit + 1, cursor)
+    data = [rules.email_object(m) for m in items[:limit]]
+    return _json({"object": "list", "has_more": len(items) > limit, "data": data})
+
+
+@patch("/emails/{email_id:str}", include_in_schema=False)
+async def update_email(request: Request, email_id: FromPath[str]) -> Response:
+    principal = await _principal(request, "send")
+    update = _decode(_update_decoder, await request.body())
+    if update.id is not None and update.id != email_id:
+        raise ResendError(422, "validation_error", "Invalid `id` field: differs from the path.")
+    await _rt(request).compat.reschedule(principal.tenant_id, email_id, update.scheduled_at)
+    return _json({"object": "email", "id": email_id})
+
+
+@post("/emails/{email_id:str}/cancel", status_code=200, include_in_schema=False)
+async def cancel_email(request: Request, email_id: FromPath[str]) -> Response:
+    principal = await _principal(request, "send")
+    await _rt(request).messages.cancel(principal.tenant_id, email_id)
+    return _json({"object": "email", "id": email_id})
+
+
+ROUTER = Router(
+    path="/compat/resend",
+    route_handlers=[send_email, send_batch, get_email, list_emails, update_email, cancel_email],
+    exception_handlers={
+        IEPError: resend_error_handler,
+        ResendError: resend_error_handler,
+        ValidationException: resend_error_handler,
+        HTTPException: resend_error_handler,
+        Exception: resend_error_handler,
+    },
+)
+HANDLERS = [ROUTER]

@@ -1,0 +1,107 @@
+"""What the hosted-provider compatible APIs (Resend, Postmark) share. Pure.
+
+Their bodies are literal content, not Handlebars templates: `literal` wraps a text that
+contains `{{` in a raw block so the renderer leaves it as it is, and `unliteral` takes the
+wrapper off again for their read answers. Addresses come as `a@x.com` or `Name <a@x.com>`.
+"""
+
+import base64
+import binascii
+import html
+from email.utils import formataddr, getaddresses, parseaddr
+
+RAW_OPEN = "{{{{raw}}}}"
+RAW_CLOSE = "{{{{/raw}}}}"
+
+# A filename's extension → content type, for attachments that name none (no system lookup:
+# `mimetypes` reads files at first use).
+_TYPES = {
+    "pdf": "application/pdf",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "svg": "image/svg+xml",
+    "txt": "text/plain",
+    "csv": "text/csv",
+    "html": "text/html",
+    "htm": "text/html",
+    "ics": "text/calendar",
+    "json": "application/json",
+    "xml": "application/xml",
+    "zip": "application/zip",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def literal(text: str | None) -> str | None:
+    """`text` so that rendering gives it back unchanged (no variables in compat bodies)."""
+    if text is None or "{{" not in text or RAW_CLOSE in text:
+        return text
+    return f"{RAW_OPEN}{text}{RAW_CLOSE}"
+
+
+def unliteral(text: str | None) -> str | None:
+    if text is not None and text.startswith(RAW_OPEN) and text.endswith(RAW_CLOSE):
+        return text[len(RAW_OPEN) : -len(RAW_CLOSE)]
+    return text
+
+
+def text_as_html(text: str) -> str:
+    """The HTML part of a message sent with a text body only."""
+    return f'<pre style="white-space:pre-wrap">{html.escape(text)}</pre>'
+
+
+def guess_type(filename: str) -> str:
+    ext = filename.rpartition(".")[2].lower() if "." in filename else ""
+    return _TYPES.get(ext, "application/octet-stream")
+
+
+def split_mailbox(value: str) -> tuple[str, str | None]:
+    """(`a@x.com`, `Name`) of `Name <a@x.com>`; (`value`, None) when it has no angle form."""
+    text = value.strip()
+    if "<" not in text:
+        return text, None
+    name, address = parseaddr(text)
+    if not address:
+        return text, None
+    return address, (name or None)
+
+
+def mailbox(email: str, name: str | None) -> str:
+    return formataddr((name, email)) if name else email
+
+
+def address_list(value: str | list[str] | None) -> list[str]:
+    """Bare addresses of a string (one address, or comma-separated) or a list of them."""
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    out: list[str] = []
+    for item in items:
+        if "<" in item or "," in item:
+            out.extend(addr or name for name, addr in getaddresses([item]) if addr or name)
+        elif item.strip():
+            out.append(item.strip())
+    return out
+
+
+def bytes_to_base64(content: str | list[int]) -> str:
+    """Base64 of an attachment given as base64 text or as a list of byte values."""
+    if isinstance(content, str):
+        return "".join(content.split())
+    if not all(isinstance(b, int) and 0 <= b <= 255 for b in content):
+        raise ValueError("must be base64 text or a list of byte values 0-255")
+    return base64.b64encode(bytes(content)).decode("ascii")
+
+
+def is_base64(text: str) -> bool:
+    try:
+        binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
