@@ -71,7 +71,7 @@ def resend_error_handler(request: Request, exc: Exception) -> Response:
     if isinstance(exc, ResendError):
         return error(exc.status, exc.name, exc.message)
     if isinstance(exc, Unauthorized):
-        if presented_key(request) is None:
+        if not presented_key(request):
             return error(401, "missing_api_key", "Missing API key in the authorization header.")
         return error(403, "invalid_api_key", "API key is invalid.")
     if isinstance(exc, Forbidden):
