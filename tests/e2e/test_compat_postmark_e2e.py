@@ -159,8 +159,10 @@ def test_malformed_json_is_error_402(deployment: CompatDeployment) -> None:
     resp = httpx.post(
         f"{deployment.url}/email",
         content=b"{nope",
-        headers={"X-Postmark-Server-Token": deployment.keys["full"],
-                 "Content-Type": "application/json"},  # fmt: skip
+        headers={
+            "X-Postmark-Server-Token": deployment.keys["full"],
+            "Content-Type": "application/json",
+        },
         trust_env=False,
     )
 
