@@ -188,6 +188,25 @@ async def test_cancel_stops_only_what_has_not_started(
     assert await claim_all(store, clock) == []
 
 
+async def test_reschedule_moves_a_waiting_message_and_its_job_only(
+    store: Store, tenant: Tenant, other: Tenant, clock: FakeClock
+) -> None:
+    later = ids.iso(clock.now() + timedelta(hours=1))
+    much_later = ids.iso(clock.now() + timedelta(hours=3))
+    waiting = await accept(store, tenant, clock, scheduled_at=later)
+    started = await accept(store, tenant, clock)
+    await claim_all(store, clock)
+    assert await store.reschedule_message(other.id, waiting, much_later) == ""
+    assert await store.reschedule_message(tenant.id, started, much_later) == "processing"
+    assert await store.reschedule_message(tenant.id, waiting, much_later) == "scheduled"
+    message = await store.get_message(tenant.id, waiting)
+    assert message is not None and message.scheduled_at == much_later
+    clock.advance(7200)  # past the old time, before the new one
+    assert await claim_all(store, clock) == []
+    clock.advance(7200)
+    assert [j.ref_id for j in await claim_all(store, clock)] == [waiting]
+
+
 async def test_batch_cancel_counts_and_scopes_by_tenant(
     store: Store, tenant: Tenant, other: Tenant, clock: FakeClock
 ) -> None:
