@@ -167,3 +167,13 @@ def test_malformed_json_is_error_402(deployment: CompatDeployment) -> None:
     )
 
     assert resp.status_code == 422 and resp.json()["ErrorCode"] == 402
+
+
+def test_over_the_rate_limit_is_http_429(deployment: CompatDeployment) -> None:
+    deployment.limit(per_minute=1)
+    pm = client(deployment, "limited")
+    pm.emails.send(From="x@limited.example.com", To="a@example.org", Subject="s", TextBody="t")
+    with pytest.raises(ClientError) as err:
+        pm.emails.send(From="x@limited.example.com", To="a@example.org", Subject="s", TextBody="t")
+
+    assert err.value.error_code == 429

@@ -16,6 +16,7 @@ from resend.exceptions import (
     InvalidApiKeyError,
     MissingApiKeyError,
     MissingRequiredFieldsError,
+    RateLimitError,
     ResendError,
     ValidationError,
 )
@@ -299,3 +300,28 @@ def test_unknown_webhook_format_is_a_422_naming_it(sdk: CompatDeployment) -> Non
 
     assert resp.status_code == 422
     assert any(e["field"] == "format" for e in resp.json()["errors"])
+
+
+def test_over_the_rate_limit_is_rate_limit_exceeded(sdk: CompatDeployment) -> None:
+    sdk.limit(per_minute=1)
+    resend.api_key = sdk.keys["limited"]
+    body: resend.Emails.SendParams = {"from": "x@limited.example.com", "to": ["a@example.org"],
+                                      "subject": "s", "html": "<p>x</p>"}  # fmt: skip
+    resend.Emails.send(body)
+    with pytest.raises(RateLimitError) as err:
+        resend.Emails.send(body)
+
+    assert err.value.code == 429 and err.value.error_type == "rate_limit_exceeded"
+    assert int(err.value.headers["retry-after"]) >= 1
+
+
+def test_sandbox_key_sends_to_the_outbox_not_the_relay(sdk: CompatDeployment) -> None:
+    resend.api_key = sdk.keys["sandbox"]
+    sent = resend.Emails.send({"from": SENDER, "to": ["box@example.org"], "subject": "box",
+                               "html": "<p>box</p>"})  # fmt: skip
+
+    wait_until_sync(lambda: resend.Emails.get(sent["id"])["last_event"] == "sent", timeout=20)
+    auth = {"x-api-key": sdk.keys["sandbox"]}
+    detail = httpx.get(f"{sdk.url}/v1/messages/{sent['id']}", headers=auth, trust_env=False).json()
+    assert detail["sandbox"] is True
+    assert sent["id"] not in sdk.smtp.by_iep_id()

@@ -1,7 +1,8 @@
 """One real appliance for the compatible-API tests: `iep serve` relaying to an SMTP sink.
 
-Tenants `acme` (domain acme.example.com) and `other`, keys made with the real CLI:
-`full` (send,read), `send-only`, `read-only`, `admin` and `other` (the other tenant). A WebhookSink
+Tenants `acme` (domain acme.example.com), `other` and `limited` (for rate limits), keys made
+with the real CLI: `full` (send,read), `send-only`, `read-only`, `admin`, `sandbox` (acme),
+`other`, `limited` and `limited-admin`. A WebhookSink
 receives webhooks (private networks allowed). The SQLite file is readable for "nothing was
 stored" checks.
 """
@@ -12,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from tests.support.procs import ServerProcess, free_port, write_config
 from tests.support.smtp_sink import SmtpSink
@@ -66,18 +69,32 @@ class CompatDeployment:
             logging={"access_log": False},
         )
         cfg = str(config)
-        for slug in ("acme", "other"):
+        for slug in ("acme", "other", "limited"):
             iep_json("tenant", "create", "--config", cfg, "--name", slug.title(), "--slug", slug,
                      "--domain", f"{slug}.example.com")  # fmt: skip
         for who, tenant, scopes in (("full", "acme", "send,read"), ("send-only", "acme", "send"),
                                     ("read-only", "acme", "read"), ("other", "other", "send,read"),
-                                    ("admin", "acme", "admin")):  # fmt: skip
+                                    ("admin", "acme", "admin"), ("limited", "limited", "send,read"),
+                                    ("limited-admin", "limited", "admin")):  # fmt: skip
             key = iep_json("key", "create", "--config", cfg, "--tenant", tenant, "--scopes", scopes)
             self.keys[who] = key["key"]
+        sandbox = iep_json("key", "create", "--config", cfg, "--tenant", "acme", "--scopes",
+                           "send,read", "--sandbox")  # fmt: skip
+        self.keys["sandbox"] = sandbox["key"]
         self.server = ServerProcess(config, self.port, self.tmp_path / "logs")
         self.server.start()
         self.server.wait_ready()
         return self
+
+    def limit(self, per_minute: int) -> None:
+        """Set the `limited` tenant's rate limit."""
+        resp = httpx.patch(
+            f"{self.url}/v1/tenant",
+            json={"rateLimits": {"maxPerMinute": per_minute}},
+            headers={"x-api-key": self.keys["limited-admin"]},
+            trust_env=False,
+        )
+        assert resp.status_code == 200, resp.text
 
     def stop(self) -> None:
         if self.server is not None:
