@@ -32,7 +32,7 @@ from iep_appliance.domain.errors import (
 )
 from iep_appliance.domain.models import Principal
 from iep_appliance.runtime import Runtime
-from iep_appliance.services.messages import decode_cursor, encode_cursor
+from iep_appliance.services.messages import encode_cursor
 
 log = logging.getLogger("iep.api")
 _encode = msgspec.json.encode
@@ -216,7 +216,6 @@ async def list_emails(request: Request) -> Response:
     if after := params.get("after"):
         last = await rt.messages.get(principal.tenant_id, after)
         cursor = encode_cursor(last.created_at, last.id)
-        decode_cursor(cursor)
     limit = int(raw_limit)
     items, _ = await rt.messages.list(principal.tenant_id, {}, limit + 1, cursor)
     data = [rules.email_object(m) for m in items[:limit]]
