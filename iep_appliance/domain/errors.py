@@ -2,6 +2,7 @@
 
     IEPError
      ├─ ValidationFailed      bad input; .errors names each field
+     ├─ BadRequest            not acceptable at all (unknown query parameter); .errors names it
      ├─ PayloadTooLarge       request or attachment over a limit; .errors names the field
      ├─ SenderNotAllowed      `from` domain not on the tenant's allow-list
      │   └─ SenderPending     `from` domain listed but still pending verification
@@ -32,6 +33,12 @@ class IEPError(Exception):
 
 class ValidationFailed(IEPError):
     def __init__(self, errors: list[FieldError], detail: str = "Request validation failed") -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
+class BadRequest(IEPError):
+    def __init__(self, errors: list[FieldError], detail: str = "Bad request") -> None:
         super().__init__(detail)
         self.errors = errors
 
