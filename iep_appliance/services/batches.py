@@ -171,6 +171,7 @@ class BatchService:
                         from_email=shared.from_email,
                         from_name=shared.from_name,
                         reply_to=shared.reply_to,
+                        display_names=_names(r.names, shared),
                         subject=req.subject,
                         html_body=req.html_body,
                         text_body=req.text_body,
@@ -246,3 +247,10 @@ class BatchPayloads:
         req = msgspec.structs.replace(decode_batch(payload), idempotency_key=idempotency_key)
         result = await self.batches.accept(principal, req)
         return result.batch_id, result.count
+
+
+def _names(recipient_names: dict[str, str], shared: ValidShared) -> dict[str, str]:
+    """Display names of one batch message: its recipients' and the shared Reply-To's."""
+    if shared.reply_to is None or shared.reply_to_name is None:
+        return recipient_names
+    return {**recipient_names, shared.reply_to.lower(): shared.reply_to_name}

@@ -199,6 +199,7 @@ class MessageService:
             from_email=valid.from_email,
             from_name=valid.from_name,
             reply_to=valid.reply_to,
+            display_names=valid.names,
             subject=req.subject,
             html_body=req.html_body,
             text_body=req.text_body,
