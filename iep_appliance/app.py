@@ -20,6 +20,7 @@ from iep_appliance.api import (
     messages,
     queues,
     scheduled_jobs,
+    strict_input,
     suppressions,
     system,
     tenant,
@@ -92,6 +93,7 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
     app = Litestar(
         route_handlers=handlers,
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=strict_input.unknown_query_guard,
         middleware=[_timing_middleware],
         request_max_body_size=runtime.config.server.max_request_bytes,
         openapi_config=OpenAPIConfig(
@@ -107,4 +109,5 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
     )
     app.state.runtime = runtime
     fast_send.install(app, runtime)
+    strict_input.install(app, runtime)  # outermost: the fast path sees only strict bodies
     return app

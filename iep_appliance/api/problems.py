@@ -5,7 +5,7 @@ body-size and routing errors go through here too. Anything unmapped is a logged 
 """
 
 import logging
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 from litestar import Request, Response
@@ -16,19 +16,25 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.utils.scope.state import ScopeState
 
 from iep_appliance.domain.errors import (
+    BadRequest,
     Conflict,
     FieldError,
     Forbidden,
     IEPError,
     NotFound,
+    NotPermitted,
     PayloadTooLarge,
     RateLimited,
     SenderNotAllowed,
+    SenderPending,
     Unauthorized,
     ValidationFailed,
 )
+from iep_appliance.domain.field_errors import send_errors, type_errors
+from iep_appliance.domain.models import SendRequest
 from iep_appliance.domain.validation import decode_error_path
 
 log = logging.getLogger("iep.api")
@@ -38,9 +44,12 @@ _encode = msgspec.json.encode
 # exception type -> (status, type slug, title)
 _MAP: list[tuple[type[IEPError], int, str, str]] = [
     (ValidationFailed, 422, "validation-failed", "Request validation failed"),
+    (BadRequest, 400, "bad-request", "Bad request"),
     (PayloadTooLarge, 413, "payload-too-large", "Payload too large"),
+    (SenderPending, 403, "sender-pending", "Sender domain pending verification"),
     (SenderNotAllowed, 403, "sender-not-allowed", "Sender domain not allowed"),
     (Unauthorized, 401, "unauthorized", "Authentication required"),
+    (NotPermitted, 403, "not-permitted", "Not permitted"),
     (Forbidden, 403, "forbidden", "Missing scope"),
     (NotFound, 404, "not-found", "Not found"),
     (Conflict, 409, "conflict", "Conflict"),
@@ -92,6 +101,44 @@ def iep_error_handler(request: Request, exc: IEPError) -> Response[bytes]:
 
 
 def validation_handler(request: Request, exc: ValidationException) -> Response[bytes]:
+    errors = _every_body_error(request) or _named_errors(exc)
+    return problem(
+        422,
+        "validation-failed",
+        "Request validation failed",
+        "Request validation failed",
+        errors,
+        instance=request.url.path,
+    )
+
+
+def _every_body_error(request: Request) -> list[FieldError]:
+    """All field errors of a JSON body the handler's Struct refused (DESIGN §10.1: every field
+    error in one answer), or [] to fall back on Litestar's first one."""
+    handler = request.scope.get("route_handler")
+    parameter = handler.parsed_fn_signature.parameters.get("data") if handler else None
+    target = _struct_of(parameter.annotation) if parameter is not None else None
+    raw = ScopeState.from_scope(request.scope).body
+    if target is None or not isinstance(raw, bytes) or not raw:
+        return []
+    try:
+        data = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return []
+    if target is SendRequest:
+        return send_errors(data, request.app.state.runtime.clock.now())
+    return type_errors(data, target)
+
+
+def _struct_of(annotation: Any) -> type[msgspec.Struct] | None:
+    """The Struct a body annotation names (`X`, `X | None`), else None."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, msgspec.Struct):
+            return candidate
+    return None
+
+
+def _named_errors(exc: ValidationException) -> list[FieldError]:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if not isinstance(item, dict):
@@ -111,14 +158,7 @@ def validation_handler(request: Request, exc: ValidationException) -> Response[b
         errors.append(fe)
     if not errors:
         errors = [FieldError("body", str(exc.detail))]
-    return problem(
-        422,
-        "validation-failed",
-        "Request validation failed",
-        "Request validation failed",
-        errors,
-        instance=request.url.path,
-    )
+    return errors
 
 
 def http_error_handler(request: Request, exc: HTTPException) -> Response[bytes]:

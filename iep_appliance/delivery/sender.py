@@ -77,6 +77,7 @@ def mime_for(
             to=message.to,
             cc=message.cc,
             reply_to=message.reply_to,
+            names=message.display_names,
             subject=rendered.subject,
             html=rendered.html,
             text=rendered.text,

@@ -27,6 +27,7 @@ from iep_appliance.domain.errors import (
 )
 from iep_appliance.domain.models import (
     MAX_BATCH_RECIPIENTS,
+    Address,
     AttachmentLimits,
     BatchRecipient,
     BatchRequest,
@@ -50,6 +51,7 @@ class ValidShared(msgspec.Struct, frozen=True):
     attachments: tuple[DecodedAttachment, ...]
     scheduled_at: datetime | None
     category: str | None
+    reply_to_name: str | None = None
 
 
 class ValidRecipient(msgspec.Struct, frozen=True):
@@ -57,6 +59,7 @@ class ValidRecipient(msgspec.Struct, frozen=True):
     cc: tuple[str, ...]
     bcc: tuple[str, ...]
     variables: dict[str, Any]
+    names: dict[str, str] = {}  # {lower-cased address: display name}
 
 
 class BatchCheck:
@@ -100,10 +103,14 @@ def normalize_fast(address: str) -> str:
 
 
 def _addresses(
-    path: str, values: Sequence[str], check: BatchCheck, required: bool = False
+    path: str,
+    values: Sequence[Address],
+    check: BatchCheck,
+    required: bool = False,
+    names: dict[str, str] | None = None,
 ) -> tuple[str, ...]:
     errors: list[FieldError] = []
-    out = check_addresses(path, values, errors, required, normalize=normalize_fast)
+    out = check_addresses(path, values, errors, required, normalize=normalize_fast, names=names)
     for e in errors:
         check.add(e)
     return out
@@ -130,6 +137,7 @@ def check_shared(
         attachments=common.attachments,
         scheduled_at=common.scheduled_at,
         category=common.category,
+        reply_to_name=common.reply_to_name,
     )
 
 
@@ -146,12 +154,14 @@ def check_recipients(
             check.truncated = True
             break
         base = f"recipients[{start + offset}]"
+        names: dict[str, str] = {}
         out.append(
             ValidRecipient(
-                to=_addresses(f"{base}.to", r.to, check, required=True),
-                cc=_addresses(f"{base}.cc", r.cc, check),
-                bcc=_addresses(f"{base}.bcc", r.bcc, check),
+                to=_addresses(f"{base}.to", r.to, check, required=True, names=names),
+                cc=_addresses(f"{base}.cc", r.cc, check, names=names),
+                bcc=_addresses(f"{base}.bcc", r.bcc, check, names=names),
                 variables={**shared_variables, **r.variables} if r.variables else shared_variables,
+                names=names,
             )
         )
     return out

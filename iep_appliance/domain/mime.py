@@ -59,6 +59,7 @@ class MimeMessage(msgspec.Struct, frozen=True, kw_only=True):
     date: datetime  # aware; UTC in practice
     message_id_domain: str
     attachments: tuple[MimeAttachment, ...] = ()
+    names: dict[str, str] = {}  # display names of To, Cc and Reply-To: {lower-cased address}
 
 
 def _one_line(value: str) -> str:
@@ -140,20 +141,45 @@ def _unstructured(name: str, value: str) -> str:
     return _fold_tokens(name, _encoded_words(value, first_room), " ")
 
 
-def _mailbox_header(name: str, address: str, display_name: str | None) -> str:
-    """`Name: "Display" <addr>`: the display name quoted if printable ASCII, else RFC 2047."""
+def _mailbox_tokens(address: str, display_name: str | None, first_room: int) -> list[str]:
+    """`"Display" <addr>` as tokens to fold between: the display name quoted if printable
+    ASCII, else RFC 2047 words (§5: an encoded word may stand for a phrase word)."""
     address = _one_line(address).strip()
     if not display_name:
-        return f"{name}: {address}"
+        return [address]
     display_name = _one_line(display_name)
     if _needs_encoding(display_name) or len(display_name) > 900:
-        words = _encoded_words(display_name, _MAX_LINE - len(name) - 2)
-        return _fold_tokens(name, [*words, f"<{address}>"], " ")
-    return _fold_tokens(name, [f'"{quote(display_name)}"', f"<{address}>"], " ")
+        return [*_encoded_words(display_name, first_room), f"<{address}>"]
+    return [f'"{quote(display_name)}"', f"<{address}>"]
 
 
-def _address_list(name: str, addresses: Sequence[str]) -> str:
-    return _fold_tokens(name, [_one_line(a).strip() for a in addresses], ", ")
+def _mailbox_header(name: str, address: str, display_name: str | None) -> str:
+    """`Name: "Display" <addr>`, folded at spaces."""
+    return _fold_tokens(
+        name, _mailbox_tokens(address, display_name, _MAX_LINE - len(name) - 2), " "
+    )
+
+
+def _address_list(name: str, addresses: Sequence[str], names: dict[str, str]) -> str:
+    """`To: a@x, "Name" <b@x>, =?utf-8?b?...?= <c@x>`: mailboxes joined by ", ", folded
+    between mailboxes or between the words of one."""
+    if not names:
+        return _fold_tokens(name, [_one_line(a).strip() for a in addresses], ", ")
+    line = f"{name}:"
+    out = [line]
+    column = len(line)
+    for index, address in enumerate(addresses):
+        tokens = _mailbox_tokens(address, names.get(address.lower()), 75)
+        for position, token in enumerate(tokens):
+            separator = " " if position or not index else ", "
+            head = separator.rstrip(" ")
+            if index + position and column + len(separator) + len(token) + 1 > _MAX_LINE:
+                out.append(head + _FOLD + token)
+                column = 1 + len(token)
+            else:
+                out.append(separator + token)
+                column += len(separator) + len(token)
+    return "".join(out)
 
 
 def _qp(text: str) -> str:
@@ -253,11 +279,11 @@ def build_mime(m: MimeMessage, signer: Signer | None = None) -> bytes:
     """
     headers = [_mailbox_header("From", m.from_email, m.from_name)]
     if m.to:
-        headers.append(_address_list("To", m.to))
+        headers.append(_address_list("To", m.to, m.names))
     if m.cc:
-        headers.append(_address_list("Cc", m.cc))
+        headers.append(_address_list("Cc", m.cc, m.names))
     if m.reply_to:
-        headers.append(_mailbox_header("Reply-To", m.reply_to, None))
+        headers.append(_mailbox_header("Reply-To", m.reply_to, m.names.get(m.reply_to.lower())))
     message_id = _one_line(m.message_id)
     headers += [
         _unstructured("Subject", m.subject),

@@ -112,6 +112,10 @@ class Sender(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str | None = None
 
 
+# Any address of a send (DESIGN §10.1): "a@x.com", "Name <a@x.com>" or {"email", "name"}.
+Address = str | Sender
+
+
 class AttachmentIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     filename: str
     content: str
@@ -119,13 +123,13 @@ class AttachmentIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_f
 
 
 class SendRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
-    to: list[str]
+    to: list[Address]
     from_: Sender | str = msgspec.field(name="from")
     subject: str
     html_body: str
-    cc: list[str] = []
-    bcc: list[str] = []
-    reply_to: str | None = None
+    cc: list[Address] = []
+    bcc: list[Address] = []
+    reply_to: Address | None = None
     text_body: str | None = None
     variables: dict[str, Any] = {}
     attachments: list[AttachmentIn] = []
@@ -176,6 +180,8 @@ class NewMessage(msgspec.Struct, frozen=True):
     batch_id: str | None = None
     job_priority: int | None = None
     queue_id: str | None = None  # the named queue's row (issue 7); None: no queue row
+    # display names of recipients and Reply-To: {lower-cased address: name}
+    display_names: dict[str, str] = {}
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -227,6 +233,7 @@ class MessageRecord(msgspec.Struct, frozen=True):
     created_at: str
     attachments: tuple[StoredAttachment, ...] = ()
     events: tuple[Event, ...] = ()
+    display_names: dict[str, str] = {}  # {lower-cased address: name} of recipients, Reply-To
 
 
 class MessageFilter(msgspec.Struct, frozen=True):
@@ -294,9 +301,12 @@ class Suppression(msgspec.Struct, frozen=True):
     created_at: str
 
 
+DomainStatus = Literal["pending", "verified"]
+
+
 class SenderDomain(msgspec.Struct, frozen=True):
     domain: str
-    verified: bool
+    status: DomainStatus  # only a verified domain may be used in `from` (DESIGN §4.1)
     created_at: str
 
 
@@ -315,9 +325,9 @@ RetrySeconds = Annotated[
 class BatchRecipient(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """One recipient entry of a batch: its own addresses and variables (merged over shared)."""
 
-    to: list[str]
-    cc: list[str] = []
-    bcc: list[str] = []
+    to: list[Address]
+    cc: list[Address] = []
+    bcc: list[Address] = []
     variables: dict[str, Any] = {}
 
 
@@ -328,7 +338,7 @@ class BatchRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_f
     subject: str
     html_body: str
     recipients: list[BatchRecipient]
-    reply_to: str | None = None
+    reply_to: Address | None = None
     text_body: str | None = None
     variables: dict[str, Any] = {}
     attachments: list[AttachmentIn] = []

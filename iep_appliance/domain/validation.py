@@ -6,6 +6,7 @@ verdicts: malformed fields (422) → attachment sizes (413) → sender domain (4
 
 import binascii
 import functools
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,13 +20,18 @@ from iep_appliance.domain.errors import (
     SenderNotAllowed,
     ValidationFailed,
 )
-from iep_appliance.domain.models import AttachmentLimits, Sender, SendRequest
+from iep_appliance.domain.models import Address, AttachmentLimits, Sender, SendRequest
 from iep_appliance.domain.render import check_template
 
 MAX_RECIPIENTS = 50
 MAX_SUBJECT = 998
 MAX_KEY = 255
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
+MAX_DISPLAY_NAME = 256
+# `Name <a@x>` or `"Quoted, Name" <a@x>` (RFC 5322 §3.4 name-addr, without comments).
+_NAME_ADDR = re.compile(r'\s*(?:"((?:[^"\\]|\\.)*)"|([^<>"]*?))\s*<([^<>]*)>\s*', re.DOTALL)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
+_ADDRESS_FORMS = 'must be "a@x.com", "Name <a@x.com>" or {"email": ..., "name": ...}'
 
 
 class DecodedAttachment(msgspec.Struct, frozen=True):
@@ -44,6 +50,7 @@ class ValidSend(msgspec.Struct, frozen=True):
     attachments: tuple[DecodedAttachment, ...]
     scheduled_at: datetime | None
     category: str | None
+    names: dict[str, str] = {}  # {lower-cased address: display name} of recipients, Reply-To
 
 
 @functools.lru_cache(maxsize=65536)
@@ -60,6 +67,34 @@ def normalize_address(address: str) -> str:
     return info.normalized
 
 
+def split_address(value: Address) -> tuple[str, str | None]:
+    """(address, display name) of `"a@x.com"`, `"Name <a@x.com>"` or `{"email", "name"}`.
+
+    The address is not validated here (normalize_address does that). Raises ValueError for a
+    string with angle brackets that is not a name-addr."""
+    if isinstance(value, Sender):
+        return value.email, value.name or None
+    if "<" not in value and ">" not in value:
+        return value, None
+    found = _NAME_ADDR.fullmatch(value)
+    if found is None:
+        raise ValueError(_ADDRESS_FORMS)
+    quoted, bare, address = found.groups()
+    name = _QUOTED_PAIR.sub(r"\1", quoted) if quoted is not None else bare.strip()
+    return address.strip(), name or None
+
+
+def check_display_name(name: str | None) -> str | None:
+    """Why a display name is refused, or None."""
+    if name is None:
+        return None
+    if _has_crlf(name):
+        return "display name must not contain CR or LF"
+    if len(name) > MAX_DISPLAY_NAME:
+        return f"display name of at most {MAX_DISPLAY_NAME} characters"
+    return None
+
+
 def suppression_key(address: str) -> str:
     """How suppressions compare addresses: case-insensitively."""
     return address.strip().lower()
@@ -71,12 +106,14 @@ def _has_crlf(value: str | None) -> bool:
 
 def check_addresses(
     field: str,
-    values: Sequence[str],
+    values: Sequence[Address],
     errors: list[FieldError],
     required: bool = False,
     normalize: Callable[[str], str] = normalize_address,
+    names: dict[str, str] | None = None,
 ) -> tuple[str, ...]:
-    """Validated addresses of one field; each bad one is an error naming `field[i]`."""
+    """Validated addresses of one field; each bad one is an error naming `field[i]`. Display
+    names go into `names` ({lower-cased address: name})."""
     if required and not values:
         errors.append(FieldError(field, "at least one recipient is required"))
     if len(values) > MAX_RECIPIENTS:
@@ -84,9 +121,21 @@ def check_addresses(
     out = []
     for i, value in enumerate(values):
         try:
-            out.append(normalize(value))
+            if isinstance(value, str) and "<" not in value:  # the common case: a bare address
+                out.append(normalize(value))
+                continue
+            address, name = split_address(value)
+            normalized = normalize(address)
         except ValueError as exc:
             errors.append(FieldError(f"{field}[{i}]", str(exc)))
+            continue
+        problem = check_display_name(name)
+        if problem is not None:
+            errors.append(FieldError(f"{field}[{i}]", problem))
+            continue
+        if name is not None and names is not None:
+            names[normalized.lower()] = name
+        out.append(normalized)
     return tuple(out)
 
 
@@ -177,9 +226,8 @@ def check_attachments(
 
 
 def sender_of(req: SendRequest) -> tuple[str, str | None]:
-    if isinstance(req.from_, Sender):
-        return req.from_.email, req.from_.name
-    return req.from_, None
+    """(address, name) of `from`. Raises ValueError for a malformed `"Name <a@x>"`."""
+    return split_address(req.from_)
 
 
 def validate_send(
@@ -192,9 +240,10 @@ def validate_send(
     """Check everything about one send. Raises ValidationFailed, PayloadTooLarge or
     SenderNotAllowed; `prefix` is prepended to field paths (batch recipients)."""
     errors: list[FieldError] = []
-    to = check_addresses("to", req.to, errors, required=True)
-    cc = check_addresses("cc", req.cc, errors)
-    bcc = check_addresses("bcc", req.bcc, errors)
+    names: dict[str, str] = {}
+    to = check_addresses("to", req.to, errors, required=True, names=names)
+    cc = check_addresses("cc", req.cc, errors, names=names)
+    bcc = check_addresses("bcc", req.bcc, errors, names=names)
     common, too_large = check_common(req, limits, now, errors)
     if errors:
         raise ValidationFailed(_prefixed(errors, prefix))
@@ -213,6 +262,7 @@ def validate_send(
         attachments=common.attachments,
         scheduled_at=common.scheduled_at,
         category=common.category,
+        names=with_reply_to_name(names, common),
     )
 
 
@@ -225,6 +275,14 @@ class CommonFields(msgspec.Struct, frozen=True):
     attachments: tuple[DecodedAttachment, ...]
     scheduled_at: datetime | None
     category: str | None
+    reply_to_name: str | None = None
+
+
+def with_reply_to_name(names: dict[str, str], common: "CommonFields") -> dict[str, str]:
+    """The display names of a message: its recipients' and its Reply-To's."""
+    if common.reply_to is None or common.reply_to_name is None:
+        return names
+    return {**names, common.reply_to.lower(): common.reply_to_name}
 
 
 def check_common(
@@ -233,20 +291,26 @@ def check_common(
     """Check sender, reply-to, subject, bodies, idempotency key, templates, metadata, schedule
     and attachments of a send or a batch (both have these fields). Appends 422 errors to
     `errors`; returns the checked fields and the size errors for a 413."""
-    from_email_raw, from_name = sender_of(req)
     from_email = ""
+    from_name = None
     try:
+        from_email_raw, from_name = sender_of(req)
         from_email = normalize_address(from_email_raw)
     except ValueError as exc:
         errors.append(FieldError("from.email", str(exc)))
     if _has_crlf(from_name):
         errors.append(FieldError("from.name", "must not contain CR or LF"))
-    reply_to = None
+    elif (problem := check_display_name(from_name)) is not None:
+        errors.append(FieldError("from.name", problem))
+    reply_to = reply_to_name = None
     if req.reply_to is not None:
         try:
-            reply_to = normalize_address(req.reply_to)
+            reply_to_raw, reply_to_name = split_address(req.reply_to)
+            reply_to = normalize_address(reply_to_raw)
         except ValueError as exc:
             errors.append(FieldError("replyTo", str(exc)))
+        if (problem := check_display_name(reply_to_name)) is not None:
+            errors.append(FieldError("replyTo", problem))
     if _has_crlf(req.subject):
         errors.append(FieldError("subject", "must not contain CR or LF"))
     elif not req.subject.strip():
@@ -270,6 +334,7 @@ def check_common(
         attachments=tuple(decoded),
         scheduled_at=scheduled,
         category=category,
+        reply_to_name=reply_to_name,
     )
     return fields, too_large
 

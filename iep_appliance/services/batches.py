@@ -28,7 +28,7 @@ from iep_appliance.domain.batches import (
     check_shared,
     verdict,
 )
-from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.errors import FieldError, NotFound, SenderNotAllowed, ValidationFailed
 from iep_appliance.domain.models import (
     MAX_BATCH_RECIPIENTS,
     BatchAccepted,
@@ -136,7 +136,10 @@ class BatchService:
             part = req.recipients[start : start + SLICE]
             recipients.extend(check_recipients(part, start, req.variables, check))
             await asyncio.sleep(0)
-        verdict(shared, check, ctx.domains)
+        try:
+            verdict(shared, check, ctx.domains)
+        except SenderNotAllowed as exc:
+            raise ctx.sender_refusal(exc) from None
         queue = await self.queues.resolve(principal.tenant_id, req.queue)
         return ctx, shared, recipients, queue
 
@@ -168,6 +171,7 @@ class BatchService:
                         from_email=shared.from_email,
                         from_name=shared.from_name,
                         reply_to=shared.reply_to,
+                        display_names=_names(r.names, shared),
                         subject=req.subject,
                         html_body=req.html_body,
                         text_body=req.text_body,
@@ -243,3 +247,10 @@ class BatchPayloads:
         req = msgspec.structs.replace(decode_batch(payload), idempotency_key=idempotency_key)
         result = await self.batches.accept(principal, req)
         return result.batch_id, result.count
+
+
+def _names(recipient_names: dict[str, str], shared: ValidShared) -> dict[str, str]:
+    """Display names of one batch message: its recipients' and the shared Reply-To's."""
+    if shared.reply_to is None or shared.reply_to_name is None:
+        return recipient_names
+    return {**recipient_names, shared.reply_to.lower(): shared.reply_to_name}

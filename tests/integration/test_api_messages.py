@@ -922,28 +922,81 @@ async def test_unknown_route_is_a_404_problem(api: Api) -> None:
 
 def _answer(resp: httpx.Response) -> tuple[int, str, set[str], list[str]]:
     data = resp.json()
-    return resp.status_code, resp.headers["content-type"], set(data), sorted(data.get("errors", []))
+    errors = sorted(json.dumps(e, sort_keys=True) for e in data.get("errors", []))
+    return resp.status_code, resp.headers["content-type"], set(data), errors
 
 
-@pytest.mark.parametrize(
-    "overrides",
-    [{}, {"to": ["not-an-address"]}, {"from": {"email": "x@elsewhere.example"}}],
-    ids=["accepted", "bad-recipient", "sender-not-allowed"],
-)
+def _deep(levels: int) -> bytes:
+    """A send whose `variables.x` is `levels` nested arrays (the body nests levels + 2)."""
+    return (
+        json.dumps(body(variables={"x": "DEEP"}))
+        .encode()
+        .replace(b'"DEEP"', b"[" * levels + b"]" * levels)
+    )
+
+
+# (request body, expected status, fields the answer must name)
+_SAME_ANSWER_CASES = [
+    pytest.param(body(), 202, (), id="accepted"),
+    pytest.param(body(to=["not-an-address"]), 422, ("to[0]",), id="bad-recipient"),
+    pytest.param(
+        body(**{"from": {"email": "x@elsewhere.example"}}), 403, ("from.email",), id="sender"
+    ),
+    pytest.param(_deep(5000), 400, ("body",), id="nested-5000-deep"),
+    pytest.param(_deep(63), 400, ("body",), id="nested-65-deep"),
+    pytest.param(_deep(62), 202, (), id="nested-64-is-fine"),
+    pytest.param(
+        json.dumps(body(subject="Hi BAD")).encode().replace(b"BAD", b"\xff\xfe"),
+        400,
+        ("body",),
+        id="invalid-utf8",
+    ),
+    pytest.param(
+        body(
+            subject="Hi\x00there",
+            htmlBody="<p>\x00</p>",
+            **{"from": {"email": "noreply@acme.example.com", "name": "Ac\x00me"}},
+        ),
+        422,
+        ("subject", "from.name", "htmlBody"),
+        id="nul-in-fields",
+    ),
+    pytest.param(
+        body(subject=7, to="ada@example.org", priority="urgent", colour="red"),
+        422,
+        ("subject", "to", "priority", "colour"),
+        id="several-bad-types",
+    ),
+    pytest.param(
+        body(subject=7, cc=["not-an-address"], htmlBody="{{#if}}"),
+        422,
+        ("subject", "cc[0]", "htmlBody"),
+        id="bad-types-and-bad-values",
+    ),
+]
+
+
+@pytest.mark.parametrize(("payload", "status", "fields"), _SAME_ANSWER_CASES)
 async def test_fast_path_answers_exactly_as_the_litestar_handler(
-    api: Api, overrides: dict[str, Any]
+    api: Api, payload: Any, status: int, fields: tuple[str, ...]
 ) -> None:
-    """JSON goes through the fast path; another content type goes through Litestar's handler
-    (which decodes the body all the same): both must give the same answer and write alike."""
-    payload = msgspec_json(body(**overrides))
+    """`application/json` goes through the fast path; `application/json;charset=utf-8` (not
+    the fast path's spelling) through Litestar's handler: both must give the same answer,
+    never a 500, and write alike."""
+    content = payload if isinstance(payload, bytes) else msgspec_json(payload)
     fast = await api.client.post(
-        "/v1/messages", content=payload, headers={**api.auth(), "content-type": "application/json"}
+        "/v1/messages", content=content, headers={**api.auth(), "content-type": "application/json"}
     )
     slow = await api.client.post(
-        "/v1/messages", content=payload, headers={**api.auth(), "content-type": "text/plain"}
+        "/v1/messages",
+        content=content,
+        headers={**api.auth(), "content-type": "application/json;charset=utf-8"},
     )
     assert _answer(fast) == _answer(slow)
-    if fast.status_code == 202:
+    if status >= 400:
+        assert assert_problem(fast, status, *fields) == slow.json()
+    else:
+        assert fast.status_code == status, fast.text
         for resp in (fast, slow):
             [row] = api.sql("SELECT status FROM messages WHERE id = ?", resp.json()["messageId"])
             assert row == ("queued",)

@@ -298,3 +298,53 @@ def test_stdlib_parser_reports_no_defects() -> None:
         attachments=(MimeAttachment("résumé 2026.pdf", "application/pdf", PDF),),
     )
     assert all(not part.defects for part in parse(build_mime(m)).walk())
+
+
+# ---- display names of recipients and Reply-To (DESIGN §10.1) -------------------------------
+
+
+def test_recipient_and_reply_to_names_decode_back_exactly() -> None:
+    names = {
+        "zoe@example.net": "Zoë Müller",
+        "bob@example.org": 'Bob "the" Builder, Jr.',
+        "help@example.com": "Help Désk",
+    }
+    raw = build_mime(
+        message(
+            to=("zoe@example.net", "bob@example.org", "ann@example.com"),
+            cc=("Help@Example.com",),
+            reply_to="help@example.com",
+            names=names,
+        )
+    )
+    parsed = parse(raw)
+
+    to = [(a.display_name, a.addr_spec) for a in parsed["To"].addresses]
+    assert to == [
+        ("Zoë Müller", "zoe@example.net"),
+        ('Bob "the" Builder, Jr.', "bob@example.org"),
+        ("", "ann@example.com"),
+    ]
+    assert [(a.display_name, a.addr_spec) for a in parsed["Cc"].addresses] == [
+        ("Help Désk", "Help@Example.com")
+    ]
+    reply = parsed["Reply-To"].addresses[0]
+    assert (reply.display_name, reply.addr_spec) == ("Help Désk", "help@example.com")
+    assert "=?utf-8?b?" in unfolded_header(raw, "To")  # non-ASCII names travel RFC 2047-encoded
+    assert raw.split(b"\r\n\r\n", 1)[0].isascii()
+    assert max(len(line) for line in lines(raw)) <= 78
+
+
+def test_many_long_recipient_names_fold_and_decode_per_rfc_2047() -> None:
+    to = tuple(f"user{i}@example.com" for i in range(6))
+    names = {a: f"Ångström de la Montaña {i}" for i, a in enumerate(to)}
+    raw = build_mime(message(to=to, names=names))
+
+    header = unfolded_header(raw, "To")
+    mailboxes = header.split(">, ")
+    assert len(mailboxes) == len(to)
+    for i, mailbox in enumerate(mailboxes):
+        phrase, _, address = mailbox.rstrip(">").rpartition(" <")
+        assert address == to[i]
+        assert str(make_header(decode_header(phrase))) == names[to[i]]
+    assert all(len(line) <= 78 for line in lines(raw)[:20])

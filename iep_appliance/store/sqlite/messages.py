@@ -22,8 +22,8 @@ INSERT_MESSAGE = (
     "INSERT INTO messages (id, tenant_id, batch_id, queue, to_addrs, cc_addrs, bcc_addrs,"
     " from_email, from_name, reply_to, subject, html_body, text_body, variables, metadata,"
     " category, status, priority, attempts, max_attempts, idempotency_key, body_hash, sandbox,"
-    " scheduled_at, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
+    " scheduled_at, created_at, updated_at, display_names)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # The send job that delivers a message; in a paused queue it waits in 'paused' (queues.py).
 INSERT_SEND_JOB = (
@@ -134,6 +134,7 @@ def insert_message(conn: sqlite3.Connection, tenant_id: str, msg: NewMessage) ->
             msg.scheduled_at,
             now,
             now,
+            rows.dumps(msg.display_names),
         ),
     )
     priority = msg.job_priority if msg.job_priority is not None else PRIORITY_RANK[msg.priority]

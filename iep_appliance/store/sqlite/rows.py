@@ -69,7 +69,7 @@ MESSAGE_COLUMNS = (
     "id, tenant_id, status, to_addrs, cc_addrs, bcc_addrs, from_email, from_name, reply_to,"
     " subject, html_body, text_body, rendered_subject, rendered_html, rendered_text, variables,"
     " metadata, priority, provider, attempts, max_attempts, last_error, sandbox, queue,"
-    " batch_id, scheduled_at, sent_at, created_at"
+    " batch_id, scheduled_at, sent_at, created_at, display_names"
 )
 
 
@@ -107,6 +107,7 @@ def message(
         scheduled_at=row[25],
         sent_at=row[26],
         created_at=row[27],
+        display_names=_json_decode(row[28]),
         attachments=attachments,
         events=events,
     )
