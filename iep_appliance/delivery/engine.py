@@ -66,6 +66,7 @@ class DeliveryEngine:
             cfg.routing.default_provider,
             cfg.routing.fallback_provider,
             cfg.breaker,
+            runtime.metrics,
         )
         self.ctx = sender.SendContext(
             router=self.router,
@@ -270,6 +271,8 @@ class DeliveryEngine:
 
     def _observe(self, message: MessageRecord, c: Completion) -> None:
         m = self.rt.metrics
+        if c.deferred:  # nothing was sent (iep_sends_deferred_total counts it)
+            return
         status = "retry_scheduled" if c.status == "queued" else c.status
         m.messages.labels(status, message.tenant_id, c.provider or "").inc()
         if c.status == "sent":

@@ -77,6 +77,11 @@ JOB_RETRY = (
     "UPDATE jobs SET state = 'ready', lease_until = NULL, run_at = ?, last_error = ?,"
     " updated_at = ? WHERE id = ?"
 )
+# Deferred (every route's breaker open): back to ready at the trial time, attempt given back.
+JOB_DEFER = (
+    "UPDATE jobs SET state = 'ready', lease_until = NULL, run_at = ?, last_error = ?,"
+    " attempts = max(attempts - 1, 0), updated_at = ? WHERE id = ?"
+)
 FINISH_MESSAGE = (
     "UPDATE messages SET status = ?, attempts = ?, provider = coalesce(?, provider),"
     " last_error = ?, sent_at = coalesce(?, sent_at), updated_at = ? WHERE id = ?"
@@ -201,7 +206,9 @@ def count_due(conn: sqlite3.Connection, now: str) -> int:
 
 def finish_send(conn: sqlite3.Connection, c: Completion, now: str, webhook_attempts: int) -> None:
     """Record one send attempt's outcome: job, message, events, bounces, webhook jobs."""
-    if c.status == "queued":
+    if c.deferred:
+        conn.execute(JOB_DEFER, (c.retry_at, c.error, now, c.job_id))
+    elif c.status == "queued":
         conn.execute(JOB_RETRY, (c.retry_at, c.error, now, c.job_id))
     elif c.dead:
         conn.execute(JOB_DEAD, (c.error, now, c.job_id))
@@ -212,7 +219,8 @@ def finish_send(conn: sqlite3.Connection, c: Completion, now: str, webhook_attem
         conn.execute(FINISH_MESSAGE, (*head, c.message_id))
     else:
         conn.execute(FINISH_MESSAGE_RENDERED, (*head, *c.rendered, c.message_id))
-    analytics.record_finish(conn, c.message_id, c.status, now)
+    if not c.deferred:  # a deferral is no attempt: analytics counts nothing for it
+        analytics.record_finish(conn, c.message_id, c.status, now)
     for type_, data in c.events:
         conn.execute(INSERT_EVENT, (c.message_id, c.tenant_id, type_, rows.dumps(data), now))
     for email in c.hard_bounces:
