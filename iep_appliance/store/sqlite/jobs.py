@@ -50,7 +50,7 @@ RELEASE_ALL = (
 )
 RELEASE_EXPIRED = (
     "UPDATE jobs SET state = 'ready', lease_until = NULL, updated_at = ?"
-    " WHERE state = 'leased' AND lease_until < ?"
+    " WHERE state = 'leased' AND lease_until < ? AND id NOT IN (SELECT value FROM json_each(?))"
 )
 # Unstarted claims handed back at shutdown do not count as attempts.
 RELEASE_ONE = (
@@ -167,8 +167,9 @@ def release_all(conn: sqlite3.Connection, now: str) -> int:
     return n
 
 
-def release_expired(conn: sqlite3.Connection, now: str) -> int:
-    n = conn.execute(RELEASE_EXPIRED, (now, now)).rowcount
+def release_expired(conn: sqlite3.Connection, now: str, keep: list[int] | None = None) -> int:
+    """Expired leases back to ready, except the jobs in `keep` (still in hand on this node)."""
+    n = conn.execute(RELEASE_EXPIRED, (now, now, rows.dumps(keep or []))).rowcount
     if n:
         _requeued_events(conn, conn.execute(REQUEUE_PROCESSING, (now,)).fetchall(), now)
     return n
