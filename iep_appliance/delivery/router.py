@@ -80,13 +80,14 @@ class Router:
         return Route(provider=None, primary=primary, wait_seconds=wait)
 
     def record(self, provider: str, success: bool, now: float, error: str | None = None) -> None:
-        """Record a provider-health result (`domain.breaker.health_failure` decides `success`)."""
+        """Record a provider-health result (`domain.breaker.health_failure` decides `success`);
+        `error`, when given, is the attempt's failure (the dashboard's last error)."""
         breaker = self.breakers.get(provider)
         if breaker is not None:
             before = breaker.state
             breaker.record(success, now)
-            self._transitioned(provider, before, breaker, error)
-        if not success and error:
+            self._transitioned(provider, before, breaker, None if success else error)
+        if error:
             self.last_errors[provider] = (error, now)
 
     def _allow(self, provider: str, now: float) -> bool:

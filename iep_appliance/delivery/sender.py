@@ -186,8 +186,9 @@ async def send_via_route(
     verdict = classify(outcome)
     # The breaker judges the provider, not the message (DESIGN §10.1): a 5xx to this message
     # at MAIL/RCPT/DATA is a healthy provider's answer.
+    # (The newest failure of any kind still shows as the provider's last error on the dashboard.)
     unhealthy = health_failure(outcome)
-    error = describe(outcome) if unhealthy else None
+    error = None if verdict in ("ok", "bounced") else describe(outcome)
     ctx.router.record(route.provider, not unhealthy, ctx.clock.monotonic(), error)
     if ctx.metrics is not None and verdict != "ok":
         ctx.metrics.provider_errors.labels(route.provider, verdict).inc()
