@@ -6,10 +6,20 @@ An S3-compatible backend for scale-out implements the same verbs.
 """
 
 import contextlib
+import errno
 import os
 import shutil
 from pathlib import Path
 from typing import Protocol
+
+from iep_appliance.domain.errors import StoreUnavailable
+
+_STORAGE_ERRNOS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only filesystem",
+    errno.EIO: "disk I/O error",
+}
 
 
 class Blobs(Protocol):
@@ -31,19 +41,32 @@ class LocalBlobs:
         return path
 
     def put(self, key: str, data: bytes) -> None:
+        """Write and fsync one blob.
+
+        Raises:
+            StoreUnavailable: the disk is full or read-only (the partial file is removed).
+        """
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            reason = _STORAGE_ERRNOS.get(exc.errno or 0)
+            if reason is None:
+                raise
+            raise StoreUnavailable(reason) from exc
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()

@@ -52,6 +52,18 @@ class Metrics:
             ["provider"],
             registry=r,
         )
+        self.circuit_transitions = Counter(
+            "iep_provider_circuit_transitions_total",
+            "Circuit breaker transitions per provider, by the state entered.",
+            ["provider", "state"],
+            registry=r,
+        )
+        self.deferred_sends = Counter(
+            "iep_sends_deferred_total",
+            "Send jobs put back without spending an attempt (every route's breaker open).",
+            ["provider"],
+            registry=r,
+        )
         self.webhook_deliveries = Counter(
             "iep_webhook_deliveries_total", "Webhook attempts.", ["outcome"], registry=r
         )

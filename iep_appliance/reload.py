@@ -193,7 +193,11 @@ class Reloader:
                 )
             providers[SANDBOX_PROVIDER] = sandbox
         router = Router(
-            providers, new.routing.default_provider, new.routing.fallback_provider, new.breaker
+            providers,
+            new.routing.default_provider,
+            new.routing.fallback_provider,
+            new.breaker,
+            engine.router.metrics,
         )
         for name in kept:  # its breaker state carries over; changed settings apply to it
             breaker = router.breakers[name] = engine.router.breakers[name]

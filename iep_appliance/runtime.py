@@ -17,6 +17,7 @@ from typing import Any
 from iep_appliance.blobs import LocalBlobs
 from iep_appliance.clock import Clock
 from iep_appliance.config import Config
+from iep_appliance.domain.errors import StoreUnavailable
 from iep_appliance.domain.models import Principal, RateLimits
 from iep_appliance.logs import event
 from iep_appliance.metrics import Metrics
@@ -26,6 +27,7 @@ from iep_appliance.services.tenants import FirstStart, first_start
 from iep_appliance.store.sqlite.store import SqliteStore
 
 log = logging.getLogger("iep.runtime")
+READY_PROBE_TTL_SECONDS = 1.0  # /ready reuses its write probe's result this long
 
 
 class Runtime:
@@ -56,6 +58,7 @@ class Runtime:
         self.delivery: Any = None
         self.extra_handlers: list[Any] = []
         self.ready = False
+        self._store_probe: tuple[float, str] | None = None  # (monotonic time, "ok" | error)
         self.first_start: FirstStart | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -147,7 +150,10 @@ class Runtime:
                 return
             try:
                 await self.keys.flush_last_used()
-                await self.store.release_expired_leases(self.clock.now())
+                # Not the jobs still in hand here (a completion retrying against a full disk
+                # outlives its lease): releasing those would send them twice.
+                keep = self.delivery.in_hand() if self.delivery is not None else ()
+                await self.store.release_expired_leases(self.clock.now(), keep)
             except Exception:
                 log.exception("housekeeping.failed")
 
@@ -304,18 +310,37 @@ class Runtime:
             report["status"] = "not_ready"
             report["checks"]["runtime"] = "starting or stopping"
             return report
-        try:
-            await asyncio.wait_for(self.store.ping(), timeout=5)
-            report["checks"]["store"] = "ok"
-        except Exception as exc:
+        store = await self._probe_store()
+        report["checks"]["store"] = store
+        if store != "ok":
             report["status"] = "not_ready"
-            report["checks"]["store"] = f"error: {type(exc).__name__}"
         report["checks"]["providers"] = (
             self.delivery.provider_states()
             if self.delivery is not None
             else {name: "configured" for name in self.config.providers}
         )
         return report
+
+    async def _probe_store(self) -> str:
+        """ "ok" when a real write commits (DESIGN §10.1), else the error; reused for a second,
+        so a busy `/ready` costs one small commit a second at most."""
+        now = self.clock.monotonic()
+        cached = self._store_probe
+        if cached is not None and now - cached[0] < READY_PROBE_TTL_SECONDS:
+            return cached[1]
+        try:
+            await asyncio.wait_for(self.store.ping(), timeout=5)
+            result = "ok"
+        except StoreUnavailable as exc:
+            result = f"error: {exc.reason}"
+        except Exception as exc:
+            result = f"error: {type(exc).__name__}"
+        if result != "ok" and (cached is None or cached[1] == "ok"):
+            log.warning("store.not_ready", extra={"fields": {"error": result}})
+        elif result == "ok" and cached is not None and cached[1] != "ok":
+            log.info("store.ready_again")
+        self._store_probe = (now, result)
+        return result
 
     async def refresh_gauges(self) -> None:
         depth = await self.store.queue_depth()

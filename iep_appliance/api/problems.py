@@ -30,6 +30,7 @@ from iep_appliance.domain.errors import (
     RateLimited,
     SenderNotAllowed,
     SenderPending,
+    StoreUnavailable,
     Unauthorized,
     ValidationFailed,
 )
@@ -54,6 +55,7 @@ _MAP: list[tuple[type[IEPError], int, str, str]] = [
     (NotFound, 404, "not-found", "Not found"),
     (Conflict, 409, "conflict", "Conflict"),
     (RateLimited, 429, "rate-limited", "Rate limit exceeded"),
+    (StoreUnavailable, 503, "store-unavailable", "Service unavailable"),
 ]
 
 
@@ -91,6 +93,10 @@ def iep_error_handler(request: Request, exc: IEPError) -> Response[bytes]:
             headers = None
             if isinstance(exc, RateLimited):
                 headers = {**exc.headers, "Retry-After": str(exc.retry_after)}
+                extra = {"retryAfter": exc.retry_after}
+            if isinstance(exc, StoreUnavailable):  # full or read-only disk: nothing written
+                log.warning("request.store_unavailable", extra={"fields": {"reason": exc.reason}})
+                headers = {"Retry-After": str(exc.retry_after)}
                 extra = {"retryAfter": exc.retry_after}
             if isinstance(exc, Unauthorized):
                 headers = {"WWW-Authenticate": 'Bearer realm="iep"'}

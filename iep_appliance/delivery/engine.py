@@ -31,6 +31,7 @@ from iep_appliance.delivery.providers.smtp import SmtpProvider
 from iep_appliance.delivery.queues import QueueGate
 from iep_appliance.delivery.router import SANDBOX_PROVIDER, Router
 from iep_appliance.domain import ids
+from iep_appliance.domain.errors import StoreUnavailable
 from iep_appliance.domain.models import Completion, Job, MessageRecord, Routing
 from iep_appliance.logs import job_id_var, message_id_var, tenant_id_var
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from iep_appliance.runtime import Runtime
 
 log = logging.getLogger("iep.delivery")
+COMPLETION_RETRY_FIRST_SECONDS = 0.25  # then doubling, up to:
+COMPLETION_RETRY_MAX_SECONDS = 5.0
 JobHandler = Callable[[Job], Awaitable[None]]
 _STOP = object()
 
@@ -66,6 +69,7 @@ class DeliveryEngine:
             cfg.routing.default_provider,
             cfg.routing.fallback_provider,
             cfg.breaker,
+            runtime.metrics,
         )
         self.ctx = sender.SendContext(
             router=self.router,
@@ -252,8 +256,25 @@ class DeliveryEngine:
         schedule = self.queues.schedule_of(job)  # the queue's retry override, if any
         ctx = self.ctx if schedule is None else msgspec.structs.replace(self.ctx, schedule=schedule)
         completion = await sender.process(job, message, routing, suppressed, ctx)
-        await self.store.finish_sends([completion])
+        await self._finish(completion)
         self._observe(message, completion)
+
+    async def _finish(self, completion: Completion) -> None:
+        """Record a finished attempt. While the store cannot commit (full or read-only disk),
+        try again within seconds, backing off — never leave it to the lease to expire, which
+        would send the message a second time."""
+        delay = COMPLETION_RETRY_FIRST_SECONDS
+        while True:
+            try:
+                await self.store.finish_sends([completion])
+                return
+            except StoreUnavailable as exc:
+                log.warning(
+                    "completion.retrying",
+                    extra={"fields": {"error": exc.reason, "retryInSeconds": delay}},
+                )
+            await asyncio.sleep(delay)  # real seconds: the disk fills and empties in real time
+            delay = min(delay * 2, COMPLETION_RETRY_MAX_SECONDS)
 
     async def _routing_of(self, tenant_id: str) -> Routing:
         hit = self._routing.get(tenant_id)
@@ -270,6 +291,8 @@ class DeliveryEngine:
 
     def _observe(self, message: MessageRecord, c: Completion) -> None:
         m = self.rt.metrics
+        if c.deferred:  # nothing was sent (iep_sends_deferred_total counts it)
+            return
         status = "retry_scheduled" if c.status == "queued" else c.status
         m.messages.labels(status, message.tenant_id, c.provider or "").inc()
         if c.status == "sent":
@@ -277,6 +300,10 @@ class DeliveryEngine:
             m.message_duration.observe((self.clock.now() - created).total_seconds())
 
     # ---- introspection ------------------------------------------------------------------------
+
+    def in_hand(self) -> set[int]:
+        """Ids of the jobs claimed and not yet finished on this node (their leases are live)."""
+        return set(self._inflight)
 
     def provider_states(self) -> dict[str, str]:
         return self.router.states()

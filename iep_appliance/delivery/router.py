@@ -2,23 +2,36 @@
 
 Tenant primary (or `[routing].default_provider`), then the tenant fallback (or
 `[routing].fallback_provider`) while the primary's breaker is open. Sandbox messages
-always go to the built-in outbox. Breakers are the pure `domain.breaker.Breaker`.
+always go to the built-in outbox. Breakers are the pure `domain.breaker.Breaker`; the
+router logs each transition (`provider.circuit_opened|half_open|closed`) and mirrors it in
+`/metrics` (the state gauge and a transitions counter).
 """
+
+import logging
+from typing import Any
 
 import msgspec
 
 from iep_appliance.config import BreakerConfig
 from iep_appliance.delivery.providers.base import Provider
-from iep_appliance.domain.breaker import Breaker
+from iep_appliance.domain.breaker import Breaker, BreakerState
 from iep_appliance.domain.models import Routing
+from iep_appliance.logs import event
 
+log = logging.getLogger("iep.delivery")
 SANDBOX_PROVIDER = "outbox"
+_TRANSITION_EVENT: dict[BreakerState, str] = {
+    "open": "provider.circuit_opened",
+    "half_open": "provider.circuit_half_open",
+    "closed": "provider.circuit_closed",
+}
 
 
 class Route(msgspec.Struct, frozen=True):
     provider: str | None  # None: every candidate's breaker is open
     primary: str
     fell_back: bool = False
+    wait_seconds: float = 0.0  # provider None: until the primary's (or fallback's) trial
 
 
 class Router:
@@ -28,8 +41,10 @@ class Router:
         default: str,
         fallback: str | None,
         breaker: BreakerConfig,
+        metrics: Any = None,
     ) -> None:
         self.providers = providers
+        self.metrics = metrics
         self.default = default
         self.fallback = fallback
         self.breakers = {
@@ -42,6 +57,9 @@ class Router:
             for name in providers
         }
         self.last_errors: dict[str, tuple[str, float]] = {}
+        if metrics is not None:
+            for name, b in self.breakers.items():
+                metrics.circuit_state.labels(provider=name).set(b.state_code)
 
     def route(self, routing: Routing, sandbox: bool, now: float) -> Route:
         if sandbox:
@@ -52,18 +70,49 @@ class Router:
         fallback = routing.fallback_provider or self.fallback
         if fallback not in self.providers or fallback == primary:
             fallback = None
-        if self.breakers[primary].allow(now):
+        if self._allow(primary, now):
             return Route(provider=primary, primary=primary)
-        if fallback is not None and self.breakers[fallback].allow(now):
+        if fallback is not None and self._allow(fallback, now):
             return Route(provider=fallback, primary=primary, fell_back=True)
-        return Route(provider=None, primary=primary)
+        wait = self.breakers[primary].wait_seconds(now)
+        if fallback is not None:
+            wait = min(wait, self.breakers[fallback].wait_seconds(now))
+        return Route(provider=None, primary=primary, wait_seconds=wait)
 
     def record(self, provider: str, success: bool, now: float, error: str | None = None) -> None:
+        """Record a provider-health result (`domain.breaker.health_failure` decides `success`);
+        `error`, when given, is the attempt's failure (the dashboard's last error)."""
         breaker = self.breakers.get(provider)
         if breaker is not None:
+            before = breaker.state
             breaker.record(success, now)
-        if not success and error:
+            self._transitioned(provider, before, breaker, None if success else error)
+        if error:
             self.last_errors[provider] = (error, now)
+
+    def _allow(self, provider: str, now: float) -> bool:
+        breaker = self.breakers[provider]
+        before = breaker.state
+        allowed = breaker.allow(now)
+        self._transitioned(provider, before, breaker, None)
+        return allowed
+
+    def _transitioned(
+        self, provider: str, before: BreakerState, breaker: Breaker, error: str | None
+    ) -> None:
+        after = breaker.state
+        if after == before:
+            return
+        fields: dict[str, Any] = {"provider": provider, "from": before, "to": after}
+        if after == "open":
+            fields["cooldownSeconds"] = breaker.cooldown_seconds
+            if error:
+                fields["lastError"] = error
+        level = logging.WARNING if after == "open" else logging.INFO
+        event(log, _TRANSITION_EVENT[after], level=level, **fields)
+        if self.metrics is not None:
+            self.metrics.circuit_state.labels(provider=provider).set(breaker.state_code)
+            self.metrics.circuit_transitions.labels(provider=provider, state=after).inc()
 
     def last_error(self, provider: str) -> tuple[str, float] | None:
         """The newest failure of a provider (its description, monotonic time), for the

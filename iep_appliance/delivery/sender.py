@@ -18,8 +18,9 @@ import msgspec
 from iep_appliance.blobs import Blobs
 from iep_appliance.clock import Clock
 from iep_appliance.delivery.providers.base import Envelope
-from iep_appliance.delivery.router import Router
+from iep_appliance.delivery.router import Route, Router
 from iep_appliance.domain import ids
+from iep_appliance.domain.breaker import health_failure
 from iep_appliance.domain.mime import MimeAttachment, MimeMessage, Signer, build_mime
 from iep_appliance.domain.models import Completion, Job, MessageRecord, Routing
 from iep_appliance.domain.outcomes import SendOutcome
@@ -28,6 +29,7 @@ from iep_appliance.domain.retry import Decision, classify, decide, describe
 from iep_appliance.logs import event
 
 log = logging.getLogger("iep.sender")
+MIN_DEFER_SECONDS = 1.0  # a deferred job is not claimed again sooner than this
 
 WEBHOOK_EVENT = {
     "sent": "message.sent",
@@ -150,7 +152,10 @@ async def process(
             webhook="failed",
         )
     mime = mime_for(message, rendered, attachments, ctx)
-    outcome, provider = await send_via_route(ctx, message, recipients, mime, routing)
+    sent = await send_via_route(ctx, message, recipients, mime, routing)
+    if isinstance(sent, Route):  # every route's breaker is open: wait for a trial, for free
+        return defer(job, message, sent, ctx)
+    outcome, provider = sent
     decision = decide(outcome, job.attempts, ctx.schedule)
     return _record(job, message, decision, outcome, provider, rendered, events, base, ctx)
 
@@ -161,17 +166,12 @@ async def send_via_route(
     recipients: tuple[str, ...],
     mime: bytes,
     routing: Routing,
-) -> tuple[SendOutcome, str]:
+) -> tuple[SendOutcome, str] | Route:
+    """Send through the route the breakers allow: (outcome, provider), or the Route itself when
+    none is allowed (nothing was sent)."""
     route = ctx.router.route(routing, message.sandbox, ctx.clock.monotonic())
     if route.provider is None:
-        return (
-            SendOutcome(
-                provider=route.primary,
-                stage="network",
-                network_error=f"circuit open for provider {route.primary!r} and no fallback",
-            ),
-            route.primary,
-        )
+        return route
     provider = ctx.router.providers[route.provider]
     started = time.perf_counter()
     envelope = Envelope(message.from_email, recipients, message.id, message.tenant_id)
@@ -185,9 +185,12 @@ async def send_via_route(
             network_error=f"provider error: {type(exc).__name__}",
         )
     verdict = classify(outcome)
-    ok = verdict in ("ok", "bounced")
-    error = None if ok else describe(outcome)
-    ctx.router.record(route.provider, ok, ctx.clock.monotonic(), error)
+    # The breaker judges the provider, not the message (DESIGN §10.1): a 5xx to this message
+    # at MAIL/RCPT/DATA is a healthy provider's answer.
+    # (The newest failure of any kind still shows as the provider's last error on the dashboard.)
+    unhealthy = health_failure(outcome)
+    error = None if verdict in ("ok", "bounced") else describe(outcome)
+    ctx.router.record(route.provider, not unhealthy, ctx.clock.monotonic(), error)
     if ctx.metrics is not None and verdict != "ok":
         ctx.metrics.provider_errors.labels(route.provider, verdict).inc()
     event(
@@ -201,6 +204,36 @@ async def send_via_route(
         recipients=len(recipients),
     )
     return outcome, route.provider
+
+
+def defer(job: Job, message: MessageRecord, route: Route, ctx: SendContext) -> Completion:
+    """Put the job back until the breaker's trial, giving back the attempt its claim counted.
+
+    Nothing was sent, so nothing else is recorded: suppressions and webhooks come with the
+    real attempt.
+    """
+    wait = max(MIN_DEFER_SECONDS, route.wait_seconds)
+    retry_at = ids.iso(ctx.clock.now() + timedelta(seconds=wait))
+    error = (
+        f"circuit open for provider {route.primary!r} and no healthy fallback;"
+        f" waiting for its trial at {retry_at} (no attempt spent)"
+    )
+    if ctx.metrics is not None:
+        ctx.metrics.deferred_sends.labels(route.primary).inc()
+    data: dict[str, Any] = {"deferred": True, "provider": route.primary, "retryAt": retry_at}
+    if message.sandbox:
+        data["sandbox"] = True
+    return Completion(
+        job_id=job.id,
+        message_id=message.id,
+        tenant_id=message.tenant_id,
+        status="queued",
+        attempts=max(job.attempts - 1, 0),
+        error=error,
+        retry_at=retry_at,
+        deferred=True,
+        events=(("queued", data),),
+    )
 
 
 def _record(

@@ -4,6 +4,11 @@ closed → open when, within `window_seconds`, at least `min_requests` outcomes 
 the failure share reached `error_rate`; open → half_open once `cooldown_seconds` have passed, with
 exactly one trial request; the trial's result closes it (window cleared) or opens it again.
 Pure: `now` is monotonic seconds passed in; not thread-safe (one event loop owns it).
+
+What counts (DESIGN §10.1): `health_failure` alone says whether an outcome is the provider's
+fault — refused or dropped connections, timeouts, TLS or AUTH failures, a `421`. A 4xx/5xx
+reply to one message at MAIL, RCPT or DATA is that message's outcome: the provider answered,
+which is a success as far as its breaker is concerned.
 """
 
 from __future__ import annotations
@@ -11,7 +16,26 @@ from __future__ import annotations
 from collections import deque
 from typing import Literal
 
-__all__ = ["Breaker", "BreakerState"]
+from iep_appliance.domain.outcomes import SendOutcome
+
+__all__ = ["Breaker", "BreakerState", "health_failure"]
+
+# Seconds a job waits while a half-open trial is in flight (its result is not known yet).
+TRIAL_WAIT_SECONDS = 2.0
+
+
+def health_failure(outcome: SendOutcome) -> bool:
+    """Does this outcome say the provider is unhealthy (not just refusing this message)?"""
+    if outcome.ok:
+        return False
+    if outcome.stage in ("network", "timeout", "connect", "auth") or outcome.network_error:
+        return True
+    if outcome.code == 421 or any(r.code == 421 for r in outcome.rejected):
+        return True  # "service not available, closing transmission channel"
+    if outcome.stage == "http":
+        return outcome.code is None or outcome.code == 429 or outcome.code >= 500
+    return False
+
 
 BreakerState = Literal["closed", "open", "half_open"]
 
@@ -78,6 +102,14 @@ class Breaker:
             return False
         self._trial_in_flight = True
         return True
+
+    def wait_seconds(self, now: float) -> float:
+        """While requests are refused: seconds until a trial may go (0 when one may now)."""
+        if self._state == "closed":
+            return 0.0
+        if self._state == "open":
+            return max(0.0, self._opened_at + self.cooldown_seconds - now)
+        return TRIAL_WAIT_SECONDS if self._trial_in_flight else 0.0
 
     def record(self, success: bool, now: float) -> None:
         """Record a finished request. While open, late results of earlier requests are ignored."""

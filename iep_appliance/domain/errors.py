@@ -11,6 +11,7 @@
      ├─ Forbidden             the key may not do this (missing scope, deactivated tenant)
      │   └─ NotPermitted      a field the key may not set (sandbox keys); .errors names it
      ├─ RateLimited           over a tenant limit; .retry_after seconds
+     ├─ StoreUnavailable      the store cannot commit (disk full, read-only, I/O error)
      └─ ConfigError           bad iep.toml; .problems one line per key
 
 `api/problems.py` is the only place that maps these to HTTP.
@@ -96,6 +97,16 @@ class RateLimited(IEPError):
 
     def __post_init__(self) -> None:
         IEPError.__init__(self, "Rate limit exceeded")
+
+
+class StoreUnavailable(IEPError):
+    """The store cannot commit now (disk full, read-only filesystem, I/O error): nothing was
+    written; the same request may succeed later (`retry_after` seconds is a hint)."""
+
+    def __init__(self, reason: str, retry_after: int = 5) -> None:
+        super().__init__(f"The store cannot commit right now ({reason}); try again later")
+        self.reason = reason
+        self.retry_after = retry_after
 
 
 class ConfigError(IEPError):

@@ -276,6 +276,9 @@ class Completion(msgspec.Struct, frozen=True):
     rendered: tuple[str, str, str] | None = None
     sent_at: str | None = None
     events: tuple[tuple[str, dict[str, Any]], ...] = ()
+    # status "queued" without an attempt: no route was open (breakers), nothing was sent, and
+    # the attempt the claim counted is given back.
+    deferred: bool = False
     hard_bounces: tuple[str, ...] = ()
     webhook_event: str | None = None
     webhook_data: dict[str, Any] = {}

@@ -244,7 +244,11 @@ class MessageService:
             for meta, att in zip(out, valid.attachments, strict=True):
                 self.blobs.put(meta.storage_key, att.data)
 
-        await asyncio.to_thread(write_all)
+        try:
+            await asyncio.to_thread(write_all)
+        except BaseException:  # e.g. the disk filled up: leave no partial attachments behind
+            await self.drop_attachments(tenant_id, message_id)
+            raise
         return tuple(out)
 
     async def drop_attachments(self, tenant_id: str, message_id: str) -> None:

@@ -10,7 +10,7 @@ Example:
     jobs = await store.claim_due(now, limit=64, lease=timedelta(minutes=5))
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -153,7 +153,10 @@ class Store(Protocol):
     async def release_all_leases(self) -> int:
         """Single node start: every lease is stale."""
 
-    async def release_expired_leases(self, now: datetime) -> int: ...
+    async def release_expired_leases(self, now: datetime, keep: Collection[int] = ()) -> int:
+        """Make expired leases claimable again, except those of the jobs in `keep` (still
+        being worked on here, e.g. a completion waiting for the store to commit again)."""
+
     async def next_run_at(self) -> datetime | None: ...
     async def queue_depth(self) -> dict[str, int]: ...
     async def oldest_ready_at(self, now: datetime) -> datetime | None: ...

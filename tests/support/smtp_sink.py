@@ -10,6 +10,7 @@ shared state is guarded by one lock and read through snapshots.
         sink.script_rcpt("a@x.com", "451 4.3.0 try later", None)   # 451 once, then accept
         sink.script_data("554 5.6.0 rejected")                     # next DATA fails
         sink.drop_line(at="rcpt", times=1)                         # next RCPT: connection cut
+        sink.refuse_sender("acme.test", "550 5.7.1 no", at="mail")  # one tenant's mail refused
         ... send to ("127.0.0.1", sink.port) ...
         await wait_until(lambda: len(sink.received) == 1)
 """
@@ -65,7 +66,7 @@ class Received:
 
 
 class _BoundPortController(Controller):
-    """A Controller that binds port 0 and learns the port the kernel picked (no port race)."""
+    """A Controller that binds port 0 (or the one asked for) and learns the port it got."""
 
     def _trigger_server(self) -> None:
         assert self.server is not None
@@ -86,8 +87,10 @@ class SmtpSink:
         delay: float = 0.0,
         hostname: str = "127.0.0.1",
         pipelining: bool = True,
+        port: int = 0,
     ) -> None:
         self.hostname = hostname
+        self._port = port  # 0: a free port the kernel picks; else come back on a known one
         self.pipelining = pipelining
         self._lock = threading.Lock()
         self._rcpt_replies: dict[str, list[Reply]] = {}
@@ -100,6 +103,8 @@ class SmtpSink:
         self._data_attempts = 0
         self._dropped = 0
         self._received: list[Received] = []
+        self._sender_refusals: dict[str, tuple[Stage, str]] = {}
+        self._refused: Counter[str] = Counter()
         for address, replies in (rcpt_replies or {}).items():
             self.script_rcpt(address, *replies)
         self._controller: _BoundPortController | None = None
@@ -112,7 +117,7 @@ class SmtpSink:
         controller = _BoundPortController(
             _Handler(self),
             hostname=self.hostname,
-            port=0,
+            port=self._port,
             # A fixed name: the default calls socket.getfqdn(), a DNS lookup per connection.
             server_hostname="sink.test",
             ready_timeout=10.0,
@@ -174,6 +179,22 @@ class SmtpSink:
         with self._lock:
             self._drops[at] += times
 
+    def refuse_sender(self, domain: str, reply: str | None, at: Stage = "mail") -> None:
+        """Answer `reply` at `at` (MAIL, each RCPT, or DATA) in every transaction whose MAIL FROM
+        is at `domain` — one tenant's sender domain; None lifts the refusal."""
+        if at not in ("mail", "rcpt", "data"):
+            raise ValueError(f"unknown stage {at!r}")
+        with self._lock:
+            if reply is None:
+                self._sender_refusals.pop(domain.lower(), None)
+            else:
+                self._sender_refusals[domain.lower()] = (at, reply)
+
+    def refused(self, domain: str) -> int:
+        """How many replies `refuse_sender` gave for `domain`."""
+        with self._lock:
+            return self._refused[domain.lower()]
+
     def set_delay(self, seconds: float) -> None:
         """Sleep this long (asynchronously) in every DATA before answering: a slow sink."""
         with self._lock:
@@ -188,6 +209,8 @@ class SmtpSink:
             self._data_rule = None
             self._delay = 0.0
             self._drops.clear()
+            self._sender_refusals.clear()
+            self._refused.clear()
             self._rcpt_attempts.clear()
             self._data_attempts = 0
             self._dropped = 0
@@ -238,6 +261,15 @@ class SmtpSink:
                     self._data_attempts += 1
                 return True
             return False
+
+    def _refusal(self, mail_from: str, stage: Stage) -> Reply:
+        domain = mail_from.rpartition("@")[2].lower()
+        with self._lock:
+            rule = self._sender_refusals.get(domain)
+            if rule is None or rule[0] != stage:
+                return None
+            self._refused[domain] += 1
+            return rule[1]
 
     def _rcpt_reply(self, address: str) -> Reply:
         key = address.lower()
@@ -292,6 +324,9 @@ class _Handler:
     ) -> str:
         if self.sink._take_drop("mail"):
             return await _drop(server)
+        refusal = self.sink._refusal(address, "mail")
+        if refusal is not None:
+            return refusal
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return ACCEPT
@@ -301,6 +336,9 @@ class _Handler:
     ) -> str:
         if self.sink._take_drop("rcpt"):
             return await _drop(server)
+        refusal = self.sink._refusal(str(envelope.mail_from), "rcpt")
+        if refusal is not None:
+            return refusal
         reply = self.sink._rcpt_reply(address)
         if reply is not None:
             return reply
@@ -317,6 +355,9 @@ class _Handler:
         mail_from = str(envelope.mail_from)
         rcpt_tos = tuple(envelope.rcpt_tos)
         data = _content_bytes(envelope)
+        refusal = self.sink._refusal(mail_from, "data")
+        if refusal is not None:
+            return refusal
         reply = self.sink._data_reply(mail_from, rcpt_tos, data)
         if reply is not None:
             return reply

@@ -1,6 +1,7 @@
 import pytest
 
-from iep_appliance.domain.breaker import Breaker
+from iep_appliance.domain.breaker import TRIAL_WAIT_SECONDS, Breaker, health_failure
+from iep_appliance.domain.outcomes import RecipientRejection, SendOutcome
 
 
 def breaker(**overrides: float) -> Breaker:
@@ -110,3 +111,38 @@ def test_late_results_while_open_are_ignored() -> None:
 def test_invalid_settings_are_rejected(overrides: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         breaker(**overrides)
+
+
+# ---- which outcomes count (DESIGN §10.1) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("outcome", "unhealthy"),
+    [
+        (SendOutcome("p", accepted=("a@x.org",), code=250), False),
+        (SendOutcome("p", stage="network", network_error="Connection refused"), True),
+        (SendOutcome("p", stage="timeout", network_error="timed out"), True),
+        (SendOutcome("p", stage="connect", code=554, message="no service"), True),
+        (SendOutcome("p", stage="auth", code=535, message="bad credentials"), True),
+        (SendOutcome("p", stage="mail", code=421, message="closing"), True),
+        (SendOutcome("p", stage="rcpt", rejected=(RecipientRejection("a@x", 421, "bye"),)), True),
+        (SendOutcome("p", stage="mail", code=550, message="sender refused"), False),
+        (SendOutcome("p", stage="mail", code=451, message="greylisted"), False),
+        (SendOutcome("p", stage="rcpt", rejected=(RecipientRejection("a@x", 550, "no"),)), False),
+        (SendOutcome("p", stage="rcpt", rejected=(RecipientRejection("a@x", 451, "4.2"),)), False),
+        (SendOutcome("p", stage="data", code=554, message="content refused"), False),
+        (SendOutcome("p", stage="http", code=503), True),
+        (SendOutcome("p", stage="http", code=422), False),
+    ],
+)
+def test_only_provider_health_failures_count(outcome: SendOutcome, unhealthy: bool) -> None:
+    assert health_failure(outcome) is unhealthy
+
+
+def test_wait_seconds_is_the_time_until_the_trial() -> None:
+    b = opened()  # opened at 3.0 with a 30 s cooldown
+    assert b.wait_seconds(10.0) == 23.0
+    assert b.allow(33.0) is True  # the trial
+    assert b.wait_seconds(33.5) == TRIAL_WAIT_SECONDS  # its result is not known yet
+    b.record(True, 34.0)
+    assert b.wait_seconds(34.0) == 0.0

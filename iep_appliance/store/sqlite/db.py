@@ -9,16 +9,25 @@ the previous group is committing joins the next group, each function in its own
 SAVEPOINT (a function that raises rolls back alone). Only COMMIT — the fsync — runs in a
 thread; the callers' futures resolve after it returns, so an awaited `write()` means
 "on disk". Reads run on separate read-only connections in a small thread pool.
+
+When the disk is full or the filesystem read-only, SQLite fails the statement or the COMMIT
+(SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR): every caller of that group gets
+`domain.errors.StoreUnavailable`, the transaction is rolled back, and the writer carries on
+with the next group, so writes succeed again as soon as space returns (no restart).
 """
 
 import asyncio
 import concurrent.futures
+import contextlib
+import errno
 import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+
+from iep_appliance.domain.errors import StoreUnavailable
 
 T = TypeVar("T")
 _MAX_BATCH = 2048
@@ -27,6 +36,52 @@ _MAX_BATCH = 2048
 # the loop or failing every caller of the group with "database is locked".
 _BUSY_RETRY_SECONDS = 0.005
 _BUSY_BUDGET_SECONDS = 30.0
+
+
+# SQLite primary result codes that mean "the storage cannot take writes now", not a bug.
+_STORAGE_CODES = {
+    13: "disk full",  # SQLITE_FULL
+    8: "read-only storage",  # SQLITE_READONLY
+    10: "disk I/O error",  # SQLITE_IOERR
+    14: "cannot open a database file",  # SQLITE_CANTOPEN
+}
+_STORAGE_ERRNOS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only filesystem",
+    errno.EIO: "disk I/O error",
+}
+
+
+def storage_failure(exc: BaseException) -> StoreUnavailable | None:
+    """The StoreUnavailable an SQLite or OS error stands for, or None for any other error."""
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, sqlite3.Error) and isinstance(code, int):
+        reason = _STORAGE_CODES.get(code & 0xFF)
+        if reason is not None:
+            return StoreUnavailable(reason)
+    if isinstance(exc, sqlite3.Error) and "disk is full" in str(exc):
+        return StoreUnavailable("disk full")
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+        return StoreUnavailable(_STORAGE_ERRNOS[exc.errno])
+    return None
+
+
+def _translated(exc: BaseException) -> BaseException:
+    found = storage_failure(exc)
+    if found is None or found is exc:
+        return exc
+    found.__cause__ = exc
+    return found
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back whatever is open; a failing ROLLBACK (I/O error) must not stop the writer."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def connect(path: str, synchronous: str = "FULL", readonly: bool = False) -> sqlite3.Connection:
@@ -169,12 +224,11 @@ class Database:
                 # work, so running them twice is safe.
                 results = [(fut, True, fn(conn)) for fn, fut in batch]
             except Exception:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 self._begin(conn)
                 results = self._run_isolated(conn, batch)
         except Exception as exc:  # BEGIN failed or the connection broke: nothing is durable
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _rollback(conn)
             self._resolve([(fut, False, exc) for _fn, fut in batch])
             self._next()
             return
@@ -239,9 +293,8 @@ class Database:
     ) -> None:
         self._committing = False
         exc = done.exception()
-        if exc is not None:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+        if exc is not None:  # e.g. SQLITE_FULL: nothing of the group is durable
+            _rollback(conn)
             results = [(fut, False, exc) for fut, _ok, _v in results]
         else:
             self.commits += 1
@@ -273,8 +326,7 @@ class Database:
             value = fn(conn)
             conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         return value
 
@@ -293,11 +345,17 @@ class Database:
             if ok:
                 fut.set_result(value)
             else:
-                fut.set_exception(value)
+                fut.set_exception(_translated(value))
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, self._read, fn)
+        try:
+            return await loop.run_in_executor(self._readers, self._read, fn)
+        except (sqlite3.Error, OSError) as exc:
+            found = storage_failure(exc)
+            if found is None or found is exc:
+                raise
+            raise found from exc
 
     def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return self._read(fn)

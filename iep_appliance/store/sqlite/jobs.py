@@ -50,7 +50,7 @@ RELEASE_ALL = (
 )
 RELEASE_EXPIRED = (
     "UPDATE jobs SET state = 'ready', lease_until = NULL, updated_at = ?"
-    " WHERE state = 'leased' AND lease_until < ?"
+    " WHERE state = 'leased' AND lease_until < ? AND id NOT IN (SELECT value FROM json_each(?))"
 )
 # Unstarted claims handed back at shutdown do not count as attempts.
 RELEASE_ONE = (
@@ -76,6 +76,11 @@ JOB_DEAD = (
 JOB_RETRY = (
     "UPDATE jobs SET state = 'ready', lease_until = NULL, run_at = ?, last_error = ?,"
     " updated_at = ? WHERE id = ?"
+)
+# Deferred (every route's breaker open): back to ready at the trial time, attempt given back.
+JOB_DEFER = (
+    "UPDATE jobs SET state = 'ready', lease_until = NULL, run_at = ?, last_error = ?,"
+    " attempts = max(attempts - 1, 0), updated_at = ? WHERE id = ?"
 )
 FINISH_MESSAGE = (
     "UPDATE messages SET status = ?, attempts = ?, provider = coalesce(?, provider),"
@@ -162,8 +167,9 @@ def release_all(conn: sqlite3.Connection, now: str) -> int:
     return n
 
 
-def release_expired(conn: sqlite3.Connection, now: str) -> int:
-    n = conn.execute(RELEASE_EXPIRED, (now, now)).rowcount
+def release_expired(conn: sqlite3.Connection, now: str, keep: list[int] | None = None) -> int:
+    """Expired leases back to ready, except the jobs in `keep` (still in hand on this node)."""
+    n = conn.execute(RELEASE_EXPIRED, (now, now, rows.dumps(keep or []))).rowcount
     if n:
         _requeued_events(conn, conn.execute(REQUEUE_PROCESSING, (now,)).fetchall(), now)
     return n
@@ -201,7 +207,9 @@ def count_due(conn: sqlite3.Connection, now: str) -> int:
 
 def finish_send(conn: sqlite3.Connection, c: Completion, now: str, webhook_attempts: int) -> None:
     """Record one send attempt's outcome: job, message, events, bounces, webhook jobs."""
-    if c.status == "queued":
+    if c.deferred:
+        conn.execute(JOB_DEFER, (c.retry_at, c.error, now, c.job_id))
+    elif c.status == "queued":
         conn.execute(JOB_RETRY, (c.retry_at, c.error, now, c.job_id))
     elif c.dead:
         conn.execute(JOB_DEAD, (c.error, now, c.job_id))
@@ -212,7 +220,8 @@ def finish_send(conn: sqlite3.Connection, c: Completion, now: str, webhook_attem
         conn.execute(FINISH_MESSAGE, (*head, c.message_id))
     else:
         conn.execute(FINISH_MESSAGE_RENDERED, (*head, *c.rendered, c.message_id))
-    analytics.record_finish(conn, c.message_id, c.status, now)
+    if not c.deferred:  # a deferral is no attempt: analytics counts nothing for it
+        analytics.record_finish(conn, c.message_id, c.status, now)
     for type_, data in c.events:
         conn.execute(INSERT_EVENT, (c.message_id, c.tenant_id, type_, rows.dumps(data), now))
     for email in c.hard_bounces:

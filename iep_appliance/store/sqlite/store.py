@@ -1,7 +1,7 @@
 """SqliteStore: the Store verbs over one SQLite file (WAL, group-commit writer)."""
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 from iep_appliance.clock import Clock
@@ -31,6 +31,14 @@ from iep_appliance.store.sqlite.store_base import StoreBase
 from iep_appliance.store.sqlite.verbs_operations import OperationsVerbs
 from iep_appliance.store.sqlite.verbs_tenant import TenantServiceVerbs
 from iep_appliance.store.sqlite.verbs_workflows import WorkflowVerbs
+
+# /ready's probe (DESIGN §10.1): a real commit of about a message's worth of pages, so a
+# store without room for one more message does not report itself ready.
+READY_PROBE = (
+    "INSERT INTO ready_probe (id, probed_at, pad) VALUES (1, ?, zeroblob(?))"
+    " ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at, pad = excluded.pad"
+)
+READY_PROBE_BYTES = 64 * 1024
 
 
 class SqliteStore(TenantServiceVerbs, WorkflowVerbs, OperationsVerbs, DashboardVerbs, StoreBase):
@@ -72,7 +80,8 @@ class SqliteStore(TenantServiceVerbs, WorkflowVerbs, OperationsVerbs, DashboardV
         await self.db.close()
 
     async def ping(self) -> None:
-        await self.db.write(lambda c: c.execute("PRAGMA user_version").fetchone())
+        now = self._now()
+        await self.db.write(lambda c: c.execute(READY_PROBE, (now, READY_PROBE_BYTES)))
 
     def on_enqueue(self, listener: Callable[[str], None]) -> None:
         self._listeners.append(listener)
@@ -262,9 +271,10 @@ class SqliteStore(TenantServiceVerbs, WorkflowVerbs, OperationsVerbs, DashboardV
         now = self._now()
         return await self.db.write(lambda c: q_jobs.release_all(c, now))
 
-    async def release_expired_leases(self, now: datetime) -> int:
+    async def release_expired_leases(self, now: datetime, keep: Collection[int] = ()) -> int:
         now_s = ids.iso(now)
-        n = await self.db.write(lambda c: q_jobs.release_expired(c, now_s))
+        kept = list(keep)
+        n = await self.db.write(lambda c: q_jobs.release_expired(c, now_s, kept))
         if n:
             self._notify(now_s)
         return n

@@ -2,8 +2,9 @@
 go out through the tenant's fallback, and after the cooldown one trial goes to the primary
 again. Breaker state shows in /ready and /metrics, the provider of each attempt in events.
 
-The primary is a real SMTP sink answering 451 at RCPT; the breaker reads the Runtime's
-FakeClock (monotonic), so the cooldown passes with `clock.advance`.
+The primary is a real SMTP sink answering 421 (service not available: a provider-health failure,
+DESIGN §10.1) at RCPT; the breaker reads the Runtime's FakeClock (monotonic), so the cooldown
+passes with `clock.advance`.
 """
 
 from typing import Any
@@ -56,7 +57,7 @@ def attempt_providers(detail: dict[str, Any]) -> list[str]:
 
 
 async def open_the_breaker(appliance: Appliance, who: TenantKey, sink: SmtpSink) -> None:
-    sink.set_rcpt_rule(lambda address, attempt: "451 4.3.0 try again later")
+    sink.set_rcpt_rule(lambda address, attempt: "421 4.3.2 service not available")
     for i in range(3):
         detail = await settled(
             appliance, who, await send(appliance, who, f"p{i}@example.org"), "retry_scheduled"
@@ -140,15 +141,21 @@ async def test_a_failed_trial_opens_the_breaker_again(
     assert (await appliance.client.get("/ready")).json()["checks"]["providers"]["relay"] == "open"
 
 
-async def test_without_any_fallback_an_open_breaker_schedules_a_retry(
+async def test_without_any_fallback_an_open_breaker_defers_without_spending_an_attempt(
     appliance: Appliance, smtp_sink: SmtpSink
 ) -> None:
     acme = await start_with_relay(appliance, smtp_sink, primaryProvider="relay")
     await open_the_breaker(appliance, acme, smtp_sink)
 
-    detail = await settled(
-        appliance, acme, await send(appliance, acme, "w@example.org"), "retry_scheduled"
-    )
+    message_id = await send(appliance, acme, "w@example.org")
 
-    assert "circuit open" in detail["lastError"]
+    async def deferred() -> Any:
+        body = (await appliance.client.get(f"/v1/messages/{message_id}", headers=acme.auth)).json()
+        return body if body["lastError"] and "circuit open" in body["lastError"] else None
+
+    detail = await wait_until(deferred, timeout=15, message="the send is deferred")
+    assert detail["status"] == "queued"
+    assert detail["attempts"] == 0
+    assert "no attempt spent" in detail["lastError"]
+    assert attempt_providers(detail) == []
     assert smtp_sink.rcpt_attempts("w@example.org") == 0
