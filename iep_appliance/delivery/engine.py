@@ -32,6 +32,7 @@ from iep_appliance.delivery.queues import QueueGate
 from iep_appliance.delivery.router import SANDBOX_PROVIDER, Router
 from iep_appliance.domain import ids
 from iep_appliance.domain.models import Completion, Job, MessageRecord, Routing
+from iep_appliance.domain.render import RenderLimits
 from iep_appliance.logs import job_id_var, message_id_var, tenant_id_var
 
 if TYPE_CHECKING:
@@ -74,6 +75,11 @@ class DeliveryEngine:
             schedule=tuple(cfg.delivery.retry_schedule),
             message_id_domain=socket.getfqdn() or "iep.local",
             metrics=runtime.metrics,
+            render_limits=RenderLimits(
+                max_steps=cfg.render.max_steps,
+                max_output_bytes=cfg.render.max_output_bytes,
+                max_variable_depth=cfg.render.max_variable_depth,
+            ),
         )
         self.handlers: dict[str, JobHandler] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -31,7 +31,9 @@ from iep_appliance.domain.models import (
     BatchRecipient,
     BatchRequest,
 )
+from iep_appliance.domain.render import variables_depth_exceeds
 from iep_appliance.domain.validation import (
+    DEFAULT_MAX_VARIABLE_DEPTH,
     DecodedAttachment,
     check_addresses,
     check_common,
@@ -110,7 +112,11 @@ def _addresses(
 
 
 def check_shared(
-    req: BatchRequest, limits: AttachmentLimits, now: datetime, check: BatchCheck
+    req: BatchRequest,
+    limits: AttachmentLimits,
+    now: datetime,
+    check: BatchCheck,
+    max_variable_depth: int = DEFAULT_MAX_VARIABLE_DEPTH,
 ) -> ValidShared:
     """Check every shared field once (templates and attachments included)."""
     n = len(req.recipients)
@@ -119,7 +125,7 @@ def check_shared(
     elif n > MAX_BATCH_RECIPIENTS:
         check.add(FieldError("recipients", f"at most {MAX_BATCH_RECIPIENTS} recipient entries"))
     errors: list[FieldError] = []
-    common, too_large = check_common(req, limits, now, errors)
+    common, too_large = check_common(req, limits, now, errors, max_variable_depth)
     for e in errors:
         check.add(e)
     check.too_large.extend(too_large)
@@ -138,6 +144,7 @@ def check_recipients(
     start: int,
     shared_variables: dict[str, Any],
     check: BatchCheck,
+    max_variable_depth: int = DEFAULT_MAX_VARIABLE_DEPTH,
 ) -> list[ValidRecipient]:
     """Check `recipients` (entries `start`, `start + 1`, …); variables merged over shared."""
     out = []
@@ -146,6 +153,10 @@ def check_recipients(
             check.truncated = True
             break
         base = f"recipients[{start + offset}]"
+        if r.variables and variables_depth_exceeds(r.variables, max_variable_depth):
+            check.add(
+                FieldError(f"{base}.variables", f"nested deeper than {max_variable_depth} levels")
+            )
         out.append(
             ValidRecipient(
                 to=_addresses(f"{base}.to", r.to, check, required=True),

@@ -117,7 +117,13 @@ class ScheduledJobService:
             if kind == "message":
                 req = decode_message(payload)
                 ctx = await self.messages.context(principal.tenant_id)
-                validate_send(req, ctx.tenant.settings.attachments, ctx.domains, self.clock.now())
+                validate_send(
+                    req,
+                    ctx.tenant.settings.attachments,
+                    ctx.domains,
+                    self.clock.now(),
+                    max_variable_depth=self.messages.max_variable_depth,
+                )
                 await self.messages.resolve_queue(principal.tenant_id, req.queue)
             elif self.batches is None:
                 raise ValidationFailed(
