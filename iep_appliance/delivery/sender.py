@@ -229,6 +229,23 @@ async def send_via_route(
     return outcome, route.provider
 
 
+def crashed(
+    job: Job, message: MessageRecord, error: str, retry_in: int | None, ctx: SendContext
+) -> Completion:
+    """What to record after attempt `job.attempts` crashed: a retry in `retry_in` seconds, or
+    (None) `failed` into the DLQ. The caller picked `retry_in` with `retry.after_crash`."""
+    base = {"sandbox": True} if message.sandbox else {}
+    info = {**base, "attempt": job.attempts, "error": error}
+    if retry_in is not None:
+        retry_at = ids.iso(ctx.clock.now() + timedelta(seconds=retry_in))
+        events = [("retry_scheduled", {**info, "retryAt": retry_at})]
+        return _complete(
+            job, message, "queued", events, error=error, retry_at=retry_at, webhook="queued"
+        )
+    events = [("failed", info), ("dlq", info)]
+    return _complete(job, message, "failed", events, error=error, dead=True, webhook="failed")
+
+
 def _record(
     job: Job,
     message: MessageRecord,
