@@ -179,3 +179,12 @@ def test_a_slice_defers_converting_long_html_to_text() -> None:
 
 def test_a_limit_is_a_render_error() -> None:
     assert issubclass(RenderLimitExceeded, RenderError)
+
+
+def test_a_slice_converts_a_long_template_inline_once_it_is_cached() -> None:
+    html = "<p>{{x}} cached</p>" + "<p>para</p>" * 500
+    with pytest.raises(RenderLimitExceeded) as info:
+        render("s", html, None, {"x": "1"}, slice_steps=2000)
+    assert info.value.deferred
+    render("s", html, None, {"x": "1"})  # the render thread converts the template once
+    assert "para" in render("s", html, None, {"x": "2"}, slice_steps=2000).text
