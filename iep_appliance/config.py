@@ -181,6 +181,31 @@ class BreakerConfig(_Section):
     ] = 30
 
 
+class RenderConfig(_Section):
+    """Limits of one message's render (DESIGN §10.1); a message over one fails, naming it."""
+
+    max_steps: Annotated[
+        int,
+        Meta(
+            ge=100,
+            description="Template work per message: blocks entered, values looked up and"
+            " #each items, over subject, HTML and text together.",
+        ),
+    ] = 100_000
+    max_output_bytes: Annotated[
+        int,
+        Meta(ge=1024, description="Bytes of the rendered subject, HTML and text together."),
+    ] = 5_000_000
+    max_variable_depth: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=256,
+            description="Deepest nesting of objects and lists in `variables` (422 at accept).",
+        ),
+    ] = 32
+
+
 class LoggingConfig(_Section):
     level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], Meta(description="Log level.")
@@ -199,6 +224,7 @@ class Config(_Section):
     webhooks: WebhooksConfig = msgspec.field(default_factory=WebhooksConfig)
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
     breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
+    render: RenderConfig = msgspec.field(default_factory=RenderConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     base_dir: Annotated[
         str, Meta(description="Directory of the config file; set at load time, never in the file.")

@@ -49,6 +49,7 @@ class Runtime:
             self.store, self.blobs, self.clock, len(config.delivery.retry_schedule) + 1
         )
         self.messages.on_accepted.append(self._count_accepted)
+        self.messages.max_variable_depth = config.render.max_variable_depth
         self._init_workflows()
         self._init_tenant_services()
         self._init_webhooks()

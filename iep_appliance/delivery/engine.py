@@ -12,6 +12,11 @@ Stop: claiming stops; senders finish in-flight work within the grace period; cla
 jobs not yet started are released (they do not count as attempts); what is still
 running after the grace is cancelled and its lease released. A crash leaves leases,
 which the next start releases.
+
+A crash counts (§10.1): an exception while handling a job spends its attempt and follows the
+retry schedule to `failed` + `dlq` (`handle`), and a job claimed again after a lease expired
+(the process died mid-attempt) keeps its count, so one more than the schedule allows gives up
+before running. No job loops without end.
 """
 
 import asyncio
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from iep_appliance.delivery import sender
+from iep_appliance.delivery.claims import Claimed, LoadFailed, crash_text, load_claimed
 from iep_appliance.delivery.providers.base import Provider
 from iep_appliance.delivery.providers.outbox import OutboxProvider
 from iep_appliance.delivery.providers.smtp import SmtpProvider
@@ -33,6 +39,8 @@ from iep_appliance.delivery.router import SANDBOX_PROVIDER, Router
 from iep_appliance.domain import ids
 from iep_appliance.domain.errors import StoreUnavailable
 from iep_appliance.domain.models import Completion, Job, MessageRecord, Routing
+from iep_appliance.domain.render import RenderLimits
+from iep_appliance.domain.retry import after_crash
 from iep_appliance.logs import job_id_var, message_id_var, tenant_id_var
 
 if TYPE_CHECKING:
@@ -78,6 +86,11 @@ class DeliveryEngine:
             schedule=tuple(cfg.delivery.retry_schedule),
             message_id_domain=socket.getfqdn() or "iep.local",
             metrics=runtime.metrics,
+            render_limits=RenderLimits(
+                max_steps=cfg.render.max_steps,
+                max_output_bytes=cfg.render.max_output_bytes,
+                max_variable_depth=cfg.render.max_variable_depth,
+            ),
         )
         self.handlers: dict[str, JobHandler] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -131,7 +144,7 @@ class DeliveryEngine:
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if item is not _STOP:
-                out.append(item[0])
+                out.append(item.job)
         return out
 
     # ---- scheduler -------------------------------------------------------------------------------
@@ -187,23 +200,12 @@ class DeliveryEngine:
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
     async def _dispatch(self, jobs: list[Job]) -> None:
-        sends = [j for j in jobs if j.kind == "send"]
-        messages: dict[str, MessageRecord] = {}
-        suppressed: dict[str, frozenset[str]] = {}
-        if sends:
-            messages = await self.store.load_for_send([j.ref_id for j in sends])
-            by_tenant: dict[str, list[str]] = {}
-            for m in messages.values():
-                by_tenant.setdefault(m.tenant_id, []).extend((*m.to, *m.cc, *m.bcc))
-            for tenant_id, emails in by_tenant.items():
-                found = await self.store.suppressed_among(tenant_id, emails)
-                suppressed[tenant_id] = frozenset(e.lower() for e in found)
-        for job in jobs:
+        for item in await self.load_claimed(jobs):
             self._pending += 1
-            m = messages.get(job.ref_id) if job.kind == "send" else None
-            self._queue.put_nowait(
-                (job, m, suppressed.get(m.tenant_id, frozenset()) if m else None)
-            )
+            self._queue.put_nowait(item)
+
+    async def load_claimed(self, jobs: list[Job]) -> list[Claimed]:
+        return await load_claimed(self.store, jobs)
 
     # ---- senders --------------------------------------------------------------------------------
 
@@ -212,19 +214,70 @@ class DeliveryEngine:
             item = await self._queue.get()
             if item is _STOP:
                 return
-            job, message, suppressed = item
+            job = item.job
             self._inflight[job.id] = job
             try:
-                await self._run(job, message, suppressed)
-            except Exception:
-                log.exception("sender.crashed", extra={"fields": {"jobId": job.id}})
-                with contextlib.suppress(Exception):
-                    await self.store.release([job])
+                await self.handle(item)
             finally:
                 self._inflight.pop(job.id, None)
                 self._pending -= 1
                 self._room.set()
                 self._job_done.set()
+
+    async def handle(self, item: Claimed) -> None:
+        """Run one claimed job; a crash spends its attempt (never a release: that loops)."""
+        job = item.job
+        job_id_var.set(job.id)
+        tenant_id_var.set(job.tenant_id)
+        message_id_var.set(job.ref_id if job.kind == "send" else None)
+        limit = self._max_attempts(job)
+        if job.attempts > limit:  # claimed again after its last attempt's lease expired
+            error = f"gave up after {limit} attempts: the last one never finished"
+            log.error("job.attempts_exhausted", extra={"fields": {"jobId": job.id}})
+            await self._give_up(job, item.message, error, None)
+            return
+        try:
+            if item.error is not None:
+                raise LoadFailed(item.error)
+            await self._run(job, item.message, item.suppressed)
+        except Exception as exc:
+            log.exception("sender.crashed", extra={"fields": {"jobId": job.id}})
+            error = exc.args[0] if isinstance(exc, LoadFailed) else crash_text(exc)
+            await self._give_up(
+                job, item.message, error, after_crash(job.attempts, self._schedule(job))
+            )
+
+    def _schedule(self, job: Job) -> tuple[int, ...]:
+        if job.kind == "send":
+            override = self.queues.schedule_of(job)
+            return self.ctx.schedule if override is None else override
+        return tuple(self.ctx.schedule[: max(job.max_attempts - 1, 0)])
+
+    def _max_attempts(self, job: Job) -> int:
+        if job.kind == "send":
+            return len(self._schedule(job)) + 1
+        return max(job.max_attempts, 1)
+
+    async def _give_up(
+        self, job: Job, message: MessageRecord | None, error: str, retry_in: int | None
+    ) -> None:
+        """Record a crashed (or never finished) attempt: a retry in `retry_in` s, or dead.
+
+        A send goes through `finish_sends` (events, webhooks); when that write fails too, the
+        leaner `fail_job`; when even that fails, the lease expires and the re-claim counts."""
+        if job.kind == "send" and message is not None:
+            try:
+                await self.store.finish_sends(
+                    [sender.crashed(job, message, error, retry_in, self.ctx)]
+                )
+                return
+            except Exception:
+                log.exception("sender.crash_not_recorded", extra={"fields": {"jobId": job.id}})
+        retry_at = self.clock.now() + timedelta(seconds=retry_in) if retry_in is not None else None
+        try:
+            await self.store.fail_job(job, error, retry_at)
+        except Exception:
+            log.exception("job.crash_not_recorded", extra={"fields": {"jobId": job.id}})
 
     async def _run(self, job: Job, message: MessageRecord | None, suppressed: Any) -> None:
         job_id_var.set(job.id)

@@ -32,7 +32,9 @@ from iep_appliance.domain.models import (
     BatchRecipient,
     BatchRequest,
 )
+from iep_appliance.domain.render import variables_depth_exceeds
 from iep_appliance.domain.validation import (
+    DEFAULT_MAX_VARIABLE_DEPTH,
     DecodedAttachment,
     check_addresses,
     check_common,
@@ -117,7 +119,11 @@ def _addresses(
 
 
 def check_shared(
-    req: BatchRequest, limits: AttachmentLimits, now: datetime, check: BatchCheck
+    req: BatchRequest,
+    limits: AttachmentLimits,
+    now: datetime,
+    check: BatchCheck,
+    max_variable_depth: int = DEFAULT_MAX_VARIABLE_DEPTH,
 ) -> ValidShared:
     """Check every shared field once (templates and attachments included)."""
     n = len(req.recipients)
@@ -126,7 +132,7 @@ def check_shared(
     elif n > MAX_BATCH_RECIPIENTS:
         check.add(FieldError("recipients", f"at most {MAX_BATCH_RECIPIENTS} recipient entries"))
     errors: list[FieldError] = []
-    common, too_large = check_common(req, limits, now, errors)
+    common, too_large = check_common(req, limits, now, errors, max_variable_depth)
     for e in errors:
         check.add(e)
     check.too_large.extend(too_large)
@@ -146,6 +152,7 @@ def check_recipients(
     start: int,
     shared_variables: dict[str, Any],
     check: BatchCheck,
+    max_variable_depth: int = DEFAULT_MAX_VARIABLE_DEPTH,
 ) -> list[ValidRecipient]:
     """Check `recipients` (entries `start`, `start + 1`, …); variables merged over shared."""
     out = []
@@ -155,6 +162,10 @@ def check_recipients(
             break
         base = f"recipients[{start + offset}]"
         names: dict[str, str] = {}
+        if r.variables and variables_depth_exceeds(r.variables, max_variable_depth):
+            check.add(
+                FieldError(f"{base}.variables", f"nested deeper than {max_variable_depth} levels")
+            )
         out.append(
             ValidRecipient(
                 to=_addresses(f"{base}.to", r.to, check, required=True, names=names),

@@ -13,7 +13,15 @@ import msgspec
 
 from iep_appliance.domain.outcomes import RecipientRejection, SendOutcome
 
-__all__ = ["Decision", "ErrorClass", "classify", "decide", "describe", "validate_schedule"]
+__all__ = [
+    "Decision",
+    "ErrorClass",
+    "after_crash",
+    "classify",
+    "decide",
+    "describe",
+    "validate_schedule",
+]
 
 ErrorClass = Literal["ok", "transient", "permanent", "bounced"]
 
@@ -123,6 +131,17 @@ def decide(outcome: SendOutcome, attempts_made: int, schedule: Sequence[int]) ->
     if attempts_made <= len(schedule):
         return Decision(kind="retry", retry_in=schedule[attempts_made - 1], error=error)
     return Decision(kind="failed", dlq=True, error=error)
+
+
+def after_crash(attempts_made: int, schedule: Sequence[int]) -> int | None:
+    """Seconds until the next try of a job whose attempt `attempts_made` crashed (an exception,
+    or the process died and its lease expired), or None: give up into the DLQ (§10.1).
+
+    A crash is a transient failure like any other, so the schedule bounds it: at most
+    len(schedule) + 1 attempts in all, never a retry loop without end."""
+    if 1 <= attempts_made <= len(schedule):
+        return schedule[attempts_made - 1]
+    return None
 
 
 def validate_schedule(values: object) -> bool:

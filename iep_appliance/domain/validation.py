@@ -21,7 +21,7 @@ from iep_appliance.domain.errors import (
     ValidationFailed,
 )
 from iep_appliance.domain.models import Address, AttachmentLimits, Sender, SendRequest
-from iep_appliance.domain.render import check_template
+from iep_appliance.domain.render import DEFAULT_LIMITS, check_template, variables_depth_exceeds
 
 MAX_RECIPIENTS = 50
 MAX_SUBJECT = 998
@@ -139,6 +139,17 @@ def check_addresses(
     return tuple(out)
 
 
+DEFAULT_MAX_VARIABLE_DEPTH = DEFAULT_LIMITS.max_variable_depth
+
+
+def check_variables(
+    field: str, variables: object, max_depth: int, errors: list[FieldError]
+) -> None:
+    """`variables` may nest objects and lists at most `max_depth` deep (`[render]`)."""
+    if variables_depth_exceeds(variables, max_depth):
+        errors.append(FieldError(field, f"nested deeper than {max_depth} levels"))
+
+
 def check_templates(fields: dict[str, str | None], errors: list[FieldError]) -> None:
     for path, source in fields.items():
         if source is None:
@@ -236,6 +247,7 @@ def validate_send(
     allowed_domains: frozenset[str],
     now: datetime,
     prefix: str = "",
+    max_variable_depth: int = DEFAULT_MAX_VARIABLE_DEPTH,
 ) -> ValidSend:
     """Check everything about one send. Raises ValidationFailed, PayloadTooLarge or
     SenderNotAllowed; `prefix` is prepended to field paths (batch recipients)."""
@@ -244,7 +256,7 @@ def validate_send(
     to = check_addresses("to", req.to, errors, required=True, names=names)
     cc = check_addresses("cc", req.cc, errors, names=names)
     bcc = check_addresses("bcc", req.bcc, errors, names=names)
-    common, too_large = check_common(req, limits, now, errors)
+    common, too_large = check_common(req, limits, now, errors, max_variable_depth)
     if errors:
         raise ValidationFailed(_prefixed(errors, prefix))
     if too_large:
@@ -286,7 +298,11 @@ def with_reply_to_name(names: dict[str, str], common: "CommonFields") -> dict[st
 
 
 def check_common(
-    req: Any, limits: AttachmentLimits, now: datetime, errors: list[FieldError]
+    req: Any,
+    limits: AttachmentLimits,
+    now: datetime,
+    errors: list[FieldError],
+    max_variable_depth: int = DEFAULT_MAX_VARIABLE_DEPTH,
 ) -> tuple[CommonFields, list[FieldError]]:
     """Check sender, reply-to, subject, bodies, idempotency key, templates, metadata, schedule
     and attachments of a send or a batch (both have these fields). Appends 422 errors to
@@ -324,6 +340,7 @@ def check_common(
     check_templates(
         {"subject": req.subject, "htmlBody": req.html_body, "textBody": req.text_body}, errors
     )
+    check_variables("variables", req.variables, max_variable_depth, errors)
     category = check_metadata(req.metadata, errors)
     scheduled = parse_schedule(req.scheduled_at, now, errors)
     decoded, too_large = check_attachments(req.attachments, limits, errors)

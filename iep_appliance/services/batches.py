@@ -130,11 +130,21 @@ class BatchService:
         """Everything `accept` checks, writing nothing (also a recurring job's payload check)."""
         ctx = await self.messages.context(principal.tenant_id)
         check = BatchCheck()
-        shared = check_shared(req, ctx.tenant.settings.attachments, now or self.clock.now(), check)
+        shared = check_shared(
+            req,
+            ctx.tenant.settings.attachments,
+            now or self.clock.now(),
+            check,
+            self.messages.max_variable_depth,
+        )
         recipients: list[ValidRecipient] = []
         for start in range(0, min(len(req.recipients), MAX_BATCH_RECIPIENTS), SLICE):
             part = req.recipients[start : start + SLICE]
-            recipients.extend(check_recipients(part, start, req.variables, check))
+            recipients.extend(
+                check_recipients(
+                    part, start, req.variables, check, self.messages.max_variable_depth
+                )
+            )
             await asyncio.sleep(0)
         try:
             verdict(shared, check, ctx.domains)

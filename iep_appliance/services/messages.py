@@ -39,7 +39,12 @@ from iep_appliance.domain.models import (
     Tenant,
 )
 from iep_appliance.domain.queues import job_rank
-from iep_appliance.domain.validation import ValidSend, decode_error_path, validate_send
+from iep_appliance.domain.validation import (
+    DEFAULT_MAX_VARIABLE_DEPTH,
+    ValidSend,
+    decode_error_path,
+    validate_send,
+)
 from iep_appliance.services.queues import QueueService
 from iep_appliance.store.base import Store
 
@@ -90,6 +95,7 @@ class MessageService:
         self.blobs = blobs
         self.clock = clock
         self.max_attempts = max_attempts
+        self.max_variable_depth = DEFAULT_MAX_VARIABLE_DEPTH  # `[render]`, set by Runtime
         self.context_ttl = context_ttl
         self._contexts: dict[str, TenantContext] = {}
         self.accept_hooks: list[Callable[[Principal, int], Any]] = []
@@ -140,7 +146,11 @@ class MessageService:
         ctx = await self.context(principal.tenant_id)
         try:
             valid = validate_send(
-                req, ctx.tenant.settings.attachments, ctx.domains, self.clock.now()
+                req,
+                ctx.tenant.settings.attachments,
+                ctx.domains,
+                self.clock.now(),
+                max_variable_depth=self.max_variable_depth,
             )
         except SenderNotAllowed as exc:
             raise ctx.sender_refusal(exc) from None

@@ -119,7 +119,11 @@ class ScheduledJobService:
                 ctx = await self.messages.context(principal.tenant_id)
                 try:
                     validate_send(
-                        req, ctx.tenant.settings.attachments, ctx.domains, self.clock.now()
+                        req,
+                        ctx.tenant.settings.attachments,
+                        ctx.domains,
+                        self.clock.now(),
+                        max_variable_depth=self.messages.max_variable_depth,
                     )
                 except SenderNotAllowed as exc:
                     raise ctx.sender_refusal(exc) from None
@@ -304,6 +308,19 @@ class ScheduledJobService:
         except (ValidationFailed, PayloadTooLarge, SenderNotAllowed) as exc:
             error = _describe(_prefixed(exc, job.kind))
         event(log, "scheduled_job.run_rejected", jobId=job.id, tick=tick_s, error=error)
+        return await self._record_failed(job, tick_s, nxt, error)
+
+    async def record_crashed_tick(
+        self, job: ScheduledJob, tick: datetime, next_run_at: datetime | None, error: str
+    ) -> ScheduledRun | None:
+        """A tick whose run raised is spent like a rejected one (§10.1: no endless retry):
+        recorded with `error`, the schedule moved to `next_run_at`."""
+        nxt = ids.iso(next_run_at) if next_run_at else None
+        return await self._record_failed(job, ids.iso(tick), nxt, error)
+
+    async def _record_failed(
+        self, job: ScheduledJob, tick_s: str, nxt: str | None, error: str
+    ) -> ScheduledRun | None:
         failed = ScheduledRun(
             scheduled_job_id=job.id,
             tick=tick_s,

@@ -13,7 +13,9 @@ them. A job paused and resumed, or given a new cron or timezone, catches nothing
 
 What a crash leaves: nothing to repair. Each tick's run record commits with its messages
 (see `services/scheduled_jobs.py`), so on restart a tick that committed is skipped by its
-primary key and a tick that did not commit is simply due again.
+primary key and a tick that did not commit is simply due again. A tick whose run raises is
+recorded as a failed run (spent, like a rejected one), so a failing job is never retried
+every second for ever; only when even that record cannot be written does it stay due.
 """
 
 import asyncio
@@ -22,7 +24,7 @@ from datetime import datetime
 
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
-from iep_appliance.domain.schedules import CronSpec, due_tick, next_tick
+from iep_appliance.domain.schedules import CronSpec, ScheduledJob, due_tick, next_tick
 from iep_appliance.logs import event
 from iep_appliance.services.scheduled_jobs import ScheduledJobService
 from iep_appliance.store.base import Store
@@ -74,17 +76,33 @@ class Ticker:
                     upcoming = next_tick(spec, max(tick, at))
                     try:
                         run = await self.service.run_tick(job, tick, upcoming)
-                    except Exception:
+                    except Exception as exc:
                         log.exception(
                             "scheduled_job.run_failed", extra={"fields": {"jobId": job.id}}
                         )
-                        continue
+                        if not await self._spend_tick(job, tick, upcoming, exc):
+                            continue
+                        run = None
                     progressed += 1
                     if run is not None and run.error is None:
                         ran += 1
                 if len(due) < BATCH or not progressed:
                     break
         return ran
+
+    async def _spend_tick(
+        self, job: ScheduledJob, tick: datetime, upcoming: datetime | None, exc: Exception
+    ) -> bool:
+        """Record a tick whose run raised as failed, so it is not retried every second for
+        ever (§10.1). False when that cannot be recorded either (the store is failing)."""
+        text = str(exc)
+        error = f"crashed: {type(exc).__name__}" + (f": {text}"[:300] if text else "")
+        try:
+            await self.service.record_crashed_tick(job, tick, upcoming, error)
+        except Exception:
+            log.exception("scheduled_job.crash_not_recorded", extra={"fields": {"jobId": job.id}})
+            return False
+        return True
 
     async def run(self) -> None:
         """The ticker task: never returns; cancelled by Runtime at stop."""

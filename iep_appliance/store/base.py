@@ -150,6 +150,12 @@ class Store(Protocol):
     async def bury_job(self, job_id: int, error: str) -> None:
         """Dead-letter a claimed job that cannot run (a kind nothing handles)."""
 
+    async def fail_job(self, job: Job, error: str, retry_at: datetime | None) -> None:
+        """A claimed job whose handling crashed (the attempt counts, §10.1): ready again at
+        `retry_at`, or dead when None. A send job's message follows: `queued` with a
+        `retry_scheduled` event, or `failed` with `failed` and `dlq` events. Only the job
+        and message rows are touched, so it records what a richer write could not."""
+
     async def release_all_leases(self) -> int:
         """Single node start: every lease is stale."""
 

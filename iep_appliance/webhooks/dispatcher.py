@@ -11,7 +11,8 @@ waits while they are all busy, so claims stay bounded). A worker runs `deliver`:
 Stop: queued jobs not yet started are released (not an attempt); POSTs in flight finish
 within the grace, the rest are cancelled and released. A crash leaves leases that the next
 start releases; the event then goes out again with the same `webhook-id`, so receivers can
-drop the duplicate.
+drop the duplicate. An exception while delivering counts as a failed attempt (§10.1): the
+job is retried on the schedule, then dead; it never comes back without end.
 """
 
 import asyncio
@@ -116,12 +117,30 @@ class WebhookDispatcher:
             tenant_id_var.set(job.tenant_id)
             message_id_var.set(None)
             try:
-                await self.deliver(job)
-            except Exception:
-                # A bug: leave the lease to expire so the job comes back later, not in a loop.
-                log.exception("webhook.crashed", extra={"fields": {"jobId": job.id}})
+                await self.run_one(job)
             finally:
                 self._inflight.pop(job.id, None)
+
+    async def run_one(self, job: Job) -> None:
+        """Deliver one claimed job; an exception spends its attempt (see `crashed`)."""
+        try:
+            await self.deliver(job)
+        except Exception as exc:
+            log.exception("webhook.crashed", extra={"fields": {"jobId": job.id}})
+            await self.crashed(job, exc)
+
+    async def crashed(self, job: Job, exc: Exception) -> None:
+        """A delivery that raised spends its attempt: retried on the schedule, then dead.
+        If even that cannot be recorded, the lease expires and the re-claim counts."""
+        step, delay = next_step(None, job.attempts, self.schedule)
+        text = str(exc)
+        error = f"crashed: {type(exc).__name__}" + (f": {text}"[:300] if text else "")
+        retry_at = self.clock.now() + timedelta(seconds=delay) if step == "retrying" else None
+        self.metrics.webhook_deliveries.labels(outcome=step).inc()
+        try:
+            await self.store.fail_job(job, error, retry_at)
+        except Exception:
+            log.exception("webhook.crash_not_recorded", extra={"fields": {"jobId": job.id}})
 
     # ---- one attempt -----------------------------------------------------------------------
 

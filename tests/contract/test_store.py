@@ -642,6 +642,41 @@ async def test_finish_dead_puts_the_job_in_the_dlq_and_fails_the_message(
     assert await store.queue_depth() == {"dead": 1}
 
 
+async def test_fail_job_with_a_retry_time_requeues_the_job_and_its_message(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    message_id = await accept(store, tenant, clock)
+    (job,) = await claim_all(store, clock)
+
+    await store.fail_job(job, "crashed: KeyError", clock.now() + timedelta(seconds=30))
+
+    record = await store.get_message(tenant.id, message_id)
+    assert record is not None
+    assert (record.status, record.last_error, record.attempts) == ("queued", "crashed: KeyError", 1)
+    assert record.events[-1].type == "retry_scheduled"
+    assert await claim_all(store, clock) == []
+    clock.advance(31)
+    (again,) = await claim_all(store, clock)
+    assert (again.id, again.attempts) == (job.id, 2)
+
+
+async def test_fail_job_without_a_retry_time_dead_letters_job_and_message(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    message_id = await accept(store, tenant, clock)
+    (job,) = await claim_all(store, clock)
+
+    await store.fail_job(job, "crashed: RecursionError", None)
+
+    record = await store.get_message(tenant.id, message_id)
+    assert record is not None
+    assert (record.status, record.last_error) == ("failed", "crashed: RecursionError")
+    assert [e.type for e in record.events][-2:] == ["failed", "dlq"]
+    assert await store.queue_depth() == {"dead": 1}
+    clock.advance(3600)
+    assert await claim_all(store, clock) == []
+
+
 async def test_many_completions_are_recorded_together(
     store: Store, tenant: Tenant, clock: FakeClock
 ) -> None:

@@ -162,6 +162,15 @@ async def api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
 
 # ---- every bad input: a 4xx naming the field, and nothing written ---------------------------
 
+
+def _nested(depth: int) -> dict[str, Any]:
+    """An object `depth` levels deep: {"a": {"a": … {} …}}."""
+    value: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
 BAD_INPUTS = [
     # required fields
     pytest.param({"to": DROP}, 422, ["to"], id="missing-to"),
@@ -285,6 +294,11 @@ BAD_INPUTS = [
     pytest.param({"scheduledAt": "2000-01-01T00:00:00Z"}, 422, ["scheduledAt"], id="past"),
     pytest.param({"scheduledAt": "tomorrow"}, 422, ["scheduledAt"], id="not-a-date"),
     pytest.param({"queue": "no-such-queue"}, 422, ["queue"], id="unknown-queue"),
+    # variables nested deeper than [render] max_variable_depth (32): refused at accept (§10.1)
+    pytest.param({"variables": _nested(33)}, 422, ["variables"], id="variables-too-deep"),
+    pytest.param(
+        {"variables": {"l": [_nested(40)]}}, 422, ["variables"], id="variables-deep-in-a-list"
+    ),
     # several problems at once are all named
     pytest.param(
         {"to": ["bad"], "subject": "a\r\nb", "htmlBody": "{{#if}}"},

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from iep_appliance.clock import FakeClock
+from iep_appliance.services.ticker import Ticker
 from tests.integration.tenant.conftest import Appliance, TenantKey, message
 from tests.support.problems import assert_problem
 from tests.support.waiting import wait_until
@@ -378,3 +379,36 @@ async def test_scheduled_jobs_need_the_admin_scope(appliance: Appliance, acme: T
     sender = await appliance.key(acme, ("send", "read"))
     resp = await appliance.client.post("/v1/scheduled-jobs", json=job_body(), headers=sender.auth)
     assert_problem(resp, 403)
+
+
+class CrashingRuns:
+    """The real scheduled-job service whose `run_tick` raises (a bug somewhere below it)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls = 0
+
+    async def run_tick(self, *args: Any) -> Any:
+        self.calls += 1
+        raise RecursionError("maximum recursion depth exceeded")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+async def test_a_tick_whose_run_raises_is_recorded_as_failed_not_retried_for_ever(
+    appliance: Appliance, acme: TenantKey
+) -> None:
+    """§10.1: on main the tick stayed due and the ticker retried it every second, for ever."""
+    created = await create(appliance, acme)
+    service = CrashingRuns(appliance.rt.ticker.service)
+    ticker = Ticker(service, appliance.rt.store, appliance.rt.clock)  # type: ignore[arg-type]
+    advance(appliance, 60)
+    await ticker.run_due()
+    await ticker.run_due()  # the same moment again: the crashed tick is spent, not retried
+    assert service.calls == 1
+    (run,) = await runs(appliance, acme, created["id"])
+    assert run["tick"] == "2026-01-01T00:01:00.000Z"
+    assert run["messageId"] is None
+    assert run["error"] == "crashed: RecursionError: maximum recursion depth exceeded"
+    assert (await job(appliance, acme, created["id"]))["nextRunAt"] == "2026-01-01T00:02:00.000Z"

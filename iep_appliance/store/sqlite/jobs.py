@@ -161,6 +161,41 @@ def bury(conn: sqlite3.Connection, job_id: int, error: str, now: str) -> None:
     conn.execute(JOB_DEAD, (error, now, job_id))
 
 
+# A crashed attempt (fail_job): only the job and message rows and one or two events.
+MESSAGE_RETRY_AFTER_CRASH = (
+    "UPDATE messages SET status = 'queued', last_error = ?, updated_at = ?"
+    " WHERE id = ? AND status IN ('queued', 'processing') RETURNING sandbox"
+)
+MESSAGE_FAILED_AFTER_CRASH = (
+    "UPDATE messages SET status = 'failed', last_error = ?, updated_at = ?"
+    " WHERE id = ? AND status IN ('queued', 'processing') RETURNING sandbox"
+)
+
+
+def fail(conn: sqlite3.Connection, job: Job, error: str, retry_at: str | None, now: str) -> None:
+    """A crashed attempt: the job ready at `retry_at` or dead, its send message to match."""
+    if retry_at is not None:
+        conn.execute(JOB_RETRY, (retry_at, error, now, job.id))
+    else:
+        conn.execute(JOB_DEAD, (error, now, job.id))
+    if job.kind != "send":
+        return
+    info: dict[str, Any] = {"attempt": job.attempts, "error": error}
+    if retry_at is not None:
+        row = conn.execute(MESSAGE_RETRY_AFTER_CRASH, (error, now, job.ref_id)).fetchone()
+        types = [("retry_scheduled", {**info, "retryAt": retry_at})]
+    else:
+        row = conn.execute(MESSAGE_FAILED_AFTER_CRASH, (error, now, job.ref_id)).fetchone()
+        types = [("failed", info), ("dlq", info)]
+    if row is None:
+        return
+    if row[0]:
+        types = [(t, {**data, "sandbox": True}) for t, data in types]
+    for type_, data in types:
+        conn.execute(INSERT_EVENT, (job.ref_id, job.tenant_id, type_, rows.dumps(data), now))
+    analytics.record_finish(conn, job.ref_id, "queued" if retry_at else "failed", now)
+
+
 def release_all(conn: sqlite3.Connection, now: str) -> int:
     n = conn.execute(RELEASE_ALL, (now,)).rowcount
     _requeued_events(conn, conn.execute(REQUEUE_PROCESSING, (now,)).fetchall(), now)

@@ -267,6 +267,13 @@ class SqliteStore(TenantServiceVerbs, WorkflowVerbs, OperationsVerbs, DashboardV
         now = self._now()
         await self.db.write(lambda c: q_jobs.bury(c, job_id, error, now))
 
+    async def fail_job(self, job: Job, error: str, retry_at: datetime | None) -> None:
+        now = self._now()
+        at = ids.iso(retry_at) if retry_at is not None else None
+        await self.db.write(lambda c: q_jobs.fail(c, job, error, at, now))
+        if at is not None:
+            self._notify(at)
+
     async def release_all_leases(self) -> int:
         now = self._now()
         return await self.db.write(lambda c: q_jobs.release_all(c, now))

@@ -89,6 +89,13 @@ async def test_one_bad_address_rejects_the_batch_naming_its_index_and_writes_not
     assert env.sink.received == []
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
 async def test_malformed_batches_are_422_naming_the_field(env: Env) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         (batch_body([]), "recipients"),
@@ -100,6 +107,12 @@ async def test_malformed_batches_are_422_naming_the_field(env: Env) -> None:
         (batch_body(people(2), subject="Hi\r\nBcc: x@example.org"), "subject"),
         (batch_body(people(2), queue="nope"), "queue"),
         (batch_body(people(2), scheduledAt="2020-01-01T00:00:00Z"), "scheduledAt"),
+        # nested deeper than [render] max_variable_depth (32), shared or per recipient
+        (batch_body(people(2), variables=_nested(33)), "variables"),
+        (
+            batch_body([{"to": ["a@example.org"], "variables": _nested(33)}]),
+            "recipients[0].variables",
+        ),
     ]
     before = rows(env)
     for body, field in cases:
