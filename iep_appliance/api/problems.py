@@ -26,6 +26,7 @@ from iep_appliance.domain.errors import (
     PayloadTooLarge,
     RateLimited,
     SenderNotAllowed,
+    TenantDeactivated,
     Unauthorized,
     ValidationFailed,
 )
@@ -41,6 +42,7 @@ _MAP: list[tuple[type[IEPError], int, str, str]] = [
     (PayloadTooLarge, 413, "payload-too-large", "Payload too large"),
     (SenderNotAllowed, 403, "sender-not-allowed", "Sender domain not allowed"),
     (Unauthorized, 401, "unauthorized", "Authentication required"),
+    (TenantDeactivated, 403, "tenant-deactivated", "Tenant deactivated"),
     (Forbidden, 403, "forbidden", "Missing scope"),
     (NotFound, 404, "not-found", "Not found"),
     (Conflict, 409, "conflict", "Conflict"),

@@ -6,6 +6,9 @@
      ├─ SenderNotAllowed      `from` domain not on the tenant's allow-list
      ├─ NotFound              no such resource for this tenant
      ├─ Conflict              state forbids the change (idempotency mismatch, not failed, ...)
+     ├─ Unauthorized          no credentials, or credentials that match nothing
+     ├─ Forbidden             the credentials lack a scope
+     │   └─ TenantDeactivated the credentials belong to a deactivated tenant
      ├─ RateLimited           over a tenant limit; .retry_after seconds
      └─ ConfigError           bad iep.toml; .problems one line per key
 
@@ -61,6 +64,10 @@ class Unauthorized(IEPError):
 
 class Forbidden(IEPError):
     pass
+
+
+class TenantDeactivated(Forbidden):
+    """A valid key (or session) of a tenant the operator deactivated: 403, never 'scope'."""
 
 
 @dataclass

@@ -16,6 +16,7 @@ from iep_appliance.domain.errors import (
     FieldError,
     Forbidden,
     NotFound,
+    TenantDeactivated,
     Unauthorized,
     ValidationFailed,
 )
@@ -130,7 +131,7 @@ class KeyService:
             raise Unauthorized("Invalid API key")
         tenant = await self.store.get_tenant(record.tenant_id)
         if tenant is None or not tenant.active:
-            raise Forbidden("The tenant of this API key is deactivated")
+            raise TenantDeactivated("The tenant of this API key is deactivated")
         principal = Principal(
             tenant_id=record.tenant_id,
             key_id=record.id,
