@@ -15,6 +15,7 @@ from iep_appliance.api import (
     batches,
     cancellation,
     domains,
+    drain,
     fast_send,
     keys,
     messages,
@@ -104,4 +105,5 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
     )
     app.state.runtime = runtime
     fast_send.install(app, runtime)
+    drain.install(app)  # outermost: the SIGTERM drain sees every request first
     return app
