@@ -31,6 +31,7 @@ from iep_appliance.delivery.providers.smtp import SmtpProvider
 from iep_appliance.delivery.queues import QueueGate
 from iep_appliance.delivery.router import SANDBOX_PROVIDER, Router
 from iep_appliance.domain import ids
+from iep_appliance.domain.hostnames import own_hostname
 from iep_appliance.domain.models import Completion, Job, MessageRecord, Routing
 from iep_appliance.logs import job_id_var, message_id_var, tenant_id_var
 
@@ -54,7 +55,7 @@ class DeliveryEngine:
         self.providers: dict[str, Provider] = {}
         for name, p in cfg.providers.items():
             if p.type == "smtp":
-                self.providers[name] = SmtpProvider(name, p)
+                self.providers[name] = SmtpProvider(name, p, cfg.delivery.hostname)
             else:
                 self.providers[name] = OutboxProvider(name, self.store.save_outbox)
         if SANDBOX_PROVIDER not in self.providers:
@@ -72,7 +73,7 @@ class DeliveryEngine:
             blobs=runtime.blobs,
             clock=self.clock,
             schedule=tuple(cfg.delivery.retry_schedule),
-            message_id_domain=socket.getfqdn() or "iep.local",
+            message_id_domain=own_hostname(cfg.delivery.hostname, socket.getfqdn()),
             metrics=runtime.metrics,
         )
         self.handlers: dict[str, JobHandler] = {}
