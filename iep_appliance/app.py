@@ -80,6 +80,23 @@ def _timing_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+# The docs UI's assets are served by the appliance itself (webui/static, vendored from the npm
+# package swagger-ui-dist, the version in each file name): /schema works offline and loads
+# nothing from a CDN (DESIGN §10.1). Swagger UI is the only docs UI enabled.
+SWAGGER_UI_VERSION = "5.18.2"
+_STATIC = "/admin/static"
+
+
+def _swagger_ui() -> SwaggerRenderPlugin:
+    v = SWAGGER_UI_VERSION
+    return SwaggerRenderPlugin(
+        js_url=f"{_STATIC}/swagger-ui-bundle-{v}.js",
+        css_url=f"{_STATIC}/swagger-ui-{v}.css",
+        standalone_preset_js_url=f"{_STATIC}/swagger-ui-standalone-preset-{v}.js",
+        favicon="<link rel='icon' href='data:,'>",  # Litestar's default is a CDN image
+    )
+
+
 def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Litestar:
     handlers: list[Any] = []
     for module in ROUTE_MODULES:
@@ -97,7 +114,7 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
             version=__version__,
             description="Multi-tenant email platform API. Auth: `x-api-key` or Bearer.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[_swagger_ui()],
         ),
         template_config=admin_routes.template_config(paths.templates_dir()),
         debug=False,
