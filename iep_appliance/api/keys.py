@@ -1,6 +1,8 @@
 """/v1/api-keys (admin): self-service keys. The key is shown once, at creation or rotation;
 lists never carry a hash or secret. Revocation drops the auth cache at once."""
 
+from typing import Annotated
+
 import msgspec
 from litestar import Request, delete, get, post
 from litestar.di import NamedDependency
@@ -12,42 +14,82 @@ from iep_appliance.runtime import Runtime
 
 
 class KeyView(msgspec.Struct, frozen=True, rename="camel"):
-    id: str
-    name: str
-    prefix: str
-    scopes: list[str]
-    sandbox: bool
-    expires_at: str | None
-    last_used_at: str | None
-    created_at: str
+    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    name: Annotated[str, msgspec.Meta(description="The key's name (a label for people).")]
+    prefix: Annotated[
+        str, msgspec.Meta(description="The key's public prefix, shown in lists and logs.")
+    ]
+    scopes: Annotated[
+        list[str], msgspec.Meta(description="What the key may do: `send`, `read`, `admin`.")
+    ]
+    sandbox: Annotated[
+        bool,
+        msgspec.Meta(
+            description="A sandbox key: its messages go to the outbox, never to recipients."
+        ),
+    ]
+    expires_at: Annotated[
+        str | None, msgspec.Meta(description="When the key stops working (ISO 8601); null = never.")
+    ]
+    last_used_at: Annotated[
+        str | None, msgspec.Meta(description="When the key was last used (ISO 8601); null = never.")
+    ]
+    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
 
 
 class CreatedKeyView(msgspec.Struct, frozen=True, rename="camel"):
-    id: str
-    name: str
-    prefix: str
-    scopes: list[str]
-    sandbox: bool
-    expires_at: str | None
-    last_used_at: str | None
-    created_at: str
-    key: str
+    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    name: Annotated[str, msgspec.Meta(description="The key's name (a label for people).")]
+    prefix: Annotated[
+        str, msgspec.Meta(description="The key's public prefix, shown in lists and logs.")
+    ]
+    scopes: Annotated[
+        list[str], msgspec.Meta(description="What the key may do: `send`, `read`, `admin`.")
+    ]
+    sandbox: Annotated[
+        bool,
+        msgspec.Meta(
+            description="A sandbox key: its messages go to the outbox, never to recipients."
+        ),
+    ]
+    expires_at: Annotated[
+        str | None, msgspec.Meta(description="When the key stops working (ISO 8601); null = never.")
+    ]
+    last_used_at: Annotated[
+        str | None, msgspec.Meta(description="When the key was last used (ISO 8601); null = never.")
+    ]
+    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
+    key: Annotated[str, msgspec.Meta(description="The secret key; shown only in this response.")]
 
 
 class KeyList(msgspec.Struct, frozen=True, rename="camel"):
-    data: list[KeyView]
-    next_cursor: str | None = None
+    data: Annotated[list[KeyView], msgspec.Meta(description="The items of this page.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Cursor for the next page (pass as `cursor`); null on the last page."
+        ),
+    ] = None
 
 
 class KeyIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
-    name: str = ""
-    scopes: list[str] = msgspec.field(default_factory=lambda: ["send"])
-    expires_at: str | None = None
-    sandbox: bool = False
+    name: Annotated[str, msgspec.Meta(description="A label for the key.")] = ""
+    scopes: Annotated[
+        list[str], msgspec.Meta(description="What the key may do: `send`, `read`, `admin`.")
+    ] = msgspec.field(default_factory=lambda: ["send"])
+    expires_at: Annotated[
+        str | None, msgspec.Meta(description="When the key stops working (ISO 8601); null = never.")
+    ] = None
+    sandbox: Annotated[
+        bool,
+        msgspec.Meta(description="Make a sandbox key (`iep_test_…`): messages go to the outbox."),
+    ] = False
 
 
 class RotateIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
-    grace_seconds: int = 0
+    grace_seconds: Annotated[
+        int, msgspec.Meta(description="How long the old key keeps working, in seconds.")
+    ] = 0
 
 
 def _rt(request: Request) -> Runtime:
