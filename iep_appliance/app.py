@@ -15,6 +15,7 @@ from iep_appliance.api import (
     batches,
     cancellation,
     domains,
+    drain,
     fast_send,
     keys,
     messages,
@@ -83,6 +84,23 @@ def _timing_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+# The docs UI's assets are served by the appliance itself (webui/static, vendored from the npm
+# package swagger-ui-dist, the version in each file name): /schema works offline and loads
+# nothing from a CDN (DESIGN §10.1). Swagger UI is the only docs UI enabled.
+SWAGGER_UI_VERSION = "5.18.2"
+_STATIC = "/admin/static"
+
+
+def _swagger_ui() -> SwaggerRenderPlugin:
+    v = SWAGGER_UI_VERSION
+    return SwaggerRenderPlugin(
+        js_url=f"{_STATIC}/swagger-ui-bundle-{v}.js",
+        css_url=f"{_STATIC}/swagger-ui-{v}.css",
+        standalone_preset_js_url=f"{_STATIC}/swagger-ui-standalone-preset-{v}.js",
+        favicon="<link rel='icon' href='data:,'>",  # Litestar's default is a CDN image
+    )
+
+
 def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Litestar:
     handlers: list[Any] = []
     for module in ROUTE_MODULES:
@@ -101,7 +119,7 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
             version=__version__,
             description="Multi-tenant email platform API. Auth: `x-api-key` or Bearer.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[_swagger_ui()],
         ),
         template_config=admin_routes.template_config(paths.templates_dir()),
         debug=False,
@@ -109,5 +127,6 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
     )
     app.state.runtime = runtime
     fast_send.install(app, runtime)
-    strict_input.install(app, runtime)  # outermost: the fast path sees only strict bodies
+    strict_input.install(app, runtime)  # in front of the fast path: it sees only strict bodies
+    drain.install(app)  # outermost: the SIGTERM drain sees every request first
     return app

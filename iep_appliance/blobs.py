@@ -2,6 +2,8 @@
 
 Files are written and fsynced before the commit that references them, so a `202`
 never points at a missing file. Keys are `{tenant}/{message}/{position}_{filename}`.
+Files are 0600 and directories 0700 whatever the umask (DESIGN §10.1: nothing in the data
+directory is readable by "other"); `make_private_dirs` and `open_private` serve the backups too.
 An S3-compatible backend for scale-out implements the same verbs.
 """
 
@@ -10,7 +12,7 @@ import errno
 import os
 import shutil
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from iep_appliance.domain.errors import StoreUnavailable
 
@@ -28,6 +30,40 @@ class Blobs(Protocol):
     def delete_prefix(self, prefix: str) -> None: ...
     def delete(self, key: str) -> None:
         """Remove one blob; a missing one is not an error (retention, issue 9)."""
+
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def make_private_dirs(directory: Path) -> None:
+    """`mkdir -p` whose every new level is 0700 (`Path.mkdir(parents=True)` makes the parents
+    with the default mode, and every mode is cut by the umask: chmod after)."""
+    missing: list[Path] = []
+    here = directory
+    while not here.exists():
+        missing.append(here)
+        here = here.parent
+    for level in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            level.mkdir(mode=DIR_MODE)
+            os.chmod(level, DIR_MODE)
+
+
+def open_private(path: Path) -> BinaryIO:
+    """A new (or truncated) file for writing, 0600 from its creation on."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)
+    return os.fdopen(fd, "wb")
+
+
+def narrow_tree(root: Path) -> None:
+    """Clear the "other" bits of `root` and everything under it (files placed by a restore)."""
+    for path in [root, *root.rglob("*")]:
+        with contextlib.suppress(FileNotFoundError):
+            mode = path.lstat().st_mode & 0o7777
+            if mode & 0o007 and not path.is_symlink():
+                os.chmod(path, mode & ~0o007)
 
 
 class LocalBlobs:
@@ -49,8 +85,8 @@ class LocalBlobs:
         path = self._path(key)
         tmp = path.with_name(path.name + ".tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
+            make_private_dirs(path.parent)
+            with open_private(tmp) as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())

@@ -195,12 +195,9 @@ def serve(cfg: Config, config_path: str | None = None) -> int:
 
 
 async def _serve(cfg: Config, config_path: str | None = None) -> int:
-    import contextlib
-
-    import uvicorn
-
     from iep_appliance import logs
     from iep_appliance.app import build_app
+    from iep_appliance.http_server import HttpServer
     from iep_appliance.runtime import Runtime
 
     logs.setup(cfg.logging.level)
@@ -213,43 +210,18 @@ async def _serve(cfg: Config, config_path: str | None = None) -> int:
     if rt.first_start is not None:
         print("IEP first start: save these credentials (also in initial-credentials.txt)")
         print(rt.first_start.lines(), end="", flush=True)
-    app = build_app(rt)
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self):  # type: ignore[no-untyped-def]
-            yield  # signals are handled below, so a SIGTERM ends in exit code 0
-
-    server = Server(
-        uvicorn.Config(
-            app,
-            host=cfg.server.host,
-            port=cfg.server.port,
-            http="httptools",
-            lifespan="off",
-            access_log=False,
-            log_config=None,
-            server_header=False,
-            timeout_graceful_shutdown=5,
-            backlog=2048,
-        )
-    )
-
-    def on_signal() -> None:
-        rt.ready = False
-        server.should_exit = True
-
+    http = HttpServer(rt, build_app(rt))
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
+        loop.add_signal_handler(sig, http.stop)
     if config_path is not None:
         from iep_appliance.reload import Reloader
 
         Reloader(rt, config_path).install(loop)
     try:
-        await server.serve()
+        started = await http.run()
     finally:
         await rt.stop()
-    return 0 if server.started else 1
+    return 0 if started else 1
 
 
 # ---- backup, restore, purge (issue 9) ----------------------------------------------------------

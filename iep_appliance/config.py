@@ -31,6 +31,15 @@ class ServerConfig(_Section):
     max_request_bytes: Annotated[
         int, Meta(ge=1024, description="Largest accepted request body in bytes (30 MB).")
     ] = 30 * 1024 * 1024
+    drain_seconds: Annotated[
+        float,
+        Meta(
+            ge=0,
+            description="On SIGTERM, how long HTTP requests in flight (and kept-alive"
+            " connections) may finish before the listener closes; new requests get 503 with"
+            " Retry-After meanwhile.",
+        ),
+    ] = 10
 
 
 class StorageConfig(_Section):
@@ -99,6 +108,14 @@ class DeliveryConfig(_Section):
     claim_batch: Annotated[
         int, Meta(ge=1, le=1000, description="Jobs claimed per scheduler step.")
     ] = 64
+    hostname: Annotated[
+        str,
+        Meta(
+            description="Name this appliance gives itself in SMTP EHLO and on the right of"
+            " Message-ID; empty = the machine's FQDN, or the sender's domain when the FQDN has"
+            " no dot or is localhost.",
+        ),
+    ] = ""
 
 
 class ProviderConfig(_Section):

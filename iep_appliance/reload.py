@@ -87,13 +87,13 @@ def effective(old: Config, new: Config) -> Config:
     return msgspec.structs.replace(new, **kept)
 
 
-def make_provider(name: str, cfg: ProviderConfig, save_outbox: Any) -> Provider:
+def make_provider(name: str, cfg: ProviderConfig, save_outbox: Any, hostname: str = "") -> Provider:
     """The provider object for one `[providers.NAME]` table (as the delivery engine builds it)."""
     from iep_appliance.delivery.providers.outbox import OutboxProvider
     from iep_appliance.delivery.providers.smtp import SmtpProvider
 
     if cfg.type == "smtp":
-        return SmtpProvider(name, cfg)
+        return SmtpProvider(name, cfg, hostname)
     return OutboxProvider(name, save_outbox)
 
 
@@ -182,7 +182,9 @@ class Reloader:
                 providers[name] = current[name]
                 kept.add(name)
             else:
-                providers[name] = make_provider(name, cfg, engine.store.save_outbox)
+                providers[name] = make_provider(
+                    name, cfg, engine.store.save_outbox, old.delivery.hostname
+                )
         if SANDBOX_PROVIDER not in providers:  # the built-in outbox sandbox messages use
             sandbox = current.get(SANDBOX_PROVIDER)
             if sandbox is not None and sandbox.kind == "outbox":

@@ -4,7 +4,9 @@ Start: store (open, migrate, writer) → first-start credentials → release sta
 providers → sender and webhook pools → scheduler → housekeeping → ready.
 Stop, in reverse: not ready → stop claiming → in-flight sends finish within
 `delivery.shutdown_grace_seconds` → unstarted claims released → writer flushed → closed.
-A crash at any point leaves only leases, which the next start releases.
+A crash at any point leaves only leases, which the next start releases. Under `iep serve`,
+the HTTP listener drains first (http_server.py: requests in flight answered, new ones 503),
+so `stop()` runs once no request can still commit anything.
 Every long-lived task is created here (or by a component started here) and awaited at stop.
 """
 

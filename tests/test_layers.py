@@ -7,7 +7,8 @@
     services           ← domain, store.base, blobs, clock, logs
     delivery, webhooks ← domain, store.base, config, blobs, clock, logs, metrics
     api, admin         ← services, domain, logs (never store, never SQL)
-    cli                ← config, services, runtime, app, domain, clock, logs, reload
+    cli                ← config, services, runtime, app, domain, clock, logs, reload, http_server
+    http_server        ← runtime, logs (uvicorn and the SIGTERM drain of `iep serve`)
     reload             ← config, delivery, domain, logs (SIGHUP: swaps the engine's router)
     client             ← domain (standalone HTTP client; never store, services or runtime)
     config clock logs metrics blobs paths  ← domain
@@ -53,7 +54,19 @@ ALLOWED: dict[str, set[str]] = {
     "webhooks": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics"},
     "api": {"services", "domain", "logs"},
     "admin": {"services", "domain", "logs"},
-    "cli": {"config", "services", "runtime", "app", "domain", "clock", "logs", "reload"},
+    "cli": {
+        "config",
+        "services",
+        "runtime",
+        "app",
+        "domain",
+        "clock",
+        "logs",
+        "reload",
+        "http_server",
+    },
+    # `iep serve`'s listener: uvicorn and the SIGTERM drain (http_server.py).
+    "http_server": {"runtime", "logs"},
     "__main__": {"cli"},
     # The standalone Python client (DESIGN §4.2): HTTP only, plus domain/signing for webhooks.
     "client": {"domain"},

@@ -4,12 +4,15 @@ A session is a random id (the cookie's value: HttpOnly, SameSite=Strict, Secure 
 browser came over https, Path=/admin) kept durably by its hash (services/admin_sessions.py),
 so a restart signs nobody out, and cached in memory. Every POST of a signed-in operator
 carries the session's CSRF token (form field `csrf_token` or header `X-CSRF-Token`); the
-login form uses a double-submit cookie instead. Failed logins are limited per address and
-per client address, in memory. Roles: `viewer` reads, `admin` also acts (routes.py gives
-each handler the least role it needs).
+login form uses a double-submit cookie instead. Failed logins are limited per account *and*
+client address together (so an attacker elsewhere cannot lock the operator out) and, more
+loosely, per client address across accounts; in memory, answered 429 with Retry-After.
+Roles: `viewer` reads, `admin` also acts (routes.py gives each handler the least role it
+needs).
 """
 
 import hmac
+import math
 import secrets
 from collections import deque
 from datetime import UTC, datetime
@@ -32,8 +35,10 @@ COOKIE = "iep_admin"
 LOGIN_COOKIE = "iep_admin_login"
 SESSION_SECONDS = 12 * 3600
 MAX_SESSIONS = 10_000
-# Failed logins allowed per address and per client within the window, then refused.
+# Failed logins allowed within the window, then refused: per (account, client address), and per
+# client address over all accounts (one address trying many accounts).
 MAX_FAILURES = 5
+MAX_CLIENT_FAILURES = 20
 FAILURE_WINDOW = 900.0
 ROLES = {"viewer": 0, "admin": 1}
 PUBLIC = "public"
@@ -150,7 +155,7 @@ class Sessions:
 
 
 class LoginLimiter:
-    """At most MAX_FAILURES failed logins per key (address, client) per FAILURE_WINDOW."""
+    """At most `limit` failed logins per key per FAILURE_WINDOW; `login_keys` makes the keys."""
 
     def __init__(self, clock: TimeSource) -> None:
         self.clock = clock
@@ -172,8 +177,11 @@ class LoginLimiter:
         wait = 0.0
         for key in keys:
             times = self._recent(key)
-            if len(times) >= MAX_FAILURES:
-                wait = max(wait, times[0] + FAILURE_WINDOW - self.clock.monotonic())
+            limit = MAX_CLIENT_FAILURES if key.startswith("client:") else MAX_FAILURES
+            if len(times) >= limit:
+                # The oldest failure that keeps the count at the limit leaves the window first.
+                oldest = times[len(times) - limit]
+                wait = max(wait, oldest + FAILURE_WINDOW - self.clock.monotonic())
         return wait
 
     def failed(self, keys: list[str]) -> None:
@@ -305,12 +313,15 @@ async def login(request: Request) -> Response[Any]:
     if not token or not hmac.compare_digest(token, expected):
         return _login_page(request, "The form expired; please sign in again.", 403, email, target)
     state = admin_state(request.app)
-    keys = [f"email:{email}", f"client:{client_of(request)}"]
+    client = client_of(request)
+    keys = [f"account:{email}|client:{client}", f"client:{client}"]
     wait = state.limiter.retry_after(keys)
     if wait > 0:
         minutes = max(1, round(wait / 60))
         msg = f"Too many failed sign-ins. Try again in about {minutes} min."
-        return _login_page(request, msg, 429, email, target)
+        refused = _login_page(request, msg, 429, email, target)
+        refused.headers["Retry-After"] = str(math.ceil(wait))
+        return refused
     user = await state.dashboard.authenticate(email, password) if email and password else None
     if user is None:
         state.limiter.failed(keys)

@@ -162,7 +162,7 @@ def template_config(directory: Path) -> TemplateConfig[Any]:
 
 
 def static_files(directory: Path) -> Any:
-    """/admin/static: htmx (its version in the file name) and the stylesheet."""
+    """/admin/static: htmx, the stylesheet, and the API docs UI (versions in the file names)."""
     return create_static_files_router(
         path="/admin/static",
         directories=[directory],

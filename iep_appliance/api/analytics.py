@@ -14,19 +14,34 @@ from iep_appliance.runtime import Runtime
 
 
 class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
-    group_by: str
-    from_: str = msgspec.field(name="from")
-    to: str = ""
-    buckets: list[dict[str, int | str]] = []
+    group_by: Annotated[str, msgspec.Meta(description="Bucket size: `hour` or `day`.")]
+    from_: Annotated[str, msgspec.Meta(description="Start of the period (ISO 8601).")] = (
+        msgspec.field(name="from")
+    )
+    to: Annotated[str, msgspec.Meta(description="End of the period (ISO 8601).")] = ""
+    buckets: Annotated[
+        list[dict[str, int | str]],
+        msgspec.Meta(description="One entry per bucket: its start and the messages by status."),
+    ] = []
 
 
 class OverviewView(msgspec.Struct, frozen=True, rename="camel"):
-    from_: str = msgspec.field(name="from")
-    to: str = ""
-    totals: dict[str, int] = {}
-    delivery_rate: float = 0.0
-    bounce_rate: float = 0.0
-    queue_depths: dict[str, dict[str, int]] = {}
+    from_: Annotated[str, msgspec.Meta(description="Start of the period (ISO 8601).")] = (
+        msgspec.field(name="from")
+    )
+    to: Annotated[str, msgspec.Meta(description="End of the period (ISO 8601).")] = ""
+    totals: Annotated[
+        dict[str, int], msgspec.Meta(description="Messages by status in the period.")
+    ] = {}
+    delivery_rate: Annotated[
+        float, msgspec.Meta(description="Sent over finished messages in the period (0 to 1).")
+    ] = 0.0
+    bounce_rate: Annotated[
+        float, msgspec.Meta(description="Bounced over sent messages in the period (0 to 1).")
+    ] = 0.0
+    queue_depths: Annotated[
+        dict[str, dict[str, int]], msgspec.Meta(description="Per named queue, its jobs by state.")
+    ] = {}
 
 
 def _rt(request: Request) -> Runtime:

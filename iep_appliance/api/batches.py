@@ -16,23 +16,34 @@ from iep_appliance.services.batches import check_count
 
 
 class BatchAcceptedView(msgspec.Struct, frozen=True, rename="camel"):
-    batch_id: str
-    count: int
-    suppressed_recipients: list[str]
+    batch_id: Annotated[str, msgspec.Meta(description="The batch's id.")]
+    count: Annotated[int, msgspec.Meta(description="Messages accepted (one per recipient entry).")]
+    suppressed_recipients: Annotated[
+        list[str],
+        msgspec.Meta(description="Recipients dropped because they are on the suppression list."),
+    ]
 
 
 class BatchView(msgspec.Struct, frozen=True, rename="camel"):
-    batch_id: str
-    count: int
-    counts: dict[str, int]
-    created_at: str
+    batch_id: Annotated[str, msgspec.Meta(description="The batch's id.")]
+    count: Annotated[int, msgspec.Meta(description="Messages in the batch.")]
+    counts: Annotated[dict[str, int], msgspec.Meta(description="The batch's messages by status.")]
+    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
 
 
 class BatchCancelledView(msgspec.Struct, frozen=True, rename="camel"):
-    batch_id: str
-    status: str
-    cancelled: int
-    counts: dict[str, int]
+    batch_id: Annotated[str, msgspec.Meta(description="The batch's id.")]
+    status: Annotated[
+        str,
+        msgspec.Meta(
+            description="`cancelled` once every unsent message of the batch is cancelled."
+        ),
+    ]
+    cancelled: Annotated[int, msgspec.Meta(description="Messages cancelled by this request.")]
+    counts: Annotated[
+        dict[str, int],
+        msgspec.Meta(description="The batch's messages by status after the cancellation."),
+    ]
 
 
 def _rt(request: Request) -> Runtime:

@@ -2,6 +2,8 @@
 
 (A batch's cancel is in api/batches.py.) Thin: the rule lives in the store's transaction."""
 
+from typing import Annotated
+
 import msgspec
 from litestar import Request, post
 from litestar.di import NamedDependency
@@ -13,8 +15,8 @@ from iep_appliance.runtime import Runtime
 
 
 class CancelledView(msgspec.Struct, frozen=True, rename="camel"):
-    message_id: str
-    status: str
+    message_id: Annotated[str, msgspec.Meta(description="The message's id.")]
+    status: Annotated[str, msgspec.Meta(description="The message's status now: `cancelled`.")]
 
 
 @post(

@@ -1,6 +1,8 @@
 """/v1/domains (admin): the tenant's sender domains (exact match). One added here is
 `pending` until verified (DESIGN §4.1, §10.3); another tenant's domain is a 409."""
 
+from typing import Annotated
+
 import msgspec
 from litestar import Request, delete, get, post
 from litestar.di import NamedDependency
@@ -12,19 +14,33 @@ from iep_appliance.runtime import Runtime
 
 
 class DomainView(msgspec.Struct, frozen=True, rename="camel"):
-    domain: str
-    status: DomainStatus
-    verified: bool
-    created_at: str
+    domain: Annotated[str, msgspec.Meta(description="The sender domain.")]
+    status: Annotated[
+        DomainStatus,
+        msgspec.Meta(
+            description="`pending` until verified (tenant-added), `verified` when usable."
+        ),
+    ]
+    verified: Annotated[
+        bool, msgspec.Meta(description="Whether the domain may be used as a sender now.")
+    ]
+    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
 
 
 class DomainList(msgspec.Struct, frozen=True, rename="camel"):
-    data: list[DomainView]
-    next_cursor: str | None = None
+    data: Annotated[list[DomainView], msgspec.Meta(description="The items of this page.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Cursor for the next page (pass as `cursor`); null on the last page."
+        ),
+    ] = None
 
 
 class DomainIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    domain: str
+    domain: Annotated[
+        str, msgspec.Meta(description="Sender domain to allow (IDNA names are accepted).")
+    ]
 
 
 def _rt(request: Request) -> Runtime:

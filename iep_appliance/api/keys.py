@@ -1,6 +1,8 @@
 """/v1/api-keys (admin): self-service keys. The key is shown once, at creation or rotation;
 lists never carry a hash or secret. Revocation drops the auth cache at once."""
 
+from typing import Annotated
+
 import msgspec
 from litestar import Request, delete, get, post
 from litestar.di import NamedDependency
@@ -12,44 +14,91 @@ from iep_appliance.runtime import Runtime
 
 
 class KeyView(msgspec.Struct, frozen=True, rename="camel"):
-    id: str
-    name: str
-    prefix: str
-    scopes: list[str]
-    sandbox: bool
-    expires_at: str | None
-    last_used_at: str | None
-    created_at: str
+    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    name: Annotated[str, msgspec.Meta(description="The key's name (a label for people).")]
+    prefix: Annotated[
+        str, msgspec.Meta(description="The key's public prefix, shown in lists and logs.")
+    ]
+    scopes: Annotated[
+        list[str], msgspec.Meta(description="What the key may do: `send`, `read`, `admin`.")
+    ]
+    sandbox: Annotated[
+        bool,
+        msgspec.Meta(
+            description="A sandbox key: its messages go to the outbox, never to recipients."
+        ),
+    ]
+    expires_at: Annotated[
+        str | None, msgspec.Meta(description="When the key stops working (ISO 8601); null = never.")
+    ]
+    last_used_at: Annotated[
+        str | None, msgspec.Meta(description="When the key was last used (ISO 8601); null = never.")
+    ]
+    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
 
 
 class CreatedKeyView(msgspec.Struct, frozen=True, rename="camel"):
-    id: str
-    name: str
-    prefix: str
-    scopes: list[str]
-    sandbox: bool
-    expires_at: str | None
-    last_used_at: str | None
-    created_at: str
-    key: str
+    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    name: Annotated[str, msgspec.Meta(description="The key's name (a label for people).")]
+    prefix: Annotated[
+        str, msgspec.Meta(description="The key's public prefix, shown in lists and logs.")
+    ]
+    scopes: Annotated[
+        list[str], msgspec.Meta(description="What the key may do: `send`, `read`, `admin`.")
+    ]
+    sandbox: Annotated[
+        bool,
+        msgspec.Meta(
+            description="A sandbox key: its messages go to the outbox, never to recipients."
+        ),
+    ]
+    expires_at: Annotated[
+        str | None, msgspec.Meta(description="When the key stops working (ISO 8601); null = never.")
+    ]
+    last_used_at: Annotated[
+        str | None, msgspec.Meta(description="When the key was last used (ISO 8601); null = never.")
+    ]
+    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
+    key: Annotated[str, msgspec.Meta(description="The secret key; shown only in this response.")]
 
 
 class KeyList(msgspec.Struct, frozen=True, rename="camel"):
-    data: list[KeyView]
-    next_cursor: str | None = None
+    data: Annotated[list[KeyView], msgspec.Meta(description="The items of this page.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Cursor for the next page (pass as `cursor`); null on the last page."
+        ),
+    ] = None
 
 
 class KeyIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
-    name: str = ""
+    name: Annotated[str, msgspec.Meta(description="A label for the key.")] = ""
     # absent: ["send"] for a live key, ["send", "read"] for a sandbox key (DESIGN §10.1)
-    scopes: list[str] | None = None
-    expires_at: str | None = None
+    scopes: Annotated[
+        list[str] | None,
+        msgspec.Meta(
+            description="What the key may do: `send`, `read`, `admin`; never more than the caller."
+            " Absent: `send` (`send`, `read` for a sandbox key)."
+        ),
+    ] = None
+    expires_at: Annotated[
+        str | None, msgspec.Meta(description="When the key stops working (ISO 8601); null = never.")
+    ] = None
     # absent: like the calling key; a sandbox key asking for a live one gets 403 naming it
-    sandbox: bool | None = None
+    sandbox: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description="Make a sandbox key (`iep_test_…`): messages go to the outbox. Absent: like"
+            " the calling key; a sandbox key cannot make a live one."
+        ),
+    ] = None
 
 
 class RotateIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
-    grace_seconds: int = 0
+    grace_seconds: Annotated[
+        int, msgspec.Meta(description="How long the old key keeps working, in seconds.")
+    ] = 0
 
 
 def _rt(request: Request) -> Runtime:

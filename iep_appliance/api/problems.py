@@ -31,6 +31,7 @@ from iep_appliance.domain.errors import (
     SenderNotAllowed,
     SenderPending,
     StoreUnavailable,
+    TenantDeactivated,
     Unauthorized,
     ValidationFailed,
 )
@@ -51,6 +52,7 @@ _MAP: list[tuple[type[IEPError], int, str, str]] = [
     (SenderNotAllowed, 403, "sender-not-allowed", "Sender domain not allowed"),
     (Unauthorized, 401, "unauthorized", "Authentication required"),
     (NotPermitted, 403, "not-permitted", "Not permitted"),
+    (TenantDeactivated, 403, "tenant-deactivated", "Tenant deactivated"),
     (Forbidden, 403, "forbidden", "Missing scope"),
     (NotFound, 404, "not-found", "Not found"),
     (Conflict, 409, "conflict", "Conflict"),

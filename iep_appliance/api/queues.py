@@ -4,6 +4,8 @@ A queue is `{id, name, priority, ratePerMinute, retrySchedule, state}`; `default
 implicitly. Sends name a queue in `queue`. How priorities share the sender pool is in
 domain/queues.py. Thin: rules live in services/queues.py."""
 
+from typing import Annotated
+
 import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.di import NamedDependency
@@ -15,35 +17,54 @@ from iep_appliance.runtime import Runtime
 
 
 class QueueView(msgspec.Struct, frozen=True, rename="camel"):
-    id: str
-    name: str
-    priority: int
-    rate_per_minute: int | None
-    retry_schedule: list[int] | None
-    state: str
+    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    name: Annotated[str, msgspec.Meta(description="Queue name.")]
+    priority: Annotated[
+        int, msgspec.Meta(description="Share of the senders: higher goes first (1 to 10).")
+    ]
+    rate_per_minute: Annotated[
+        int | None, msgspec.Meta(description="Most messages sent per minute; null = unlimited.")
+    ]
+    retry_schedule: Annotated[
+        list[int] | None,
+        msgspec.Meta(description="Seconds between attempts; null = the appliance's schedule."),
+    ]
+    state: Annotated[str, msgspec.Meta(description="`active` or `paused`.")]
 
 
 class QueueList(msgspec.Struct, frozen=True, rename="camel"):
-    data: list[QueueView]
-    next_cursor: str | None
+    data: Annotated[list[QueueView], msgspec.Meta(description="The items of this page.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Cursor for the next page (pass as `cursor`); null on the last page."
+        ),
+    ]
 
 
 class QueueDepth(msgspec.Struct, frozen=True):
-    ready: int
-    delayed: int
-    leased: int
-    paused: int
+    ready: Annotated[int, msgspec.Meta(description="Jobs due now.")]
+    delayed: Annotated[
+        int, msgspec.Meta(description="Jobs waiting for a retry or a scheduled time.")
+    ]
+    leased: Annotated[int, msgspec.Meta(description="Jobs being sent.")]
+    paused: Annotated[int, msgspec.Meta(description="Jobs held by a paused queue.")]
 
 
 class QueueStatsView(msgspec.Struct, frozen=True, rename="camel"):
-    id: str
-    name: str
-    state: str
-    depth: QueueDepth
-    oldest_age_seconds: float | None
-    sent_last_hour: int
-    failed_last_hour: int
-    bounced_last_hour: int
+    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    name: Annotated[str, msgspec.Meta(description="Queue name.")]
+    state: Annotated[str, msgspec.Meta(description="`active` or `paused`.")]
+    depth: Annotated[QueueDepth, msgspec.Meta(description="Its jobs by state.")]
+    oldest_age_seconds: Annotated[
+        float | None,
+        msgspec.Meta(description="Age of its oldest due job in seconds; null when none."),
+    ]
+    sent_last_hour: Annotated[int, msgspec.Meta(description="Messages sent in the last hour.")]
+    failed_last_hour: Annotated[int, msgspec.Meta(description="Messages failed in the last hour.")]
+    bounced_last_hour: Annotated[
+        int, msgspec.Meta(description="Messages bounced in the last hour.")
+    ]
 
 
 def _rt(request: Request) -> Runtime:

@@ -1,7 +1,7 @@
 """/v1/scheduled-jobs (admin): recurring sends. Thin: every rule lives in
 services/scheduled_jobs.py and domain/schedules.py; the ticker runs the ticks."""
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, delete, get, patch, post
@@ -20,37 +20,67 @@ from iep_appliance.runtime import Runtime
 
 
 class ScheduledJobView(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
-    id: str
-    name: str
-    cron: str
-    timezone: str
-    active: bool
-    last_run_at: str | None
-    next_run_at: str | None
-    created_at: str
-    updated_at: str
-    message: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
-    batch: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    name: Annotated[str, msgspec.Meta(description="Its name.")]
+    cron: Annotated[str, msgspec.Meta(description="Five-field cron expression of when it runs.")]
+    timezone: Annotated[
+        str, msgspec.Meta(description="IANA time zone the cron expression is read in.")
+    ]
+    active: Annotated[bool, msgspec.Meta(description="Whether it runs.")]
+    last_run_at: Annotated[
+        str | None, msgspec.Meta(description="When it last ran (ISO 8601); null = never.")
+    ]
+    next_run_at: Annotated[
+        str | None, msgspec.Meta(description="When it runs next (ISO 8601); null when paused.")
+    ]
+    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
+    updated_at: Annotated[str, msgspec.Meta(description="When it last changed (ISO 8601, UTC).")]
+    message: Annotated[
+        dict[str, Any] | msgspec.UnsetType,
+        msgspec.Meta(description="The send body of each run; null for a batch job."),
+    ] = msgspec.UNSET
+    batch: Annotated[
+        dict[str, Any] | msgspec.UnsetType,
+        msgspec.Meta(description="The batch body of each run; null for a message job."),
+    ] = msgspec.UNSET
 
 
 class ScheduledJobList(msgspec.Struct, frozen=True, rename="camel"):
-    data: list[ScheduledJobView]
-    next_cursor: str | None
+    data: Annotated[list[ScheduledJobView], msgspec.Meta(description="The items of this page.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Cursor for the next page (pass as `cursor`); null on the last page."
+        ),
+    ]
 
 
 class RunView(msgspec.Struct, frozen=True, rename="camel"):
-    scheduled_job_id: str
-    tick: str
-    created_at: str
-    message_id: str | None
-    batch_id: str | None
-    count: int
-    error: str | None
+    scheduled_job_id: Annotated[str, msgspec.Meta(description="The scheduled job that ran.")]
+    tick: Annotated[str, msgspec.Meta(description="The schedule time this run is for (ISO 8601).")]
+    created_at: Annotated[str, msgspec.Meta(description="When the run happened (ISO 8601).")]
+    message_id: Annotated[
+        str | None,
+        msgspec.Meta(description="The message it sent; null for a batch or a failed run."),
+    ]
+    batch_id: Annotated[
+        str | None,
+        msgspec.Meta(description="The batch it sent; null for a message or a failed run."),
+    ]
+    count: Annotated[int, msgspec.Meta(description="Messages the run submitted.")]
+    error: Annotated[
+        str | None, msgspec.Meta(description="Why the run failed; null when it did not.")
+    ]
 
 
 class RunList(msgspec.Struct, frozen=True, rename="camel"):
-    data: list[RunView]
-    next_cursor: str | None
+    data: Annotated[list[RunView], msgspec.Meta(description="The items of this page.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Cursor for the next page (pass as `cursor`); null on the last page."
+        ),
+    ]
 
 
 def _rt(request: Request) -> Runtime:

@@ -1,6 +1,6 @@
 """Response shapes of /v1 (camelCase on the wire) and the converters from domain records."""
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -8,60 +8,110 @@ from iep_appliance.domain.models import MessageRecord
 
 
 class SenderView(msgspec.Struct, frozen=True):
-    email: str
-    name: str | None
+    email: Annotated[str, msgspec.Meta(description="The address.")]
+    name: Annotated[str | None, msgspec.Meta(description="Display name; null when none.")]
 
 
 class EventView(msgspec.Struct, frozen=True):
-    type: str
-    timestamp: str
-    data: dict[str, Any]
+    type: Annotated[
+        str,
+        msgspec.Meta(
+            description="What happened: queued, processing, sent, deferred, failed, bounced, ..."
+        ),
+    ]
+    timestamp: Annotated[str, msgspec.Meta(description="When it happened (ISO 8601, UTC).")]
+    data: Annotated[
+        dict[str, Any],
+        msgspec.Meta(description="Details of the event (provider, error, recipient, ...)."),
+    ]
 
 
 class AttachmentView(msgspec.Struct, frozen=True, rename="camel"):
-    filename: str
-    content_type: str
-    size_bytes: int
+    filename: Annotated[str, msgspec.Meta(description="File name shown to the recipient.")]
+    content_type: Annotated[str, msgspec.Meta(description="MIME type.")]
+    size_bytes: Annotated[int, msgspec.Meta(description="Size in bytes (decoded).")]
 
 
 class MessageView(msgspec.Struct, frozen=True, rename="camel"):
-    message_id: str
-    status: str
-    to: list[str]
-    cc: list[str]
-    bcc: list[str]
-    from_: SenderView = msgspec.field(name="from")
-    reply_to: str | None = None
-    subject: str = ""
-    priority: str = "normal"
-    metadata: dict[str, Any] = {}
-    provider: str | None = None
-    attempts: int = 0
-    last_error: str | None = None
-    created_at: str = ""
-    scheduled_at: str | None = None
-    sent_at: str | None = None
-    queue: str = "default"
-    sandbox: bool = False
-    batch_id: str | None = None
-    attachments: list[AttachmentView] = []
-    events: list[EventView] | msgspec.UnsetType = msgspec.UNSET
+    message_id: Annotated[str, msgspec.Meta(description="The message's id.")]
+    status: Annotated[
+        str,
+        msgspec.Meta(
+            description="queued, scheduled, processing, sent, failed, bounced or cancelled."
+        ),
+    ]
+    to: Annotated[list[str], msgspec.Meta(description="Recipients.")]
+    cc: Annotated[list[str], msgspec.Meta(description="Cc recipients.")]
+    bcc: Annotated[list[str], msgspec.Meta(description="Bcc recipients.")]
+    from_: Annotated[SenderView, msgspec.Meta(description="The sender.")] = msgspec.field(
+        name="from"
+    )
+    reply_to: Annotated[str | None, msgspec.Meta(description="Reply-To address.")] = None
+    subject: Annotated[str, msgspec.Meta(description="Subject as submitted (the template).")] = ""
+    priority: Annotated[
+        str, msgspec.Meta(description="Delivery priority: `high`, `normal` or `low`.")
+    ] = "normal"
+    metadata: Annotated[
+        dict[str, Any], msgspec.Meta(description="Free-form JSON given at submission.")
+    ] = {}
+    provider: Annotated[
+        str | None, msgspec.Meta(description="Provider that sent (or last tried) the message.")
+    ] = None
+    attempts: Annotated[int, msgspec.Meta(description="Delivery attempts so far.")] = 0
+    last_error: Annotated[
+        str | None, msgspec.Meta(description="The last failure's reason; null when none.")
+    ] = None
+    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")] = (
+        ""
+    )
+    scheduled_at: Annotated[
+        str | None,
+        msgspec.Meta(description="Not sent before this time (ISO 8601); null = at once."),
+    ] = None
+    sent_at: Annotated[
+        str | None,
+        msgspec.Meta(description="When the provider accepted it (ISO 8601); null until sent."),
+    ] = None
+    queue: Annotated[str, msgspec.Meta(description="Named queue it goes through.")] = "default"
+    sandbox: Annotated[
+        bool, msgspec.Meta(description="Sent with a sandbox key: kept in the outbox.")
+    ] = False
+    batch_id: Annotated[str | None, msgspec.Meta(description="The batch's id.")] = None
+    attachments: Annotated[
+        list[AttachmentView], msgspec.Meta(description="Its attachments (metadata only).")
+    ] = []
+    events: Annotated[
+        list[EventView] | msgspec.UnsetType, msgspec.Meta(description="Its history, oldest first.")
+    ] = msgspec.UNSET
 
 
 class MessageList(msgspec.Struct, frozen=True, rename="camel"):
-    data: list[MessageView]
-    next_cursor: str | None
+    data: Annotated[list[MessageView], msgspec.Meta(description="The items of this page.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Cursor for the next page (pass as `cursor`); null on the last page."
+        ),
+    ]
 
 
 class AcceptedView(msgspec.Struct, frozen=True, rename="camel"):
-    message_id: str
-    status: str
-    suppressed_recipients: list[str]
+    message_id: Annotated[str, msgspec.Meta(description="The message's id.")]
+    status: Annotated[
+        str,
+        msgspec.Meta(
+            description="Always `queued`: the message and its delivery job are committed."
+        ),
+    ]
+    suppressed_recipients: Annotated[
+        list[str],
+        msgspec.Meta(description="Recipients dropped because they are on the suppression list."),
+    ]
 
 
 class RetryView(msgspec.Struct, frozen=True, rename="camel"):
-    message_id: str
-    status: str
+    message_id: Annotated[str, msgspec.Meta(description="The message's id.")]
+    status: Annotated[str, msgspec.Meta(description="The message's status now: `queued`.")]
 
 
 def message_view(m: MessageRecord, with_events: bool = False) -> MessageView:

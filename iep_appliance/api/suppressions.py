@@ -3,6 +3,8 @@
 Thin: validation and case-insensitive comparison live in services/suppressions.py.
 """
 
+from typing import Annotated
+
 import msgspec
 from litestar import Request, delete, get, post
 from litestar.di import NamedDependency
@@ -14,24 +16,36 @@ from iep_appliance.runtime import Runtime
 
 
 class SuppressionView(msgspec.Struct, frozen=True, rename="camel"):
-    email: str
-    reason: str
-    source_message_id: str | None
-    created_at: str
+    email: Annotated[str, msgspec.Meta(description="The suppressed address.")]
+    reason: Annotated[
+        str, msgspec.Meta(description="Why: `manual`, `bounce`, `complaint` or `unsubscribe`.")
+    ]
+    source_message_id: Annotated[
+        str | None, msgspec.Meta(description="The message that caused it; null when added by hand.")
+    ]
+    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
 
 
 class SuppressionList(msgspec.Struct, frozen=True, rename="camel"):
-    data: list[SuppressionView]
-    next_cursor: str | None
+    data: Annotated[list[SuppressionView], msgspec.Meta(description="The items of this page.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Cursor for the next page (pass as `cursor`); null on the last page."
+        ),
+    ]
 
 
 class SuppressionsIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    emails: list[str]
-    reason: str = "manual"
+    emails: Annotated[list[str], msgspec.Meta(description="Addresses to suppress.")]
+    reason: Annotated[str, msgspec.Meta(description="Why they are suppressed.")] = "manual"
 
 
 class SuppressionsAdded(msgspec.Struct, frozen=True):
-    data: list[SuppressionView]
+    data: Annotated[
+        list[SuppressionView],
+        msgspec.Meta(description="The suppressions added or already present."),
+    ]
 
 
 def _rt(request: Request) -> Runtime:

@@ -3,7 +3,7 @@
 PATCH takes any subset of the shape, merged key by key and validated like config; errors
 name the field (`rateLimits.maxPerMinute`, `routing.primaryProvider`)."""
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, patch
@@ -16,14 +16,22 @@ from iep_appliance.runtime import Runtime
 
 
 class TenantView(msgspec.Struct, frozen=True, rename="camel"):
-    id: str
-    slug: str
-    name: str
-    active: bool
-    sandbox: bool
-    rate_limits: RateLimits
-    attachments: AttachmentLimits
-    routing: Routing
+    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    slug: Annotated[str, msgspec.Meta(description="The tenant's short name (unique).")]
+    name: Annotated[str, msgspec.Meta(description="The tenant's display name.")]
+    active: Annotated[
+        bool, msgspec.Meta(description="False when the operator has deactivated the tenant.")
+    ]
+    sandbox: Annotated[
+        bool, msgspec.Meta(description="Every message of the tenant goes to the outbox.")
+    ]
+    rate_limits: Annotated[RateLimits, msgspec.Meta(description="The tenant's send limits.")]
+    attachments: Annotated[
+        AttachmentLimits, msgspec.Meta(description="The tenant's attachment limits.")
+    ]
+    routing: Annotated[
+        Routing, msgspec.Meta(description="Which providers deliver the tenant's messages.")
+    ]
 
 
 def _rt(request: Request) -> Runtime:

@@ -2,6 +2,8 @@
 in services/webhooks.py and domain/webhooks.py. The secret is in a response only at creation
 and after `rotateSecret`; lists and reads never carry it."""
 
+from typing import Annotated
+
 import msgspec
 from litestar import Request, delete, get, post, put
 from litestar.di import NamedDependency
@@ -19,49 +21,86 @@ from iep_appliance.runtime import Runtime
 
 
 class WebhookView(msgspec.Struct, frozen=True, rename="camel"):
-    id: str
-    url: str
-    events: list[str]
-    active: bool
-    disabled_reason: str | None
-    failing_since: str | None
-    previous_secret_expires_at: str | None
-    created_at: str
-    updated_at: str
-    format: str = "iep"
-    secret: str | msgspec.UnsetType = msgspec.UNSET
+    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    url: Annotated[str, msgspec.Meta(description="URL the events are POSTed to.")]
+    events: Annotated[list[str], msgspec.Meta(description="Event types sent.")]
+    active: Annotated[bool, msgspec.Meta(description="Whether events are sent.")]
+    disabled_reason: Annotated[
+        str | None, msgspec.Meta(description="Why the appliance disabled it; null when it did not.")
+    ]
+    failing_since: Annotated[
+        str | None,
+        msgspec.Meta(description="When deliveries started failing (ISO 8601); null when healthy."),
+    ]
+    previous_secret_expires_at: Annotated[
+        str | None,
+        msgspec.Meta(description="Until when the previous secret still signs (ISO 8601)."),
+    ]
+    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
+    updated_at: Annotated[str, msgspec.Meta(description="When it last changed (ISO 8601, UTC).")]
+    format: Annotated[
+        str, msgspec.Meta(description="Payload format: `iep` or `resend` (svix-* headers).")
+    ] = "iep"
+    secret: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(description="Signing secret; shown only when created or rotated."),
+    ] = msgspec.UNSET
 
 
 class WebhookList(msgspec.Struct, frozen=True, rename="camel"):
-    data: list[WebhookView]
-    next_cursor: str | None
+    data: Annotated[list[WebhookView], msgspec.Meta(description="The items of this page.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Cursor for the next page (pass as `cursor`); null on the last page."
+        ),
+    ]
 
 
 class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
-    id: str
-    webhook_id: str
-    event: str
-    message_id: str | None
-    attempt: int
-    status: str  # delivered | retrying | failed
-    status_code: int | None
-    latency_ms: int | None
-    error: str | None
-    next_retry_at: str | None
-    created_at: str
+    id: Annotated[str, msgspec.Meta(description="The delivery attempt's id.")]
+    webhook_id: Annotated[str, msgspec.Meta(description="The webhook endpoint's id.")]
+    event: Annotated[str, msgspec.Meta(description="The event type posted.")]
+    message_id: Annotated[
+        str | None, msgspec.Meta(description="The message the event is about; null for none.")
+    ]
+    attempt: Annotated[int, msgspec.Meta(description="Attempt number, from 1.")]
+    status: Annotated[
+        str, msgspec.Meta(description="`delivered`, `retrying` or `failed`.")
+    ]  # delivered | retrying | failed
+    status_code: Annotated[
+        int | None, msgspec.Meta(description="HTTP status the endpoint answered; null when none.")
+    ]
+    latency_ms: Annotated[
+        int | None, msgspec.Meta(description="How long the endpoint took, in milliseconds.")
+    ]
+    error: Annotated[
+        str | None, msgspec.Meta(description="Why the attempt failed; null when it did not.")
+    ]
+    next_retry_at: Annotated[
+        str | None, msgspec.Meta(description="When it is tried again (ISO 8601); null when not.")
+    ]
+    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
 
 
 class DeliveryList(msgspec.Struct, frozen=True, rename="camel"):
-    data: list[DeliveryView]
-    next_cursor: str | None
+    data: Annotated[list[DeliveryView], msgspec.Meta(description="The items of this page.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Cursor for the next page (pass as `cursor`); null on the last page."
+        ),
+    ]
 
 
 class ResendView(msgspec.Struct, frozen=True, rename="camel"):
-    delivery_id: str
-    webhook_id: str
-    event: str
-    message_id: str | None
-    status: str
+    delivery_id: Annotated[str, msgspec.Meta(description="The new delivery attempt's id.")]
+    webhook_id: Annotated[str, msgspec.Meta(description="The webhook endpoint's id.")]
+    event: Annotated[str, msgspec.Meta(description="The event re-sent.")]
+    message_id: Annotated[
+        str | None, msgspec.Meta(description="The message the event is about; null for none.")
+    ]
+    status: Annotated[str, msgspec.Meta(description="`queued`: the event will be posted again.")]
 
 
 def _rt(request: Request) -> Runtime:

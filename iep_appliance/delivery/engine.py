@@ -38,6 +38,7 @@ from iep_appliance.delivery.queues import QueueGate
 from iep_appliance.delivery.router import SANDBOX_PROVIDER, Router
 from iep_appliance.domain import ids
 from iep_appliance.domain.errors import StoreUnavailable
+from iep_appliance.domain.hostnames import own_hostname
 from iep_appliance.domain.models import Completion, Job, MessageRecord, Routing
 from iep_appliance.domain.render import RenderLimits
 from iep_appliance.domain.retry import after_crash
@@ -65,7 +66,7 @@ class DeliveryEngine:
         self.providers: dict[str, Provider] = {}
         for name, p in cfg.providers.items():
             if p.type == "smtp":
-                self.providers[name] = SmtpProvider(name, p)
+                self.providers[name] = SmtpProvider(name, p, cfg.delivery.hostname)
             else:
                 self.providers[name] = OutboxProvider(name, self.store.save_outbox)
         if SANDBOX_PROVIDER not in self.providers:
@@ -84,7 +85,7 @@ class DeliveryEngine:
             blobs=runtime.blobs,
             clock=self.clock,
             schedule=tuple(cfg.delivery.retry_schedule),
-            message_id_domain=socket.getfqdn() or "iep.local",
+            message_id_domain=own_hostname(cfg.delivery.hostname, socket.getfqdn()),
             metrics=runtime.metrics,
             render_limits=RenderLimits(
                 max_steps=cfg.render.max_steps,

@@ -8,8 +8,10 @@
      │   └─ SenderPending     `from` domain listed but still pending verification
      ├─ NotFound              no such resource for this tenant
      ├─ Conflict              state forbids the change (idempotency mismatch, not failed, ...)
-     ├─ Forbidden             the key may not do this (missing scope, deactivated tenant)
-     │   └─ NotPermitted      a field the key may not set (sandbox keys); .errors names it
+     ├─ Unauthorized          no credentials, or credentials that match nothing
+     ├─ Forbidden             the credentials lack a scope
+     │   ├─ NotPermitted      a field the key may not set (sandbox keys); .errors names it
+     │   └─ TenantDeactivated the credentials belong to a deactivated tenant
      ├─ RateLimited           over a tenant limit; .retry_after seconds
      ├─ StoreUnavailable      the store cannot commit (disk full, read-only, I/O error)
      └─ ConfigError           bad iep.toml; .problems one line per key
@@ -88,6 +90,10 @@ class NotPermitted(Forbidden):
     def __init__(self, errors: list[FieldError], detail: str = "Not permitted") -> None:
         super().__init__(detail)
         self.errors = errors
+
+
+class TenantDeactivated(Forbidden):
+    """A valid key (or session) of a tenant the operator deactivated: 403, never 'scope'."""
 
 
 @dataclass

@@ -20,6 +20,8 @@ from urllib.parse import quote as percent_quote
 
 import msgspec
 
+from iep_appliance.domain.hostnames import name_for
+
 __all__ = ["MimeAttachment", "MimeMessage", "Signer", "build_mime"]
 
 Signer = Callable[[bytes], bytes]
@@ -57,7 +59,7 @@ class MimeMessage(msgspec.Struct, frozen=True, kw_only=True):
     html: str
     text: str
     date: datetime  # aware; UTC in practice
-    message_id_domain: str
+    message_id_domain: str  # "" = the sender's domain (domain/hostnames.py)
     attachments: tuple[MimeAttachment, ...] = ()
     names: dict[str, str] = {}  # display names of To, Cc and Reply-To: {lower-cased address}
 
@@ -288,7 +290,7 @@ def build_mime(m: MimeMessage, signer: Signer | None = None) -> bytes:
     headers += [
         _unstructured("Subject", m.subject),
         f"Date: {format_datetime(m.date)}",
-        f"Message-ID: <{message_id}@{_one_line(m.message_id_domain)}>",
+        f"Message-ID: <{message_id}@{_one_line(name_for(m.message_id_domain, m.from_email))}>",
         f"X-IEP-Message-Id: {message_id}",
         "MIME-Version: 1.0",
     ]

@@ -48,21 +48,45 @@ DEFAULT_ALLOWED_TYPES: tuple[str, ...] = (
 
 
 class RateLimits(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
-    max_per_minute: int | None = None
-    max_per_hour: int | None = None
-    max_per_day: int | None = None
+    max_per_minute: Annotated[
+        int | None,
+        msgspec.Meta(
+            description="Most messages accepted per minute; null = the appliance default."
+        ),
+    ] = None
+    max_per_hour: Annotated[
+        int | None,
+        msgspec.Meta(description="Most messages accepted per hour; null = the appliance default."),
+    ] = None
+    max_per_day: Annotated[
+        int | None,
+        msgspec.Meta(description="Most messages accepted per day; null = the appliance default."),
+    ] = None
 
 
 class AttachmentLimits(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
-    max_file_bytes: int = 10 * 1024 * 1024
-    max_total_bytes: int = 25 * 1024 * 1024
-    max_count: int = 10
-    allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
+    max_file_bytes: Annotated[
+        int, msgspec.Meta(description="Largest attachment file in bytes (decoded).")
+    ] = 10 * 1024 * 1024
+    max_total_bytes: Annotated[
+        int,
+        msgspec.Meta(description="Largest total of a message's attachments in bytes (decoded)."),
+    ] = 25 * 1024 * 1024
+    max_count: Annotated[int, msgspec.Meta(description="Most attachments on one message.")] = 10
+    allowed_types: Annotated[
+        tuple[str, ...], msgspec.Meta(description="MIME types an attachment may have.")
+    ] = DEFAULT_ALLOWED_TYPES
 
 
 class Routing(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
-    primary_provider: str | None = None
-    fallback_provider: str | None = None
+    primary_provider: Annotated[
+        str | None,
+        msgspec.Meta(description="Provider for this tenant's messages; null = the default."),
+    ] = None
+    fallback_provider: Annotated[
+        str | None,
+        msgspec.Meta(description="Provider used when the primary is down; null = the default."),
+    ] = None
 
 
 class TenantSettings(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
@@ -108,8 +132,10 @@ class Principal(msgspec.Struct, frozen=True):
 
 
 class Sender(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    email: str
-    name: str | None = None
+    email: Annotated[str, msgspec.Meta(description="The address.")]
+    name: Annotated[
+        str | None, msgspec.Meta(description="Display name; RFC 2047-encoded on the wire.")
+    ] = None
 
 
 # Any address of a send (DESIGN §10.1): "a@x.com", "Name <a@x.com>" or {"email", "name"}.
@@ -117,27 +143,59 @@ Address = str | Sender
 
 
 class AttachmentIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
-    filename: str
-    content: str
-    content_type: str
+    filename: Annotated[str, msgspec.Meta(description="File name shown to the recipient.")]
+    content: Annotated[str, msgspec.Meta(description="The file's bytes, base64-encoded.")]
+    content_type: Annotated[
+        str,
+        msgspec.Meta(
+            description="MIME type (must be allowed by the tenant's attachment settings)."
+        ),
+    ]
 
 
 class SendRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
-    to: list[Address]
-    from_: Sender | str = msgspec.field(name="from")
-    subject: str
-    html_body: str
-    cc: list[Address] = []
-    bcc: list[Address] = []
-    reply_to: Address | None = None
-    text_body: str | None = None
-    variables: dict[str, Any] = {}
-    attachments: list[AttachmentIn] = []
-    metadata: dict[str, Any] = {}
-    priority: Priority = "normal"
-    idempotency_key: str | None = None
-    scheduled_at: str | None = None
-    queue: str | None = None
+    to: Annotated[
+        list[Address],
+        msgspec.Meta(description="Recipients: `a@x.com`, `Name <a@x.com>` or `{email, name}`."),
+    ]
+    from_: Annotated[
+        Sender | str,
+        msgspec.Meta(
+            description="Sender: an address string or `{email, name}`; its domain must be allowed."
+        ),
+    ] = msgspec.field(name="from")
+    subject: Annotated[str, msgspec.Meta(description="Subject template (Handlebars).")]
+    html_body: Annotated[str, msgspec.Meta(description="HTML body template (Handlebars).")]
+    cc: Annotated[list[Address], msgspec.Meta(description="Cc recipients.")] = []
+    bcc: Annotated[
+        list[Address], msgspec.Meta(description="Bcc recipients (not shown in the headers).")
+    ] = []
+    reply_to: Annotated[Address | None, msgspec.Meta(description="Reply-To address.")] = None
+    text_body: Annotated[
+        str | None,
+        msgspec.Meta(description="Plain-text body template; derived from the HTML when absent."),
+    ] = None
+    variables: Annotated[dict[str, Any], msgspec.Meta(description="Template variables.")] = {}
+    attachments: Annotated[list[AttachmentIn], msgspec.Meta(description="Files to attach.")] = []
+    metadata: Annotated[
+        dict[str, Any],
+        msgspec.Meta(description="Free-form JSON kept with the message and sent in its webhooks."),
+    ] = {}
+    priority: Annotated[
+        Priority, msgspec.Meta(description="Delivery priority: `high`, `normal` or `low`.")
+    ] = "normal"
+    idempotency_key: Annotated[
+        str | None,
+        msgspec.Meta(description="A retried request with the same key returns the first message."),
+    ] = None
+    scheduled_at: Annotated[
+        str | None,
+        msgspec.Meta(description="Send no earlier than this time (ISO 8601); now when absent."),
+    ] = None
+    queue: Annotated[
+        str | None,
+        msgspec.Meta(description="Named queue the message goes through; `default` when absent."),
+    ] = None
 
 
 # ---- what the store keeps -------------------------------------------------------------------
@@ -328,28 +386,68 @@ RetrySeconds = Annotated[
 class BatchRecipient(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """One recipient entry of a batch: its own addresses and variables (merged over shared)."""
 
-    to: list[Address]
-    cc: list[Address] = []
-    bcc: list[Address] = []
-    variables: dict[str, Any] = {}
+    to: Annotated[
+        list[Address],
+        msgspec.Meta(description="This entry's recipients (`a@x.com` or `Name <a@x.com>`)."),
+    ]
+    cc: Annotated[list[Address], msgspec.Meta(description="This entry's Cc recipients.")] = []
+    bcc: Annotated[
+        list[Address],
+        msgspec.Meta(description="This entry's Bcc recipients (not shown in the headers)."),
+    ] = []
+    variables: Annotated[
+        dict[str, Any],
+        msgspec.Meta(description="Template variables for this entry, merged over the shared ones."),
+    ] = {}
 
 
 class BatchRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """POST /v1/messages/batch: the shared fields of a single send plus `recipients`."""
 
-    from_: Sender | str = msgspec.field(name="from")
-    subject: str
-    html_body: str
-    recipients: list[BatchRecipient]
-    reply_to: Address | None = None
-    text_body: str | None = None
-    variables: dict[str, Any] = {}
-    attachments: list[AttachmentIn] = []
-    metadata: dict[str, Any] = {}
-    priority: Priority = "normal"
-    idempotency_key: str | None = None
-    scheduled_at: str | None = None
-    queue: str | None = None
+    from_: Annotated[
+        Sender | str,
+        msgspec.Meta(
+            description="Sender: an address string or `{email, name}`; its domain must be allowed."
+        ),
+    ] = msgspec.field(name="from")
+    subject: Annotated[str, msgspec.Meta(description="Subject template (Handlebars).")]
+    html_body: Annotated[str, msgspec.Meta(description="HTML body template (Handlebars).")]
+    recipients: Annotated[
+        list[BatchRecipient],
+        msgspec.Meta(description="One entry per message: its addresses and variables."),
+    ]
+    reply_to: Annotated[Address | None, msgspec.Meta(description="Reply-To address.")] = None
+    text_body: Annotated[
+        str | None,
+        msgspec.Meta(description="Plain-text body template; derived from the HTML when absent."),
+    ] = None
+    variables: Annotated[
+        dict[str, Any],
+        msgspec.Meta(description="Template variables shared by every recipient entry."),
+    ] = {}
+    attachments: Annotated[
+        list[AttachmentIn],
+        msgspec.Meta(description="Files attached to every message of the batch."),
+    ] = []
+    metadata: Annotated[
+        dict[str, Any],
+        msgspec.Meta(description="Free-form JSON kept with each message and sent in its webhooks."),
+    ] = {}
+    priority: Annotated[
+        Priority, msgspec.Meta(description="Delivery priority: `high`, `normal` or `low`.")
+    ] = "normal"
+    idempotency_key: Annotated[
+        str | None,
+        msgspec.Meta(description="A retried request with the same key returns the first batch."),
+    ] = None
+    scheduled_at: Annotated[
+        str | None,
+        msgspec.Meta(description="Send no earlier than this time (ISO 8601); now when absent."),
+    ] = None
+    queue: Annotated[
+        str | None,
+        msgspec.Meta(description="Named queue the messages go through; `default` when absent."),
+    ] = None
 
 
 class NewBatch(msgspec.Struct, frozen=True):
@@ -392,18 +490,36 @@ class BatchRecord(msgspec.Struct, frozen=True):
 class QueueCreate(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """POST /v1/queues. `ratePerMinute` null = unlimited; `retrySchedule` null = config's."""
 
-    name: str
-    priority: QueuePriority = 5
-    rate_per_minute: RatePerMinute | None = None
-    retry_schedule: RetrySeconds | None = None
+    name: Annotated[str, msgspec.Meta(description="Queue name, unique per tenant.")]
+    priority: Annotated[
+        QueuePriority,
+        msgspec.Meta(description="Share of the senders: higher goes first (1 to 10)."),
+    ] = 5
+    rate_per_minute: Annotated[
+        RatePerMinute | None,
+        msgspec.Meta(description="Most messages sent per minute; null = unlimited."),
+    ] = None
+    retry_schedule: Annotated[
+        RetrySeconds | None,
+        msgspec.Meta(description="Seconds between attempts; null = the appliance's schedule."),
+    ] = None
 
 
 class QueuePatch(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """PATCH /v1/queues/{id}: any subset; null clears a rate limit or a retry override."""
 
-    priority: QueuePriority | msgspec.UnsetType = msgspec.UNSET
-    rate_per_minute: RatePerMinute | msgspec.UnsetType | None = msgspec.UNSET
-    retry_schedule: RetrySeconds | msgspec.UnsetType | None = msgspec.UNSET
+    priority: Annotated[
+        QueuePriority | msgspec.UnsetType,
+        msgspec.Meta(description="Share of the senders: higher goes first (1 to 10)."),
+    ] = msgspec.UNSET
+    rate_per_minute: Annotated[
+        RatePerMinute | msgspec.UnsetType | None,
+        msgspec.Meta(description="Most messages sent per minute; null = unlimited."),
+    ] = msgspec.UNSET
+    retry_schedule: Annotated[
+        RetrySeconds | msgspec.UnsetType | None,
+        msgspec.Meta(description="Seconds between attempts; null = the appliance's schedule."),
+    ] = msgspec.UNSET
 
 
 class Queue(msgspec.Struct, frozen=True):

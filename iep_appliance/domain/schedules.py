@@ -15,7 +15,7 @@ Berlin time in winter and in summer. Around DST transitions:
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -71,23 +71,47 @@ class CronSpec(msgspec.Struct, frozen=True):
 class ScheduledJobIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """Body of POST /v1/scheduled-jobs: exactly one of `message` (a send body) or `batch`."""
 
-    name: str
-    cron: str
-    timezone: str = "UTC"
-    message: dict[str, Any] | None = None
-    batch: dict[str, Any] | None = None
-    active: bool = True
+    name: Annotated[str, msgspec.Meta(description="A label for the job.")]
+    cron: Annotated[str, msgspec.Meta(description="Five-field cron expression of when it runs.")]
+    timezone: Annotated[
+        str, msgspec.Meta(description="IANA time zone the cron expression is read in.")
+    ] = "UTC"
+    message: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(description="A send body (as POST /v1/messages) sent at each run."),
+    ] = None
+    batch: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(description="A batch body (as POST /v1/messages/batch) sent at each run."),
+    ] = None
+    active: Annotated[bool, msgspec.Meta(description="Whether it runs; false pauses it.")] = True
 
 
 class ScheduledJobPatch(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """Body of PATCH /v1/scheduled-jobs/{id}: any subset; `message` replaces a `batch`."""
 
-    name: str | msgspec.UnsetType = msgspec.UNSET
-    cron: str | msgspec.UnsetType = msgspec.UNSET
-    timezone: str | msgspec.UnsetType = msgspec.UNSET
-    message: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
-    batch: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
-    active: bool | msgspec.UnsetType = msgspec.UNSET
+    name: Annotated[str | msgspec.UnsetType, msgspec.Meta(description="A label for the job.")] = (
+        msgspec.UNSET
+    )
+    cron: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(description="Five-field cron expression of when it runs."),
+    ] = msgspec.UNSET
+    timezone: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(description="IANA time zone the cron expression is read in."),
+    ] = msgspec.UNSET
+    message: Annotated[
+        dict[str, Any] | msgspec.UnsetType,
+        msgspec.Meta(description="A send body sent at each run (replaces `batch`)."),
+    ] = msgspec.UNSET
+    batch: Annotated[
+        dict[str, Any] | msgspec.UnsetType,
+        msgspec.Meta(description="A batch body sent at each run (replaces `message`)."),
+    ] = msgspec.UNSET
+    active: Annotated[
+        bool | msgspec.UnsetType, msgspec.Meta(description="Whether it runs; false pauses it.")
+    ] = msgspec.UNSET
 
 
 # Fields of a send that the scheduler sets for each run.

@@ -6,7 +6,7 @@ follows an attempt. No I/O and no clock: callers pass `now`.
 """
 
 import hashlib
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -23,19 +23,33 @@ WebhookFormat = Literal["iep", "resend"]
 
 
 class WebhookCreate(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
-    url: str
-    events: list[str] = msgspec.field(default_factory=lambda: list(EVENTS))
-    active: bool = True
-    format: WebhookFormat = "iep"
+    url: Annotated[str, msgspec.Meta(description="URL the events are POSTed to.")]
+    events: Annotated[
+        list[str],
+        msgspec.Meta(description="Event types to send (e.g. `sent`, `failed`, `bounced`)."),
+    ] = msgspec.field(default_factory=lambda: list(EVENTS))
+    active: Annotated[bool, msgspec.Meta(description="Whether events are sent.")] = True
+    format: Annotated[
+        WebhookFormat,
+        msgspec.Meta(description="Payload format: `iep` (default) or `resend` (Resend's events)."),
+    ] = "iep"
 
 
 class WebhookUpdate(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """`PUT /v1/webhooks/{id}`: any subset; `rotateSecret` issues a new secret."""
 
-    url: str | None = None
-    events: list[str] | None = None
-    active: bool | None = None
-    rotate_secret: bool = False
+    url: Annotated[str | None, msgspec.Meta(description="URL the events are POSTed to.")] = None
+    events: Annotated[list[str] | None, msgspec.Meta(description="Event types to send.")] = None
+    active: Annotated[
+        bool | None,
+        msgspec.Meta(description="Whether events are sent; true re-enables a disabled endpoint."),
+    ] = None
+    rotate_secret: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Issue a new signing secret; the old one stays valid for a grace period."
+        ),
+    ] = False
 
 
 # ---- what the store keeps ---------------------------------------------------------------------

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import msgspec
 
+from iep_appliance.blobs import FILE_MODE, make_private_dirs, narrow_tree, open_private
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
 from iep_appliance.domain.errors import Conflict, FieldError, ValidationFailed
@@ -103,7 +104,7 @@ async def backup(
 
 def _target(dest: str) -> Path:
     target = Path(dest).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(target.parent)
     return target
 
 
@@ -115,6 +116,7 @@ def _write_attachments(
     files = size = 0
     missing: list[str] = []
     root = attachments.resolve()
+    open_private(partial).close()  # tarfile would create it 0644: the archive is 0600
     with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
         for key in keys:
             path = (root / key).resolve()
@@ -124,6 +126,7 @@ def _write_attachments(
                 # Opened first: a purge unlinking it now cannot take the bytes from under us.
                 with path.open("rb") as fh:
                     info = tar.gettarinfo(arcname=f"{BACKUP_ATTACHMENTS}/{key}", fileobj=fh)
+                    info.mode = FILE_MODE  # restored as private as it was kept
                     tar.addfile(info, fh)
             except FileNotFoundError:
                 missing.append(key)
@@ -138,7 +141,10 @@ def _write_attachments(
 
 def _add_database(partial: Path, db_copy: Path) -> None:
     with tarfile.open(partial, "a", format=tarfile.PAX_FORMAT) as tar:
-        tar.add(db_copy, arcname=BACKUP_DATABASE)
+        info = tar.gettarinfo(db_copy, arcname=BACKUP_DATABASE)
+        info.mode = FILE_MODE
+        with db_copy.open("rb") as fh:
+            tar.addfile(info, fh)
 
 
 def _finish_archive(partial: Path, target: Path, manifest: BackupManifest) -> None:
@@ -148,11 +154,11 @@ def _finish_archive(partial: Path, target: Path, manifest: BackupManifest) -> No
         info = tarfile.TarInfo(BACKUP_MANIFEST)
         info.size = len(raw)
         info.mtime = int(Path(partial).stat().st_mtime)
-        info.mode = 0o600
+        info.mode = FILE_MODE
         tar.addfile(info, io.BytesIO(raw))
     packed = partial.with_name(partial.name + ".gz")
     try:
-        with open(partial, "rb") as src, open(packed, "wb") as out:
+        with open(partial, "rb") as src, open_private(packed) as out:
             gz = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip stream
             while chunk := src.read(1 << 20):
                 out.write(gz.compress(chunk))
@@ -284,15 +290,17 @@ def _extract(source: Path, staging: Path) -> None:
 
 def _place(staging: Path, db: Path, atts: Path) -> None:
     """Attachments first, the database last: its appearance marks a finished restore."""
+    # What the archive (an older one holds 0644 files) and the extraction made: no "other" bits.
+    narrow_tree(staging)
     files = staging / BACKUP_ATTACHMENTS
     if files.is_dir():
         if atts.exists():
             shutil.rmtree(atts)  # checked empty of files above
-        atts.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(atts.parent)
         _move(files, atts)
     else:
-        atts.mkdir(parents=True, exist_ok=True)
-    db.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(atts)
+    make_private_dirs(db.parent)
     _move(staging / BACKUP_DATABASE, db)
     dir_fd = os.open(db.parent, os.O_RDONLY)
     try:

@@ -17,6 +17,7 @@ from iep_appliance.domain.errors import (
     Forbidden,
     NotFound,
     NotPermitted,
+    TenantDeactivated,
     Unauthorized,
     ValidationFailed,
 )
@@ -147,7 +148,7 @@ class KeyService:
             raise Unauthorized("Invalid API key")
         tenant = await self.store.get_tenant(record.tenant_id)
         if tenant is None or not tenant.active:
-            raise Forbidden("The tenant of this API key is deactivated")
+            raise TenantDeactivated("The tenant of this API key is deactivated")
         principal = Principal(
             tenant_id=record.tenant_id,
             key_id=record.id,

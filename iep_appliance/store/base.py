@@ -184,14 +184,18 @@ class Store(Protocol):
         """Apply `change` (a new secret keeps the old one until `old_secret_until`)."""
 
     async def delete_webhook(self, tenant_id: str, endpoint_id: str) -> bool:
-        """Delete the endpoint and its attempts; its unclaimed events go to the DLQ."""
+        """Delete the endpoint and its attempts; its unclaimed (and dead-lettered) events
+        are cancelled: done with "endpoint deleted", never in the DLQ."""
 
     async def record_webhook_attempt(self, attempt: WebhookAttempt) -> bool:
         """One attempt + its job's next state (done, retry at next_retry_at, dead) + the
         endpoint's health, in one commit. True when this attempt disabled the endpoint."""
 
+    async def cancel_webhook_job(self, job_id: int, reason: str) -> None:
+        """A claimed webhook job whose endpoint was deleted: done with `reason`, not dead."""
+
     async def drop_webhook_job(self, job_id: int, reason: str) -> None:
-        """A webhook job whose endpoint is gone or inactive: dead, no attempt recorded."""
+        """A webhook job whose endpoint is inactive: dead, no attempt recorded."""
 
     async def list_webhook_deliveries(
         self, tenant_id: str, endpoint_id: str, limit: int, before: tuple[str, str] | None

@@ -153,10 +153,13 @@ class WebhookDispatcher:
             return
         message_id_var.set(ev.message_id)
         endpoint = await self.store.get_webhook(job.tenant_id, job.ref_id)
-        if endpoint is None or not endpoint.active:
-            reason = "endpoint deleted" if endpoint is None else "endpoint inactive"
-            await self.store.drop_webhook_job(job.id, reason)
-            event(log, "webhook.dropped", endpointId=job.ref_id, reason=reason)
+        if endpoint is None:  # deleted: nothing could ever deliver it, so not a dead letter
+            await self.store.cancel_webhook_job(job.id, "endpoint deleted")
+            event(log, "webhook.dropped", endpointId=job.ref_id, reason="endpoint deleted")
+            return
+        if not endpoint.active:
+            await self.store.drop_webhook_job(job.id, "endpoint inactive")
+            event(log, "webhook.dropped", endpointId=job.ref_id, reason="endpoint inactive")
             return
         webhook_id = webhook_id_for(job.id, job.tenant_id, ev)
         body = await self.body(job.tenant_id, endpoint, ev)

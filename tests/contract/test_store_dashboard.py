@@ -230,3 +230,47 @@ async def test_a_dead_webhook_job_is_requeued_due_now(
     assert n == 1
     assert await store.dashboard_dead_jobs(10) == []
     assert [j.id for j in await claim_all(store, clock)] == [hook.id]
+
+
+async def _endpoint_with_events(store: Store, tenant: Tenant, clock: FakeClock, n: int) -> str:
+    """An endpoint for `sent` and `n` sent messages: `n` webhook jobs waiting for it."""
+    now = ids.iso(clock.now())
+    endpoint_id = clock.new_id()
+    await store.create_webhook(
+        WebhookEndpoint(
+            id=endpoint_id,
+            tenant_id=tenant.id,
+            url="https://hooks.example/h",
+            events=("sent",),
+            secret="whsec_" + "A" * 32,
+            old_secret=None,
+            old_secret_until=None,
+            active=True,
+            disabled_reason=None,
+            failing_since=None,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    for _ in range(n):
+        await accept(store, tenant, clock)
+    sends = await claim_all(store, clock)
+    await store.finish_sends([completion(s, "sent", webhook_event="sent") for s in sends])
+    return endpoint_id
+
+
+async def test_deleting_an_endpoint_cancels_its_events_without_dead_letters(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    endpoint_id = await _endpoint_with_events(store, tenant, clock, 3)
+    claimed, *_unclaimed = await claim_all(store, clock, limit=1)
+    assert claimed.kind == "webhook"
+
+    assert await store.delete_webhook(tenant.id, endpoint_id)
+    assert await store.dashboard_dead_jobs(10) == []  # the two unclaimed: cancelled
+    await store.cancel_webhook_job(claimed.id, "endpoint deleted")  # the dispatcher's view
+
+    assert await store.dashboard_dead_jobs(10) == []
+    assert (await store.dashboard_job_depth())["dead"] == 0
+    assert (await store.dashboard_job_depth())["ready"] == 0
+    assert await claim_all(store, clock) == []  # nothing left to deliver either

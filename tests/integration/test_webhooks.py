@@ -584,3 +584,32 @@ async def test_post_tries_the_next_checked_address_when_one_refuses(
 
     assert resp.status_code == 200
     assert len(webhook_sink.requests) == 1
+
+
+def metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+async def test_deleting_an_endpoint_cancels_its_pending_events_not_dead_letters_them(
+    env: Env,
+) -> None:
+    env.sink.default_status = 500  # every attempt fails: the events wait for their retries
+    hook = await env.register()
+    await env.send()
+    await env.requests(1)
+
+    resp = await env.client.delete(f"/v1/webhooks/{hook['id']}")
+    assert resp.status_code == 204
+
+    async def settled() -> dict[str, int] | None:
+        depth = await env.rt.store.dashboard_job_depth()  # the dashboard's overview counts
+        return depth if depth["ready"] == depth["leased"] == 0 else None
+
+    depth = await wait_until(settled, timeout=15, message="no webhook job left to run")
+    metrics = (await env.client.get("/metrics")).text
+    assert depth["dead"] == 0
+    assert metric(metrics, 'iep_queue_depth{state="dead"}') == depth["dead"]
+    assert await env.rt.store.dashboard_dead_jobs(10) == []

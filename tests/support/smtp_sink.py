@@ -55,14 +55,17 @@ class Received:
     rcpt_tos: tuple[str, ...]
     data: bytes
     parsed: EmailMessage
+    helo: str = ""  # the name the client gave in EHLO (or HELO)
 
     @classmethod
-    def from_envelope(cls, mail_from: str, rcpt_tos: Iterable[str], data: bytes) -> "Received":
+    def from_envelope(
+        cls, mail_from: str, rcpt_tos: Iterable[str], data: bytes, helo: str = ""
+    ) -> "Received":
         # The parser keeps CRLF inside bodies; LF gives text parts Python's usual line ends.
         lf_data = data.replace(b"\r\n", b"\n")
         parsed = email.message_from_bytes(lf_data, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
-        return cls(mail_from, tuple(rcpt_tos), data, parsed)
+        return cls(mail_from, tuple(rcpt_tos), data, parsed, helo)
 
 
 class _BoundPortController(Controller):
@@ -361,7 +364,8 @@ class _Handler:
         reply = self.sink._data_reply(mail_from, rcpt_tos, data)
         if reply is not None:
             return reply
-        self.sink._record(Received.from_envelope(mail_from, rcpt_tos, data))
+        helo = str(session.host_name or "")
+        self.sink._record(Received.from_envelope(mail_from, rcpt_tos, data, helo))
         return "250 2.0.0 OK queued"
 
 

@@ -175,4 +175,9 @@ def test_the_commented_relay_example_loads_when_switched_on(tmp_path: Path) -> N
 def test_the_example_is_valid_toml_without_the_loader() -> None:
     data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
 
-    assert data["server"] == {"host": "127.0.0.1", "port": 8080, "max_request_bytes": 31457280}
+    assert data["server"] == {
+        "host": "127.0.0.1",
+        "port": 8080,
+        "max_request_bytes": 31457280,
+        "drain_seconds": 10.0,
+    }

@@ -27,15 +27,17 @@ from aiosmtplib import (
 from iep_appliance.config import ProviderConfig
 from iep_appliance.delivery.providers.base import Envelope
 from iep_appliance.delivery.providers.smtp_wire import SmtpWire, enhanced, transaction
+from iep_appliance.domain.hostnames import name_for, own_hostname
 from iep_appliance.domain.outcomes import SendOutcome, Stage
 
 
 class SmtpProvider:
     kind = "smtp"
 
-    def __init__(self, name: str, cfg: ProviderConfig) -> None:
+    def __init__(self, name: str, cfg: ProviderConfig, hostname: str = "") -> None:
         self.name = name
         self.cfg = cfg
+        self._hostname = hostname  # `[delivery] hostname`; "" = the FQDN, or the sender's domain
         self._idle: list[SmtpWire] = []
         self._slots = asyncio.Semaphore(cfg.connections)
         self._interval = 1.0 / cfg.max_per_second if cfg.max_per_second > 0 else 0.0
@@ -45,11 +47,13 @@ class SmtpProvider:
 
     # ---- connections -----------------------------------------------------------------------
 
-    async def _connect(self) -> SmtpWire:
+    async def _connect(self, sender: str = "") -> SmtpWire:
+        """A connection that says EHLO with our name (or `sender`'s domain: hostnames.py)."""
         cfg = self.cfg
         if self._local_hostname is None:
             # Once per provider: aiosmtplib would otherwise look the name up per connection.
-            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+            fqdn = "" if self._hostname else await asyncio.to_thread(socket.getfqdn)
+            self._local_hostname = own_hostname(self._hostname, fqdn)
         client = aiosmtplib.SMTP(
             hostname=cfg.host,
             port=cfg.port,
@@ -58,7 +62,7 @@ class SmtpProvider:
             start_tls=cfg.security == "starttls",
             validate_certs=True,
             tls_context=ssl.create_default_context() if cfg.security != "none" else None,
-            local_hostname=self._local_hostname,
+            local_hostname=name_for(self._local_hostname, sender),
         )
         await client.connect()
         try:
@@ -78,14 +82,14 @@ class SmtpProvider:
         extensions = frozenset(client.esmtp_extensions)
         return SmtpWire.adopt(transport, extensions, cfg.timeout_seconds)
 
-    async def _checkout(self, reuse: bool = True) -> tuple[SmtpWire, bool]:
+    async def _checkout(self, reuse: bool = True, sender: str = "") -> tuple[SmtpWire, bool]:
         """A connection and whether it came from the pool."""
         while reuse and self._idle:
             wire = self._idle.pop()
             if wire.is_connected:
                 return wire, True
             wire.close()
-        return await self._connect(), False
+        return await self._connect(sender), False
 
     def _checkin(self, wire: SmtpWire, reusable: bool) -> None:
         if reusable and wire.is_connected:
@@ -120,7 +124,7 @@ class SmtpProvider:
     ) -> tuple[SendOutcome, bool]:
         """One transaction; (outcome, whether a stale pooled connection is worth a fresh try)."""
         try:
-            wire, reused = await self._checkout(reuse)
+            wire, reused = await self._checkout(reuse, envelope.mail_from)
         except SMTPAuthenticationError as exc:
             return self._reply_outcome("auth", exc), False
         except (SMTPConnectError, SMTPTimeoutError, SMTPServerDisconnected, OSError) as exc:

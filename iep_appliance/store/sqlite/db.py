@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from iep_appliance.domain.errors import StoreUnavailable
+from iep_appliance.store.sqlite import files
 
 T = TypeVar("T")
 _MAX_BATCH = 2048
@@ -85,8 +86,12 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 
 def connect(path: str, synchronous: str = "FULL", readonly: bool = False) -> sqlite3.Connection:
+    if not readonly:
+        files.prepare(path)  # 0600 before SQLite creates it (files.py)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute("PRAGMA journal_mode=WAL")
+    if not readonly:
+        files.narrow_side_files(path)  # a -wal/-shm an older version left 0644
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
@@ -119,7 +124,7 @@ class Database:
         self._busy_since: float | None = None
 
     def open(self) -> None:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(Path(self.path).parent)
         self._conn = connect(self.path, self.synchronous)
         self._open = True
 

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable
 
 from iep_appliance.domain.retention import SnapshotInfo
+from iep_appliance.store.sqlite import files
 
 # Tables whose row counts a manifest records (and a restore compares).
 COUNTED = ("tenants", "api_keys", "messages", "events", "jobs", "attachments", "outbox")
@@ -29,6 +30,7 @@ def copy_database(
     """Copy the live database at `src_path` into a new file `dest_path`; report
     `progress(pages_done, pages_total)` after every step. Returns the copy's counts."""
     src = sqlite3.connect(src_path, isolation_level=None, timeout=30.0)
+    files.prepare(dest_path)  # the copy is as private as the database (files.py)
     dest = sqlite3.connect(dest_path, isolation_level=None)
     try:
         src.execute("PRAGMA busy_timeout=30000")

@@ -20,6 +20,7 @@ from iep_appliance.domain.models import (
     Tenant,
     TenantSettings,
 )
+from iep_appliance.store.sqlite import files
 from iep_appliance.store.sqlite import jobs as q_jobs
 from iep_appliance.store.sqlite import keys as q_keys
 from iep_appliance.store.sqlite import messages as q_messages
@@ -62,12 +63,11 @@ class SqliteStore(TenantServiceVerbs, WorkflowVerbs, OperationsVerbs, DashboardV
 
     def open_sync(self) -> None:
         """Open and migrate without starting the writer (CLI commands)."""
-        from pathlib import Path
-
-        Path(self.db.path).parent.mkdir(parents=True, exist_ok=True)
+        files.prepare(self.db.path)  # 0600, its directory 0700, before SQLite creates it
         conn = sqlite3.connect(self.db.path, isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
+            files.narrow_side_files(self.db.path)
             migrate(conn)
         finally:
             conn.close()

@@ -57,6 +57,10 @@ class TenantServiceVerbs(StoreBase):
             self._notify(attempt.delivery.next_retry_at)
         return disabled
 
+    async def cancel_webhook_job(self, job_id: int, reason: str) -> None:
+        now = self._now()
+        await self.db.write(lambda c: q_webhooks.cancel_job(c, job_id, reason, now))
+
     async def drop_webhook_job(self, job_id: int, reason: str) -> None:
         now = self._now()
         await self.db.write(lambda c: q_webhooks.drop_job(c, job_id, reason, now))

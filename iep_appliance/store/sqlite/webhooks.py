@@ -50,7 +50,18 @@ ROTATE_SECRET = (
 )
 DELETE_ENDPOINT = "DELETE FROM webhook_endpoints WHERE tenant_id = ? AND id = ?"
 DELETE_DELIVERIES = "DELETE FROM webhook_deliveries WHERE tenant_id = ? AND endpoint_id = ?"
-# Events not yet claimed for an endpoint that is gone or disabled go to the DLQ.
+# Events of a deleted endpoint, unclaimed or already in the DLQ: cancelled (done, with the
+# reason), never dead, as nothing could ever deliver them.
+CANCEL_ENDPOINT_JOBS = (
+    "UPDATE jobs SET state = 'done', last_error = ?, lease_until = NULL, updated_at = ?"
+    " WHERE kind = 'webhook' AND ref_id = ? AND state IN ('ready', 'dead')"
+)
+# One claimed event whose endpoint was deleted meanwhile: cancelled the same way.
+CANCEL_JOB = (
+    "UPDATE jobs SET state = 'done', last_error = ?, lease_until = NULL, updated_at = ?"
+    " WHERE id = ?"
+)
+# Events not yet claimed for an endpoint that is disabled go to the DLQ (re-sent once enabled).
 CANCEL_READY_JOBS = (
     "UPDATE jobs SET state = 'dead', last_error = ?, lease_until = NULL, updated_at = ?"
     " WHERE kind = 'webhook' AND ref_id = ? AND state = 'ready'"
@@ -156,7 +167,7 @@ def delete_endpoint(conn: sqlite3.Connection, tenant_id: str, endpoint_id: str, 
     if conn.execute(DELETE_ENDPOINT, (tenant_id, endpoint_id)).rowcount != 1:
         return False
     conn.execute(DELETE_DELIVERIES, (tenant_id, endpoint_id))
-    conn.execute(CANCEL_READY_JOBS, ("endpoint deleted", now, endpoint_id))
+    conn.execute(CANCEL_ENDPOINT_JOBS, ("endpoint deleted", now, endpoint_id))
     return True
 
 
@@ -206,6 +217,11 @@ def record_attempt(conn: sqlite3.Connection, a: WebhookAttempt, now: str) -> boo
     if disabled:
         conn.execute(CANCEL_READY_JOBS, ("endpoint disabled", now, d.endpoint_id))
     return disabled
+
+
+def cancel_job(conn: sqlite3.Connection, job_id: int, reason: str, now: str) -> None:
+    """A webhook job whose endpoint was deleted: done with `reason`, not in the DLQ."""
+    conn.execute(CANCEL_JOB, (reason, now, job_id))
 
 
 def drop_job(conn: sqlite3.Connection, job_id: int, reason: str, now: str) -> None:

@@ -1,7 +1,7 @@
 """Operator sessions and the dashboard's response headers over a real Runtime: the cookie's
-flags (SameSite=Strict, Secure behind TLS), login throttling per account and per client
-address, sessions that survive a restart (and end with their operator), and the security
-headers on every kind of dashboard response."""
+flags (SameSite=Strict, Secure behind TLS), login throttling per account and client address
+together (and per address, with Retry-After), sessions that survive a restart (and end with
+their operator), and the security headers on every kind of dashboard response."""
 
 from collections.abc import AsyncIterator
 
@@ -9,7 +9,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from iep_appliance.admin.auth import admin_state
+from iep_appliance.admin.auth import MAX_CLIENT_FAILURES, admin_state
 from iep_appliance.app import build_app
 from iep_appliance.services.tenants import create_admin_user
 from tests.integration.admin.conftest import VIEWER
@@ -68,7 +68,7 @@ async def test_behind_a_tls_proxy_the_session_cookie_is_secure_and_strict(
 async def test_failed_logins_from_one_address_lock_that_address_for_every_account(
     appliance: Appliance, from_ip: dict[str, httpx.AsyncClient]
 ) -> None:
-    for n in range(5):
+    for n in range(MAX_CLIENT_FAILURES):
         resp = await login(from_ip["10.0.0.1"], f"nobody{n}@example.com", "wrong")
         assert resp.status_code == 401
 
@@ -79,16 +79,31 @@ async def test_failed_logins_from_one_address_lock_that_address_for_every_accoun
     assert elsewhere.status_code == 303
 
 
-async def test_failed_logins_for_one_account_lock_it_from_every_address(
+async def test_five_wrong_passwords_lock_that_account_from_that_address_only(
+    appliance: Appliance, from_ip: dict[str, httpx.AsyncClient]
+) -> None:
+    for _ in range(5):
+        resp = await login(from_ip["10.0.1.1"], "admin@example.com", "wrong")
+        assert resp.status_code == 401
+
+    locked = await login(from_ip["10.0.1.1"], "admin@example.com", admin_password(appliance))
+    elsewhere = await login(from_ip["10.0.1.2"], "admin@example.com", admin_password(appliance))
+
+    assert locked.status_code == 429 and "Too many failed sign-ins" in locked.text
+    assert 0 < int(locked.headers["retry-after"]) <= 900
+    assert elsewhere.status_code == 303  # the operator is not locked out by someone else
+
+
+async def test_wrong_passwords_spread_over_addresses_lock_nobody_out(
     appliance: Appliance, from_ip: dict[str, httpx.AsyncClient]
 ) -> None:
     for n in range(5):
-        resp = await login(from_ip[f"10.0.1.{n}"], "admin@example.com", "wrong")
+        resp = await login(from_ip[f"10.0.2.{n}"], "admin@example.com", "wrong")
         assert resp.status_code == 401
 
-    locked = await login(from_ip["10.0.1.9"], "admin@example.com", admin_password(appliance))
+    resp = await login(from_ip["10.0.2.9"], "admin@example.com", admin_password(appliance))
 
-    assert locked.status_code == 429
+    assert resp.status_code == 303
 
 
 async def signed_in_cookie(appliance: Appliance, email: str, password: str) -> str:

@@ -8,6 +8,7 @@ import pytest
 
 from tests.integration.admin.conftest import Operator
 from tests.integration.tenant.conftest import Appliance, TenantKey, message
+from tests.support.problems import assert_problem
 
 KEY = re.compile(r'<output id="new-key"><code>([^<]+)</code></output>')
 
@@ -200,6 +201,21 @@ async def test_a_deactivated_tenants_keys_are_refused_until_reactivated(
 
     sent = await appliance.client.post("/v1/messages", json=message(), headers=acme.auth)
     assert sent.status_code == 202
+
+
+async def test_a_deactivated_tenants_key_is_told_the_tenant_is_deactivated_not_missing_scope(
+    appliance: Appliance, admin: Operator, acme: TenantKey
+) -> None:
+    await admin.page(f"/admin/tenants/{acme.tenant_id}")
+    await admin.post(f"/admin/tenants/{acme.tenant_id}/deactivate")
+
+    listed = await appliance.client.get("/v1/messages", headers=acme.auth)
+    sent = await appliance.client.post("/v1/messages", json=message(), headers=acme.auth)
+
+    for resp in (listed, sent):  # the Litestar handler and the fast send path alike
+        body = assert_problem(resp, 403)
+        assert body["title"] == "Tenant deactivated", body
+        assert body["type"].endswith("/tenant-deactivated"), body
 
 
 async def test_sender_domains_are_added_and_removed(

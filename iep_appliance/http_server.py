@@ -1,0 +1,110 @@
+"""The HTTP listener: uvicorn serving the app, and the drain that ends it on SIGTERM.
+
+What runs: `run()` serves until `stop()` (the signal handler) is called. Then, in order:
+not ready → the drain (api/drain.py: new requests get 503 + `Retry-After` + `Connection:
+close`) → wait until no admitted request is in flight and every connection open at the
+signal has closed, at most `server.drain_seconds` → the listener closes (clients now see
+"connection refused"), connections accepted just before get their answer (at most 1 s)
+→ uvicorn closes what is left. The caller then stops the Runtime,
+so every `202` answered is already committed. A second signal skips the rest of the drain.
+"""
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+from iep_appliance.logs import event
+from iep_appliance.runtime import Runtime
+
+log = logging.getLogger("iep.http")
+_POLL_SECONDS = 0.02  # how often the drain looks at its counters (a few per request at most)
+_LAST_CONNECTIONS_SECONDS = 1.0  # after the listener closes, for connections accepted just before
+
+
+class _Server(uvicorn.Server):
+    clock: Any = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the signals are ours (HttpServer.stop), so a SIGTERM ends in exit code 0
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn closes the listener and, in the same step, every connection without a
+        # request in progress: one accepted a moment ago, whose request is on its way, would
+        # be cut unanswered. Close the listener first and give those their 503 (drain.py).
+        for server in self.servers:
+            server.close()
+        deadline = self.clock.monotonic() + _LAST_CONNECTIONS_SECONDS
+        while self.server_state.connections and self.clock.monotonic() < deadline:
+            await self.clock.sleep(_POLL_SECONDS)
+        await super().shutdown(sockets)
+
+
+class HttpServer:
+    def __init__(self, rt: Runtime, app: Any) -> None:
+        self.rt = rt
+        self.drain = app.state.drain
+        cfg = rt.config.server
+        self.server = _Server(
+            uvicorn.Config(
+                app,
+                host=cfg.host,
+                port=cfg.port,
+                http="httptools",
+                lifespan="off",
+                access_log=False,
+                log_config=None,
+                server_header=False,
+                timeout_graceful_shutdown=5,
+                backlog=2048,
+            )
+        )
+        self.server.clock = rt.clock
+        self._stop = asyncio.Event()
+
+    @property
+    def started(self) -> bool:
+        return bool(self.server.started)
+
+    def stop(self) -> None:
+        """Begin the drain; called again (a second signal), close the listener at once."""
+        self.rt.ready = False
+        if self._stop.is_set():
+            self.server.should_exit = True
+        self._stop.set()
+
+    async def run(self) -> bool:
+        """Serve until stopped and drained; True if the listener ever started."""
+        drainer = asyncio.create_task(self._drain_on_stop(), name="http-drain")
+        try:
+            await self.server.serve()
+        finally:
+            drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drainer
+        return self.started
+
+    async def _drain_on_stop(self) -> None:
+        await self._stop.wait()
+        self.drain.begin()
+        clock = self.rt.clock
+        state = self.server.server_state
+        open_at_signal = set(state.connections)
+        event(log, "http.draining", inFlight=self.drain.in_flight, connections=len(open_at_signal))
+        deadline = clock.monotonic() + self.rt.config.server.drain_seconds
+        while clock.monotonic() < deadline and not self.server.should_exit:
+            if self.drain.idle() and not open_at_signal & state.connections:
+                break
+            await clock.sleep(_POLL_SECONDS)
+        event(
+            log,
+            "http.drained",
+            inFlight=self.drain.in_flight,
+            connections=len(open_at_signal & state.connections),
+        )
+        self.server.should_exit = True
