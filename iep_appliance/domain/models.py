@@ -176,6 +176,13 @@ class NewMessage(msgspec.Struct, frozen=True):
     batch_id: str | None = None
     job_priority: int | None = None
     queue_id: str | None = None  # the named queue's row (issue 7); None: no queue row
+    # How it arrived (issue 15): api | smtp | resend | postmark; for SMTP the client's
+    # address and AUTH user.
+    origin: str = "api"
+    origin_client: str | None = None
+    origin_user: str | None = None
+    # A raw_mime message is sent as `raw_mime`, never rendered (SMTP submission).
+    raw_mime: bytes | None = None
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -227,6 +234,14 @@ class MessageRecord(msgspec.Struct, frozen=True):
     created_at: str
     attachments: tuple[StoredAttachment, ...] = ()
     events: tuple[Event, ...] = ()
+    origin: str = "api"  # api | smtp | resend | postmark (issue 15)
+    origin_client: str | None = None
+    origin_user: str | None = None
+    kind: str = "structured"  # structured | raw_mime
+    raw_mime: bytes | None = None  # a raw_mime message's MIME; loaded for sending only
+
+
+ORIGINS: tuple[str, ...] = ("api", "smtp", "resend", "postmark")
 
 
 class MessageFilter(msgspec.Struct, frozen=True):

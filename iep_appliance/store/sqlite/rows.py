@@ -69,7 +69,7 @@ MESSAGE_COLUMNS = (
     "id, tenant_id, status, to_addrs, cc_addrs, bcc_addrs, from_email, from_name, reply_to,"
     " subject, html_body, text_body, rendered_subject, rendered_html, rendered_text, variables,"
     " metadata, priority, provider, attempts, max_attempts, last_error, sandbox, queue,"
-    " batch_id, scheduled_at, sent_at, created_at"
+    " batch_id, scheduled_at, sent_at, created_at, origin, origin_client, origin_user, kind"
 )
 
 
@@ -107,6 +107,10 @@ def message(
         scheduled_at=row[25],
         sent_at=row[26],
         created_at=row[27],
+        origin=row[28],
+        origin_client=row[29],
+        origin_user=row[30],
+        kind=row[31],
         attachments=attachments,
         events=events,
     )
