@@ -18,6 +18,7 @@ from iep_appliance.api import (
     fast_send,
     keys,
     messages,
+    outbox,
     queues,
     scheduled_jobs,
     suppressions,
@@ -42,6 +43,7 @@ ROUTE_MODULES: list[Any] = [
     batches,
     cancellation,
     queues,
+    outbox,
     admin_routes,  # /admin dashboard (templates and /admin/static: build_app)
 ]
 

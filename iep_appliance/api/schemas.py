@@ -46,6 +46,7 @@ class MessageView(msgspec.Struct, frozen=True, rename="camel"):
     batch_id: str | None = None
     attachments: list[AttachmentView] = []
     events: list[EventView] | msgspec.UnsetType = msgspec.UNSET
+    origin: str = "api"  # how it arrived: api | smtp | resend | postmark (issue 15)
 
 
 class MessageList(msgspec.Struct, frozen=True, rename="camel"):
@@ -85,6 +86,7 @@ def message_view(m: MessageRecord, with_events: bool = False) -> MessageView:
         queue=m.queue,
         sandbox=m.sandbox,
         batch_id=m.batch_id,
+        origin=m.origin,
         attachments=[
             AttachmentView(
                 filename=a.filename, content_type=a.content_type, size_bytes=a.size_bytes
