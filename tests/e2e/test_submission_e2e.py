@@ -292,11 +292,11 @@ def test_sandbox_key_message_goes_to_the_outbox(app: Appliance) -> None:
         code, text = submit(client, client_mime(subject="sandboxed"))
     assert code == 250, text
     message_id = message_id_of(text)
-    http = httpx.Client(base_url=app.server.base_url, headers={"x-api-key": key})
-    raw = wait_until_sync(
-        lambda: (r := http.get(f"/v1/outbox/{message_id}/raw")).status_code == 200 and r,
-        timeout=30,
-    )
+    with httpx.Client(base_url=app.server.base_url, headers={"x-api-key": key}) as http:
+        raw = wait_until_sync(
+            lambda: (r := http.get(f"/v1/outbox/{message_id}/raw")).status_code == 200 and r,
+            timeout=30,
+        )
     assert raw.headers["content-type"].startswith("message/rfc822")
     assert b"Subject: sandboxed" in raw.content
     assert message_id not in app.sink.by_iep_id()
