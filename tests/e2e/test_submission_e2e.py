@@ -443,3 +443,57 @@ def test_auth_brute_force_is_slowed_and_logged(app: Appliance, unchanged: None) 
     logs = app.server.stdout_text() + app.server.stderr_text()
     assert '"submission.auth_failed"' in logs
     assert "iep_live_wrong" not in logs  # the presented secret is never logged
+
+
+# ---- crash safety --------------------------------------------------------------------------------
+
+
+def test_sigkill_during_submission_loses_no_message_that_got_250(tmp_path: Path) -> None:
+    """8 pipelining connections submit until the process is SIGKILLed after 300 `250`s;
+    after a restart every message id answered `250` is in the store."""
+    with SmtpSink() as sink:
+        server, smtp_port = start(tmp_path, sink)
+        key = initial_key(tmp_path)
+        accepted: list[str] = []
+        try:
+
+            enough = asyncio.Event()
+
+            async def connection(stop: asyncio.Event) -> None:
+                client = aiosmtplib.SMTP(
+                    hostname="127.0.0.1", port=smtp_port, timeout=30, start_tls=False
+                )
+                await client.connect()
+                await client.login("product", key)
+                try:
+                    for i in range(2000):  # bounded
+                        if stop.is_set():
+                            return
+                        _errors, reply = await client.sendmail(
+                            SENDER, ["ann@example.org"], client_mime(subject=f"k{i}")
+                        )
+                        accepted.append(reply.rsplit(" ", 1)[-1])
+                        if len(accepted) >= 300:
+                            enough.set()
+                except (aiosmtplib.SMTPException, OSError):
+                    return  # the server died under us: that message got no 250
+                finally:
+                    client.close()
+
+            async def run() -> None:
+                stop = asyncio.Event()
+                tasks = [asyncio.create_task(connection(stop)) for _ in range(8)]
+                await asyncio.wait_for(enough.wait(), timeout=120)
+                server.kill()  # mid-run: connections are inside MAIL, DATA or the commit
+                stop.set()
+                await asyncio.gather(*tasks)
+
+            asyncio.run(run())
+            assert len(accepted) >= 300
+            server.start()
+            server.wait_ready()
+            with httpx.Client(base_url=server.base_url, headers={"x-api-key": key}) as http:
+                missing = [m for m in accepted if http.get(f"/v1/messages/{m}").status_code != 200]
+            assert missing == [], f"{len(missing)} of {len(accepted)} 250s lost"
+        finally:
+            server.stop()
