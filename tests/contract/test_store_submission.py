@@ -19,12 +19,14 @@ other = base.other
 pytestmark = pytest.mark.asyncio
 
 
-async def test_origin_and_raw_mime_round_trip(store: Store, tenant: Tenant, clock: FakeClock) -> None:
+async def test_origin_and_raw_mime_round_trip(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
     raw = b"From: a@example.com\r\n\r\nbody\r\n"
     mid = await accept(
         store,
         tenant,
-        clock: FakeClock,
+        clock,
         origin="smtp",
         origin_client="127.0.0.1",
         origin_user="app",
