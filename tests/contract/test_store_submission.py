@@ -3,9 +3,9 @@ sending, never listed), and the tenant-scoped outbox (list with filters, clear).
 
 import pytest
 
+from iep_appliance.clock import FakeClock
 from iep_appliance.domain.models import OutboxFilter, Tenant
 from iep_appliance.store.base import Store
-from iep_appliance.clock import FakeClock
 from tests.contract import test_store as base
 from tests.contract.test_store import accept
 
