@@ -11,12 +11,17 @@ from iep_appliance.runtime import Runtime
 
 
 async def accept_send(
-    rt: Runtime, principal: Principal, data: SendRequest, idempotency_key: str | None
+    rt: Runtime,
+    principal: Principal,
+    data: SendRequest,
+    idempotency_key: str | None,
+    origin: str = "api",
 ) -> tuple[int, AcceptedView, dict[str, str]]:
-    """(202 or 200 for a replayed idempotency key, the body, rate-limit headers)."""
+    """(202 or 200 for a replayed idempotency key, the body, rate-limit headers). `origin`:
+    how the send arrived (api, resend, postmark), recorded with the message."""
     headers = await rt.check_rate(principal, 1)
     try:
-        result = await rt.messages.accept(principal, data, idempotency_key)
+        result = await rt.messages.accept(principal, data, idempotency_key, origin=origin)
     except BaseException:
         rt.release_rate(principal, 1)  # a rejected request sends nothing, so counts nothing
         raise
