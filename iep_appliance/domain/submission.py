@@ -36,6 +36,9 @@ _LONG_LINE = re.compile(rb"[^\r\n]{%d}" % (MAX_LINE + 1))
 # Headers removed before storing: Bcc (the envelope carries it) and the control headers.
 CONTROL_HEADERS = ("x-iep-queue", "x-iep-category", "x-iep-tags", "x-iep-idempotency-key")
 _STRIPPED = frozenset(("bcc", "x-iep-message-id", *CONTROL_HEADERS))
+# A part is an attachment only by Content-Disposition or a (file)name parameter: without
+# either anywhere, the full MIME parse of check_attachments is skipped (it is the slow part).
+_MAYBE_ATTACHMENT = re.compile(rb"(?i)content-disposition|name\*?=")
 
 
 class PreparedRaw(msgspec.Struct, frozen=True):
@@ -150,7 +153,7 @@ def prepare_raw(
             [FieldError("idempotencyKey", f"X-IEP-Idempotency-Key must be 1-{MAX_KEY} characters")]
         )
     content_type = (found.get("content-type") or [""])[0].lower()
-    if content_type.startswith("multipart/"):
+    if content_type.startswith("multipart/") and _MAYBE_ATTACHMENT.search(raw):
         check_attachments(raw, limits)
     added = [f"X-IEP-Message-Id: {message_id}\r\n".encode()]
     if "message-id" not in found:
