@@ -75,11 +75,6 @@ def capture_credentials(
     return AuthResult(success=False, handled=True)
 
 
-def client_of(server: SubmissionProtocol) -> str:
-    peer = server.session.peer if server.session is not None else None
-    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
-
-
 def reply_for(exc: Exception) -> str:
     """The SMTP reply for a rejected submission (the twin of api/problems.py)."""
     if isinstance(exc, RateLimited):
@@ -165,7 +160,7 @@ class SubmissionHandler:
         server.credentials = None  # type: ignore[attr-defined]
         if credentials is None:
             return parsed  # a malformed exchange, already answered by aiosmtpd
-        client = client_of(server)
+        client = server.client
         key = credentials.password.decode("utf-8", "replace").strip()
         try:
             principal = await self.keys.authenticate(key)
@@ -229,6 +224,7 @@ class SubmissionHandler:
             await self.submissions.check_sender(principal, normalized)
         except IEPError as exc:
             return reply_for(exc)
+        server.principal = principal  # for this message's DATA, a few ms away
         envelope.mail_from = normalized
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Sender OK"
@@ -258,11 +254,11 @@ class SubmissionHandler:
     async def handle_DATA(
         self, server: SubmissionProtocol, session: Session, envelope: Envelope
     ) -> str:
-        client = client_of(server)
+        client = server.client
         self.in_flight += 1
         self.idle.clear()
         try:
-            principal = await self._principal(server)
+            principal = server.principal or await self._principal(server)
             content = envelope.content
             assert isinstance(content, bytes)
             result = await self.submissions.accept(

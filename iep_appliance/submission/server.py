@@ -65,7 +65,7 @@ class SubmissionServer:
 
     async def start(self) -> None:
         # aiosmtpd logs every command at INFO; ours are the structured submission.* lines.
-        logging.getLogger("mail.log").setLevel(logging.WARNING)
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
         loop = asyncio.get_running_loop()
         tls = tls_context(self.cfg)
         try:
