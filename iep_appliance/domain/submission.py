@@ -76,20 +76,23 @@ def check_lines(raw: bytes) -> None:
         )
 
 
+# One header field: a printable-ASCII name, a colon, the value with its folded lines.
+_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:[^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*")
+# The fields whose values are read; the rest are only kept or removed.
+_READ = frozenset(("from", "to", "cc", "reply-to", "subject", "content-type", *CONTROL_HEADERS))
+
+
 def split_fields(head: bytes) -> list[tuple[str, bytes]]:
     """(lower-cased name, the whole field with its folded lines and CRLF) of a header block."""
     fields: list[tuple[str, bytes]] = []
-    if not head:
-        return fields
-    for line in head.split(b"\r\n")[:-1] if head.endswith(b"\r\n") else head.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t") and fields:
-            name, text = fields[-1]
-            fields[-1] = (name, text + line + b"\r\n")
-            continue
-        name, colon, _ = line.partition(b":")
-        if not colon or not name or name != name.strip() or not name.isascii():
-            raise ValidationFailed([FieldError("mime", "a header line is not `Name: value`")])
-        fields.append((name.decode("ascii").lower(), line + b"\r\n"))
+    at = 0
+    for match in _FIELD.finditer(head):
+        if match.start() != at:
+            break
+        fields.append((match.group(1).decode("ascii").lower(), match.group(0)))
+        at = match.end()
+    if at != len(head):
+        raise ValidationFailed([FieldError("mime", "a header line is not `Name: value`")])
     return fields
 
 
@@ -98,7 +101,15 @@ def _value(field: bytes) -> str:
     return " ".join(text.split())
 
 
+@functools.lru_cache(maxsize=4)
+def _date_header(second: datetime) -> bytes:
+    """The Date added to a message without one; the same for every message of a second."""
+    return f"Date: {format_datetime(second)}\r\n".encode()
+
+
 def _decoded(value: str) -> str:
+    if "=?" not in value:  # no RFC 2047 encoded word: the text as it is
+        return value
     try:
         return str(make_header(decode_header(value)))
     except (ValueError, LookupError, UnicodeError):
@@ -145,7 +156,7 @@ def prepare_raw(
     fields = split_fields(head)
     found: dict[str, list[str]] = {}
     for name, field in fields:
-        found.setdefault(name, []).append(_value(field))
+        found.setdefault(name, []).append(_value(field) if name in _READ else "")
     senders = _addresses(found.get("from", []))
     if not senders:
         raise ValidationFailed([FieldError("from", "the message has no From header")])
@@ -176,12 +187,13 @@ def prepare_raw(
     if "message-id" not in found:
         added.append(f"Message-ID: <{message_id}@{message_id_domain or domain}>\r\n".encode())
     if "date" not in found:
-        added.append(f"Date: {format_datetime(date)}\r\n".encode())
+        added.append(_date_header(date.replace(microsecond=0)))
     kept = [field for name, field in fields if name not in _STRIPPED]
     mime = b"".join((*added, *kept, body))
     digest = hashlib.sha256()
-    digest.update("\0".join(sorted(r.lower() for r in rcpts)).encode())
-    digest.update(b"".join((*kept, body)))
+    if key is not None:  # only an idempotency key compares bodies
+        digest.update("\0".join(sorted(r.lower() for r in rcpts)).encode())
+        digest.update(b"".join((*kept, body)))
     return PreparedRaw(
         mime=mime,
         from_email=from_email,
@@ -195,7 +207,7 @@ def prepare_raw(
         category=category,
         tags=tags,
         idempotency_key=key,
-        body_hash=digest.hexdigest(),
+        body_hash=digest.hexdigest() if key is not None else "",
     )
 
 

@@ -98,6 +98,6 @@ def test_message_id_and_date_are_added_when_missing() -> None:
 
 
 def test_same_message_same_hash_and_other_recipients_another() -> None:
-    raw = HEAD + b"\r\nbody\r\n"
+    raw = HEAD + b"X-IEP-Idempotency-Key: k\r\n\r\nbody\r\n"
     assert prepare(raw).body_hash == prepare(raw, message_id="other").body_hash
     assert prepare(raw).body_hash != prepare(raw, ("bob@example.org",)).body_hash
