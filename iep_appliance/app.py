@@ -19,6 +19,7 @@ from iep_appliance.api import (
     fast_send,
     keys,
     messages,
+    outbox,
     queues,
     scheduled_jobs,
     strict_input,
@@ -47,6 +48,7 @@ ROUTE_MODULES: list[Any] = [
     queues,
     resend,  # /compat/resend (Resend-compatible)
     postmark,  # /email, /email/batch, /messages/outbound/… (Postmark-compatible)
+    outbox,
     admin_routes,  # /admin dashboard (templates and /admin/static: build_app)
 ]
 

@@ -230,6 +230,33 @@ class LoggingConfig(_Section):
     access_log: Annotated[bool, Meta(description="Log one JSON line per HTTP request.")] = True
 
 
+class SubmissionConfig(_Section):
+    """The SMTP submission server (issue 15): products send over SMTP with an API key."""
+
+    enabled: Annotated[
+        bool, Meta(description="Run the SMTP submission server in the appliance process.")
+    ] = False
+    host: Annotated[str, Meta(description="Address the SMTP submission server binds.")] = (
+        "127.0.0.1"
+    )
+    port: Annotated[
+        int, Meta(ge=0, le=65535, description="SMTP submission port (plain, STARTTLS offered).")
+    ] = 2525
+    tls_cert: Annotated[
+        str,
+        Meta(description="PEM certificate (chain) for STARTTLS and tls_port; empty: no TLS."),
+    ] = ""
+    tls_key: Annotated[str, Meta(description="PEM private key of tls_cert.")] = ""
+    tls_port: Annotated[
+        int,
+        Meta(ge=0, le=65535, description="Implicit-TLS (SMTPS) port; 0: none. Needs tls_cert."),
+    ] = 0
+    max_message_bytes: Annotated[
+        int,
+        Meta(ge=1024, description="Largest message accepted (SIZE and DATA), bytes (30 MB)."),
+    ] = 31457280
+
+
 class Config(_Section):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
@@ -243,6 +270,7 @@ class Config(_Section):
     breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
     render: RenderConfig = msgspec.field(default_factory=RenderConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    submission: SubmissionConfig = msgspec.field(default_factory=SubmissionConfig)
     base_dir: Annotated[
         str, Meta(description="Directory of the config file; set at load time, never in the file.")
     ] = "."
@@ -336,13 +364,29 @@ def _resolve(cfg: Config, base_dir: Path, environ: dict[str, str] | os._Environ)
         providers[name] = msgspec.structs.replace(p, password=password)
     if problems:
         raise ConfigError(problems)
+    sub = cfg.submission
+    if bool(sub.tls_cert) != bool(sub.tls_key):
+        problems.append("submission.tls_key: tls_cert and tls_key are set together")
+    if sub.tls_port and not sub.tls_cert:
+        problems.append("submission.tls_port: needs tls_cert and tls_key")
+    if problems:
+        raise ConfigError(problems)
+    submission = msgspec.structs.replace(
+        sub,
+        tls_cert=str((base_dir / sub.tls_cert).resolve()) if sub.tls_cert else "",
+        tls_key=str((base_dir / sub.tls_key).resolve()) if sub.tls_key else "",
+    )
     storage = msgspec.structs.replace(
         cfg.storage,
         path=str((base_dir / cfg.storage.path).resolve()),
         attachments_dir=str((base_dir / cfg.storage.attachments_dir).resolve()),
     )
     return msgspec.structs.replace(
-        cfg, storage=storage, providers=providers, base_dir=str(base_dir.resolve())
+        cfg,
+        storage=storage,
+        providers=providers,
+        submission=submission,
+        base_dir=str(base_dir.resolve()),
     )
 
 

@@ -13,6 +13,7 @@ Every long-lived task is created here (or by a component started here) and await
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -52,6 +53,7 @@ class Runtime:
         )
         self.messages.on_accepted.append(self._count_accepted)
         self.messages.max_variable_depth = config.render.max_variable_depth
+        self._init_submission()
         self._init_workflows()
         self._init_tenant_services()
         self._init_webhooks()
@@ -85,6 +87,17 @@ class Runtime:
                 self.delivery = DeliveryEngine(self)
                 await self._start_webhooks()
                 await self.delivery.start()
+            if self.config.submission.enabled:
+                from iep_appliance.submission.server import SubmissionServer
+
+                self.submission_server = SubmissionServer(
+                    self.config.submission,
+                    self.keys,
+                    self.submissions,
+                    self.clock,
+                    self.hostname or "iep.local",
+                )
+                await self.submission_server.start()
             self.spawn(self._housekeeping(), "housekeeping")
             self.spawn(self.rate_limits.run(), "rate-limit-flusher")
             self.spawn(self.ticker.run(), "ticker")
@@ -95,6 +108,8 @@ class Runtime:
                 "retention",
             )
         except BaseException:
+            if self.submission_server is not None:
+                await self.submission_server.stop(0)
             await self.store.close()
             raise
         self.ready = True
@@ -107,6 +122,8 @@ class Runtime:
         # webhook pool gets what is left of it, and a second at least to hand its jobs back.
         grace = self.config.delivery.shutdown_grace_seconds
         deadline = self.clock.monotonic() + grace
+        if self.submission_server is not None:  # a message that got 250 is already on disk
+            await self.submission_server.stop(min(grace, 5.0))
         if self.delivery is not None:
             await self.delivery.stop(grace)
         if self.webhook_dispatcher is not None:
@@ -173,6 +190,24 @@ class Runtime:
         """Give back `n` messages reserved by `check_rate` that were not accepted."""
         if getattr(self, "rate_limiter", None) is not None:
             self.rate_limits.refund(principal.tenant_id, n)
+
+    # ---- SMTP submission (issue 15) ------------------------------------------------------------
+
+    def _init_submission(self) -> None:
+        from iep_appliance.services.submissions import SubmissionService
+
+        fqdn = socket.getfqdn()
+        # DESIGN §10.1: the machine's FQDN, unless it has no dot or is localhost.
+        self.hostname: str | None = (
+            fqdn if "." in fqdn and not fqdn.startswith("localhost") else None
+        )
+        self.submissions = SubmissionService(
+            self.messages, self.check_rate, self.release_rate, self.hostname
+        )
+        self.submission_server: Any = None
+        from iep_appliance.services.outbox import OutboxService
+
+        self.outbox = OutboxService(self.store)
 
     # ---- tenant services (issue 6) -------------------------------------------------------------
 

@@ -10,6 +10,7 @@
     cli                ← config, services, runtime, app, domain, clock, logs, reload, http_server
     http_server        ← runtime, logs (uvicorn and the SIGTERM drain of `iep serve`)
     reload             ← config, delivery, domain, logs (SIGHUP: swaps the engine's router)
+    submission         ← services, domain, logs, config, clock (the SMTP edge, issue 15)
     client             ← domain (standalone HTTP client; never store, services or runtime)
     config clock logs metrics blobs paths  ← domain
     runtime, app       ← anything
@@ -72,6 +73,8 @@ ALLOWED: dict[str, set[str]] = {
     "client": {"domain"},
     # SIGHUP config reload (issue 9): swaps providers/router in the delivery engine it is given.
     "reload": {"config", "delivery", "domain", "logs", "runtime"},
+    # The SMTP submission edge (issue 15): aiosmtpd in front of services, like api/.
+    "submission": {"services", "domain", "logs", "config", "clock"},
     **{name: {"domain"} for name in INFRA},
 }
 EXTRA: dict[str, set[str]] = {"iep_appliance.store.sqlite.store": {"clock"}}

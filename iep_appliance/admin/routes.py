@@ -19,6 +19,7 @@ from litestar.template.config import TemplateConfig
 
 from iep_appliance.admin import (
     auth,
+    connect,
     messages,
     outbox,
     overview,
@@ -86,6 +87,7 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (queue.show, "viewer"),  # GET  /admin/queue
     (queue.retry_jobs, "admin"),  # POST /admin/queue/retry (DLQ, bulk)
     (queue.discard_jobs, "admin"),  # POST /admin/queue/discard (DLQ, bulk)
+    (connect.show, "viewer"),  # GET  /admin/connect (SMTP & compatible APIs settings)
 )
 for _handler, _role in ROUTES:
     _handler.opt["role"] = _role

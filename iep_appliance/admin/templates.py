@@ -22,6 +22,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("Outbox", "/admin/outbox"),
     ("Tenants", "/admin/tenants"),
     ("Queue", "/admin/queue"),
+    ("SMTP & APIs", "/admin/connect"),  # how a product connects (issue 15)
 )
 HTMX_JS = "/admin/static/htmx-2.0.11.min.js"
 

@@ -83,6 +83,9 @@ class MessageView(msgspec.Struct, frozen=True, rename="camel"):
     events: Annotated[
         list[EventView] | msgspec.UnsetType, msgspec.Meta(description="Its history, oldest first.")
     ] = msgspec.UNSET
+    origin: Annotated[
+        str, msgspec.Meta(description="How it arrived: `api`, `smtp`, `resend` or `postmark`.")
+    ] = "api"
 
 
 class MessageList(msgspec.Struct, frozen=True, rename="camel"):
@@ -135,6 +138,7 @@ def message_view(m: MessageRecord, with_events: bool = False) -> MessageView:
         queue=m.queue,
         sandbox=m.sandbox,
         batch_id=m.batch_id,
+        origin=m.origin,
         attachments=[
             AttachmentView(
                 filename=a.filename, content_type=a.content_type, size_bytes=a.size_bytes

@@ -17,7 +17,8 @@ async def accept_send(
     idempotency_key: str | None,
     origin: str = "api",
 ) -> tuple[int, AcceptedView, dict[str, str]]:
-    """(202 or 200 for a replayed idempotency key, the body, rate-limit headers)."""
+    """(202 or 200 for a replayed idempotency key, the body, rate-limit headers). `origin`:
+    how the send arrived (api, resend, postmark), recorded with the message."""
     headers = await rt.check_rate(principal, 1)
     try:
         result = await rt.messages.accept(principal, data, idempotency_key, origin=origin)

@@ -154,6 +154,8 @@ async def process(
             error=error,
             webhook="failed",
         )
+    if message.kind == "raw_mime":  # the client's MIME, sent as stored (issue 15)
+        return await send_raw(job, message, recipients, routing, events, base, ctx)
     try:
         rendered = await render_message(message, ctx.render_limits)
     except RenderError as exc:
@@ -185,6 +187,33 @@ async def process(
     outcome, provider = sent
     decision = decide(outcome, job.attempts, ctx.schedule)
     return _record(job, message, decision, outcome, provider, rendered, events, base, ctx)
+
+
+async def send_raw(
+    job: Job,
+    message: MessageRecord,
+    recipients: tuple[str, ...],
+    routing: Routing,
+    events: list[tuple[str, dict[str, Any]]],
+    base: dict[str, Any],
+    ctx: SendContext,
+) -> Completion:
+    """A raw_mime message: no render, no build; the stored MIME (DKIM-signed when a signer
+    is set) goes to the envelope recipients left after suppressions."""
+    if message.raw_mime is None:
+        error = "raw MIME missing from the store"
+        return _complete(
+            job,
+            message,
+            "failed",
+            [*events, ("failed", {**base, "error": error})],
+            error=error,
+            webhook="failed",
+        )
+    mime = ctx.signer(message.raw_mime) if ctx.signer is not None else message.raw_mime
+    outcome, provider = await send_via_route(ctx, message, recipients, mime, routing)
+    decision = decide(outcome, job.attempts, ctx.schedule)
+    return _record(job, message, decision, outcome, provider, None, events, base, ctx)
 
 
 async def send_via_route(
@@ -286,7 +315,7 @@ def _record(
     d: Decision,
     outcome: SendOutcome,
     provider: str,
-    rendered: Rendered,
+    rendered: Rendered | None,
     events: list[tuple[str, dict[str, Any]]],
     base: dict[str, Any],
     ctx: SendContext,
@@ -301,7 +330,8 @@ def _record(
             )
         )
     hard = tuple(r.address for r in d.bounced)
-    rendered_t = (rendered.subject, rendered.html, rendered.text)
+    rendered_t = (rendered.subject, rendered.html, rendered.text) if rendered else None
+    subject = rendered.subject if rendered else message.subject
     if d.kind == "sent":
         data = {**info, "providerMessageId": outcome.provider_message_id}
         if d.error:
@@ -318,7 +348,7 @@ def _record(
             hard=hard,
             webhook="sent",
             error=None,
-            subject=rendered.subject,
+            subject=subject,
         )
     if d.kind == "retry":
         retry_at = ids.iso(now + timedelta(seconds=d.retry_in or 0))
@@ -334,7 +364,7 @@ def _record(
             retry_at=retry_at,
             webhook="queued",
             hard=hard,
-            subject=rendered.subject,
+            subject=subject,
         )
     if d.kind == "bounced":
         return _complete(
@@ -347,7 +377,7 @@ def _record(
             error=d.error,
             hard=hard,
             webhook="bounced",
-            subject=rendered.subject,
+            subject=subject,
         )
     events.append(("failed", {**info, "error": d.error}))
     if d.dlq:

@@ -240,6 +240,13 @@ class NewMessage(msgspec.Struct, frozen=True):
     queue_id: str | None = None  # the named queue's row (issue 7); None: no queue row
     # display names of recipients and Reply-To: {lower-cased address: name}
     display_names: dict[str, str] = {}
+    # How it arrived (issue 15): api | smtp | resend | postmark; for SMTP the client's
+    # address and AUTH user.
+    origin: str = "api"
+    origin_client: str | None = None
+    origin_user: str | None = None
+    # A raw_mime message is sent as `raw_mime`, never rendered (SMTP submission).
+    raw_mime: bytes | None = None
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -292,6 +299,37 @@ class MessageRecord(msgspec.Struct, frozen=True):
     attachments: tuple[StoredAttachment, ...] = ()
     events: tuple[Event, ...] = ()
     display_names: dict[str, str] = {}  # {lower-cased address: name} of recipients, Reply-To
+    origin: str = "api"  # api | smtp | resend | postmark (issue 15)
+    origin_client: str | None = None
+    origin_user: str | None = None
+    kind: str = "structured"  # structured | raw_mime
+    raw_mime: bytes | None = None  # a raw_mime message's MIME; loaded for sending only
+
+
+ORIGINS: tuple[str, ...] = ("api", "smtp", "resend", "postmark")
+
+
+class OutboxFilter(msgspec.Struct, frozen=True):
+    """GET /v1/outbox: a recipient (to, cc or bcc), a subject substring, kept since."""
+
+    to: str | None = None
+    subject: str | None = None
+    since: str | None = None
+    limit: int = 50
+    after: tuple[str, str] | None = None  # (created_at, message_id) of the last item seen
+
+
+class OutboxEntry(msgspec.Struct, frozen=True):
+    """One message the outbox provider kept, with what a list shows of it."""
+
+    message_id: str
+    created_at: str
+    size_bytes: int
+    subject: str
+    from_email: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
 
 
 class MessageFilter(msgspec.Struct, frozen=True):

@@ -27,6 +27,7 @@ from iep_appliance.domain.errors import (
 )
 from iep_appliance.domain.models import (
     MESSAGE_STATUSES,
+    ORIGINS,
     Accepted,
     MessageFilter,
     MessageRecord,
@@ -135,8 +136,10 @@ class MessageService:
         origin: str = "api",
     ) -> Accepted | Replayed:
         """Validate and durably accept one message. `write` replaces `store.accept_message`
-        for callers that record more in the same transaction (a scheduled job's tick).
-        `origin` says how it arrived ("api", "resend", "postmark"); not stored yet."""
+        for callers that record more in the same transaction (a scheduled job's tick);
+        `origin` records how it arrived (api, resend, postmark; SMTP uses `submissions`)."""
+        if origin not in ORIGINS:
+            raise ValueError(f"unknown origin {origin!r}")
         if idempotency_header is not None:
             if req.idempotency_key is not None and req.idempotency_key != idempotency_header:
                 raise ValidationFailed(
@@ -157,7 +160,9 @@ class MessageService:
         queue = await self.resolve_queue(principal.tenant_id, req.queue)
         message_id = self.clock.new_id()
         stored = await self.store_attachments(principal.tenant_id, message_id, valid)
-        msg = self.new_message(principal, ctx.tenant, req, valid, message_id, stored, queue=queue)
+        msg = self.new_message(
+            principal, ctx.tenant, req, valid, message_id, stored, queue=queue, origin=origin
+        )
         try:
             result = await (write or self.store.accept_message)(principal.tenant_id, msg)
         except BaseException:

@@ -37,6 +37,8 @@ from iep_appliance.domain.models import (
     MessageRecord,
     NewBatch,
     NewMessage,
+    OutboxEntry,
+    OutboxFilter,
     Queue,
     QueueStats,
     Replayed,
@@ -122,6 +124,11 @@ class Store(Protocol):
     async def save_outbox(self, tenant_id: str, message_id: str, mime: bytes) -> None: ...
     async def get_outbox(self, tenant_id: str, message_id: str) -> bytes | None: ...
     async def list_outbox(self, limit: int = 50) -> list[tuple[str, str, str, int]]: ...
+    async def tenant_outbox(self, tenant_id: str, f: OutboxFilter) -> list[OutboxEntry]:
+        """The tenant's outbox, newest first, filtered (GET /v1/outbox, issue 15)."""
+
+    async def clear_outbox(self, tenant_id: str) -> int:
+        """Delete the tenant's outbox copies (their messages stay). Returns how many."""
 
     # ---- jobs
     async def claim_due(

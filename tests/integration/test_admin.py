@@ -16,8 +16,15 @@ from tests.integration.tenant.conftest import Appliance, TenantKey, message
 from tests.support.smtp_sink import SmtpSink
 from tests.support.waiting import wait_until
 
-NAV = ("Overview", "Messages", "Outbox", "Tenants", "Queue")
-PAGES = ("/admin/", "/admin/messages", "/admin/outbox", "/admin/tenants", "/admin/queue")
+NAV = ("Overview", "Messages", "Outbox", "Tenants", "Queue", "SMTP &amp; APIs")
+PAGES = (
+    "/admin/",
+    "/admin/messages",
+    "/admin/outbox",
+    "/admin/tenants",
+    "/admin/queue",
+    "/admin/connect",
+)
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

@@ -4,6 +4,8 @@ reader; never awaits. Every statement a tenant's request reaches is scoped by te
 import sqlite3
 from typing import Any
 
+import msgspec
+
 from iep_appliance.domain.errors import Conflict
 from iep_appliance.domain.models import (
     PRIORITY_RANK,
@@ -22,9 +24,14 @@ INSERT_MESSAGE = (
     "INSERT INTO messages (id, tenant_id, batch_id, queue, to_addrs, cc_addrs, bcc_addrs,"
     " from_email, from_name, reply_to, subject, html_body, text_body, variables, metadata,"
     " category, status, priority, attempts, max_attempts, idempotency_key, body_hash, sandbox,"
-    " scheduled_at, created_at, updated_at, display_names)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " scheduled_at, created_at, updated_at, display_names, origin, origin_client, origin_user,"
+    " kind)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?,"
+    " ?, ?, ?, ?, ?)"
 )
+# The client's MIME of a raw_mime message (issue 15), in the accepting transaction.
+INSERT_RAW = "INSERT INTO message_raw (message_id, tenant_id, mime) VALUES (?, ?, ?)"
+SELECT_RAW = "SELECT message_id, mime FROM message_raw WHERE message_id IN ({})"
 # The send job that delivers a message; in a paused queue it waits in 'paused' (queues.py).
 INSERT_SEND_JOB = (
     "INSERT INTO jobs (kind, ref_id, tenant_id, priority, run_at, attempts, max_attempts, state,"
@@ -135,8 +142,14 @@ def insert_message(conn: sqlite3.Connection, tenant_id: str, msg: NewMessage) ->
             now,
             now,
             rows.dumps(msg.display_names),
+            msg.origin,
+            msg.origin_client,
+            msg.origin_user,
+            "structured" if msg.raw_mime is None else "raw_mime",
         ),
     )
+    if msg.raw_mime is not None:
+        conn.execute(INSERT_RAW, (msg.id, tenant_id, msg.raw_mime))
     priority = msg.job_priority if msg.job_priority is not None else PRIORITY_RANK[msg.priority]
     conn.execute(
         INSERT_SEND_JOB,
@@ -211,9 +224,17 @@ def load_for_send(conn: sqlite3.Connection, message_ids: list[str]) -> dict[str,
                 f"({','.join('?' * len(chunk))})"
             )
             with_attachments = {r[0] for r in conn.execute(att_sql, chunk)}
+        raw_ids = [row[0] for row in found if row[31] == "raw_mime"]
+        raw: dict[str, bytes] = {}
+        if raw_ids:
+            sql = SELECT_RAW.format(",".join("?" * len(raw_ids)))
+            raw = {r[0]: bytes(r[1]) for r in conn.execute(sql, raw_ids)}
         for row in found:
             atts = attachments_of(conn, row[0]) if row[0] in with_attachments else ()
-            out[row[0]] = rows.message(row, atts)
+            record = rows.message(row, atts)
+            if row[0] in raw:
+                record = msgspec.structs.replace(record, raw_mime=raw[row[0]])
+            out[row[0]] = record
     return out
 
 

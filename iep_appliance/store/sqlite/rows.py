@@ -69,7 +69,8 @@ MESSAGE_COLUMNS = (
     "id, tenant_id, status, to_addrs, cc_addrs, bcc_addrs, from_email, from_name, reply_to,"
     " subject, html_body, text_body, rendered_subject, rendered_html, rendered_text, variables,"
     " metadata, priority, provider, attempts, max_attempts, last_error, sandbox, queue,"
-    " batch_id, scheduled_at, sent_at, created_at, display_names"
+    " batch_id, scheduled_at, sent_at, created_at, display_names, origin, origin_client,"
+    " origin_user, kind"
 )
 
 
@@ -108,6 +109,10 @@ def message(
         sent_at=row[26],
         created_at=row[27],
         display_names=_json_decode(row[28]),
+        origin=row[29],
+        origin_client=row[30],
+        origin_user=row[31],
+        kind=row[32],
         attachments=attachments,
         events=events,
     )
