@@ -449,6 +449,9 @@ class Store(Protocol):
     async def set_admin_user_role(self, user_id: str, role: str) -> AdminUser | None:
         """None when there is no such user; Conflict when it would leave no admin."""
 
+    async def set_admin_user_password(self, user_id: str, password_hash: str) -> bool:
+        """Replace a user's password hash; False when there is no such user."""
+
     async def delete_admin_user(self, user_id: str) -> bool:
         """False when there is no such user; Conflict when it is the last admin."""
 

@@ -1,0 +1,115 @@
+"""`iep serve`: run the appliance until SIGTERM/SIGINT; exit 0 after a graceful stop.
+
+Once the socket is bound it prints one line with the URLs of the API, the dashboard and the
+docs; on a first start, before it, the credentials and the file they were written to.
+SIGHUP re-reads the config file (reload.py).
+"""
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+import msgspec
+
+from iep_appliance.config import Config
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    sp = sub.add_parser("serve", parents=[common], help="run the appliance")
+    sp.add_argument("--host", default=None, help="address to bind (overrides server.host)")
+    sp.add_argument("--port", type=int, default=None, help="port to bind (overrides server.port)")
+    sp.set_defaults(run=None)
+
+
+def with_flags(cfg: Config, args: argparse.Namespace) -> Config:
+    """`--host`/`--port` win over the file and the environment."""
+    changes: dict[str, Any] = {}
+    if args.host is not None:
+        changes["host"] = args.host
+    if args.port is not None:
+        changes["port"] = args.port
+    if not changes:
+        return cfg
+    return msgspec.structs.replace(cfg, server=msgspec.structs.replace(cfg.server, **changes))
+
+
+def urls(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    return (
+        f"IEP listening on {base} · API {base}/v1 · dashboard {base}/admin/ · "
+        f"docs {base}/schema/swagger"
+    )
+
+
+def serve(cfg: Config, config_path: str | None = None) -> int:
+    import uvloop
+
+    return uvloop.run(_serve(cfg, config_path))
+
+
+async def _serve(cfg: Config, config_path: str | None = None) -> int:
+    import uvicorn
+
+    from iep_appliance import logs
+    from iep_appliance.app import build_app
+    from iep_appliance.runtime import Runtime
+
+    logs.setup(cfg.logging.level)
+    loop = asyncio.get_running_loop()
+    # SIGHUP's default action ends the process; until the reloader takes it over below (after
+    # migrations and first start), one is ignored.
+    loop.add_signal_handler(signal.SIGHUP, lambda: None)
+    rt = Runtime(cfg)
+    await rt.start()
+    if rt.first_start is not None:
+        print(f"IEP first start: save these credentials (also written to {rt.first_start.path})")
+        print(rt.first_start.lines(), end="", flush=True)
+    app = build_app(rt)
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[no-untyped-def]
+            yield  # signals are handled below, so a SIGTERM ends in exit code 0
+
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                port = cfg.server.port
+                for s in self.servers:
+                    for sock in s.sockets:
+                        port = sock.getsockname()[1]
+                print(urls(cfg.server.host, port), flush=True)
+
+    server = Server(
+        uvicorn.Config(
+            app,
+            host=cfg.server.host,
+            port=cfg.server.port,
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            timeout_graceful_shutdown=5,
+            backlog=2048,
+        )
+    )
+
+    def on_signal() -> None:
+        rt.ready = False
+        server.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    if config_path is not None:
+        from iep_appliance.reload import Reloader
+
+        Reloader(rt, config_path).install(loop)
+    try:
+        await server.serve()
+    finally:
+        await rt.stop()
+    return 0 if server.started else 1
