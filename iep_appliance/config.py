@@ -224,10 +224,9 @@ def parse(data: dict, base_dir: Path, environ: Mapping[str, str] | None = None) 
         if name == "providers":
             sections[name] = _parse_providers(value, problems)
             continue
-        try:
-            sections[name] = msgspec.convert(value, fields[name].type, strict=True)
-        except msgspec.ValidationError as exc:
-            problems.append(_explain(name, str(exc)))
+        converted = _convert(value, fields[name].type, name, problems)
+        if converted is not None:
+            sections[name] = converted
     # Every problem at once: the cross-key checks run on the sections that did parse too
     # (not when a provider table is bad: routing would then name a provider "unknown").
     if any(p.startswith("providers") for p in problems):
@@ -267,11 +266,30 @@ def _parse_providers(value: object, problems: list[str]) -> dict[str, ProviderCo
         return {}
     out: dict[str, ProviderConfig] = {}
     for name, table in value.items():
-        try:
-            out[name] = msgspec.convert(table, ProviderConfig, strict=True)
-        except msgspec.ValidationError as exc:
-            problems.append(_explain(f"providers.{name}", str(exc)))
+        converted = _convert(table, ProviderConfig, f"providers.{name}", problems)
+        if converted is not None:
+            out[name] = converted
     return out
+
+
+def _convert(value: object, kind: type, section: str, problems: list[str]) -> object | None:
+    """`value` as `kind`, or None with one problem per bad key (msgspec stops at the first,
+    so on failure each key is converted alone to find the others)."""
+    try:
+        return msgspec.convert(value, kind, strict=True)
+    except msgspec.ValidationError as exc:
+        first = _explain(section, str(exc))
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            try:
+                msgspec.convert({key: item}, kind, strict=True)
+            except msgspec.ValidationError as exc:
+                line = _explain(section, str(exc))
+                if not line.endswith("required key is missing"):
+                    found.append(line)
+    problems.extend(found or [first])
+    return None
 
 
 def _resolve(cfg: Config, base_dir: Path, environ: Mapping[str, str]) -> Config:
