@@ -122,7 +122,7 @@ class SendRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fi
     to: list[str]
     from_: Sender | str = msgspec.field(name="from")
     subject: str
-    html_body: str
+    html_body: str = ""  # "" with a textBody: a text/plain message, no HTML part
     cc: list[str] = []
     bcc: list[str] = []
     reply_to: str | None = None
@@ -326,8 +326,8 @@ class BatchRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_f
 
     from_: Sender | str = msgspec.field(name="from")
     subject: str
-    html_body: str
     recipients: list[BatchRecipient]
+    html_body: str = ""  # "" with a textBody: text/plain messages, no HTML part
     reply_to: str | None = None
     text_body: str | None = None
     variables: dict[str, Any] = {}
