@@ -383,6 +383,9 @@ class Store(Protocol):
     async def dashboard_tenant_counts(self) -> dict[str, dict[str, int]]:
         """Messages by tenant id and status."""
 
+    async def dashboard_status_count(self, status: str, tenant_id: str | None) -> int:
+        """Messages in `status` now (of one tenant, or of all with None)."""
+
     async def dashboard_outbox(
         self, limit: int, before: tuple[str, str] | None = None
     ) -> list[OutboxItem]:
