@@ -2,10 +2,13 @@
 in services/webhooks.py and domain/webhooks.py. The secret is in a response only at creation
 and after `rotateSecret`; lists and reads never carry it."""
 
+from typing import Annotated
+
 import msgspec
 from litestar import Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
+from msgspec import Meta
 
 from iep_appliance.api.auth import needs
 from iep_appliance.domain.models import Principal
@@ -38,7 +41,10 @@ class WebhookList(msgspec.Struct, frozen=True, rename="camel"):
 
 class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
     id: str
-    webhook_id: str
+    webhook_id: Annotated[str, Meta(description="The endpoint's id (as in /v1/webhooks/{id}).")]
+    event_id: Annotated[
+        str, Meta(description="The event's id: the `webhook-id` header, the same on every retry.")
+    ]
     event: str
     message_id: str | None
     attempt: int
@@ -57,7 +63,8 @@ class DeliveryList(msgspec.Struct, frozen=True, rename="camel"):
 
 class ResendView(msgspec.Struct, frozen=True, rename="camel"):
     delivery_id: str
-    webhook_id: str
+    webhook_id: Annotated[str, Meta(description="The endpoint's id.")]
+    event_id: Annotated[str, Meta(description="The event's id (the `webhook-id` header).")]
     event: str
     message_id: str | None
     status: str
@@ -86,7 +93,8 @@ def view(e: WebhookEndpoint, secret: str | None = None) -> WebhookView:
 def delivery_view(d: WebhookDelivery) -> DeliveryView:
     return DeliveryView(
         id=d.id,
-        webhook_id=d.webhook_id,
+        webhook_id=d.endpoint_id,
+        event_id=d.webhook_id,
         event=d.event,
         message_id=d.message_id,
         attempt=d.attempt,
@@ -227,7 +235,8 @@ async def resend_delivery(
     found = await _rt(request).webhooks.resend(principal.tenant_id, webhook_id, delivery_id)
     return ResendView(
         delivery_id=found.id,
-        webhook_id=found.webhook_id,
+        webhook_id=found.endpoint_id,
+        event_id=found.webhook_id,
         event=found.event,
         message_id=found.message_id,
         status="queued",

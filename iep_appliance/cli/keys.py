@@ -10,8 +10,7 @@ from iep_appliance.cli.output import OK, emit, fail, table
 from iep_appliance.domain.errors import NotFound
 from iep_appliance.domain.keys import parse_scopes
 from iep_appliance.domain.models import ApiKey
-
-ROTATE_GRACE = 3600
+from iep_appliance.services.keys import ROTATE_GRACE_SECONDS as ROTATE_GRACE
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
