@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         return fail(exc.problems)
     if args.command == "serve":
-        return serve.serve(serve.with_flags(cfg, args), args.config)
+        return serve.serve(serve.with_flags(cfg, args), args.config, args)
     if args.command == "check":
         print(f"{args.config or 'embedded defaults'}: OK")
         return OK

@@ -44,13 +44,18 @@ def urls(host: str, port: int) -> str:
     )
 
 
-def serve(cfg: Config, config_path: str | None = None) -> int:
+def serve(
+    cfg: Config, config_path: str | None = None, args: argparse.Namespace | None = None
+) -> int:
+    """Run until SIGTERM/SIGINT; `args` carries --host/--port, kept over a SIGHUP reload."""
     import uvloop
 
-    return uvloop.run(_serve(cfg, config_path))
+    return uvloop.run(_serve(cfg, config_path, args))
 
 
-async def _serve(cfg: Config, config_path: str | None = None) -> int:
+async def _serve(
+    cfg: Config, config_path: str | None = None, args: argparse.Namespace | None = None
+) -> int:
     import uvicorn
 
     from iep_appliance import logs
@@ -107,7 +112,8 @@ async def _serve(cfg: Config, config_path: str | None = None) -> int:
     if config_path is not None:
         from iep_appliance.reload import Reloader
 
-        Reloader(rt, config_path).install(loop)
+        adjust = (lambda new: with_flags(new, args)) if args is not None else None
+        Reloader(rt, config_path, adjust).install(loop)
     try:
         await server.serve()
     finally:

@@ -3,6 +3,7 @@ data in ./data), `--host/--port` flags, `IEP_SECTION__KEY` environment overrides
 line with the URLs of the API, the dashboard and the docs, and the credentials file's path."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.procs import ServerProcess, free_port
+from tests.support.procs import ServerProcess, free_port, write_config
+from tests.support.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -73,3 +75,19 @@ def test_serve_refuses_a_bad_environment_value_naming_the_key(tmp_path: Path) ->
         "(from the environment variable IEP_SERVER__PORT)"
     ]
     assert not (tmp_path / "data").exists()
+
+
+def test_a_reload_keeps_the_port_flag_instead_of_asking_for_a_restart(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(tmp_path, free_port(), limits={"max_per_minute": 100})
+    server = BareServe(tmp_path, port, "--config", str(config), "--port", str(port), env={})
+
+    with server:
+        text = config.read_text()
+        config.write_text(text.replace("max_per_minute = 100", "max_per_minute = 200"))
+        os.kill(server.pid, signal.SIGHUP)
+        wait_until_sync(lambda: "config.reloaded" in server.stdout_text(), timeout=20)
+        out = server.stdout_text()
+
+    assert "config.reload_needs_restart" not in out
+    assert '"applied":["limits.max_per_minute"]' in out.replace(" ", "")
