@@ -110,6 +110,7 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
     handlers.extend(extra_handlers or [])
     handlers.extend(runtime.extra_handlers)
     handlers.append(admin_routes.static_files(paths.static_dir()))
+    handlers.append(admin_routes.favicon(paths.static_dir()))
     app = Litestar(
         route_handlers=handlers,
         exception_handlers=EXCEPTION_HANDLERS,

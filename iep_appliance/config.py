@@ -7,6 +7,7 @@ reads `*_env` secrets from the environment. Nothing else reads the config file.
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -282,7 +283,7 @@ _FRIENDLY = {
 }
 
 
-def parse(data: dict, base_dir: Path, environ: dict[str, str] | None = None) -> Config:
+def parse(data: dict, base_dir: Path, environ: Mapping[str, str] | None = None) -> Config:
     """Validate a parsed TOML document. Raises ConfigError naming every bad key."""
     problems: list[str] = []
     sections: dict[str, object] = {}
@@ -294,13 +295,21 @@ def parse(data: dict, base_dir: Path, environ: dict[str, str] | None = None) -> 
         if name == "providers":
             sections[name] = _parse_providers(value, problems)
             continue
-        try:
-            sections[name] = msgspec.convert(value, fields[name].type, strict=True)
-        except msgspec.ValidationError as exc:
-            problems.append(_explain(name, str(exc)))
-    if problems:
+        converted = _convert(value, fields[name].type, name, problems)
+        if converted is not None:
+            sections[name] = converted
+    # Every problem at once: the cross-key checks run on the sections that did parse too
+    # (not when a provider table is bad: routing would then name a provider "unknown").
+    if any(p.startswith("providers") for p in problems):
         raise ConfigError(problems)
-    return _resolve(Config(**sections), base_dir, os.environ if environ is None else environ)
+    cfg: Config | None = None
+    try:
+        cfg = _resolve(Config(**sections), base_dir, os.environ if environ is None else environ)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if problems or cfg is None:
+        raise ConfigError(problems)
+    return cfg
 
 
 def _explain(section: str, message: str) -> str:
@@ -328,14 +337,33 @@ def _parse_providers(value: object, problems: list[str]) -> dict[str, ProviderCo
         return {}
     out: dict[str, ProviderConfig] = {}
     for name, table in value.items():
-        try:
-            out[name] = msgspec.convert(table, ProviderConfig, strict=True)
-        except msgspec.ValidationError as exc:
-            problems.append(_explain(f"providers.{name}", str(exc)))
+        converted = _convert(table, ProviderConfig, f"providers.{name}", problems)
+        if converted is not None:
+            out[name] = converted
     return out
 
 
-def _resolve(cfg: Config, base_dir: Path, environ: dict[str, str] | os._Environ) -> Config:
+def _convert(value: object, kind: type, section: str, problems: list[str]) -> object | None:
+    """`value` as `kind`, or None with one problem per bad key (msgspec stops at the first,
+    so on failure each key is converted alone to find the others)."""
+    try:
+        return msgspec.convert(value, kind, strict=True)
+    except msgspec.ValidationError as exc:
+        first = _explain(section, str(exc))
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            try:
+                msgspec.convert({key: item}, kind, strict=True)
+            except msgspec.ValidationError as exc:
+                line = _explain(section, str(exc))
+                if not line.endswith("required key is missing"):
+                    found.append(line)
+    problems.extend(found or [first])
+    return None
+
+
+def _resolve(cfg: Config, base_dir: Path, environ: Mapping[str, str]) -> Config:
     problems: list[str] = []
     if cfg.routing.default_provider not in cfg.providers:
         problems.append(
@@ -390,15 +418,73 @@ def _resolve(cfg: Config, base_dir: Path, environ: dict[str, str] | os._Environ)
     )
 
 
-def load(path: str | Path, environ: dict[str, str] | None = None) -> Config:
-    """Read and validate `path`. Raises ConfigError with one line per bad key."""
-    p = Path(path)
+def load(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate `path` (None: the embedded defaults, paths relative to the current
+    directory), with `IEP_SECTION__KEY` environment overrides applied on top. Raises
+    ConfigError with one line per bad key."""
+    env = os.environ if environ is None else environ
+    data: dict = {}
+    base = Path.cwd()
+    if path is not None:
+        p = Path(path)
+        base = p.parent
+        try:
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise ConfigError([f"{p}: cannot read config file ({exc.strerror})"]) from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError([f"{p}: not valid TOML ({exc})"]) from None
+    sources = apply_environ(data, env)
     try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError([f"{p}: cannot read config file ({exc.strerror})"]) from None
+        return parse(data, base, dict(env))
+    except ConfigError as exc:
+        raise ConfigError([_blame(line, sources) for line in exc.problems]) from None
+
+
+# ---- environment overrides ---------------------------------------------------------------------
+
+ENV_PREFIX = "IEP_"
+ENV_SEPARATOR = "__"
+
+
+def apply_environ(data: dict, environ: Mapping[str, str]) -> dict[str, str]:
+    """Set every key named by an `IEP_SECTION__KEY` variable (`IEP_SERVER__PORT=9000`,
+    `IEP_PROVIDERS__RELAY__HOST=smtp.example.net`) in the parsed file `data`, in place.
+
+    Only names with `__` count, so `IEP_RELAY_PASSWORD`-style secrets are never read as keys.
+    A value is read as a TOML value when it is one (`9000`, `true`, `[60, 300]`), else as a
+    string. Returns {dotted key: variable name}, so errors can say where a value came from.
+    """
+    sources: dict[str, str] = {}
+    for var in sorted(environ):
+        if not var.startswith(ENV_PREFIX) or ENV_SEPARATOR not in var:
+            continue
+        parts = [p.lower() for p in var[len(ENV_PREFIX) :].split(ENV_SEPARATOR)]
+        if not all(parts):
+            continue
+        table = data
+        for part in parts[:-1]:
+            inner = table.setdefault(part, {})
+            if not isinstance(inner, dict):
+                raise ConfigError([f"{'.'.join(parts)}: {var} names a key inside a value"])
+            table = inner
+        table[parts[-1]] = _env_value(environ[var])
+        sources[".".join(parts)] = var
+    return sources
+
+
+def _env_value(text: str) -> object:
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{p}: not valid TOML ({exc})"]) from None
-    return parse(data, p.parent, environ)
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _blame(line: str, sources: dict[str, str]) -> str:
+    key = line.split(":", 1)[0]
+    for dotted, var in sources.items():
+        if key == dotted or key.startswith(dotted + "."):
+            return f"{line} (from the environment variable {var})"
+    return line

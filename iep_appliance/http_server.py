@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
@@ -28,6 +28,16 @@ _LAST_CONNECTIONS_SECONDS = 1.0  # after the listener closes, for connections ac
 
 class _Server(uvicorn.Server):
     clock: Any = None
+    announce: Callable[[int], None] | None = None  # told the bound port once listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.announce is not None:
+            port = self.config.port
+            for server in self.servers:
+                for sock in server.sockets:
+                    port = sock.getsockname()[1]
+            self.announce(port)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -46,7 +56,9 @@ class _Server(uvicorn.Server):
 
 
 class HttpServer:
-    def __init__(self, rt: Runtime, app: Any) -> None:
+    def __init__(
+        self, rt: Runtime, app: Any, announce: Callable[[int], None] | None = None
+    ) -> None:
         self.rt = rt
         self.drain = app.state.drain
         cfg = rt.config.server
@@ -65,6 +77,7 @@ class HttpServer:
             )
         )
         self.server.clock = rt.clock
+        self.server.announce = announce
         self._stop = asyncio.Event()
 
     @property

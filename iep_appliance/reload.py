@@ -23,6 +23,7 @@ read from the process environment, which only a restart changes.
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,9 +99,15 @@ def make_provider(name: str, cfg: ProviderConfig, save_outbox: Any, hostname: st
 
 
 class Reloader:
-    def __init__(self, runtime: "Runtime", path: str | Path) -> None:
+    def __init__(
+        self,
+        runtime: "Runtime",
+        path: str | Path,
+        adjust: Callable[[Config], Config] | None = None,
+    ) -> None:
         self.rt = runtime
         self.path = Path(path)
+        self.adjust = adjust  # what `iep serve --host/--port` put over the file
         self._lock = asyncio.Lock()
 
     def install(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -116,6 +123,8 @@ class Reloader:
             metrics = self.rt.metrics.config_reloads
             try:
                 new = await asyncio.to_thread(load, self.path)
+                if self.adjust is not None:
+                    new = self.adjust(new)
             except ConfigError as exc:
                 metrics.labels(result="failed").inc()
                 event(

@@ -4,7 +4,7 @@ envelope, headers, events, attempts, attachments and sandboxed HTML preview; Ret
 the selected ones) and Cancel for a scheduled message."""
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from litestar import Request, get, post
 from litestar.params import FromPath
@@ -110,6 +110,18 @@ def _envelope_headers(m: MessageRecord) -> list[tuple[str, str]]:
     return found
 
 
+def _headers_source(m: MessageRecord, in_outbox: bool) -> str:
+    """What the Headers list shows: the stored copy, or the main headers of a message that
+    went (or failed to go) to a relay, which keeps no copy, or will be built."""
+    if in_outbox:
+        return "as sent (outbox copy)"
+    if m.status in ("sent", "bounced"):
+        return "as sent"
+    if m.status in ("failed", "cancelled"):
+        return "as built for the last attempt" if m.attempts else "as they would have been built"
+    return "as they will be built"
+
+
 async def _detail(
     request: Request[Any, Any, Any], message_id: str, error: str = "", status: int = 200
 ) -> Template:
@@ -126,7 +138,7 @@ async def _detail(
         m=record,
         tenant_slug=slugs.get(record.tenant_id, record.tenant_id),
         headers=copy.headers if copy else _envelope_headers(record),
-        headers_source="as sent (outbox copy)" if copy else "as they will be built",
+        headers_source=_headers_source(record, copy is not None),
         text=copy.text if copy else record.rendered_text,
         attempts=attempts_of(record.events),
         images=images,
@@ -193,11 +205,25 @@ async def retry_selected(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await request.form()
     ids = parse_ids([v for v in form.getall("id", []) if isinstance(v, str)], "id")
     result = await actions(request).retry(ids)
-    target = form.get("next")
-    back = safe_next(target) if isinstance(target, str) and target else "/admin/messages"
-    sep = "&" if "?" in back else "?"
-    query = urlencode({"retried": result.done, "refused": len(result.refused)})
-    return Redirect(path=f"{back}{sep}{query}", status_code=303)
+    back = _list_to_return_to(request, form.get("next"))
+    query = urlencode({**back, "retried": result.done, "refused": len(result.refused)})
+    return Redirect(path=f"/admin/messages?{query}", status_code=303)
+
+
+def _list_to_return_to(request: Request[Any, Any, Any], target: object) -> dict[str, str]:
+    """The filters of the list the operator was looking at, to come back to it filtered:
+    the page's own address (the Referer, which follows htmx's pushed filter URLs; same-origin
+    by the Referrer-Policy), else the form's `next`, else none."""
+    for candidate in (request.headers.get("referer", ""), target):
+        if not isinstance(candidate, str) or not candidate:
+            continue
+        url = urlsplit(candidate)
+        if url.netloc and url.netloc != request.headers.get("host", ""):
+            continue
+        if url.path == "/admin/messages":
+            query = parse_qsl(url.query)
+            return {k: v for k, v in query if k in FILTERS and v}
+    return {}
 
 
 @post("/messages/{message_id:str}/cancel", status_code=303)

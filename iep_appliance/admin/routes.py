@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, Response, Router
+from litestar import Request, Response, Router, get
 from litestar.datastructures import CacheControlHeader, ResponseHeader
 from litestar.exceptions import NotFoundException
 from litestar.handlers.http_handlers import HTTPRouteHandler
@@ -161,6 +161,17 @@ HANDLERS: list[Any] = [
 
 def template_config(directory: Path) -> TemplateConfig[Any]:
     return templates.template_config(directory)
+
+
+def favicon(directory: Path) -> Any:
+    """GET /favicon.ico: the dashboard's icon (browsers ask for it on every site)."""
+    icon = (directory / "favicon.svg").read_bytes()
+
+    @get("/favicon.ico", include_in_schema=False, cache_control=CacheControlHeader(max_age=86400))
+    async def serve_favicon() -> Response[bytes]:
+        return Response(icon, media_type="image/svg+xml")
+
+    return serve_favicon
 
 
 def static_files(directory: Path) -> Any:

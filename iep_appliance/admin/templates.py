@@ -14,6 +14,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from iep_appliance import __version__
+from iep_appliance.services.keys import ROTATE_GRACE_SECONDS
 
 # (label, href) of the navigation bar; the labels are a contract (DESIGN §4.2).
 NAV: tuple[tuple[str, str], ...] = (
@@ -24,6 +25,8 @@ NAV: tuple[tuple[str, str], ...] = (
     ("Queue", "/admin/queue"),
     ("SMTP & APIs", "/admin/connect"),  # how a product connects (issue 15)
 )
+# Shown to admins only, after NAV.
+ADMIN_NAV: tuple[tuple[str, str], ...] = (("Users", "/admin/users"),)
 HTMX_JS = "/admin/static/htmx-2.0.11.min.js"
 
 
@@ -64,7 +67,13 @@ def template_config(directory: Path) -> TemplateConfig[JinjaTemplateEngine]:
         lstrip_blocks=True,
     )
     env.filters.update(age=age, when=when, size=size)
-    env.globals.update(NAV=NAV, HTMX_JS=HTMX_JS, VERSION=__version__)
+    env.globals.update(
+        NAV=NAV,
+        ADMIN_NAV=ADMIN_NAV,
+        HTMX_JS=HTMX_JS,
+        VERSION=__version__,
+        ROTATE_GRACE_SECONDS=ROTATE_GRACE_SECONDS,
+    )
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 

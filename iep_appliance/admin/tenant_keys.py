@@ -11,6 +11,7 @@ from litestar.response import Response
 from iep_appliance.admin.tenant_page import Feedback, operators, refused, respond, rt, text
 from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.validation import whole_number
+from iep_appliance.services.keys import ROTATE_GRACE_SECONDS
 
 SCOPES = ("send", "read", "admin")
 
@@ -40,7 +41,7 @@ async def rotate_key(
 ) -> Response[Any]:
     form = await request.form()
     await operators(request).tenant(tenant_id)
-    raw = text(form, "graceSeconds") or "0"
+    raw = text(form, "graceSeconds") or str(ROTATE_GRACE_SECONDS)
     try:
         grace = whole_number(raw, max_digits=9)
         if grace is None:

@@ -32,7 +32,7 @@ async def _page(
     return page(
         request,
         "users",
-        active="Tenants",
+        active="Users",
         users=await operators(request).users(),
         roles=ROLES,
         me=current(request).email,

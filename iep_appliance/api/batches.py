@@ -130,15 +130,17 @@ async def list_batch_messages(
     status_code=200,
     summary="Cancel the batch's messages that have not started",
     description="Scheduled or queued messages whose send has not begun become `cancelled` "
-    "(with a `cancelled` event); messages already sending or sent are left as they are.",
+    "(with a `cancelled` event); messages already sending or sent are left as they are. "
+    "`status`: `cancelled` when every message of the batch is, `partially_cancelled` when "
+    "some were sending or finished; 409 when none was waiting (a fully sent batch).",
     tags=["batches"],
 )
 async def cancel_batch(
     request: Request, principal: NamedDependency[Principal], batch_id: FromPath[str]
 ) -> BatchCancelledView:
-    cancelled, batch = await _rt(request).batches.cancel(principal.tenant_id, batch_id)
+    cancelled, batch, status = await _rt(request).batches.cancel(principal.tenant_id, batch_id)
     return BatchCancelledView(
-        batch_id=batch.id, status="cancelled", cancelled=cancelled, counts=batch.counts
+        batch_id=batch.id, status=status, cancelled=cancelled, counts=batch.counts
     )
 
 

@@ -59,7 +59,15 @@ class WebhookList(msgspec.Struct, frozen=True, rename="camel"):
 
 class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
     id: Annotated[str, msgspec.Meta(description="The delivery attempt's id.")]
-    webhook_id: Annotated[str, msgspec.Meta(description="The webhook endpoint's id.")]
+    webhook_id: Annotated[
+        str, msgspec.Meta(description="The endpoint's id (as in /v1/webhooks/{id}).")
+    ]
+    event_id: Annotated[
+        str,
+        msgspec.Meta(
+            description="The event's id: the `webhook-id` header, the same on every retry."
+        ),
+    ]
     event: Annotated[str, msgspec.Meta(description="The event type posted.")]
     message_id: Annotated[
         str | None, msgspec.Meta(description="The message the event is about; null for none.")
@@ -95,7 +103,8 @@ class DeliveryList(msgspec.Struct, frozen=True, rename="camel"):
 
 class ResendView(msgspec.Struct, frozen=True, rename="camel"):
     delivery_id: Annotated[str, msgspec.Meta(description="The new delivery attempt's id.")]
-    webhook_id: Annotated[str, msgspec.Meta(description="The webhook endpoint's id.")]
+    webhook_id: Annotated[str, msgspec.Meta(description="The endpoint's id.")]
+    event_id: Annotated[str, msgspec.Meta(description="The event's id (the `webhook-id` header).")]
     event: Annotated[str, msgspec.Meta(description="The event re-sent.")]
     message_id: Annotated[
         str | None, msgspec.Meta(description="The message the event is about; null for none.")
@@ -127,7 +136,8 @@ def view(e: WebhookEndpoint, secret: str | None = None) -> WebhookView:
 def delivery_view(d: WebhookDelivery) -> DeliveryView:
     return DeliveryView(
         id=d.id,
-        webhook_id=d.webhook_id,
+        webhook_id=d.endpoint_id,
+        event_id=d.webhook_id,
         event=d.event,
         message_id=d.message_id,
         attempt=d.attempt,
@@ -268,7 +278,8 @@ async def resend_delivery(
     found = await _rt(request).webhooks.resend(principal.tenant_id, webhook_id, delivery_id)
     return ResendView(
         delivery_id=found.id,
-        webhook_id=found.webhook_id,
+        webhook_id=found.endpoint_id,
+        event_id=found.webhook_id,
         event=found.event,
         message_id=found.message_id,
         status="queued",

@@ -237,6 +237,19 @@ def _boundary(message_id: str, tag: str) -> str:
     return f"=_iep_{tag}_{digest}"
 
 
+def _body(m: MimeMessage) -> list[str]:
+    """The body part: text and HTML as multipart/alternative, or one text/plain part when the
+    message has no HTML (a text-only send)."""
+    if m.html:
+        return _alternative(m)
+    return [
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: quoted-printable",
+        "",
+        _qp(m.text),
+    ]
+
+
 def _alternative(m: MimeMessage) -> list[str]:
     boundary = _boundary(m.message_id, "alt")
     return [
@@ -295,7 +308,9 @@ def build_mime(m: MimeMessage, signer: Signer | None = None) -> bytes:
         "MIME-Version: 1.0",
     ]
     if not m.attachments:
-        lines = headers + _alternative(m)
+        lines = headers + _body(m)
+        if not m.html and not m.text.endswith("\n"):
+            lines.append("")  # the message ends with a line break
     else:
         boundary = _boundary(m.message_id, "mix")
         lines = [
@@ -303,7 +318,7 @@ def build_mime(m: MimeMessage, signer: Signer | None = None) -> bytes:
             f'Content-Type: multipart/mixed;{_FOLD}boundary="{boundary}"',
             "",
             f"--{boundary}",
-            *_alternative(m)[:-1],
+            *(_alternative(m)[:-1] if m.html else _body(m)),
         ]
         for attachment in m.attachments:
             lines.append(f"--{boundary}")

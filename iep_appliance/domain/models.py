@@ -165,7 +165,13 @@ class SendRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fi
         ),
     ] = msgspec.field(name="from")
     subject: Annotated[str, msgspec.Meta(description="Subject template (Handlebars).")]
-    html_body: Annotated[str, msgspec.Meta(description="HTML body template (Handlebars).")]
+    html_body: Annotated[
+        str,
+        msgspec.Meta(
+            description="HTML body template (Handlebars); may be omitted with a `textBody`"
+            " (a text/plain message, no HTML part)."
+        ),
+    ] = ""
     cc: Annotated[list[Address], msgspec.Meta(description="Cc recipients.")] = []
     bcc: Annotated[
         list[Address], msgspec.Meta(description="Bcc recipients (not shown in the headers).")
@@ -449,11 +455,17 @@ class BatchRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_f
         ),
     ] = msgspec.field(name="from")
     subject: Annotated[str, msgspec.Meta(description="Subject template (Handlebars).")]
-    html_body: Annotated[str, msgspec.Meta(description="HTML body template (Handlebars).")]
     recipients: Annotated[
         list[BatchRecipient],
         msgspec.Meta(description="One entry per message: its addresses and variables."),
     ]
+    html_body: Annotated[
+        str,
+        msgspec.Meta(
+            description="HTML body template (Handlebars); may be omitted with a `textBody`"
+            " (a text/plain message, no HTML part)."
+        ),
+    ] = ""
     reply_to: Annotated[Address | None, msgspec.Meta(description="Reply-To address.")] = None
     text_body: Annotated[
         str | None,

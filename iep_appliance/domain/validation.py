@@ -333,8 +333,8 @@ def check_common(
         errors.append(FieldError("subject", "must not be empty"))
     elif len(req.subject) > MAX_SUBJECT:
         errors.append(FieldError("subject", f"at most {MAX_SUBJECT} characters"))
-    if not req.html_body.strip():
-        errors.append(FieldError("htmlBody", "must not be empty"))
+    if not req.html_body.strip() and not (req.text_body or "").strip():
+        errors.append(FieldError("htmlBody", "htmlBody or textBody is required (not empty)"))
     if req.idempotency_key is not None and not (0 < len(req.idempotency_key) <= MAX_KEY):
         errors.append(FieldError("idempotencyKey", f"must be 1-{MAX_KEY} characters"))
     check_templates(

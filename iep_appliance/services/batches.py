@@ -28,7 +28,13 @@ from iep_appliance.domain.batches import (
     check_shared,
     verdict,
 )
-from iep_appliance.domain.errors import FieldError, NotFound, SenderNotAllowed, ValidationFailed
+from iep_appliance.domain.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    SenderNotAllowed,
+    ValidationFailed,
+)
 from iep_appliance.domain.models import (
     MAX_BATCH_RECIPIENTS,
     BatchAccepted,
@@ -224,12 +230,23 @@ class BatchService:
         await self.get(tenant_id, batch_id)
         return await self.messages.list(tenant_id, {**params, "batchId": batch_id}, limit, cursor)
 
-    async def cancel(self, tenant_id: str, batch_id: str) -> tuple[int, BatchRecord]:
-        """Cancel every message of the batch that has not started: (how many, progress)."""
+    async def cancel(self, tenant_id: str, batch_id: str) -> tuple[int, BatchRecord, str]:
+        """Cancel every message of the batch that has not started: (how many now, progress,
+        status: `cancelled` when every message is, else `partially_cancelled`). Raises
+        Conflict when none is or was cancelled (every message sending or finished)."""
         cancelled = await self.store.cancel_batch(tenant_id, batch_id)
         if cancelled is None:
             raise NotFound("Batch not found")
-        return cancelled, await self.get(tenant_id, batch_id)
+        batch = await self.get(tenant_id, batch_id)
+        done = batch.counts.get("cancelled", 0)
+        if done == 0:
+            counts = ", ".join(f"{n} {status}" for status, n in sorted(batch.counts.items()) if n)
+            raise Conflict(
+                f"Nothing to cancel: no message of the batch is waiting ({counts})",
+                {"batchId": batch.id, "counts": batch.counts},
+            )
+        status = "cancelled" if done == sum(batch.counts.values()) else "partially_cancelled"
+        return cancelled, batch, status
 
 
 def decode_batch(payload: dict[str, Any]) -> BatchRequest:

@@ -55,6 +55,7 @@ class Overview(msgspec.Struct, frozen=True):
     last_minute: dict[str, int]  # sent / failed / bounced in the last 60 s
     providers: list[ProviderHealth]
     failures: list[MessageRecord]  # the newest failed messages
+    queued_now: int = 0  # messages queued (waiting to be sent or retried) right now
 
 
 class TenantRow(msgspec.Struct, frozen=True):
@@ -131,6 +132,7 @@ class DashboardService:
             last_minute={s: recent.get(s, 0) for s in ("sent", "failed", "bounced")},
             providers=sorted(providers, key=lambda p: p.name),
             failures=(await self.store.dashboard_messages(failed)).items,
+            queued_now=await self.store.dashboard_status_count("queued", tenant_id),
         )
 
     async def _days(

@@ -34,6 +34,8 @@ from iep_appliance.store.base import Store
 
 MAX_NAME = 200
 MAX_GRACE_SECONDS = 30 * 86400
+# How long a rotated key keeps working unless told otherwise (dashboard form, CLI).
+ROTATE_GRACE_SECONDS = 3600
 
 
 class CreatedKey(msgspec.Struct, frozen=True):

@@ -17,8 +17,9 @@ from iep_appliance.domain.errors import Conflict, FieldError, NotFound, Validati
 from iep_appliance.domain.models import AdminUser, Tenant
 from iep_appliance.domain.validation import normalize_address, suppression_key
 from iep_appliance.services.keys import KeyService
+from iep_appliance.services.passwords import hash_secret_async
 from iep_appliance.services.suppressions import MAX_PER_REQUEST, SuppressionService
-from iep_appliance.services.tenants import create_admin_user
+from iep_appliance.services.tenants import check_password, create_admin_user
 from iep_appliance.store.base import Store
 
 ROLES = ("admin", "viewer")
@@ -57,6 +58,15 @@ class OperatorService:
             raise NotFound("Tenant not found")
         return found
 
+    async def tenants(self) -> list[Tenant]:
+        return await self.store.list_tenants()
+
+    async def tenant_by_slug(self, slug: str) -> Tenant:
+        found = await self.store.get_tenant_by_slug(slug)
+        if found is None:
+            raise NotFound(f"No tenant with slug {slug!r}")
+        return found
+
     async def set_active(self, tenant_id: str, active: bool) -> Tenant:
         """A deactivated tenant's keys are refused at once (403) and it accepts nothing."""
         updated = await self.store.set_tenant_active(tenant_id, active)
@@ -70,6 +80,21 @@ class OperatorService:
 
     async def users(self) -> list[AdminUser]:
         return await self.store.list_admin_users()
+
+    async def user_by_email(self, email: str) -> AdminUser:
+        found = await self.store.admin_user_by_email(email.strip().lower())
+        if found is None:
+            raise NotFound(f"No dashboard user {email.strip().lower()!r}")
+        return found
+
+    async def set_password(self, email: str, password: str) -> AdminUser:
+        """A new password (at least 8 characters); the user's open sessions end."""
+        user = await self.user_by_email(email)
+        digest = await hash_secret_async(check_password(password))
+        if not await self.store.set_admin_user_password(user.id, digest):
+            raise NotFound(f"No dashboard user {user.email!r}")
+        await self.store.drop_admin_sessions_of(user.email)
+        return user
 
     async def create_user(self, email: str, role: str, password: str) -> str:
         """The new user's id (the same rules as `iep admin-user create`)."""

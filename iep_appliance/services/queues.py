@@ -94,8 +94,13 @@ class QueueService:
         self._changed(tenant_id)
         return created
 
-    async def get(self, tenant_id: str, queue_id: str) -> Queue:
-        found = await self.store.get_queue(tenant_id, queue_id)
+    async def get(self, tenant_id: str, queue_ref: str) -> Queue:
+        """A queue by its id or by its name (`/v1/queues/bulk/stats`)."""
+        found = await self.store.get_queue(tenant_id, queue_ref)
+        if found is None:
+            found = await self.store.queue_by_name(tenant_id, queue_ref)
+        if found is None and queue_ref == DEFAULT_QUEUE:
+            found = await self.store.default_queue(tenant_id)
         if found is None:
             raise NotFound("Queue not found")
         return found
@@ -118,6 +123,7 @@ class QueueService:
 
     async def set_state(self, tenant_id: str, queue_id: str, state: str) -> Queue:
         """pause → paused, resume → active, drain → draining."""
+        queue_id = (await self.get(tenant_id, queue_id)).id
         updated = await self.store.set_queue_state(tenant_id, queue_id, state)
         if updated is None:
             raise NotFound("Queue not found")
@@ -125,6 +131,7 @@ class QueueService:
         return updated
 
     async def delete(self, tenant_id: str, queue_id: str) -> None:
+        queue_id = (await self.get(tenant_id, queue_id)).id
         if not await self.store.delete_queue(tenant_id, queue_id):
             raise NotFound("Queue not found")
         self._changed(tenant_id)

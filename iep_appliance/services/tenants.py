@@ -25,6 +25,7 @@ class FirstStart(msgspec.Struct, frozen=True):
     admin_email: str
     admin_password: str
     dashboard_url: str
+    path: str = ""  # the file they were also written to
 
     def lines(self) -> str:
         return (
@@ -56,11 +57,16 @@ async def create_tenant(store: Store, slug: str, name: str, domains: list[str]) 
     return await store.create_tenant(slug, name.strip(), clean)
 
 
+def check_password(password: str) -> str:
+    if len(password) < 8:
+        raise ValidationFailed([FieldError("password", "must be at least 8 characters")])
+    return password
+
+
 async def create_admin_user(store: Store, email: str, password: str, role: str) -> str:
     if role not in ("admin", "viewer"):
         raise ValidationFailed([FieldError("role", "must be admin or viewer")])
-    if len(password) < 8:
-        raise ValidationFailed([FieldError("password", "must be at least 8 characters")])
+    check_password(password)
     user = await store.create_admin_user(email, await hash_secret_async(password), role)
     return user.id
 
@@ -80,15 +86,15 @@ async def first_start(
     alphabet = string.ascii_letters + string.digits
     password = "".join(secrets.choice(alphabet) for _ in range(20))
     await create_admin_user(store, FIRST_ADMIN, password, "admin")
+    path = Path(db_path).parent / "initial-credentials.txt"
     creds = FirstStart(
         key=created.key,
         admin_email=FIRST_ADMIN,
         admin_password=password,
         dashboard_url=dashboard_url,
+        path=str(path),
     )
-    await asyncio.to_thread(
-        _write_private, Path(db_path).parent / "initial-credentials.txt", creds.lines()
-    )
+    await asyncio.to_thread(_write_private, path, creds.lines())
     return creds
 
 

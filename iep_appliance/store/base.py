@@ -417,6 +417,9 @@ class Store(Protocol):
     async def dashboard_tenant_counts(self) -> dict[str, dict[str, int]]:
         """Messages by tenant id and status."""
 
+    async def dashboard_status_count(self, status: str, tenant_id: str | None) -> int:
+        """Messages in `status` now (of one tenant, or of all with None)."""
+
     async def dashboard_outbox(
         self, limit: int, before: tuple[str, str] | None = None
     ) -> list[OutboxItem]:
@@ -482,6 +485,9 @@ class Store(Protocol):
     async def get_admin_user(self, user_id: str) -> AdminUser | None: ...
     async def set_admin_user_role(self, user_id: str, role: str) -> AdminUser | None:
         """None when there is no such user; Conflict when it would leave no admin."""
+
+    async def set_admin_user_password(self, user_id: str, password_hash: str) -> bool:
+        """Replace a user's password hash; False when there is no such user."""
 
     async def delete_admin_user(self, user_id: str) -> bool:
         """False when there is no such user; Conflict when it is the last admin."""

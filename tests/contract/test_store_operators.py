@@ -10,7 +10,7 @@ from iep_appliance.clock import FakeClock
 from iep_appliance.domain.errors import Conflict
 from iep_appliance.store.base import Store
 from iep_appliance.store.sqlite.store import SqliteStore
-from tests.contract.test_store import BACKENDS
+from tests.contract.test_store import BACKENDS, accept
 
 
 @pytest.fixture(params=BACKENDS)
@@ -65,3 +65,28 @@ async def test_a_tenant_is_deactivated_and_reactivated(store: Store) -> None:
     assert off is not None and not off.active
     assert on is not None and on.active
     assert await store.set_tenant_active("missing", False) is None
+
+
+async def test_a_users_password_hash_is_replaced_and_a_missing_user_is_false(
+    store: Store,
+) -> None:
+    user = await store.create_admin_user("a@example.org", "old-hash", "admin")
+
+    changed = await store.set_admin_user_password(user.id, "new-hash")
+
+    found = await store.admin_user_by_email("a@example.org")
+    assert changed is True and found is not None and found.password_hash == "new-hash"
+    assert await store.set_admin_user_password("missing", "x") is False
+
+
+async def test_messages_in_a_status_are_counted_for_one_tenant_or_all(store: Store) -> None:
+    clock = FakeClock()
+    acme = await store.create_tenant("acme", "Acme", ["example.com"])
+    beta = await store.create_tenant("beta", "Beta", ["example.com"])
+    for tenant in (acme, beta, beta):
+        await accept(store, tenant, clock)
+
+    assert await store.dashboard_status_count("queued", None) == 3
+    assert await store.dashboard_status_count("queued", beta.id) == 2
+    assert await store.dashboard_status_count("sent", None) == 0
+    assert await store.dashboard_status_count("queued", "no-such-tenant") == 0

@@ -396,7 +396,7 @@ def test_sigkill_mid_burst_loses_no_accepted_message_and_leaves_none_half_writte
 # ---- CLI errors and version ------------------------------------------------------------------
 
 
-def test_cli_errors_are_clear_and_exit_1(tmp_path: Path) -> None:
+def test_cli_errors_are_clear_and_exit_1_or_3_for_not_found(tmp_path: Path) -> None:
     config = str(write_config(tmp_path, free_port()))
 
     with ThreadPoolExecutor(3) as pool:
@@ -408,8 +408,8 @@ def test_cli_errors_are_clear_and_exit_1(tmp_path: Path) -> None:
         duplicate = iep("tenant", "create", "--config", config, "--name", "B", "--slug", "dup")
         unknown, bad_slug = unknown_run.result(), bad_slug_run.result()
 
-    assert (unknown.returncode, unknown.stdout) == (1, "")
-    assert "unknown tenant slug 'nope'" in unknown.stderr
+    assert (unknown.returncode, unknown.stdout) == (3, "")  # not found (issue 14)
+    assert "No tenant with slug 'nope'" in unknown.stderr
     assert first.returncode == 0
     assert duplicate.returncode == 1
     assert "'dup' already exists" in duplicate.stderr

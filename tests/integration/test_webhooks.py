@@ -238,7 +238,8 @@ async def test_500_500_200_gives_three_attempts_with_one_webhook_id_then_deliver
     assert [d["attempt"] for d in deliveries] == [3, 2, 1]  # newest first
     assert [d["statusCode"] for d in deliveries] == [200, 500, 500]
     assert [d["status"] for d in deliveries] == ["delivered", "retrying", "retrying"]
-    assert {d["webhookId"] for d in deliveries} == {requests[0].headers["webhook-id"]}
+    assert {d["eventId"] for d in deliveries} == {requests[0].headers["webhook-id"]}
+    assert {d["webhookId"] for d in deliveries} == {hook["id"]}  # the endpoint (issue 14)
     assert deliveries[0]["nextRetryAt"] is None and deliveries[1]["nextRetryAt"] is not None
     assert deliveries[1]["error"].startswith("HTTP 500")
     assert all(isinstance(d["latencyMs"], int) for d in deliveries)
@@ -273,7 +274,8 @@ async def test_resend_of_a_delivery_posts_the_same_event_with_the_same_webhook_i
     resp = await env.client.post(f"/v1/webhooks/{hook['id']}/deliveries/{delivery['id']}/retry")
 
     assert resp.status_code == 202, resp.text
-    assert resp.json()["webhookId"] == first.headers["webhook-id"]
+    assert resp.json()["eventId"] == first.headers["webhook-id"]
+    assert resp.json()["webhookId"] == hook["id"]
     assert resp.json()["status"] == "queued"
     _, again = await env.requests(2)
     assert again.headers["webhook-id"] == first.headers["webhook-id"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from iep_appliance.cli import default_cli_scopes
+from iep_appliance.cli.keys import default_cli_scopes
 from iep_appliance.domain.keys import default_scopes, mint_refusals
 from iep_appliance.domain.models import Principal
 

@@ -348,3 +348,31 @@ def test_many_long_recipient_names_fold_and_decode_per_rfc_2047() -> None:
         assert address == to[i]
         assert str(make_header(decode_header(phrase))) == names[to[i]]
     assert all(len(line) <= 78 for line in lines(raw)[:20])
+
+
+# ---- text-only messages (issue 14) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["Hallo Zoë\nSecond line", "ends with a break\n"])
+def test_a_message_without_html_is_one_text_plain_part(text: str) -> None:
+    raw = build_mime(message(html="", text=text))
+
+    parsed = parse(raw)
+    assert not parsed.is_multipart()
+    assert parsed.get_content_type() == "text/plain"
+    assert parsed.get_content().replace("\r\n", "\n").rstrip("\n") == text.rstrip("\n")
+    assert b"text/html" not in raw and b"multipart" not in raw
+    assert max(len(line) for line in lines(raw)) <= 998
+
+
+def test_a_text_only_message_with_an_attachment_is_mixed_without_an_html_part() -> None:
+    raw = build_mime(
+        message(html="", attachments=(MimeAttachment("a.pdf", "application/pdf", PDF),))
+    )
+
+    parsed = parse(raw)
+    kinds = [p.get_content_type() for p in parsed.iter_parts()]
+    assert parsed.get_content_type() == "multipart/mixed"
+    assert kinds == ["text/plain", "application/pdf"]
+    assert b"text/html" not in raw
+    assert next(parsed.iter_attachments()).get_content() == PDF

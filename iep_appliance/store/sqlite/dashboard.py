@@ -23,6 +23,9 @@ SELECT_STATS = (
 )
 # Messages by tenant and status (a scan of the messages_tenant_status index).
 SELECT_TENANT_COUNTS = "SELECT tenant_id, status, count(*) FROM messages GROUP BY tenant_id, status"
+# Messages in one status now, of every tenant (messages_status_created) or of one.
+COUNT_STATUS = "SELECT count(*) FROM messages WHERE status = ?"
+COUNT_TENANT_STATUS = "SELECT count(*) FROM messages WHERE tenant_id = ? AND status = ?"
 # Outbox entries, newest first, with the subject and recipients of their message.
 SELECT_OUTBOX = (
     "SELECT o.message_id, o.tenant_id, o.created_at, length(o.mime),"
@@ -132,6 +135,12 @@ def stats(conn: sqlite3.Connection, q: StatsQuery) -> list[tuple[str, str, int]]
     return [(b, s, int(n)) for b, s, n in conn.execute(SELECT_STATS, (q.start, q.end))]
 
 
+def status_count(conn: sqlite3.Connection, status: str, tenant_id: str | None) -> int:
+    if tenant_id is None:
+        return int(conn.execute(COUNT_STATUS, (status,)).fetchone()[0])
+    return int(conn.execute(COUNT_TENANT_STATUS, (tenant_id, status)).fetchone()[0])
+
+
 def tenant_counts(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for tenant_id, status, n in conn.execute(SELECT_TENANT_COUNTS):
@@ -195,6 +204,9 @@ class DashboardVerbs:
 
     async def dashboard_tenant_counts(self) -> dict[str, dict[str, int]]:
         return await self.db.read(tenant_counts)
+
+    async def dashboard_status_count(self, status: str, tenant_id: str | None) -> int:
+        return await self.db.read(lambda c: status_count(c, status, tenant_id))
 
     async def dashboard_outbox(
         self, limit: int, before: tuple[str, str] | None = None

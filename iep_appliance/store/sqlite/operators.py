@@ -19,6 +19,8 @@ COUNT_OTHER_ADMINS = "SELECT count(*) FROM admin_users WHERE role = 'admin' AND 
 UPDATE_ROLE = "UPDATE admin_users SET role = ? WHERE id = ?"
 # Remove a user.
 DELETE_USER = "DELETE FROM admin_users WHERE id = ?"
+# A new password hash for one user (`iep admin-user set-password`).
+UPDATE_PASSWORD = "UPDATE admin_users SET password_hash = ? WHERE id = ?"
 # Deactivate or reactivate a tenant.
 UPDATE_TENANT_ACTIVE = "UPDATE tenants SET active = ?, updated_at = ? WHERE id = ?"
 
@@ -57,6 +59,10 @@ def delete_user(conn: sqlite3.Connection, user_id: str) -> bool:
     _keeps_an_admin(conn, user)
     conn.execute(DELETE_USER, (user_id,))
     return True
+
+
+def set_password(conn: sqlite3.Connection, user_id: str, password_hash: str) -> bool:
+    return conn.execute(UPDATE_PASSWORD, (password_hash, user_id)).rowcount == 1
 
 
 def set_tenant_active(

@@ -140,6 +140,9 @@ class OperationsVerbs(StoreBase):
     async def set_admin_user_role(self, user_id: str, role: str) -> AdminUser | None:
         return await self.db.write(lambda c: q_operators.set_role(c, user_id, role))
 
+    async def set_admin_user_password(self, user_id: str, password_hash: str) -> bool:
+        return await self.db.write(lambda c: q_operators.set_password(c, user_id, password_hash))
+
     async def delete_admin_user(self, user_id: str) -> bool:
         return await self.db.write(lambda c: q_operators.delete_user(c, user_id))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.admin.conftest import Operator, relay_appliance
-from tests.integration.admin.test_messages_page import failed, relayed
+from tests.integration.admin.test_messages_page import failed, relayed, status_of
 from tests.integration.tenant.conftest import Appliance
 from tests.integration.test_admin import final_status, send
 from tests.support.smtp_sink import SmtpSink
@@ -43,6 +43,25 @@ async def test_the_overview_counts_all_tenants_or_the_one_chosen(
     assert everyone.text.count('<svg class="chart"') == 2  # 24 hours and 30 days
     assert "2026-01-01: 3 sent</title>" in everyone.text  # the day bar
     assert "00:00 UTC: 3 sent</title>" in everyone.text  # the hour bar
+
+
+async def test_the_queued_card_counts_what_is_queued_now_not_what_was_accepted_today(
+    appliance: Appliance, admin: Operator
+) -> None:
+    acme, other = await appliance.tenant("acme"), await appliance.tenant("other")
+    for _ in range(2):
+        await final_status(appliance, acme, await send(appliance, acme))
+    paused = await appliance.client.post("/v1/queues/default/pause", headers=other.auth)
+    assert paused.status_code == 200, paused.text
+    waiting = await send(appliance, other)
+
+    everyone = await admin.page("/admin/")
+    just_acme = await admin.page("/admin/", params={"tenant": "acme"})
+
+    assert await status_of(appliance, other, waiting) == "queued"
+    assert stat(everyone.text, "queued") == 1  # the paused one; 3 were accepted today
+    assert "now · 3 accepted today" in everyone.text
+    assert stat(just_acme.text, "queued") == 0
 
 
 async def test_an_unknown_tenant_on_the_overview_is_a_400(admin: Operator) -> None:

@@ -236,3 +236,20 @@ async def test_shared_attachments_reach_every_recipient(env: Env) -> None:
         assert part.get_filename() == "terms.pdf"
         assert part.get_content() == pdf
     assert len(stored_files(env)) == 1, "the batch stores its attachment once"
+
+
+async def test_cancelling_a_fully_sent_batch_is_409_not_cancelled(env: Env) -> None:
+    accepted = await accept(env, batch_body(people(2)))
+    batch_path = f"/v1/batches/{accepted['batchId']}"
+
+    async def all_sent() -> bool:
+        counts = (await env.http.get(batch_path)).json()["counts"]
+        return counts == {"sent": 2}
+
+    await wait_until(all_sent, timeout=20, message="batch sent")
+    resp = await env.http.post(f"{batch_path}/cancel")
+
+    problem = assert_problem(resp, 409)
+    assert "Nothing to cancel" in problem["detail"] and "2 sent" in problem["detail"]
+    assert (await env.http.get(batch_path)).json()["counts"] == {"sent": 2}
+

@@ -1,0 +1,97 @@
+"""`iep backup|restore|purge` (issue 9). Progress goes to stderr, the result to stdout."""
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from iep_appliance import __version__
+from iep_appliance.cli.context import Services, with_services
+from iep_appliance.cli.output import OK
+from iep_appliance.config import Config
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    bk = sub.add_parser("backup", parents=[common], help="online backup of the store + attachments")
+    bk.add_argument("--to", required=True, metavar="FILE", help="archive to write (.tar.gz)")
+    bk.set_defaults(run=with_services(_backup))
+    rs = sub.add_parser("restore", parents=[common], help="restore a backup into an empty data dir")
+    rs.add_argument("--from", required=True, dest="source", metavar="FILE", help="archive")
+    rs.set_defaults(run=_restore)
+    pg = sub.add_parser("purge", parents=[common], help="purge data past its retention window")
+    pg.add_argument("--dry-run", action="store_true", help="show what would go; change nothing")
+    pg.set_defaults(run=with_services(_purge))
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+async def _backup(s: Services, args: argparse.Namespace) -> int:
+    from iep_appliance.services.backups import backup
+
+    rt = s.rt
+    manifest = await backup(
+        rt.store, rt.config.storage.attachments_dir, args.to, __version__, rt.clock, _progress
+    )
+    counts = ", ".join(f"{k} {v}" for k, v in manifest.counts.items())
+    print(f"backup written to {args.to}: {counts}, attachment files {manifest.attachment_files}")
+    return OK
+
+
+async def _restore(cfg: Config, args: argparse.Namespace) -> int:
+    from iep_appliance.runtime import Runtime
+    from iep_appliance.services.backups import restore
+
+    rt = Runtime(cfg, deliver=False)  # never opened: restore must not create the database
+    manifest = await restore(
+        rt.store, cfg.storage.path, cfg.storage.attachments_dir, args.source, _progress
+    )
+    print(
+        f"restored backup of {manifest.created_at} (iep {manifest.version}, schema "
+        f"{manifest.schema_version}) into {cfg.storage.path}"
+    )
+    return OK
+
+
+async def _purge(s: Services, args: argparse.Namespace) -> int:
+    retention = s.rt.retention
+    if args.dry_run:
+        plan = await retention.plan()
+        if args.json:
+            print(json.dumps({"dryRun": True, **_plan_json(plan)}))
+            return OK
+        print(
+            f"dry run: messages finished before {plan.message_cutoff or 'never (kept forever)'}, "
+            f"attachments before {plan.attachment_cutoff or 'never (kept forever)'} would go:"
+        )
+        for kind, n in plan.counts.items():
+            print(f"  {kind:<20} {n:>10}")
+        if plan.oldest:
+            print(f"  messages created from {plan.oldest} to {plan.newest}")
+        return OK
+    last = [0.0]
+
+    def progress(totals: dict[str, int]) -> None:
+        now = s.rt.clock.monotonic()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            done = ", ".join(f"{k} {v}" for k, v in totals.items() if v)
+            _progress(f"purging: {done or 'nothing yet'}")
+
+    counts = await retention.purge(progress=progress)
+    if args.json:
+        print(json.dumps({"dryRun": False, "counts": counts}))
+    else:
+        print("purged: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
+    return OK
+
+
+def _plan_json(plan: Any) -> dict[str, Any]:
+    return {
+        "counts": plan.counts,
+        "messageCutoff": plan.message_cutoff,
+        "attachmentCutoff": plan.attachment_cutoff,
+        "oldest": plan.oldest,
+        "newest": plan.newest,
+    }
