@@ -31,6 +31,13 @@ class ServerConfig(_Section):
     max_request_bytes: Annotated[
         int, Meta(ge=1024, description="Largest accepted request body in bytes (30 MB).")
     ] = 30 * 1024 * 1024
+    public_url: Annotated[
+        str,
+        Meta(
+            description="Base URL of links in mail (one-click unsubscribe), e.g."
+            ' "https://mail.example.com"; empty = http://HOST:PORT of this server.'
+        ),
+    ] = ""
 
 
 class StorageConfig(_Section):
@@ -181,6 +188,48 @@ class BreakerConfig(_Section):
     ] = 30
 
 
+class SecurityConfig(_Section):
+    secret_key_env: Annotated[
+        str,
+        Meta(
+            description="Environment variable holding the master key (32 random bytes as 64 hex"
+            " digits or base64) that encrypts secrets at rest and signs tokens; when it is unset,"
+            " secret.key (0600) next to the database is generated at first start and used."
+        ),
+    ] = "IEP_SECRET_KEY"
+
+
+class DkimConfig(_Section):
+    algorithm: Annotated[
+        Literal["rsa", "ed25519"],
+        Meta(description="Key type of the DKIM key generated for a new domain (RSA is 2048 bits)."),
+    ] = "rsa"
+
+
+class DnsConfig(_Section):
+    nameservers: Annotated[
+        list[str],
+        Meta(
+            description='Nameservers for domain verification, "HOST" or "HOST:PORT";'
+            " empty = the system's resolvers."
+        ),
+    ] = msgspec.field(default_factory=list)
+    timeout_seconds: Annotated[
+        float, Meta(gt=0, le=60, description="Timeout of one domain's DNS checks.")
+    ] = 5
+    check_interval_seconds: Annotated[
+        float,
+        Meta(gt=0, description="How often pending domains (and rotated DKIM keys) are rechecked."),
+    ] = 300
+    spf_include: Annotated[
+        str,
+        Meta(
+            description='The SPF mechanism senders should publish, e.g. "include:_spf.example.com"'
+            ' or "ip4:203.0.113.5"; empty = "a:" + the delivery hostname.'
+        ),
+    ] = ""
+
+
 class LoggingConfig(_Section):
     level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], Meta(description="Log level.")
@@ -200,6 +249,9 @@ class Config(_Section):
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
     breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    security: SecurityConfig = msgspec.field(default_factory=SecurityConfig)
+    dkim: DkimConfig = msgspec.field(default_factory=DkimConfig)
+    dns: DnsConfig = msgspec.field(default_factory=DnsConfig)
     base_dir: Annotated[
         str, Meta(description="Directory of the config file; set at load time, never in the file.")
     ] = "."

@@ -49,6 +49,7 @@ class Runtime:
         self.messages.on_accepted.append(self._count_accepted)
         self._init_workflows()
         self._init_tenant_services()
+        self._init_deliverability()
         self._init_webhooks()
         self._init_scheduled_jobs()
         self._init_retention()
@@ -70,6 +71,7 @@ class Runtime:
             url = f"http://{host}:{self.config.server.port}/admin/"
             self.first_start = await first_start(self.store, self.keys, self.store.db.path, url)
             await self.rate_limits.load()
+            await self.dkim_keys.ensure_all()
             released = await self.store.release_all_leases()
             if released:
                 event(log, "leases.released", count=released)
@@ -148,6 +150,7 @@ class Runtime:
             try:
                 await self.keys.flush_last_used()
                 await self.store.release_expired_leases(self.clock.now())
+                await self.dkim_keys.ensure_all()
             except Exception:
                 log.exception("housekeeping.failed")
 
@@ -188,6 +191,23 @@ class Runtime:
         self.tenant_settings = TenantSettingsService(
             self.store, {*self.config.providers, "outbox"}, self.tenant_changed
         )
+
+    # ---- deliverability (issue 16) -------------------------------------------------------------
+
+    def _init_deliverability(self) -> None:
+        import os
+        from pathlib import Path
+
+        from iep_appliance.services.dkim_keys import DkimKeyService
+        from iep_appliance.services.secret_box import SecretBox, load_master_key
+
+        cfg = self.config
+        data_dir = Path(cfg.storage.path).parent
+        self.secret_box = SecretBox(
+            load_master_key(cfg.security.secret_key_env, data_dir, os.environ)
+        )
+        self.dkim_keys = DkimKeyService(self.store, self.secret_box, self.clock, cfg.dkim.algorithm)
+        self.domains.dkim_keys = self.dkim_keys
 
     def _init_webhooks(self) -> None:
         from iep_appliance.services.webhooks import WebhookService

@@ -74,6 +74,7 @@ class DeliveryEngine:
             schedule=tuple(cfg.delivery.retry_schedule),
             message_id_domain=socket.getfqdn() or "iep.local",
             metrics=runtime.metrics,
+            signer_for=runtime.dkim_keys.signer_for,
         )
         self.handlers: dict[str, JobHandler] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -10,6 +10,7 @@ them into the next step. Nothing here raises for an expected failure.
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -45,6 +46,8 @@ class SendContext(msgspec.Struct):
     message_id_domain: str
     metrics: Any = None
     signer: Signer | None = None  # DKIM hook: finished bytes in, signed bytes out
+    # DKIM (issue 16): the signer for a From address's domain, None when it has no key.
+    signer_for: Callable[[str], Awaitable[Signer | None]] | None = None
 
 
 def drop_suppressed(
@@ -68,6 +71,7 @@ def mime_for(
     rendered: Rendered,
     attachments: tuple[MimeAttachment, ...],
     ctx: SendContext,
+    signer: Signer | None = None,
 ) -> bytes:
     return build_mime(
         MimeMessage(
@@ -84,7 +88,7 @@ def mime_for(
             message_id_domain=ctx.message_id_domain,
             attachments=attachments,
         ),
-        ctx.signer,
+        signer or ctx.signer,
     )
 
 
@@ -148,7 +152,8 @@ async def process(
             error=error,
             webhook="failed",
         )
-    mime = mime_for(message, rendered, attachments, ctx)
+    signer = await ctx.signer_for(message.from_email) if ctx.signer_for else None
+    mime = mime_for(message, rendered, attachments, ctx, signer)
     outcome, provider = await send_via_route(ctx, message, recipients, mime, routing)
     decision = decide(outcome, job.attempts, ctx.schedule)
     return _record(job, message, decision, outcome, provider, rendered, events, base, ctx)

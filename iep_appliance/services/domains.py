@@ -3,6 +3,7 @@ subdomain must be listed itself; two tenants may list the same domain). Every ch
 `on_change(tenant_id)` so cached tenant rules are dropped at once."""
 
 from collections.abc import Callable
+from typing import Any
 
 from iep_appliance.domain.errors import Conflict, NotFound, ValidationFailed
 from iep_appliance.domain.models import SenderDomain
@@ -14,17 +15,24 @@ class DomainService:
     def __init__(self, store: Store, on_change: Callable[[str], None]) -> None:
         self.store = store
         self.on_change = on_change
+        self.dkim_keys: Any = None  # services.dkim_keys.DkimKeyService (issue 16), set by Runtime
 
     async def list_all(self, tenant_id: str) -> list[SenderDomain]:
         found = await self.store.list_domains(tenant_id)
         return [SenderDomain(domain=d, verified=v, created_at=c) for d, v, c in found]
 
-    async def add(self, tenant_id: str, domain: str) -> SenderDomain:
+    async def add(
+        self, tenant_id: str, domain: str, dkim_algorithm: str | None = None
+    ) -> SenderDomain:
         """Raises ValidationFailed (`domain`) for a bad name, Conflict when already listed."""
         name = check_domain(domain)
+        if self.dkim_keys is not None:
+            self.dkim_keys.check_algorithm(dkim_algorithm)
         if not await self.store.add_domain(tenant_id, name):
             raise Conflict(f"Domain {name!r} is already listed", {"domain": name})
         self.on_change(tenant_id)
+        if self.dkim_keys is not None:
+            await self.dkim_keys.ensure_key(name, dkim_algorithm)
         for item in await self.list_all(tenant_id):
             if item.domain == name:
                 return item

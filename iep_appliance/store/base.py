@@ -46,6 +46,7 @@ from iep_appliance.domain.models import (
 )
 from iep_appliance.domain.retention import PurgePlan, PurgeStep, SnapshotInfo
 from iep_appliance.domain.schedules import ScheduledJob, ScheduledRun
+from iep_appliance.domain.sender_domains import DkimKeyRecord, DomainCheck
 from iep_appliance.domain.webhooks import (
     EndpointChange,
     WebhookAttempt,
@@ -454,3 +455,34 @@ class Store(Protocol):
 
     async def set_tenant_active(self, tenant_id: str, active: bool) -> Tenant | None:
         """Deactivate or reactivate a tenant; None when there is no such tenant."""
+
+
+class DeliverabilityStore(Protocol):
+    """Issue 16: DKIM keys, DNS checks of sender domains, inbound mail and its effects.
+
+    Domains are lower-cased names; a domain shared by tenants has one set of keys and checks.
+    """
+
+    async def dkim_keys(self, domain: str) -> list[DkimKeyRecord]:
+        """Every key of `domain` (active first)."""
+
+    async def active_dkim_keys(self) -> list[DkimKeyRecord]:
+        """The signing key of every domain that has one."""
+
+    async def next_dkim_keys(self) -> list[DkimKeyRecord]:
+        """Keys made by a rotation, waiting for their TXT record."""
+
+    async def keyless_domains(self) -> list[str]:
+        """Domains some tenant lists that have no active key yet."""
+
+    async def add_dkim_key(self, key: DkimKeyRecord, only_if_none: bool = False) -> bool:
+        """Store `key` (a rotation's key replaces a retired one under its selector). With
+        `only_if_none`, False and nothing written when the domain has an active/next key."""
+
+    async def activate_dkim_key(self, domain: str, selector: str) -> bool:
+        """The `next` key under `selector` signs; the active one retires. False if none."""
+
+    async def domain_check(self, domain: str) -> DomainCheck | None: ...
+    async def save_domain_check(self, check: DomainCheck) -> None: ...
+    async def domains_due_for_check(self, before: str, limit: int) -> list[str]:
+        """Listed domains last checked before `before` (or never), by name."""
