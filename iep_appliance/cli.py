@@ -17,7 +17,7 @@ from iep_appliance import __version__
 from iep_appliance.clock import Clock
 from iep_appliance.config import Config, load
 from iep_appliance.domain.errors import ConfigError, IEPError
-from iep_appliance.domain.keys import parse_scopes
+from iep_appliance.domain.keys import SANDBOX_DEFAULT_SCOPES, parse_scopes
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,7 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     key = sub.add_parser("key", help="manage API keys").add_subparsers(dest="action", required=True)
     kc = with_config(key.add_parser("create", help="create an API key (shown once)"))
     kc.add_argument("--tenant", required=True, help="tenant slug")
-    kc.add_argument("--scopes", default="send,read,admin")
+    kc.add_argument(
+        "--scopes", default=None, help="default: send,read,admin (a sandbox key: send,read)"
+    )
     kc.add_argument("--name", default="")
     kc.add_argument("--expires-days", type=int, default=None)
     kc.add_argument("--sandbox", action="store_true", help="a sandbox key (delivers to outbox)")
@@ -134,13 +136,20 @@ async def _tenant_create(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def default_cli_scopes(sandbox: bool) -> tuple[str, ...]:
+    """The operator's key has every scope; a sandbox key only send and read (DESIGN §10.1)."""
+    return SANDBOX_DEFAULT_SCOPES if sandbox else ("send", "read", "admin")
+
+
 async def _key_create(cfg: Config, args: argparse.Namespace) -> int:
     rt = args.runtime
     tenant = await rt.store.get_tenant_by_slug(args.tenant)
     if tenant is None:
         return _fail([f"unknown tenant slug {args.tenant!r}"])
     try:
-        scopes = parse_scopes(args.scopes)
+        scopes = parse_scopes(
+            args.scopes if args.scopes is not None else list(default_cli_scopes(args.sandbox))
+        )
     except ValueError as exc:
         return _fail([f"--scopes: {exc}"])
     expires = None

@@ -1,4 +1,5 @@
-"""/v1/domains (admin): the tenant's allowed sender domains (exact match)."""
+"""/v1/domains (admin): the tenant's sender domains (exact match). One added here is
+`pending` until verified (DESIGN §4.1, §10.3); another tenant's domain is a 409."""
 
 import msgspec
 from litestar import Request, delete, get, post
@@ -6,12 +7,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.auth import needs
-from iep_appliance.domain.models import Principal, SenderDomain
+from iep_appliance.domain.models import DomainStatus, Principal, SenderDomain
 from iep_appliance.runtime import Runtime
 
 
 class DomainView(msgspec.Struct, frozen=True, rename="camel"):
     domain: str
+    status: DomainStatus
     verified: bool
     created_at: str
 
@@ -30,7 +32,12 @@ def _rt(request: Request) -> Runtime:
 
 
 def view(d: SenderDomain) -> DomainView:
-    return DomainView(domain=d.domain, verified=d.verified, created_at=d.created_at)
+    return DomainView(
+        domain=d.domain,
+        status=d.status,
+        verified=d.status == "verified",
+        created_at=d.created_at,
+    )
 
 
 @get(
@@ -48,13 +55,15 @@ async def list_domains(request: Request, principal: NamedDependency[Principal]) 
     "/v1/domains",
     dependencies={"principal": needs("admin")},
     status_code=201,
-    summary="Allow a sender domain (a subdomain must be listed itself)",
+    summary="Add a sender domain: pending until verified (a subdomain is listed itself)",
+    description="A domain another tenant lists is refused with 409. Sending from a pending"
+    " domain is refused with 403 naming `from.email`.",
     tags=["domains"],
 )
 async def add_domain(
     request: Request, principal: NamedDependency[Principal], data: JSONBody[DomainIn]
 ) -> DomainView:
-    return view(await _rt(request).domains.add(principal.tenant_id, data.domain))
+    return view(await _rt(request).domains.request(principal.tenant_id, data.domain))
 
 
 @delete(

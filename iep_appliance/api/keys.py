@@ -41,9 +41,11 @@ class KeyList(msgspec.Struct, frozen=True, rename="camel"):
 
 class KeyIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     name: str = ""
-    scopes: list[str] = msgspec.field(default_factory=lambda: ["send"])
+    # absent: ["send"] for a live key, ["send", "read"] for a sandbox key (DESIGN §10.1)
+    scopes: list[str] | None = None
     expires_at: str | None = None
-    sandbox: bool = False
+    # absent: like the calling key; a sandbox key asking for a live one gets 403 naming it
+    sandbox: bool | None = None
 
 
 class RotateIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
@@ -76,13 +78,15 @@ def created_view(k: ApiKey, key: str) -> CreatedKeyView:
     dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Create an API key (the key is shown once)",
+    description="Privileges never grow: a key grants only scopes it has, and a sandbox key"
+    " creates only sandbox keys (403 naming `scopes` / `sandbox`).",
     tags=["api-keys"],
 )
 async def create_key(
     request: Request, principal: NamedDependency[Principal], data: JSONBody[KeyIn]
 ) -> CreatedKeyView:
     created = await _rt(request).keys.issue(
-        principal.tenant_id, data.name, data.scopes, data.expires_at, data.sandbox
+        principal.tenant_id, data.name, data.scopes, data.expires_at, data.sandbox, principal
     )
     return created_view(created.record, created.key)
 
@@ -108,7 +112,7 @@ async def list_keys(request: Request, principal: NamedDependency[Principal]) -> 
 async def revoke_key(
     request: Request, principal: NamedDependency[Principal], key_id: FromPath[str]
 ) -> None:
-    await _rt(request).keys.revoke(principal.tenant_id, key_id)
+    await _rt(request).keys.revoke(principal.tenant_id, key_id, principal)
 
 
 @post(
@@ -125,7 +129,7 @@ async def rotate_key(
     data: JSONBody[RotateIn | None] = None,
 ) -> CreatedKeyView:
     grace = data.grace_seconds if data is not None else 0
-    created = await _rt(request).keys.rotate(principal.tenant_id, key_id, grace)
+    created = await _rt(request).keys.rotate(principal.tenant_id, key_id, grace, principal)
     return created_view(created.record, created.key)
 
 

@@ -23,9 +23,11 @@ from iep_appliance.domain.errors import (
     Forbidden,
     IEPError,
     NotFound,
+    NotPermitted,
     PayloadTooLarge,
     RateLimited,
     SenderNotAllowed,
+    SenderPending,
     Unauthorized,
     ValidationFailed,
 )
@@ -39,8 +41,10 @@ _encode = msgspec.json.encode
 _MAP: list[tuple[type[IEPError], int, str, str]] = [
     (ValidationFailed, 422, "validation-failed", "Request validation failed"),
     (PayloadTooLarge, 413, "payload-too-large", "Payload too large"),
+    (SenderPending, 403, "sender-pending", "Sender domain pending verification"),
     (SenderNotAllowed, 403, "sender-not-allowed", "Sender domain not allowed"),
     (Unauthorized, 401, "unauthorized", "Authentication required"),
+    (NotPermitted, 403, "not-permitted", "Not permitted"),
     (Forbidden, 403, "forbidden", "Missing scope"),
     (NotFound, 404, "not-found", "Not found"),
     (Conflict, 409, "conflict", "Conflict"),

@@ -58,13 +58,15 @@ async def get_tenant(request: Request, principal: NamedDependency[Principal]) ->
     dependencies={"principal": needs("admin")},
     summary="Change settings: any subset of the GET shape, merged",
     description="Objects merge key by key; null clears a limit or a routing choice "
-    "(back to the `[limits]` / `[routing]` defaults). 422 names each bad field.",
+    "(back to the `[limits]` / `[routing]` defaults). 422 names each bad field. A sandbox"
+    " key cannot change `sandbox` or `routing` (403 naming them).",
     tags=["tenant"],
 )
 async def patch_tenant(
     request: Request, principal: NamedDependency[Principal], data: JSONBody[dict[str, Any]]
 ) -> TenantView:
-    return view(await _rt(request).tenant_settings.patch(principal.tenant_id, data))
+    service = _rt(request).tenant_settings
+    return view(await service.patch(principal.tenant_id, data, principal.sandbox))
 
 
 HANDLERS = [get_tenant, patch_tenant]

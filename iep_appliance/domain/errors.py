@@ -4,8 +4,11 @@
      ├─ ValidationFailed      bad input; .errors names each field
      ├─ PayloadTooLarge       request or attachment over a limit; .errors names the field
      ├─ SenderNotAllowed      `from` domain not on the tenant's allow-list
+     │   └─ SenderPending     `from` domain listed but still pending verification
      ├─ NotFound              no such resource for this tenant
      ├─ Conflict              state forbids the change (idempotency mismatch, not failed, ...)
+     ├─ Forbidden             the key may not do this (missing scope, deactivated tenant)
+     │   └─ NotPermitted      a field the key may not set (sandbox keys); .errors names it
      ├─ RateLimited           over a tenant limit; .retry_after seconds
      └─ ConfigError           bad iep.toml; .problems one line per key
 
@@ -42,7 +45,15 @@ class PayloadTooLarge(IEPError):
 class SenderNotAllowed(IEPError):
     def __init__(self, domain: str) -> None:
         super().__init__(f"Sender domain {domain!r} is not allowed for this tenant")
+        self.domain = domain
         self.errors = [FieldError("from.email", f"domain {domain!r} is not an allowed sender")]
+
+
+class SenderPending(SenderNotAllowed):
+    def __init__(self, domain: str) -> None:
+        IEPError.__init__(self, f"Sender domain {domain!r} is pending verification")
+        self.domain = domain
+        self.errors = [FieldError("from.email", f"domain {domain!r} is pending verification (DNS)")]
 
 
 class NotFound(IEPError):
@@ -61,6 +72,14 @@ class Unauthorized(IEPError):
 
 class Forbidden(IEPError):
     pass
+
+
+class NotPermitted(Forbidden):
+    """A change this key may not make; `errors` names each field (privileges never grow)."""
+
+    def __init__(self, errors: list[FieldError], detail: str = "Not permitted") -> None:
+        super().__init__(detail)
+        self.errors = errors
 
 
 @dataclass

@@ -6,7 +6,11 @@ A key is `iep_<prefix>_<secret>` (sandbox: `iep_test_<prefix>_<secret>`); the pr
 
 import msgspec
 
-from iep_appliance.domain.models import ALL_SCOPES
+from iep_appliance.domain.errors import FieldError
+from iep_appliance.domain.models import ALL_SCOPES, Principal
+
+# A sandbox key cannot manage the tenant unless `admin` is asked for by name (DESIGN §10.1).
+SANDBOX_DEFAULT_SCOPES: tuple[str, ...] = ("send", "read")
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 PREFIX_LEN = 8
@@ -58,3 +62,24 @@ def parse_scopes(text: str | list[str]) -> tuple[str, ...]:
         if s not in ALL_SCOPES:
             raise ValueError(f"unknown scope {s!r} (expected send, read or admin)")
     return tuple(s for s in ALL_SCOPES if s in items)
+
+
+def default_scopes(sandbox: bool) -> tuple[str, ...]:
+    """Scopes of a key created through the API without `scopes`."""
+    return SANDBOX_DEFAULT_SCOPES if sandbox else ("send",)
+
+
+def mint_refusals(minter: Principal, scopes: tuple[str, ...], sandbox: bool) -> list[FieldError]:
+    """What `minter` may not give a key it creates or rotates: privileges never grow.
+
+    A sandbox key mints only sandbox keys (refused, not silently forced, so the caller learns
+    why its key is not live); no key mints a scope it does not have itself."""
+    errors = []
+    if minter.sandbox and not sandbox:
+        errors.append(FieldError("sandbox", "a sandbox key can create only sandbox keys"))
+    extra = [s for s in scopes if s not in minter.scopes]
+    if extra:
+        errors.append(
+            FieldError("scopes", f"this API key cannot grant scopes it lacks: {', '.join(extra)}")
+        )
+    return errors

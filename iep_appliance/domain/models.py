@@ -294,9 +294,12 @@ class Suppression(msgspec.Struct, frozen=True):
     created_at: str
 
 
+DomainStatus = Literal["pending", "verified"]
+
+
 class SenderDomain(msgspec.Struct, frozen=True):
     domain: str
-    verified: bool
+    status: DomainStatus  # only a verified domain may be used in `from` (DESIGN §4.1)
     created_at: str
 
 

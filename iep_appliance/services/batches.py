@@ -28,7 +28,7 @@ from iep_appliance.domain.batches import (
     check_shared,
     verdict,
 )
-from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.errors import FieldError, NotFound, SenderNotAllowed, ValidationFailed
 from iep_appliance.domain.models import (
     MAX_BATCH_RECIPIENTS,
     BatchAccepted,
@@ -136,7 +136,10 @@ class BatchService:
             part = req.recipients[start : start + SLICE]
             recipients.extend(check_recipients(part, start, req.variables, check))
             await asyncio.sleep(0)
-        verdict(shared, check, ctx.domains)
+        try:
+            verdict(shared, check, ctx.domains)
+        except SenderNotAllowed as exc:
+            raise ctx.sender_refusal(exc) from None
         queue = await self.queues.resolve(principal.tenant_id, req.queue)
         return ctx, shared, recipients, queue
 

@@ -1,6 +1,11 @@
 """A tenant's allowed sender domains: the list `from` is checked against (exact match; a
-subdomain must be listed itself; two tenants may list the same domain). Every change tells
-`on_change(tenant_id)` so cached tenant rules are dropped at once."""
+subdomain must be listed itself). Every change tells `on_change(tenant_id)` so cached tenant
+rules are dropped at once.
+
+Two ways in (DESIGN §4.1): the operator assigns a domain (`add`: CLI, dashboard), usable at
+once and shareable by several tenants; a tenant requests one through the API (`request`),
+which is `pending` until verified (§10.3) and refused (409) when another tenant lists it, so
+no tenant can send as another's domain."""
 
 from collections.abc import Callable
 from typing import Any
@@ -19,17 +24,41 @@ class DomainService:
 
     async def list_all(self, tenant_id: str) -> list[SenderDomain]:
         found = await self.store.list_domains(tenant_id)
-        return [SenderDomain(domain=d, verified=v, created_at=c) for d, v, c in found]
+        return [
+            SenderDomain(domain=d, status="pending" if s == "pending" else "verified", created_at=c)
+            for d, s, c in found
+        ]
 
     async def add(
         self, tenant_id: str, domain: str, dkim_algorithm: str | None = None
     ) -> SenderDomain:
-        """Raises ValidationFailed (`domain`) for a bad name, Conflict when already listed."""
+        """The operator assigns a domain (verified). Raises ValidationFailed (`domain`) for a
+        bad name, Conflict when already listed."""
         name = check_domain(domain)
         if self.dkim_keys is not None:
             self.dkim_keys.check_algorithm(dkim_algorithm)
         if not await self.store.add_domain(tenant_id, name):
             raise Conflict(f"Domain {name!r} is already listed", {"domain": name})
+        return await self._added(tenant_id, name, dkim_algorithm)
+
+    async def request(
+        self, tenant_id: str, domain: str, dkim_algorithm: str | None = None
+    ) -> SenderDomain:
+        """A tenant adds a domain (pending). Raises ValidationFailed (`domain`) for a bad name,
+        Conflict when this tenant already lists it or another tenant does."""
+        name = check_domain(domain)
+        if self.dkim_keys is not None:
+            self.dkim_keys.check_algorithm(dkim_algorithm)
+        outcome = await self.store.claim_domain(tenant_id, name)
+        if outcome == "taken":
+            raise Conflict(f"Domain {name!r} belongs to another tenant", {"domain": name})
+        if outcome != "added":
+            raise Conflict(f"Domain {name!r} is already listed", {"domain": name})
+        return await self._added(tenant_id, name, dkim_algorithm)
+
+    async def _added(
+        self, tenant_id: str, name: str, dkim_algorithm: str | None = None
+    ) -> SenderDomain:
         self.on_change(tenant_id)
         if self.dkim_keys is not None:
             await self.dkim_keys.ensure_key(name, dkim_algorithm)

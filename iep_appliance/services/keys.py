@@ -16,10 +16,17 @@ from iep_appliance.domain.errors import (
     FieldError,
     Forbidden,
     NotFound,
+    NotPermitted,
     Unauthorized,
     ValidationFailed,
 )
-from iep_appliance.domain.keys import format_key, parse_key, parse_scopes
+from iep_appliance.domain.keys import (
+    default_scopes,
+    format_key,
+    mint_refusals,
+    parse_key,
+    parse_scopes,
+)
 from iep_appliance.domain.models import ApiKey, Principal
 from iep_appliance.services.passwords import hash_secret_async, verify_secret_async
 from iep_appliance.store.base import Store
@@ -75,16 +82,24 @@ class KeyService:
         self,
         tenant_id: str,
         name: str,
-        scopes: list[str],
+        scopes: list[str] | None,
         expires_at: str | None,
-        sandbox: bool,
+        sandbox: bool | None,
+        minter: Principal | None = None,
     ) -> CreatedKey:
-        """Self-service creation (POST /v1/api-keys). Raises ValidationFailed naming fields."""
+        """Self-service creation (POST /v1/api-keys; the dashboard passes no `minter`).
+
+        `sandbox` None: like the minting key (live for the operator); `scopes` None: the
+        default for that kind (DESIGN §10.1). Raises ValidationFailed naming fields, and
+        NotPermitted naming `sandbox`/`scopes` when `minter` would grow a privilege."""
+        if sandbox is None:
+            sandbox = minter is not None and minter.sandbox
         errors: list[FieldError] = []
         if len(name) > MAX_NAME or "\r" in name or "\n" in name:
             errors.append(FieldError("name", f"at most {MAX_NAME} characters on one line"))
+        scope_tuple: tuple[str, ...] = ()
         try:
-            scope_tuple = parse_scopes(scopes)
+            scope_tuple = parse_scopes(scopes) if scopes is not None else default_scopes(sandbox)
         except ValueError as exc:
             errors.append(FieldError("scopes", str(exc)))
         expires = None
@@ -98,6 +113,8 @@ class KeyService:
                     errors.append(FieldError("expiresAt", "must be in the future"))
         if errors:
             raise ValidationFailed(errors)
+        if minter is not None and (refused := mint_refusals(minter, scope_tuple, sandbox)):
+            raise NotPermitted(refused, "This API key cannot create a key with more privileges")
         return await self.create(tenant_id, list(scope_tuple), name.strip(), expires, sandbox)
 
     async def list_keys(self, tenant_id: str) -> list[ApiKey]:
@@ -158,12 +175,26 @@ class KeyService:
         for digest in [d for d, (p, _u, _e) in self._cache.items() if p.tenant_id == tenant_id]:
             del self._cache[digest]
 
-    async def revoke(self, tenant_id: str, key_id: str) -> None:
+    async def revoke(self, tenant_id: str, key_id: str, minter: Principal | None = None) -> None:
+        """Revoke a key at once. A sandbox `minter` may revoke only sandbox keys."""
+        if minter is not None and minter.sandbox:
+            old = await self.store.get_key(tenant_id, key_id)
+            if old is None or not old.active:
+                raise NotFound("No such API key")
+            if not old.sandbox:
+                raise NotPermitted(
+                    [FieldError("sandbox", "a sandbox key can revoke only sandbox keys")],
+                    "A sandbox key cannot revoke a live key",
+                )
         if not await self.store.revoke_key(tenant_id, key_id):
             raise NotFound("No such API key")
         self.forget(key_id)
 
-    async def rotate(self, tenant_id: str, key_id: str, grace_seconds: int) -> CreatedKey:
+    async def rotate(
+        self, tenant_id: str, key_id: str, grace_seconds: int, minter: Principal | None = None
+    ) -> CreatedKey:
+        """A new key with the old one's name, scopes, expiry and sandbox-ness; the old one
+        works `grace_seconds` more. A `minter` may rotate only a key it could have created."""
         if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
             raise ValidationFailed(
                 [FieldError("graceSeconds", f"must be between 0 and {MAX_GRACE_SECONDS}")]
@@ -171,6 +202,8 @@ class KeyService:
         old = await self.store.get_key(tenant_id, key_id)
         if old is None or not old.active:
             raise NotFound("No such API key")
+        if minter is not None and (refused := mint_refusals(minter, old.scopes, old.sandbox)):
+            raise NotPermitted(refused, "This API key cannot rotate a key with more privileges")
         expires = None
         if old.expires_at is not None:
             expires = ids.parse_iso(old.expires_at)

@@ -17,7 +17,14 @@ import msgspec
 from iep_appliance.blobs import Blobs
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
-from iep_appliance.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    SenderNotAllowed,
+    SenderPending,
+    ValidationFailed,
+)
 from iep_appliance.domain.models import (
     MESSAGE_STATUSES,
     Accepted,
@@ -44,8 +51,13 @@ _encoder = msgspec.json.Encoder()
 
 class TenantContext(msgspec.Struct, frozen=True):
     tenant: Tenant
-    domains: frozenset[str]
+    domains: frozenset[str]  # usable in `from` (verified)
     loaded_at: float
+    pending: frozenset[str] = frozenset()  # listed, waiting for verification (DESIGN §4.1)
+
+    def sender_refusal(self, exc: SenderNotAllowed) -> SenderNotAllowed:
+        """The refusal to raise: one that says "pending" for a domain waiting to be verified."""
+        return SenderPending(exc.domain) if exc.domain in self.pending else exc
 
 
 def decode_send(body: bytes) -> SendRequest:
@@ -92,8 +104,13 @@ class MessageService:
         tenant = await self.store.get_tenant(tenant_id)
         if tenant is None or not tenant.active:
             raise NotFound("Tenant not found")
-        domains = await self.store.allowed_domains(tenant_id)
-        ctx = TenantContext(tenant=tenant, domains=domains, loaded_at=self.clock.monotonic())
+        listed = await self.store.list_domains(tenant_id)
+        ctx = TenantContext(
+            tenant=tenant,
+            domains=frozenset(d for d, status, _c in listed if status == "verified"),
+            loaded_at=self.clock.monotonic(),
+            pending=frozenset(d for d, status, _c in listed if status == "pending"),
+        )
         self._contexts[tenant_id] = ctx
         return ctx
 
@@ -119,7 +136,12 @@ class MessageService:
                 )
             req = msgspec.structs.replace(req, idempotency_key=idempotency_header)
         ctx = await self.context(principal.tenant_id)
-        valid = validate_send(req, ctx.tenant.settings.attachments, ctx.domains, self.clock.now())
+        try:
+            valid = validate_send(
+                req, ctx.tenant.settings.attachments, ctx.domains, self.clock.now()
+            )
+        except SenderNotAllowed as exc:
+            raise ctx.sender_refusal(exc) from None
         queue = await self.resolve_queue(principal.tenant_id, req.queue)
         message_id = self.clock.new_id()
         stored = await self.store_attachments(principal.tenant_id, message_id, valid)

@@ -117,7 +117,12 @@ class ScheduledJobService:
             if kind == "message":
                 req = decode_message(payload)
                 ctx = await self.messages.context(principal.tenant_id)
-                validate_send(req, ctx.tenant.settings.attachments, ctx.domains, self.clock.now())
+                try:
+                    validate_send(
+                        req, ctx.tenant.settings.attachments, ctx.domains, self.clock.now()
+                    )
+                except SenderNotAllowed as exc:
+                    raise ctx.sender_refusal(exc) from None
                 await self.messages.resolve_queue(principal.tenant_id, req.queue)
             elif self.batches is None:
                 raise ValidationFailed(

@@ -7,7 +7,7 @@ loads, saves and tells `on_change(tenant_id)` so cached tenant rules and routing
 from collections.abc import Callable, Collection
 from typing import Any
 
-from iep_appliance.domain.errors import NotFound
+from iep_appliance.domain.errors import FieldError, NotFound, NotPermitted
 from iep_appliance.domain.models import Tenant
 from iep_appliance.domain.tenant_settings import apply_patch
 from iep_appliance.store.base import Store
@@ -27,10 +27,20 @@ class TenantSettingsService:
             raise NotFound("Tenant not found")
         return tenant
 
-    async def patch(self, tenant_id: str, body: Any) -> Tenant:
-        """Merge `body` (any subset of the GET shape). Raises ValidationFailed naming fields."""
+    async def patch(self, tenant_id: str, body: Any, sandbox_key: bool = False) -> Tenant:
+        """Merge `body` (any subset of the GET shape). Raises ValidationFailed naming fields;
+        with `sandbox_key`, NotPermitted naming `sandbox`/`routing` when they would change
+        (a sandbox key cannot make its tenant live or move its mail: DESIGN §10.1)."""
         tenant = await self.get(tenant_id)
         patched = apply_patch(tenant, body, self.providers)
+        if sandbox_key:
+            refused = []
+            if patched.settings.sandbox != tenant.settings.sandbox:
+                refused.append(FieldError("sandbox", "a sandbox key cannot change it"))
+            if patched.settings.routing != tenant.settings.routing:
+                refused.append(FieldError("routing", "a sandbox key cannot change it"))
+            if refused:
+                raise NotPermitted(refused, "A sandbox key cannot change these settings")
         updated = await self.store.patch_tenant(tenant_id, patched.name, patched.settings)
         if updated is None:
             raise NotFound("Tenant not found")

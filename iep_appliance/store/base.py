@@ -82,8 +82,16 @@ class Store(Protocol):
     async def update_tenant_settings(
         self, tenant_id: str, settings: TenantSettings
     ) -> Tenant | None: ...
-    async def allowed_domains(self, tenant_id: str) -> frozenset[str]: ...
-    async def add_domain(self, tenant_id: str, domain: str) -> bool: ...
+    async def allowed_domains(self, tenant_id: str) -> frozenset[str]:
+        """The tenant's usable (verified) sender domains."""
+
+    async def add_domain(self, tenant_id: str, domain: str) -> bool:
+        """Assign a domain as the operator does: verified at once. False when listed."""
+
+    async def claim_domain(self, tenant_id: str, domain: str) -> str:
+        """A tenant adds a domain (pending) in one transaction: "added", "listed" (this
+        tenant has it already) or "taken" (another tenant lists it; nothing written)."""
+
     async def remove_domain(self, tenant_id: str, domain: str) -> bool: ...
     async def create_admin_user(self, email: str, password_hash: str, role: str) -> AdminUser:
         """Raises Conflict when the email exists."""
@@ -206,8 +214,9 @@ class Store(Protocol):
     async def remove_suppression(self, tenant_id: str, email: str) -> bool:
         """Un-suppress (and reset its hard-bounce count). False when it was not listed."""
 
-    async def list_domains(self, tenant_id: str) -> list[tuple[str, bool, str]]:
-        """(domain, verified, created_at) of the tenant's allowed sender domains."""
+    async def list_domains(self, tenant_id: str) -> list[tuple[str, str, str]]:
+        """(domain, status, created_at) of the tenant's sender domains; status is
+        "verified" (usable in `from`) or "pending"."""
 
     async def patch_tenant(
         self, tenant_id: str, name: str, settings: TenantSettings

@@ -113,11 +113,28 @@ async def test_patch_tenant_changes_name_and_settings_together(
     assert await store.patch_tenant("no-such-tenant", "X", settings) is None
 
 
-async def test_domains_list_with_verification_and_creation_time(
-    store: Store, tenant: Tenant
-) -> None:
+async def test_domains_list_with_status_and_creation_time(store: Store, tenant: Tenant) -> None:
     await store.add_domain(tenant.id, "Example.NET")
+    assert await store.claim_domain(tenant.id, "Pending.Example") == "added"
 
     found = await store.list_domains(tenant.id)
 
-    assert [(d, v) for d, v, _c in found] == [("example.com", False), ("example.net", False)]
+    assert [(d, s) for d, s, _c in found] == [
+        ("example.com", "verified"),
+        ("example.net", "verified"),
+        ("pending.example", "pending"),
+    ]
+    assert await store.allowed_domains(tenant.id) == {"example.com", "example.net"}
+
+
+async def test_claiming_a_domain_another_tenant_lists_writes_nothing(
+    store: Store, tenant: Tenant
+) -> None:
+    other = await store.create_tenant("other", "Other", ["other.example"])
+
+    assert await store.claim_domain(tenant.id, "other.example") == "taken"
+    assert await store.claim_domain(tenant.id, "example.com") == "listed"
+    assert await store.claim_domain(other.id, "example.com") == "taken"
+
+    assert [d for d, _s, _c in await store.list_domains(tenant.id)] == ["example.com"]
+    assert [d for d, _s, _c in await store.list_domains(other.id)] == ["other.example"]

@@ -124,14 +124,18 @@ class SqliteStore(
 
     async def allowed_domains(self, tenant_id: str) -> frozenset[str]:
         found = await self.db.read(lambda c: q_tenants.list_domains(c, tenant_id))
-        return frozenset(d for d, _v, _c in found)
+        return frozenset(d for d, status, _c in found if status == "verified")
 
-    async def list_domains(self, tenant_id: str) -> list[tuple[str, bool, str]]:
+    async def list_domains(self, tenant_id: str) -> list[tuple[str, str, str]]:
         return await self.db.read(lambda c: q_tenants.list_domains(c, tenant_id))
 
     async def add_domain(self, tenant_id: str, domain: str) -> bool:
         now = self._now()
         return await self.db.write(lambda c: q_tenants.add_domain(c, tenant_id, domain, now))
+
+    async def claim_domain(self, tenant_id: str, domain: str) -> str:
+        now = self._now()
+        return await self.db.write(lambda c: q_tenants.claim_domain(c, tenant_id, domain, now))
 
     async def remove_domain(self, tenant_id: str, domain: str) -> bool:
         return await self.db.write(lambda c: q_tenants.remove_domain(c, tenant_id, domain))

@@ -21,12 +21,22 @@ UPDATE_SETTINGS = "UPDATE tenants SET settings = ?, updated_at = ? WHERE id = ?"
 # PATCH /v1/tenant: name and settings together.
 UPDATE_NAME_SETTINGS = "UPDATE tenants SET name = ?, settings = ?, updated_at = ? WHERE id = ?"
 # Allow-listed sender domains.
+# Assigned by the operator (CLI, dashboard, first start): usable at once.
 INSERT_DOMAIN = (
-    "INSERT OR IGNORE INTO allowed_sender_domains (tenant_id, domain, verified, created_at)"
-    " VALUES (?, ?, 0, ?)"
+    "INSERT OR IGNORE INTO allowed_sender_domains"
+    " (tenant_id, domain, verified, status, created_at) VALUES (?, ?, 1, 'verified', ?)"
+)
+# Added by the tenant through the API: pending until verified (DESIGN §4.1, §10.3).
+INSERT_PENDING_DOMAIN = (
+    "INSERT OR IGNORE INTO allowed_sender_domains"
+    " (tenant_id, domain, verified, status, created_at) VALUES (?, ?, 0, 'pending', ?)"
+)
+# Does a tenant other than this one list the domain?
+SELECT_DOMAIN_ELSEWHERE = (
+    "SELECT 1 FROM allowed_sender_domains WHERE domain = ? AND tenant_id != ? LIMIT 1"
 )
 SELECT_DOMAINS = (
-    "SELECT domain, verified, created_at FROM allowed_sender_domains WHERE tenant_id = ?"
+    "SELECT domain, status, created_at FROM allowed_sender_domains WHERE tenant_id = ?"
     " ORDER BY domain"
 )
 DELETE_DOMAIN = "DELETE FROM allowed_sender_domains WHERE tenant_id = ? AND domain = ?"
@@ -84,12 +94,21 @@ def patch_tenant(
     return get_tenant(conn, tenant_id)
 
 
-def list_domains(conn: sqlite3.Connection, tenant_id: str) -> list[tuple[str, bool, str]]:
-    return [(d, bool(v), c) for d, v, c in conn.execute(SELECT_DOMAINS, (tenant_id,))]
+def list_domains(conn: sqlite3.Connection, tenant_id: str) -> list[tuple[str, str, str]]:
+    return [(d, s, c) for d, s, c in conn.execute(SELECT_DOMAINS, (tenant_id,))]
 
 
 def add_domain(conn: sqlite3.Connection, tenant_id: str, domain: str, now: str) -> bool:
     return conn.execute(INSERT_DOMAIN, (tenant_id, domain.lower(), now)).rowcount == 1
+
+
+def claim_domain(conn: sqlite3.Connection, tenant_id: str, domain: str, now: str) -> str:
+    """Add a pending domain unless another tenant lists it: "added", "listed" or "taken"."""
+    domain = domain.lower()
+    if conn.execute(SELECT_DOMAIN_ELSEWHERE, (domain, tenant_id)).fetchone() is not None:
+        return "taken"
+    added = conn.execute(INSERT_PENDING_DOMAIN, (tenant_id, domain, now)).rowcount == 1
+    return "added" if added else "listed"
 
 
 def remove_domain(conn: sqlite3.Connection, tenant_id: str, domain: str) -> bool:

@@ -165,3 +165,102 @@ async def test_sandbox_key_is_created_with_the_test_prefix(appliance: Appliance)
     assert body["sandbox"] is True
     assert body["key"].startswith("iep_test_")
     assert await whoami(appliance, body["key"]) == 200
+
+
+async def sandbox_admin(appliance: Appliance, owner: TenantKey) -> TenantKey:
+    """A sandbox key that was given `admin` by name (the operator may)."""
+    created = await appliance.rt.keys.create(
+        owner.tenant_id, ["send", "read", "admin"], "sandbox-admin", sandbox=True
+    )
+    return TenantKey(owner.tenant_id, owner.slug, created.key)
+
+
+async def test_sandbox_key_gets_send_and_read_by_default(appliance: Appliance) -> None:
+    await appliance.start(deliver=False)
+    acme = await appliance.tenant("acme")
+
+    resp = await appliance.client.post(
+        "/v1/api-keys", json={"name": "ci", "sandbox": True}, headers=acme.auth
+    )
+
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["scopes"] == ["send", "read"]
+    live = await appliance.client.post("/v1/api-keys", json={"name": "x"}, headers=acme.auth)
+    assert live.json()["scopes"] == ["send"]
+    assert live.json()["sandbox"] is False
+
+
+async def test_sandbox_key_cannot_mint_a_live_key(appliance: Appliance) -> None:
+    await appliance.start(deliver=False)
+    acme = await appliance.tenant("acme")
+    sandbox = await sandbox_admin(appliance, acme)
+
+    refused = await create(appliance, sandbox, sandbox=False, scopes=["send"])
+    inherited = await create(appliance, sandbox, scopes=["send"])
+
+    body = assert_problem(refused, 403, "sandbox")
+    assert body["title"] == "Not permitted"
+    assert inherited.status_code == 201, inherited.text
+    assert inherited.json()["sandbox"] is True
+    assert inherited.json()["key"].startswith("iep_test_")
+    listed = (await appliance.client.get("/v1/api-keys", headers=acme.auth)).json()["data"]
+    assert sorted(k["sandbox"] for k in listed) == [False, True, True]  # nothing live was made
+
+
+async def test_a_key_cannot_grant_scopes_it_lacks(appliance: Appliance) -> None:
+    await appliance.start(deliver=False)
+    acme = await appliance.tenant("acme")
+    admin_only = await appliance.key(acme, ("admin",))
+
+    resp = await create(appliance, admin_only, scopes=["send", "admin"])
+
+    body = assert_problem(resp, 403, "scopes")
+    assert "send" in body["errors"][0]["message"]
+    assert (await create(appliance, admin_only, scopes=["admin"])).status_code == 201
+
+
+async def test_rotation_keeps_sandbox_and_a_sandbox_key_cannot_rotate_a_live_one(
+    appliance: Appliance,
+) -> None:
+    await appliance.start(deliver=False)
+    acme = await appliance.tenant("acme")
+    sandbox = await sandbox_admin(appliance, acme)
+    own = (await create(appliance, sandbox)).json()
+    live = (await create(appliance, acme)).json()
+
+    rotated = await appliance.client.post(f"/v1/api-keys/{own['id']}/rotate", headers=sandbox.auth)
+    refused = await appliance.client.post(f"/v1/api-keys/{live['id']}/rotate", headers=sandbox.auth)
+    revoke = await appliance.client.delete(f"/v1/api-keys/{live['id']}", headers=sandbox.auth)
+
+    assert rotated.status_code == 201, rotated.text
+    assert rotated.json()["sandbox"] is True
+    assert rotated.json()["key"].startswith("iep_test_")
+    assert_problem(refused, 403, "sandbox")
+    assert_problem(revoke, 403, "sandbox")
+    assert await whoami(appliance, live["key"]) == 200
+
+
+async def test_sandbox_key_cannot_make_the_tenant_live_or_reroute_it(
+    appliance: Appliance,
+) -> None:
+    appliance.configure(
+        providers={"outbox": {"type": "outbox"}, "relay": {"type": "smtp", "port": 2525}}
+    )
+    await appliance.start(deliver=False)
+    acme = await appliance.tenant("acme")
+    sandbox = await sandbox_admin(appliance, acme)
+
+    both = await appliance.client.patch(
+        "/v1/tenant",
+        json={"sandbox": True, "routing": {"primaryProvider": "relay"}},
+        headers=sandbox.auth,
+    )
+    unchanged = await appliance.client.patch(
+        "/v1/tenant", json={"sandbox": False, "name": "Acme Ltd"}, headers=sandbox.auth
+    )
+
+    assert_problem(both, 403, "sandbox", "routing")
+    assert unchanged.status_code == 200, unchanged.text  # same value, other fields: allowed
+    tenant = (await appliance.client.get("/v1/tenant", headers=acme.auth)).json()
+    assert (tenant["sandbox"], tenant["routing"]["primaryProvider"]) == (False, None)
+    assert tenant["name"] == "Acme Ltd"
