@@ -14,6 +14,7 @@ import msgspec
 from msgspec import Meta
 
 from iep_appliance.domain.errors import ConfigError
+from iep_appliance.domain.sender_domains import parse_nameserver
 
 PositiveInts = Annotated[
     list[Annotated[int, Meta(gt=0)]],
@@ -35,7 +36,7 @@ class ServerConfig(_Section):
         str,
         Meta(
             description="Base URL of links in mail (one-click unsubscribe), e.g."
-            ' "https://mail.example.com"; empty = http://HOST:PORT of this server.'
+            ' "https://mail.example.com"; when empty, http://HOST:PORT of this server.'
         ),
     ] = ""
 
@@ -219,15 +220,51 @@ class DnsConfig(_Section):
     ] = 5
     check_interval_seconds: Annotated[
         float,
-        Meta(gt=0, description="How often pending domains (and rotated DKIM keys) are rechecked."),
+        Meta(
+            gt=0,
+            description="How often each listed domain's DNS records are rechecked (a rotated"
+            " DKIM key starts signing at the check that sees its record).",
+        ),
     ] = 300
     spf_include: Annotated[
         str,
         Meta(
             description='The SPF mechanism senders should publish, e.g. "include:_spf.example.com"'
-            ' or "ip4:203.0.113.5"; empty = "a:" + the delivery hostname.'
+            ' or "ip4:203.0.113.5"; when empty, "a:" + this host name.'
         ),
     ] = ""
+
+
+class InboundConfig(_Section):
+    enabled: Annotated[
+        bool,
+        Meta(description="Run the inbound SMTP listener for bounces, complaints and unsubscribes."),
+    ] = False
+    host: Annotated[str, Meta(description="Address the inbound listener binds.")] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535, description="Inbound SMTP port.")] = 2526
+    bounce_domain: Annotated[
+        str,
+        Meta(
+            description="Domain of the envelope sender (bounce+TOKEN@DOMAIN) and of fbl@ and"
+            " unsubscribe+TOKEN@; its MX must point at this listener. Empty = no VERP."
+        ),
+    ] = ""
+    max_message_bytes: Annotated[
+        int, Meta(ge=1024, description="Largest inbound mail accepted (bytes); larger is 552.")
+    ] = 1024 * 1024
+    max_stored_bytes: Annotated[
+        int, Meta(ge=0, description="How much of each inbound mail is kept for the dashboard.")
+    ] = 64 * 1024
+
+
+class SuppressionConfig(_Section):
+    hard_bounces: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description="Hard bounces that suppress an address (a 5.1.1 unknown user: one).",
+        ),
+    ] = 3
 
 
 class LoggingConfig(_Section):
@@ -252,6 +289,8 @@ class Config(_Section):
     security: SecurityConfig = msgspec.field(default_factory=SecurityConfig)
     dkim: DkimConfig = msgspec.field(default_factory=DkimConfig)
     dns: DnsConfig = msgspec.field(default_factory=DnsConfig)
+    inbound: InboundConfig = msgspec.field(default_factory=InboundConfig)
+    suppression: SuppressionConfig = msgspec.field(default_factory=SuppressionConfig)
     base_dir: Annotated[
         str, Meta(description="Directory of the config file; set at load time, never in the file.")
     ] = "."
@@ -325,6 +364,11 @@ def _resolve(cfg: Config, base_dir: Path, environ: dict[str, str] | os._Environ)
     fb = cfg.routing.fallback_provider
     if fb is not None and fb not in cfg.providers:
         problems.append(f"routing.fallback_provider: unknown provider {fb!r}")
+    for i, entry in enumerate(cfg.dns.nameservers):
+        try:
+            parse_nameserver(entry)
+        except ValueError as exc:
+            problems.append(f"dns.nameservers[{i}]: {exc}")
     providers = {}
     for name, p in cfg.providers.items():
         if p.password:

@@ -151,6 +151,7 @@ class Runtime:
                 await self.keys.flush_last_used()
                 await self.store.release_expired_leases(self.clock.now())
                 await self.dkim_keys.ensure_all()
+                await self.domain_checks.run_due()
             except Exception:
                 log.exception("housekeeping.failed")
 
@@ -208,6 +209,27 @@ class Runtime:
         )
         self.dkim_keys = DkimKeyService(self.store, self.secret_box, self.clock, cfg.dkim.algorithm)
         self.domains.dkim_keys = self.dkim_keys
+        self._init_domain_checks()
+
+    def _init_domain_checks(self) -> None:
+        import socket
+        from urllib.parse import urlparse
+
+        from iep_appliance.services.domain_checks import DomainCheckService, Resolver
+
+        cfg = self.config
+        host = urlparse(cfg.server.public_url).hostname or socket.getfqdn() or "localhost"
+        self.domain_checks = DomainCheckService(
+            self.store,
+            self.dkim_keys,
+            Resolver(cfg.dns.nameservers, cfg.dns.timeout_seconds),
+            self.clock,
+            spf_mechanism=cfg.dns.spf_include or f"a:{socket.getfqdn() or host}",
+            bounce_domain=cfg.inbound.bounce_domain,
+            mx_host=host,
+            interval_seconds=cfg.dns.check_interval_seconds,
+            on_verified=self.tenant_changed,
+        )
 
     def _init_webhooks(self) -> None:
         from iep_appliance.services.webhooks import WebhookService

@@ -23,8 +23,9 @@ class DomainList(msgspec.Struct, frozen=True, rename="camel"):
     next_cursor: str | None = None
 
 
-class DomainIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class DomainIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
     domain: str
+    dkim_algorithm: str | None = None  # "rsa" (default) | "ed25519" (issue 16)
 
 
 def _rt(request: Request) -> Runtime:
@@ -63,7 +64,9 @@ async def list_domains(request: Request, principal: NamedDependency[Principal]) 
 async def add_domain(
     request: Request, principal: NamedDependency[Principal], data: JSONBody[DomainIn]
 ) -> DomainView:
-    return view(await _rt(request).domains.request(principal.tenant_id, data.domain))
+    return view(
+        await _rt(request).domains.request(principal.tenant_id, data.domain, data.dkim_algorithm)
+    )
 
 
 @delete(

@@ -15,7 +15,6 @@ from iep_appliance.domain.dkim import txt_record
 
 DomainStatus = Literal["pending", "verified", "failed"]
 RecordStatus = Literal["pending", "verified", "missing", "mismatch", "error"]
-REQUIRED = ("spf", "dkim", "dmarc")
 SELECTORS = ("iep1", "iep2")  # rotation alternates between the two (RFC 6376 §3.1)
 
 
@@ -39,6 +38,7 @@ class DnsRecord(msgspec.Struct, frozen=True, kw_only=True):
     purpose: str  # "spf" | "dkim" | "dmarc" | "return_path"
     status: str = "pending"
     found: str | None = None
+    required: bool = True  # a rotation's next DKIM key and the return path are not
 
 
 class DomainCheck(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,6 +56,22 @@ class Lookup(msgspec.Struct, frozen=True, kw_only=True):
 
     values: tuple[str, ...] = ()
     error: str | None = None
+
+
+def parse_nameserver(entry: str) -> tuple[str, int]:
+    """'HOST' or 'HOST:PORT' ('[v6]:PORT' for IPv6 with a port). Raises ValueError."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif entry.count(":") == 1:
+        host, port = entry.split(":")
+    else:
+        host, port = entry, "53"
+    number = int(port) if port.isdigit() else 0
+    if not host or not 0 < number < 65536:
+        raise ValueError(f"not HOST or HOST:PORT: {entry!r}")
+    return host, number
 
 
 def next_selector(keys: list[DkimKeyRecord]) -> str:
@@ -83,6 +99,7 @@ def records_to_publish(
                     name=f"{key.selector}._domainkey.{domain}",
                     value=txt_record(key.algorithm, key.public_key),
                     purpose="dkim",
+                    required=key.state == "active",
                 )
             )
     out.append(
@@ -94,7 +111,11 @@ def records_to_publish(
         )
     )
     if bounce_domain:
-        out.append(DnsRecord(type="MX", name=bounce_domain, value=mx_host, purpose="return_path"))
+        out.append(
+            DnsRecord(
+                type="MX", name=bounce_domain, value=mx_host, purpose="return_path", required=False
+            )
+        )
     return out
 
 
@@ -139,7 +160,7 @@ def judge(
     """The new check of a domain from what DNS answered for each record's name (`lookups`,
     keyed by "TYPE name")."""
     judged = tuple(_judge(r, lookups.get(f"{r.type} {r.name}", Lookup())) for r in records)
-    required = [r for r in judged if r.purpose in REQUIRED]
+    required = [r for r in judged if r.required]
     errors = [r for r in required if r.status == "error"]
     if errors:  # no definite answer: keep the status, say why
         reason = "; ".join(f"{r.name}: {r.found}" for r in errors)

@@ -495,3 +495,9 @@ class DeliverabilityStore(Protocol):
     async def save_domain_check(self, check: DomainCheck) -> None: ...
     async def domains_due_for_check(self, before: str, limit: int) -> list[str]:
         """Listed domains last checked before `before` (or never), by name."""
+
+    async def mark_domain_verified(self, domain: str) -> list[str]:
+        """DNS verified `domain`: pending rows become verified. Returns those tenants' ids."""
+
+    async def listed_domain_status(self, tenant_id: str, domain: str) -> str | None:
+        """'pending' | 'verified' in the tenant's list; None when the tenant does not list it."""

@@ -53,6 +53,16 @@ SELECT_DUE = (
     " LEFT JOIN domain_checks c ON c.domain = d.domain"
     " WHERE c.last_checked_at IS NULL OR c.last_checked_at < ? ORDER BY d.domain LIMIT ?"
 )
+# DNS shows the records: a tenant's pending domain becomes usable (DESIGN §10.3).
+SELECT_PENDING_TENANTS = (
+    "SELECT tenant_id FROM allowed_sender_domains WHERE domain = ? AND status = 'pending'"
+)
+MARK_VERIFIED = (
+    "UPDATE allowed_sender_domains SET status = 'verified', verified = 1"
+    " WHERE domain = ? AND status = 'pending'"
+)
+# The domain's status in one tenant's list ('pending' | 'verified'), None when not listed.
+SELECT_LISTED = "SELECT status FROM allowed_sender_domains WHERE tenant_id = ? AND domain = ?"
 
 
 def _key(row: tuple) -> DkimKeyRecord:
@@ -149,3 +159,15 @@ def save_check(conn: sqlite3.Connection, check: DomainCheck) -> None:
 
 def due_checks(conn: sqlite3.Connection, before: str, limit: int) -> list[str]:
     return [r[0] for r in conn.execute(SELECT_DUE, (before, limit))]
+
+
+def mark_verified(conn: sqlite3.Connection, domain: str) -> list[str]:
+    """Every tenant whose pending `domain` became verified."""
+    tenants = [r[0] for r in conn.execute(SELECT_PENDING_TENANTS, (domain,))]
+    conn.execute(MARK_VERIFIED, (domain,))
+    return tenants
+
+
+def listed_status(conn: sqlite3.Connection, tenant_id: str, domain: str) -> str | None:
+    row = conn.execute(SELECT_LISTED, (tenant_id, domain)).fetchone()
+    return None if row is None else str(row[0])

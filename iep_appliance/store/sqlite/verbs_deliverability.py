@@ -40,3 +40,9 @@ class DeliverabilityVerbs(StoreBase):
 
     async def domains_due_for_check(self, before: str, limit: int) -> list[str]:
         return await self.db.read(lambda c: q_domains.due_checks(c, before, limit))
+
+    async def mark_domain_verified(self, domain: str) -> list[str]:
+        return await self.db.write(lambda c: q_domains.mark_verified(c, domain))
+
+    async def listed_domain_status(self, tenant_id: str, domain: str) -> str | None:
+        return await self.db.read(lambda c: q_domains.listed_status(c, tenant_id, domain))
