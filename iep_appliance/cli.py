@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     pg = with_config(sub.add_parser("purge", help="purge data past its retention window"))
     pg.add_argument("--dry-run", action="store_true", help="show what would go; change nothing")
     pg.add_argument("--json", action="store_true")
+    _domain_parser(sub, with_config)
     return p
 
 
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         ("tenant", "create"): _tenant_create,
         ("key", "create"): _key_create,
         ("admin-user", "create"): _admin_create,
+        ("domain", "add"): _domain_add,
     }[(args.command, args.action)]
     try:
         return asyncio.run(_with_store(cfg, args, command))
@@ -341,3 +343,52 @@ def _plan_json(plan: Any) -> dict[str, Any]:
         "oldest": plan.oldest,
         "newest": plan.newest,
     }
+
+
+# ---- iep domain add (issue 16) ---------------------------------------------------------------
+
+
+def _domain_parser(sub: Any, with_config: Callable[[Any], argparse.ArgumentParser]) -> None:
+    domain = sub.add_parser("domain", help="manage sender domains").add_subparsers(
+        dest="action", required=True
+    )
+    da = with_config(domain.add_parser("add", help="add a sender domain and make its DKIM key"))
+    da.add_argument("--tenant", required=True, help="tenant slug")
+    da.add_argument("domain", metavar="DOMAIN")
+    da.add_argument(
+        "--verified", action="store_true", help="usable at once (else pending until DNS verifies)"
+    )
+    da.add_argument("--dkim", choices=["rsa", "ed25519"], default=None, help="DKIM key type")
+    da.add_argument("--json", action="store_true")
+
+
+async def _domain_add(cfg: Config, args: argparse.Namespace) -> int:
+    rt = args.runtime
+    tenant = await rt.store.get_tenant_by_slug(args.tenant)
+    if tenant is None:
+        return _fail([f"--tenant: no tenant {args.tenant!r}"])
+    if args.verified:
+        await rt.domains.add(tenant.id, args.domain, args.dkim)
+    else:
+        await rt.domains.request(tenant.id, args.domain, args.dkim)
+    detail = await rt.domain_checks.detail(tenant.id, args.domain)
+    records = [
+        {"type": r.type, "name": r.name, "value": r.value, "purpose": r.purpose}
+        for r in detail.records
+    ]
+    obj = {
+        "domain": detail.domain,
+        "status": detail.status,
+        "dkim": {
+            "selector": detail.dkim.selector,
+            "algorithm": detail.dkim.algorithm,
+            "publicKey": detail.dkim.public_key,
+        }
+        if detail.dkim
+        else None,
+        "records": records,
+    }
+    lines = [f"domain {detail.domain} added ({detail.status}); publish these DNS records:"]
+    lines += [f"  {r['type']:<4} {r['name']}  {r['value']}" for r in records]
+    _emit(args, obj, "\n".join(lines))
+    return 0
