@@ -81,6 +81,7 @@ class Runtime:
                 self.delivery = DeliveryEngine(self)
                 await self._start_webhooks()
                 await self.delivery.start()
+            await self._start_inbound()
             self.spawn(self._housekeeping(), "housekeeping")
             self.spawn(self.rate_limits.run(), "rate-limit-flusher")
             self.spawn(self.ticker.run(), "ticker")
@@ -103,6 +104,9 @@ class Runtime:
         # webhook pool gets what is left of it, and a second at least to hand its jobs back.
         grace = self.config.delivery.shutdown_grace_seconds
         deadline = self.clock.monotonic() + grace
+        if self.inbound_listener is not None:
+            with contextlib.suppress(Exception):
+                await self.inbound_listener.stop()
         if self.delivery is not None:
             await self.delivery.stop(grace)
         if self.webhook_dispatcher is not None:
@@ -152,8 +156,19 @@ class Runtime:
                 await self.store.release_expired_leases(self.clock.now())
                 await self.dkim_keys.ensure_all()
                 await self.domain_checks.run_due()
+                await self._purge_inbound()
             except Exception:
                 log.exception("housekeeping.failed")
+
+    async def _purge_inbound(self) -> None:
+        from datetime import timedelta
+
+        from iep_appliance.domain import ids
+
+        days = self.config.storage.retention_days
+        if days:
+            before = ids.iso(self.clock.now() - timedelta(days=days))
+            await self.store.purge_inbound(before, self.config.storage.purge_batch_size)
 
     # ---- hooks used by the API -----------------------------------------------------------------
 
@@ -210,6 +225,47 @@ class Runtime:
         self.dkim_keys = DkimKeyService(self.store, self.secret_box, self.clock, cfg.dkim.algorithm)
         self.domains.dkim_keys = self.dkim_keys
         self._init_domain_checks()
+        self._init_inbound()
+
+    def _init_inbound(self) -> None:
+        from iep_appliance.domain import verp
+        from iep_appliance.services.inbound import InboundService
+
+        cfg = self.config
+        self.bounce_key = self.secret_box.derive("verp bounce tokens v1")
+        self.unsubscribe_key = self.secret_box.derive("unsubscribe tokens v1")
+        bounce_domain = cfg.inbound.bounce_domain
+        self.return_path: Callable[[str], str] | None = None
+        if bounce_domain:
+            key = self.bounce_key
+            self.return_path = lambda message_id: verp.bounce_address(
+                key, message_id, bounce_domain
+            )
+        self.inbound = InboundService(
+            self.store,
+            self.clock,
+            bounce_key=self.bounce_key,
+            unsubscribe_key=self.unsubscribe_key,
+            bounce_domain=bounce_domain,
+            hard_bounces=cfg.suppression.hard_bounces,
+            max_stored_bytes=cfg.inbound.max_stored_bytes,
+        )
+        self.inbound_listener: Any = None
+
+    async def _start_inbound(self) -> None:
+        if not self.config.inbound.enabled:
+            return
+        import socket
+
+        from iep_appliance.delivery.inbound_listener import InboundListener
+
+        self.inbound_listener = InboundListener(
+            self.config.inbound,
+            self.inbound.accepts,
+            self.inbound.receive,
+            socket.getfqdn() or "localhost",
+        )
+        await self.inbound_listener.start()
 
     def _init_domain_checks(self) -> None:
         import socket

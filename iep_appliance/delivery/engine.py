@@ -75,6 +75,7 @@ class DeliveryEngine:
             message_id_domain=socket.getfqdn() or "iep.local",
             metrics=runtime.metrics,
             signer_for=runtime.dkim_keys.signer_for,
+            return_path=runtime.return_path,
         )
         self.handlers: dict[str, JobHandler] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()

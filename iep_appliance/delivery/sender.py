@@ -48,6 +48,8 @@ class SendContext(msgspec.Struct):
     signer: Signer | None = None  # DKIM hook: finished bytes in, signed bytes out
     # DKIM (issue 16): the signer for a From address's domain, None when it has no key.
     signer_for: Callable[[str], Awaitable[Signer | None]] | None = None
+    # VERP (issue 16): the envelope sender for a message id, e.g. bounce+TOKEN@bounce_domain.
+    return_path: Callable[[str], str] | None = None
 
 
 def drop_suppressed(
@@ -178,7 +180,8 @@ async def send_via_route(
         )
     provider = ctx.router.providers[route.provider]
     started = time.perf_counter()
-    envelope = Envelope(message.from_email, recipients, message.id, message.tenant_id)
+    mail_from = ctx.return_path(message.id) if ctx.return_path else message.from_email
+    envelope = Envelope(mail_from, recipients, message.id, message.tenant_id)
     try:
         outcome = await provider.send(envelope, mime)
     except Exception as exc:  # a provider bug: log it, treat as transient

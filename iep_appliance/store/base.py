@@ -12,9 +12,10 @@ Example:
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from iep_appliance.domain.analytics import StatsQuery
+from iep_appliance.domain.bounces import InboundEffect, InboundMail
 from iep_appliance.domain.dashboard import (
     AttachmentFile,
     DashboardFilter,
@@ -501,3 +502,15 @@ class DeliverabilityStore(Protocol):
 
     async def listed_domain_status(self, tenant_id: str, domain: str) -> str | None:
         """'pending' | 'verified' in the tenant's list; None when the tenant does not list it."""
+
+    async def record_inbound(self, mail: InboundMail, effects: list[InboundEffect]) -> int:
+        """Store `mail` and, in the same transaction, each effect not recorded before (event,
+        bounce count or suppression, `bounced` status, webhooks). Returns how many were new."""
+
+    async def inbound_for_message(self, tenant_id: str, message_id: str) -> list[dict[str, Any]]:
+        """The inbound mail matched to a message: id, kind, mailFrom, rcptTo, size, summary,
+        receivedAt (no raw bytes)."""
+
+    async def inbound_raw(self, tenant_id: str, inbound_id: str) -> bytes | None: ...
+    async def purge_inbound(self, before: str, limit: int) -> int:
+        """Drop up to `limit` inbound mails received before `before`. Returns how many."""

@@ -3,7 +3,11 @@
 Mixed into SqliteStore (store.py); SQL lives in sender_domains.py and inbound.py.
 """
 
+from typing import Any
+
+from iep_appliance.domain.bounces import InboundEffect, InboundMail
 from iep_appliance.domain.sender_domains import DkimKeyRecord, DomainCheck
+from iep_appliance.store.sqlite import inbound as q_inbound
 from iep_appliance.store.sqlite import sender_domains as q_domains
 from iep_appliance.store.sqlite.store_base import StoreBase
 
@@ -46,3 +50,22 @@ class DeliverabilityVerbs(StoreBase):
 
     async def listed_domain_status(self, tenant_id: str, domain: str) -> str | None:
         return await self.db.read(lambda c: q_domains.listed_status(c, tenant_id, domain))
+
+    # ---- inbound mail --------------------------------------------------------------------------
+
+    async def record_inbound(self, mail: InboundMail, effects: list[InboundEffect]) -> int:
+        now = self._now()
+        attempts = self.webhook_attempts
+        applied = await self.db.write(lambda c: q_inbound.record(c, mail, effects, now, attempts))
+        if applied:
+            self._notify(now)  # webhook jobs may be due now
+        return applied
+
+    async def inbound_for_message(self, tenant_id: str, message_id: str) -> list[dict[str, Any]]:
+        return await self.db.read(lambda c: q_inbound.for_message(c, tenant_id, message_id))
+
+    async def inbound_raw(self, tenant_id: str, inbound_id: str) -> bytes | None:
+        return await self.db.read(lambda c: q_inbound.raw(c, tenant_id, inbound_id))
+
+    async def purge_inbound(self, before: str, limit: int) -> int:
+        return await self.db.write(lambda c: q_inbound.purge(c, before, limit))
