@@ -89,6 +89,14 @@ class InboundService:
             return verp.read_unsubscribe_token(self.unsubscribe_key, token) is not None
         return True
 
+    async def for_message(self, tenant_id: str, message_id: str) -> list[dict[str, Any]]:
+        """The inbound mail matched to a message, each with the start of its stored copy."""
+        found = await self.store.inbound_for_message(tenant_id, message_id)
+        for item in found:
+            raw = await self.store.inbound_raw(tenant_id, item["id"]) or b""
+            item["excerpt"] = raw[:4096].decode("utf-8", "replace")
+        return found
+
     async def _message(self, message_id: str | None) -> MessageRecord | None:
         if not message_id:
             return None

@@ -240,3 +240,27 @@ async def test_a_non_dsn_qmail_bounce_counts_a_hard_bounce_through_flufl_bounce(
     bounced = [e["data"] for e in found["events"] if e["type"] == "bounced"]
     assert [(b["kind"], b["recipient"]) for b in bounced] == [("hard", "q@example.org")]
     assert found["status"] == "bounced"  # its only recipient hard-bounced
+
+
+async def test_the_dashboard_message_page_shows_the_inbound_mail_escaped(
+    started: Appliance, smtp_sink: SmtpSink
+) -> None:
+    from iep_appliance.app import build_app
+    from tests.integration.admin.conftest import signed_in
+    from tests.integration.test_admin import admin_password
+
+    acme = await started.tenant("acme")
+    message_id, verp = await sent(started, acme, smtp_sink, ["nobody@example.org"])
+    dsn = sample("postfix_dsn_5.1.1.eml", "nobody@example.org", message_id, verp)
+    await mail(started, verp, dsn.replace(b"The mail system", b"<script>x()</script>", 1))
+
+    async for operator in signed_in(
+        build_app(started.rt), "admin@example.com", admin_password(started)
+    ):
+        page = await operator.page(f"/admin/messages/{message_id}")
+        assert page.status_code == 200
+        assert "Inbound mail" in page.text
+        assert "hard nobody@example.org 5.1.1" in page.text
+        assert "Undelivered Mail Returned to Sender" in page.text
+        assert "&lt;script&gt;x()&lt;/script&gt;" in page.text
+        assert "<script>x()" not in page.text
