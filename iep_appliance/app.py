@@ -24,6 +24,7 @@ from iep_appliance.api import (
     suppressions,
     system,
     tenant,
+    unsubscribe,
     webhooks,
 )
 from iep_appliance.api.problems import EXCEPTION_HANDLERS
@@ -37,6 +38,7 @@ ROUTE_MODULES: list[Any] = [
     keys,
     domains,
     domain_checks,
+    unsubscribe,
     tenant,
     webhooks,
     scheduled_jobs,

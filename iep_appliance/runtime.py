@@ -241,6 +241,12 @@ class Runtime:
             self.return_path = lambda message_id: verp.bounce_address(
                 key, message_id, bounce_domain
             )
+        host = cfg.server.host if cfg.server.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        public_url = cfg.server.public_url or f"http://{host}:{cfg.server.port}"
+        unsubscribe_key = self.unsubscribe_key
+        self.unsubscribe_headers = lambda message_id: verp.list_unsubscribe_headers(
+            unsubscribe_key, message_id, public_url, bounce_domain
+        )
         self.inbound = InboundService(
             self.store,
             self.clock,

@@ -76,6 +76,7 @@ class DeliveryEngine:
             metrics=runtime.metrics,
             signer_for=runtime.dkim_keys.signer_for,
             return_path=runtime.return_path,
+            unsubscribe_headers=runtime.unsubscribe_headers,
         )
         self.handlers: dict[str, JobHandler] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -50,6 +50,8 @@ class SendContext(msgspec.Struct):
     signer_for: Callable[[str], Awaitable[Signer | None]] | None = None
     # VERP (issue 16): the envelope sender for a message id, e.g. bounce+TOKEN@bounce_domain.
     return_path: Callable[[str], str] | None = None
+    # One-click unsubscribe (issue 16): List-Unsubscribe header lines for a message id.
+    unsubscribe_headers: Callable[[str], bytes] | None = None
 
 
 def drop_suppressed(
@@ -92,6 +94,22 @@ def mime_for(
         ),
         signer or ctx.signer,
     )
+
+
+def with_unsubscribe(message: MessageRecord, ctx: SendContext, signer: Signer | None) -> Signer:
+    """Prepend List-Unsubscribe headers (before DKIM signs them) when the message asks for it
+    (`metadata.unsubscribe`)."""
+    extra = b""
+    if ctx.unsubscribe_headers and message.metadata.get("unsubscribe") is True:
+        extra = ctx.unsubscribe_headers(message.id)
+
+    inner = signer or ctx.signer
+
+    def sign(raw: bytes) -> bytes:
+        raw = extra + raw
+        return inner(raw) if inner is not None else raw
+
+    return sign
 
 
 async def read_attachments(message: MessageRecord, blobs: Blobs) -> tuple[MimeAttachment, ...]:
@@ -155,6 +173,7 @@ async def process(
             webhook="failed",
         )
     signer = await ctx.signer_for(message.from_email) if ctx.signer_for else None
+    signer = with_unsubscribe(message, ctx, signer)
     mime = mime_for(message, rendered, attachments, ctx, signer)
     outcome, provider = await send_via_route(ctx, message, recipients, mime, routing)
     decision = decide(outcome, job.attempts, ctx.schedule)

@@ -28,9 +28,11 @@ def _unb32(text: str) -> bytes | None:
     if not text or len(text) > 80 or not text.isalnum():
         return None
     try:
-        return base64.b32decode(text + "=" * (-len(text) % 8))
+        raw = base64.b32decode(text + "=" * (-len(text) % 8))
     except ValueError:
         return None
+    # Canonical form only: the last character's spare bits cannot be changed unnoticed.
+    return raw if _b32(raw) == text.lower() else None
 
 
 def _tag(key: bytes, purpose: bytes, body: bytes) -> bytes:
@@ -87,3 +89,18 @@ def classify_rcpt(address: str, bounce_domain: str) -> tuple[str, str] | None:
     if low.startswith(UNSUBSCRIBE_PREFIX):
         return "unsubscribe", low[len(UNSUBSCRIBE_PREFIX) :]
     return None
+
+
+def list_unsubscribe_headers(
+    key: bytes, message_id: str, public_url: str, bounce_domain: str
+) -> bytes:
+    """RFC 2369 List-Unsubscribe (HTTPS link and, with a bounce domain, the mailto form) and
+    RFC 8058 List-Unsubscribe-Post, for the message's first recipient, as header lines."""
+    token = unsubscribe_token(key, message_id, 0)
+    targets = [f"<{public_url.rstrip('/')}/u/{token}>"]
+    if bounce_domain:
+        targets.append(f"<mailto:{UNSUBSCRIBE_PREFIX}{token}@{bounce_domain}>")
+    value = ",\r\n ".join(targets)
+    return (
+        f"List-Unsubscribe: {value}\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+    ).encode("ascii")

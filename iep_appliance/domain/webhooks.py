@@ -12,7 +12,14 @@ import msgspec
 
 from iep_appliance.domain.errors import FieldError, ValidationFailed
 
-EVENTS: tuple[str, ...] = ("message.sent", "message.failed", "message.bounced", "message.retrying")
+EVENTS: tuple[str, ...] = (
+    "message.sent",
+    "message.failed",
+    "message.bounced",
+    "message.retrying",
+    "message.complained",  # issue 16: an ARF complaint came back
+    "message.unsubscribed",  # issue 16: one-click or mailto unsubscribe
+)
 
 
 # ---- request bodies (camelCase on the wire) -------------------------------------------------

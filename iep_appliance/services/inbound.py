@@ -89,6 +89,18 @@ class InboundService:
             return verp.read_unsubscribe_token(self.unsubscribe_key, token) is not None
         return True
 
+    async def unsubscribe(self, token: str, source: str = "one-click") -> bool | None:
+        """Suppress the recipient a genuine unsubscribe token names (idempotent). None for a
+        token that is forged or names no message; else whether this call changed anything."""
+        read = verp.read_unsubscribe_token(self.unsubscribe_key, token)
+        message = await self._message(read[0] if read else None)
+        effects = unsubscribe_effects(message, read[1] if read else -1, source)
+        if not effects:
+            return None
+        applied = await self.store.record_inbound(None, effects)
+        event(log, "unsubscribe.received", source=source, applied=applied)
+        return applied > 0
+
     async def for_message(self, tenant_id: str, message_id: str) -> list[dict[str, Any]]:
         """The inbound mail matched to a message, each with the start of its stored copy."""
         found = await self.store.inbound_for_message(tenant_id, message_id)

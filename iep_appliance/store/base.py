@@ -503,7 +503,7 @@ class DeliverabilityStore(Protocol):
     async def listed_domain_status(self, tenant_id: str, domain: str) -> str | None:
         """'pending' | 'verified' in the tenant's list; None when the tenant does not list it."""
 
-    async def record_inbound(self, mail: InboundMail, effects: list[InboundEffect]) -> int:
+    async def record_inbound(self, mail: InboundMail | None, effects: list[InboundEffect]) -> int:
         """Store `mail` and, in the same transaction, each effect not recorded before (event,
         bounce count or suppression, `bounced` status, webhooks). Returns how many were new."""
 

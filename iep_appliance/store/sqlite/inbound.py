@@ -60,12 +60,26 @@ PURGE_EFFECTS = (
 
 def record(
     conn: sqlite3.Connection,
-    mail: InboundMail,
+    mail: InboundMail | None,
     effects: list[InboundEffect],
     now: str,
     webhook_attempts: int,
 ) -> int:
-    """Store `mail` and apply the effects not recorded before. Returns how many were new."""
+    """Store `mail` (None: an unsubscribe by link) and apply the effects not recorded before.
+    Returns how many were new."""
+    if mail is not None:
+        _insert_mail(conn, mail)
+    applied = 0
+    for e in effects:
+        new = conn.execute(INSERT_EFFECT, (e.tenant_id, e.message_id, e.recipient, e.kind, now))
+        if new.rowcount != 1:
+            continue
+        applied += 1
+        _apply(conn, e, mail.id if mail else None, now, webhook_attempts)
+    return applied
+
+
+def _insert_mail(conn: sqlite3.Connection, mail: InboundMail) -> None:
     conn.execute(
         INSERT_MAIL,
         (
@@ -81,20 +95,18 @@ def record(
             mail.received_at,
         ),
     )
-    applied = 0
-    for e in effects:
-        new = conn.execute(INSERT_EFFECT, (e.tenant_id, e.message_id, e.recipient, e.kind, now))
-        if new.rowcount != 1:
-            continue
-        applied += 1
-        _apply(conn, e, mail.id, now, webhook_attempts)
-    return applied
 
 
 def _apply(
-    conn: sqlite3.Connection, e: InboundEffect, inbound_id: str, now: str, webhook_attempts: int
+    conn: sqlite3.Connection,
+    e: InboundEffect,
+    inbound_id: str | None,
+    now: str,
+    webhook_attempts: int,
 ) -> None:
-    data: dict[str, Any] = {"recipient": e.recipient, "inboundId": inbound_id}
+    data: dict[str, Any] = {"recipient": e.recipient}
+    if inbound_id:
+        data["inboundId"] = inbound_id
     if e.kind in ("hard", "soft", "policy"):
         data.update(kind=e.kind, status=e.status, diagnostic=e.diagnostic)
     elif e.diagnostic:

@@ -53,7 +53,7 @@ class DeliverabilityVerbs(StoreBase):
 
     # ---- inbound mail --------------------------------------------------------------------------
 
-    async def record_inbound(self, mail: InboundMail, effects: list[InboundEffect]) -> int:
+    async def record_inbound(self, mail: InboundMail | None, effects: list[InboundEffect]) -> int:
         now = self._now()
         attempts = self.webhook_attempts
         applied = await self.db.write(lambda c: q_inbound.record(c, mail, effects, now, attempts))

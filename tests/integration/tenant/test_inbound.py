@@ -264,3 +264,71 @@ async def test_the_dashboard_message_page_shows_the_inbound_mail_escaped(
         assert "Undelivered Mail Returned to Sender" in page.text
         assert "&lt;script&gt;x()&lt;/script&gt;" in page.text
         assert "<script>x()" not in page.text
+
+
+async def sent_with_unsubscribe(
+    appliance: Appliance, who: TenantKey, sink: SmtpSink, to: str
+) -> tuple[str, str, str]:
+    body = message(to=[to], metadata={"unsubscribe": True})
+    resp = await appliance.client.post("/v1/messages", json=body, headers=who.auth)
+    assert resp.status_code == 202, resp.text
+    message_id = resp.json()["messageId"]
+    await wait_until(lambda: message_id in sink.by_iep_id(), timeout=15)
+    received = next(r for r in sink.received if r.parsed["X-IEP-Message-Id"] == message_id)
+    header = " ".join(str(received.parsed["List-Unsubscribe"]).split())
+    assert received.parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link, mailto = (part.strip(" <>") for part in header.split(","))
+    assert mailto.startswith("mailto:unsubscribe+") and mailto.endswith("@" + BOUNCE_DOMAIN)
+    return message_id, link.rsplit("/u/", 1)[1], mailto.removeprefix("mailto:")
+
+
+async def test_one_click_unsubscribe_suppresses_once_and_is_idempotent(
+    started: Appliance, smtp_sink: SmtpSink, webhook_sink: WebhookSink
+) -> None:
+    acme = await started.tenant("acme")
+    hook = await started.client.post(
+        "/v1/webhooks",
+        json={"url": webhook_sink.url(), "events": ["message.unsubscribed"]},
+        headers=acme.auth,
+    )
+    assert hook.status_code == 201, hook.text
+    message_id, token, _ = await sent_with_unsubscribe(started, acme, smtp_sink, "u@example.org")
+    form = {"content": b"List-Unsubscribe=One-Click",
+            "headers": {"content-type": "application/x-www-form-urlencoded"}}  # fmt: skip
+
+    first = await started.client.post(f"/u/{token}", **form)
+    again = await started.client.post(f"/u/{token}", **form)
+    page = await started.client.get(f"/u/{token}")
+
+    assert first.status_code == again.status_code == 200
+    assert page.status_code == 200 and f'action="/u/{token}"' in page.text
+    assert await suppressed(started, acme) == {"u@example.org": "unsubscribe"}
+    events = [e["type"] for e in (await detail(started, acme, message_id))["events"]]
+    assert events.count("unsubscribed") == 1
+    await wait_until(lambda: len(webhook_sink.requests) == 1, timeout=15)
+    assert webhook_sink.requests[0].json()["event"] == "message.unsubscribed"
+
+
+async def test_a_tampered_unsubscribe_token_is_404_and_changes_nothing(
+    started: Appliance, smtp_sink: SmtpSink
+) -> None:
+    acme = await started.tenant("acme")
+    _, token, _ = await sent_with_unsubscribe(started, acme, smtp_sink, "t@example.org")
+    bad = token[:-1] + ("a" if token[-1] != "a" else "b")
+
+    resp = await started.client.post(f"/u/{bad}", content=b"List-Unsubscribe=One-Click")
+    page = await started.client.get(f"/u/{bad}")
+
+    assert resp.status_code == 404 and page.status_code == 404
+    assert await suppressed(started, acme) == {}
+
+
+async def test_the_mailto_unsubscribe_is_handled_by_the_listener(
+    started: Appliance, smtp_sink: SmtpSink
+) -> None:
+    acme = await started.tenant("acme")
+    _, _, address = await sent_with_unsubscribe(started, acme, smtp_sink, "m@example.org")
+
+    await mail(started, address, b"Subject: unsubscribe\r\n\r\n", sender="m@example.org")
+
+    assert await suppressed(started, acme) == {"m@example.org": "unsubscribe"}
