@@ -267,6 +267,23 @@ class SuppressionConfig(_Section):
     ] = 3
 
 
+class ReputationConfig(_Section):
+    window_days: Annotated[
+        int, Meta(ge=1, le=90, description="Rolling window of the bounce and complaint rates.")
+    ] = 7
+    pause_bounce_rate: Annotated[
+        float,
+        Meta(gt=0, le=1, description="Bounce rate at which a tenant's reputation is paused."),
+    ] = 0.05
+    pause_complaint_rate: Annotated[
+        float,
+        Meta(gt=0, le=1, description="Complaint rate at which a tenant's reputation is paused."),
+    ] = 0.003
+    min_messages: Annotated[
+        int, Meta(ge=1, description="Messages in the window before the rates count at all.")
+    ] = 100
+
+
 class LoggingConfig(_Section):
     level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], Meta(description="Log level.")
@@ -291,6 +308,7 @@ class Config(_Section):
     dns: DnsConfig = msgspec.field(default_factory=DnsConfig)
     inbound: InboundConfig = msgspec.field(default_factory=InboundConfig)
     suppression: SuppressionConfig = msgspec.field(default_factory=SuppressionConfig)
+    reputation: ReputationConfig = msgspec.field(default_factory=ReputationConfig)
     base_dir: Annotated[
         str, Meta(description="Directory of the config file; set at load time, never in the file.")
     ] = "."

@@ -257,6 +257,9 @@ class Runtime:
             max_stored_bytes=cfg.inbound.max_stored_bytes,
         )
         self.inbound_listener: Any = None
+        from iep_appliance.services.inbound import ReputationService
+
+        self.reputation = ReputationService(self.store, self.clock, cfg.reputation)
 
     async def _start_inbound(self) -> None:
         if not self.config.inbound.enabled:
@@ -429,3 +432,7 @@ class Runtime:
         self.metrics.jobs_due.set(await self.store.count_due(now))
         if self.delivery is not None:
             self.delivery.export_breakers()
+        for tenant in await self.store.list_tenants():  # a handful of tenants: cheap reads
+            rep = await self.reputation.of(tenant.id)
+            self.metrics.tenant_bounce_rate.labels(tenant=tenant.slug).set(rep.bounce_rate)
+            self.metrics.tenant_complaint_rate.labels(tenant=tenant.slug).set(rep.complaint_rate)

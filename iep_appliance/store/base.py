@@ -514,3 +514,6 @@ class DeliverabilityStore(Protocol):
     async def inbound_raw(self, tenant_id: str, inbound_id: str) -> bytes | None: ...
     async def purge_inbound(self, before: str, limit: int) -> int:
         """Drop up to `limit` inbound mails received before `before`. Returns how many."""
+
+    async def reputation_counts(self, tenant_id: str, since: str) -> tuple[int, int, int]:
+        """(messages sent or bounced, bounced, complaints) of messages created since `since`."""

@@ -176,3 +176,20 @@ def purge(conn: sqlite3.Connection, before: str, limit: int) -> int:
     n = conn.execute(PURGE, (before, limit)).rowcount
     conn.execute(PURGE_EFFECTS, (before, limit))
     return n
+
+
+# Reputation over a window: messages that went out, those that bounced hard, complaints.
+COUNT_DELIVERED = (
+    "SELECT count(*), coalesce(sum(status = 'bounced'), 0) FROM messages"
+    " WHERE tenant_id = ? AND created_at >= ? AND status IN ('sent', 'bounced')"
+)
+COUNT_COMPLAINTS = (
+    "SELECT count(*) FROM inbound_effects WHERE tenant_id = ? AND kind = 'complaint'"
+    " AND created_at >= ?"
+)
+
+
+def reputation_counts(conn: sqlite3.Connection, tenant_id: str, since: str) -> tuple[int, int, int]:
+    messages, bounced = conn.execute(COUNT_DELIVERED, (tenant_id, since)).fetchone()
+    complaints = conn.execute(COUNT_COMPLAINTS, (tenant_id, since)).fetchone()[0]
+    return int(messages), int(bounced), int(complaints)

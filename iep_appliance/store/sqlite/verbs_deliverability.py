@@ -69,3 +69,6 @@ class DeliverabilityVerbs(StoreBase):
 
     async def purge_inbound(self, before: str, limit: int) -> int:
         return await self.db.write(lambda c: q_inbound.purge(c, before, limit))
+
+    async def reputation_counts(self, tenant_id: str, since: str) -> tuple[int, int, int]:
+        return await self.db.read(lambda c: q_inbound.reputation_counts(c, tenant_id, since))

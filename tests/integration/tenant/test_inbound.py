@@ -24,6 +24,7 @@ async def started(appliance: Appliance, smtp_sink: SmtpSink) -> Appliance:
         routing={"default_provider": "relay"},
         inbound={"enabled": True, "port": 0, "bounce_domain": BOUNCE_DOMAIN},
         webhooks={"allow_private_networks": True},
+        reputation={"min_messages": 2},
     )
     await appliance.start()
     return appliance
@@ -332,3 +333,34 @@ async def test_the_mailto_unsubscribe_is_handled_by_the_listener(
     await mail(started, address, b"Subject: unsubscribe\r\n\r\n", sender="m@example.org")
 
     assert await suppressed(started, acme) == {"m@example.org": "unsubscribe"}
+
+
+async def test_reputation_shows_the_rates_and_the_state_they_put_the_tenant_in(
+    started: Appliance, smtp_sink: SmtpSink
+) -> None:
+    acme = await started.tenant("acme")
+    first, verp = await sent(started, acme, smtp_sink, ["c@example.org"])
+    assert (await started.client.get("/v1/analytics/reputation", headers=acme.auth)).json()[
+        "state"
+    ] == "ok"  # one message: under min_messages
+    await sent(started, acme, smtp_sink, ["d@example.org"])
+
+    await mail(
+        started, f"fbl@{BOUNCE_DOMAIN}", sample("yahoo_arf_abuse.eml", "c@example.org", first, verp)
+    )
+
+    resp = await started.client.get("/v1/analytics/reputation", headers=acme.auth)
+    assert resp.status_code == 200
+    assert resp.json() == {
+        "bounceRate": 0.0,
+        "complaintRate": 0.5,
+        "windowDays": 7,
+        "state": "paused",
+        "messages": 2,
+        "bounces": 0,
+        "complaints": 1,
+    }
+    await started.rt.refresh_gauges()
+    metrics = (await started.client.get("/metrics")).text
+    assert 'iep_tenant_complaint_rate{tenant="acme"} 0.5' in metrics
+    assert 'iep_tenant_bounce_rate{tenant="acme"} 0.0' in metrics
