@@ -201,6 +201,9 @@ class SecurityConfig(_Section):
 
 
 class DkimConfig(_Section):
+    sign: Annotated[
+        bool, Meta(description="Sign every message from a domain that has a DKIM key.")
+    ] = True
     algorithm: Annotated[
         Literal["rsa", "ed25519"],
         Meta(description="Key type of the DKIM key generated for a new domain (RSA is 2048 bits)."),

@@ -74,7 +74,7 @@ class DeliveryEngine:
             schedule=tuple(cfg.delivery.retry_schedule),
             message_id_domain=socket.getfqdn() or "iep.local",
             metrics=runtime.metrics,
-            signer_for=runtime.dkim_keys.signer_for,
+            signer_for=runtime.dkim_keys.signer_for if cfg.dkim.sign else None,
             return_path=runtime.return_path,
             unsubscribe_headers=runtime.unsubscribe_headers,
         )
