@@ -364,3 +364,26 @@ async def test_reputation_shows_the_rates_and_the_state_they_put_the_tenant_in(
     metrics = (await started.client.get("/metrics")).text
     assert 'iep_tenant_complaint_rate{tenant="acme"} 0.5' in metrics
     assert 'iep_tenant_bounce_rate{tenant="acme"} 0.0' in metrics
+
+
+async def test_the_tenant_page_shows_the_reputation(
+    started: Appliance, smtp_sink: SmtpSink
+) -> None:
+    from iep_appliance.app import build_app
+    from tests.integration.admin.conftest import signed_in
+    from tests.integration.test_admin import admin_password
+
+    acme = await started.tenant("acme")
+    first, verp = await sent(started, acme, smtp_sink, ["c@example.org"])
+    await sent(started, acme, smtp_sink, ["d@example.org"])
+    await mail(
+        started, f"fbl@{BOUNCE_DOMAIN}", sample("yahoo_arf_abuse.eml", "c@example.org", first, verp)
+    )
+
+    async for operator in signed_in(
+        build_app(started.rt), "admin@example.com", admin_password(started)
+    ):
+        page = await operator.page(f"/admin/tenants/{acme.tenant_id}")
+        assert page.status_code == 200
+        assert "complaints 50.000 %" in page.text
+        assert '<span class="badge failed">paused</span>' in page.text
