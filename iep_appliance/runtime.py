@@ -220,7 +220,7 @@ class Runtime:
         cfg = self.config
         data_dir = Path(cfg.storage.path).parent
         self.secret_box = SecretBox(
-            load_master_key(cfg.security.secret_key_env, data_dir, os.environ)
+            lambda: load_master_key(cfg.security.secret_key_env, data_dir, os.environ)
         )
         self.dkim_keys = DkimKeyService(self.store, self.secret_box, self.clock, cfg.dkim.algorithm)
         self.domains.dkim_keys = self.dkim_keys
@@ -232,26 +232,21 @@ class Runtime:
         from iep_appliance.services.inbound import InboundService
 
         cfg = self.config
-        self.bounce_key = self.secret_box.derive("verp bounce tokens v1")
-        self.unsubscribe_key = self.secret_box.derive("unsubscribe tokens v1")
         bounce_domain = cfg.inbound.bounce_domain
         self.return_path: Callable[[str], str] | None = None
         if bounce_domain:
-            key = self.bounce_key
             self.return_path = lambda message_id: verp.bounce_address(
-                key, message_id, bounce_domain
+                self.bounce_key, message_id, bounce_domain
             )
         host = cfg.server.host if cfg.server.host not in ("0.0.0.0", "::") else "127.0.0.1"
         public_url = cfg.server.public_url or f"http://{host}:{cfg.server.port}"
-        unsubscribe_key = self.unsubscribe_key
         self.unsubscribe_headers = lambda message_id: verp.list_unsubscribe_headers(
-            unsubscribe_key, message_id, public_url, bounce_domain
+            self.unsubscribe_key, message_id, public_url, bounce_domain
         )
         self.inbound = InboundService(
             self.store,
             self.clock,
-            bounce_key=self.bounce_key,
-            unsubscribe_key=self.unsubscribe_key,
+            box=self.secret_box,
             bounce_domain=bounce_domain,
             hard_bounces=cfg.suppression.hard_bounces,
             max_stored_bytes=cfg.inbound.max_stored_bytes,
@@ -260,6 +255,14 @@ class Runtime:
         from iep_appliance.services.inbound import ReputationService
 
         self.reputation = ReputationService(self.store, self.clock, cfg.reputation)
+
+    @property
+    def bounce_key(self) -> bytes:
+        return self.inbound.bounce_key
+
+    @property
+    def unsubscribe_key(self) -> bytes:
+        return self.inbound.unsubscribe_key
 
     async def _start_inbound(self) -> None:
         if not self.config.inbound.enabled:

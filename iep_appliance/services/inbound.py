@@ -30,6 +30,7 @@ from iep_appliance.domain.bounces import (
 from iep_appliance.domain.models import MessageRecord
 from iep_appliance.domain.reputation import Reputation, assess
 from iep_appliance.logs import event
+from iep_appliance.services.secret_box import SecretBox
 from iep_appliance.store.base import DeliverabilityStore, Store
 
 log = logging.getLogger("iep.inbound")
@@ -62,8 +63,7 @@ class InboundService:
         store: InboundStore,
         clock: Clock,
         *,
-        bounce_key: bytes,
-        unsubscribe_key: bytes,
+        box: SecretBox,
         bounce_domain: str,
         hard_bounces: int,
         max_stored_bytes: int,
@@ -71,12 +71,28 @@ class InboundService:
     ) -> None:
         self.store = store
         self.clock = clock
-        self.bounce_key = bounce_key
-        self.unsubscribe_key = unsubscribe_key
+        self.box = box
+        self._keys: tuple[bytes, bytes] | None = None
         self.bounce_domain = bounce_domain
         self.hard_bounces = hard_bounces
         self.max_stored = max_stored_bytes
         self.on_effects = on_effects
+
+    def _derived(self) -> tuple[bytes, bytes]:
+        if self._keys is None:  # derived on first use: the master key is read then
+            self._keys = (
+                self.box.derive("verp bounce tokens v1"),
+                self.box.derive("unsubscribe tokens v1"),
+            )
+        return self._keys
+
+    @property
+    def bounce_key(self) -> bytes:
+        return self._derived()[0]
+
+    @property
+    def unsubscribe_key(self) -> bytes:
+        return self._derived()[1]
 
     def accepts(self, address: str) -> bool:
         """RCPT: only our addresses, and a bounce/unsubscribe token must be genuine."""

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -72,15 +72,30 @@ def load_master_key(env_name: str, data_dir: str | Path, environ: Mapping[str, s
 class SecretBox:
     """Seal/open secrets bound to a context string (e.g. "dkim:example.com:iep1")."""
 
-    def __init__(self, master_key: bytes) -> None:
-        self._master = master_key
-        self._aead = AESGCM(self.derive("iep secrets at rest v1"))
+    def __init__(self, master_key: bytes | Callable[[], bytes]) -> None:
+        """`master_key`, or a function that loads it on first use (so that building a Runtime
+        for a CLI command such as `iep restore` writes no secret.key into the data dir)."""
+        self._source = master_key
+        self._master: bytes | None = None
+        self._aead_cache: AESGCM | None = None
+
+    def _key(self) -> bytes:
+        if self._master is None:
+            source = self._source
+            self._master = source() if callable(source) else source
+        return self._master
+
+    @property
+    def _aead(self) -> AESGCM:
+        if self._aead_cache is None:
+            self._aead_cache = AESGCM(self.derive("iep secrets at rest v1"))
+        return self._aead_cache
 
     def derive(self, label: str) -> bytes:
         """A 32-byte key for one purpose (HKDF-SHA256 over the master key)."""
         return HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=label.encode("utf-8")
-        ).derive(self._master)
+        ).derive(self._key())
 
     def seal(self, plaintext: bytes, context: str) -> bytes:
         nonce = os.urandom(_NONCE)
