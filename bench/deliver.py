@@ -14,6 +14,8 @@ In one run, against one `smtp-sink` on loopback (bench/_sink.py):
     python -m bench.deliver                      # n=5000, backlog=10000
     python -m bench.deliver --n 2000 --backlog 4000 --skip-django
     python -m bench.deliver --repeat 3             # median of three runs of each figure
+    python -m bench.deliver --dkim-compare --skip-django   # + end to end with DKIM off / RSA
+                                                           #   / Ed25519 (same run, issue 16)
 
 The load generator is a small asyncio HTTP/1.1 client (`python -m bench.deliver post ...`):
 pre-encoded requests over keep-alive sockets cost a few µs each, so on this 2-core machine it
@@ -142,7 +144,9 @@ def finish_posting(proc: subprocess.Popen[str], timeout: float = 600) -> dict[st
 class Iep:
     """The real server on a fresh data dir, delivering to smtp-sink."""
 
-    def __init__(self, workdir: Path, sink: SmtpSinkProcess, opts: argparse.Namespace) -> None:
+    def __init__(
+        self, workdir: Path, sink: SmtpSinkProcess, opts: argparse.Namespace, dkim: str = "rsa"
+    ) -> None:
         self.port = free_port()
         config = write_config(
             workdir,
@@ -160,6 +164,8 @@ class Iep:
             },
             routing={"default_provider": "relay"},
             logging={"access_log": False, "level": "WARNING"},
+            # The first start makes example.com's DKIM key with this algorithm.
+            dkim={"sign": dkim != "off", "algorithm": "rsa" if dkim == "off" else dkim},
         )
         self.server = ServerProcess(config, self.port, workdir / "logs")
         self.workdir = workdir
@@ -204,10 +210,11 @@ def wait_sink(sink: SmtpSinkProcess, target: int, timeout: float) -> tuple[int, 
 
 
 def iep_end_to_end(
-    tmp: Path, sink: SmtpSinkProcess, opts: argparse.Namespace, with_text: bool
+    tmp: Path, sink: SmtpSinkProcess, opts: argparse.Namespace, with_text: bool, dkim: str = "rsa"
 ) -> dict[str, Any]:
-    label = "with textBody" if with_text else "without textBody"
-    with Iep(tmp / f"iep-e2e-{'text' if with_text else 'html'}", sink, opts) as iep:
+    label = ("with textBody" if with_text else "without textBody") + f", DKIM {dkim}"
+    workdir = tmp / f"iep-e2e-{'text' if with_text else 'html'}-{dkim}"
+    with Iep(workdir, sink, opts, dkim) as iep:
         # Warm-up: templates compiled, SMTP pool connected, SQLite pages cached.
         before = sink.messages()
         warm = finish_posting(post_subprocess(iep.port, iep.key, 300, 16, with_text))
@@ -302,6 +309,9 @@ def run(opts: argparse.Namespace) -> None:
         step("e2e_text", lambda: iep_end_to_end(tmp, sink, opts, with_text=True))
         step("e2e_html", lambda: iep_end_to_end(tmp, sink, opts, with_text=False))
         step("drain", lambda: iep_backlog_drain(tmp, sink, opts))
+        if opts.dkim_compare:
+            for mode in ("off", "rsa", "ed25519"):
+                step(f"dkim_{mode}", lambda m=mode: iep_end_to_end(tmp, sink, opts, True, m))
 
     raw = results["raw"]["msgs_per_s"]
     django = results.get("django", {}).get("end_to_end_per_s")
@@ -314,6 +324,11 @@ def run(opts: argparse.Namespace) -> None:
         ("IEP end to end, without textBody", results["e2e_html"]["msgs_per_s"]),
         ("IEP backlog drain", results["drain"]["msgs_per_s"]),
     ]
+    if opts.dkim_compare:
+        rows += [
+            (f"IEP end to end, DKIM {mode}", results[f"dkim_{mode}"]["msgs_per_s"])
+            for mode in ("off", "rsa", "ed25519")
+        ]
     for name, rate in rows:
         if rate is None:
             continue
@@ -342,6 +357,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--smtp-connections", type=int, default=16)
     parser.add_argument("--http-connections", type=int, default=64)
     parser.add_argument("--skip-django", action="store_true")
+    parser.add_argument(
+        "--dkim-compare", action="store_true", help="end to end with DKIM off, RSA and Ed25519"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per figure; median shown")
     # scripts/bench passes the same arguments to every benchmark; others' flags are ignored.
     args, _unknown = parser.parse_known_args(argv)

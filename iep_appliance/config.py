@@ -15,6 +15,7 @@ import msgspec
 from msgspec import Meta
 
 from iep_appliance.domain.errors import ConfigError
+from iep_appliance.domain.sender_domains import parse_nameserver
 
 PositiveInts = Annotated[
     list[Annotated[int, Meta(gt=0)]],
@@ -41,6 +42,13 @@ class ServerConfig(_Section):
             " Retry-After meanwhile.",
         ),
     ] = 10
+    public_url: Annotated[
+        str,
+        Meta(
+            description="Base URL of links in mail (one-click unsubscribe), e.g."
+            ' "https://mail.example.com"; when empty, http://HOST:PORT of this server.'
+        ),
+    ] = ""
 
 
 class StorageConfig(_Section):
@@ -224,6 +232,104 @@ class RenderConfig(_Section):
     ] = 32
 
 
+class SecurityConfig(_Section):
+    secret_key_env: Annotated[
+        str,
+        Meta(
+            description="Environment variable holding the master key (32 random bytes as 64 hex"
+            " digits or base64) that encrypts secrets at rest and signs tokens; when it is unset,"
+            " secret.key (0600) next to the database is generated at first start and used."
+        ),
+    ] = "IEP_SECRET_KEY"
+
+
+class DkimConfig(_Section):
+    sign: Annotated[
+        bool, Meta(description="Sign every message from a domain that has a DKIM key.")
+    ] = True
+    algorithm: Annotated[
+        Literal["rsa", "ed25519"],
+        Meta(description="Key type of the DKIM key generated for a new domain (RSA is 2048 bits)."),
+    ] = "rsa"
+
+
+class DnsConfig(_Section):
+    nameservers: Annotated[
+        list[str],
+        Meta(
+            description='Nameservers for domain verification, "HOST" or "HOST:PORT";'
+            " empty = the system's resolvers."
+        ),
+    ] = msgspec.field(default_factory=list)
+    timeout_seconds: Annotated[
+        float, Meta(gt=0, le=60, description="Timeout of one domain's DNS checks.")
+    ] = 5
+    check_interval_seconds: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description="How often each listed domain's DNS records are rechecked (a rotated"
+            " DKIM key starts signing at the check that sees its record).",
+        ),
+    ] = 300
+    spf_include: Annotated[
+        str,
+        Meta(
+            description='The SPF mechanism senders should publish, e.g. "include:_spf.example.com"'
+            ' or "ip4:203.0.113.5"; when empty, "a:" + this host name.'
+        ),
+    ] = ""
+
+
+class InboundConfig(_Section):
+    enabled: Annotated[
+        bool,
+        Meta(description="Run the inbound SMTP listener for bounces, complaints and unsubscribes."),
+    ] = False
+    host: Annotated[str, Meta(description="Address the inbound listener binds.")] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535, description="Inbound SMTP port.")] = 2526
+    bounce_domain: Annotated[
+        str,
+        Meta(
+            description="Domain of the envelope sender (bounce+TOKEN@DOMAIN) and of fbl@ and"
+            " unsubscribe+TOKEN@; its MX must point at this listener. Empty = no VERP."
+        ),
+    ] = ""
+    max_message_bytes: Annotated[
+        int, Meta(ge=1024, description="Largest inbound mail accepted (bytes); larger is 552.")
+    ] = 1024 * 1024
+    max_stored_bytes: Annotated[
+        int, Meta(ge=0, description="How much of each inbound mail is kept for the dashboard.")
+    ] = 64 * 1024
+
+
+class SuppressionConfig(_Section):
+    hard_bounces: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description="Hard bounces that suppress an address (a 5.1.1 unknown user: one).",
+        ),
+    ] = 3
+
+
+class ReputationConfig(_Section):
+    window_days: Annotated[
+        int, Meta(ge=1, le=90, description="Rolling window of the bounce and complaint rates.")
+    ] = 7
+    pause_bounce_rate: Annotated[
+        float,
+        Meta(gt=0, le=1, description="Bounce rate at which a tenant's reputation is paused."),
+    ] = 0.05
+    pause_complaint_rate: Annotated[
+        float,
+        Meta(gt=0, le=1, description="Complaint rate at which a tenant's reputation is paused."),
+    ] = 0.003
+    min_messages: Annotated[
+        int, Meta(ge=1, description="Messages in the window before the rates count at all.")
+    ] = 100
+
+
 class LoggingConfig(_Section):
     level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], Meta(description="Log level.")
@@ -272,6 +378,12 @@ class Config(_Section):
     render: RenderConfig = msgspec.field(default_factory=RenderConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     submission: SubmissionConfig = msgspec.field(default_factory=SubmissionConfig)
+    security: SecurityConfig = msgspec.field(default_factory=SecurityConfig)
+    dkim: DkimConfig = msgspec.field(default_factory=DkimConfig)
+    dns: DnsConfig = msgspec.field(default_factory=DnsConfig)
+    inbound: InboundConfig = msgspec.field(default_factory=InboundConfig)
+    suppression: SuppressionConfig = msgspec.field(default_factory=SuppressionConfig)
+    reputation: ReputationConfig = msgspec.field(default_factory=ReputationConfig)
     base_dir: Annotated[
         str, Meta(description="Directory of the config file; set at load time, never in the file.")
     ] = "."
@@ -372,6 +484,11 @@ def _resolve(cfg: Config, base_dir: Path, environ: Mapping[str, str]) -> Config:
     fb = cfg.routing.fallback_provider
     if fb is not None and fb not in cfg.providers:
         problems.append(f"routing.fallback_provider: unknown provider {fb!r}")
+    for i, entry in enumerate(cfg.dns.nameservers):
+        try:
+            parse_nameserver(entry)
+        except ValueError as exc:
+            problems.append(f"dns.nameservers[{i}]: {exc}")
     providers = {}
     for name, p in cfg.providers.items():
         if p.password:

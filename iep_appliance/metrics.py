@@ -31,6 +31,18 @@ class Metrics:
             registry=r,
         )
         self.queue_depth = Gauge("iep_queue_depth", "Send jobs by state.", ["state"], registry=r)
+        self.tenant_bounce_rate = Gauge(
+            "iep_tenant_bounce_rate",
+            "Share of a tenant's messages that bounced, over [reputation] window_days.",
+            ["tenant"],
+            registry=r,
+        )
+        self.tenant_complaint_rate = Gauge(
+            "iep_tenant_complaint_rate",
+            "Complaints per message sent by a tenant, over [reputation] window_days.",
+            ["tenant"],
+            registry=r,
+        )
         self.oldest_ready_age = Gauge(
             "iep_oldest_ready_job_age_seconds", "Age of the oldest due send job.", registry=r
         )

@@ -56,6 +56,7 @@ class Runtime:
         self._init_submission()
         self._init_workflows()
         self._init_tenant_services()
+        self._init_deliverability()
         self._init_webhooks()
         self._init_scheduled_jobs()
         self._init_retention()
@@ -78,6 +79,7 @@ class Runtime:
             url = f"http://{host}:{self.config.server.port}/admin/"
             self.first_start = await first_start(self.store, self.keys, self.store.db.path, url)
             await self.rate_limits.load()
+            await self.dkim_keys.ensure_all()
             released = await self.store.release_all_leases()
             if released:
                 event(log, "leases.released", count=released)
@@ -98,6 +100,7 @@ class Runtime:
                     self.hostname or "iep.local",
                 )
                 await self.submission_server.start()
+            await self._start_inbound()
             self.spawn(self._housekeeping(), "housekeeping")
             self.spawn(self.rate_limits.run(), "rate-limit-flusher")
             self.spawn(self.ticker.run(), "ticker")
@@ -124,6 +127,9 @@ class Runtime:
         deadline = self.clock.monotonic() + grace
         if self.submission_server is not None:  # a message that got 250 is already on disk
             await self.submission_server.stop(min(grace, 5.0))
+        if self.inbound_listener is not None:
+            with contextlib.suppress(Exception):
+                await self.inbound_listener.stop()
         if self.delivery is not None:
             await self.delivery.stop(grace)
         if self.webhook_dispatcher is not None:
@@ -174,8 +180,21 @@ class Runtime:
                 # outlives its lease): releasing those would send them twice.
                 keep = self.delivery.in_hand() if self.delivery is not None else ()
                 await self.store.release_expired_leases(self.clock.now(), keep)
+                await self.dkim_keys.ensure_all()
+                await self.domain_checks.run_due()
+                await self._purge_inbound()
             except Exception:
                 log.exception("housekeeping.failed")
+
+    async def _purge_inbound(self) -> None:
+        from datetime import timedelta
+
+        from iep_appliance.domain import ids
+
+        days = self.config.storage.retention_days
+        if days:
+            before = ids.iso(self.clock.now() - timedelta(days=days))
+            await self.store.purge_inbound(before, self.config.storage.purge_batch_size)
 
     # ---- hooks used by the API -----------------------------------------------------------------
 
@@ -231,6 +250,97 @@ class Runtime:
         self.domains = DomainService(self.store, self.messages.invalidate)
         self.tenant_settings = TenantSettingsService(
             self.store, {*self.config.providers, "outbox"}, self.tenant_changed
+        )
+
+    # ---- deliverability (issue 16) -------------------------------------------------------------
+
+    def _init_deliverability(self) -> None:
+        import os
+        from pathlib import Path
+
+        from iep_appliance.services.dkim_keys import DkimKeyService
+        from iep_appliance.services.secret_box import SecretBox, load_master_key
+
+        cfg = self.config
+        data_dir = Path(cfg.storage.path).parent
+        self.secret_box = SecretBox(
+            lambda: load_master_key(cfg.security.secret_key_env, data_dir, os.environ)
+        )
+        self.dkim_keys = DkimKeyService(self.store, self.secret_box, self.clock, cfg.dkim.algorithm)
+        self.domains.dkim_keys = self.dkim_keys
+        self._init_domain_checks()
+        self._init_inbound()
+
+    def _init_inbound(self) -> None:
+        from iep_appliance.domain import verp
+        from iep_appliance.services.inbound import InboundService
+
+        cfg = self.config
+        bounce_domain = cfg.inbound.bounce_domain
+        self.return_path: Callable[[str], str] | None = None
+        if bounce_domain:
+            self.return_path = lambda message_id: verp.bounce_address(
+                self.bounce_key, message_id, bounce_domain
+            )
+        host = cfg.server.host if cfg.server.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        public_url = cfg.server.public_url or f"http://{host}:{cfg.server.port}"
+        self.unsubscribe_headers = lambda message_id: verp.list_unsubscribe_headers(
+            self.unsubscribe_key, message_id, public_url, bounce_domain
+        )
+        self.inbound = InboundService(
+            self.store,
+            self.clock,
+            box=self.secret_box,
+            bounce_domain=bounce_domain,
+            hard_bounces=cfg.suppression.hard_bounces,
+            max_stored_bytes=cfg.inbound.max_stored_bytes,
+        )
+        self.inbound_listener: Any = None
+        from iep_appliance.services.inbound import ReputationService
+
+        self.reputation = ReputationService(self.store, self.clock, cfg.reputation)
+
+    @property
+    def bounce_key(self) -> bytes:
+        return self.inbound.bounce_key
+
+    @property
+    def unsubscribe_key(self) -> bytes:
+        return self.inbound.unsubscribe_key
+
+    async def _start_inbound(self) -> None:
+        if not self.config.inbound.enabled:
+            return
+        import socket
+
+        from iep_appliance.delivery.inbound_listener import InboundListener
+
+        self.inbound_listener = InboundListener(
+            self.config.inbound,
+            self.inbound.accepts,
+            self.inbound.receive,
+            socket.getfqdn() or "localhost",
+        )
+        await self.inbound_listener.start()
+
+    def _init_domain_checks(self) -> None:
+        import socket
+        from urllib.parse import urlparse
+
+        from iep_appliance.services.domain_checks import DomainCheckService, Resolver
+
+        cfg = self.config
+        host = urlparse(cfg.server.public_url).hostname or socket.getfqdn() or "localhost"
+        self.domain_checks = DomainCheckService(
+            self.store,
+            self.dkim_keys,
+            Resolver(cfg.dns.nameservers, cfg.dns.timeout_seconds),
+            self.clock,
+            spf_mechanism=cfg.dns.spf_include or f"a:{socket.getfqdn() or host}",
+            bounce_domain=cfg.inbound.bounce_domain,
+            mx_host=host,
+            interval_seconds=cfg.dns.check_interval_seconds,
+            on_verified=self.tenant_changed,
         )
 
     def _init_webhooks(self) -> None:
@@ -390,3 +500,7 @@ class Runtime:
         self.metrics.jobs_due.set(await self.store.count_due(now))
         if self.delivery is not None:
             self.delivery.export_breakers()
+        for tenant in await self.store.list_tenants():  # a handful of tenants: cheap reads
+            rep = await self.reputation.of(tenant.id)
+            self.metrics.tenant_bounce_rate.labels(tenant=tenant.slug).set(rep.bounce_rate)
+            self.metrics.tenant_complaint_rate.labels(tenant=tenant.slug).set(rep.complaint_rate)

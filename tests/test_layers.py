@@ -1,7 +1,7 @@
 """The layering of STYLE §1.8, kept by a test: every import arrow in iep_appliance/ is listed.
 
     domain             ← stdlib (no I/O, no clock), msgspec, pybars3, nh3, email_validator,
-                         html2text (+ croniter: pure cron maths)
+                         html2text (+ croniter: pure cron maths; dkim, cryptography: DKIM)
     store.base         ← domain
     store.sqlite       ← domain, store (+ clock for store.sqlite.store); imported by runtime only
     services           ← domain, store.base, blobs, clock, logs
@@ -35,7 +35,12 @@ ROOT = "iep_appliance"
 
 # croniter: pure cron maths with an explicit start time (domain/schedules.py, issue 7); not in
 # STYLE §1.8's list, accepted here as pure computation and reported to the lead.
-DOMAIN_THIRD_PARTY = {"msgspec", "pybars", "nh3", "email_validator", "html2text", "croniter"}
+# dkim (dkimpy) and cryptography: DKIM canonicalization and the deterministic RSA/Ed25519
+# private-key operation of domain/dkim.py (issue 16), pure computation over bytes.
+DOMAIN_THIRD_PARTY = {
+    "msgspec", "pybars", "nh3", "email_validator", "html2text", "croniter", "dkim",
+    "cryptography",
+}  # fmt: skip
 # Stdlib modules that mean I/O, concurrency runtimes, environment or clock reads.
 DOMAIN_FORBIDDEN_STDLIB = {
     "asyncio", "sqlite3", "socket", "ssl", "selectors", "subprocess", "os", "pathlib",

@@ -145,6 +145,7 @@ async def _detail(
         blocked_images=preview.blocked_images,
         preview_src=f"/admin/messages/{message_id}/preview" + ("?images=1" if images else ""),
         in_outbox=copy is not None,
+        inbound=await request.app.state.runtime.inbound.for_message(record.tenant_id, record.id),
         cancellable=record.status in CANCELLABLE,
         notice=request.query_params.get("notice", ""),
         error=error,

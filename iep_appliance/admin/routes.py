@@ -25,6 +25,7 @@ from iep_appliance.admin import (
     overview,
     queue,
     templates,
+    tenant_domains,
     tenant_keys,
     tenant_page,
     tenant_suppressions,
@@ -62,6 +63,8 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (tenant_page.activate, "admin"),  # POST /admin/tenants/{id}/activate
     (tenant_page.add_domain, "admin"),  # POST /admin/tenants/{id}/domains
     (tenant_page.remove_domain, "admin"),  # POST /admin/tenants/{id}/domains/remove
+    (tenant_domains.show, "viewer"),  # GET  /admin/tenants/{id}/domains/{domain} (issue 16)
+    (tenant_domains.verify, "admin"),  # POST /admin/tenants/{id}/domains/{domain}/verify
     (tenant_keys.create_key, "admin"),  # POST /admin/tenants/{id}/keys
     (tenant_keys.rotate_key, "admin"),  # POST /admin/tenants/{id}/keys/{key}/rotate
     (tenant_keys.revoke_key, "admin"),  # POST /admin/tenants/{id}/keys/{key}/revoke

@@ -113,7 +113,10 @@ async def _settings(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str
 
 
 async def _domains(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:
-    return {"domains": await rt(request).domains.list_all(tenant.id)}
+    return {
+        "domains": await rt(request).domains.list_all(tenant.id),
+        "reputation": await rt(request).reputation.of(tenant.id),  # issue 16
+    }
 
 
 async def _keys(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:

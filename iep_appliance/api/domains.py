@@ -37,10 +37,14 @@ class DomainList(msgspec.Struct, frozen=True, rename="camel"):
     ] = None
 
 
-class DomainIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class DomainIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
     domain: Annotated[
         str, msgspec.Meta(description="Sender domain to allow (IDNA names are accepted).")
     ]
+    dkim_algorithm: Annotated[
+        str | None,
+        msgspec.Meta(description="DKIM key type: `rsa` (2048 bits, default) or `ed25519`."),
+    ] = None
 
 
 def _rt(request: Request) -> Runtime:
@@ -79,7 +83,9 @@ async def list_domains(request: Request, principal: NamedDependency[Principal]) 
 async def add_domain(
     request: Request, principal: NamedDependency[Principal], data: JSONBody[DomainIn]
 ) -> DomainView:
-    return view(await _rt(request).domains.request(principal.tenant_id, data.domain))
+    return view(
+        await _rt(request).domains.request(principal.tenant_id, data.domain, data.dkim_algorithm)
+    )
 
 
 @delete(

@@ -1,4 +1,4 @@
-"""`iep tenant create|list|show|deactivate|activate` and `iep domain list|remove`."""
+"""`iep tenant create|list|show|deactivate|activate` and `iep domain add|list|remove`."""
 
 import argparse
 from typing import Any
@@ -28,8 +28,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         sp.add_argument("slug", help="tenant slug")
         sp.set_defaults(run=with_services(fn))
 
-    group = sub.add_parser("domain", help="a tenant's allowed sender domains: list, remove")
+    group = sub.add_parser("domain", help="a tenant's sender domains: add, list, remove")
     actions = group.add_subparsers(dest="action", required=True)
+    da = actions.add_parser("add", parents=[common], help="add a sender domain, make its DKIM key")
+    da.add_argument("--tenant", required=True, help="tenant slug")
+    da.add_argument("domain", metavar="DOMAIN")
+    da.add_argument(
+        "--verified", action="store_true", help="usable at once (else pending until DNS verifies)"
+    )
+    da.add_argument("--dkim", choices=["rsa", "ed25519"], default=None, help="DKIM key type")
+    da.set_defaults(run=with_services(_domain_add))
     ls = actions.add_parser("list", parents=[common], help="a tenant's sender domains")
     ls.add_argument("--tenant", required=True, help="tenant slug")
     ls.set_defaults(run=with_services(_domains))
@@ -124,4 +132,34 @@ async def _domain_remove(s: Services, args: argparse.Namespace) -> int:
     await s.domains.remove(t.id, args.domain)
     emit(args, {"tenant": t.slug, "domain": args.domain, "removed": True},
          f"domain {args.domain} removed from {t.slug}")  # fmt: skip
+    return OK
+
+
+async def _domain_add(s: Services, args: argparse.Namespace) -> int:
+    t = await s.operators.tenant_by_slug(args.tenant)
+    if args.verified:
+        await s.domains.add(t.id, args.domain, args.dkim)
+    else:
+        await s.domains.request(t.id, args.domain, args.dkim)
+    detail = await s.rt.domain_checks.detail(t.id, args.domain)
+    records = [
+        {"type": r.type, "name": r.name, "value": r.value, "purpose": r.purpose}
+        for r in detail.records
+    ]
+    dkim = detail.dkim
+    obj = {
+        "domain": detail.domain,
+        "status": detail.status,
+        "dkim": {
+            "selector": dkim.selector,
+            "algorithm": dkim.algorithm,
+            "publicKey": dkim.public_key,
+        }
+        if dkim
+        else None,
+        "records": records,
+    }
+    lines = [f"domain {detail.domain} added ({detail.status}); publish these DNS records:"]
+    lines += [f"  {r['type']:<4} {r['name']}  {r['value']}" for r in records]
+    emit(args, obj, "\n".join(lines))
     return OK

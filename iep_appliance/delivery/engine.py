@@ -92,6 +92,9 @@ class DeliveryEngine:
                 max_output_bytes=cfg.render.max_output_bytes,
                 max_variable_depth=cfg.render.max_variable_depth,
             ),
+            signer_for=runtime.dkim_keys.signer_for if cfg.dkim.sign else None,
+            return_path=runtime.return_path,
+            unsubscribe_headers=runtime.unsubscribe_headers,
         )
         self.handlers: dict[str, JobHandler] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()

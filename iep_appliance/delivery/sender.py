@@ -14,6 +14,7 @@ template never holds the event loop (measured: a step costs ~1 µs; a worker-thr
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -62,6 +63,12 @@ class SendContext(msgspec.Struct):
     metrics: Any = None
     signer: Signer | None = None  # DKIM hook: finished bytes in, signed bytes out
     render_limits: RenderLimits = RenderLimits()
+    # DKIM (issue 16): the signer for a From address's domain, None when it has no key.
+    signer_for: Callable[[str], Awaitable[Signer | None]] | None = None
+    # VERP (issue 16): the envelope sender for a message id, e.g. bounce+TOKEN@bounce_domain.
+    return_path: Callable[[str], str] | None = None
+    # One-click unsubscribe (issue 16): List-Unsubscribe header lines for a message id.
+    unsubscribe_headers: Callable[[str], bytes] | None = None
 
 
 def drop_suppressed(
@@ -85,6 +92,7 @@ def mime_for(
     rendered: Rendered,
     attachments: tuple[MimeAttachment, ...],
     ctx: SendContext,
+    signer: Signer | None = None,
 ) -> bytes:
     return build_mime(
         MimeMessage(
@@ -102,7 +110,7 @@ def mime_for(
             message_id_domain=ctx.message_id_domain,
             attachments=attachments,
         ),
-        ctx.signer,
+        signer or ctx.signer,
     )
 
 
@@ -116,6 +124,22 @@ async def render_message(message: MessageRecord, limits: RenderLimits) -> Render
             raise
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_RENDER_THREAD, render, *args)
+
+
+def with_unsubscribe(message: MessageRecord, ctx: SendContext, signer: Signer | None) -> Signer:
+    """Prepend List-Unsubscribe headers (before DKIM signs them) when the message asks for it
+    (`metadata.unsubscribe`)."""
+    extra = b""
+    if ctx.unsubscribe_headers and message.metadata.get("unsubscribe") is True:
+        extra = ctx.unsubscribe_headers(message.id)
+
+    inner = signer or ctx.signer
+
+    def sign(raw: bytes) -> bytes:
+        raw = extra + raw
+        return inner(raw) if inner is not None else raw
+
+    return sign
 
 
 async def read_attachments(message: MessageRecord, blobs: Blobs) -> tuple[MimeAttachment, ...]:
@@ -180,7 +204,9 @@ async def process(
             error=error,
             webhook="failed",
         )
-    mime = mime_for(message, rendered, attachments, ctx)
+    signer = await ctx.signer_for(message.from_email) if ctx.signer_for else None
+    signer = with_unsubscribe(message, ctx, signer)
+    mime = mime_for(message, rendered, attachments, ctx, signer)
     sent = await send_via_route(ctx, message, recipients, mime, routing)
     if isinstance(sent, Route):  # every route's breaker is open: wait for a trial, for free
         return defer(job, message, sent, ctx)
@@ -210,8 +236,12 @@ async def send_raw(
             error=error,
             webhook="failed",
         )
-    mime = ctx.signer(message.raw_mime) if ctx.signer is not None else message.raw_mime
-    outcome, provider = await send_via_route(ctx, message, recipients, mime, routing)
+    signer = await ctx.signer_for(message.from_email) if ctx.signer_for else None
+    sign = with_unsubscribe(message, ctx, signer)
+    sent = await send_via_route(ctx, message, recipients, sign(message.raw_mime), routing)
+    if isinstance(sent, Route):  # every route's breaker is open: wait for a trial, for free
+        return defer(job, message, sent, ctx)
+    outcome, provider = sent
     decision = decide(outcome, job.attempts, ctx.schedule)
     return _record(job, message, decision, outcome, provider, None, events, base, ctx)
 
@@ -230,7 +260,8 @@ async def send_via_route(
         return route
     provider = ctx.router.providers[route.provider]
     started = time.perf_counter()
-    envelope = Envelope(message.from_email, recipients, message.id, message.tenant_id)
+    mail_from = ctx.return_path(message.id) if ctx.return_path else message.from_email
+    envelope = Envelope(mail_from, recipients, message.id, message.tenant_id)
     try:
         outcome = await provider.send(envelope, mime)
     except Exception as exc:  # a provider bug: log it, treat as transient

@@ -13,7 +13,14 @@ import msgspec
 from iep_appliance.domain.compat_resend import iep_event_name
 from iep_appliance.domain.errors import FieldError, ValidationFailed
 
-EVENTS: tuple[str, ...] = ("message.sent", "message.failed", "message.bounced", "message.retrying")
+EVENTS: tuple[str, ...] = (
+    "message.sent",
+    "message.failed",
+    "message.bounced",
+    "message.retrying",
+    "message.complained",  # issue 16: an ARF complaint came back
+    "message.unsubscribed",  # issue 16: one-click or mailto unsubscribe
+)
 # How an endpoint's deliveries look: IEP's own body and headers, or Resend's events signed
 # with `svix-*` headers (DESIGN §10.2).
 WebhookFormat = Literal["iep", "resend"]

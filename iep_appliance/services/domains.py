@@ -8,6 +8,7 @@ which is `pending` until verified (§10.3) and refused (409) when another tenant
 no tenant can send as another's domain."""
 
 from collections.abc import Callable
+from typing import Any
 
 from iep_appliance.domain.errors import Conflict, NotFound, ValidationFailed
 from iep_appliance.domain.models import SenderDomain
@@ -19,6 +20,7 @@ class DomainService:
     def __init__(self, store: Store, on_change: Callable[[str], None]) -> None:
         self.store = store
         self.on_change = on_change
+        self.dkim_keys: Any = None  # services.dkim_keys.DkimKeyService (issue 16), set by Runtime
 
     async def list_all(self, tenant_id: str) -> list[SenderDomain]:
         found = await self.store.list_domains(tenant_id)
@@ -27,27 +29,39 @@ class DomainService:
             for d, s, c in found
         ]
 
-    async def add(self, tenant_id: str, domain: str) -> SenderDomain:
+    async def add(
+        self, tenant_id: str, domain: str, dkim_algorithm: str | None = None
+    ) -> SenderDomain:
         """The operator assigns a domain (verified). Raises ValidationFailed (`domain`) for a
         bad name, Conflict when already listed."""
         name = check_domain(domain)
+        if self.dkim_keys is not None:
+            self.dkim_keys.check_algorithm(dkim_algorithm)
         if not await self.store.add_domain(tenant_id, name):
             raise Conflict(f"Domain {name!r} is already listed", {"domain": name})
-        return await self._added(tenant_id, name)
+        return await self._added(tenant_id, name, dkim_algorithm)
 
-    async def request(self, tenant_id: str, domain: str) -> SenderDomain:
+    async def request(
+        self, tenant_id: str, domain: str, dkim_algorithm: str | None = None
+    ) -> SenderDomain:
         """A tenant adds a domain (pending). Raises ValidationFailed (`domain`) for a bad name,
         Conflict when this tenant already lists it or another tenant does."""
         name = check_domain(domain)
+        if self.dkim_keys is not None:
+            self.dkim_keys.check_algorithm(dkim_algorithm)
         outcome = await self.store.claim_domain(tenant_id, name)
         if outcome == "taken":
             raise Conflict(f"Domain {name!r} belongs to another tenant", {"domain": name})
         if outcome != "added":
             raise Conflict(f"Domain {name!r} is already listed", {"domain": name})
-        return await self._added(tenant_id, name)
+        return await self._added(tenant_id, name, dkim_algorithm)
 
-    async def _added(self, tenant_id: str, name: str) -> SenderDomain:
+    async def _added(
+        self, tenant_id: str, name: str, dkim_algorithm: str | None = None
+    ) -> SenderDomain:
         self.on_change(tenant_id)
+        if self.dkim_keys is not None:
+            await self.dkim_keys.ensure_key(name, dkim_algorithm)
         for item in await self.list_all(tenant_id):
             if item.domain == name:
                 return item

@@ -12,9 +12,10 @@ Example:
 
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from iep_appliance.domain.analytics import StatsQuery
+from iep_appliance.domain.bounces import InboundEffect, InboundMail
 from iep_appliance.domain.dashboard import (
     AttachmentFile,
     DashboardFilter,
@@ -48,6 +49,7 @@ from iep_appliance.domain.models import (
 )
 from iep_appliance.domain.retention import PurgePlan, PurgeStep, SnapshotInfo
 from iep_appliance.domain.schedules import ScheduledJob, ScheduledRun
+from iep_appliance.domain.sender_domains import DkimKeyRecord, DomainCheck
 from iep_appliance.domain.webhooks import (
     EndpointChange,
     WebhookAttempt,
@@ -494,3 +496,55 @@ class Store(Protocol):
 
     async def set_tenant_active(self, tenant_id: str, active: bool) -> Tenant | None:
         """Deactivate or reactivate a tenant; None when there is no such tenant."""
+
+
+class DeliverabilityStore(Protocol):
+    """Issue 16: DKIM keys, DNS checks of sender domains, inbound mail and its effects.
+
+    Domains are lower-cased names; a domain shared by tenants has one set of keys and checks.
+    """
+
+    async def dkim_keys(self, domain: str) -> list[DkimKeyRecord]:
+        """Every key of `domain` (active first)."""
+
+    async def active_dkim_keys(self) -> list[DkimKeyRecord]:
+        """The signing key of every domain that has one."""
+
+    async def next_dkim_keys(self) -> list[DkimKeyRecord]:
+        """Keys made by a rotation, waiting for their TXT record."""
+
+    async def keyless_domains(self) -> list[str]:
+        """Domains some tenant lists that have no active key yet."""
+
+    async def add_dkim_key(self, key: DkimKeyRecord, only_if_none: bool = False) -> bool:
+        """Store `key` (a rotation's key replaces a retired one under its selector). With
+        `only_if_none`, False and nothing written when the domain has an active/next key."""
+
+    async def activate_dkim_key(self, domain: str, selector: str) -> bool:
+        """The `next` key under `selector` signs; the active one retires. False if none."""
+
+    async def domain_check(self, domain: str) -> DomainCheck | None: ...
+    async def save_domain_check(self, check: DomainCheck) -> None: ...
+    async def domains_due_for_check(self, before: str, limit: int) -> list[str]:
+        """Listed domains last checked before `before` (or never), by name."""
+
+    async def mark_domain_verified(self, domain: str) -> list[str]:
+        """DNS verified `domain`: pending rows become verified. Returns those tenants' ids."""
+
+    async def listed_domain_status(self, tenant_id: str, domain: str) -> str | None:
+        """'pending' | 'verified' in the tenant's list; None when the tenant does not list it."""
+
+    async def record_inbound(self, mail: InboundMail | None, effects: list[InboundEffect]) -> int:
+        """Store `mail` and, in the same transaction, each effect not recorded before (event,
+        bounce count or suppression, `bounced` status, webhooks). Returns how many were new."""
+
+    async def inbound_for_message(self, tenant_id: str, message_id: str) -> list[dict[str, Any]]:
+        """The inbound mail matched to a message: id, kind, mailFrom, rcptTo, size, summary,
+        receivedAt (no raw bytes)."""
+
+    async def inbound_raw(self, tenant_id: str, inbound_id: str) -> bytes | None: ...
+    async def purge_inbound(self, before: str, limit: int) -> int:
+        """Drop up to `limit` inbound mails received before `before`. Returns how many."""
+
+    async def reputation_counts(self, tenant_id: str, since: str) -> tuple[int, int, int]:
+        """(messages sent or bounced, bounced, complaints) of messages created since `since`."""

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.dns_server import DnsServer
 from tests.support.smtp_sink import SmtpSink
 from tests.support.webhook_sink import WebhookSink
 
@@ -24,3 +25,10 @@ def webhook_sink() -> Iterator[WebhookSink]:
     """A started WebhookSink answering 200 until scripted with `sink.script(500, ...)`."""
     with WebhookSink() as sink:
         yield sink
+
+
+@pytest.fixture
+def dns_server() -> Iterator[DnsServer]:
+    """A started DnsServer on 127.0.0.1 (empty zone: every name is NXDOMAIN until `set`)."""
+    with DnsServer() as server:
+        yield server

@@ -30,6 +30,7 @@ from iep_appliance.store.sqlite.db import Database
 from iep_appliance.store.sqlite.migrate import migrate
 from iep_appliance.store.sqlite.outbox import OutboxVerbs
 from iep_appliance.store.sqlite.store_base import StoreBase
+from iep_appliance.store.sqlite.verbs_deliverability import DeliverabilityVerbs
 from iep_appliance.store.sqlite.verbs_operations import OperationsVerbs
 from iep_appliance.store.sqlite.verbs_tenant import TenantServiceVerbs
 from iep_appliance.store.sqlite.verbs_workflows import WorkflowVerbs
@@ -44,7 +45,13 @@ READY_PROBE_BYTES = 64 * 1024
 
 
 class SqliteStore(
-    TenantServiceVerbs, WorkflowVerbs, OperationsVerbs, DashboardVerbs, OutboxVerbs, StoreBase
+    DeliverabilityVerbs,
+    TenantServiceVerbs,
+    WorkflowVerbs,
+    OperationsVerbs,
+    DashboardVerbs,
+    OutboxVerbs,
+    StoreBase,
 ):
     """The Store verbs over one SQLite file. Verbs of later issues sit in the verbs_*.py
     mixins; this class keeps the lifecycle and the core (tenants, keys, messages, jobs)."""

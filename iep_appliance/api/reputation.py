@@ -1,0 +1,46 @@
+"""GET /v1/analytics/reputation (read; DESIGN §10.3): the tenant's bounce and complaint rates
+over `[reputation] window_days` and the state they put it in."""
+
+from typing import Annotated
+
+import msgspec
+from litestar import Request, get
+from litestar.di import NamedDependency
+from msgspec import Meta
+
+from iep_appliance.api.auth import needs
+from iep_appliance.domain.models import Principal
+from iep_appliance.runtime import Runtime
+
+
+class ReputationView(msgspec.Struct, frozen=True, rename="camel"):
+    bounce_rate: Annotated[float, Meta(description="Bounced / (sent + bounced) messages.")]
+    complaint_rate: Annotated[float, Meta(description="Complaints / (sent + bounced) messages.")]
+    window_days: Annotated[int, Meta(description="The rolling window, in days.")]
+    state: Annotated[str, Meta(description='"ok" | "warning" | "paused".')]
+    messages: Annotated[int, Meta(description="Messages sent or bounced in the window.")]
+    bounces: Annotated[int, Meta(description="Of them, bounced.")]
+    complaints: Annotated[int, Meta(description="Complaints received about them.")]
+
+
+@get(
+    "/v1/analytics/reputation",
+    dependencies={"principal": needs("read")},
+    summary="Bounce and complaint rates over the reputation window",
+    tags=["analytics"],
+)
+async def reputation(request: Request, principal: NamedDependency[Principal]) -> ReputationView:
+    rt: Runtime = request.app.state.runtime
+    r = await rt.reputation.of(principal.tenant_id)
+    return ReputationView(
+        bounce_rate=r.bounce_rate,
+        complaint_rate=r.complaint_rate,
+        window_days=r.window_days,
+        state=r.state,
+        messages=r.messages,
+        bounces=r.bounces,
+        complaints=r.complaints,
+    )
+
+
+HANDLERS = [reputation]
