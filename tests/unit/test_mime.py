@@ -348,3 +348,24 @@ def test_many_long_recipient_names_fold_and_decode_per_rfc_2047() -> None:
         assert address == to[i]
         assert str(make_header(decode_header(phrase))) == names[to[i]]
     assert all(len(line) <= 78 for line in lines(raw)[:20])
+
+
+def test_custom_headers_are_written_before_the_body_as_given() -> None:
+    url = "<https://acme.example.com/unsubscribe?token=" + "t" * 120 + ">"
+    raw = build_mime(
+        message(
+            headers=(("X-Entity-Ref", "abc 123"), ("List-Unsubscribe", url), ("X-Note", "Grüße"))
+        )
+    )
+    parsed = parse(raw)
+    assert parsed["X-Entity-Ref"] == "abc 123"
+    assert unfolded_header(raw, "List-Unsubscribe") == url  # a long URL is never cut or encoded
+    assert str(parsed["X-Note"]) == "Grüße"
+    assert raw.index(b"X-Entity-Ref") < raw.index(b"\r\n\r\n")
+    assert all(len(line) <= 998 for line in lines(raw))
+
+
+def test_crlf_in_a_custom_header_value_becomes_a_space() -> None:
+    raw = build_mime(message(headers=(("X-Ref", "a\r\nBcc: evil@example.org"),)))
+    assert b"\r\nBcc:" not in raw
+    assert unfolded_header(raw, "X-Ref") == "a Bcc: evil@example.org"
