@@ -10,6 +10,13 @@ sent N times each way by a load process of its own with 16 connections:
 Both clients are raw asyncio streams, so the client's own cost is small and alike. Counts only
 `250` / `202` answers and prints msgs/s for each and the ratio (target: SMTP >= 0.8 x HTTP).
 
+Then the raw SMTP limit, same run: Postfix's `smtp-source` (16 sessions, many messages each,
+lock-step: one command, wait for its reply) against Postfix's `smtp-sink`. `smtp-source` has no
+AUTH and IEP's submission port takes mail only after AUTH (a key names the tenant; there is no
+trust-by-address), so IEP is measured with a Python client doing exactly smtp-source's pattern
+plus one AUTH PLAIN per session — and that client runs against `smtp-sink` too, so the ratio
+IEP / smtp-sink compares the same client. Skipped when /usr/sbin/smtp-source is missing.
+
 Run: `python -m bench.submission --count 2000`.
 """
 
@@ -17,6 +24,8 @@ import argparse
 import asyncio
 import base64
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,6 +104,90 @@ async def smtp_load(port: int, key: str, count: int) -> tuple[int, float]:
     return ok, time.perf_counter() - started
 
 
+async def lockstep_load(port: int, key: str, count: int) -> tuple[int, float]:
+    """smtp-source's pattern: each command waits for its reply; AUTH once (key "-": none)."""
+    remaining = iter(range(count))
+    ok = 0
+    plain = base64.b64encode(f"\0bench\0{key}".encode()).decode()
+    payload = MIME + b".\r\n"
+
+    async def connection() -> None:
+        nonlocal ok
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        await _reply(reader)
+        writer.write(b"EHLO bench.test\r\n")
+        ehlo = b""
+        while True:  # the whole multi-line EHLO reply, to see whether AUTH is offered
+            line = await reader.readline()
+            ehlo += line
+            if line[3:4] != b"-":
+                break
+        if key != "-" and b"AUTH" in ehlo:  # "-": the sink, which needs none
+            writer.write(f"AUTH PLAIN {plain}\r\n".encode())
+            assert (await _reply(reader)).startswith(b"235")
+        for _ in remaining:
+            for command in (
+                b"MAIL FROM:<noreply@example.com>\r\n",
+                b"RCPT TO:<ada@example.net>\r\n",
+            ):
+                writer.write(command)
+                assert (await _reply(reader)).startswith(b"250")
+            writer.write(b"DATA\r\n")
+            assert (await _reply(reader)).startswith(b"354")
+            writer.write(payload)
+            if (await _reply(reader)).startswith(b"250"):
+                ok += 1
+        writer.write(b"QUIT\r\n")
+        await _reply(reader)
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(CONNECTIONS)))
+    return ok, time.perf_counter() - started
+
+
+def smtp_source(port: int, count: int) -> tuple[int, float]:
+    """Postfix's smtp-source: 16 sessions reused for every message (-d), ~2 KB bodies."""
+    started = time.perf_counter()
+    subprocess.run(
+        [SMTP_SOURCE, "-d", "-s", str(CONNECTIONS), "-m", str(count), "-l", str(len(MIME)),
+         "-f", "noreply@example.com", "-t", "ada@example.net", f"127.0.0.1:{port}"],
+        check=True, timeout=600, capture_output=True,
+    )  # fmt: skip
+    return count, time.perf_counter() - started  # it exits non-zero on any refused message
+
+
+class SmtpSink:
+    """Postfix's smtp-sink on a free port: answers every command, discards the mail."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        command = [SMTP_SINK, f"127.0.0.1:{self.port}", "256"]
+        if os.geteuid() == 0:
+            command[1:1] = ["-u", "nobody"]  # it refuses to run as root
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def wait_ready(self) -> None:
+        import socket
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("smtp-sink did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+
 async def http_load(port: int, key: str, count: int) -> tuple[int, float]:
     remaining = iter(range(count))
     ok = 0
@@ -125,14 +218,14 @@ async def http_load(port: int, key: str, count: int) -> tuple[int, float]:
 
 
 def load(kind: str, port: int, key: str, count: int) -> tuple[int, float]:
-    run = smtp_load if kind == "smtp" else http_load
+    run = {"smtp": smtp_load, "http": http_load, "lockstep": lockstep_load}[kind]
     return asyncio.run(run(port, key, count))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=2000)
-    parser.add_argument("--load", choices=["smtp", "http"], help=argparse.SUPPRESS)
+    parser.add_argument("--load", choices=["smtp", "http", "lockstep"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -162,8 +255,20 @@ def main() -> None:
             for kind, target in (("http", port), ("smtp", smtp_port)):
                 run_load(kind, target, key, min(200, args.count))  # warm-up
                 results[kind] = run_load(kind, target, key, args.count)
+            raw = shutil.which(SMTP_SOURCE) and shutil.which(SMTP_SINK)
+            if raw:
+                results["iep-lockstep"] = run_load("lockstep", smtp_port, key, args.count)
         finally:
             server.stop()
+        if raw:
+            sink = SmtpSink()
+            try:
+                sink.wait_ready()
+                smtp_source(sink.port, min(200, args.count))  # warm-up
+                results["source-sink"] = smtp_source(sink.port, args.count)
+                results["lockstep-sink"] = run_load("lockstep", sink.port, "-", args.count)
+            finally:
+                sink.stop()
     print(f"{'':28} {'accepted':>9} {'msgs/s':>9}")
     labels = (("http", "POST /v1/messages (16 conn)"), ("smtp", "SMTP pipelined (16 conn)"))
     for kind, label in labels:
@@ -172,6 +277,23 @@ def main() -> None:
     http_rate = results["http"][0] / results["http"][1]
     smtp_rate = results["smtp"][0] / results["smtp"][1]
     print(f"ratio SMTP/HTTP accept: {smtp_rate / http_rate:.2f}  (target >= 0.80)")
+    if "source-sink" not in results:
+        print("smtp-source / smtp-sink not installed: raw SMTP limit skipped")
+        return
+    print(f"\n{'lock-step, 16 sessions':38} {'accepted':>9} {'msgs/s':>9}")
+    rows = (
+        ("source-sink", "smtp-source -> smtp-sink"),
+        ("lockstep-sink", "smtp-source pattern (py) -> smtp-sink"),
+        ("iep-lockstep", "smtp-source pattern (py) -> IEP"),
+    )
+    for kind, label in rows:
+        ok, seconds = results[kind]
+        print(f"{label:38} {ok:9d} {ok / seconds:9.0f}")
+    rate = {kind: results[kind][0] / results[kind][1] for kind, _ in rows}
+    print(
+        f"ratio IEP / smtp-sink (same client): {rate['iep-lockstep'] / rate['lockstep-sink']:.2f}"
+    )
+    print(f"ratio IEP / smtp-source->smtp-sink:  {rate['iep-lockstep'] / rate['source-sink']:.2f}")
 
 
 def run_load(kind: str, port: int, key: str, count: int) -> tuple[int, float]:

@@ -27,6 +27,7 @@ from iep_appliance.delivery.providers.base import Envelope
 from iep_appliance.delivery.router import Route, Router
 from iep_appliance.domain import ids
 from iep_appliance.domain.breaker import health_failure
+from iep_appliance.domain.compat_common import message_headers
 from iep_appliance.domain.mime import MimeAttachment, MimeMessage, Signer, build_mime
 from iep_appliance.domain.models import Completion, Job, MessageRecord, Routing
 from iep_appliance.domain.outcomes import SendOutcome
@@ -109,6 +110,7 @@ def mime_for(
             date=ctx.clock.now(),
             message_id_domain=ctx.message_id_domain,
             attachments=attachments,
+            headers=message_headers(message.origin, message.metadata),
         ),
         signer or ctx.signer,
     )

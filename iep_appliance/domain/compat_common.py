@@ -7,7 +7,8 @@ wrapper off again for their read answers. Addresses come as `a@x.com` or `Name <
 
 import base64
 import binascii
-import html
+import re
+from collections.abc import Iterable
 from email.utils import formataddr, getaddresses, parseaddr
 
 RAW_OPEN = "{{{{raw}}}}"
@@ -51,9 +52,61 @@ def unliteral(text: str | None) -> str | None:
     return text
 
 
-def text_as_html(text: str) -> str:
-    """The HTML part of a message sent with a text body only."""
-    return f'<pre style="white-space:pre-wrap">{html.escape(text)}</pre>'
+def bodies(html_body: str | None, text_body: str | None) -> tuple[str, str | None]:
+    """(htmlBody, textBody) of the IEP send of a compat email with these bodies.
+
+    The one place that decides what a text-only email becomes: as in the core API, a
+    text-only email is one text/plain part (an empty htmlBody).
+    """
+    return html_body or "", text_body
+
+
+# ---- custom headers (Resend's `headers`, Postmark's `Headers`) --------------------------------
+
+_HEADER_NAME = re.compile(r"[!-9;-~]{1,76}")  # printable ASCII but ':' (RFC 5322 ftext)
+# Headers IEP writes itself (DESIGN §5, §10.3): a custom header may not replace or repeat them.
+RESERVED_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "From", "Sender", "To", "Cc", "Bcc", "Reply-To", "Subject", "Date", "Message-ID",
+        "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
+        "DKIM-Signature", "Return-Path", "Received",
+    )
+)  # fmt: skip
+MAX_HEADER_VALUE = 900  # one header line stays under 998 octets before folding
+
+
+def header_problem(name: str, value: object) -> str | None:
+    """Why `name: value` cannot be a custom header of a message, or None when it can."""
+    if not isinstance(name, str) or _HEADER_NAME.fullmatch(name) is None:
+        return "not a valid header name (printable ASCII without ':', at most 76 characters)"
+    if not isinstance(value, str):
+        return "must be a string"
+    if "\r" in value or "\n" in value or "\0" in value:
+        return "must not contain CR, LF or NUL"
+    if len(value) > MAX_HEADER_VALUE:
+        return f"at most {MAX_HEADER_VALUE} characters"
+    low = name.lower()
+    if low in RESERVED_HEADERS or low.startswith("x-iep-"):
+        return f"{name} is set by IEP and cannot be given as a custom header"
+    return None
+
+
+def message_headers(origin: str, metadata: dict[str, object]) -> tuple[tuple[str, str], ...]:
+    """The custom headers a message's MIME carries: those a Resend or Postmark email gave
+    (kept as `metadata.headers`, checked when accepted). A native API message's metadata is
+    free-form JSON and never becomes headers. Anything unfit is left out, never written."""
+    if origin not in ("resend", "postmark"):
+        return ()
+    given = metadata.get("headers")
+    if not isinstance(given, dict):
+        return ()
+    pairs: Iterable[tuple[object, object]] = given.items()
+    return tuple(
+        (name, value)
+        for name, value in pairs
+        if isinstance(name, str) and isinstance(value, str) and header_problem(name, value) is None
+    )
 
 
 def guess_type(filename: str) -> str:

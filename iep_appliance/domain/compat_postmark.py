@@ -13,11 +13,12 @@ import msgspec
 
 from iep_appliance.domain.compat_common import (
     address_list,
+    bodies,
     guess_type,
+    header_problem,
     literal,
     mailbox,
     split_mailbox,
-    text_as_html,
     unliteral,
 )
 from iep_appliance.domain.errors import FieldError, ValidationFailed
@@ -134,8 +135,9 @@ def to_send_request(email: PostmarkEmail) -> SendRequest:
         metadata["postmarkMetadata"] = dict(email.metadata)
     if email.headers:
         for i, h in enumerate(email.headers):
-            if not h.name or ":" in h.name or any(c in h.name + h.value for c in "\r\n"):
-                errors.append(FieldError(f"Headers[{i}]", "not a valid header line"))
+            problem = header_problem(h.name, h.value)
+            if problem is not None:
+                errors.append(FieldError(f"Headers[{i}]", f"{h.name!r}: {problem}"))
         metadata["headers"] = {h.name: h.value for h in email.headers}
     attachments: list[AttachmentIn] = []
     for i, a in enumerate(email.attachments or []):
@@ -152,14 +154,14 @@ def to_send_request(email: PostmarkEmail) -> SendRequest:
     if errors:
         raise ValidationFailed(errors)
     from_email, from_name = split_mailbox(email.from_ or "")
-    html = email.html_body or text_as_html(email.text_body or "")
+    html, text = bodies(email.html_body, email.text_body)
     stream = email.message_stream
     return SendRequest(
         to=to,
         from_=Sender(email=from_email, name=from_name),
         subject=literal(email.subject or "") or "",
         html_body=literal(html) or "",
-        text_body=literal(email.text_body),
+        text_body=literal(text),
         cc=cc,
         bcc=bcc,
         reply_to=reply_to[0] if reply_to else None,

@@ -15,12 +15,13 @@ import msgspec
 
 from iep_appliance.domain.compat_common import (
     address_list,
+    bodies,
     bytes_to_base64,
     guess_type,
+    header_problem,
     literal,
     mailbox,
     split_mailbox,
-    text_as_html,
     unliteral,
 )
 from iep_appliance.domain.errors import FieldError, ValidationFailed
@@ -29,7 +30,6 @@ from iep_appliance.domain.models import AttachmentIn, MessageRecord, Sender, Sen
 MAX_TO = 50
 MAX_BATCH = 100
 _TAG = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")  # printable ASCII but ':' (RFC 5322 ftext)
 
 
 class ResendAttachment(msgspec.Struct, frozen=True):
@@ -122,8 +122,7 @@ def to_send_request(email: ResendEmail, prefix: str = "") -> SendRequest:
     if errors:
         raise ValidationFailed(errors)
     from_email, from_name = split_mailbox(email.from_ or "")
-    text = email.text
-    html = email.html if email.html is not None else text_as_html(text or "")
+    html, text = bodies(email.html, email.text)
     return SendRequest(
         to=to,
         from_=Sender(email=from_email, name=from_name),
@@ -165,8 +164,9 @@ def _tags_metadata(tags: list[ResendTag], prefix: str, errors: list[FieldError])
 
 def _check_headers(headers: dict[str, str], prefix: str, errors: list[FieldError]) -> None:
     for name, value in headers.items():
-        if not _HEADER_NAME.match(name) or "\r" in value or "\n" in value:
-            errors.append(FieldError(f"{prefix}headers.{name}", "not a valid header line"))
+        problem = header_problem(name, value)
+        if problem is not None:
+            errors.append(FieldError(f"{prefix}headers.{name}", problem))
 
 
 def _attachment(a: ResendAttachment, path: str, errors: list[FieldError]) -> AttachmentIn | None:

@@ -62,6 +62,8 @@ class MimeMessage(msgspec.Struct, frozen=True, kw_only=True):
     message_id_domain: str  # "" = the sender's domain (domain/hostnames.py)
     attachments: tuple[MimeAttachment, ...] = ()
     names: dict[str, str] = {}  # display names of To, Cc and Reply-To: {lower-cased address}
+    # Custom headers (Resend's `headers`, Postmark's `Headers`), checked before they get here.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _one_line(value: str) -> str:
@@ -181,6 +183,25 @@ def _address_list(name: str, addresses: Sequence[str], names: dict[str, str]) ->
             else:
                 out.append(separator + token)
                 column += len(separator) + len(token)
+    return "".join(out)
+
+
+def _custom(name: str, value: str) -> str:
+    """A caller's header: printable ASCII as given (folded at spaces; a long word such as a
+    List-Unsubscribe URL is never cut or encoded), else RFC 2047 words."""
+    value = _one_line(value)
+    if _PLAIN_HEADER_TEXT.fullmatch(value) is None:
+        return _unstructured(name, value)
+    words = value.split(" ")
+    out = [f"{name}: {words[0]}"]
+    column = len(out[0])
+    for word in words[1:]:
+        if column + 1 + len(word) > _MAX_LINE and column > 1:
+            out.append(_FOLD + word)
+            column = 1 + len(word)
+        else:
+            out.append(" " + word)
+            column += 1 + len(word)
     return "".join(out)
 
 
@@ -305,8 +326,9 @@ def build_mime(m: MimeMessage, signer: Signer | None = None) -> bytes:
         f"Date: {format_datetime(m.date)}",
         f"Message-ID: <{message_id}@{_one_line(name_for(m.message_id_domain, m.from_email))}>",
         f"X-IEP-Message-Id: {message_id}",
-        "MIME-Version: 1.0",
     ]
+    headers += [_custom(_one_line(name), value) for name, value in m.headers]
+    headers.append("MIME-Version: 1.0")
     if not m.attachments:
         lines = headers + _body(m)
         if not m.html and not m.text.endswith("\n"):

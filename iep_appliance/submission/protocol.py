@@ -49,6 +49,7 @@ class SubmissionProtocol(SMTP):
         self.client = ""  # the peer's address
         self.implicit_tls = False
         self._replies: list[bytes] = []
+        self._idle_deadline = 0.0  # loop time after which a silent connection is closed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self._original_transport is None and self.transport is None
@@ -83,6 +84,22 @@ class SubmissionProtocol(SMTP):
             return simple.group(1), simple.group(2)
         return super()._getaddr(arg)
 
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        # aiosmtpd cancels its timer and schedules a new one at every command (four per
+        # message, each a timer-heap insert plus a cancelled entry left behind); here a
+        # command only moves the deadline, and the one pending timer re-arms itself for what
+        # is left when it fires early. The same idle timeout, a float store per command.
+        self._idle_deadline = self.loop.time() + (duration or self._timeout_duration)
+        if self._timeout_handle is None:
+            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_check)
+
+    def _idle_check(self) -> None:
+        left = self._idle_deadline - self.loop.time()
+        if left > 0:
+            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_check)
+            return
+        self._timeout_cb()  # the fired handle stays: aiosmtpd's connection_lost cancels it
+
     async def push(self, status: Any) -> None:
         if isinstance(status, str) and status in _REWRITES:
             status = _REWRITES[status].format(limit=self.data_size_limit)
@@ -96,7 +113,9 @@ class SubmissionProtocol(SMTP):
             return
         self._writer.write(b"".join(self._replies))
         self._replies.clear()
-        await self._writer.drain()
+        transport = self.transport
+        if transport is None or transport.get_write_buffer_size():  # type: ignore[attr-defined]
+            await self._writer.drain()  # only a client that does not read makes us wait
 
     async def smtp_DATA(self, arg: str) -> None:
         if await self.check_helo_needed():

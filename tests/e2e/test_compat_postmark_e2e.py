@@ -5,6 +5,8 @@ process relaying to an SMTP sink; errors are checked as postmarker raises them (
 with Postmark's `error_code`) and on the wire (HTTP status, `ErrorCode`, `Message`).
 """
 
+import email
+import email.policy
 from collections.abc import Iterator
 
 import httpx
@@ -54,6 +56,8 @@ def test_send_answers_postmarks_ok_and_is_delivered(deployment: CompatDeployment
     [mail] = [r for r in deployment.smtp.received if sent["MessageID"] in r.data.decode("latin-1")]
     assert set(mail.rcpt_tos) == {"ada@example.org", "grace@example.org"}
     assert "{{not a variable}}" in mail.data.decode("latin-1").replace("=\r\n", "")
+    parsed = email.message_from_bytes(mail.data, policy=email.policy.default)
+    assert parsed["X-Entity-Ref"] == "abc"  # Headers are written into the MIME
 
     details = pm.messages.outbound.get(sent["MessageID"])
     assert details.MessageID == sent["MessageID"]
@@ -63,6 +67,22 @@ def test_send_answers_postmarks_ok_and_is_delivered(deployment: CompatDeployment
     assert details.Recipients == ["ada@example.org", "grace@example.org"]
     assert details.Attachments == ["a.txt"]
     assert details.MessageStream == "outbound"
+
+
+def test_header_injection_and_structural_headers_are_error_300(
+    deployment: CompatDeployment,
+) -> None:
+    before = deployment.written()
+    for headers, fragment in (
+        ({"X-Ref": "a\r\nBcc: evil@example.org"}, "CR, LF"),
+        ({"Content-Type": "text/plain"}, "set by IEP"),
+    ):
+        with pytest.raises(ClientError) as err:
+            client(deployment).emails.send(From=SENDER, To="a@example.org", Subject="s",
+                                           TextBody="x", Headers=headers)  # fmt: skip
+        assert err.value.error_code == 300
+        assert "Headers[0]" in str(err.value) and fragment in str(err.value)
+    assert deployment.written() == before
 
 
 def test_batch_answers_one_result_per_message_and_sends_the_good_ones(

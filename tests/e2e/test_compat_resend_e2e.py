@@ -6,6 +6,8 @@ webhook endpoint's delivery is verified with `standardwebhooks` on the svix-* he
 """
 
 import base64
+import email
+import email.policy
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -89,6 +91,47 @@ def test_send_is_delivered_to_the_relay_with_names_attachment_and_literal_braces
     assert "Price: {{not a variable}}" in raw.replace("=\r\n", "")
     assert base64.b64encode(b"hi there").decode() in raw
     wait_until_sync(lambda: resend.Emails.get(sent["id"])["last_event"] == "sent")
+
+
+def test_custom_headers_arrive_in_the_delivered_mime(sdk: CompatDeployment) -> None:
+    unsubscribe = "<https://acme.example.com/u?t=" + "x" * 90 + ">, <mailto:u@acme.example.com>"
+    sent = resend.Emails.send(
+        {
+            "from": SENDER,
+            "to": ["headers@example.org"],
+            "subject": "With headers",
+            "text": "plain",
+            "headers": {"X-Entity-Ref-ID": "order-42", "List-Unsubscribe": unsubscribe},
+        }
+    )
+
+    wait_until_sync(lambda: sdk.smtp.by_iep_id().get(sent["id"]))
+    [mail] = [r for r in sdk.smtp.received if sent["id"] in r.data.decode("latin-1")]
+    parsed = email.message_from_bytes(mail.data, policy=email.policy.default)
+    assert parsed["X-Entity-Ref-ID"] == "order-42"
+    assert parsed["List-Unsubscribe"] == unsubscribe
+    assert parsed["Subject"] == "With headers" and len(parsed.get_all("Subject") or []) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "fragment"),
+    [
+        ({"X-Ref": "a\r\nBcc: evil@example.org"}, "CR, LF"),
+        ({"Subject": "replaced"}, "set by IEP"),
+        ({"From": "x@evil.example"}, "set by IEP"),
+    ],
+)
+def test_header_injection_and_structural_headers_are_refused(
+    sdk: CompatDeployment, headers: dict[str, str], fragment: str
+) -> None:
+    before = sdk.written()
+    with pytest.raises(ValidationError) as err:
+        resend.Emails.send({"from": SENDER, "to": ["a@example.org"], "subject": "s",
+                            "html": "<p>x</p>", "headers": headers})  # fmt: skip
+
+    assert err.value.code == 422
+    assert f"headers.{next(iter(headers))}" in err.value.message and fragment in err.value.message
+    assert sdk.written() == before
 
 
 def test_idempotency_key_replays_the_same_id(sdk: CompatDeployment) -> None:

@@ -7,9 +7,11 @@ from iep_appliance.domain import compat_postmark as postmark
 from iep_appliance.domain import compat_resend as resend
 from iep_appliance.domain.compat_common import (
     address_list,
+    bodies,
     bytes_to_base64,
     guess_type,
     literal,
+    message_headers,
     split_mailbox,
     unliteral,
 )
@@ -273,3 +275,52 @@ def test_postmark_details_status_and_recipients() -> None:
     got = postmark.details(record(status="queued", cc=("c@example.org",)))
     assert got["Status"] == "Queued" and got["Recipients"] == ["b@example.org", "c@example.org"]
     assert got["HtmlBody"] == "<p>{{x}}</p>" and got["MessageStream"] == "outbound"
+
+
+@pytest.mark.parametrize(
+    ("headers", "fragment"),
+    [
+        ({"X-Ref": "a\r\nBcc: evil@example.org"}, "CR, LF"),
+        ({"X-Ref": "a\nb"}, "CR, LF"),
+        ({"Bad Name": "x"}, "header name"),
+        ({"Subject": "other"}, "set by IEP"),
+        ({"content-type": "text/plain"}, "set by IEP"),
+        ({"DKIM-Signature": "v=1"}, "set by IEP"),
+        ({"X-IEP-Queue": "fast"}, "set by IEP"),
+        ({"X-Long": "x" * 901}, "at most 900"),
+    ],
+)
+def test_resend_unfit_custom_headers_are_refused_naming_the_header(
+    headers: dict[str, str], fragment: str
+) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        resend.to_send_request(email(headers=headers))
+    [(path, message)] = [(e.path, e.message) for e in err.value.errors]
+    assert path == f"headers.{next(iter(headers))}" and fragment in message
+
+
+def test_postmark_unfit_custom_header_is_refused_naming_its_index() -> None:
+    with pytest.raises(ValidationFailed) as err:
+        postmark.to_send_request(
+            pm_email(
+                Headers=[
+                    {"Name": "X-Ok", "Value": "1"},
+                    {"Name": "From", "Value": "x@evil.example"},
+                ]
+            )
+        )
+    [e] = err.value.errors
+    assert e.path == "Headers[1]" and "set by IEP" in e.message
+
+
+def test_only_compat_messages_carry_their_metadata_headers() -> None:
+    metadata: dict[str, object] = {"headers": {"X-Ref": "1", "Subject": "sneaked", "X-B": "a\nb"}}
+    assert message_headers("resend", metadata) == (("X-Ref", "1"),)
+    assert message_headers("postmark", metadata) == (("X-Ref", "1"),)
+    assert message_headers("api", metadata) == ()  # free-form metadata of the native API
+    assert message_headers("resend", {"headers": ["X-Ref", "1"]}) == ()
+
+
+def test_text_only_bodies_are_decided_in_one_place() -> None:
+    assert bodies("<p>x</p>", "x") == ("<p>x</p>", "x")
+    assert bodies(None, "a < b") == ("", "a < b")  # text-only: one text/plain part, as the core

@@ -376,3 +376,24 @@ def test_a_text_only_message_with_an_attachment_is_mixed_without_an_html_part() 
     assert kinds == ["text/plain", "application/pdf"]
     assert b"text/html" not in raw
     assert next(parsed.iter_attachments()).get_content() == PDF
+
+
+def test_custom_headers_are_written_before_the_body_as_given() -> None:
+    url = "<https://acme.example.com/unsubscribe?token=" + "t" * 120 + ">"
+    raw = build_mime(
+        message(
+            headers=(("X-Entity-Ref", "abc 123"), ("List-Unsubscribe", url), ("X-Note", "Grüße"))
+        )
+    )
+    parsed = parse(raw)
+    assert parsed["X-Entity-Ref"] == "abc 123"
+    assert unfolded_header(raw, "List-Unsubscribe") == url  # a long URL is never cut or encoded
+    assert str(parsed["X-Note"]) == "Grüße"
+    assert raw.index(b"X-Entity-Ref") < raw.index(b"\r\n\r\n")
+    assert all(len(line) <= 998 for line in lines(raw))
+
+
+def test_crlf_in_a_custom_header_value_becomes_a_space() -> None:
+    raw = build_mime(message(headers=(("X-Ref", "a\r\nBcc: evil@example.org"),)))
+    assert b"\r\nBcc:" not in raw
+    assert unfolded_header(raw, "X-Ref") == "a Bcc: evil@example.org"
