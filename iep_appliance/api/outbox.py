@@ -13,50 +13,54 @@ from iep_appliance.domain.models import OutboxEntry, Principal
 from iep_appliance.runtime import Runtime
 
 
+def _d(text: str) -> msgspec.Meta:
+    return msgspec.Meta(description=text)
+
+
 class OutboxItemView(msgspec.Struct, frozen=True, rename="camel"):
-    message_id: str
-    created_at: str
-    size_bytes: int
-    subject: str
-    from_: str = msgspec.field(name="from")
-    to: list[str] = []
-    cc: list[str] = []
-    bcc: list[str] = []
+    message_id: Annotated[str, _d("The message's id (as in /v1/messages/{id}).")]
+    created_at: Annotated[str, _d("When the outbox kept it (ISO 8601, UTC).")]
+    size_bytes: Annotated[int, _d("Size of the raw message as sent, in bytes.")]
+    subject: Annotated[str, _d("Subject as sent (decoded).")]
+    from_: Annotated[str, _d("The From address.")] = msgspec.field(name="from")
+    to: Annotated[list[str], _d("To recipients.")] = []
+    cc: Annotated[list[str], _d("Cc recipients.")] = []
+    bcc: Annotated[list[str], _d("Bcc recipients (from the envelope).")] = []
 
 
 class OutboxList(msgspec.Struct, frozen=True, rename="camel"):
-    data: list[OutboxItemView]
-    next_cursor: str | None
+    data: Annotated[list[OutboxItemView], _d("Kept messages, newest first.")]
+    next_cursor: Annotated[str | None, _d("Pass as `cursor` for the next page; null at the end.")]
 
 
 class HeaderView(msgspec.Struct, frozen=True):
-    name: str
-    value: str
+    name: Annotated[str, _d("Header name.")]
+    value: Annotated[str, _d("Header value (decoded).")]
 
 
 class OutboxAttachmentView(msgspec.Struct, frozen=True, rename="camel"):
-    filename: str | None
-    content_type: str
-    size_bytes: int
+    filename: Annotated[str | None, _d("File name; null when the part has none.")]
+    content_type: Annotated[str, _d("MIME type of the part.")]
+    size_bytes: Annotated[int, _d("Decoded size in bytes.")]
 
 
 class OutboxMessageView(msgspec.Struct, frozen=True, rename="camel"):
-    message_id: str
-    created_at: str
-    size_bytes: int
-    subject: str
-    from_: str = msgspec.field(name="from")
-    to: list[str] = []
-    cc: list[str] = []
-    bcc: list[str] = []
-    headers: list[HeaderView] = []
-    html: str | None = None
-    text: str | None = None
-    attachments: list[OutboxAttachmentView] = []
+    message_id: Annotated[str, _d("The message's id (as in /v1/messages/{id}).")]
+    created_at: Annotated[str, _d("When the outbox kept it (ISO 8601, UTC).")]
+    size_bytes: Annotated[int, _d("Size of the raw message as sent, in bytes.")]
+    subject: Annotated[str, _d("Subject as sent (decoded).")]
+    from_: Annotated[str, _d("The From address.")] = msgspec.field(name="from")
+    to: Annotated[list[str], _d("To recipients.")] = []
+    cc: Annotated[list[str], _d("Cc recipients.")] = []
+    bcc: Annotated[list[str], _d("Bcc recipients (from the envelope).")] = []
+    headers: Annotated[list[HeaderView], _d("Every header of the message, in order.")] = []
+    html: Annotated[str | None, _d("The HTML part; null when none.")] = None
+    text: Annotated[str | None, _d("The text/plain part; null when none.")] = None
+    attachments: Annotated[list[OutboxAttachmentView], _d("Its attachments (metadata).")] = []
 
 
 class ClearedView(msgspec.Struct, frozen=True):
-    deleted: int
+    deleted: Annotated[int, _d("How many kept messages were deleted.")]
 
 
 def _rt(request: Request) -> Runtime:
