@@ -2,7 +2,8 @@
 
 UTF-8, nesting at most `MAX_DEPTH` deep, no NUL in any string (or member name). Each check
 is paid in full only when a cheap C-speed scan says it could fail: most bodies carry fewer
-than 64 brackets and no `\\u0000`, so the hot path pays a decode and two `bytes.count`s.
+than 64 brackets and no `\\u0000`, so the hot path pays a decode and three `bytes.count`s
+(a Handlebars `{{x}}` is never structure).
 A body that is not JSON at all passes: the decoder behind names that (400 "Malformed JSON").
 """
 
@@ -37,7 +38,7 @@ def check_body(body: bytes) -> BodyRefused | None:
             "The request body is not valid UTF-8",
             [FieldError("body", f"not valid UTF-8 (byte {exc.start})")],
         )
-    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and depth_of(body) > MAX_DEPTH:
+    if _openers_bound(body) > MAX_DEPTH and depth_of(body) > MAX_DEPTH:
         return BodyRefused(
             400,
             f"The JSON body is nested deeper than {MAX_DEPTH} levels",
@@ -56,6 +57,14 @@ def check_body(body: bytes) -> BodyRefused | None:
                 [FieldError(path, "must not contain a NUL character") for path in paths],
             )
     return None
+
+
+def _openers_bound(body: bytes) -> int:
+    """At least the number of `[` and `{` outside strings, counted at C speed. `{{` cannot be
+    structure in valid JSON (a member name must follow `{`), so each one, as in a Handlebars
+    `{{name}}`, is text; a body that is not valid JSON anyway fails in the decoder, which
+    meets it at its first `{{`, never nested deeper than the brackets counted."""
+    return body.count(b"[") + body.count(b"{") - 2 * body.count(b"{{")
 
 
 def depth_of(body: bytes) -> int:

@@ -68,3 +68,11 @@ def test_send_errors_add_the_rules_for_members_that_decoded() -> None:
         NOW,
     )
     assert sorted(e.path for e in found) == ["cc[0]", "htmlBody", "subject", "to[1]"]
+
+
+def test_handlebars_braces_are_text_and_do_not_hide_real_nesting() -> None:
+    shallow = b'{"htmlBody": "' + b"<p>{{name}} {{{raw}}}</p>" * 40 + b'", "to": ["a@x.com"]}'
+    assert check_body(shallow) is None
+    deep = b'{"a":' * 70 + b'"{{x}}"' + b"}" * 70
+    refused = check_body(deep)
+    assert refused is not None and refused.status == 400
