@@ -131,9 +131,10 @@ async def render_message(message: MessageRecord, limits: RenderLimits) -> Render
 
 def with_unsubscribe(message: MessageRecord, ctx: SendContext, signer: Signer | None) -> Signer:
     """Prepend List-Unsubscribe headers (before DKIM signs them) when the message asks for it
-    (`metadata.unsubscribe`)."""
+    (`unsubscribe`; `metadata.unsubscribe` on messages accepted before that column)."""
     extra = b""
-    if ctx.unsubscribe_headers and message.metadata.get("unsubscribe") is True:
+    asked = message.unsubscribe or message.metadata.get("unsubscribe") is True
+    if ctx.unsubscribe_headers and asked:
         extra = ctx.unsubscribe_headers(message.id)
 
     inner = signer or ctx.signer

@@ -162,3 +162,33 @@ def test_an_ed25519_domain_sends_once_dns_verifies_it_and_its_signature_verifies
     received = send_and_receive(client, smtp_sink, "x@ed.example.net")
     assert tags(received)["a"] == "ed25519-sha256"
     assert dkim.verify(received.data, dnsfunc=local_txt(dns_server))
+
+
+def test_unsubscribe_headers_are_on_the_wire_and_covered_by_the_dkim_signature(
+    client: httpx.Client, smtp_sink: SmtpSink, dns_server: DnsServer
+) -> None:
+    domain = client.get("/v1/domains/example.com").json()
+    dns_server.publish([r for r in domain["records"] if r["purpose"] == "dkim"])
+    resp = client.post(
+        "/v1/messages",
+        json={
+            "to": ["ada@example.org"],
+            "from": {"email": "news@example.com"},
+            "subject": "Weekly",
+            "htmlBody": "<p>News</p>",
+            "unsubscribe": True,
+        },
+    )
+    assert resp.status_code == 202, resp.text
+    message_id = resp.json()["messageId"]
+    wait_until_sync(lambda: message_id in smtp_sink.by_iep_id(), timeout=30)
+    received = next(r for r in smtp_sink.received if r.parsed["X-IEP-Message-Id"] == message_id)
+
+    assert received.parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "/u/" in str(received.parsed["List-Unsubscribe"])
+    signed = set(tags(received)["h"].split(":"))
+    assert {"list-unsubscribe", "list-unsubscribe-post"} <= signed
+    assert dkim.verify(received.data, dnsfunc=local_txt(dns_server))
+    forged = received.data.replace(b"List-Unsubscribe: <", b"List-Unsubscribe: <http://evil/", 1)
+    assert forged != received.data
+    assert not dkim.verify(forged, dnsfunc=local_txt(dns_server))
