@@ -225,7 +225,7 @@ def load_for_send(conn: sqlite3.Connection, message_ids: list[str]) -> dict[str,
                 f"({','.join('?' * len(chunk))})"
             )
             with_attachments = {r[0] for r in conn.execute(att_sql, chunk)}
-        raw_ids = [row[0] for row in found if row[31] == "raw_mime"]
+        raw_ids = [row[0] for row in found if row[32] == "raw_mime"]  # kind
         raw: dict[str, bytes] = {}
         if raw_ids:
             sql = SELECT_RAW.format(",".join("?" * len(raw_ids)))
