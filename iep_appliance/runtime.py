@@ -524,3 +524,5 @@ class Runtime:
             rep = await self.reputation.of(tenant.id)
             self.metrics.tenant_bounce_rate.labels(tenant=tenant.slug).set(rep.bounce_rate)
             self.metrics.tenant_complaint_rate.labels(tenant=tenant.slug).set(rep.complaint_rate)
+            held = 1 if self.reputation.is_held(tenant.id) else 0
+            self.metrics.tenant_held.labels(tenant=tenant.slug).set(held)

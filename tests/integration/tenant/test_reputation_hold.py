@@ -70,6 +70,10 @@ async def test_a_held_tenant_is_accepted_but_not_sent_until_resumed(
     assert paused["tenantId"] == acme.tenant_id and paused["messageId"] is None
     assert paused["data"]["reason"] == "complaint_rate"
     assert paused["data"]["complaintRate"] == 0.5
+    await started.rt.refresh_gauges()  # the gauge behind the IEPTenantSendingHeld alert
+    assert (
+        'iep_tenant_sending_held{tenant="acme"} 1.0' in (await started.client.get("/metrics")).text
+    )
 
     resp = await started.client.post(
         "/v1/messages", json=message(to=["e@example.org"]), headers=acme.auth
@@ -99,6 +103,10 @@ async def test_a_held_tenant_is_accepted_but_not_sent_until_resumed(
     assert await started.rt.reputation.enforce() == []
     assert (await reputation(started, acme))["state"] == "ok"
     assert len(paused_hooks(webhook_sink)) == 1
+    await started.rt.refresh_gauges()
+    assert (
+        'iep_tenant_sending_held{tenant="acme"} 0.0' in (await started.client.get("/metrics")).text
+    )
     assert await started.rt.reputation.resume(acme.tenant_id) is False  # not held now
 
 
