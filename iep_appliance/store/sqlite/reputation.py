@@ -18,10 +18,11 @@ RESUME = (
     "UPDATE tenants SET reputation_held_at = NULL, reputation_resumed_at = ?, updated_at = ?"
     " WHERE id = ? AND reputation_held_at IS NOT NULL"
 )
-# Held mail was deferred to a later recheck: due again now.
+# Held mail was deferred to a later recheck (delivery/sender.py `hold`, last_error "held: …"):
+# due again now. Not the tenant's scheduled sends or retries in backoff: they keep their time.
 RELEASE_HELD = (
     "UPDATE jobs SET run_at = ?, updated_at = ? WHERE kind = 'send' AND tenant_id = ?"
-    " AND state = 'ready' AND run_at > ?"
+    " AND state = 'ready' AND run_at > ? AND last_error LIKE 'held:%'"
 )
 # Per day (UTC, by creation): messages that went out or bounced, and those that bounced.
 TREND_MESSAGES = (

@@ -91,6 +91,12 @@ async def test_a_held_tenant_is_accepted_but_not_sent_until_resumed(
     assert found["attempts"] == 0  # the hold spends no attempt
     assert await started.rt.reputation.enforce() == []  # already held: no second webhook
 
+    later = await started.client.post(
+        "/v1/messages",
+        json=message(to=["f@example.org"], scheduledAt="2026-01-01T06:00:00Z"),
+        headers=acme.auth,
+    )
+    assert later.status_code == 202, later.text
     started.clock.advance(5)  # type: ignore[attr-defined]  # the resume comes later (< the 60 s recheck)
     assert await started.rt.reputation.resume(acme.tenant_id) is True
     await wait_until(lambda: held_id in smtp_sink.by_iep_id(), timeout=15)
@@ -103,6 +109,9 @@ async def test_a_held_tenant_is_accepted_but_not_sent_until_resumed(
     assert await started.rt.reputation.enforce() == []
     assert (await reputation(started, acme))["state"] == "ok"
     assert len(paused_hooks(webhook_sink)) == 1
+    # The resume released the held mail only: a scheduled send keeps its time.
+    assert later.json()["messageId"] not in smtp_sink.by_iep_id()
+    assert (await detail(started, acme, later.json()["messageId"]))["status"] != "sent"
     await started.rt.refresh_gauges()
     assert (
         'iep_tenant_sending_held{tenant="acme"} 0.0' in (await started.client.get("/metrics")).text
