@@ -43,6 +43,13 @@ class Metrics:
             ["tenant"],
             registry=r,
         )
+        self.tenant_held = Gauge(
+            "iep_tenant_sending_held",
+            "1 while a tenant's sending is held for its bounce or complaint rate (until an"
+            " operator resumes it), else 0.",
+            ["tenant"],
+            registry=r,
+        )
         self.oldest_ready_age = Gauge(
             "iep_oldest_ready_job_age_seconds", "Age of the oldest due send job.", registry=r
         )

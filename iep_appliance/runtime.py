@@ -80,6 +80,7 @@ class Runtime:
             self.first_start = await first_start(self.store, self.keys, self.store.db.path, url)
             await self.rate_limits.load()
             await self.dkim_keys.ensure_all()
+            await self.reputation.load()
             released = await self.store.release_all_leases()
             if released:
                 event(log, "leases.released", count=released)
@@ -182,9 +183,26 @@ class Runtime:
                 await self.store.release_expired_leases(self.clock.now(), keep)
                 await self.dkim_keys.ensure_all()
                 await self.domain_checks.run_due()
+                await self.reputation.enforce()
                 await self._purge_inbound()
             except Exception:
                 log.exception("housekeeping.failed")
+
+    def _on_inbound_effects(self, effects: list[Any]) -> None:
+        """A bounce or complaint came in: check its tenants' reputation now, not at the next
+        housekeeping round."""
+        tenants = {e.tenant_id for e in effects if e.kind in ("hard", "complaint")}
+        if not tenants:
+            return
+        task = asyncio.create_task(self.reputation.enforce(tenants), name="reputation-check")
+        self._reputation_checks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._reputation_checks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("reputation.check_failed", exc_info=t.exception())
+
+        task.add_done_callback(done)
 
     async def _purge_inbound(self) -> None:
         from datetime import timedelta
@@ -296,9 +314,11 @@ class Runtime:
             max_stored_bytes=cfg.inbound.max_stored_bytes,
         )
         self.inbound_listener: Any = None
-        from iep_appliance.services.inbound import ReputationService
+        from iep_appliance.services.reputation import ReputationService
 
         self.reputation = ReputationService(self.store, self.clock, cfg.reputation)
+        self.inbound.on_effects = self._on_inbound_effects
+        self._reputation_checks: set[asyncio.Task[Any]] = set()
 
     @property
     def bounce_key(self) -> bytes:
@@ -504,3 +524,5 @@ class Runtime:
             rep = await self.reputation.of(tenant.id)
             self.metrics.tenant_bounce_rate.labels(tenant=tenant.slug).set(rep.bounce_rate)
             self.metrics.tenant_complaint_rate.labels(tenant=tenant.slug).set(rep.complaint_rate)
+            held = 1 if self.reputation.is_held(tenant.id) else 0
+            self.metrics.tenant_held.labels(tenant=tenant.slug).set(held)

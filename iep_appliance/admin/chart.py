@@ -110,3 +110,26 @@ def bar_chart(
         y_ticks=y_ticks,
         empty=peak == 0,
     )
+
+
+SMALL_W, SMALL_H = 280, 60
+
+
+def rate_trend(
+    days: list[tuple[str, float, float]], pause_bounce: float, pause_complaint: float
+) -> list[Bar]:
+    """A small trend (the reputation panel): per day (day, bounce rate, complaint rate), two
+    bars, each as a share of its pause threshold (the threshold at half height; clipped at
+    twice it), so one glance says how close a tenant is to being held."""
+    slot = SMALL_W / max(1, len(days))
+    bar_w = max(2.0, (slot - 4) / 2)
+    bars = []
+    for i, (day, bounce, complaint) in enumerate(days):
+        x = i * slot + 1
+        for j, (kind, rate, limit) in enumerate(
+            (("bounced", bounce, pause_bounce), ("complained", complaint, pause_complaint))
+        ):
+            h = SMALL_H / 2 * min(rate / limit, 2.0) if limit else 0.0
+            title = f"{day}: {rate * 100:.2f} % {kind}"
+            bars.append(Bar(x + j * (bar_w + 1), SMALL_H - h, bar_w, h, kind, title))
+    return bars

@@ -28,6 +28,7 @@ from iep_appliance.admin import (
     tenant_domains,
     tenant_keys,
     tenant_page,
+    tenant_reputation,
     tenant_suppressions,
     tenant_webhooks,
     tenant_workflows,
@@ -64,6 +65,7 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (tenant_page.add_domain, "admin"),  # POST /admin/tenants/{id}/domains
     (tenant_page.remove_domain, "admin"),  # POST /admin/tenants/{id}/domains/remove
     (tenant_domains.show, "viewer"),  # GET  /admin/tenants/{id}/domains/{domain} (issue 16)
+    (tenant_reputation.resume, "admin"),  # POST /admin/tenants/{id}/reputation/resume
     (tenant_domains.verify, "admin"),  # POST /admin/tenants/{id}/domains/{domain}/verify
     (tenant_keys.create_key, "admin"),  # POST /admin/tenants/{id}/keys
     (tenant_keys.rotate_key, "admin"),  # POST /admin/tenants/{id}/keys/{key}/rotate

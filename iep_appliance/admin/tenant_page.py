@@ -35,6 +35,7 @@ NOTICES = {
     "deactivated": "Tenant deactivated: its API keys are refused and it accepts nothing.",
     "domain-added": "Domain added.",
     "domain-removed": "Domain removed.",
+    "reputation-resumed": "Sending resumed: the held mail goes out now.",
     "key-revoked": "Key revoked: the API refuses it from now on.",
     "webhook-deleted": "Webhook deleted.",
     "webhook-enabled": "Webhook enabled.",
@@ -113,9 +114,11 @@ async def _settings(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str
 
 
 async def _domains(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:
+    from iep_appliance.admin.tenant_reputation import panel  # it imports this module
+
     return {
         "domains": await rt(request).domains.list_all(tenant.id),
-        "reputation": await rt(request).reputation.of(tenant.id),  # issue 16
+        **await panel(request, tenant),
     }
 
 

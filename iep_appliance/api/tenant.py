@@ -32,6 +32,13 @@ class TenantView(msgspec.Struct, frozen=True, rename="camel"):
     routing: Annotated[
         Routing, msgspec.Meta(description="Which providers deliver the tenant's messages.")
     ]
+    unsubscribe: Annotated[
+        bool,
+        msgspec.Meta(
+            description="One-click unsubscribe headers on every send that does not set"
+            " `unsubscribe` itself."
+        ),
+    ] = False
 
 
 def _rt(request: Request) -> Runtime:
@@ -48,6 +55,7 @@ def view(t: Tenant) -> TenantView:
         rate_limits=t.settings.rate_limits,
         attachments=t.settings.attachments,
         routing=t.settings.routing,
+        unsubscribe=t.settings.unsubscribe,
     )
 
 

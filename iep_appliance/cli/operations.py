@@ -2,13 +2,16 @@
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from iep_appliance import __version__
 from iep_appliance.cli.context import Services, with_services
 from iep_appliance.cli.output import OK
 from iep_appliance.config import Config
+from iep_appliance.services.secret_box import KEY_FILE
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -31,9 +34,21 @@ async def _backup(s: Services, args: argparse.Namespace) -> int:
     from iep_appliance.services.backups import backup
 
     rt = s.rt
+    key_env = rt.config.security.secret_key_env
+    key_file = None  # a key from the environment is not the appliance's to archive
+    if not (key_env and os.environ.get(key_env)):
+        key_file = Path(rt.config.storage.path).parent / KEY_FILE
     manifest = await backup(
-        rt.store, rt.config.storage.attachments_dir, args.to, __version__, rt.clock, _progress
+        rt.store,
+        rt.config.storage.attachments_dir,
+        args.to,
+        __version__,
+        rt.clock,
+        _progress,
+        secret_key_file=key_file,
     )
+    if key_file is None:
+        _progress(f"master key: from ${key_env}, not in the archive (keep it with the backup)")
     counts = ", ".join(f"{k} {v}" for k, v in manifest.counts.items())
     print(f"backup written to {args.to}: {counts}, attachment files {manifest.attachment_files}")
     return OK

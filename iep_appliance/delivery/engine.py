@@ -95,6 +95,7 @@ class DeliveryEngine:
             signer_for=runtime.dkim_keys.signer_for if cfg.dkim.sign else None,
             return_path=runtime.return_path,
             unsubscribe_headers=runtime.unsubscribe_headers,
+            held=runtime.reputation.is_held,
         )
         self.handlers: dict[str, JobHandler] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -43,6 +43,7 @@ from iep_appliance.logs import event
 
 log = logging.getLogger("iep.sender")
 MIN_DEFER_SECONDS = 1.0  # a deferred job is not claimed again sooner than this
+HOLD_RECHECK_SECONDS = 60.0  # a held tenant's job is looked at again this often
 INLINE_RENDER_STEPS = 2_000
 # One thread for the heavy renders: several would share the GIL with the event loop and slow it.
 _RENDER_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="iep-render")
@@ -70,6 +71,8 @@ class SendContext(msgspec.Struct):
     return_path: Callable[[str], str] | None = None
     # One-click unsubscribe (issue 16): List-Unsubscribe header lines for a message id.
     unsubscribe_headers: Callable[[str], bytes] | None = None
+    # Reputation hold (DESIGN §10.3): True while a tenant's sending is held.
+    held: Callable[[str], bool] | None = None
 
 
 def drop_suppressed(
@@ -130,9 +133,10 @@ async def render_message(message: MessageRecord, limits: RenderLimits) -> Render
 
 def with_unsubscribe(message: MessageRecord, ctx: SendContext, signer: Signer | None) -> Signer:
     """Prepend List-Unsubscribe headers (before DKIM signs them) when the message asks for it
-    (`metadata.unsubscribe`)."""
+    (`unsubscribe`; `metadata.unsubscribe` on messages accepted before that column)."""
     extra = b""
-    if ctx.unsubscribe_headers and message.metadata.get("unsubscribe") is True:
+    asked = message.unsubscribe or message.metadata.get("unsubscribe") is True
+    if ctx.unsubscribe_headers and asked:
         extra = ctx.unsubscribe_headers(message.id)
 
     inner = signer or ctx.signer
@@ -165,6 +169,8 @@ async def process(
     ctx: SendContext,
 ) -> Completion:
     """Run one attempt of `job` for `message` and say what to record."""
+    if ctx.held is not None and ctx.held(message.tenant_id):
+        return hold(job, message, ctx)
     base = {"sandbox": True} if message.sandbox else {}
     recipients, dropped = drop_suppressed(message, suppressed)
     events: list[tuple[str, dict[str, Any]]] = [
@@ -322,6 +328,23 @@ def defer(job: Job, message: MessageRecord, route: Route, ctx: SendContext) -> C
         retry_at=retry_at,
         deferred=True,
         events=(("queued", data),),
+    )
+
+
+def hold(job: Job, message: MessageRecord, ctx: SendContext) -> Completion:
+    """The tenant's sending is held (reputation): back to queued until the next look, the
+    attempt given back, no event (a resume makes the job due at once)."""
+    retry_at = ids.iso(ctx.clock.now() + timedelta(seconds=HOLD_RECHECK_SECONDS))
+    return Completion(
+        job_id=job.id,
+        message_id=message.id,
+        tenant_id=message.tenant_id,
+        status="queued",
+        attempts=max(job.attempts - 1, 0),
+        error="held: the tenant's sending is paused for its bounce or complaint rate"
+        " until an operator resumes it (no attempt spent)",
+        retry_at=retry_at,
+        deferred=True,
     )
 
 

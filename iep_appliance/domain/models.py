@@ -94,6 +94,8 @@ class TenantSettings(msgspec.Struct, frozen=True, rename="camel", forbid_unknown
     rate_limits: RateLimits = RateLimits()
     attachments: AttachmentLimits = AttachmentLimits()
     routing: Routing = Routing()
+    # One-click unsubscribe headers on every send that does not say (DESIGN §10.3).
+    unsubscribe: bool = False
 
 
 class Tenant(msgspec.Struct, frozen=True):
@@ -202,6 +204,13 @@ class SendRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fi
         str | None,
         msgspec.Meta(description="Named queue the message goes through; `default` when absent."),
     ] = None
+    unsubscribe: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description="Add one-click unsubscribe headers (List-Unsubscribe, RFC 8058);"
+            " the tenant's `unsubscribe` setting when absent."
+        ),
+    ] = None
 
 
 # ---- what the store keeps -------------------------------------------------------------------
@@ -253,6 +262,8 @@ class NewMessage(msgspec.Struct, frozen=True):
     origin_user: str | None = None
     # A raw_mime message is sent as `raw_mime`, never rendered (SMTP submission).
     raw_mime: bytes | None = None
+    # One-click unsubscribe headers (DESIGN §10.3): the send's `unsubscribe`, else the tenant's.
+    unsubscribe: bool = False
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -309,6 +320,7 @@ class MessageRecord(msgspec.Struct, frozen=True):
     origin_client: str | None = None
     origin_user: str | None = None
     kind: str = "structured"  # structured | raw_mime
+    unsubscribe: bool = False  # add List-Unsubscribe headers (DESIGN §10.3)
     raw_mime: bytes | None = None  # a raw_mime message's MIME; loaded for sending only
 
 
@@ -497,6 +509,13 @@ class BatchRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_f
     queue: Annotated[
         str | None,
         msgspec.Meta(description="Named queue the messages go through; `default` when absent."),
+    ] = None
+    unsubscribe: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description="Add one-click unsubscribe headers (List-Unsubscribe, RFC 8058);"
+            " the tenant's `unsubscribe` setting when absent."
+        ),
     ] = None
 
 

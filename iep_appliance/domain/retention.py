@@ -34,6 +34,9 @@ BACKUP_FORMAT_VERSION = 1
 BACKUP_DATABASE = "database/iep.db"
 BACKUP_ATTACHMENTS = "attachments"
 BACKUP_MANIFEST = "manifest.json"
+# The master key file (DESIGN §10), when the key comes from it and not from the environment:
+# without it a restored appliance cannot open its DKIM keys nor check its old tokens.
+BACKUP_SECRET_KEY = "secret.key"
 
 
 def cutoff(now: datetime, days: int) -> str | None:
@@ -94,6 +97,7 @@ class BackupManifest(msgspec.Struct, frozen=True, rename="camel"):
     counts: dict[str, int]
     attachment_files: int
     attachment_bytes: int
+    secret_key: bool = False  # the archive holds BACKUP_SECRET_KEY
 
 
 def check_manifest(raw: bytes, max_schema_version: int) -> BackupManifest:

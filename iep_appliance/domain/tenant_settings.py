@@ -51,7 +51,7 @@ def apply_patch(tenant: Tenant, body: Any, providers: Collection[str]) -> Patche
         "active": tenant.active,
     }
     for key in body:
-        if key not in (*_READ_ONLY, "name", "sandbox", *_SECTIONS):
+        if key not in (*_READ_ONLY, "name", "sandbox", "unsubscribe", *_SECTIONS):
             errors.append(FieldError(key, "is not a known field"))
     for key in _READ_ONLY:
         if key in body and body[key] != current[key]:
@@ -77,6 +77,11 @@ def apply_patch(tenant: Tenant, body: Any, providers: Collection[str]) -> Patche
         checked = _CHECKS[key](merged, value, providers, errors)
         if checked is not None:
             sections[_attr(key)] = checked
+    if "unsubscribe" in body:
+        if isinstance(body["unsubscribe"], bool):
+            settings = msgspec.structs.replace(settings, unsubscribe=body["unsubscribe"])
+        else:
+            errors.append(FieldError("unsubscribe", "must be true or false"))
     if errors:
         raise ValidationFailed(errors)
     return Patched(name=name, settings=msgspec.structs.replace(settings, **sections))

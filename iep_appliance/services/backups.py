@@ -38,6 +38,7 @@ from iep_appliance.domain.retention import (
     BACKUP_FORMAT,
     BACKUP_FORMAT_VERSION,
     BACKUP_MANIFEST,
+    BACKUP_SECRET_KEY,
     BackupManifest,
     check_manifest,
 )
@@ -58,8 +59,10 @@ async def backup(
     version: str,
     clock: Clock,
     progress: Progress = _quiet,
+    secret_key_file: Path | None = None,
 ) -> BackupManifest:
-    """Write a consistent archive of the running store and its attachments to `dest`."""
+    """Write a consistent archive of the running store and its attachments to `dest`, with
+    the master key file `secret_key_file` when given (and present)."""
     target = await asyncio.to_thread(_target, dest)
     created_at = ids.iso(clock.now())
     with tempfile.TemporaryDirectory(prefix=".iep-backup-", dir=target.parent) as tmp:
@@ -86,6 +89,9 @@ async def backup(
             progress(f"attachments: {len(missing)} purged since the snapshot, left out")
             info = await store.snapshot_forget_attachments(str(db_copy), missing)
         await asyncio.to_thread(_add_database, partial, db_copy)
+        with_key = await asyncio.to_thread(_add_secret_key, partial, secret_key_file)
+        if with_key:
+            progress(f"master key: {BACKUP_SECRET_KEY} included (keep the archive private)")
         manifest = BackupManifest(
             format=BACKUP_FORMAT,
             format_version=BACKUP_FORMAT_VERSION,
@@ -96,6 +102,7 @@ async def backup(
             counts=info.counts,
             attachment_files=files,
             attachment_bytes=size,
+            secret_key=with_key,
         )
         await asyncio.to_thread(_finish_archive, partial, target, manifest)
     progress(f"archive written: {target}")
@@ -145,6 +152,17 @@ def _add_database(partial: Path, db_copy: Path) -> None:
         info.mode = FILE_MODE
         with db_copy.open("rb") as fh:
             tar.addfile(info, fh)
+
+
+def _add_secret_key(partial: Path, key_file: Path | None) -> bool:
+    if key_file is None or not key_file.is_file():
+        return False
+    with tarfile.open(partial, "a", format=tarfile.PAX_FORMAT) as tar:
+        info = tar.gettarinfo(key_file, arcname=BACKUP_SECRET_KEY)
+        info.mode = FILE_MODE
+        with key_file.open("rb") as fh:
+            tar.addfile(info, fh)
+    return True
 
 
 def _finish_archive(partial: Path, target: Path, manifest: BackupManifest) -> None:
@@ -267,13 +285,15 @@ def _unpacked(staging: Path, latest_schema: int) -> tuple[BackupManifest, Path, 
     copy = staging / BACKUP_DATABASE
     if not copy.is_file():
         raise _bad(f"not an IEP backup: no {BACKUP_DATABASE}")
+    if manifest.secret_key != (staging / BACKUP_SECRET_KEY).is_file():
+        raise _bad(f"the archive's {BACKUP_SECRET_KEY} does not match the manifest")
     files = staging / BACKUP_ATTACHMENTS
     found = sum(len(n) for _r, _d, n in os.walk(files)) if files.is_dir() else 0
     return manifest, copy, found
 
 
 def _extract(source: Path, staging: Path) -> None:
-    allowed = (BACKUP_MANIFEST, BACKUP_DATABASE)
+    allowed = (BACKUP_MANIFEST, BACKUP_DATABASE, BACKUP_SECRET_KEY)
     try:
         with tarfile.open(source, "r:*") as tar:
             for member in tar:
@@ -301,6 +321,10 @@ def _place(staging: Path, db: Path, atts: Path) -> None:
     else:
         make_private_dirs(atts)
     make_private_dirs(db.parent)
+    key = staging / BACKUP_SECRET_KEY
+    if key.is_file():
+        os.chmod(key, 0o600)
+        _move(key, db.parent / BACKUP_SECRET_KEY)
     _move(staging / BACKUP_DATABASE, db)
     dir_fd = os.open(db.parent, os.O_RDONLY)
     try:

@@ -47,10 +47,11 @@ from iep_appliance.domain.models import (
     Principal,
     Queue,
     StoredAttachment,
+    TenantSettings,
 )
 from iep_appliance.domain.queues import job_rank
 from iep_appliance.domain.validation import decode_error_path
-from iep_appliance.services.messages import MessageService, TenantContext
+from iep_appliance.services.messages import MessageService, TenantContext, wants_unsubscribe
 from iep_appliance.services.queues import QueueService
 from iep_appliance.store.base import Store
 
@@ -117,7 +118,9 @@ class BatchService:
                 body_hash=batch_hash(req) if req.idempotency_key else None,
                 created_at=ids.iso(now),
             )
-            messages = await self._messages(req, shared, recipients, batch, queue, stored)
+            messages = await self._messages(
+                req, shared, recipients, batch, queue, stored, ctx.tenant.settings
+            )
             result = await self.store.accept_batch(tenant_id, batch, messages)
         except BaseException:
             if stored:
@@ -167,11 +170,13 @@ class BatchService:
         batch: NewBatch,
         queue: Queue,
         stored: tuple[StoredAttachment, ...],
+        settings: TenantSettings,
     ) -> list[NewMessage]:
         """One NewMessage per recipient entry (built in slices, yielding between them)."""
         rank = job_rank(queue.priority, req.priority)
         max_attempts = self.queues.max_attempts(queue)
         new_id = self.clock.new_id
+        unsubscribe = wants_unsubscribe(req.unsubscribe, req.metadata, settings)
         out: list[NewMessage] = []
         for start in range(0, len(recipients), SLICE):
             for r in recipients[start : start + SLICE]:
@@ -206,6 +211,7 @@ class BatchService:
                         batch_id=batch.id,
                         job_priority=rank,
                         queue_id=queue.id,
+                        unsubscribe=unsubscribe,
                     )
                 )
             await asyncio.sleep(0)

@@ -28,7 +28,6 @@ from iep_appliance.domain.bounces import (
     parse_report,
 )
 from iep_appliance.domain.models import MessageRecord
-from iep_appliance.domain.reputation import Reputation, assess
 from iep_appliance.logs import event
 from iep_appliance.services.secret_box import SecretBox
 from iep_appliance.store.base import DeliverabilityStore, Store
@@ -214,27 +213,3 @@ def unsubscribe_effects(
             webhook="message.unsubscribed",
         )
     ]
-
-
-class ReputationService:
-    """Bounce and complaint rates per tenant (GET /v1/analytics/reputation, the gauges)."""
-
-    def __init__(self, store: InboundStore, clock: Clock, cfg: Any) -> None:
-        self.store = store
-        self.clock = clock
-        self.cfg = cfg
-
-    async def of(self, tenant_id: str) -> Reputation:
-        from datetime import timedelta
-
-        since = ids.iso(self.clock.now() - timedelta(days=self.cfg.window_days))
-        messages, bounces, complaints = await self.store.reputation_counts(tenant_id, since)
-        return assess(
-            messages,
-            bounces,
-            complaints,
-            window_days=self.cfg.window_days,
-            pause_bounce_rate=self.cfg.pause_bounce_rate,
-            pause_complaint_rate=self.cfg.pause_complaint_rate,
-            min_messages=self.cfg.min_messages,
-        )

@@ -81,6 +81,16 @@ def body_hash(req: SendRequest) -> str:
     return hashlib.sha256(_encoder.encode(canonical)).hexdigest()
 
 
+def wants_unsubscribe(asked: bool | None, metadata: dict[str, Any], settings: Any) -> bool:
+    """The send's `unsubscribe`; else the interim `metadata.unsubscribe: true` (kept for
+    compatibility); else the tenant's default."""
+    if asked is not None:
+        return asked
+    if metadata.get("unsubscribe") is True:
+        return True
+    return bool(settings.unsubscribe)
+
+
 class MessageService:
     def __init__(
         self,
@@ -232,6 +242,7 @@ class MessageService:
             attachments=stored,
             sandbox=principal.sandbox or tenant.settings.sandbox,
             queue=req.queue or "default",
+            unsubscribe=wants_unsubscribe(req.unsubscribe, req.metadata, tenant.settings),
             **extra,
         )
 

@@ -283,7 +283,7 @@ def count_hard_bounce(
 def enqueue_webhooks(
     conn: sqlite3.Connection,
     tenant_id: str,
-    message_id: str,
+    message_id: str | None,
     event: str,
     data: dict[str, Any],
     now: str,

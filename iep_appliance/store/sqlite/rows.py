@@ -70,7 +70,7 @@ MESSAGE_COLUMNS = (
     " subject, html_body, text_body, rendered_subject, rendered_html, rendered_text, variables,"
     " metadata, priority, provider, attempts, max_attempts, last_error, sandbox, queue,"
     " batch_id, scheduled_at, sent_at, created_at, display_names, origin, origin_client,"
-    " origin_user, kind"
+    " origin_user, kind, unsubscribe"
 )
 
 
@@ -113,6 +113,7 @@ def message(
         origin_client=row[30],
         origin_user=row[31],
         kind=row[32],
+        unsubscribe=bool(row[33]),
         attachments=attachments,
         events=events,
     )

@@ -216,3 +216,86 @@ def test_a_file_purged_after_the_snapshot_leaves_a_consistent_archive(tmp_path: 
     assert db.execute("SELECT count(*) FROM attachments").fetchone() == (0,)
     assert db.execute("SELECT id FROM messages").fetchall() == [("m-old",)]
     db.close()
+
+
+def test_the_master_key_file_travels_with_the_backup_and_is_restored_0600(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DESIGN §10: DKIM keys are sealed under the master key, VERP/unsubscribe tokens signed
+    with keys derived from it; a restore without it could open neither."""
+    from iep_appliance.config import load as load_config
+    from iep_appliance.domain import verp
+    from iep_appliance.runtime import Runtime
+
+    cfg = seeded(tmp_path / "source")
+    add = ["domain", "add", "--config", str(cfg), "--tenant", "a", "news.example.com"]
+    assert main([*add, "--verified"]) == 0  # a DKIM key, sealed under a new secret.key
+    source_key = tmp_path / "source" / "data" / "secret.key"
+    assert source_key.is_file()
+
+    async def token_of(config: Path) -> tuple[str, bool]:
+        rt = Runtime(load_config(str(config)), deliver=False)
+        await rt.start()
+        try:
+            signer = await rt.dkim_keys.signer_for("x@news.example.com")
+            assert signer is not None  # the sealed private key opens
+            signed = signer(b"From: x@news.example.com\r\nSubject: s\r\n\r\nbody\r\n")
+            address = verp.bounce_address(
+                rt.bounce_key, "019b76da-a800-7be1-bbcc-7681ead146e4", "b.example.com"
+            )
+            return address, signed.startswith(b"DKIM-Signature:")
+        finally:
+            await rt.stop()
+
+    address, signs = asyncio.run(token_of(cfg))
+    assert signs
+    out = tmp_path / "backup.tar.gz"
+    assert main(["backup", "--config", str(cfg), "--to", str(out)]) == 0
+    with tarfile.open(out) as tar:
+        assert "secret.key" in tar.getnames()
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert manifest["secretKey"] is True
+    assert "secret.key included" in capsys.readouterr().err
+
+    target = config(tmp_path / "target")
+    assert restore(target, out) == 0
+    restored_key = tmp_path / "target" / "data" / "secret.key"
+    assert restored_key.read_bytes() == source_key.read_bytes()
+    assert restored_key.stat().st_mode & 0o777 == 0o600
+    again, signs_again = asyncio.run(token_of(target))
+    assert signs_again
+    assert again == address  # old VERP (and unsubscribe) tokens still check
+
+
+def test_a_master_key_from_the_environment_is_not_archived(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = seeded(tmp_path / "source")
+    monkeypatch.setenv("IEP_SECRET_KEY", "ab" * 32)
+    out = tmp_path / "backup.tar.gz"
+    assert main(["backup", "--config", str(cfg), "--to", str(out)]) == 0
+    with tarfile.open(out) as tar:
+        assert "secret.key" not in tar.getnames()
+    assert "not in the archive" in capsys.readouterr().err
+    target = config(tmp_path / "target")
+    assert restore(target, out) == 0
+    assert not (tmp_path / "target" / "data" / "secret.key").exists()
+
+
+def test_restore_refuses_an_archive_whose_key_file_is_missing_but_listed(
+    tmp_path: Path, archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with tarfile.open(archive) as tar:
+        entries = {
+            m.name: tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar
+            if m.isfile()
+        }
+    manifest = json.loads(entries["manifest.json"])
+    manifest["secretKey"] = True
+    entries["manifest.json"] = json.dumps(manifest).encode()
+    forged = _tar_gz(tmp_path / "forged.tar.gz", entries)
+    target = config(tmp_path / "target")
+    assert restore(target, forged) != 0
+    assert "secret.key" in capsys.readouterr().err
+    assert not (tmp_path / "target" / "data" / "iep.db").exists()

@@ -268,9 +268,9 @@ async def test_the_dashboard_message_page_shows_the_inbound_mail_escaped(
 
 
 async def sent_with_unsubscribe(
-    appliance: Appliance, who: TenantKey, sink: SmtpSink, to: str
+    appliance: Appliance, who: TenantKey, sink: SmtpSink, to: str, **asks: Any
 ) -> tuple[str, str, str]:
-    body = message(to=[to], metadata={"unsubscribe": True})
+    body = message(to=[to], **(asks or {"unsubscribe": True}))
     resp = await appliance.client.post("/v1/messages", json=body, headers=who.auth)
     assert resp.status_code == 202, resp.text
     message_id = resp.json()["messageId"]

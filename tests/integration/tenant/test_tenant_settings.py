@@ -10,7 +10,9 @@ from tests.support.problems import assert_problem
 from tests.support.smtp_sink import SmtpSink
 from tests.support.waiting import wait_until
 
-SHAPE = {"id", "slug", "name", "active", "sandbox", "rateLimits", "attachments", "routing"}
+SHAPE = {
+    "id", "slug", "name", "active", "sandbox", "rateLimits", "attachments", "routing", "unsubscribe"
+}  # fmt: skip
 
 
 async def patch(appliance: Appliance, who: TenantKey, body: Any) -> Any:
@@ -26,6 +28,7 @@ async def test_get_answers_the_documented_shape_with_defaults(appliance: Applian
     assert set(body) == SHAPE
     assert body["id"] == acme.tenant_id and body["slug"] == "acme" and body["active"] is True
     assert body["sandbox"] is False
+    assert body["unsubscribe"] is False
     assert body["rateLimits"] == {"maxPerMinute": None, "maxPerHour": None, "maxPerDay": None}
     assert body["routing"] == {"primaryProvider": None, "fallbackProvider": None}
     assert body["attachments"]["maxFileBytes"] == 10485760
