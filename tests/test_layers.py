@@ -49,7 +49,7 @@ DOMAIN_FORBIDDEN_STDLIB = {
 }  # fmt: skip
 CLOCK_READS = {"now", "utcnow", "today", "time", "time_ns", "monotonic"}
 
-INFRA = {"config", "clock", "logs", "metrics", "blobs", "paths"}
+INFRA = {"config", "config_env", "clock", "logs", "metrics", "blobs", "paths"}
 # layer -> layers it may import (besides itself and the root package).
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
@@ -82,7 +82,10 @@ ALLOWED: dict[str, set[str]] = {
     "submission": {"services", "domain", "logs", "config", "clock"},
     **{name: {"domain"} for name in INFRA},
 }
-EXTRA: dict[str, set[str]] = {"iep_appliance.store.sqlite.store": {"clock"}}
+EXTRA: dict[str, set[str]] = {
+    "iep_appliance.store.sqlite.store": {"clock"},
+    "iep_appliance.config": {"config_env"},  # the IEP_SECTION__KEY overrides, split out
+}
 TYPE_ONLY_RUNTIME = {"api", "admin", "delivery", "webhooks"}
 SQLITE_LAYERS = {"store.base", "store.sqlite"}
 WEB_LAYERS = {"api", "admin", "app"}

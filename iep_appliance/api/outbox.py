@@ -9,7 +9,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from iep_appliance.api.auth import needs
-from iep_appliance.domain.models import OutboxEntry, Principal
+from iep_appliance.domain.models import Principal
+from iep_appliance.domain.outbox import OutboxEntry
 from iep_appliance.runtime import Runtime
 
 

@@ -10,6 +10,29 @@ from email.message import EmailMessage
 import msgspec
 
 
+class OutboxFilter(msgspec.Struct, frozen=True):
+    """GET /v1/outbox: a recipient (to, cc or bcc), a subject substring, kept since."""
+
+    to: str | None = None
+    subject: str | None = None
+    since: str | None = None
+    limit: int = 50
+    after: tuple[str, str] | None = None  # (created_at, message_id) of the last item seen
+
+
+class OutboxEntry(msgspec.Struct, frozen=True):
+    """One message the outbox provider kept, with what a list shows of it."""
+
+    message_id: str
+    created_at: str
+    size_bytes: int
+    subject: str
+    from_email: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
+
+
 class OutboxAttachment(msgspec.Struct, frozen=True):
     filename: str | None
     content_type: str

@@ -4,8 +4,7 @@ a mail catcher. Another tenant's message id reads as missing."""
 
 from iep_appliance.domain import ids
 from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
-from iep_appliance.domain.models import OutboxEntry, OutboxFilter
-from iep_appliance.domain.outbox import ParsedMime, parse_mime
+from iep_appliance.domain.outbox import OutboxEntry, OutboxFilter, ParsedMime, parse_mime
 from iep_appliance.services.messages import decode_cursor, encode_cursor
 from iep_appliance.store.base import Store
 

@@ -38,8 +38,6 @@ from iep_appliance.domain.models import (
     MessageRecord,
     NewBatch,
     NewMessage,
-    OutboxEntry,
-    OutboxFilter,
     Queue,
     QueueStats,
     Replayed,
@@ -47,6 +45,7 @@ from iep_appliance.domain.models import (
     Tenant,
     TenantSettings,
 )
+from iep_appliance.domain.outbox import OutboxEntry, OutboxFilter
 from iep_appliance.domain.retention import PurgePlan, PurgeStep, SnapshotInfo
 from iep_appliance.domain.schedules import ScheduledJob, ScheduledRun
 from iep_appliance.domain.sender_domains import DkimKeyRecord, DomainCheck

@@ -4,7 +4,8 @@ sending, never listed), and the tenant-scoped outbox (list with filters, clear).
 import pytest
 
 from iep_appliance.clock import FakeClock
-from iep_appliance.domain.models import OutboxFilter, Tenant
+from iep_appliance.domain.models import Tenant
+from iep_appliance.domain.outbox import OutboxFilter
 from iep_appliance.store.base import Store
 from tests.contract import test_store as base
 from tests.contract.test_store import accept

@@ -4,7 +4,7 @@ the delete on the writer; every statement is scoped by tenant_id."""
 import sqlite3
 from typing import Any
 
-from iep_appliance.domain.models import OutboxEntry, OutboxFilter
+from iep_appliance.domain.outbox import OutboxEntry, OutboxFilter
 from iep_appliance.store.sqlite import rows
 from iep_appliance.store.sqlite.db import Database
 
