@@ -37,28 +37,7 @@ class KeyView(msgspec.Struct, frozen=True, rename="camel"):
     created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
 
 
-class CreatedKeyView(msgspec.Struct, frozen=True, rename="camel"):
-    id: Annotated[str, msgspec.Meta(description="Its id.")]
-    name: Annotated[str, msgspec.Meta(description="The key's name (a label for people).")]
-    prefix: Annotated[
-        str, msgspec.Meta(description="The key's public prefix, shown in lists and logs.")
-    ]
-    scopes: Annotated[
-        list[str], msgspec.Meta(description="What the key may do: `send`, `read`, `admin`.")
-    ]
-    sandbox: Annotated[
-        bool,
-        msgspec.Meta(
-            description="A sandbox key: its messages go to the outbox, never to recipients."
-        ),
-    ]
-    expires_at: Annotated[
-        str | None, msgspec.Meta(description="When the key stops working (ISO 8601); null = never.")
-    ]
-    last_used_at: Annotated[
-        str | None, msgspec.Meta(description="When the key was last used (ISO 8601); null = never.")
-    ]
-    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
+class CreatedKeyView(KeyView, frozen=True, rename="camel"):
     key: Annotated[str, msgspec.Meta(description="The secret key; shown only in this response.")]
 
 

@@ -178,49 +178,24 @@ async def process(
     ]
     if not recipients:
         error = "all recipients are suppressed"
-        return _complete(
-            job,
-            message,
-            "failed",
-            [*events, ("failed", {**base, "error": error})],
-            error=error,
-            webhook="failed",
-        )
+        return fail_now(job, message, events, base, error)
     if message.kind == "raw_mime":  # the client's MIME, sent as stored (issue 15)
         return await send_raw(job, message, recipients, routing, events, base, ctx)
     try:
         rendered = await render_message(message, ctx.render_limits)
     except RenderError as exc:
         error = str(exc) if isinstance(exc, RenderLimitExceeded) else f"render failed: {exc}"
-        return _complete(
-            job,
-            message,
-            "failed",
-            [*events, ("failed", {**base, "error": error})],
-            error=error,
-            webhook="failed",
-        )
+        return fail_now(job, message, events, base, error)
     try:
         attachments = await read_attachments(message, ctx.blobs)
     except OSError as exc:
         error = f"attachment unreadable: {exc}"
-        return _complete(
-            job,
-            message,
-            "failed",
-            [*events, ("failed", {**base, "error": error})],
-            error=error,
-            webhook="failed",
-        )
-    signer = await ctx.signer_for(message.from_email) if ctx.signer_for else None
-    signer = with_unsubscribe(message, ctx, signer)
-    mime = mime_for(message, rendered, attachments, ctx, signer)
-    sent = await send_via_route(ctx, message, recipients, mime, routing)
-    if isinstance(sent, Route):  # every route's breaker is open: wait for a trial, for free
-        return defer(job, message, sent, ctx)
-    outcome, provider = sent
-    decision = decide(outcome, job.attempts, ctx.schedule)
-    return _record(job, message, decision, outcome, provider, rendered, events, base, ctx)
+        return fail_now(job, message, events, base, error)
+    sign = await signer_of(message, ctx)
+    mime = mime_for(message, rendered, attachments, ctx, sign)
+    return await send_and_record(
+        job, message, recipients, routing, mime, rendered, events, base, ctx
+    )
 
 
 async def send_raw(
@@ -236,22 +211,57 @@ async def send_raw(
     is set) goes to the envelope recipients left after suppressions."""
     if message.raw_mime is None:
         error = "raw MIME missing from the store"
-        return _complete(
-            job,
-            message,
-            "failed",
-            [*events, ("failed", {**base, "error": error})],
-            error=error,
-            webhook="failed",
-        )
+        return fail_now(job, message, events, base, error)
+    sign = await signer_of(message, ctx)
+    mime = sign(message.raw_mime)
+    return await send_and_record(job, message, recipients, routing, mime, None, events, base, ctx)
+
+
+async def signer_of(message: MessageRecord, ctx: SendContext) -> Signer:
+    """What signs `message`'s MIME: its domain's DKIM key (when it has one), after the
+    List-Unsubscribe headers it asked for are prepended."""
     signer = await ctx.signer_for(message.from_email) if ctx.signer_for else None
-    sign = with_unsubscribe(message, ctx, signer)
-    sent = await send_via_route(ctx, message, recipients, sign(message.raw_mime), routing)
-    if isinstance(sent, Route):  # every route's breaker is open: wait for a trial, for free
+    return with_unsubscribe(message, ctx, signer)
+
+
+async def send_and_record(
+    job: Job,
+    message: MessageRecord,
+    recipients: tuple[str, ...],
+    routing: Routing,
+    mime: bytes,
+    rendered: Rendered | None,
+    events: list[tuple[str, dict[str, Any]]],
+    base: dict[str, Any],
+    ctx: SendContext,
+) -> Completion:
+    """Send `mime` by the message's route and say what to record; while every route's
+    breaker is open, wait for a trial without spending the attempt."""
+    sent = await send_via_route(ctx, message, recipients, mime, routing)
+    if isinstance(sent, Route):
         return defer(job, message, sent, ctx)
     outcome, provider = sent
     decision = decide(outcome, job.attempts, ctx.schedule)
-    return _record(job, message, decision, outcome, provider, None, events, base, ctx)
+    return _record(job, message, decision, outcome, provider, rendered, events, base, ctx)
+
+
+def fail_now(
+    job: Job,
+    message: MessageRecord,
+    events: list[tuple[str, dict[str, Any]]],
+    base: dict[str, Any],
+    error: str,
+) -> Completion:
+    """A permanent failure found before anything was sent (suppressed, render, attachments,
+    missing MIME): `failed` with `error`, no retry."""
+    return _complete(
+        job,
+        message,
+        "failed",
+        [*events, ("failed", {**base, "error": error})],
+        error=error,
+        webhook="failed",
+    )
 
 
 async def send_via_route(
