@@ -33,10 +33,12 @@ from iep_appliance.domain.models import (
     Tenant,
 )
 from iep_appliance.store.base import Store
+from iep_appliance.store.postgres.store import PostgresStore
 from iep_appliance.store.sqlite.migrate import migrate
 from iep_appliance.store.sqlite.store import SqliteStore
+from tests.support.postgres import fresh_schema
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgresql"]
 LEASE = timedelta(seconds=60)
 OpenStore = Callable[[], Awaitable[Store]]
 
@@ -62,19 +64,25 @@ async def open_store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[OpenStore]:
     opened: list[Any] = []
+    with contextlib.ExitStack() as stack:
 
-    async def open_one() -> Store:
-        if request.param == "sqlite":
-            store = SqliteStore(str(tmp_path / "iep.db"), clock, commit_window_ms=1.0)
-        else:  # pragma: no cover - future backends
-            raise AssertionError(request.param)
-        await store.open()
-        opened.append(store)
-        return store
+        async def open_one() -> Store:
+            store: Any
+            if request.param == "sqlite":
+                store = SqliteStore(str(tmp_path / "iep.db"), clock, commit_window_ms=1.0)
+            else:
+                if not schemas:
+                    schemas.append(stack.enter_context(fresh_schema()))
+                url, schema = schemas[0]
+                store = PostgresStore(url, clock, pool_size=4, search_path=schema)
+            await store.open()
+            opened.append(store)
+            return store
 
-    yield open_one
-    for store in reversed(opened):
-        await store.close()
+        schemas: list[tuple[str, str]] = []
+        yield open_one
+        for store in reversed(opened):
+            await store.close()
 
 
 @pytest.fixture
@@ -769,10 +777,9 @@ async def test_list_is_newest_first_and_pages_by_cursor_without_gaps(
 
 
 def _writer_db(store: Store) -> Any:
-    db = getattr(store, "db", None)
-    if db is None:  # pragma: no cover - other backends have no single writer
+    if not isinstance(store, SqliteStore) or isinstance(store, PostgresStore):
         pytest.skip("group commit is a property of the SQLite writer")
-    return db
+    return store.db
 
 
 @contextlib.contextmanager

@@ -10,17 +10,17 @@ from iep_appliance.clock import FakeClock
 from iep_appliance.domain.sender_domains import DkimKeyRecord, DnsRecord, DomainCheck
 from iep_appliance.store.sqlite.store import SqliteStore
 from tests.contract.test_store import BACKENDS
+from tests.support.postgres import backend_store
 
 NOW = "2026-01-01T00:00:00.000Z"
 
 
 @pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    assert request.param == "sqlite"
-    opened = SqliteStore(str(tmp_path / "iep.db"), FakeClock(), commit_window_ms=1.0)
-    await opened.open()
-    yield opened
-    await opened.close()
+    with backend_store(request.param, tmp_path, FakeClock()) as opened:
+        await opened.open()
+        yield opened
+        await opened.close()
 
 
 def key(selector: str, state: str, sealed: bytes = b"sealed") -> DkimKeyRecord:

@@ -9,17 +9,16 @@ import pytest
 from iep_appliance.clock import FakeClock
 from iep_appliance.domain.errors import Conflict
 from iep_appliance.store.base import Store
-from iep_appliance.store.sqlite.store import SqliteStore
 from tests.contract.test_store import BACKENDS, accept
+from tests.support.postgres import backend_store
 
 
 @pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    assert request.param == "sqlite"
-    opened = SqliteStore(str(tmp_path / "iep.db"), FakeClock(), commit_window_ms=1.0)
-    await opened.open()
-    yield opened
-    await opened.close()
+    with backend_store(request.param, tmp_path, FakeClock()) as opened:
+        await opened.open()
+        yield opened
+        await opened.close()
 
 
 async def test_users_are_listed_by_address_and_their_role_changes(store: Store) -> None:

@@ -9,8 +9,8 @@ import pytest
 from iep_appliance.clock import FakeClock
 from iep_appliance.domain.models import RateLimits, Tenant, TenantSettings
 from iep_appliance.store.base import Store
-from iep_appliance.store.sqlite.store import SqliteStore
 from tests.contract.test_store import BACKENDS
+from tests.support.postgres import backend_store
 
 MINUTE = "2026-01-01T00:01:00.000Z"
 EARLIER = "2026-01-01T00:00:00.000Z"
@@ -18,11 +18,10 @@ EARLIER = "2026-01-01T00:00:00.000Z"
 
 @pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    assert request.param == "sqlite"
-    opened = SqliteStore(str(tmp_path / "iep.db"), FakeClock(), commit_window_ms=1.0)
-    await opened.open()
-    yield opened
-    await opened.close()
+    with backend_store(request.param, tmp_path, FakeClock()) as opened:
+        await opened.open()
+        yield opened
+        await opened.close()
 
 
 @pytest.fixture

@@ -1,0 +1,244 @@
+"""The PostgreSQL connection owner: a pool, one transaction per write, retried when it lost a race.
+
+The verbs are the same functions the SQLite backend runs (`fn(conn)`, DB-API style); here they
+get a `PgConnection`, which translates each statement (`dialect.py`) and runs it on a pooled
+psycopg connection in a worker thread, never on the event loop.
+
+Why SERIALIZABLE: on SQLite one writer runs every write function alone, and the verbs rely on
+it (read a status, then update it). PostgreSQL runs writes side by side, on this node and on
+others; SERIALIZABLE gives the same outcome as running them one at a time, and a write that
+lost a race (serialization failure, deadlock, a unique key another transaction just took) is
+run again from the start, up to `_RETRIES` times: the verbs are pure functions of the database.
+Claims take their rows `FOR UPDATE SKIP LOCKED`, so claimers rarely collide at all.
+
+Client-side binding (psycopg's ClientCursor): parameters are quoted into the statement as
+SQLite binds them, untyped, so `? IS NULL` and a text column compared with a number behave as
+they do there. Integers in `numeric` results (`sum(bigint)`) come back as `int`, flags as 0/1.
+
+A database that cannot be reached, or refuses writes, raises `StoreUnavailable` (503 with
+Retry-After), as a full disk does on SQLite.
+"""
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.adapt import Loader
+from psycopg.types.numeric import IntDumper
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from iep_appliance.domain.errors import StoreUnavailable
+from iep_appliance.store.postgres.dialect import translate
+
+T = TypeVar("T")
+log = logging.getLogger("iep.store.postgres")
+
+# A write that lost a race runs again after a short random pause (so two that collided do not
+# collide again in step), doubling from 1 ms to at most 50 ms; 30 tries is seconds of contention.
+_RETRIES = 30
+_BACKOFF_FIRST, _BACKOFF_MAX = 0.001, 0.05
+_RACES = (
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.UniqueViolation,
+)
+_UNAVAILABLE = (
+    psycopg.OperationalError,
+    pg_errors.DiskFull,
+    pg_errors.ReadOnlySqlTransaction,
+    pg_errors.AdminShutdown,
+    PoolTimeout,
+)
+
+
+class _NumericLoader(Loader):
+    """`numeric` as int when whole (SQLite's sum() of integers is an integer), else float."""
+
+    def load(self, data: Any) -> int | float:
+        value = Decimal(bytes(data).decode())
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+class _BoolAsInt(IntDumper):
+    """Python bools into integer columns as 1/0, as sqlite3 stores them."""
+
+    def dump(self, obj: Any) -> bytes:
+        return b"1" if obj else b"0"
+
+    def quote(self, obj: Any) -> bytes:
+        return self.dump(obj)
+
+
+class _Cursor:
+    """What the verbs use of a sqlite3 cursor: fetchone, fetchall, rowcount, iteration."""
+
+    __slots__ = ("_cur",)
+
+    def __init__(self, cur: psycopg.ClientCursor[Any]) -> None:
+        self._cur = cur
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        if self._cur.description is None:
+            return None
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        if self._cur.description is None:
+            return []
+        return self._cur.fetchall()
+
+    def __iter__(self) -> Any:
+        return iter(self.fetchall())
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+
+class PgConnection:
+    """A psycopg connection that speaks the store's (SQLite) SQL: `execute`, `executemany`."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> _Cursor:
+        t = translate(sql)
+        cur = psycopg.ClientCursor(self._conn)
+        cur.execute(t.sql, t.params(params) if params else None)  # type: ignore[arg-type]
+        return _Cursor(cur)
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any] | Mapping[str, Any]]) -> _Cursor:
+        t = translate(sql)
+        cur = psycopg.ClientCursor(self._conn)
+        cur.executemany(t.sql, [t.params(p) for p in seq])  # type: ignore[misc]
+        return _Cursor(cur)
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.adapters.register_loader("numeric", _NumericLoader)
+    conn.adapters.register_dumper(bool, _BoolAsInt)
+
+
+def unavailable(exc: BaseException) -> StoreUnavailable | None:
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    if isinstance(exc, _UNAVAILABLE):
+        return StoreUnavailable(f"database unavailable: {type(exc).__name__}")
+    return None
+
+
+class PgDatabase:
+    """Same verbs as the SQLite `Database` (`write`, `write_alone`, `read`, `run_sync`, …)."""
+
+    def __init__(self, url: str, pool_size: int = 10, search_path: str = "") -> None:
+        self.url = url
+        self.pool_size = pool_size
+        self.search_path = search_path
+        self._pool: ConnectionPool | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A connection of its own (migrations, LISTEN), configured as the pool's are."""
+        options = f"-c search_path={self.search_path}" if self.search_path else ""
+        conn = psycopg.connect(self.url, options=options, autocommit=True)
+        _configure(conn)
+        return conn
+
+    def open(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                return
+            kwargs: dict[str, Any] = {"autocommit": True}  # BEGIN … COMMIT said explicitly
+            if self.search_path:
+                kwargs["options"] = f"-c search_path={self.search_path}"
+            self._pool = ConnectionPool(
+                self.url,
+                min_size=1,
+                max_size=self.pool_size,
+                kwargs=kwargs,
+                configure=_configure,
+                open=True,
+                timeout=30,
+                name="iep",
+            )
+            self._executor = ThreadPoolExecutor(self.pool_size, thread_name_prefix="iep-pg")
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.close_sync)
+
+    def close_sync(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        if pool is not None:
+            pool.close()
+
+    # ---- running verbs -----------------------------------------------------------------
+
+    def _transaction(self, fn: Callable[[Any], T], readonly: bool) -> T:
+        if self._pool is None:
+            raise RuntimeError("store is closed")
+        level = "REPEATABLE READ READ ONLY" if readonly else "SERIALIZABLE"
+        for attempt in range(_RETRIES):
+            try:
+                with self._pool.connection() as conn:
+                    conn.execute(f"BEGIN ISOLATION LEVEL {level}")
+                    try:
+                        result = fn(PgConnection(conn))
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if not conn.closed:
+                            conn.execute("ROLLBACK")
+                        raise
+                    return result
+            except _RACES:
+                if attempt == _RETRIES - 1:
+                    raise
+                pause = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2**attempt)
+                time.sleep(random.uniform(0, pause))  # a worker thread, never the event loop
+            except BaseException as exc:
+                found = unavailable(exc)
+                if found is None or found is exc:
+                    raise
+                raise found from exc
+        raise AssertionError("unreachable")
+
+    def run_sync(self, fn: Callable[[Any], T]) -> T:
+        """Run `fn` in one transaction right now (start-up and CLI)."""
+        self.open()
+        return self._transaction(fn, readonly=False)
+
+    def read_sync(self, fn: Callable[[Any], T]) -> T:
+        self.open()
+        return self._transaction(fn, readonly=True)
+
+    async def _run(self, fn: Callable[[Any], T], readonly: bool) -> T:
+        if self._executor is None:
+            raise RuntimeError("store is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transaction, fn, readonly)
+
+    async def write(self, fn: Callable[[Any], T]) -> T:
+        """Run `fn(conn)` in a transaction of its own; return once it is committed."""
+        return await self._run(fn, readonly=False)
+
+    async def write_alone(self, fn: Callable[[Any], T]) -> T:
+        return await self._run(fn, readonly=False)
+
+    async def read(self, fn: Callable[[Any], T]) -> T:
+        return await self._run(fn, readonly=True)

@@ -1,0 +1,52 @@
+"""PostgresStore: the Store verbs over PostgreSQL, for N appliance nodes on one database.
+
+The verbs are the SQLite backend's (one copy of every statement; `dialect.py` maps SQLite's
+SQL to PostgreSQL's); what differs is the lifecycle — a connection pool instead of a file,
+migrations under an advisory lock, the readiness probe — and that the file snapshot of
+`iep backup` is not offered (use `pg_dump`; see README "Running several nodes").
+"""
+
+from collections.abc import Callable
+
+from iep_appliance.clock import Clock
+from iep_appliance.store.postgres.db import PgDatabase
+from iep_appliance.store.postgres.migrate import latest_version, migrate
+from iep_appliance.store.sqlite.store import READY_PROBE, READY_PROBE_BYTES, SqliteStore
+
+
+class PostgresStore(SqliteStore):
+    def __init__(
+        self,
+        url: str,
+        clock: Clock,
+        pool_size: int = 10,
+        webhook_attempts: int = 4,
+        search_path: str = "",
+    ) -> None:
+        self.db = PgDatabase(url, pool_size, search_path)  # type: ignore[assignment]
+        self.clock = clock
+        self._listeners: list[Callable[[str], None]] = []
+        self.webhook_attempts = webhook_attempts
+
+    def open_sync(self) -> None:
+        conn = self.db.connect()  # type: ignore[attr-defined]
+        try:
+            migrate(conn)
+        finally:
+            conn.close()
+        self.db.open()
+
+    async def open(self) -> None:
+        import asyncio
+
+        await asyncio.to_thread(self.open_sync)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def ping(self) -> None:
+        now = self._now()
+        await self.db.write(lambda c: c.execute(READY_PROBE, (now, READY_PROBE_BYTES)))
+
+    def latest_schema_version(self) -> int:
+        return latest_version()

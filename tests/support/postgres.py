@@ -1,0 +1,55 @@
+"""A real PostgreSQL for the store's conformance suite and the cluster tests.
+
+The server is named by `IEP_TEST_DATABASE_URL` (`.ci/run` starts one and sets it). Without the
+variable the suite fails rather than skips the PostgreSQL half: a backend that is not tested is
+not supported. Each test gets a schema of its own (`fresh_schema`), dropped afterwards, so tests
+on xdist workers share one database without seeing each other's rows.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from iep_appliance.clock import FakeClock
+
+ENV = "IEP_TEST_DATABASE_URL"
+
+
+def database_url() -> str:
+    url = os.environ.get(ENV, "")
+    if not url:
+        pytest.fail(f"{ENV} is not set: the PostgreSQL backend's tests need a server")
+    return url
+
+
+@contextmanager
+def fresh_schema() -> Iterator[tuple[str, str]]:
+    """(url, schema): a new empty schema on the test server, dropped on exit."""
+    url = database_url()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield url, schema
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@contextmanager
+def backend_store(backend: str, tmp_path: Path, clock: FakeClock) -> Iterator[Any]:
+    """An unopened store of `backend` ("sqlite" | "postgresql") for a conformance test."""
+    from iep_appliance.store.postgres.store import PostgresStore
+    from iep_appliance.store.sqlite.store import SqliteStore
+
+    if backend == "sqlite":
+        yield SqliteStore(str(tmp_path / "iep.db"), clock, commit_window_ms=1.0)
+        return
+    with fresh_schema() as (url, schema):
+        yield PostgresStore(url, clock, pool_size=4, search_path=schema)
