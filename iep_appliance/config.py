@@ -53,6 +53,17 @@ class ServerConfig(_Section):
 
 
 class StorageConfig(_Section):
+    backend: Annotated[
+        Literal["sqlite", "postgresql"],
+        Meta(description='"sqlite": one file; "postgresql": a server N nodes share.'),
+    ] = "sqlite"
+    url_env: Annotated[
+        str,
+        Meta(description="Environment variable holding the PostgreSQL URL (postgresql only)."),
+    ] = "IEP_DATABASE_URL"
+    pool_size: Annotated[
+        int, Meta(ge=1, le=200, description="PostgreSQL connections per node (postgresql only).")
+    ] = 10
     path: Annotated[
         str, Meta(description="SQLite database file (WAL); created on first start.")
     ] = "data/iep.db"

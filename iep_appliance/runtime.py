@@ -27,7 +27,7 @@ from iep_appliance.metrics import Metrics
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
 from iep_appliance.services.tenants import FirstStart, first_start
-from iep_appliance.store.sqlite.store import SqliteStore
+from iep_appliance.store.factory import open_store
 
 log = logging.getLogger("iep.runtime")
 READY_PROBE_TTL_SECONDS = 1.0  # /ready reuses its write probe's result this long
@@ -39,13 +39,7 @@ class Runtime:
         self.clock = clock or Clock()
         self.metrics = Metrics()
         self._latency_children: dict[tuple[str, str, int], Any] = {}
-        self.store = SqliteStore(
-            config.storage.path,
-            self.clock,
-            synchronous=config.storage.synchronous,
-            commit_window_ms=config.storage.commit_window_ms,
-            webhook_attempts=len(config.webhooks.retry_schedule) + 1,
-        )
+        self.store = open_store(config, self.clock)
         self.blobs = LocalBlobs(config.storage.attachments_dir)
         self.keys = KeyService(self.store, self.clock)
         self.messages = MessageService(
@@ -77,7 +71,9 @@ class Runtime:
         try:
             host = self.config.server.host
             url = f"http://{host}:{self.config.server.port}/admin/"
-            self.first_start = await first_start(self.store, self.keys, self.store.db.path, url)
+            self.first_start = await first_start(
+                self.store, self.keys, self.config.storage.path, url
+            )
             await self.rate_limits.load()
             await self.dkim_keys.ensure_all()
             await self.reputation.load()

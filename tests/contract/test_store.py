@@ -37,6 +37,7 @@ from iep_appliance.store.postgres.store import PostgresStore
 from iep_appliance.store.sqlite.migrate import migrate
 from iep_appliance.store.sqlite.store import SqliteStore
 from tests.support.postgres import fresh_schema
+from tests.support.waiting import wait_until
 
 BACKENDS = ["sqlite", "postgresql"]
 LEASE = timedelta(seconds=60)
@@ -909,3 +910,20 @@ def test_concurrent_first_starts_apply_each_migration_once(tmp_path: Path) -> No
         assert conn.execute("PRAGMA user_version").fetchone()[0] == newest
     finally:
         conn.close()
+
+
+async def test_a_job_due_on_one_node_wakes_the_schedulers_of_the_others(
+    open_store: OpenStore, clock: FakeClock
+) -> None:
+    first = await open_store()
+    if not isinstance(first, PostgresStore):
+        pytest.skip("one process on SQLite: its commits wake its own scheduler")
+    second = await open_store()
+    woken: list[str] = []
+    second.on_enqueue(woken.append)
+    tenant = await first.create_tenant("acme", "Acme", ["acme.test"])
+
+    await first.accept_message(tenant.id, new_message(clock))
+
+    await wait_until(lambda: len(woken) >= 1, timeout=10, message="the other node woken")
+    assert woken[0] == ids.iso(clock.now())

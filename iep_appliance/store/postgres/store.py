@@ -6,11 +6,14 @@ migrations under an advisory lock, the readiness probe — and that the file sna
 `iep backup` is not offered (use `pg_dump`; see README "Running several nodes").
 """
 
+import asyncio
+import uuid
 from collections.abc import Callable
 
 from iep_appliance.clock import Clock
 from iep_appliance.store.postgres.db import PgDatabase
 from iep_appliance.store.postgres.migrate import latest_version, migrate
+from iep_appliance.store.postgres.notify import Notifier
 from iep_appliance.store.sqlite.store import READY_PROBE, READY_PROBE_BYTES, SqliteStore
 
 
@@ -22,11 +25,13 @@ class PostgresStore(SqliteStore):
         pool_size: int = 10,
         webhook_attempts: int = 4,
         search_path: str = "",
+        node: str = "",
     ) -> None:
         self.db = PgDatabase(url, pool_size, search_path)  # type: ignore[assignment]
         self.clock = clock
         self._listeners: list[Callable[[str], None]] = []
         self.webhook_attempts = webhook_attempts
+        self.notifier = Notifier(self.db.connect, node or uuid.uuid4().hex[:12], search_path)
 
     def open_sync(self) -> None:
         conn = self.db.connect()  # type: ignore[attr-defined]
@@ -37,12 +42,21 @@ class PostgresStore(SqliteStore):
         self.db.open()
 
     async def open(self) -> None:
-        import asyncio
-
         await asyncio.to_thread(self.open_sync)
+        self.notifier.start(self._wake_local)
 
     async def close(self) -> None:
+        await asyncio.to_thread(self.notifier.stop)
         await self.db.close()
+
+    def _notify(self, run_at: str) -> None:
+        """A job became due at `run_at`: wake this node's scheduler, and the others'."""
+        self._wake_local(run_at)
+        self.notifier.publish(run_at)
+
+    def _wake_local(self, run_at: str) -> None:
+        for listener in self._listeners:
+            listener(run_at)
 
     async def ping(self) -> None:
         now = self._now()
