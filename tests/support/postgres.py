@@ -1,9 +1,10 @@
 """A real PostgreSQL for the store's conformance suite and the cluster tests.
 
-The server is named by `IEP_TEST_DATABASE_URL` (`.ci/run` starts one and sets it). Without the
-variable the suite fails rather than skips the PostgreSQL half: a backend that is not tested is
-not supported. Each test gets a schema of its own (`fresh_schema`), dropped afterwards, so tests
-on xdist workers share one database without seeing each other's rows.
+The server is named by `IEP_TEST_DATABASE_URL` (`.ci/run` starts one when none runs and sets
+it); unset, it is the machine's own `postgresql://postgres@127.0.0.1:5432/test`. Without a server
+the PostgreSQL half of the suite fails rather than skips: a backend not tested is not supported.
+Each test gets a schema of its own (`fresh_schema`), dropped afterwards, so tests on xdist
+workers share one database without seeing each other's rows.
 """
 
 import os
@@ -19,13 +20,11 @@ import pytest
 from iep_appliance.clock import FakeClock
 
 ENV = "IEP_TEST_DATABASE_URL"
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def database_url() -> str:
-    url = os.environ.get(ENV, "")
-    if not url:
-        pytest.fail(f"{ENV} is not set: the PostgreSQL backend's tests need a server")
-    return url
+    return os.environ.get(ENV, "") or DEFAULT_URL
 
 
 @contextmanager
@@ -33,7 +32,11 @@ def fresh_schema() -> Iterator[tuple[str, str]]:
     """(url, schema): a new empty schema on the test server, dropped on exit."""
     url = database_url()
     schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(url, autocommit=True) as conn:
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"no PostgreSQL at {ENV}={url}: {exc}")
+    with conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
         yield url, schema
