@@ -99,7 +99,11 @@ async def first_start(
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (mode 0600 from creation on)."""
+    """Write a file only its owner can read (mode 0600 from creation on), in a data directory
+    only its owner can enter (made here when no SQLite file made it, e.g. on PostgreSQL)."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
     with open(path, "w", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as fh:
         fh.write(text)
     path.chmod(0o600)

@@ -152,8 +152,8 @@ class PgDatabase:
 
     def connect(self) -> psycopg.Connection[Any]:
         """A connection of its own (migrations, LISTEN), configured as the pool's are."""
-        options = f"-c search_path={self.search_path}" if self.search_path else ""
-        conn = psycopg.connect(self.url, options=options, autocommit=True)
+        extra = {"options": f"-c search_path={self.search_path}"} if self.search_path else {}
+        conn = psycopg.connect(self.url, autocommit=True, **extra)
         _configure(conn)
         return conn
 
