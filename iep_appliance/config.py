@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from iep_appliance.config_blobs import BlobsConfig
 from iep_appliance.config_env import apply_environ, blame
 from iep_appliance.domain.errors import ConfigError
 from iep_appliance.domain.sender_domains import parse_nameserver
@@ -379,6 +380,7 @@ class SubmissionConfig(_Section):
 class Config(_Section):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    blobs: BlobsConfig = msgspec.field(default_factory=BlobsConfig)
     delivery: DeliveryConfig = msgspec.field(default_factory=DeliveryConfig)
     providers: dict[str, ProviderConfig] = msgspec.field(
         default_factory=lambda: {"outbox": ProviderConfig(type="outbox")}

@@ -13,11 +13,12 @@ Every long-lived task is created here (or by a component started here) and await
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from iep_appliance.blobs import LocalBlobs
+from iep_appliance.blobs import open_blobs
 from iep_appliance.clock import Clock
 from iep_appliance.config import Config
 from iep_appliance.domain.errors import StoreUnavailable
@@ -40,7 +41,7 @@ class Runtime:
         self.metrics = Metrics()
         self._latency_children: dict[tuple[str, str, int], Any] = {}
         self.store = open_store(config, self.clock)
-        self.blobs = LocalBlobs(config.storage.attachments_dir)
+        self.blobs = open_blobs(config.blobs, config.storage.attachments_dir, os.environ)
         self.keys = KeyService(self.store, self.clock)
         self.messages = MessageService(
             self.store, self.blobs, self.clock, len(config.delivery.retry_schedule) + 1
