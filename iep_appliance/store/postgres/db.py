@@ -4,12 +4,17 @@ The verbs are the same functions the SQLite backend runs (`fn(conn)`, DB-API sty
 get a `PgConnection`, which translates each statement (`dialect.py`) and runs it on a pooled
 psycopg connection in a worker thread, never on the event loop.
 
-Why SERIALIZABLE: on SQLite one writer runs every write function alone, and the verbs rely on
-it (read a status, then update it). PostgreSQL runs writes side by side, on this node and on
-others; SERIALIZABLE gives the same outcome as running them one at a time, and a write that
-lost a race (serialization failure, deadlock, a unique key another transaction just took) is
-run again from the start, up to `_RETRIES` times: the verbs are pure functions of the database.
-Claims take their rows `FOR UPDATE SKIP LOCKED`, so claimers rarely collide at all.
+Why READ COMMITTED plus share locks, not SERIALIZABLE: on SQLite one writer runs every write
+function alone, and the verbs rely on it (read a status, then update it). PostgreSQL runs writes
+side by side, on this node and on others. SERIALIZABLE would abort every second writer of a hot
+counter row (the hourly stats, a rate window), so throughput would fall with load. Instead each
+write runs in READ COMMITTED, and every plain SELECT it makes takes `FOR SHARE`: a row a write
+function read cannot change before it commits; counters just wait their turn; uniqueness is
+the indexes' (idempotency keys, slugs, schedule ticks). A write that lost a race (a deadlock,
+a unique key another transaction just took, a serialization failure) is run again from the
+start, up to `_RETRIES` times, after a short random pause: the verbs are pure functions of the
+database. Claims take their rows `FOR UPDATE SKIP LOCKED`, so claimers never wait on each other.
+Reads run in REPEATABLE READ READ ONLY: one snapshot per read function, as on SQLite.
 
 Client-side binding (psycopg's ClientCursor): parameters are quoted into the statement as
 SQLite binds them, untyped, so `? IS NULL` and a text column compared with a number behave as
@@ -106,13 +111,14 @@ class _Cursor:
 class PgConnection:
     """A psycopg connection that speaks the store's (SQLite) SQL: `execute`, `executemany`."""
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_lock")
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], lock: bool = False) -> None:
         self._conn = conn
+        self._lock = lock
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> _Cursor:
-        t = translate(sql)
+        t = translate(sql, self._lock)
         cur = psycopg.ClientCursor(self._conn)
         cur.execute(t.sql, t.params(params) if params else None)  # type: ignore[arg-type]
         return _Cursor(cur)
@@ -193,13 +199,13 @@ class PgDatabase:
     def _transaction(self, fn: Callable[[Any], T], readonly: bool) -> T:
         if self._pool is None:
             raise RuntimeError("store is closed")
-        level = "REPEATABLE READ READ ONLY" if readonly else "SERIALIZABLE"
+        level = "REPEATABLE READ READ ONLY" if readonly else "READ COMMITTED"
         for attempt in range(_RETRIES):
             try:
                 with self._pool.connection() as conn:
                     conn.execute(f"BEGIN ISOLATION LEVEL {level}")
                     try:
-                        result = fn(PgConnection(conn))
+                        result = fn(PgConnection(conn, lock=not readonly))
                         conn.execute("COMMIT")
                     except BaseException:
                         if not conn.closed:

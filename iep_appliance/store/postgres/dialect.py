@@ -16,7 +16,8 @@ small, tested translation cannot. What differs, and how it is mapped:
 - functions and names: `instr` → `strpos`, `rowid` → `ctid`, `zeroblob(n)` → n zero bytes,
   `sum(a = 'b')` → a CASE count, the reserved word `window` quoted;
 - the job claim takes its rows `FOR UPDATE SKIP LOCKED`, so nodes claiming at once never wait
-  on, or take, each other's rows.
+  on, or take, each other's rows; other plain SELECTs of a write transaction read `FOR SHARE`
+  (`lock=True`, see db.py).
 
 Translations are cached per statement text: the cost is paid once per distinct statement.
 """
@@ -79,9 +80,27 @@ class Translated:
         return [given[i - 1] for i in self.order]
 
 
-@functools.lru_cache(maxsize=4096)
-def translate(sql: str) -> Translated:
-    out = _insert_or(sql)
+_UNLOCKABLE = re.compile(
+    r"\b(?:count|sum|min|max|avg|group_concat|total)\s*\(|\bGROUP\s+BY\b|\bDISTINCT\b"
+    r"|\bUNION\b|\bJOIN\b|\bOVER\s*\(|\bHAVING\b|\bEXCEPT\b|\bINTERSECT\b",
+    re.I,
+)
+
+
+def _share_lock(sql: str) -> str:
+    """A plain single-table SELECT inside a write transaction reads `FOR SHARE`: a row a write
+    function has read cannot change under it before it commits (what SQLite's one writer gives
+    for free). Aggregates, joins and unions cannot be locked and are left as they are."""
+    head = sql.lstrip()
+    if not head[:6].upper() == "SELECT" or " FROM " not in head.upper() or _UNLOCKABLE.search(sql):
+        return sql
+    return sql.rstrip().rstrip(";") + " FOR SHARE"
+
+
+@functools.lru_cache(maxsize=8192)
+def translate(sql: str, lock: bool = False) -> Translated:
+    out = _share_lock(sql) if lock else sql
+    out = _insert_or(out)
     out = _json(out)
     out = _SUM_EQ.sub(r"sum(CASE WHEN \1 = \2 THEN 1 ELSE 0 END)", out)
     out = _ZEROBLOB.sub("decode(repeat('00', ?), 'hex')", out)

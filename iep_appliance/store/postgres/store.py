@@ -9,12 +9,20 @@ migrations under an advisory lock, the readiness probe — and that the file sna
 import asyncio
 import uuid
 from collections.abc import Callable
+from typing import NoReturn
 
 from iep_appliance.clock import Clock
+from iep_appliance.domain.errors import ConfigError
 from iep_appliance.store.postgres.db import PgDatabase
 from iep_appliance.store.postgres.migrate import latest_version, migrate
 from iep_appliance.store.postgres.notify import Notifier
 from iep_appliance.store.sqlite.store import READY_PROBE, READY_PROBE_BYTES, SqliteStore
+
+
+PG_BACKUP = (
+    "storage.backend: iep backup and restore copy the SQLite file; on PostgreSQL back up with"
+    " pg_dump (and the bucket with its own tools); see README, Running several nodes"
+)
 
 
 class PostgresStore(SqliteStore):
@@ -64,3 +72,9 @@ class PostgresStore(SqliteStore):
 
     def latest_schema_version(self) -> int:
         return latest_version()
+
+    async def snapshot(self, *_args: object, **_kw: object) -> NoReturn:
+        raise ConfigError([PG_BACKUP])
+
+    async def inspect_snapshot(self, *_args: object, **_kw: object) -> NoReturn:
+        raise ConfigError([PG_BACKUP])
