@@ -50,8 +50,7 @@ def _tables(src: sqlite3.Connection) -> list[str]:
     ]
     # Referenced tables first: tenants before api_keys and messages, messages before attachments.
     parents = {
-        t: {r[2] for r in src.execute(f"PRAGMA foreign_key_list({t})")} & set(names)
-        for t in names
+        t: {r[2] for r in src.execute(f"PRAGMA foreign_key_list({t})")} & set(names) for t in names
     }
     ordered: list[str] = []
     while len(ordered) < len(names):
@@ -72,7 +71,7 @@ def _batches(
     src: sqlite3.Connection, table: str, cols: list[str], key: list[str], size: int
 ) -> Iterator[list[tuple[Any, ...]]]:
     order = ", ".join(key) if key else "rowid"
-    cur = src.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {order}")  # noqa: S608
+    cur = src.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {order}")
     while rows := cur.fetchmany(size):
         yield rows
 
@@ -80,7 +79,7 @@ def _batches(
 def _upsert(table: str, cols: list[str], key: list[str]) -> str:
     names = ", ".join(_quote(c) for c in cols)
     marks = ", ".join(["%s"] * len(cols))
-    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
     rest = [c for c in cols if c not in key]
     if not key:
         return sql
@@ -104,7 +103,7 @@ def copy_sqlite_to_postgres(
             tables = _tables(src)
             for table in tables:
                 cols, key = _columns(src, table)
-                total = src.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+                total = src.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 sql, done = _upsert(table, cols, key), 0
                 for rows in _batches(src, table, cols, key, batch):
                     with dest.transaction(), dest.cursor() as cur:
@@ -118,8 +117,8 @@ def copy_sqlite_to_postgres(
             counts = [
                 TableCount(
                     table=t,
-                    source=src.execute(f"SELECT count(*) FROM {t}").fetchone()[0],  # noqa: S608
-                    target=dest.execute(f"SELECT count(*) FROM {t}").fetchone()[0],  # noqa: S608
+                    source=src.execute(f"SELECT count(*) FROM {t}").fetchone()[0],
+                    target=dest.execute(f"SELECT count(*) FROM {t}").fetchone()[0],
                 )
                 for t in tables
             ]
@@ -135,6 +134,6 @@ def _advance_identity(dest: psycopg.Connection[Any], table: str) -> None:
     seq = dest.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,)).fetchone()
     if seq and seq[0]:
         dest.execute(
-            f"SELECT setval(%s, greatest(coalesce((SELECT max(id) FROM {table}), 0), 1))",  # noqa: S608
+            f"SELECT setval(%s, greatest(coalesce((SELECT max(id) FROM {table}), 0), 1))",
             (seq[0],),
         )

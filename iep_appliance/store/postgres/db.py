@@ -26,6 +26,7 @@ Retry-After), as a full disk does on SQLite.
 
 import asyncio
 import logging
+import os
 import random
 import threading
 import time
@@ -50,7 +51,7 @@ log = logging.getLogger("iep.store.postgres")
 # collide again in step), doubling from 1 ms to at most 50 ms; 30 tries is seconds of contention.
 _RETRIES = 30
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.001, 0.05
-_RACES = (
+RACES = (
     pg_errors.SerializationFailure,
     pg_errors.DeadlockDetected,
     pg_errors.UniqueViolation,
@@ -153,6 +154,24 @@ class PgDatabase:
         self._pool: ConnectionPool | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        from iep_appliance.store.postgres.group_commit import GroupWriter
+
+        # Half the pool commits groups; the rest serves reads and long writes.
+        self.writer = GroupWriter(self, committers=int(os.environ.get("IEP_PG_COMMITTERS", "1")))
+
+    def pool(self) -> ConnectionPool:
+        if self._pool is None:
+            raise RuntimeError("store is closed")
+        return self._pool
+
+    def executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            raise RuntimeError("store is closed")
+        return self._executor
+
+    @property
+    def commits(self) -> int:
+        return self.writer.groups
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -212,7 +231,7 @@ class PgDatabase:
                             conn.execute("ROLLBACK")
                         raise
                     return result
-            except _RACES:
+            except RACES:
                 if attempt == _RETRIES - 1:
                     raise
                 pause = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2**attempt)
@@ -240,10 +259,14 @@ class PgDatabase:
         return await loop.run_in_executor(self._executor, self._transaction, fn, readonly)
 
     async def write(self, fn: Callable[[Any], T]) -> T:
-        """Run `fn(conn)` in a transaction of its own; return once it is committed."""
-        return await self._run(fn, readonly=False)
+        """Run `fn(conn)` in the next group commit (group_commit.py); return once committed."""
+        if self._executor is None:
+            raise RuntimeError("store is closed")
+        result: T = await self.writer.write(fn)
+        return result
 
     async def write_alone(self, fn: Callable[[Any], T]) -> T:
+        """A long write (a 10,000-message batch) in a transaction of its own."""
         return await self._run(fn, readonly=False)
 
     async def read(self, fn: Callable[[Any], T]) -> T:

@@ -92,7 +92,7 @@ def _share_lock(sql: str) -> str:
     function has read cannot change under it before it commits (what SQLite's one writer gives
     for free). Aggregates, joins and unions cannot be locked and are left as they are."""
     head = sql.lstrip()
-    if not head[:6].upper() == "SELECT" or " FROM " not in head.upper() or _UNLOCKABLE.search(sql):
+    if head[:6].upper() != "SELECT" or " FROM " not in head.upper() or _UNLOCKABLE.search(sql):
         return sql
     return sql.rstrip().rstrip(";") + " FOR SHARE"
 

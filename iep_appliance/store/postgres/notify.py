@@ -94,7 +94,9 @@ class Notifier:
         if self._send_conn is None or self._send_conn.closed:
             self._send_conn = self._connect()
         try:
-            self._send_conn.execute("SELECT pg_notify(%s, %s)", (self.channel, f"{self.node}|{run_at}"))
+            self._send_conn.execute(
+                "SELECT pg_notify(%s, %s)", (self.channel, f"{self.node}|{run_at}")
+            )
         except psycopg.OperationalError:
             self._send_conn = None
             raise

@@ -18,7 +18,6 @@ from iep_appliance.store.postgres.migrate import latest_version, migrate
 from iep_appliance.store.postgres.notify import Notifier
 from iep_appliance.store.sqlite.store import READY_PROBE, READY_PROBE_BYTES, SqliteStore
 
-
 PG_BACKUP = (
     "storage.backend: iep backup and restore copy the SQLite file; on PostgreSQL back up with"
     " pg_dump (and the bucket with its own tools); see README, Running several nodes"
