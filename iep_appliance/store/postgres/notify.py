@@ -33,6 +33,7 @@ class Notifier:
         self._pending: str | None = None
         self._sending = False
         self._stop = threading.Event()
+        self._send_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_remote: Callable[[str], None] = lambda _run_at: None
@@ -52,9 +53,11 @@ class Notifier:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
-        if self._send_conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                self._send_conn.close()
+        with self._send_lock:
+            if self._send_conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    self._send_conn.close()
+                self._send_conn = None
 
     def _listen(self, ready: threading.Event) -> None:
         while not self._stop.is_set():
