@@ -211,7 +211,9 @@ async def main() -> None:
             await _drop(schema)
     ref_a = statistics.median(a for a, _ in runs["asyncpg"])
     ref_c = statistics.median(c for _, c in runs["asyncpg"])
-    print(f"{'driver':<16} {'accept tx/s':>12} {'ratio':>6} {'claims/s (64 jobs)':>19} {'ratio':>6}")
+    print(
+        f"{'driver':<16} {'accept tx/s':>12} {'ratio':>6} {'claims/s (64 jobs)':>19} {'ratio':>6}"
+    )
     for name, got in runs.items():
         a, c = statistics.median(x for x, _ in got), statistics.median(y for _, y in got)
         print(f"{name:<16} {a:>12.0f} {a / ref_a:>6.2f} {c:>19.0f} {c / ref_c:>6.2f}")

@@ -24,7 +24,9 @@ PDF = b"%PDF-1.4 moved along \x00\x01"
 
 def _key(server: ServerProcess) -> str:
     return next(
-        line.split("=", 1)[1] for line in server.stdout_text().splitlines() if line.startswith("key=")
+        line.split("=", 1)[1]
+        for line in server.stdout_text().splitlines()
+        if line.startswith("key=")
     )
 
 
@@ -54,8 +56,11 @@ def test_an_appliance_moves_from_sqlite_to_postgresql_and_s3(tmp_path: Path) -> 
                     }
                     if i % 3 == 0:
                         body["attachments"] = [
-                            {"filename": f"f{i}.pdf", "content": base64.b64encode(PDF).decode(),
-                             "contentType": "application/pdf"}
+                            {
+                                "filename": f"f{i}.pdf",
+                                "content": base64.b64encode(PDF).decode(),
+                                "contentType": "application/pdf",
+                            }
                         ]
                     resp = http.post("/v1/messages", json=body, headers={"x-api-key": key})
                     assert resp.status_code == 202, resp.text

@@ -1,0 +1,53 @@
+"""What only the PostgreSQL backend has: the singleton lock shared by nodes, the dialect."""
+
+from typing import Any
+
+import psycopg
+
+from iep_appliance.store.postgres.dialect import translate
+from iep_appliance.store.postgres.singleton import SingletonLock
+from tests.support.postgres import fresh_schema
+
+
+def _connector(url: str) -> Any:
+    return lambda: psycopg.connect(url, autocommit=True)
+
+
+def test_one_node_holds_the_singleton_lock_and_another_takes_it_when_it_dies() -> None:
+    with fresh_schema() as (url, _schema):
+        key = 0x7E57_0000 + hash(_schema) % 1000
+        first, second = SingletonLock(_connector(url), key), SingletonLock(_connector(url), key)
+        try:
+            assert first.try_acquire() is True
+            assert first.try_acquire() is True  # held: still ours
+            assert second.try_acquire() is False
+            first.release()  # the node's session ends (a crash closes it the same way)
+            assert second.try_acquire() is True
+            assert first.try_acquire() is False
+        finally:
+            first.release()
+            second.release()
+
+
+def test_translation_of_sqlite_idioms() -> None:
+    assert translate("SELECT a FROM t WHERE b = ? AND c = ?").sql == (
+        "SELECT a FROM t WHERE b = %s AND c = %s"
+    )
+    numbered = translate("SELECT ?2, ?1, ?2")
+    assert numbered.sql == "SELECT %s, %s, %s" and numbered.params(["a", "b"]) == ["b", "a", "b"]
+    assert translate("UPDATE x SET y = :now WHERE z = :now").sql == (
+        "UPDATE x SET y = %(now)s WHERE z = %(now)s"
+    )
+    assert translate("SELECT 'held:%' LIKE x FROM t").sql == "SELECT 'held:%%' LIKE x FROM t"
+    assert translate("INSERT OR IGNORE INTO q (a) VALUES (?)").sql == (
+        "INSERT INTO q (a) VALUES (%s) ON CONFLICT DO NOTHING"
+    )
+    assert translate("INSERT OR REPLACE INTO outbox (message_id, mime) VALUES (?, ?)").sql == (
+        "INSERT INTO outbox (message_id, mime) VALUES (%s, %s)"
+        " ON CONFLICT (message_id) DO UPDATE SET mime = EXCLUDED.mime"
+    )
+    assert "greatest(attempts - 1, 0)" in translate("UPDATE j SET a = max(attempts - 1, 0)").sql
+    assert "max(id)" in translate("SELECT max(id) FROM j").sql
+    assert translate("SELECT a FROM t WHERE id = ?", lock=True).sql.endswith(" FOR SHARE")
+    assert not translate("SELECT count(*) FROM t", lock=True).sql.endswith(" FOR SHARE")
+    assert '"window"' in translate("SELECT window FROM rate_windows").sql
