@@ -62,7 +62,10 @@ async def _copy(_cfg: Config, args: argparse.Namespace) -> int:
             "verified": not bad,
         },
         "\n".join(
-            [f"{c.table}: {c.source} → {c.target} {'ok' if c.matches else 'DIFFERS'}" for c in counts]
+            [
+                f"{c.table}: {c.source} → {c.target} {'ok' if c.matches else 'DIFFERS'}"
+                for c in counts
+            ]
             + [f"attachments: {files} files copied", "verified" if not bad else "NOT verified"]
         ),
     )
@@ -74,7 +77,7 @@ def _copy_blobs(source: Config, target: Config) -> int:
     src = open_blobs(source.blobs, source.storage.attachments_dir, os.environ)
     dst = open_blobs(target.blobs, target.storage.attachments_dir, os.environ)
     have = set(dst.keys())
-    wanted = [k for k in src.keys() if k not in have]
+    wanted = [k for k in src.keys() if k not in have]  # noqa: SIM118 - Blobs.keys(), not a dict
     for i, key in enumerate(wanted, 1):
         dst.put(key, src.get(key))
         if i % 500 == 0 or i == len(wanted):

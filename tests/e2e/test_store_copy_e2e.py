@@ -78,18 +78,20 @@ def test_an_appliance_moves_from_sqlite_to_postgresql_and_s3(tmp_path: Path) -> 
         assert "messages: 30/30 rows" in first.stderr
         assert len([k for k in s3.object_keys() if k.endswith(".pdf")]) == 10
 
-        with ServerProcess(pg_cfg, port, tmp_path / "logs-pg", env=env) as server:
-            with httpx.Client(base_url=server.base_url, trust_env=False, timeout=30) as http:
-                for message_id in sent:
-                    got = http.get(f"/v1/messages/{message_id}", headers={"x-api-key": key})
-                    assert got.status_code == 200, got.text
-                more = http.post(
+        with (
+            ServerProcess(pg_cfg, port, tmp_path / "logs-pg", env=env) as server,
+            httpx.Client(base_url=server.base_url, trust_env=False, timeout=30) as http,
+        ):
+            for message_id in sent:
+                got = http.get(f"/v1/messages/{message_id}", headers={"x-api-key": key})
+                assert got.status_code == 200, got.text
+            more = http.post(
                     "/v1/messages",
                     headers={"x-api-key": key},
                     json={"to": ["new@example.org"], "from": "noreply@example.com",
                           "subject": "after the move", "textBody": "x"},
                 )  # fmt: skip
-                assert more.status_code == 202, more.text
+            assert more.status_code == 202, more.text
 
 
 def _copy(src: Path, dst: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
