@@ -109,7 +109,9 @@ def _address(field: str) -> str:
 def _returned_headers(part: email.message.Message) -> email.message.Message | None:
     ctype = part.get_content_type()
     if ctype == "text/rfc822-headers":
-        body = part.get_payload(decode=True) or b""
+        body = part.get_payload(decode=True)
+        if not isinstance(body, bytes):  # None: a multipart part has no decoded payload
+            body = b""
         return email.parser.BytesHeaderParser().parsebytes(body[:65536])
     if ctype == "message/rfc822":
         inner = part.get_payload()

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from email.utils import formataddr, getaddresses, parseaddr
 
+from iep_appliance.domain.models import Address
+
 RAW_OPEN = "{{{{raw}}}}"
 RAW_CLOSE = "{{{{/raw}}}}"
 
@@ -129,12 +131,12 @@ def mailbox(email: str, name: str | None) -> str:
     return formataddr((name, email)) if name else email
 
 
-def address_list(value: str | list[str] | None) -> list[str]:
+def address_list(value: str | list[str] | None) -> list[Address]:
     """Bare addresses of a string (one address, or comma-separated) or a list of them."""
     if value is None:
         return []
     items = [value] if isinstance(value, str) else value
-    out: list[str] = []
+    out: list[Address] = []
     for item in items:
         if "<" in item or "," in item:
             out.extend(addr or name for name, addr in getaddresses([item]) if addr or name)

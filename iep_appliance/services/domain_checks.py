@@ -75,12 +75,9 @@ class Resolver:
         except dns.exception.DNSException as exc:
             return Lookup(error=f"DNS error: {type(exc).__name__}")
         if rtype == "TXT":
-            values = tuple(
-                b"".join(r.strings).decode("utf-8", "replace")
-                for r in answer  # type: ignore[attr-defined]
-            )
+            values = tuple(b"".join(r.strings).decode("utf-8", "replace") for r in answer)
         else:
-            values = tuple(str(r.exchange).rstrip(".") for r in answer)  # type: ignore[attr-defined]
+            values = tuple(str(r.exchange).rstrip(".") for r in answer)
         return Lookup(values=values)
 
 

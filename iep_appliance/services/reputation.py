@@ -89,7 +89,7 @@ class ReputationService:
             rep = await self.of(tenant_id)
             if rep.state != "paused":
                 continue
-            data = {
+            data: dict[str, Any] = {
                 "reason": "bounce_rate"
                 if rep.bounce_rate >= self.cfg.pause_bounce_rate
                 else "complaint_rate",
