@@ -29,7 +29,7 @@ class Blobs(Protocol):
     def get(self, key: str) -> bytes: ...
     def delete_prefix(self, prefix: str) -> None: ...
     def delete(self, key: str) -> None:
-        """Remove one blob; a missing one is not an error (retention, issue 9)."""
+        """Remove one blob; a missing one is not an error (retention purges ask for that)."""
 
 
 FILE_MODE = 0o600

@@ -1,4 +1,4 @@
-"""Backup and restore of one appliance (issue 9): the database and the attachment files in one
+"""Backup and restore of one appliance: the database and the attachment files in one
 `.tar.gz` with a manifest.
 
 Backup order (why it is consistent while the server accepts and sends): first an online copy of

@@ -1,4 +1,4 @@
-"""Store conformance for the deliverability verbs (issue 16): DKIM keys and DNS checks, for
+"""Store conformance for the deliverability verbs: DKIM keys and DNS checks, for
 every backend (the BACKENDS list of tests/contract/test_store.py)."""
 
 from collections.abc import AsyncIterator
