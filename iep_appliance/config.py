@@ -18,11 +18,6 @@ from iep_appliance.config_env import apply_environ, blame
 from iep_appliance.domain.errors import ConfigError
 from iep_appliance.domain.sender_domains import parse_nameserver
 
-PositiveInts = Annotated[
-    list[Annotated[int, Meta(gt=0)]],
-    Meta(description="seconds; length+1 = max attempts"),
-]
-
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     pass

@@ -6,7 +6,6 @@ wrapper off again for their read answers. Addresses come as `a@x.com` or `Name <
 """
 
 import base64
-import binascii
 import re
 from collections.abc import Iterable
 from email.utils import formataddr, getaddresses, parseaddr
@@ -152,11 +151,3 @@ def bytes_to_base64(content: str | list[int]) -> str:
     if not all(isinstance(b, int) and 0 <= b <= 255 for b in content):
         raise ValueError("must be base64 text or a list of byte values 0-255")
     return base64.b64encode(bytes(content)).decode("ascii")
-
-
-def is_base64(text: str) -> bool:
-    try:
-        binascii.a2b_base64(text, strict_mode=True)
-    except (binascii.Error, ValueError):
-        return False
-    return True

@@ -4,7 +4,7 @@ Pure data. Request bodies use camelCase on the wire (`rename="camel"`); records 
 the store returns use snake_case attributes.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 
@@ -15,15 +15,7 @@ ALL_SCOPES: tuple[str, ...] = ("send", "read", "admin")
 MessageStatus = Literal[
     "scheduled", "queued", "processing", "sent", "failed", "bounced", "cancelled"
 ]
-MESSAGE_STATUSES: tuple[str, ...] = (
-    "scheduled",
-    "queued",
-    "processing",
-    "sent",
-    "failed",
-    "bounced",
-    "cancelled",
-)
+MESSAGE_STATUSES: tuple[str, ...] = get_args(MessageStatus)
 
 
 # ---- tenant settings (stored as JSON, shown by GET /v1/tenant) -----------------------------

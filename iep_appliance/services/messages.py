@@ -43,13 +43,11 @@ from iep_appliance.domain.queues import job_rank
 from iep_appliance.domain.validation import (
     DEFAULT_MAX_VARIABLE_DEPTH,
     ValidSend,
-    decode_error_path,
     validate_send,
 )
 from iep_appliance.services.queues import QueueService
 from iep_appliance.store.base import Store
 
-_decoder = msgspec.json.Decoder(SendRequest)
 # Writes one validated message durably (default: Store.accept_message).
 AcceptWrite = Callable[[str, NewMessage], Awaitable[Accepted | Replayed]]
 _encoder = msgspec.json.Encoder()
@@ -64,15 +62,6 @@ class TenantContext(msgspec.Struct, frozen=True):
     def sender_refusal(self, exc: SenderNotAllowed) -> SenderNotAllowed:
         """The refusal to raise: one that says "pending" for a domain waiting to be verified."""
         return SenderPending(exc.domain) if exc.domain in self.pending else exc
-
-
-def decode_send(body: bytes) -> SendRequest:
-    try:
-        return _decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise ValidationFailed([decode_error_path(str(exc))]) from None
-    except msgspec.DecodeError as exc:
-        raise ValidationFailed([FieldError("body", f"not valid JSON: {exc}")]) from None
 
 
 def body_hash(req: SendRequest) -> str:
@@ -109,7 +98,6 @@ class MessageService:
         self.max_variable_depth = DEFAULT_MAX_VARIABLE_DEPTH  # `[render]`, set by Runtime
         self.context_ttl = context_ttl
         self._contexts: dict[str, TenantContext] = {}
-        self.accept_hooks: list[Callable[[Principal, int], Any]] = []
         self.on_accepted: list[Callable[[str, int], None]] = []
 
     # ---- tenant rules, cached ---------------------------------------------------------------
@@ -185,12 +173,6 @@ class MessageService:
             for hook in self.on_accepted:
                 hook(principal.tenant_id, 1)
         return result
-
-    def check_queue(self, queue: str | None) -> None:
-        """Pre-queues check kept for callers that cannot await: only `default` passes.
-        Prefer `await resolve_queue(tenant_id, name)`, which knows the tenant's queues."""
-        if queue is not None and queue != "default":
-            raise ValidationFailed([FieldError("queue", f"unknown queue {queue!r}")])
 
     async def resolve_queue(self, tenant_id: str, name: str | None) -> Queue | None:
         """The named queue of a send (422 naming `queue` when unknown; a draining queue is
