@@ -147,62 +147,73 @@ class AttachmentIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_f
     ]
 
 
+# The fields a single send and a batch share, as the API describes them.
+FromAddress = Annotated[
+    Sender | str,
+    msgspec.Meta(
+        description="Sender: an address string or `{email, name}`; its domain must be allowed."
+    ),
+]
+SubjectTemplate = Annotated[str, msgspec.Meta(description="Subject template (Handlebars).")]
+HtmlBodyTemplate = Annotated[
+    str,
+    msgspec.Meta(
+        description="HTML body template (Handlebars); may be omitted with a `textBody`"
+        " (a text/plain message, no HTML part)."
+    ),
+]
+ReplyTo = Annotated[Address | None, msgspec.Meta(description="Reply-To address.")]
+TextBodyTemplate = Annotated[
+    str | None,
+    msgspec.Meta(description="Plain-text body template; derived from the HTML when absent."),
+]
+DeliveryPriority = Annotated[
+    Priority, msgspec.Meta(description="Delivery priority: `high`, `normal` or `low`.")
+]
+ScheduledAt = Annotated[
+    str | None,
+    msgspec.Meta(description="Send no earlier than this time (ISO 8601); now when absent."),
+]
+OneClickUnsubscribe = Annotated[
+    bool | None,
+    msgspec.Meta(
+        description="Add one-click unsubscribe headers (List-Unsubscribe, RFC 8058);"
+        " the tenant's `unsubscribe` setting when absent."
+    ),
+]
+
+
 class SendRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     to: Annotated[
         list[Address],
         msgspec.Meta(description="Recipients: `a@x.com`, `Name <a@x.com>` or `{email, name}`."),
     ]
-    from_: Annotated[
-        Sender | str,
-        msgspec.Meta(
-            description="Sender: an address string or `{email, name}`; its domain must be allowed."
-        ),
-    ] = msgspec.field(name="from")
-    subject: Annotated[str, msgspec.Meta(description="Subject template (Handlebars).")]
-    html_body: Annotated[
-        str,
-        msgspec.Meta(
-            description="HTML body template (Handlebars); may be omitted with a `textBody`"
-            " (a text/plain message, no HTML part)."
-        ),
-    ] = ""
+    from_: FromAddress = msgspec.field(name="from")
+    subject: SubjectTemplate
+    html_body: HtmlBodyTemplate = ""
     cc: Annotated[list[Address], msgspec.Meta(description="Cc recipients.")] = []
     bcc: Annotated[
         list[Address], msgspec.Meta(description="Bcc recipients (not shown in the headers).")
     ] = []
-    reply_to: Annotated[Address | None, msgspec.Meta(description="Reply-To address.")] = None
-    text_body: Annotated[
-        str | None,
-        msgspec.Meta(description="Plain-text body template; derived from the HTML when absent."),
-    ] = None
+    reply_to: ReplyTo = None
+    text_body: TextBodyTemplate = None
     variables: Annotated[dict[str, Any], msgspec.Meta(description="Template variables.")] = {}
     attachments: Annotated[list[AttachmentIn], msgspec.Meta(description="Files to attach.")] = []
     metadata: Annotated[
         dict[str, Any],
         msgspec.Meta(description="Free-form JSON kept with the message and sent in its webhooks."),
     ] = {}
-    priority: Annotated[
-        Priority, msgspec.Meta(description="Delivery priority: `high`, `normal` or `low`.")
-    ] = "normal"
+    priority: DeliveryPriority = "normal"
     idempotency_key: Annotated[
         str | None,
         msgspec.Meta(description="A retried request with the same key returns the first message."),
     ] = None
-    scheduled_at: Annotated[
-        str | None,
-        msgspec.Meta(description="Send no earlier than this time (ISO 8601); now when absent."),
-    ] = None
+    scheduled_at: ScheduledAt = None
     queue: Annotated[
         str | None,
         msgspec.Meta(description="Named queue the message goes through; `default` when absent."),
     ] = None
-    unsubscribe: Annotated[
-        bool | None,
-        msgspec.Meta(
-            description="Add one-click unsubscribe headers (List-Unsubscribe, RFC 8058);"
-            " the tenant's `unsubscribe` setting when absent."
-        ),
-    ] = None
+    unsubscribe: OneClickUnsubscribe = None
 
 
 # ---- what the store keeps -------------------------------------------------------------------
@@ -429,29 +440,15 @@ class BatchRecipient(msgspec.Struct, frozen=True, rename="camel", forbid_unknown
 class BatchRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """POST /v1/messages/batch: the shared fields of a single send plus `recipients`."""
 
-    from_: Annotated[
-        Sender | str,
-        msgspec.Meta(
-            description="Sender: an address string or `{email, name}`; its domain must be allowed."
-        ),
-    ] = msgspec.field(name="from")
-    subject: Annotated[str, msgspec.Meta(description="Subject template (Handlebars).")]
+    from_: FromAddress = msgspec.field(name="from")
+    subject: SubjectTemplate
     recipients: Annotated[
         list[BatchRecipient],
         msgspec.Meta(description="One entry per message: its addresses and variables."),
     ]
-    html_body: Annotated[
-        str,
-        msgspec.Meta(
-            description="HTML body template (Handlebars); may be omitted with a `textBody`"
-            " (a text/plain message, no HTML part)."
-        ),
-    ] = ""
-    reply_to: Annotated[Address | None, msgspec.Meta(description="Reply-To address.")] = None
-    text_body: Annotated[
-        str | None,
-        msgspec.Meta(description="Plain-text body template; derived from the HTML when absent."),
-    ] = None
+    html_body: HtmlBodyTemplate = ""
+    reply_to: ReplyTo = None
+    text_body: TextBodyTemplate = None
     variables: Annotated[
         dict[str, Any],
         msgspec.Meta(description="Template variables shared by every recipient entry."),
@@ -464,28 +461,17 @@ class BatchRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_f
         dict[str, Any],
         msgspec.Meta(description="Free-form JSON kept with each message and sent in its webhooks."),
     ] = {}
-    priority: Annotated[
-        Priority, msgspec.Meta(description="Delivery priority: `high`, `normal` or `low`.")
-    ] = "normal"
+    priority: DeliveryPriority = "normal"
     idempotency_key: Annotated[
         str | None,
         msgspec.Meta(description="A retried request with the same key returns the first batch."),
     ] = None
-    scheduled_at: Annotated[
-        str | None,
-        msgspec.Meta(description="Send no earlier than this time (ISO 8601); now when absent."),
-    ] = None
+    scheduled_at: ScheduledAt = None
     queue: Annotated[
         str | None,
         msgspec.Meta(description="Named queue the messages go through; `default` when absent."),
     ] = None
-    unsubscribe: Annotated[
-        bool | None,
-        msgspec.Meta(
-            description="Add one-click unsubscribe headers (List-Unsubscribe, RFC 8058);"
-            " the tenant's `unsubscribe` setting when absent."
-        ),
-    ] = None
+    unsubscribe: OneClickUnsubscribe = None
 
 
 class NewBatch(msgspec.Struct, frozen=True):

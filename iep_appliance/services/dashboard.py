@@ -21,7 +21,7 @@ from iep_appliance.domain.dashboard import (
     NamedQueueDepth,
     OutboxItem,
 )
-from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.errors import FieldError, ValidationFailed, or_not_found
 from iep_appliance.domain.models import MESSAGE_STATUSES, AdminUser, MessageRecord, Tenant
 from iep_appliance.domain.preview import Preview, build_preview
 from iep_appliance.domain.validation import whole_number
@@ -206,10 +206,7 @@ class DashboardService:
         return MessagePage(items=found.items, next_cursor=cursor)
 
     async def message(self, message_id: str) -> MessageRecord:
-        found = await self.store.dashboard_message(message_id)
-        if found is None:
-            raise NotFound("Message not found")
-        return found
+        return or_not_found(await self.store.dashboard_message(message_id), "Message not found")
 
     # ---- outbox --------------------------------------------------------------------------
 
@@ -226,9 +223,9 @@ class DashboardService:
 
     async def preview(self, message_id: str) -> tuple[str, Preview]:
         """(tenant_id, preview) of one outbox entry."""
-        found = await self.store.dashboard_outbox_mime(message_id)
-        if found is None:
-            raise NotFound("No outbox entry for this message")
+        found = or_not_found(
+            await self.store.dashboard_outbox_mime(message_id), "No outbox entry for this message"
+        )
         mime = found[1]
         if len(mime) > OFF_LOOP_BYTES:  # parsing megabytes would stall sends and accepts
             return found[0], await asyncio.to_thread(build_preview, mime)

@@ -12,7 +12,14 @@ from email.parser import BytesParser
 import msgspec
 
 from iep_appliance.blobs import Blobs
-from iep_appliance.domain.errors import Conflict, FieldError, IEPError, NotFound, ValidationFailed
+from iep_appliance.domain.errors import (
+    Conflict,
+    FieldError,
+    IEPError,
+    NotFound,
+    ValidationFailed,
+    or_not_found,
+)
 from iep_appliance.domain.models import MessageRecord
 from iep_appliance.domain.preview import sanitize_counting
 from iep_appliance.domain.render import RenderError, render
@@ -75,10 +82,7 @@ class DashboardActions:
         self.blobs = blobs
 
     async def _message(self, message_id: str) -> MessageRecord:
-        found = await self.store.dashboard_message(message_id)
-        if found is None:
-            raise NotFound("Message not found")
-        return found
+        return or_not_found(await self.store.dashboard_message(message_id), "Message not found")
 
     # ---- messages ------------------------------------------------------------------------
 
@@ -131,9 +135,9 @@ class DashboardActions:
 
     async def attachment(self, message_id: str, attachment_id: str) -> tuple[str, str, bytes]:
         """(filename, content type, bytes) of one attachment of any tenant's message."""
-        found = await self.store.dashboard_attachment(message_id, attachment_id)
-        if found is None:
-            raise NotFound("Attachment not found")
+        found = or_not_found(
+            await self.store.dashboard_attachment(message_id, attachment_id), "Attachment not found"
+        )
         try:
             data = await asyncio.to_thread(self.blobs.get, found.storage_key)
         except FileNotFoundError:
@@ -142,9 +146,9 @@ class DashboardActions:
 
     async def eml(self, message_id: str) -> bytes:
         """The final MIME the outbox provider kept."""
-        found = await self.store.dashboard_outbox_mime(message_id)
-        if found is None:
-            raise NotFound("No outbox entry for this message")
+        found = or_not_found(
+            await self.store.dashboard_outbox_mime(message_id), "No outbox entry for this message"
+        )
         return found[1]
 
     async def html_preview(self, message_id: str, images: bool) -> HtmlPreview:

@@ -19,7 +19,7 @@ import msgspec
 
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
-from iep_appliance.domain.errors import NotFound, ValidationFailed
+from iep_appliance.domain.errors import NotFound, ValidationFailed, or_not_found
 from iep_appliance.domain.sender_domains import (
     DkimKeyRecord,
     DnsRecord,
@@ -111,9 +111,9 @@ class DomainCheckService:
             name = check_domain(domain)
         except ValidationFailed:
             raise NotFound("Domain not found") from None
-        status = await self.store.listed_domain_status(tenant_id, name)
-        if status is None:
-            raise NotFound("Domain not found")
+        status = or_not_found(
+            await self.store.listed_domain_status(tenant_id, name), "Domain not found"
+        )
         return name, status
 
     async def _records(self, domain: str) -> tuple[list[DkimKeyRecord], list[DnsRecord]]:

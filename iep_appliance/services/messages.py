@@ -24,6 +24,7 @@ from iep_appliance.domain.errors import (
     SenderNotAllowed,
     SenderPending,
     ValidationFailed,
+    or_not_found,
 )
 from iep_appliance.domain.models import (
     MESSAGE_STATUSES,
@@ -265,10 +266,9 @@ class MessageService:
     # ---- read ----------------------------------------------------------------------------------
 
     async def get(self, tenant_id: str, message_id: str) -> MessageRecord:
-        found = await self.store.get_message(tenant_id, message_id)
-        if found is None:
-            raise NotFound("Message not found")
-        return found
+        return or_not_found(
+            await self.store.get_message(tenant_id, message_id), "Message not found"
+        )
 
     async def list(
         self, tenant_id: str, params: dict[str, str], limit: int = 50, cursor: str | None = None

@@ -30,6 +30,7 @@ from iep_appliance.domain.errors import (
     PayloadTooLarge,
     SenderNotAllowed,
     ValidationFailed,
+    or_not_found,
 )
 from iep_appliance.domain.models import NewMessage, Principal, SendRequest
 from iep_appliance.domain.schedules import (
@@ -197,10 +198,9 @@ class ScheduledJobService:
         return job
 
     async def get(self, tenant_id: str, job_id: str) -> ScheduledJob:
-        found = await self.store.get_scheduled_job(tenant_id, job_id)
-        if found is None:
-            raise NotFound("Scheduled job not found")
-        return found
+        return or_not_found(
+            await self.store.get_scheduled_job(tenant_id, job_id), "Scheduled job not found"
+        )
 
     async def list_jobs(
         self, tenant_id: str, limit: int = 50, cursor: str | None = None
