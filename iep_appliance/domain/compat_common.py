@@ -9,8 +9,9 @@ import base64
 import re
 from collections.abc import Iterable
 from email.utils import formataddr, getaddresses, parseaddr
+from typing import Any
 
-from iep_appliance.domain.models import Address
+from iep_appliance.domain.models import Address, AttachmentIn, Sender, SendRequest
 
 RAW_OPEN = "{{{{raw}}}}"
 RAW_CLOSE = "{{{{/raw}}}}"
@@ -151,3 +152,33 @@ def bytes_to_base64(content: str | list[int]) -> str:
     if not all(isinstance(b, int) and 0 <= b <= 255 for b in content):
         raise ValueError("must be base64 text or a list of byte values 0-255")
     return base64.b64encode(bytes(content)).decode("ascii")
+
+
+def send_request(
+    sender: str | None,
+    subject: str | None,
+    body: tuple[str | None, str | None],
+    recipients: tuple[list[Address], list[Address], list[Address]],
+    reply_to: list[Address],
+    attachments: list[AttachmentIn],
+    metadata: dict[str, Any],
+    **more: Any,
+) -> SendRequest:
+    """The IEP send of a hosted provider's email whose own checks passed: `body` is (HTML,
+    text), `recipients` (to, cc, bcc), and no text is a template (`literal`)."""
+    from_email, from_name = split_mailbox(sender or "")
+    html, text = bodies(*body)
+    to, cc, bcc = recipients
+    return SendRequest(
+        to=to,
+        from_=Sender(email=from_email, name=from_name),
+        subject=literal(subject or "") or "",
+        html_body=literal(html) or "",
+        text_body=literal(text),
+        cc=cc,
+        bcc=bcc,
+        reply_to=reply_to[0] if reply_to else None,
+        attachments=attachments,
+        metadata=metadata,
+        **more,
+    )
