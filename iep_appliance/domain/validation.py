@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 from email_validator import EmailNotValidError, validate_email
 
+from iep_appliance.domain.decode_errors import MISSING_FIELD, parse_decode_error
 from iep_appliance.domain.errors import (
     FieldError,
     PayloadTooLarge,
@@ -364,16 +365,10 @@ def _prefixed(errors: list[FieldError], prefix: str) -> list[FieldError]:
 
 def decode_error_path(message: str) -> FieldError:
     """msgspec's "Expected `str`, got `int` - at `$.to[0]`" → FieldError("to[0]", ...)."""
-    text, sep, where = message.rpartition(" - at `")
-    if not sep:
-        text, where = message, "$`"
-    path = where.rstrip("`").removeprefix("$").lstrip(".")
-    text = text[:1].lower() + text[1:]
-    for lead in ("object missing required field", "object contains unknown field"):
-        if text.startswith(lead) and "`" in text:
-            field = text.split("`")[1]
-            path = f"{path}.{field}" if path else field
-            text = "is required" if "missing" in lead else "is not a known field"
+    path, text, member = parse_decode_error(message)
+    if member is not None:
+        path = f"{path}.{member}" if path else member
+        text = "is required" if text.startswith(MISSING_FIELD) else "is not a known field"
     return FieldError(path or "body", text)
 
 
