@@ -41,17 +41,32 @@ class DecodedAttachment(msgspec.Struct, frozen=True):
     data: bytes
 
 
-class ValidSend(msgspec.Struct, frozen=True):
-    to: tuple[str, ...]
-    cc: tuple[str, ...]
-    bcc: tuple[str, ...]
+class CommonFields(msgspec.Struct, frozen=True):
+    """The checked fields a single send and a batch have in common."""
+
     from_email: str
     from_name: str | None
     reply_to: str | None
     attachments: tuple[DecodedAttachment, ...]
     scheduled_at: datetime | None
     category: str | None
+    reply_to_name: str | None = None
+
+
+class ValidSend(CommonFields, frozen=True, kw_only=True):
+    """A checked single send: the common fields and its recipients."""
+
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
     names: dict[str, str] = {}  # {lower-cased address: display name} of recipients, Reply-To
+
+
+def with_reply_to_name(names: dict[str, str], common: CommonFields) -> dict[str, str]:
+    """The display names of a message: its recipients' and its Reply-To's."""
+    if common.reply_to is None or common.reply_to_name is None:
+        return names
+    return {**names, common.reply_to.lower(): common.reply_to_name}
 
 
 @functools.lru_cache(maxsize=65536)
@@ -269,33 +284,9 @@ def validate_send(
         to=to,
         cc=cc,
         bcc=bcc,
-        from_email=common.from_email,
-        from_name=common.from_name,
-        reply_to=common.reply_to,
-        attachments=common.attachments,
-        scheduled_at=common.scheduled_at,
-        category=common.category,
         names=with_reply_to_name(names, common),
+        **msgspec.structs.asdict(common),
     )
-
-
-class CommonFields(msgspec.Struct, frozen=True):
-    """The checked fields a single send and a batch have in common."""
-
-    from_email: str
-    from_name: str | None
-    reply_to: str | None
-    attachments: tuple[DecodedAttachment, ...]
-    scheduled_at: datetime | None
-    category: str | None
-    reply_to_name: str | None = None
-
-
-def with_reply_to_name(names: dict[str, str], common: "CommonFields") -> dict[str, str]:
-    """The display names of a message: its recipients' and its Reply-To's."""
-    if common.reply_to is None or common.reply_to_name is None:
-        return names
-    return {**names, common.reply_to.lower(): common.reply_to_name}
 
 
 def check_common(
