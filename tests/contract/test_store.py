@@ -1,8 +1,9 @@
 """The Store conformance suite: what the contracts rely on, for every backend (STYLE §1.2).
 
-Each test runs over the `store` fixture, parametrized by backend ("sqlite" now; a PostgreSQL
-backend joins BACKENDS and must pass unchanged). `open_store()` opens another handle on the
-same storage: a second node. Time is a FakeClock; verbs that take `now` get it explicitly.
+Each test runs over the `store` fixture of conftest.py, parametrized by backend ("sqlite" now;
+a PostgreSQL backend joins its BACKENDS and must pass unchanged). `open_store()` opens another
+handle on the same storage: a second node. Time is a FakeClock; verbs that take `now` get it
+explicitly.
 The last section pins the SQLite writer itself (group commit, a failing write rolls back alone).
 """
 
@@ -10,7 +11,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -34,11 +35,9 @@ from iep_appliance.domain.models import (
 )
 from iep_appliance.store.base import Store
 from iep_appliance.store.sqlite.migrate import migrate
-from iep_appliance.store.sqlite.store import SqliteStore
+from tests.contract.conftest import OpenStore
 
-BACKENDS = ["sqlite"]
 LEASE = timedelta(seconds=60)
-OpenStore = Callable[[], Awaitable[Store]]
 
 # Which event types explain a message reaching each status.
 EXPLAINS: dict[str, set[str]] = {
@@ -50,46 +49,6 @@ EXPLAINS: dict[str, set[str]] = {
     "bounced": {"bounced"},
     "cancelled": {"cancelled"},
 }
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(params=BACKENDS)
-async def open_store(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[OpenStore]:
-    opened: list[Any] = []
-
-    async def open_one() -> Store:
-        if request.param == "sqlite":
-            store = SqliteStore(str(tmp_path / "iep.db"), clock, commit_window_ms=1.0)
-        else:  # pragma: no cover - future backends
-            raise AssertionError(request.param)
-        await store.open()
-        opened.append(store)
-        return store
-
-    yield open_one
-    for store in reversed(opened):
-        await store.close()
-
-
-@pytest.fixture
-async def store(open_store: OpenStore) -> Store:
-    return await open_store()
-
-
-@pytest.fixture
-async def tenant(store: Store) -> Tenant:
-    return await store.create_tenant("acme", "Acme", ["acme.test"])
-
-
-@pytest.fixture
-async def other(store: Store) -> Tenant:
-    return await store.create_tenant("other", "Other", ["other.test"])
 
 
 def new_message(clock: FakeClock, **overrides: Any) -> NewMessage:

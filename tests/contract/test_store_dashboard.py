@@ -16,15 +16,8 @@ from tests.contract.test_store import (
     LEASE,
     accept,
     claim_all,
-    clock,
     completion,
-    open_store,
-    other,
-    store,
-    tenant,
 )
-
-__all__ = ["clock", "open_store", "other", "store", "tenant"]  # fixtures shared with it
 
 
 async def five(store: Store, tenant: Tenant, clock: FakeClock) -> list[str]:

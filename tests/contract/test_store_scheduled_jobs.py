@@ -17,15 +17,7 @@ from iep_appliance.domain.errors import Conflict, NotFound
 from iep_appliance.domain.models import Accepted, MessageFilter, Replayed, Tenant
 from iep_appliance.domain.schedules import ScheduledJob, ScheduledRun, tick_key
 from iep_appliance.store.base import Store
-from tests.contract import test_store as base
 from tests.contract.test_store import accept, claim_all, completion, new_message
-
-# The conformance fixtures (a store per backend, tenants, a FakeClock), shared by name.
-clock = base.clock
-open_store = base.open_store
-store = base.store
-tenant = base.tenant
-other = base.other
 
 TICK = "2026-01-01T00:01:00.000Z"
 NEXT = "2026-01-01T00:02:00.000Z"

@@ -1,28 +1,13 @@
 """Store conformance for the tenant-services verbs (suppressions, rate windows, tenant patch),
-for every backend: the same BACKENDS list as tests/contract/test_store.py."""
-
-from collections.abc import AsyncIterator
-from pathlib import Path
+for every backend: the `store` fixture of conftest.py."""
 
 import pytest
 
-from iep_appliance.clock import FakeClock
 from iep_appliance.domain.models import RateLimits, Tenant, TenantSettings
 from iep_appliance.store.base import Store
-from iep_appliance.store.sqlite.store import SqliteStore
-from tests.contract.test_store import BACKENDS
 
 MINUTE = "2026-01-01T00:01:00.000Z"
 EARLIER = "2026-01-01T00:00:00.000Z"
-
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    assert request.param == "sqlite"
-    opened = SqliteStore(str(tmp_path / "iep.db"), FakeClock(), commit_window_ms=1.0)
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture

@@ -21,15 +21,7 @@ from iep_appliance.domain.models import (
     Tenant,
 )
 from iep_appliance.store.base import Store
-from tests.contract import test_store as base
 from tests.contract.test_store import LEASE, accept, claim_all, new_message
-
-# The conformance fixtures (a store per backend, tenants, a FakeClock), shared by name.
-clock = base.clock
-open_store = base.open_store
-store = base.store
-tenant = base.tenant
-other = base.other
 
 
 async def make_queue(store: Store, tenant: Tenant, clock: FakeClock, name: str, **kw: Any) -> Queue:

@@ -1,0 +1,22 @@
+"""A tenant's sending reputation: its counts, trend and hold."""
+
+from typing import Any, Protocol
+
+
+class ReputationStore(Protocol):
+    async def reputation_counts(self, tenant_id: str, since: str) -> tuple[int, int, int]:
+        """(messages sent or bounced, bounced, complaints) of messages created since `since`."""
+
+    async def reputation_trend(self, tenant_id: str, since: str) -> list[tuple[str, int, int, int]]:
+        """(UTC day, messages sent or bounced, bounced, complaints) per day since `since`."""
+
+    async def reputation_holds(self) -> dict[str, tuple[str | None, str | None]]:
+        """Tenants ever held: id → (held since or None, last resumed at or None)."""
+
+    async def hold_tenant(self, tenant_id: str, data: dict[str, Any]) -> bool:
+        """Hold the tenant's sending and queue its `tenant.paused` webhooks, in one transaction;
+        False (nothing written) when it is held already."""
+
+    async def resume_tenant(self, tenant_id: str) -> bool:
+        """End the hold (resumed_at = now) and make the held send jobs due now; False when the
+        tenant was not held."""
