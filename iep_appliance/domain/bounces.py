@@ -262,3 +262,15 @@ def effects_for(
             )
         )
     return out
+
+
+class InboundSummary(msgspec.Struct, frozen=True, rename="camel"):
+    """An inbound mail matched to a message, without its raw bytes (camelCase on the wire)."""
+
+    id: str
+    kind: str
+    mail_from: str
+    rcpt_to: str
+    size: int
+    summary: dict[str, object]
+    received_at: str

@@ -139,3 +139,28 @@ def attempts_of(events: tuple[Event, ...]) -> list[Attempt]:
     if open_at is not None:
         out.append(Attempt(len(out) + 1, open_at, None, None, None, None))
     return out
+
+
+class JobState(msgspec.Struct, frozen=True):
+    """Which job an id is and its state now (what a DLQ action checks first)."""
+
+    id: int
+    kind: str  # send | webhook
+    ref_id: str
+    tenant_id: str
+    state: str
+
+
+class OutboxMime(msgspec.Struct, frozen=True):
+    """The final MIME the outbox provider kept for a message of any tenant."""
+
+    tenant_id: str
+    mime: bytes
+
+
+class AdminSession(msgspec.Struct, frozen=True):
+    """A live operator session (kept by the hash of its id)."""
+
+    email: str
+    role: str
+    expires_at: str

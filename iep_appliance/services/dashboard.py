@@ -229,10 +229,10 @@ class DashboardService:
         found = await self.store.dashboard_outbox_mime(message_id)
         if found is None:
             raise NotFound("No outbox entry for this message")
-        mime = found[1]
+        mime = found.mime
         if len(mime) > OFF_LOOP_BYTES:  # parsing megabytes would stall sends and accepts
-            return found[0], await asyncio.to_thread(build_preview, mime)
-        return found[0], build_preview(mime)
+            return found.tenant_id, await asyncio.to_thread(build_preview, mime)
+        return found.tenant_id, build_preview(mime)
 
     # ---- tenants and the queue -----------------------------------------------------------
 

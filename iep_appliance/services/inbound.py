@@ -119,11 +119,13 @@ class InboundService:
 
     async def for_message(self, tenant_id: str, message_id: str) -> list[dict[str, Any]]:
         """The inbound mail matched to a message, each with the start of its stored copy."""
-        found = await self.store.inbound_for_message(tenant_id, message_id)
-        for item in found:
-            raw = await self.store.inbound_raw(tenant_id, item["id"]) or b""
-            item["excerpt"] = raw[:4096].decode("utf-8", "replace")
-        return found
+        out = []
+        for item in await self.store.inbound_for_message(tenant_id, message_id):
+            raw = await self.store.inbound_raw(tenant_id, item.id) or b""
+            shown: dict[str, Any] = msgspec.to_builtins(item)  # camelCase keys
+            shown["excerpt"] = raw[:4096].decode("utf-8", "replace")
+            out.append(shown)
+        return out
 
     async def _message(self, message_id: str | None) -> MessageRecord | None:
         if not message_id:

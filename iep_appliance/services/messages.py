@@ -124,9 +124,9 @@ class MessageService:
         listed = await self.store.list_domains(tenant_id)
         ctx = TenantContext(
             tenant=tenant,
-            domains=frozenset(d for d, status, _c in listed if status == "verified"),
+            domains=frozenset(d.domain for d in listed if d.status == "verified"),
             loaded_at=self.clock.monotonic(),
-            pending=frozenset(d for d, status, _c in listed if status == "pending"),
+            pending=frozenset(d.domain for d in listed if d.status == "pending"),
         )
         self._contexts[tenant_id] = ctx
         return ctx
@@ -301,7 +301,7 @@ class MessageService:
 
     async def retry(self, tenant_id: str, message_id: str) -> None:
         before = await self.store.retry_message(tenant_id, message_id)
-        if before == "":
+        if before is None:
             raise NotFound("Message not found")
         if before != "failed":
             raise Conflict(
@@ -312,7 +312,7 @@ class MessageService:
     async def cancel(self, tenant_id: str, message_id: str) -> None:
         """Cancel a scheduled or queued message that has not started (issue 7)."""
         after = await self.store.cancel_message(tenant_id, message_id)
-        if after == "":
+        if after is None:
             raise NotFound("Message not found")
         if after != "cancelled":
             raise Conflict(

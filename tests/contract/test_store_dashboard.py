@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from iep_appliance.clock import FakeClock
 from iep_appliance.domain import ids
-from iep_appliance.domain.analytics import stats_query
+from iep_appliance.domain.analytics import StatusCount, stats_query
 from iep_appliance.domain.dashboard import DashboardFilter
 from iep_appliance.domain.models import Tenant
 from iep_appliance.domain.webhooks import WebhookEndpoint
@@ -88,8 +88,8 @@ async def test_buckets_count_every_tenant_or_one(
     everyone = await store.dashboard_buckets(q)
     one = await store.dashboard_buckets(q, other.id)
 
-    assert everyone == [("2026-01-01", "queued", 3)]
-    assert one == [("2026-01-01", "queued", 2)]
+    assert everyone == [StatusCount("2026-01-01", "queued", 3)]
+    assert one == [StatusCount("2026-01-01", "queued", 2)]
 
 
 async def test_the_last_minutes_outcomes_count_only_recent_events(
@@ -123,10 +123,7 @@ async def test_discard_moves_dead_jobs_out_and_leaves_other_states(
 
     assert n == 1
     assert await store.dashboard_dead_jobs(10) == []
-    states = {
-        job_id: state
-        for job_id, *_rest, state in await store.dashboard_job_states([dead.id, alive.id])
-    }
+    states = {j.id: j.state for j in await store.dashboard_job_states([dead.id, alive.id])}
     assert states == {dead.id: "done", alive.id: "ready"}
     assert (await store.dashboard_job_depth())["dead"] == 0
 
@@ -172,7 +169,7 @@ async def test_a_session_is_found_by_its_hash_until_it_expires_or_is_dropped(
     await store.drop_admin_session("h2")
     clock.advance(LEASE.total_seconds() + 1)
 
-    assert found is not None and found[:2] == ("a@example.org", "admin")
+    assert found is not None and (found.email, found.role) == ("a@example.org", "admin")
     assert await store.admin_session("h2") is None
     assert await store.admin_session("h1") is None  # expired
 

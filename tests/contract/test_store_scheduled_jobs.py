@@ -186,7 +186,7 @@ async def test_rollups_count_each_accept_and_outcome_once_per_message(
     assert bulk["queued"] == 1 and sum(bulk.values()) == 2  # its accept and its outcome
     rows = await store.delivery_stats(tenant.id, q)
     hour = ids.iso(clock.now())[:13]
-    assert {(b, s): n for b, s, n in rows}[(hour, "queued")] == 3
+    assert {(r.bucket, r.status): r.count for r in rows}[(hour, "queued")] == 3
     assert await store.stats_totals(other.id, q) == {}
     backlog = await store.message_backlog(tenant.id)
     assert backlog["default"]["scheduled"] == 1

@@ -170,7 +170,7 @@ async def test_cancel_stops_only_what_has_not_started(
     waiting = await accept(store, tenant, clock, scheduled_at=later)
     started = await accept(store, tenant, clock)
     await claim_all(store, clock)
-    assert await store.cancel_message(other.id, waiting) == ""
+    assert await store.cancel_message(other.id, waiting) is None
     assert await store.cancel_message(tenant.id, started) == "processing"
     assert await store.cancel_message(tenant.id, waiting) == "cancelled"
     assert await store.cancel_message(tenant.id, waiting) == "cancelled"
@@ -188,7 +188,7 @@ async def test_reschedule_moves_a_waiting_message_and_its_job_only(
     waiting = await accept(store, tenant, clock, scheduled_at=later)
     started = await accept(store, tenant, clock)
     await claim_all(store, clock)
-    assert await store.reschedule_message(other.id, waiting, much_later) == ""
+    assert await store.reschedule_message(other.id, waiting, much_later) is None
     assert await store.reschedule_message(tenant.id, started, much_later) == "processing"
     assert await store.reschedule_message(tenant.id, waiting, much_later) == "scheduled"
     message = await store.get_message(tenant.id, waiting)

@@ -2,12 +2,13 @@
 
 from typing import Protocol
 
-from iep_appliance.domain.analytics import StatsQuery
+from iep_appliance.domain.analytics import StatsQuery, StatusCount
 
 
 class AnalyticsStore(Protocol):
-    async def delivery_stats(self, tenant_id: str, q: StatsQuery) -> list[tuple[str, str, int]]:
-        """(bucket prefix, status, count) from the hourly rollups over [q.start, q.end)."""
+    async def delivery_stats(self, tenant_id: str, q: StatsQuery) -> list[StatusCount]:
+        """Counts by bucket (`q.group_by`) and status from the hourly rollups over
+        [q.start, q.end)."""
 
     async def stats_totals(self, tenant_id: str, q: StatsQuery) -> dict[str, int]: ...
     async def message_backlog(self, tenant_id: str) -> dict[str, dict[str, int]]:

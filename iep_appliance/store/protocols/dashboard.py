@@ -4,15 +4,17 @@ tenant's key)."""
 from datetime import datetime
 from typing import Protocol
 
-from iep_appliance.domain.analytics import StatsQuery
+from iep_appliance.domain.analytics import StatsQuery, StatusCount
 from iep_appliance.domain.dashboard import (
     AttachmentFile,
     DashboardFilter,
     DeadJob,
     JobRow,
+    JobState,
     MessageSlice,
     NamedQueueDepth,
     OutboxItem,
+    OutboxMime,
 )
 from iep_appliance.domain.models import (
     MessageRecord,
@@ -26,9 +28,6 @@ class DashboardStore(Protocol):
     async def dashboard_message(self, message_id: str) -> MessageRecord | None:
         """One message of any tenant, with its attachments and events."""
 
-    async def dashboard_stats(self, q: StatsQuery) -> list[tuple[str, str, int]]:
-        """(hour prefix, status, count) of every tenant from the hourly rollups."""
-
     async def dashboard_tenant_counts(self) -> dict[str, dict[str, int]]:
         """Messages by tenant id and status."""
 
@@ -40,17 +39,17 @@ class DashboardStore(Protocol):
     ) -> list[OutboxItem]:
         """Outbox entries newest first, before the (created_at, message_id) last seen."""
 
-    async def dashboard_outbox_mime(self, message_id: str) -> tuple[str, bytes] | None:
-        """(tenant_id, MIME) of one outbox entry of any tenant."""
+    async def dashboard_outbox_mime(self, message_id: str) -> OutboxMime | None:
+        """One outbox entry of any tenant."""
 
     async def dashboard_dead_jobs(self, limit: int, before_id: int | None = None) -> list[DeadJob]:
         """Jobs in the DLQ (state dead), newest first, with the message of send jobs."""
 
     async def dashboard_buckets(
         self, q: StatsQuery, tenant_id: str | None = None
-    ) -> list[tuple[str, str, int]]:
-        """(bucket prefix, status, count) by `q.group_by` (hour or day) from the rollups, of
-        every tenant or one."""
+    ) -> list[StatusCount]:
+        """Counts by bucket (`q.group_by`: hour or day) and status from the rollups, of every
+        tenant or one."""
 
     async def dashboard_recent_outcomes(self, since: datetime) -> dict[str, int]:
         """Sent, failed and bounced events since `since` (a bounded window of newest events)."""
@@ -66,10 +65,8 @@ class DashboardStore(Protocol):
     ) -> list[JobRow]:
         """Jobs due after `now` (scheduled or retrying), soonest first, after (run_at, id)."""
 
-    async def dashboard_job_states(
-        self, job_ids: list[int]
-    ) -> list[tuple[int, str, str, str, str]]:
-        """(id, kind, ref_id, tenant_id, state) of those of `job_ids` that exist."""
+    async def dashboard_job_states(self, job_ids: list[int]) -> list[JobState]:
+        """Those of `job_ids` that exist."""
 
     async def dashboard_discard_jobs(self, job_ids: list[int]) -> int:
         """Dead jobs → done (out of the DLQ for good). Returns how many were dead."""

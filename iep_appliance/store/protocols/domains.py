@@ -3,21 +3,22 @@ a domain shared by tenants has one check."""
 
 from typing import Protocol
 
-from iep_appliance.domain.sender_domains import DomainCheck
+from iep_appliance.domain.models import SenderDomain
+from iep_appliance.domain.sender_domains import DomainCheck, DomainClaim
 
 
 class SenderDomainStore(Protocol):
     async def allowed_domains(self, tenant_id: str) -> frozenset[str]:
         """The tenant's usable (verified) sender domains."""
 
-    async def list_domains(self, tenant_id: str) -> list[tuple[str, str, str]]:
-        """(domain, status, created_at) of the tenant's sender domains; status is
-        "verified" (usable in `from`) or "pending"."""
+    async def list_domains(self, tenant_id: str) -> list[SenderDomain]:
+        """The tenant's sender domains; "verified" ones are usable in `from`, "pending" wait
+        for their DNS check."""
 
     async def add_domain(self, tenant_id: str, domain: str) -> bool:
         """Assign a domain as the operator does: verified at once. False when listed."""
 
-    async def claim_domain(self, tenant_id: str, domain: str) -> str:
+    async def claim_domain(self, tenant_id: str, domain: str) -> DomainClaim:
         """A tenant adds a domain (pending) in one transaction: "added", "listed" (this
         tenant has it already) or "taken" (another tenant lists it; nothing written)."""
 

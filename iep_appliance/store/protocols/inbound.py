@@ -1,8 +1,8 @@
 """Inbound mail (bounces, complaints, unsubscribes, replies) and its effects."""
 
-from typing import Any, Protocol
+from typing import Protocol
 
-from iep_appliance.domain.bounces import InboundEffect, InboundMail
+from iep_appliance.domain.bounces import InboundEffect, InboundMail, InboundSummary
 
 
 class InboundStore(Protocol):
@@ -10,8 +10,7 @@ class InboundStore(Protocol):
         """Store `mail` and, in the same transaction, each effect not recorded before (event,
         bounce count or suppression, `bounced` status, webhooks). Returns how many were new."""
 
-    async def inbound_for_message(self, tenant_id: str, message_id: str) -> list[dict[str, Any]]:
-        """The inbound mail matched to a message: id, kind, mailFrom, rcptTo, size, summary,
-        receivedAt (no raw bytes)."""
+    async def inbound_for_message(self, tenant_id: str, message_id: str) -> list[InboundSummary]:
+        """The inbound mail matched to a message (no raw bytes), oldest first."""
 
     async def inbound_raw(self, tenant_id: str, inbound_id: str) -> bytes | None: ...

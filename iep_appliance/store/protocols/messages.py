@@ -20,14 +20,16 @@ class MessageStore(Protocol):
     async def get_message(self, tenant_id: str, message_id: str) -> MessageRecord | None: ...
     async def list_messages(self, tenant_id: str, f: MessageFilter) -> list[MessageRecord]: ...
     async def load_for_send(self, message_ids: list[str]) -> dict[str, MessageRecord]: ...
-    async def retry_message(self, tenant_id: str, message_id: str) -> str:
-        """Failed → queued with attempts reset. Returns the prior status ('' = not found)."""
+    async def retry_message(self, tenant_id: str, message_id: str) -> str | None:
+        """Failed → queued with attempts reset. Returns the prior status (None: not found)."""
 
-    async def cancel_message(self, tenant_id: str, message_id: str) -> str:
+    async def cancel_message(self, tenant_id: str, message_id: str) -> str | None:
         """Cancel a scheduled or queued message whose job is not leased. Returns 'cancelled',
-        the status that forbids it ('processing' while leased), or '' when not found."""
+        the status that forbids it ('processing' while leased), or None when not found."""
 
-    async def reschedule_message(self, tenant_id: str, message_id: str, scheduled_at: str) -> str:
+    async def reschedule_message(
+        self, tenant_id: str, message_id: str, scheduled_at: str
+    ) -> str | None:
         """Move a scheduled message whose job is not leased to `scheduled_at` (message and job).
         Returns 'scheduled' when moved, the status that forbids it ('processing' while leased),
-        or '' when not found."""
+        or None when not found."""

@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Protocol
 
+from iep_appliance.domain.dashboard import AdminSession
 from iep_appliance.domain.models import (
     AdminUser,
 )
@@ -31,8 +32,8 @@ class OperatorStore(Protocol):
     ) -> None:
         """Keep a new operator session (by its id's hash); expired ones are dropped."""
 
-    async def admin_session(self, id_hash: str) -> tuple[str, str, str] | None:
-        """(email, role, expires_at) of a live session, or None."""
+    async def admin_session(self, id_hash: str) -> AdminSession | None:
+        """A live session, or None."""
 
     async def drop_admin_session(self, id_hash: str) -> None: ...
     async def drop_admin_sessions_of(self, email: str) -> None:

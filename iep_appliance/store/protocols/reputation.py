@@ -2,16 +2,18 @@
 
 from typing import Any, Protocol
 
+from iep_appliance.domain.reputation import ReputationCounts, ReputationDay, ReputationHold
+
 
 class ReputationStore(Protocol):
-    async def reputation_counts(self, tenant_id: str, since: str) -> tuple[int, int, int]:
-        """(messages sent or bounced, bounced, complaints) of messages created since `since`."""
+    async def reputation_counts(self, tenant_id: str, since: str) -> ReputationCounts:
+        """Messages sent or bounced, bounced, complaints of messages created since `since`."""
 
-    async def reputation_trend(self, tenant_id: str, since: str) -> list[tuple[str, int, int, int]]:
-        """(UTC day, messages sent or bounced, bounced, complaints) per day since `since`."""
+    async def reputation_trend(self, tenant_id: str, since: str) -> list[ReputationDay]:
+        """The counts per UTC day (with any mail) since `since`, oldest first."""
 
-    async def reputation_holds(self) -> dict[str, tuple[str | None, str | None]]:
-        """Tenants ever held: id → (held since or None, last resumed at or None)."""
+    async def reputation_holds(self) -> dict[str, ReputationHold]:
+        """Tenants ever held, by id."""
 
     async def hold_tenant(self, tenant_id: str, data: dict[str, Any]) -> bool:
         """Hold the tenant's sending and queue its `tenant.paused` webhooks, in one transaction;

@@ -5,8 +5,13 @@ await; `DashboardVerbs` is the async side that SqliteStore mixes in."""
 import sqlite3
 from typing import Any
 
-from iep_appliance.domain.analytics import StatsQuery
-from iep_appliance.domain.dashboard import DashboardFilter, DeadJob, MessageSlice, OutboxItem
+from iep_appliance.domain.dashboard import (
+    DashboardFilter,
+    DeadJob,
+    MessageSlice,
+    OutboxItem,
+    OutboxMime,
+)
 from iep_appliance.domain.models import Event, MessageRecord
 from iep_appliance.store.sqlite import rows
 from iep_appliance.store.sqlite.db import Database
@@ -16,11 +21,6 @@ from iep_appliance.store.sqlite.messages import attachments_of
 SELECT_MESSAGE = f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE id = ?"
 # Its events in insertion order.
 SELECT_EVENTS = "SELECT type, created_at, payload FROM events WHERE message_id = ? ORDER BY id"
-# Status changes per hour of every tenant from the analytics rollups (tag '' counts each once).
-SELECT_STATS = (
-    "SELECT substr(hour, 1, 13) AS bucket, status, sum(count) FROM stats_hourly"
-    " WHERE tag = '' AND hour >= ? AND hour < ? GROUP BY bucket, status"
-)
 # Messages by tenant and status (a scan of the messages_tenant_status index).
 SELECT_TENANT_COUNTS = "SELECT tenant_id, status, count(*) FROM messages GROUP BY tenant_id, status"
 # Messages in one status now, of every tenant (messages_status_created) or of one.
@@ -131,10 +131,6 @@ def get_message(conn: sqlite3.Connection, message_id: str) -> MessageRecord | No
     return rows.message(row, attachments_of(conn, message_id), events)
 
 
-def stats(conn: sqlite3.Connection, q: StatsQuery) -> list[tuple[str, str, int]]:
-    return [(b, s, int(n)) for b, s, n in conn.execute(SELECT_STATS, (q.start, q.end))]
-
-
 def status_count(conn: sqlite3.Connection, status: str, tenant_id: str | None) -> int:
     if tenant_id is None:
         return int(conn.execute(COUNT_STATUS, (status,)).fetchone()[0])
@@ -165,9 +161,9 @@ def list_outbox(
     ]
 
 
-def outbox_mime(conn: sqlite3.Connection, message_id: str) -> tuple[str, bytes] | None:
+def outbox_mime(conn: sqlite3.Connection, message_id: str) -> OutboxMime | None:
     row = conn.execute(SELECT_OUTBOX_MIME, (message_id,)).fetchone()
-    return (row[0], bytes(row[1])) if row else None
+    return OutboxMime(tenant_id=row[0], mime=bytes(row[1])) if row else None
 
 
 def dead_jobs(conn: sqlite3.Connection, limit: int, before_id: int | None) -> list[DeadJob]:
@@ -199,9 +195,6 @@ class DashboardVerbs:
     async def dashboard_message(self, message_id: str) -> MessageRecord | None:
         return await self.db.read(lambda c: get_message(c, message_id))
 
-    async def dashboard_stats(self, q: StatsQuery) -> list[tuple[str, str, int]]:
-        return await self.db.read(lambda c: stats(c, q))
-
     async def dashboard_tenant_counts(self) -> dict[str, dict[str, int]]:
         return await self.db.read(tenant_counts)
 
@@ -213,7 +206,7 @@ class DashboardVerbs:
     ) -> list[OutboxItem]:
         return await self.db.read(lambda c: list_outbox(c, limit, before))
 
-    async def dashboard_outbox_mime(self, message_id: str) -> tuple[str, bytes] | None:
+    async def dashboard_outbox_mime(self, message_id: str) -> OutboxMime | None:
         return await self.db.read(lambda c: outbox_mime(c, message_id))
 
     async def dashboard_dead_jobs(self, limit: int, before_id: int | None = None) -> list[DeadJob]:

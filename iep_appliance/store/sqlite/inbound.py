@@ -10,7 +10,8 @@ recorded already and changes nothing.
 import sqlite3
 from typing import Any
 
-from iep_appliance.domain.bounces import InboundEffect, InboundMail
+from iep_appliance.domain.bounces import InboundEffect, InboundMail, InboundSummary
+from iep_appliance.domain.reputation import ReputationCounts
 from iep_appliance.store.sqlite import rows
 from iep_appliance.store.sqlite.jobs import COUNT_BOUNCE, SUPPRESS, enqueue_webhooks
 from iep_appliance.store.sqlite.messages import INSERT_EVENT
@@ -148,23 +149,21 @@ def _apply(
             )
 
 
-def for_message(conn: sqlite3.Connection, tenant_id: str, message_id: str) -> list[dict[str, Any]]:
-    out = []
-    for id_, kind, mail_from, rcpt_to, size, summary, received in conn.execute(
-        SELECT_FOR_MESSAGE, (tenant_id, message_id)
-    ):
-        out.append(
-            {
-                "id": id_,
-                "kind": kind,
-                "mailFrom": mail_from,
-                "rcptTo": rcpt_to,
-                "size": size,
-                "summary": rows.loads(summary, {}),
-                "receivedAt": received,
-            }
+def for_message(conn: sqlite3.Connection, tenant_id: str, message_id: str) -> list[InboundSummary]:
+    return [
+        InboundSummary(
+            id=id_,
+            kind=kind,
+            mail_from=mail_from,
+            rcpt_to=rcpt_to,
+            size=size,
+            summary=rows.loads(summary, {}),
+            received_at=received,
         )
-    return out
+        for id_, kind, mail_from, rcpt_to, size, summary, received in conn.execute(
+            SELECT_FOR_MESSAGE, (tenant_id, message_id)
+        )
+    ]
 
 
 def raw(conn: sqlite3.Connection, tenant_id: str, inbound_id: str) -> bytes | None:
@@ -189,7 +188,7 @@ COUNT_COMPLAINTS = (
 )
 
 
-def reputation_counts(conn: sqlite3.Connection, tenant_id: str, since: str) -> tuple[int, int, int]:
+def reputation_counts(conn: sqlite3.Connection, tenant_id: str, since: str) -> ReputationCounts:
     messages, bounced = conn.execute(COUNT_DELIVERED, (tenant_id, since)).fetchone()
     complaints = conn.execute(COUNT_COMPLAINTS, (tenant_id, since)).fetchone()[0]
-    return int(messages), int(bounced), int(complaints)
+    return ReputationCounts(int(messages), int(bounced), int(complaints))

@@ -281,11 +281,13 @@ def list_messages(
     return [rows.message(r) for r in conn.execute(sql, args)]
 
 
-def retry_message(conn: sqlite3.Connection, tenant_id: str, message_id: str, now: str) -> str:
+def retry_message(
+    conn: sqlite3.Connection, tenant_id: str, message_id: str, now: str
+) -> str | None:
     """Failed → queued. Returns the status before ('' when the message does not exist)."""
     row = conn.execute(SELECT_STATUS, (tenant_id, message_id)).fetchone()
     if row is None:
-        return ""
+        return None
     if row[0] != "failed":
         return row[0]
     conn.execute(RETRY_MESSAGE, (now, tenant_id, message_id))
@@ -321,10 +323,6 @@ def save_outbox(
 def get_outbox(conn: sqlite3.Connection, tenant_id: str, message_id: str) -> bytes | None:
     row = conn.execute(SELECT_OUTBOX, (tenant_id, message_id)).fetchone()
     return bytes(row[0]) if row else None
-
-
-def list_outbox(conn: sqlite3.Connection, limit: int) -> list[tuple[str, str, str, int]]:
-    return [tuple(r) for r in conn.execute(LIST_OUTBOX, (limit,))]
 
 
 # ---- cancellation (issue 7): scheduled or queued messages whose job has not started -------
@@ -363,13 +361,15 @@ def cancel_ids(conn: sqlite3.Connection, tenant_id: str, ids: list[str], now: st
     return n
 
 
-def cancel_message(conn: sqlite3.Connection, tenant_id: str, message_id: str, now: str) -> str:
+def cancel_message(
+    conn: sqlite3.Connection, tenant_id: str, message_id: str, now: str
+) -> str | None:
     """Cancel one message that has not started. Returns its status afterwards ('' = not
     found); 'cancelled' when cancelled now or before, else the status that forbids it
     (a queued message whose job is leased reads as 'processing')."""
     row = conn.execute(SELECT_WITH_JOB, (tenant_id, message_id)).fetchone()
     if row is None:
-        return ""
+        return None
     status, job_state = row
     if status not in CANCELLABLE_STATUSES:
         return status
@@ -394,12 +394,12 @@ RESCHEDULE_JOB = (
 
 def reschedule_message(
     conn: sqlite3.Connection, tenant_id: str, message_id: str, scheduled_at: str, now: str
-) -> str:
+) -> str | None:
     """Move one scheduled message that has not started. Returns 'scheduled' when moved, ''
     when not found, else the status that forbids it ('processing' while its job is leased)."""
     row = conn.execute(SELECT_WITH_JOB, (tenant_id, message_id)).fetchone()
     if row is None:
-        return ""
+        return None
     status, job_state = row
     if status != "scheduled":
         return status

@@ -17,9 +17,11 @@ from iep_appliance.domain.models import (
     MessageRecord,
     NewMessage,
     Replayed,
+    SenderDomain,
     Tenant,
     TenantSettings,
 )
+from iep_appliance.domain.sender_domains import DomainClaim
 from iep_appliance.store.sqlite import files
 from iep_appliance.store.sqlite import jobs as q_jobs
 from iep_appliance.store.sqlite import keys as q_keys
@@ -135,16 +137,16 @@ class SqliteStore(
 
     async def allowed_domains(self, tenant_id: str) -> frozenset[str]:
         found = await self.db.read(lambda c: q_tenants.list_domains(c, tenant_id))
-        return frozenset(d for d, status, _c in found if status == "verified")
+        return frozenset(d.domain for d in found if d.status == "verified")
 
-    async def list_domains(self, tenant_id: str) -> list[tuple[str, str, str]]:
+    async def list_domains(self, tenant_id: str) -> list[SenderDomain]:
         return await self.db.read(lambda c: q_tenants.list_domains(c, tenant_id))
 
     async def add_domain(self, tenant_id: str, domain: str) -> bool:
         now = self._now()
         return await self.db.write(lambda c: q_tenants.add_domain(c, tenant_id, domain, now))
 
-    async def claim_domain(self, tenant_id: str, domain: str) -> str:
+    async def claim_domain(self, tenant_id: str, domain: str) -> DomainClaim:
         now = self._now()
         return await self.db.write(lambda c: q_tenants.claim_domain(c, tenant_id, domain, now))
 
@@ -209,7 +211,7 @@ class SqliteStore(
     async def list_messages(self, tenant_id: str, f: MessageFilter) -> list[MessageRecord]:
         return await self.db.read(lambda c: q_messages.list_messages(c, tenant_id, f))
 
-    async def retry_message(self, tenant_id: str, message_id: str) -> str:
+    async def retry_message(self, tenant_id: str, message_id: str) -> str | None:
         now = self._now()
         before = await self.db.write(
             lambda c: q_messages.retry_message(c, tenant_id, message_id, now)
@@ -227,9 +229,6 @@ class SqliteStore(
 
     async def get_outbox(self, tenant_id: str, message_id: str) -> bytes | None:
         return await self.db.read(lambda c: q_messages.get_outbox(c, tenant_id, message_id))
-
-    async def list_outbox(self, limit: int = 50) -> list[tuple[str, str, str, int]]:
-        return await self.db.read(lambda c: q_messages.list_outbox(c, limit))
 
     # ---- jobs ------------------------------------------------------------------------------
 

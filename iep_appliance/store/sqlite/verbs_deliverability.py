@@ -5,7 +5,8 @@ Mixed into SqliteStore (store.py); SQL lives in sender_domains.py and inbound.py
 
 from typing import Any
 
-from iep_appliance.domain.bounces import InboundEffect, InboundMail
+from iep_appliance.domain.bounces import InboundEffect, InboundMail, InboundSummary
+from iep_appliance.domain.reputation import ReputationCounts, ReputationDay, ReputationHold
 from iep_appliance.domain.sender_domains import DkimKeyRecord, DomainCheck
 from iep_appliance.store.sqlite import inbound as q_inbound
 from iep_appliance.store.sqlite import reputation as q_reputation
@@ -62,7 +63,7 @@ class DeliverabilityVerbs(StoreBase):
             self._notify(now)  # webhook jobs may be due now
         return applied
 
-    async def inbound_for_message(self, tenant_id: str, message_id: str) -> list[dict[str, Any]]:
+    async def inbound_for_message(self, tenant_id: str, message_id: str) -> list[InboundSummary]:
         return await self.db.read(lambda c: q_inbound.for_message(c, tenant_id, message_id))
 
     async def inbound_raw(self, tenant_id: str, inbound_id: str) -> bytes | None:
@@ -71,12 +72,12 @@ class DeliverabilityVerbs(StoreBase):
     async def purge_inbound(self, before: str, limit: int) -> int:
         return await self.db.write(lambda c: q_inbound.purge(c, before, limit))
 
-    async def reputation_counts(self, tenant_id: str, since: str) -> tuple[int, int, int]:
+    async def reputation_counts(self, tenant_id: str, since: str) -> ReputationCounts:
         return await self.db.read(lambda c: q_inbound.reputation_counts(c, tenant_id, since))
 
     # ---- reputation hold -----------------------------------------------------------------------
 
-    async def reputation_holds(self) -> dict[str, tuple[str | None, str | None]]:
+    async def reputation_holds(self) -> dict[str, ReputationHold]:
         return await self.db.read(q_reputation.holds)
 
     async def hold_tenant(self, tenant_id: str, data: dict[str, Any]) -> bool:
@@ -94,5 +95,5 @@ class DeliverabilityVerbs(StoreBase):
             self._notify(now)  # the held mail is due now
         return resumed
 
-    async def reputation_trend(self, tenant_id: str, since: str) -> list[tuple[str, int, int, int]]:
+    async def reputation_trend(self, tenant_id: str, since: str) -> list[ReputationDay]:
         return await self.db.read(lambda c: q_reputation.trend(c, tenant_id, since))

@@ -8,8 +8,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 from iep_appliance.domain import ids
-from iep_appliance.domain.analytics import StatsQuery
-from iep_appliance.domain.dashboard import AttachmentFile, JobRow, NamedQueueDepth
+from iep_appliance.domain.analytics import StatsQuery, StatusCount
+from iep_appliance.domain.dashboard import (
+    AdminSession,
+    AttachmentFile,
+    JobRow,
+    JobState,
+    NamedQueueDepth,
+)
 from iep_appliance.domain.models import (
     AdminUser,
     Tenant,
@@ -72,7 +78,7 @@ class OperationsVerbs(StoreBase):
     # (SQL in dashboard_ops.py and sessions.py)
     async def dashboard_buckets(
         self, q: StatsQuery, tenant_id: str | None = None
-    ) -> list[tuple[str, str, int]]:
+    ) -> list[StatusCount]:
         return await self.db.read(lambda c: q_dashboard_ops.buckets(c, q, tenant_id))
 
     async def dashboard_recent_outcomes(self, since: datetime) -> dict[str, int]:
@@ -91,9 +97,7 @@ class OperationsVerbs(StoreBase):
         now_s = ids.iso(now)
         return await self.db.read(lambda c: q_dashboard_ops.waiting_jobs(c, now_s, limit, after))
 
-    async def dashboard_job_states(
-        self, job_ids: list[int]
-    ) -> list[tuple[int, str, str, str, str]]:
+    async def dashboard_job_states(self, job_ids: list[int]) -> list[JobState]:
         return await self.db.read(lambda c: q_dashboard_ops.job_states(c, job_ids))
 
     async def dashboard_discard_jobs(self, job_ids: list[int]) -> int:
@@ -120,7 +124,7 @@ class OperationsVerbs(StoreBase):
         now, until = self._now(), ids.iso(expires_at)
         await self.db.write(lambda c: q_sessions.save(c, id_hash, email, role, until, now))
 
-    async def admin_session(self, id_hash: str) -> tuple[str, str, str] | None:
+    async def admin_session(self, id_hash: str) -> AdminSession | None:
         now = self._now()
         return await self.db.read(lambda c: q_sessions.find(c, id_hash, now))
 

@@ -9,6 +9,7 @@ from iep_appliance.domain.models import (
     Tenant,
     TenantSettings,
 )
+from iep_appliance.domain.ratelimit import WindowCount
 from iep_appliance.domain.webhooks import (
     EndpointChange,
     WebhookAttempt,
@@ -120,7 +121,7 @@ class TenantServiceVerbs(StoreBase):
             lambda c: q_tenants.patch_tenant(c, tenant_id, name, settings, now)
         )
 
-    async def load_rate_windows(self, starts: dict[str, str]) -> list[tuple[str, str, int]]:
+    async def load_rate_windows(self, starts: dict[str, str]) -> list[WindowCount]:
         return await self.db.read(lambda c: q_rate_windows.current(c, starts))
 
     async def add_rate_counts(

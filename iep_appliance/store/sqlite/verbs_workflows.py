@@ -7,7 +7,7 @@ import sqlite3
 from datetime import datetime, timedelta
 
 from iep_appliance.domain import ids
-from iep_appliance.domain.analytics import StatsQuery
+from iep_appliance.domain.analytics import StatsQuery, StatusCount
 from iep_appliance.domain.models import (
     Accepted,
     BatchAccepted,
@@ -55,13 +55,15 @@ class WorkflowVerbs(StoreBase):
         now = self._now()
         return await self.db.write(lambda c: q_batches.cancel_batch(c, tenant_id, batch_id, now))
 
-    async def cancel_message(self, tenant_id: str, message_id: str) -> str:
+    async def cancel_message(self, tenant_id: str, message_id: str) -> str | None:
         now = self._now()
         return await self.db.write(
             lambda c: q_messages.cancel_message(c, tenant_id, message_id, now)
         )
 
-    async def reschedule_message(self, tenant_id: str, message_id: str, scheduled_at: str) -> str:
+    async def reschedule_message(
+        self, tenant_id: str, message_id: str, scheduled_at: str
+    ) -> str | None:
         now = self._now()
         status = await self.db.write(
             lambda c: q_messages.reschedule_message(c, tenant_id, message_id, scheduled_at, now)
@@ -185,7 +187,7 @@ class WorkflowVerbs(StoreBase):
             lambda c: q_scheduled.list_runs(c, tenant_id, job_id, limit, before)
         )
 
-    async def delivery_stats(self, tenant_id: str, q: StatsQuery) -> list[tuple[str, str, int]]:
+    async def delivery_stats(self, tenant_id: str, q: StatsQuery) -> list[StatusCount]:
         return await self.db.read(lambda c: q_analytics.bucket_counts(c, tenant_id, q))
 
     async def stats_totals(self, tenant_id: str, q: StatsQuery) -> dict[str, int]:
