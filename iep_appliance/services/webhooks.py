@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
+from iep_appliance.domain.cursors import decode_cursor, encode_cursor
 from iep_appliance.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.netaddr import UrlRefused
 from iep_appliance.domain.signing import make_secret
@@ -21,7 +22,6 @@ from iep_appliance.domain.webhooks import (
     WebhookUpdate,
     normalize_events,
 )
-from iep_appliance.services.messages import decode_cursor, encode_cursor
 from iep_appliance.store.base import Store
 
 CheckUrl = Callable[[str], Awaitable[None]]

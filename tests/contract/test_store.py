@@ -27,12 +27,12 @@ from iep_appliance.domain.models import (
     ApiKey,
     Completion,
     Job,
-    MessageFilter,
     NewMessage,
     Replayed,
     StoredAttachment,
     Tenant,
 )
+from iep_appliance.domain.search import MessageSearch
 from iep_appliance.store.base import Store
 from iep_appliance.store.sqlite.migrate import migrate
 from tests.contract.conftest import OpenStore
@@ -117,7 +117,7 @@ class StatusWatch:
         self.seen: dict[str, tuple[str, int]] = {}
 
     async def check(self) -> None:
-        items = await self.store.list_messages(self.tenant.id, MessageFilter(limit=200))
+        items = await self.store.list_messages(self.tenant.id, MessageSearch(limit=200))
         for item in items:
             record = await self.store.get_message(self.tenant.id, item.id)
             assert record is not None
@@ -223,7 +223,7 @@ async def test_idempotent_replay_returns_the_original_message(
     )
 
     assert again == Replayed(message_id=first, status="queued")
-    assert len(await store.list_messages(tenant.id, MessageFilter())) == 1
+    assert len(await store.list_messages(tenant.id, MessageSearch())) == 1
 
 
 async def test_idempotency_key_with_another_body_is_a_conflict_naming_the_original(
@@ -237,7 +237,7 @@ async def test_idempotency_key_with_another_body_is_a_conflict_naming_the_origin
         )
 
     assert caught.value.extra == {"messageId": first}
-    assert len(await store.list_messages(tenant.id, MessageFilter())) == 1
+    assert len(await store.list_messages(tenant.id, MessageSearch())) == 1
 
 
 async def test_idempotency_keys_are_per_tenant(
@@ -267,7 +267,7 @@ async def test_concurrent_duplicates_create_exactly_one_message(
     accepted = [r for r in results if isinstance(r, Accepted)]
     assert len(accepted) == 1
     assert {r.message_id for r in results} == {accepted[0].message_id}
-    assert len(await store.list_messages(tenant.id, MessageFilter())) == 1
+    assert len(await store.list_messages(tenant.id, MessageSearch())) == 1
     assert await store.queue_depth() == {"ready": 1}
 
 
@@ -299,7 +299,7 @@ async def test_a_failing_accept_writes_nothing(
         await store.accept_message(tenant.id, bad)
 
     assert await store.get_message(tenant.id, bad.id) is None
-    assert [m.id for m in await store.list_messages(tenant.id, MessageFilter())] == [good_id]
+    assert [m.id for m in await store.list_messages(tenant.id, MessageSearch())] == [good_id]
     assert await store.queue_depth() == {"ready": 1}
 
 
@@ -326,7 +326,7 @@ async def test_another_tenants_message_reads_as_missing(
     message_id = await accept(store, tenant, clock)
 
     assert await store.get_message(other.id, message_id) is None
-    assert await store.list_messages(other.id, MessageFilter()) == []
+    assert await store.list_messages(other.id, MessageSearch()) == []
     assert await store.retry_message(other.id, message_id) is None
     assert await store.get_outbox(other.id, message_id) is None
 
@@ -645,7 +645,7 @@ async def test_many_completions_are_recorded_together(
 
     await store.finish_sends([completion(j, "sent") for j in jobs])
 
-    items = await store.list_messages(tenant.id, MessageFilter())
+    items = await store.list_messages(tenant.id, MessageSearch())
     assert {m.status for m in items} == {"sent"}
     assert await store.queue_depth() == {"done": 10}
 
@@ -715,7 +715,7 @@ async def test_list_is_newest_first_and_pages_by_cursor_without_gaps(
     seen: list[str] = []
     after = None
     while True:
-        page = await store.list_messages(tenant.id, MessageFilter(limit=3, after=after))
+        page = await store.list_messages(tenant.id, MessageSearch(limit=3, after=after))
         seen += [m.id for m in page]
         if len(page) < 3:
             break

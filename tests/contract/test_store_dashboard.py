@@ -8,8 +8,8 @@ from datetime import timedelta
 from iep_appliance.clock import FakeClock
 from iep_appliance.domain import ids
 from iep_appliance.domain.analytics import StatusCount, stats_query
-from iep_appliance.domain.dashboard import DashboardFilter
 from iep_appliance.domain.models import Tenant
+from iep_appliance.domain.search import MessageSearch
 from iep_appliance.domain.webhooks import WebhookEndpoint
 from iep_appliance.store.base import Store
 from tests.contract.test_store import (
@@ -35,9 +35,9 @@ async def test_the_message_list_pages_newest_first_by_created_at_and_id(
 ) -> None:
     made = await five(store, tenant, clock)
 
-    first = await store.dashboard_messages(DashboardFilter(limit=2))
-    second = await store.dashboard_messages(DashboardFilter(limit=2, before=first.resume))
-    last = await store.dashboard_messages(DashboardFilter(limit=2, before=second.resume))
+    first = await store.dashboard_messages(MessageSearch(limit=2))
+    second = await store.dashboard_messages(MessageSearch(limit=2, after=first.resume))
+    last = await store.dashboard_messages(MessageSearch(limit=2, after=second.resume))
 
     assert [m.id for m in first.items + second.items + last.items] == made[::-1]
     assert last.resume is None
@@ -47,14 +47,14 @@ async def test_a_filter_no_index_serves_stops_at_its_scan_window_and_resumes_aft
     store: Store, tenant: Tenant, clock: FakeClock
 ) -> None:
     made = await five(store, tenant, clock)
-    bob = DashboardFilter(recipient="BOB@", limit=10, scan_limit=2)
+    bob = MessageSearch(recipient="BOB@example.com", limit=10, scan_limit=2)
 
     window1 = await store.dashboard_messages(bob)
     window2 = await store.dashboard_messages(
-        DashboardFilter(**{**_fields(bob), "before": window1.resume})
+        MessageSearch(**{**_fields(bob), "after": window1.resume})
     )
     window3 = await store.dashboard_messages(
-        DashboardFilter(**{**_fields(bob), "before": window2.resume})
+        MessageSearch(**{**_fields(bob), "after": window2.resume})
     )
 
     assert [m.id for m in window1.items] == [made[3]]  # the newest two rows: 4 and 3
@@ -62,7 +62,7 @@ async def test_a_filter_no_index_serves_stops_at_its_scan_window_and_resumes_aft
     assert window3.items == [] and window3.resume is None
 
 
-def _fields(f: DashboardFilter) -> dict[str, object]:
+def _fields(f: MessageSearch) -> dict[str, object]:
     return {name: getattr(f, name) for name in f.__struct_fields__}
 
 
@@ -71,8 +71,8 @@ async def test_an_id_search_reads_one_message_of_any_tenant(
 ) -> None:
     message_id = await accept(store, other, clock)
 
-    found = await store.dashboard_messages(DashboardFilter(message_id=message_id))
-    missing = await store.dashboard_messages(DashboardFilter(message_id="nope"))
+    found = await store.dashboard_messages(MessageSearch(message_id=message_id))
+    missing = await store.dashboard_messages(MessageSearch(message_id="nope"))
 
     assert [m.id for m in found.items] == [message_id] and missing.items == []
 

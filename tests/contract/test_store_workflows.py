@@ -15,11 +15,11 @@ from iep_appliance.domain.errors import Conflict, ValidationFailed
 from iep_appliance.domain.models import (
     BatchAccepted,
     BatchReplayed,
-    MessageFilter,
     NewBatch,
     Queue,
     Tenant,
 )
+from iep_appliance.domain.search import MessageSearch
 from iep_appliance.store.base import Store
 from tests.contract.test_store import LEASE, accept, claim_all, new_message
 
@@ -65,7 +65,7 @@ async def test_a_batch_is_all_or_nothing(store: Store, tenant: Tenant, clock: Fa
     with pytest.raises(Exception):  # noqa: B017 - the backend's integrity error
         await store.accept_batch(tenant.id, batch, [first, new_message(clock), clash])
     assert await store.get_batch(tenant.id, batch.id) is None
-    assert await store.list_messages(tenant.id, MessageFilter()) == []
+    assert await store.list_messages(tenant.id, MessageSearch()) == []
     assert await claim_all(store, clock) == []
 
     ok = new_batch(clock, queue, 2, idempotency_key="k", body_hash="h1")

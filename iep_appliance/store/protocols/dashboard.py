@@ -7,11 +7,9 @@ from typing import Protocol
 from iep_appliance.domain.analytics import StatsQuery, StatusCount
 from iep_appliance.domain.dashboard import (
     AttachmentFile,
-    DashboardFilter,
     DeadJob,
     JobRow,
     JobState,
-    MessageSlice,
     NamedQueueDepth,
     OutboxItem,
     OutboxMime,
@@ -19,11 +17,13 @@ from iep_appliance.domain.dashboard import (
 from iep_appliance.domain.models import (
     MessageRecord,
 )
+from iep_appliance.domain.search import MessageSearch, MessageSlice
 
 
 class DashboardStore(Protocol):
-    async def dashboard_messages(self, f: DashboardFilter) -> MessageSlice:
-        """Messages of every tenant (or `f.tenant_id`), newest first, after `f.before`."""
+    async def dashboard_messages(self, f: MessageSearch) -> MessageSlice:
+        """Messages of every tenant (or `f.tenant_id`) matching `f` (domain/search.py), newest
+        first, after `f.after`, within the scan window of `f.scan_limit` rows."""
 
     async def dashboard_message(self, message_id: str) -> MessageRecord | None:
         """One message of any tenant, with its attachments and events."""

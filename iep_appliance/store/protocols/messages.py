@@ -5,11 +5,11 @@ from typing import Protocol
 
 from iep_appliance.domain.models import (
     Accepted,
-    MessageFilter,
     MessageRecord,
     NewMessage,
     Replayed,
 )
+from iep_appliance.domain.search import MessageSearch
 
 
 class MessageStore(Protocol):
@@ -18,7 +18,10 @@ class MessageStore(Protocol):
         idempotency key. Raises Conflict for a reused key with another body."""
 
     async def get_message(self, tenant_id: str, message_id: str) -> MessageRecord | None: ...
-    async def list_messages(self, tenant_id: str, f: MessageFilter) -> list[MessageRecord]: ...
+    async def list_messages(self, tenant_id: str, f: MessageSearch) -> list[MessageRecord]:
+        """The tenant's messages matching `f` (domain/search.py), newest first, after
+        `f.after`; `f.tenant_id` is replaced by `tenant_id`."""
+
     async def load_for_send(self, message_ids: list[str]) -> dict[str, MessageRecord]: ...
     async def retry_message(self, tenant_id: str, message_id: str) -> str | None:
         """Failed → queued with attempts reset. Returns the prior status (None: not found)."""

@@ -3,17 +3,15 @@ view, never reachable by a tenant's key). Statements run on a reader connection 
 await; `DashboardVerbs` is the async side that SqliteStore mixes in."""
 
 import sqlite3
-from typing import Any
 
 from iep_appliance.domain.dashboard import (
-    DashboardFilter,
     DeadJob,
-    MessageSlice,
     OutboxItem,
     OutboxMime,
 )
 from iep_appliance.domain.models import Event, MessageRecord
-from iep_appliance.store.sqlite import rows
+from iep_appliance.domain.search import MessageSearch, MessageSlice
+from iep_appliance.store.sqlite import rows, search
 from iep_appliance.store.sqlite.db import Database
 from iep_appliance.store.sqlite.messages import attachments_of
 
@@ -43,81 +41,6 @@ SELECT_DEAD_JOBS = (
     " FROM jobs j LEFT JOIN messages m ON j.kind = 'send' AND m.id = j.ref_id"
     " WHERE j.state = 'dead' AND (?1 IS NULL OR j.id < ?1) ORDER BY j.id DESC LIMIT ?2"
 )
-
-
-def _message_where(f: DashboardFilter) -> tuple[list[str], list[Any], list[str], list[Any]]:
-    """(indexed conditions, args, residual conditions, args) of a message filter."""
-    where: list[str] = []
-    args: list[Any] = []
-    if f.tenant_id:
-        where.append("tenant_id = ?")
-        args.append(f.tenant_id)
-    if f.status:
-        where.append("status = ?")
-        args.append(f.status)
-    if f.created_from:
-        where.append("created_at >= ?")
-        args.append(f.created_from)
-    if f.created_to:
-        where.append("created_at < ?")
-        args.append(f.created_to)
-    if f.before:
-        where.append("(created_at, id) < (?, ?)")
-        args.extend(f.before)
-    residual: list[str] = []
-    rargs: list[Any] = []
-    if f.recipient:
-        residual.append("instr(lower(to_addrs || cc_addrs || bcc_addrs), ?) > 0")
-        rargs.append(f.recipient.lower())
-    if f.subject:
-        residual.append("instr(lower(coalesce(rendered_subject, subject)), ?) > 0")
-        rargs.append(f.subject.lower())
-    if f.category:
-        residual.append("category = ?")
-        rargs.append(f.category)
-    if f.queue:
-        residual.append("queue = ?")
-        rargs.append(f.queue)
-    if f.tag:
-        residual.append(
-            "json_type(metadata, '$.tags') = 'array' AND EXISTS"
-            " (SELECT 1 FROM json_each(metadata, '$.tags') WHERE value = ?)"
-        )
-        rargs.append(f.tag)
-    return where, args, residual, rargs
-
-
-# Newest first: (created_at, id) is the order of the messages_created, messages_status_created
-# and messages_tenant_* indexes, so a page reads `limit` index entries, not the table.
-ORDER_NEWEST = " ORDER BY created_at DESC, id DESC"
-
-
-def list_messages(conn: sqlite3.Connection, f: DashboardFilter) -> MessageSlice:
-    """One page of messages. Filters no index serves are applied within a window of
-    `f.scan_limit` rows; a page that ends at the window's edge resumes after it."""
-    if f.message_id:
-        row = conn.execute(SELECT_MESSAGE, (f.message_id,)).fetchone()
-        return MessageSlice(items=[rows.message(row)] if row else [], resume=None)
-    where, args, residual, rargs = _message_where(f)
-    clause = f" WHERE {' AND '.join(where)}" if where else ""
-    if not residual:
-        sql = f"SELECT {rows.MESSAGE_COLUMNS} FROM messages{clause}{ORDER_NEWEST} LIMIT ?"
-        items = [rows.message(r) for r in conn.execute(sql, [*args, f.limit])]
-        last = items[-1] if len(items) == f.limit else None
-        return MessageSlice(items=items, resume=(last.created_at, last.id) if last else None)
-    window = f"SELECT * FROM messages{clause}{ORDER_NEWEST} LIMIT ?"
-    sql = (
-        f"SELECT {rows.MESSAGE_COLUMNS} FROM ({window})"
-        f" WHERE {' AND '.join(residual)}{ORDER_NEWEST} LIMIT ?"
-    )
-    items = [rows.message(r) for r in conn.execute(sql, [*args, f.scan_limit, *rargs, f.limit])]
-    if len(items) == f.limit:
-        return MessageSlice(items=items, resume=(items[-1].created_at, items[-1].id))
-    edge = conn.execute(
-        f"SELECT created_at, id FROM messages{clause}{ORDER_NEWEST} LIMIT 1 OFFSET ?",
-        [*args, f.scan_limit - 1],
-    ).fetchone()
-    return MessageSlice(items=items, resume=(edge[0], edge[1]) if edge else None)
 
 
 def get_message(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
@@ -189,8 +112,8 @@ class DashboardVerbs:
 
     db: Database
 
-    async def dashboard_messages(self, f: DashboardFilter) -> MessageSlice:
-        return await self.db.read(lambda c: list_messages(c, f))
+    async def dashboard_messages(self, f: MessageSearch) -> MessageSlice:
+        return await self.db.read(lambda c: search.window(c, f))
 
     async def dashboard_message(self, message_id: str) -> MessageRecord | None:
         return await self.db.read(lambda c: get_message(c, message_id))

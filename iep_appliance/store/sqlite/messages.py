@@ -2,7 +2,6 @@
 reader; never awaits. Every statement a tenant's request reaches is scoped by tenant_id."""
 
 import sqlite3
-from typing import Any
 
 import msgspec
 
@@ -11,13 +10,13 @@ from iep_appliance.domain.models import (
     PRIORITY_RANK,
     Accepted,
     Event,
-    MessageFilter,
     MessageRecord,
     NewMessage,
     Replayed,
     StoredAttachment,
 )
-from iep_appliance.store.sqlite import analytics, rows
+from iep_appliance.domain.search import MessageSearch
+from iep_appliance.store.sqlite import analytics, rows, search
 from iep_appliance.store.sqlite import queues as q_queues
 
 INSERT_MESSAGE = (
@@ -240,45 +239,10 @@ def load_for_send(conn: sqlite3.Connection, message_ids: list[str]) -> dict[str,
 
 
 def list_messages(
-    conn: sqlite3.Connection, tenant_id: str, f: MessageFilter
+    conn: sqlite3.Connection, tenant_id: str, f: MessageSearch
 ) -> list[MessageRecord]:
-    where = ["tenant_id = ?"]
-    args: list[Any] = [tenant_id]
-    if f.status:
-        where.append("status = ?")
-        args.append(f.status)
-    if f.batch_id:
-        where.append("batch_id = ?")
-        args.append(f.batch_id)
-    if f.created_from:
-        where.append("created_at >= ?")
-        args.append(f.created_from)
-    if f.created_to:
-        where.append("created_at < ?")
-        args.append(f.created_to)
-    if f.category:
-        where.append("category = ?")
-        args.append(f.category)
-    if f.tag:
-        where.append("EXISTS (SELECT 1 FROM json_each(metadata, '$.tags') WHERE value = ?)")
-        args.append(f.tag)
-    if f.recipient:
-        where.append(
-            "(EXISTS (SELECT 1 FROM json_each(to_addrs) WHERE lower(value) = ?)"
-            " OR EXISTS (SELECT 1 FROM json_each(cc_addrs) WHERE lower(value) = ?)"
-            " OR EXISTS (SELECT 1 FROM json_each(bcc_addrs) WHERE lower(value) = ?))"
-        )
-        r = f.recipient.lower()
-        args.extend([r, r, r])
-    if f.after:
-        where.append("(created_at, id) < (?, ?)")
-        args.extend(f.after)
-    sql = (
-        f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE {' AND '.join(where)}"
-        " ORDER BY created_at DESC, id DESC LIMIT ?"
-    )
-    args.append(f.limit)
-    return [rows.message(r) for r in conn.execute(sql, args)]
+    """The tenant's messages matching `f` (its own tenant id, whatever `f` says)."""
+    return search.page(conn, msgspec.structs.replace(f, tenant_id=tenant_id))
 
 
 def retry_message(

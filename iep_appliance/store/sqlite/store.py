@@ -13,7 +13,6 @@ from iep_appliance.domain.models import (
     ApiKey,
     Completion,
     Job,
-    MessageFilter,
     MessageRecord,
     NewMessage,
     Replayed,
@@ -21,6 +20,7 @@ from iep_appliance.domain.models import (
     Tenant,
     TenantSettings,
 )
+from iep_appliance.domain.search import MessageSearch
 from iep_appliance.domain.sender_domains import DomainClaim
 from iep_appliance.store.sqlite import files
 from iep_appliance.store.sqlite import jobs as q_jobs
@@ -208,7 +208,7 @@ class SqliteStore(
     async def get_message(self, tenant_id: str, message_id: str) -> MessageRecord | None:
         return await self.db.read(lambda c: q_messages.get_message(c, tenant_id, message_id))
 
-    async def list_messages(self, tenant_id: str, f: MessageFilter) -> list[MessageRecord]:
+    async def list_messages(self, tenant_id: str, f: MessageSearch) -> list[MessageRecord]:
         return await self.db.read(lambda c: q_messages.list_messages(c, tenant_id, f))
 
     async def retry_message(self, tenant_id: str, message_id: str) -> str | None:
