@@ -10,8 +10,9 @@ recorded already and changes nothing.
 import sqlite3
 from typing import Any
 
-from iep_appliance.domain.bounces import InboundEffect, InboundMail, InboundSummary
+from iep_appliance.domain.bounces import InboundEffect, InboundMail, InboundSummary, suppresses
 from iep_appliance.domain.reputation import ReputationCounts
+from iep_appliance.domain.webhooks import message_event_data
 from iep_appliance.store.sqlite import rows
 from iep_appliance.store.sqlite.jobs import COUNT_BOUNCE, SUPPRESS, enqueue_webhooks
 from iep_appliance.store.sqlite.messages import INSERT_EVENT
@@ -116,7 +117,7 @@ def _apply(
     suppressed = False
     if e.kind == "hard" and e.strikes > 0:
         count = conn.execute(COUNT_BOUNCE, (e.tenant_id, e.recipient, now)).fetchone()[0]
-        if count >= e.strikes:
+        if suppresses(count, e.strikes):
             args = (e.tenant_id, e.recipient, "hard_bounce", e.message_id, now)
             suppressed = conn.execute(SUPPRESS, args).rowcount == 1
     if e.suppress_reason:
@@ -135,15 +136,9 @@ def _apply(
         row = conn.execute(SELECT_WEBHOOK_FIELDS, (e.message_id, e.tenant_id)).fetchone()
         if row is not None:
             to, subject, provider, attempts, sandbox = row
-            payload = {
-                "to": rows.loads(to, []),
-                "subject": subject,
-                "provider": provider,
-                "attempts": attempts,
-                **data,
-            }
-            if sandbox:
-                payload["sandbox"] = True
+            payload = message_event_data(
+                rows.loads(to, []), subject, provider, attempts, bool(sandbox), data
+            )
             enqueue_webhooks(
                 conn, e.tenant_id, e.message_id, e.webhook, payload, now, webhook_attempts
             )

@@ -12,6 +12,7 @@ from iep_appliance.domain.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
+    resend_payload,
 )
 from iep_appliance.store.sqlite import rows
 from iep_appliance.store.sqlite.jobs import INSERT_WEBHOOK_JOB, JOB_DEAD, JOB_DONE, JOB_RETRY
@@ -272,9 +273,7 @@ def resend_delivery(
     )
     if row is None or not row[0]:
         return "the event of this delivery is no longer stored"
-    payload = rows.loads(row[0], {})
-    payload["webhookId"] = found.webhook_id
-    payload["endpointId"] = endpoint_id
+    payload = resend_payload(rows.loads(row[0], {}), found.webhook_id, endpoint_id)
     conn.execute(
         INSERT_WEBHOOK_JOB,
         (endpoint_id, tenant_id, now, max_attempts, rows.dumps(payload), now, now),
