@@ -1,6 +1,6 @@
 """All SQL of the operator dashboard: reads across tenants (the dashboard is the operator's
 view, never reachable by a tenant's key). Statements run on a reader connection and never
-await; `DashboardVerbs` is the async side that SqliteStore mixes in."""
+await; verbs/dashboard.py is the async side."""
 
 import sqlite3
 
@@ -10,9 +10,7 @@ from iep_appliance.domain.dashboard import (
     OutboxMime,
 )
 from iep_appliance.domain.models import Event, MessageRecord
-from iep_appliance.domain.search import MessageSearch, MessageSlice
-from iep_appliance.store.sqlite import rows, search
-from iep_appliance.store.sqlite.db import Database
+from iep_appliance.store.sqlite import rows
 from iep_appliance.store.sqlite.messages import attachments_of
 
 # One message of any tenant.
@@ -105,32 +103,3 @@ def dead_jobs(conn: sqlite3.Connection, limit: int, before_id: int | None) -> li
         )
         for r in conn.execute(SELECT_DEAD_JOBS, (before_id, limit))
     ]
-
-
-class DashboardVerbs:
-    """The `# ---- dashboard` verbs of store/base.py, mixed into SqliteStore."""
-
-    db: Database
-
-    async def dashboard_messages(self, f: MessageSearch) -> MessageSlice:
-        return await self.db.read(lambda c: search.window(c, f))
-
-    async def dashboard_message(self, message_id: str) -> MessageRecord | None:
-        return await self.db.read(lambda c: get_message(c, message_id))
-
-    async def dashboard_tenant_counts(self) -> dict[str, dict[str, int]]:
-        return await self.db.read(tenant_counts)
-
-    async def dashboard_status_count(self, status: str, tenant_id: str | None) -> int:
-        return await self.db.read(lambda c: status_count(c, status, tenant_id))
-
-    async def dashboard_outbox(
-        self, limit: int, before: tuple[str, str] | None = None
-    ) -> list[OutboxItem]:
-        return await self.db.read(lambda c: list_outbox(c, limit, before))
-
-    async def dashboard_outbox_mime(self, message_id: str) -> OutboxMime | None:
-        return await self.db.read(lambda c: outbox_mime(c, message_id))
-
-    async def dashboard_dead_jobs(self, limit: int, before_id: int | None = None) -> list[DeadJob]:
-        return await self.db.read(lambda c: dead_jobs(c, limit, before_id))
