@@ -226,7 +226,8 @@ def _requeued_events(conn: sqlite3.Connection, requeued: list[Any], now: str) ->
 
 
 def next_run_at(conn: sqlite3.Connection) -> str | None:
-    return conn.execute(NEXT_RUN_AT).fetchone()[0]
+    value: str | None = conn.execute(NEXT_RUN_AT).fetchone()[0]
+    return value
 
 
 def depth(conn: sqlite3.Connection, kind: str = "send") -> dict[str, int]:
@@ -234,11 +235,12 @@ def depth(conn: sqlite3.Connection, kind: str = "send") -> dict[str, int]:
 
 
 def oldest_ready(conn: sqlite3.Connection, now: str) -> str | None:
-    return conn.execute(OLDEST_READY, (now,)).fetchone()[0]
+    value: str | None = conn.execute(OLDEST_READY, (now,)).fetchone()[0]
+    return value
 
 
 def count_due(conn: sqlite3.Connection, now: str) -> int:
-    return conn.execute(COUNT_DUE, (now,)).fetchone()[0]
+    return int(conn.execute(COUNT_DUE, (now,)).fetchone()[0])
 
 
 def finish_send(conn: sqlite3.Connection, c: Completion, now: str, webhook_attempts: int) -> None:

@@ -2,6 +2,7 @@
 reader; never awaits. Every statement a tenant's request reaches is scoped by tenant_id."""
 
 import sqlite3
+from typing import Any
 
 import msgspec
 
@@ -248,12 +249,12 @@ def list_messages(
 def retry_message(
     conn: sqlite3.Connection, tenant_id: str, message_id: str, now: str
 ) -> str | None:
-    """Failed → queued. Returns the status before ('' when the message does not exist)."""
+    """Failed → queued. Returns the status before (None when the message does not exist)."""
     row = conn.execute(SELECT_STATUS, (tenant_id, message_id)).fetchone()
     if row is None:
         return None
     if row[0] != "failed":
-        return row[0]
+        return str(row[0])
     conn.execute(RETRY_MESSAGE, (now, tenant_id, message_id))
     conn.execute(RESET_SEND_JOB, (now, now, message_id))
     conn.execute(INSERT_EVENT, (message_id, tenant_id, "queued", '{"retry":true}', now))
@@ -262,7 +263,12 @@ def retry_message(
 
 
 def add_event(
-    conn: sqlite3.Connection, tenant_id: str, message_id: str, type_: str, data: dict, now: str
+    conn: sqlite3.Connection,
+    tenant_id: str,
+    message_id: str,
+    type_: str,
+    data: dict[str, Any],
+    now: str,
 ) -> None:
     conn.execute(INSERT_EVENT, (message_id, tenant_id, type_, rows.dumps(data), now))
 
@@ -336,7 +342,7 @@ def cancel_message(
         return None
     status, job_state = row
     if status not in CANCELLABLE_STATUSES:
-        return status
+        return str(status)
     if job_state not in ("ready", "paused"):
         return "processing"
     cancel_ids(conn, tenant_id, [message_id], now)
@@ -366,7 +372,7 @@ def reschedule_message(
         return None
     status, job_state = row
     if status != "scheduled":
-        return status
+        return str(status)
     if job_state not in ("ready", "paused"):
         return "processing"
     conn.execute(RESCHEDULE_MESSAGE, (scheduled_at, now, tenant_id, message_id))

@@ -6,6 +6,7 @@ job (and the endpoint's health) in the caller's transaction.
 """
 
 import sqlite3
+from typing import Any
 
 from iep_appliance.domain.webhooks import (
     EndpointChange,
@@ -95,7 +96,7 @@ SELECT_JOB_PAYLOAD = "SELECT payload FROM jobs WHERE id = ? AND kind = 'webhook'
 _LAST = ("\uffff", "\uffff")  # sorts after every timestamp and id: the first page of a DESC list
 
 
-def endpoint(row: tuple) -> WebhookEndpoint:
+def endpoint(row: tuple[Any, ...]) -> WebhookEndpoint:
     return WebhookEndpoint(
         id=row[0],
         tenant_id=row[1],
@@ -113,7 +114,7 @@ def endpoint(row: tuple) -> WebhookEndpoint:
     )
 
 
-def delivery(row: tuple) -> WebhookDelivery:
+def delivery(row: tuple[Any, ...]) -> WebhookDelivery:
     return WebhookDelivery(*row)
 
 
