@@ -252,10 +252,10 @@ class NewMessage(msgspec.Struct, frozen=True):
     queue: str = "default"
     batch_id: str | None = None
     job_priority: int | None = None
-    queue_id: str | None = None  # the named queue's row (issue 7); None: no queue row
+    queue_id: str | None = None  # the named queue's row; None: no queue row
     # display names of recipients and Reply-To: {lower-cased address: name}
     display_names: dict[str, str] = {}
-    # How it arrived (issue 15): api | smtp | resend | postmark; for SMTP the client's
+    # How it arrived: api | smtp | resend | postmark; for SMTP the client's
     # address and AUTH user.
     origin: str = "api"
     origin_client: str | None = None
@@ -316,7 +316,7 @@ class MessageRecord(msgspec.Struct, frozen=True):
     attachments: tuple[StoredAttachment, ...] = ()
     events: tuple[Event, ...] = ()
     display_names: dict[str, str] = {}  # {lower-cased address: name} of recipients, Reply-To
-    origin: str = "api"  # api | smtp | resend | postmark (issue 15)
+    origin: str = "api"  # api | smtp | resend | postmark
     origin_client: str | None = None
     origin_user: str | None = None
     kind: str = "structured"  # structured | raw_mime
@@ -371,7 +371,7 @@ class AdminUser(msgspec.Struct, frozen=True):
     created_at: str
 
 
-# ---- tenant services (issue 6): suppressions, sender domains ---------------------------------
+# ---- tenant services: suppressions, sender domains ---------------------------------
 
 
 class Suppression(msgspec.Struct, frozen=True):
@@ -392,7 +392,7 @@ class SenderDomain(msgspec.Struct, frozen=True):
     created_at: str
 
 
-# ---- workflows (issue 7): batches and named queues -------------------------------------------
+# ---- workflows: batches and named queues -------------------------------------------
 
 MAX_BATCH_RECIPIENTS = 10_000
 QUEUE_STATES: tuple[str, ...] = ("active", "paused", "draining")

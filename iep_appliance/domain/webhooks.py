@@ -19,9 +19,9 @@ EVENTS: tuple[str, ...] = (
     "message.failed",
     "message.bounced",
     "message.retrying",
-    "message.complained",  # issue 16: an ARF complaint came back
-    "message.unsubscribed",  # issue 16: one-click or mailto unsubscribe
-    "tenant.paused",  # issue 16: the tenant's sending was held for its reputation
+    "message.complained",  # an ARF complaint came back
+    "message.unsubscribed",  # one-click or mailto unsubscribe
+    "tenant.paused",  # the tenant's sending was held for its reputation
 )
 # How an endpoint's deliveries look: IEP's own body and headers, or Resend's events signed
 # with `svix-*` headers (DESIGN §10.2).

@@ -20,7 +20,9 @@ class DomainService:
     def __init__(self, store: Store, on_change: Callable[[str], None]) -> None:
         self.store = store
         self.on_change = on_change
-        self.dkim_keys: Any = None  # services.dkim_keys.DkimKeyService (issue 16), set by Runtime
+        self.dkim_keys: Any = (
+            None  # services.dkim_keys.DkimKeyService (DKIM signing), set by Runtime
+        )
 
     async def list_all(self, tenant_id: str) -> list[SenderDomain]:
         return await self.store.list_domains(tenant_id)

@@ -30,13 +30,9 @@ from iep_appliance.domain.bounces import (
 from iep_appliance.domain.models import MessageRecord
 from iep_appliance.logs import event
 from iep_appliance.services.secret_box import SecretBox
-from iep_appliance.store.base import DeliverabilityStore, Store
+from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.inbound")
-
-
-class InboundStore(DeliverabilityStore, Store):
-    pass
 
 
 def scan_non_dsn(raw: bytes) -> Report:
@@ -59,7 +55,7 @@ def scan_non_dsn(raw: bytes) -> Report:
 class InboundService:
     def __init__(
         self,
-        store: InboundStore,
+        store: Store,
         clock: Clock,
         *,
         box: SecretBox,

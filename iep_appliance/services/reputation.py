@@ -20,13 +20,9 @@ from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
 from iep_appliance.domain.reputation import Reputation, assess
 from iep_appliance.logs import event
-from iep_appliance.store.base import DeliverabilityStore, Store
+from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.reputation")
-
-
-class ReputationStore(DeliverabilityStore, Store):
-    pass
 
 
 class DayRates(msgspec.Struct, frozen=True):
@@ -37,7 +33,7 @@ class DayRates(msgspec.Struct, frozen=True):
 
 
 class ReputationService:
-    def __init__(self, store: ReputationStore, clock: Clock, cfg: Any) -> None:
+    def __init__(self, store: Store, clock: Clock, cfg: Any) -> None:
         self.store = store
         self.clock = clock
         self.cfg = cfg

@@ -53,7 +53,7 @@ log = logging.getLogger("iep.scheduled_jobs")
 
 
 class BatchPort(Protocol):
-    """What a `batch` payload needs from the batch service (issue 7, item 1)."""
+    """What a `batch` payload needs from the batch service."""
 
     async def check(self, principal: Principal, payload: dict[str, Any]) -> None:
         """Validate a batch body like a real batch send; errors name paths inside the body."""

@@ -1,4 +1,4 @@
-"""Store conformance for the dashboard's views and actions (issue 8, part A): the message list's
+"""Store conformance for the dashboard's views and actions: the message list's
 keyset paging and its bounded scan for filters no index serves, rollup buckets of all tenants
 or one, the last minute's outcomes, the DLQ's discard and re-queue, jobs waiting for their
 time, attachments, and operator sessions kept by hash, for every backend."""

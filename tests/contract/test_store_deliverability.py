@@ -1,4 +1,4 @@
-"""Store conformance for the deliverability verbs (issue 16): DKIM keys and DNS checks, for
+"""Store conformance for the deliverability verbs: DKIM keys and DNS checks, for
 every backend (the `store` fixture of conftest.py)."""
 
 from iep_appliance.domain.sender_domains import DkimKeyRecord, DnsRecord, DomainCheck

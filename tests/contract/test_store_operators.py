@@ -1,4 +1,4 @@
-"""Store conformance for the dashboard's operator verbs (issue 8, part B): dashboard users
+"""Store conformance for the dashboard's operator verbs: dashboard users
 (list, role, delete, never leaving no admin) and a tenant's active flag, for every backend."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Store conformance for retention and snapshots (issue 9), for every backend: a purge step
+"""Store conformance for retention and snapshots, for every backend: a purge step
 removes only finished messages last changed before the cutoff and walks the rest in keyset
 order; a snapshot is a consistent, checkable copy taken while writes go on."""
 

@@ -1,4 +1,4 @@
-"""Store conformance for recurring sends and analytics (issue 7, items 3 and 6): a tick's run
+"""Store conformance for recurring sends and analytics: a tick's run
 record and its message commit together and a tick never runs twice; an update wins over an
 in-flight tick; a paused job refuses cron ticks; another tenant's job reads as missing; the
 rollups count every accept and outcome once per message, tag rows only for filtering.

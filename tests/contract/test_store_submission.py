@@ -1,4 +1,4 @@
-"""Store verbs of issue 15 over every backend: a message's origin, its raw MIME (loaded for
+"""Store verbs of submission paths over every backend: a message's origin, its raw MIME (loaded for
 sending, never listed), and the tenant-scoped outbox (list with filters, clear)."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Store conformance for workflows (issue 7): batches are all or nothing, the claim honours
+"""Store conformance for workflows: batches are all or nothing, the claim honours
 paused and held queues and the fair-share lane, cancellation only stops what has not started,
 a queue's new priority re-ranks its waiting jobs, another tenant's ids read as missing.
 Runs over every backend through the fixtures of test_store.py."""

@@ -9,7 +9,7 @@ class OutboxStore(Protocol):
     async def save_outbox(self, tenant_id: str, message_id: str, mime: bytes) -> None: ...
     async def get_outbox(self, tenant_id: str, message_id: str) -> bytes | None: ...
     async def tenant_outbox(self, tenant_id: str, f: OutboxFilter) -> list[OutboxEntry]:
-        """The tenant's outbox, newest first, filtered (GET /v1/outbox, issue 15)."""
+        """The tenant's outbox, newest first, filtered (GET /v1/outbox)."""
 
     async def clear_outbox(self, tenant_id: str) -> int:
         """Delete the tenant's outbox copies (their messages stay). Returns how many."""

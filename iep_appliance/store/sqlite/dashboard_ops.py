@@ -1,4 +1,4 @@
-"""SQL of the dashboard's overview, queue page and operator actions (issue 8, part A): rollup
+"""SQL of the dashboard's overview, queue page and operator actions: rollup
 buckets of any tenant, recent throughput, bounded job counts, named queue depths, jobs waiting
 for their time, the DLQ's discard and re-queue, and attachment lookup. Every read is bounded
 (an index range or a fixed window), so pages stay fast with a large history. Runs on a

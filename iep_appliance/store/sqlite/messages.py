@@ -29,7 +29,7 @@ INSERT_MESSAGE = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?,"
     " ?, ?, ?, ?, ?, ?)"
 )
-# The client's MIME of a raw_mime message (issue 15), in the accepting transaction.
+# The client's MIME of a raw_mime message (submitted as MIME), in the accepting transaction.
 INSERT_RAW = "INSERT INTO message_raw (message_id, tenant_id, mime) VALUES (?, ?, ?)"
 SELECT_RAW = "SELECT message_id, mime FROM message_raw WHERE message_id IN ({})"
 # The send job that delivers a message; in a paused queue it waits in 'paused' (queues.py).
@@ -295,7 +295,7 @@ def get_outbox(conn: sqlite3.Connection, tenant_id: str, message_id: str) -> byt
     return bytes(row[0]) if row else None
 
 
-# ---- cancellation (issue 7): scheduled or queued messages whose job has not started -------
+# ---- cancellation: scheduled or queued messages whose job has not started -------
 
 # A message and the state of its send job.
 SELECT_WITH_JOB = (

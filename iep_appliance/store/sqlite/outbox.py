@@ -1,4 +1,4 @@
-"""All SQL of a tenant's outbox (GET/DELETE /v1/outbox, issue 15). Reads run on a reader,
+"""All SQL of a tenant's outbox (GET/DELETE /v1/outbox). Reads run on a reader,
 the delete on the writer; every statement is scoped by tenant_id."""
 
 import sqlite3

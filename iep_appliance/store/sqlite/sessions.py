@@ -1,4 +1,4 @@
-"""SQL of the dashboard's operator sessions (issue 8): kept by a SHA-256 of the session id,
+"""SQL of the dashboard's operator sessions: kept by a SHA-256 of the session id,
 never the id itself. Runs on a connection handed in by the writer or a reader; never awaits.
 """
 
