@@ -1,16 +1,23 @@
 """Each backend class satisfies the `Store` Protocol, verb by verb: every member of every
 aggregate Protocol exists on the class, is async exactly when the Protocol's is, and takes the
 same parameters (names, kinds, which have defaults) with the same annotations. A new backend
-joins BACKEND_CLASSES; its capability Protocols (e.g. `Snapshots`) join CAPABILITIES."""
+joins BACKEND_CLASSES; its capability Protocols (e.g. `Snapshots`) join CAPABILITIES. Also:
+`open_store` builds the backend `[storage] backend` names, and backups ask for `Snapshots`."""
 
 import inspect
 import typing
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+from iep_appliance.clock import FakeClock
+from iep_appliance.config import parse
+from iep_appliance.domain.errors import ConfigError, Conflict
+from iep_appliance.services.backups import snapshots_of
 from iep_appliance.store.base import AGGREGATES, Snapshots, Store
+from iep_appliance.store.factory import open_store
 from iep_appliance.store.sqlite.store import SqliteStore
 
 BACKEND_CLASSES: dict[str, type] = {"sqlite": SqliteStore}
@@ -79,3 +86,31 @@ def test_a_class_without_a_verb_or_with_another_signature_is_caught() -> None:
     del_verb = [m for m in mismatches(type("Bare", (), {}), AGGREGATES) if "missing" in m]
     assert any("Partial.get_tenant" in m for m in mismatches(Partial, AGGREGATES))
     assert len(del_verb) == sum(len(verbs(p)) for p in AGGREGATES)
+
+
+async def test_the_factory_opens_the_configured_backend(tmp_path: Path) -> None:
+    cfg = parse({"storage": {"backend": "sqlite", "path": "iep.db"}}, tmp_path, environ={})
+
+    store = open_store(cfg, FakeClock())
+    await store.open()
+    try:
+        await store.ping()
+        assert isinstance(store, SqliteStore)
+        assert (tmp_path / "iep.db").exists()
+    finally:
+        await store.close()
+
+
+def test_a_backend_this_build_lacks_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse({"storage": {"backend": "postgresql"}}, tmp_path, environ={})
+
+    assert any(p.startswith("storage.backend") for p in caught.value.problems)
+
+
+def test_backups_ask_for_the_snapshot_capability(tmp_path: Path) -> None:
+    sqlite = SqliteStore(str(tmp_path / "iep.db"), FakeClock())
+
+    assert snapshots_of(sqlite) is sqlite
+    with pytest.raises(Conflict):
+        snapshots_of(cast(Store, object()))  # a backend without file snapshots
