@@ -264,3 +264,17 @@ async def test_deleting_an_endpoint_cancels_its_events_without_dead_letters(
     assert (await store.dashboard_job_depth())["dead"] == 0
     assert (await store.dashboard_job_depth())["ready"] == 0
     assert await claim_all(store, clock) == []  # nothing left to deliver either
+
+
+async def test_recipient_means_a_whole_address_as_in_the_tenant_api(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    made = await five(store, tenant, clock)
+
+    whole = await store.dashboard_messages(MessageSearch(recipient="Bob@Example.com"))
+    part = await store.dashboard_messages(MessageSearch(recipient="bob@"))
+    api = await store.list_messages(tenant.id, MessageSearch(recipient="Bob@Example.com"))
+
+    assert [m.id for m in whole.items] == [made[3], made[1]]
+    assert part.items == []
+    assert [m.id for m in api] == [m.id for m in whole.items]
