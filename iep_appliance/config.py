@@ -49,6 +49,10 @@ class ServerConfig(_Section):
 
 
 class StorageConfig(_Section):
+    backend: Annotated[
+        Literal["sqlite"],
+        Meta(description='Storage backend (store/factory.py); "sqlite" (PostgreSQL comes later).'),
+    ] = "sqlite"
     path: Annotated[
         str, Meta(description="SQLite database file (WAL); created on first start.")
     ] = "data/iep.db"

@@ -330,18 +330,6 @@ class MessageRecord(msgspec.Struct, frozen=True):
 ORIGINS: tuple[str, ...] = ("api", "smtp", "resend", "postmark")
 
 
-class MessageFilter(msgspec.Struct, frozen=True):
-    status: str | None = None
-    recipient: str | None = None
-    created_from: str | None = None
-    created_to: str | None = None
-    category: str | None = None
-    tag: str | None = None
-    batch_id: str | None = None
-    limit: int = 50
-    after: tuple[str, str] | None = None  # (created_at, id) of the last item seen
-
-
 class Job(msgspec.Struct, frozen=True):
     id: int
     kind: str

@@ -15,6 +15,8 @@ from iep_appliance.domain.dkim import txt_record
 
 DomainStatus = Literal["pending", "verified", "failed"]
 SELECTORS = ("iep1", "iep2")  # rotation alternates between the two (RFC 6376 §3.1)
+# A tenant's request for a domain: added (pending), listed already by it, taken by another.
+DomainClaim = Literal["added", "listed", "taken"]
 
 
 class DkimKeyRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -23,11 +23,7 @@ class DomainService:
         self.dkim_keys: Any = None  # services.dkim_keys.DkimKeyService, set by Runtime
 
     async def list_all(self, tenant_id: str) -> list[SenderDomain]:
-        found = await self.store.list_domains(tenant_id)
-        return [
-            SenderDomain(domain=d, status="pending" if s == "pending" else "verified", created_at=c)
-            for d, s, c in found
-        ]
+        return await self.store.list_domains(tenant_id)
 
     async def add(
         self, tenant_id: str, domain: str, dkim_algorithm: str | None = None

@@ -6,7 +6,6 @@ rejected request; attachment files of a replayed or failed request are removed.
 """
 
 import asyncio
-import base64
 import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -17,6 +16,7 @@ import msgspec
 from iep_appliance.blobs import Blobs
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
+from iep_appliance.domain.cursors import decode_cursor, encode_cursor
 from iep_appliance.domain.errors import (
     Conflict,
     FieldError,
@@ -30,7 +30,6 @@ from iep_appliance.domain.models import (
     MESSAGE_STATUSES,
     ORIGINS,
     Accepted,
-    MessageFilter,
     MessageRecord,
     NewMessage,
     Principal,
@@ -41,6 +40,7 @@ from iep_appliance.domain.models import (
     Tenant,
 )
 from iep_appliance.domain.queues import job_rank
+from iep_appliance.domain.search import MessageSearch
 from iep_appliance.domain.validation import (
     DEFAULT_MAX_VARIABLE_DEPTH,
     ValidSend,
@@ -113,9 +113,9 @@ class MessageService:
         listed = await self.store.list_domains(tenant_id)
         ctx = TenantContext(
             tenant=tenant,
-            domains=frozenset(d for d, status, _c in listed if status == "verified"),
+            domains=frozenset(d.domain for d in listed if d.status == "verified"),
             loaded_at=self.clock.monotonic(),
-            pending=frozenset(d for d, status, _c in listed if status == "pending"),
+            pending=frozenset(d.domain for d in listed if d.status == "pending"),
         )
         self._contexts[tenant_id] = ctx
         return ctx
@@ -283,7 +283,7 @@ class MessageService:
 
     async def retry(self, tenant_id: str, message_id: str) -> None:
         before = await self.store.retry_message(tenant_id, message_id)
-        if before == "":
+        if before is None:
             raise NotFound("Message not found")
         if before != "failed":
             raise Conflict(
@@ -294,7 +294,7 @@ class MessageService:
     async def cancel(self, tenant_id: str, message_id: str) -> None:
         """Cancel a scheduled or queued message that has not started."""
         after = await self.store.cancel_message(tenant_id, message_id)
-        if after == "":
+        if after is None:
             raise NotFound("Message not found")
         if after != "cancelled":
             raise Conflict(
@@ -302,21 +302,6 @@ class MessageService:
                 f" cancelled; this one is {after!r}",
                 {"messageId": message_id, "messageStatus": after},
             )
-
-
-def encode_cursor(*parts: str) -> str:
-    return base64.urlsafe_b64encode(_encoder.encode(list(parts))).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, n: int = 2) -> tuple[str, ...]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        parts = msgspec.json.decode(base64.urlsafe_b64decode(padded), type=list[str])
-    except (ValueError, msgspec.DecodeError):
-        raise ValidationFailed([FieldError("cursor", "not a valid cursor")]) from None
-    if len(parts) != n:
-        raise ValidationFailed([FieldError("cursor", "not a valid cursor")])
-    return tuple(parts)
 
 
 def _date_param(name: str, value: str | None, errors: list[FieldError]) -> str | None:
@@ -337,7 +322,7 @@ def _date_param(name: str, value: str | None, errors: list[FieldError]) -> str |
     return ids.iso(when)
 
 
-def parse_filter(params: dict[str, str], limit: int, cursor: str | None) -> MessageFilter:
+def parse_filter(params: dict[str, str], limit: int, cursor: str | None) -> MessageSearch:
     errors: list[FieldError] = []
     status = params.get("status")
     if status is not None and status not in MESSAGE_STATUSES:
@@ -349,7 +334,7 @@ def parse_filter(params: dict[str, str], limit: int, cursor: str | None) -> Mess
     after = decode_cursor(cursor) if cursor else None
     if errors:
         raise ValidationFailed(errors)
-    return MessageFilter(
+    return MessageSearch(
         status=status,
         recipient=params.get("recipient"),
         created_from=created_from,

@@ -3,9 +3,9 @@ raw message as sent, and clearing it, so a product's CI asserts on its mail as i
 a mail catcher. Another tenant's message id reads as missing."""
 
 from iep_appliance.domain import ids
+from iep_appliance.domain.cursors import decode_cursor, encode_cursor
 from iep_appliance.domain.errors import FieldError, ValidationFailed, or_not_found
 from iep_appliance.domain.outbox import OutboxEntry, OutboxFilter, ParsedMime, parse_mime
-from iep_appliance.services.messages import decode_cursor, encode_cursor
 from iep_appliance.store.base import Store
 
 

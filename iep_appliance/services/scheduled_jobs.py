@@ -22,6 +22,7 @@ import msgspec
 
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
+from iep_appliance.domain.cursors import decode_cursor, encode_cursor
 from iep_appliance.domain.errors import (
     Conflict,
     FieldError,
@@ -46,7 +47,7 @@ from iep_appliance.domain.schedules import (
 )
 from iep_appliance.domain.validation import decode_error_path, validate_send
 from iep_appliance.logs import event
-from iep_appliance.services.messages import MessageService, decode_cursor, encode_cursor
+from iep_appliance.services.messages import MessageService
 from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.scheduled_jobs")

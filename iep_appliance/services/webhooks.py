@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
+from iep_appliance.domain.cursors import decode_cursor, encode_cursor
 from iep_appliance.domain.errors import (
     Conflict,
     FieldError,
@@ -27,7 +28,6 @@ from iep_appliance.domain.webhooks import (
     WebhookUpdate,
     normalize_events,
 )
-from iep_appliance.services.messages import decode_cursor, encode_cursor
 from iep_appliance.store.base import Store
 
 CheckUrl = Callable[[str], Awaitable[None]]

@@ -7,15 +7,7 @@ from iep_appliance.clock import FakeClock
 from iep_appliance.domain.models import Tenant
 from iep_appliance.domain.outbox import OutboxFilter
 from iep_appliance.store.base import Store
-from tests.contract import test_store as base
 from tests.contract.test_store import accept
-
-# The conformance fixtures (a store per backend, tenants, a FakeClock), shared by name.
-clock = base.clock
-open_store = base.open_store
-store = base.store
-tenant = base.tenant
-other = base.other
 
 pytestmark = pytest.mark.asyncio
 

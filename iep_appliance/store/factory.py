@@ -1,0 +1,41 @@
+"""Open the store `[storage] backend` names (not yet opened: the caller runs `open()`).
+
+A new backend is one entry of BACKENDS: a function from the config and the clock to an
+object satisfying `Store` (its module imported there, so an unused backend costs nothing).
+
+Example:
+    store = open_store(config, clock)
+    await store.open()
+"""
+
+from collections.abc import Callable
+
+from iep_appliance.clock import Clock
+from iep_appliance.config import Config
+from iep_appliance.store.base import Store
+
+
+def _sqlite(config: Config, clock: Clock) -> Store:
+    from iep_appliance.store.sqlite.store import SqliteStore
+
+    storage = config.storage
+    return SqliteStore(
+        storage.path,
+        clock,
+        synchronous=storage.synchronous,
+        commit_window_ms=storage.commit_window_ms,
+        webhook_attempts=len(config.webhooks.retry_schedule) + 1,
+    )
+
+
+# backend name ([storage] backend) -> how to build it
+BACKENDS: dict[str, Callable[[Config, Clock], Store]] = {"sqlite": _sqlite}
+
+
+def open_store(config: Config, clock: Clock) -> Store:
+    """The configured backend's store. Raises ValueError for a backend this build lacks
+    (config.py's Literal already refuses unknown names at load)."""
+    build = BACKENDS.get(config.storage.backend)
+    if build is None:
+        raise ValueError(f"no storage backend {config.storage.backend!r}")
+    return build(config, clock)
