@@ -16,13 +16,9 @@ from msgspec import Meta
 
 from iep_appliance.config_blobs import BlobsConfig
 from iep_appliance.config_env import apply_environ, blame
+from iep_appliance.domain.decode_errors import MISSING_FIELD, UNKNOWN_FIELD, parse_decode_error
 from iep_appliance.domain.errors import ConfigError
 from iep_appliance.domain.sender_domains import parse_nameserver
-
-PositiveInts = Annotated[
-    list[Annotated[int, Meta(gt=0)]],
-    Meta(description="seconds; length+1 = max attempts"),
-]
 
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -79,7 +75,7 @@ class StorageConfig(_Section):
         float,
         Meta(ge=0, le=100, description="How long the writer waits to gather a group commit (ms)."),
     ] = 1.0
-    # -- retention (issue 9)
+    # -- retention: how long finished messages and their files are kept
     retention_days: Annotated[
         int,
         Meta(
@@ -351,7 +347,7 @@ class LoggingConfig(_Section):
 
 
 class SubmissionConfig(_Section):
-    """The SMTP submission server (issue 15): products send over SMTP with an API key."""
+    """The SMTP submission server: products send over SMTP with an API key."""
 
     enabled: Annotated[
         bool, Meta(description="Run the SMTP submission server in the appliance process.")
@@ -440,19 +436,13 @@ def parse(data: dict, base_dir: Path, environ: Mapping[str, str] | None = None) 
 
 def _explain(section: str, message: str) -> str:
     """Turn msgspec's "Expected ... - at `$.b[0]`" into "section.b: expected ..."."""
-    text, sep, where = message.rpartition(" - at `")
-    if not sep:
-        text = message
-        where = "$`"
-    path = where.rstrip("`").removeprefix("$")
-    key = section + path.split("[", 1)[0]
-    text = text[:1].lower() + text[1:]
-    if text.startswith("object contains unknown field"):
-        field = text.split("`")[1] if "`" in text else "?"
-        return f"{key}.{field}: unknown key"
-    if text.startswith("object missing required field"):
-        field = text.split("`")[1] if "`" in text else "?"
-        return f"{key}.{field}: required key is missing"
+    path, text, member = parse_decode_error(message)
+    table = path.split("[", 1)[0]
+    key = f"{section}.{table}" if table else section
+    if text.startswith(UNKNOWN_FIELD):
+        return f"{key}.{member or '?'}: unknown key"
+    if text.startswith(MISSING_FIELD):
+        return f"{key}.{member or '?'}: required key is missing"
     return f"{key}: {_FRIENDLY.get(key, text)}"
 
 

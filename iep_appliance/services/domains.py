@@ -20,14 +20,10 @@ class DomainService:
     def __init__(self, store: Store, on_change: Callable[[str], None]) -> None:
         self.store = store
         self.on_change = on_change
-        self.dkim_keys: Any = None  # services.dkim_keys.DkimKeyService (issue 16), set by Runtime
+        self.dkim_keys: Any = None  # services.dkim_keys.DkimKeyService, set by Runtime
 
     async def list_all(self, tenant_id: str) -> list[SenderDomain]:
-        found = await self.store.list_domains(tenant_id)
-        return [
-            SenderDomain(domain=d, status="pending" if s == "pending" else "verified", created_at=c)
-            for d, s, c in found
-        ]
+        return await self.store.list_domains(tenant_id)
 
     async def add(
         self, tenant_id: str, domain: str, dkim_algorithm: str | None = None

@@ -130,8 +130,11 @@ class RateLimitService:
     async def load(self) -> None:
         """Read the windows that are current now (call once at start, before any check)."""
         starts = self._starts(self.clock.now())
-        for tenant_id, window, count in await self.store.load_rate_windows(starts):
-            self._counts.setdefault(tenant_id, {})[window] = _Window(starts[window], count)
+        for found in await self.store.load_rate_windows(starts):
+            window = found.window
+            self._counts.setdefault(found.tenant_id, {})[window] = _Window(
+                starts[window], found.count
+            )
 
     async def flush(self) -> None:
         """Write the increments gathered since the last flush (and drop ended windows)."""

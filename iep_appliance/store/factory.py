@@ -1,8 +1,15 @@
-"""`open_store(config)`: the Store that `[storage] backend` names. The one place a backend is
-chosen; runtime and CLI call it and see only the `Store` Protocol."""
+"""Open the store `[storage] backend` names (not yet opened: the caller runs `open()`).
+
+A new backend is one entry of BACKENDS: a function from the config and the clock to an
+object satisfying `Store` (its module imported there, so an unused backend costs nothing).
+
+Example:
+    store = open_store(config, clock)
+    await store.open()
+"""
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable
 
 from iep_appliance.clock import Clock
 from iep_appliance.config import Config
@@ -10,26 +17,42 @@ from iep_appliance.domain.errors import ConfigError
 from iep_appliance.store.base import Store
 
 
-def open_store(config: Config, clock: Clock, environ: Mapping[str, str] | None = None) -> Store:
-    """An unopened store (call `await store.open()`)."""
-    storage = config.storage
-    webhook_attempts = len(config.webhooks.retry_schedule) + 1
-    if storage.backend == "postgresql":
-        env = os.environ if environ is None else environ
-        url = env.get(storage.url_env, "")
-        if not url:
-            raise ConfigError(
-                [f"storage.url_env: environment variable {storage.url_env} is not set"]
-            )
-        from iep_appliance.store.postgres.store import PostgresStore  # psycopg only when used
-
-        return PostgresStore(url, clock, storage.pool_size, webhook_attempts)
+def _sqlite(config: Config, clock: Clock) -> Store:
     from iep_appliance.store.sqlite.store import SqliteStore
 
+    storage = config.storage
     return SqliteStore(
         storage.path,
         clock,
         synchronous=storage.synchronous,
         commit_window_ms=storage.commit_window_ms,
-        webhook_attempts=webhook_attempts,
+        webhook_attempts=len(config.webhooks.retry_schedule) + 1,
     )
+
+
+def _postgresql(config: Config, clock: Clock) -> Store:
+    from iep_appliance.store.postgres.store import PostgresStore  # psycopg loads only here
+
+    storage = config.storage
+    url = os.environ.get(storage.url_env, "")
+    if not url:
+        raise ConfigError([f"storage.url_env: environment variable {storage.url_env} is not set"])
+    return PostgresStore(
+        url, clock, storage.pool_size, webhook_attempts=len(config.webhooks.retry_schedule) + 1
+    )
+
+
+# backend name ([storage] backend) -> how to build it
+BACKENDS: dict[str, Callable[[Config, Clock], Store]] = {
+    "sqlite": _sqlite,
+    "postgresql": _postgresql,
+}
+
+
+def open_store(config: Config, clock: Clock) -> Store:
+    """The configured backend's store. Raises ValueError for a backend this build lacks
+    (config.py's Literal already refuses unknown names at load)."""
+    build = BACKENDS.get(config.storage.backend)
+    if build is None:
+        raise ValueError(f"no storage backend {config.storage.backend!r}")
+    return build(config, clock)

@@ -71,7 +71,7 @@ async def world(
         outbox = OutboxProvider("outbox", store.save_outbox)
 
         async def delivered_outbox() -> set[str]:
-            return {row[0] for row in await store.list_outbox(limit=1000)}
+            return {item.message_id for item in await store.dashboard_outbox(limit=1000)}
 
         try:
             yield World(outbox, delivered_outbox, store.close)

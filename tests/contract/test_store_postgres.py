@@ -4,9 +4,15 @@ from typing import Any
 
 import psycopg
 
+from iep_appliance.clock import FakeClock
+from iep_appliance.domain import ids
 from iep_appliance.store.postgres.dialect import translate
 from iep_appliance.store.postgres.singleton import SingletonLock
+from iep_appliance.store.postgres.store import PostgresStore
+from iep_appliance.store.protocols.snapshots import Snapshots
+from tests.contract.test_store import new_message
 from tests.support.postgres import fresh_schema
+from tests.support.waiting import wait_until
 
 
 def _connector(url: str) -> Any:
@@ -51,3 +57,29 @@ def test_translation_of_sqlite_idioms() -> None:
     assert translate("SELECT a FROM t WHERE id = ?", lock=True).sql.endswith(" FOR SHARE")
     assert not translate("SELECT count(*) FROM t", lock=True).sql.endswith(" FOR SHARE")
     assert '"window"' in translate("SELECT window FROM rate_windows").sql
+
+
+async def test_a_job_due_on_one_node_wakes_the_schedulers_of_the_others() -> None:
+    clock = FakeClock()
+    with fresh_schema() as (url, schema):
+        first = PostgresStore(url, clock, pool_size=2, search_path=schema)
+        second = PostgresStore(url, clock, pool_size=2, search_path=schema)
+        await first.open()
+        await second.open()
+        try:
+            woken: list[str] = []
+            second.on_enqueue(woken.append)
+            tenant = await first.create_tenant("acme", "Acme", ["acme.test"])
+
+            await first.accept_message(tenant.id, new_message(clock))
+
+            await wait_until(lambda: len(woken) >= 1, timeout=10, message="the other node woken")
+            assert woken[0] == ids.iso(clock.now())
+        finally:
+            await first.close()
+            await second.close()
+
+
+def test_postgresql_offers_no_file_snapshots() -> None:
+    store = PostgresStore("postgresql://unused", FakeClock())
+    assert not isinstance(store, Snapshots)

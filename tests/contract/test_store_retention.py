@@ -1,4 +1,4 @@
-"""Store conformance for retention and snapshots (issue 9), for every backend: a purge step
+"""Store conformance for retention and snapshots, for every backend: a purge step
 removes only finished messages last changed before the cutoff and walks the rest in keyset
 order; a snapshot is a consistent, checkable copy taken while writes go on."""
 
@@ -12,14 +12,7 @@ from iep_appliance.clock import FakeClock
 from iep_appliance.domain import ids
 from iep_appliance.domain.models import Tenant
 from iep_appliance.store.base import Store
-from tests.contract import test_store as base
 from tests.contract.test_store import accept, claim_all, completion
-
-# The conformance fixtures (a store per backend, a tenant, a FakeClock), shared by name.
-clock = base.clock
-open_store = base.open_store
-store = base.store
-tenant = base.tenant
 
 
 async def test_purge_steps_remove_only_finished_messages_past_the_cutoff(

@@ -1,4 +1,4 @@
-"""DKIM end to end (issue 16): the real `iep serve` signs what it sends, and dkimpy's own
+"""DKIM end to end: the real `iep serve` signs what it sends, and dkimpy's own
 verification, asking a real DNS server on 127.0.0.1 for the record IEP told us to publish,
 accepts the signature. Rotation keeps signing with the old key until DNS shows the new one.
 """

@@ -1,4 +1,4 @@
-"""Delivery analytics (/v1/analytics, issue 7 item 6) over a real Runtime: messages go through
+"""Delivery analytics (/v1/analytics) over a real Runtime: messages go through
 the whole pipeline to a real SMTP sink (sent, bounced at RCPT) or fail at render time, and the
 counts the API answers match them exactly, by bucket, by category, tag and queue, without
 counting a message with several tags twice. The last test loads rollups equivalent to

@@ -1,4 +1,4 @@
-"""POST/GET /v1/messages, auth and the system endpoints, in-process (DESIGN §4, issue 4 item 8).
+"""POST/GET /v1/messages, auth and the system endpoints, in-process (DESIGN §4).
 
 One Runtime per module (argon2 makes keys slow to mint) on a real SQLite file, with delivery
 off so every accepted message stays `queued`; a FakeClock makes dates controllable. Every bad

@@ -1,4 +1,4 @@
-"""GET/DELETE /v1/outbox (DESIGN §10.2, issue 15), in-process over a real SQLite file.
+"""GET/DELETE /v1/outbox (DESIGN §10.2), in-process over a real SQLite file.
 
 Delivery on, every message routed to the built-in outbox provider, so a product's CI can
 read back what it sent: listed with filters and paging, one message parsed, the raw MIME.

@@ -239,7 +239,7 @@ async def test_500_500_200_gives_three_attempts_with_one_webhook_id_then_deliver
     assert [d["statusCode"] for d in deliveries] == [200, 500, 500]
     assert [d["status"] for d in deliveries] == ["delivered", "retrying", "retrying"]
     assert {d["eventId"] for d in deliveries} == {requests[0].headers["webhook-id"]}
-    assert {d["webhookId"] for d in deliveries} == {hook["id"]}  # the endpoint (issue 14)
+    assert {d["webhookId"] for d in deliveries} == {hook["id"]}  # the endpoint
     assert deliveries[0]["nextRetryAt"] is None and deliveries[1]["nextRetryAt"] is not None
     assert deliveries[1]["error"].startswith("HTTP 500")
     assert all(isinstance(d["latencyMs"], int) for d in deliveries)

@@ -11,13 +11,9 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
-
-from iep_appliance.clock import FakeClock
 
 ENV = "IEP_TEST_DATABASE_URL"
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -43,16 +39,3 @@ def fresh_schema() -> Iterator[tuple[str, str]]:
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@contextmanager
-def backend_store(backend: str, tmp_path: Path, clock: FakeClock) -> Iterator[Any]:
-    """An unopened store of `backend` ("sqlite" | "postgresql") for a conformance test."""
-    from iep_appliance.store.postgres.store import PostgresStore
-    from iep_appliance.store.sqlite.store import SqliteStore
-
-    if backend == "sqlite":
-        yield SqliteStore(str(tmp_path / "iep.db"), clock, commit_window_ms=1.0)
-        return
-    with fresh_schema() as (url, schema):
-        yield PostgresStore(url, clock, pool_size=4, search_path=schema)

@@ -89,7 +89,7 @@ def test_every_bad_key_in_every_section_is_reported_at_once(tmp_path: Path) -> N
     problems = problems_of(path)
 
     keys = sorted(p.split(":", 1)[0] for p in problems)
-    # A section with several bad keys reports each of them (issue 12 item 10).
+    # A section with several bad keys reports each of them.
     assert keys == [
         "breaker.error_rate",
         "delivery.retry_schedule",
@@ -232,7 +232,7 @@ def test_config_round_trips_through_msgspec(tmp_path: Path) -> None:
     assert msgspec.convert(msgspec.to_builtins(cfg), Config) == cfg
 
 
-# ---- environment overrides and every problem at once (issue 14; issue 12 item 10) ----------
+# ---- environment overrides and every problem at once ----------
 
 
 def test_environment_overrides_any_key_over_the_file(tmp_path: Path) -> None:

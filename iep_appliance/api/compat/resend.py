@@ -18,6 +18,7 @@ from litestar.params import FromPath
 from iep_appliance.api.auth import authorize_key, presented_key
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain import compat_resend as rules
+from iep_appliance.domain.cursors import encode_cursor
 from iep_appliance.domain.errors import (
     Conflict,
     FieldError,
@@ -32,7 +33,6 @@ from iep_appliance.domain.errors import (
 )
 from iep_appliance.domain.models import Principal
 from iep_appliance.runtime import Runtime
-from iep_appliance.services.messages import encode_cursor
 
 log = logging.getLogger("iep.api")
 _encode = msgspec.json.encode

@@ -1,30 +1,23 @@
 """PostgresStore: the Store verbs over PostgreSQL, for N appliance nodes on one database.
 
-The verbs are the SQLite backend's (one copy of every statement; `dialect.py` maps SQLite's
-SQL to PostgreSQL's); what differs is the lifecycle — a connection pool instead of a file,
-migrations under an advisory lock, the readiness probe — and that the file snapshot of
-`iep backup` is not offered (use `pg_dump`; see README "Running several nodes").
+The verbs are the SQLite backend's (`SqlVerbs`: one copy of every statement; `dialect.py` maps
+SQLite's SQL to PostgreSQL's); what differs is the lifecycle (a connection pool instead of a
+file, migrations under an advisory lock, wake-ups across nodes) and that it does not offer the
+`Snapshots` capability: `iep backup` says to use `pg_dump` (README "Running several nodes").
 """
 
 import asyncio
 import uuid
 from collections.abc import Callable
-from typing import NoReturn
 
 from iep_appliance.clock import Clock
-from iep_appliance.domain.errors import ConfigError
 from iep_appliance.store.postgres.db import PgDatabase
-from iep_appliance.store.postgres.migrate import latest_version, migrate
+from iep_appliance.store.postgres.migrate import migrate
 from iep_appliance.store.postgres.notify import Notifier
-from iep_appliance.store.sqlite.store import READY_PROBE, READY_PROBE_BYTES, SqliteStore
-
-PG_BACKUP = (
-    "storage.backend: iep backup and restore copy the SQLite file; on PostgreSQL back up with"
-    " pg_dump (and the bucket with its own tools); see README, Running several nodes"
-)
+from iep_appliance.store.sqlite.store import READY_PROBE, READY_PROBE_BYTES, SqlVerbs
 
 
-class PostgresStore(SqliteStore):
+class PostgresStore(SqlVerbs):
     def __init__(
         self,
         url: str,
@@ -68,12 +61,3 @@ class PostgresStore(SqliteStore):
     async def ping(self) -> None:
         now = self._now()
         await self.db.write(lambda c: c.execute(READY_PROBE, (now, READY_PROBE_BYTES)))
-
-    def latest_schema_version(self) -> int:
-        return latest_version()
-
-    async def snapshot(self, *_args: object, **_kw: object) -> NoReturn:
-        raise ConfigError([PG_BACKUP])
-
-    async def inspect_snapshot(self, *_args: object, **_kw: object) -> NoReturn:
-        raise ConfigError([PG_BACKUP])

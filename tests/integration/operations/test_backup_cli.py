@@ -1,4 +1,4 @@
-"""`iep backup`, `iep restore` and `iep purge` as commands (issue 9, DESIGN §7), run in-process
+"""`iep backup`, `iep restore` and `iep purge` as commands (DESIGN §7), run in-process
 through `cli.main` on real data directories under tmp_path: a restore refuses an occupied data
 directory and any archive that is corrupt, foreign or fails its checks, placing nothing; the
 purge dry run prints what would go and changes nothing."""

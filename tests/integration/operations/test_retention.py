@@ -1,4 +1,4 @@
-"""Retention (issue 9): a purge removes finished messages past `storage.retention_days` with
+"""Retention: a purge removes finished messages past `storage.retention_days` with
 their events, jobs, outbox copy and attachment files, never unfinished work; attachments go
 after `storage.attachment_retention_days` while the message stays; a dry run changes nothing;
 the housekeeping task purges on its own. Time moves with a FakeClock."""

@@ -100,7 +100,7 @@ async def test_a_postfix_5_1_1_dsn_bounces_a_sent_message_and_suppresses_at_once
     assert body["event"] == "message.bounced" and body["messageId"] == message_id
     assert body["data"]["status"] == "5.1.1"
     inbound = await started.rt.store.inbound_for_message(acme.tenant_id, message_id)
-    assert [i["kind"] for i in inbound] == ["bounce"]
+    assert [i.kind for i in inbound] == ["bounce"]
 
 
 async def test_a_replayed_dsn_changes_nothing_twice(

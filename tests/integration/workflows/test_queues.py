@@ -1,4 +1,4 @@
-"""Named queues (issue 7, item 4): the admin API and its shape, pause/resume/drain, the
+"""Named queues: the admin API and its shape, pause/resume/drain, the
 priority policy (higher first, lower never starved: domain/queues.py), the per-queue rate
 limit and retry schedule. Order and content are read at the SMTP sink."""
 

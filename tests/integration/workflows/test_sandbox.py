@@ -1,4 +1,4 @@
-"""Sandbox mode end to end (issue 7, item 5): a sandbox key (`iep_test_…`, from the CLI or
+"""Sandbox mode end to end: a sandbox key (`iep_test_…`, from the CLI or
 `POST /v1/api-keys`) or the tenant's sandbox switch runs the whole pipeline (validation,
 rendering, events, webhooks) but delivers only to the outbox; events and webhooks say
 `sandbox: true`. The SMTP sink is the default provider, so anything leaking would land there."""

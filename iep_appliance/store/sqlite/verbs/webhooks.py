@@ -1,31 +1,18 @@
-"""SqliteStore verbs of issue 6 (tenant services): webhooks, suppressions, rate windows.
-
-Mixed into SqliteStore (store.py); SQL lives in the per-aggregate modules.
-"""
+"""The WebhookStore verbs (store/protocols/webhooks.py) over SQLite; the SQL lives in the
+per-table modules of store/sqlite/."""
 
 from iep_appliance.domain.errors import Conflict
-from iep_appliance.domain.models import (
-    Suppression,
-    Tenant,
-    TenantSettings,
-)
 from iep_appliance.domain.webhooks import (
     EndpointChange,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from iep_appliance.store.sqlite import rate_windows as q_rate_windows
-from iep_appliance.store.sqlite import suppressions as q_suppressions
-from iep_appliance.store.sqlite import tenants as q_tenants
 from iep_appliance.store.sqlite import webhooks as q_webhooks
 from iep_appliance.store.sqlite.store_base import StoreBase
 
 
-class TenantServiceVerbs(StoreBase):
-    # ---- webhooks, suppressions, rate windows (issue 6: tenant services) -----------------------
-    # webhooks (endpoints, delivery attempts, re-sends):
-
+class WebhookVerbs(StoreBase):
     async def create_webhook(self, endpoint: WebhookEndpoint) -> WebhookEndpoint:
         return await self.db.write(lambda c: q_webhooks.insert_endpoint(c, endpoint))
 
@@ -93,37 +80,3 @@ class TenantServiceVerbs(StoreBase):
         if found is not None:
             self._notify(now)
         return found
-
-    # suppressions, tenant settings, rate windows:
-
-    async def list_suppressions(
-        self, tenant_id: str, search: str | None, after: str, limit: int
-    ) -> list[Suppression]:
-        return await self.db.read(
-            lambda c: q_suppressions.list_page(c, tenant_id, search, after, limit)
-        )
-
-    async def add_suppressions(
-        self, tenant_id: str, emails: list[str], reason: str
-    ) -> list[Suppression]:
-        now = self._now()
-        return await self.db.write(lambda c: q_suppressions.add(c, tenant_id, emails, reason, now))
-
-    async def remove_suppression(self, tenant_id: str, email: str) -> bool:
-        return await self.db.write(lambda c: q_suppressions.remove(c, tenant_id, email))
-
-    async def patch_tenant(
-        self, tenant_id: str, name: str, settings: TenantSettings
-    ) -> Tenant | None:
-        now = self._now()
-        return await self.db.write(
-            lambda c: q_tenants.patch_tenant(c, tenant_id, name, settings, now)
-        )
-
-    async def load_rate_windows(self, starts: dict[str, str]) -> list[tuple[str, str, int]]:
-        return await self.db.read(lambda c: q_rate_windows.current(c, starts))
-
-    async def add_rate_counts(
-        self, deltas: dict[tuple[str, str, str], int], purge_before: dict[str, str]
-    ) -> None:
-        await self.db.write(lambda c: q_rate_windows.add(c, deltas, purge_before))
