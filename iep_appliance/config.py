@@ -15,6 +15,7 @@ import msgspec
 from msgspec import Meta
 
 from iep_appliance.config_env import apply_environ, blame
+from iep_appliance.domain.decode_errors import read_decode_error
 from iep_appliance.domain.errors import ConfigError
 from iep_appliance.domain.sender_domains import parse_nameserver
 
@@ -427,20 +428,14 @@ def parse(data: dict, base_dir: Path, environ: Mapping[str, str] | None = None) 
 
 def _explain(section: str, message: str) -> str:
     """Turn msgspec's "Expected ... - at `$.b[0]`" into "section.b: expected ..."."""
-    text, sep, where = message.rpartition(" - at `")
-    if not sep:
-        text = message
-        where = "$`"
-    path = where.rstrip("`").removeprefix("$")
-    key = section + path.split("[", 1)[0]
-    text = text[:1].lower() + text[1:]
-    if text.startswith("object contains unknown field"):
-        field = text.split("`")[1] if "`" in text else "?"
-        return f"{key}.{field}: unknown key"
-    if text.startswith("object missing required field"):
-        field = text.split("`")[1] if "`" in text else "?"
-        return f"{key}.{field}: required key is missing"
-    return f"{key}: {_FRIENDLY.get(key, text)}"
+    error = read_decode_error(message)
+    at = error.at.split("[", 1)[0]
+    key = f"{section}.{at}" if at else section
+    if error.problem == "unknown":
+        return f"{key}.{error.field}: unknown key"
+    if error.problem == "missing":
+        return f"{key}.{error.field}: required key is missing"
+    return f"{key}: {_FRIENDLY.get(key, error.text)}"
 
 
 def _parse_providers(value: object, problems: list[str]) -> dict[str, ProviderConfig]:

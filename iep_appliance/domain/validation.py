@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 from email_validator import EmailNotValidError, validate_email
 
+from iep_appliance.domain.decode_errors import read_decode_error
 from iep_appliance.domain.errors import (
     FieldError,
     PayloadTooLarge,
@@ -364,17 +365,11 @@ def _prefixed(errors: list[FieldError], prefix: str) -> list[FieldError]:
 
 def decode_error_path(message: str) -> FieldError:
     """msgspec's "Expected `str`, got `int` - at `$.to[0]`" → FieldError("to[0]", ...)."""
-    text, sep, where = message.rpartition(" - at `")
-    if not sep:
-        text, where = message, "$`"
-    path = where.rstrip("`").removeprefix("$").lstrip(".")
-    text = text[:1].lower() + text[1:]
-    for lead in ("object missing required field", "object contains unknown field"):
-        if text.startswith(lead) and "`" in text:
-            field = text.split("`")[1]
-            path = f"{path}.{field}" if path else field
-            text = "is required" if "missing" in lead else "is not a known field"
-    return FieldError(path or "body", text)
+    error = read_decode_error(message)
+    text = {"missing": "is required", "unknown": "is not a known field"}.get(
+        error.problem, error.text
+    )
+    return FieldError(error.path or "body", text)
 
 
 def whole_number(text: str, max_digits: int = 18) -> int | None:
