@@ -49,14 +49,16 @@ DOMAIN_FORBIDDEN_STDLIB = {
 }  # fmt: skip
 CLOCK_READS = {"now", "utcnow", "today", "time", "time_ns", "monotonic"}
 
-INFRA = {"config", "config_env", "clock", "logs", "metrics", "blobs", "paths"}
+INFRA = {"config", "config_env", "config_providers", "clock", "logs", "metrics", "blobs", "paths"}
 # layer -> layers it may import (besides itself and the root package).
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "store.base": {"domain"},
     "store.sqlite": {"domain", "store.base"},
     "services": {"domain", "store.base", "blobs", "clock", "logs"},
-    "delivery": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics"},
+    "delivery": {
+        "domain", "store.base", "config", "config_providers", "blobs", "clock", "logs", "metrics"
+    },
     "webhooks": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics"},
     "api": {"services", "domain", "logs"},
     "admin": {"services", "domain", "logs"},
@@ -77,14 +79,15 @@ ALLOWED: dict[str, set[str]] = {
     # The standalone Python client (DESIGN §4.2): HTTP only, plus domain/signing for webhooks.
     "client": {"domain"},
     # SIGHUP config reload (issue 9): swaps providers/router in the delivery engine it is given.
-    "reload": {"config", "delivery", "domain", "logs", "runtime"},
+    "reload": {"config", "config_providers", "delivery", "domain", "logs", "runtime"},
     # The SMTP submission edge (issue 15): aiosmtpd in front of services, like api/.
     "submission": {"services", "domain", "logs", "config", "clock"},
     **{name: {"domain"} for name in INFRA},
 }
 EXTRA: dict[str, set[str]] = {
     "iep_appliance.store.sqlite.store": {"clock"},
-    "iep_appliance.config": {"config_env"},  # the IEP_SECTION__KEY overrides, split out
+    # the IEP_SECTION__KEY overrides and the provider tables, split out
+    "iep_appliance.config": {"config_env", "config_providers"},
 }
 TYPE_ONLY_RUNTIME = {"api", "admin", "delivery", "webhooks"}
 SQLITE_LAYERS = {"store.base", "store.sqlite"}
