@@ -49,11 +49,11 @@ class ProviderSection(
         return ()
 
 
-class OutboxProviderConfig(ProviderSection, tag="outbox"):
+class OutboxProviderConfig(ProviderSection, frozen=True, tag="outbox"):
     """The built-in outbox: keeps the final MIME for preview, delivers nowhere."""
 
 
-class SmtpProviderConfig(ProviderSection, tag="smtp"):
+class SmtpProviderConfig(ProviderSection, frozen=True, tag="smtp"):
     """An SMTP relay, through a pool of reused connections."""
 
     host: Annotated[str, Meta(description="SMTP relay host (smtp only).")] = "127.0.0.1"

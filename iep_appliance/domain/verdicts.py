@@ -116,9 +116,9 @@ def completion(
     `rendered`: (subject, html, text) when it was rendered; `suppressed`: the recipients
     dropped because they are suppressed."""
     row = OUTCOMES[verdict.kind]
-    retry_at = ids.iso(now + timedelta(seconds=verdict.retry_in or 0))
-    if verdict.kind not in ("retry", "deferred", "held"):
-        retry_at = None
+    retry_at = None
+    if verdict.kind in ("retry", "deferred", "held"):
+        retry_at = ids.iso(now + timedelta(seconds=verdict.retry_in or 0))
     error = verdict.error
     if error is None and row.error is not None:
         error = row.error.format(provider=verdict.provider, retry_at=retry_at)
