@@ -73,7 +73,7 @@ class StorageConfig(_Section):
         float,
         Meta(ge=0, le=100, description="How long the writer waits to gather a group commit (ms)."),
     ] = 1.0
-    # -- retention (issue 9)
+    # -- retention
     retention_days: Annotated[
         int,
         Meta(
@@ -318,7 +318,7 @@ class LoggingConfig(_Section):
 
 
 class SubmissionConfig(_Section):
-    """The SMTP submission server (issue 15): products send over SMTP with an API key."""
+    """The SMTP submission server: products send over SMTP with an API key."""
 
     enabled: Annotated[
         bool, Meta(description="Run the SMTP submission server in the appliance process.")

@@ -5,14 +5,15 @@
     store.base         ← domain
     store.sqlite       ← domain, store (+ clock for store.sqlite.store); imported by runtime only
     services           ← domain, store.base, blobs, clock, logs
-    delivery, webhooks ← domain, store.base, config, blobs, clock, logs, metrics
+    delivery           ← domain, store.base, config, config_providers, blobs, clock, logs, metrics
+    webhooks           ← domain, store.base, config, blobs, clock, logs, metrics
     api, admin         ← services, domain, logs (never store, never SQL)
     cli                ← config, services, runtime, app, domain, clock, logs, reload, http_server
     http_server        ← runtime, logs (uvicorn and the SIGTERM drain of `iep serve`)
-    reload             ← config, delivery, domain, logs (SIGHUP: swaps the engine's router)
+    reload             ← config, delivery, domain, logs (SIGHUP: reconfigures the engine)
     submission         ← services, domain, logs, config, clock (the SMTP edge, issue 15)
     client             ← domain (standalone HTTP client; never store, services or runtime)
-    config clock logs metrics blobs paths  ← domain
+    config config_env config_providers clock logs metrics blobs paths  ← domain
     runtime, app       ← anything
 
 Every layer may import its own package and `iep_appliance` itself (`__version__`), except
