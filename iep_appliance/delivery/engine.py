@@ -4,7 +4,7 @@ What runs: one scheduler task claims due jobs in batches (one `UPDATE … RETURN
 with a lease) whenever senders have room, and otherwise sleeps until it is woken by a
 commit that enqueued a job or until the next `run_at`; never a busy poll. It loads the
 claimed messages in one read and hands them to `delivery.concurrency` sender tasks.
-Each sender runs a send job through `SendPipeline.process` (pipeline.py), which records its
+Each sender runs a send job through `SendPipeline.process` (sender.py), which records its
 Completion through the store's group-commit writer, so many completions share one commit.
 Jobs of other kinds (`webhook`, …) go to the handler registered for their kind.
 
@@ -31,12 +31,12 @@ from iep_appliance.config import BreakerConfig, RoutingConfig
 from iep_appliance.config_providers import ProviderConfig
 from iep_appliance.delivery.claims import Claimed, LoadFailed, crash_text, load_claimed
 from iep_appliance.delivery.context import SendContext
-from iep_appliance.delivery.pipeline import SendPipeline
 from iep_appliance.delivery.providers.base import Provider
 from iep_appliance.delivery.providers.pool import ProviderPool
 from iep_appliance.delivery.providers.registry import ProviderParts
 from iep_appliance.delivery.queues import QueueGate
 from iep_appliance.delivery.router import Router
+from iep_appliance.delivery.sender import SendPipeline
 from iep_appliance.domain.hostnames import own_hostname
 from iep_appliance.domain.models import Job, MessageRecord
 from iep_appliance.domain.render import RenderLimits

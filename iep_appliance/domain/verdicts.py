@@ -1,10 +1,10 @@
 """What one send attempt came to, and what that records: one table. Pure: `now` comes in.
 
-The delivery pipeline ends every attempt in a `Verdict`; `completion()` turns it into the
-`Completion` the store writes in one transaction (job state, message status, events, hard
-bounces, webhook event). `OUTCOMES` says, per verdict, the message status, the event that
-closes the attempt, whether the job goes to the DLQ, the webhook event, and whether the
-attempt the claim counted is spent or given back (nothing was sent):
+The send pipeline (delivery/sender.py) ends every attempt in a `Verdict`; `completion()`
+turns it into the `Completion` the store writes in one transaction (job state, message status,
+events, hard bounces, webhook event). `OUTCOMES` says, per verdict, the message status, the
+event that closes the attempt, whether the job goes to the DLQ, the webhook event, and whether
+the attempt the claim counted is spent or given back (nothing was sent):
 
     verdict     status    closing event     DLQ  webhook           attempt
     sent        sent      sent                   message.sent      spent
