@@ -7,14 +7,15 @@
                          and store.factory only
     store.factory      ← store.base, store.sqlite, config, clock (picks the backend)
     services           ← domain, store.base, blobs, clock, logs
-    delivery, webhooks ← domain, store.base, config, blobs, clock, logs, metrics
+    delivery           ← domain, store.base, config, config_providers, blobs, clock, logs, metrics
+    webhooks           ← domain, store.base, config, blobs, clock, logs, metrics
     api, admin         ← services, domain, logs (never store, never SQL)
     cli                ← config, services, runtime, app, domain, clock, logs, reload, http_server
     http_server        ← runtime, logs (uvicorn and the SIGTERM drain of `iep serve`)
-    reload             ← config, delivery, domain, logs (SIGHUP: swaps the engine's router)
+    reload             ← config, delivery, domain, logs (SIGHUP: reconfigures the engine)
     submission         ← services, domain, logs, config, clock (the SMTP edge, issue 15)
     client             ← domain (standalone HTTP client; never store, services or runtime)
-    config clock logs metrics blobs paths  ← domain
+    config config_env config_providers clock logs metrics blobs paths  ← domain
     runtime, app       ← anything
 
 Every layer may import its own package and `iep_appliance` itself (`__version__`), except
@@ -51,7 +52,7 @@ DOMAIN_FORBIDDEN_STDLIB = {
 }  # fmt: skip
 CLOCK_READS = {"now", "utcnow", "today", "time", "time_ns", "monotonic"}
 
-INFRA = {"config", "config_env", "clock", "logs", "metrics", "blobs", "paths"}
+INFRA = {"config", "config_env", "config_providers", "clock", "logs", "metrics", "blobs", "paths"}
 # layer -> layers it may import (besides itself and the root package).
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
@@ -60,7 +61,9 @@ ALLOWED: dict[str, set[str]] = {
     # open_store(config, clock): the one place besides runtime that names a backend.
     "store.factory": {"domain", "store.base", "store.sqlite", "config", "clock"},
     "services": {"domain", "store.base", "blobs", "clock", "logs"},
-    "delivery": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics"},
+    "delivery": {
+        "domain", "store.base", "config", "config_providers", "blobs", "clock", "logs", "metrics"
+    },
     "webhooks": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics"},
     "api": {"services", "domain", "logs"},
     "admin": {"services", "domain", "logs"},
@@ -81,14 +84,15 @@ ALLOWED: dict[str, set[str]] = {
     # The standalone Python client (DESIGN §4.2): HTTP only, plus domain/signing for webhooks.
     "client": {"domain"},
     # SIGHUP config reload (issue 9): swaps providers/router in the delivery engine it is given.
-    "reload": {"config", "delivery", "domain", "logs", "runtime"},
+    "reload": {"config", "config_providers", "delivery", "domain", "logs", "runtime"},
     # The SMTP submission edge (issue 15): aiosmtpd in front of services, like api/.
     "submission": {"services", "domain", "logs", "config", "clock"},
     **{name: {"domain"} for name in INFRA},
 }
 EXTRA: dict[str, set[str]] = {
     "iep_appliance.store.sqlite.store": {"clock"},
-    "iep_appliance.config": {"config_env"},  # the IEP_SECTION__KEY overrides, split out
+    # the IEP_SECTION__KEY overrides and the provider tables, split out
+    "iep_appliance.config": {"config_env", "config_providers"},
 }
 TYPE_ONLY_RUNTIME = {"api", "admin", "delivery", "webhooks"}
 SQLITE_LAYERS = {"store.base", "store.sqlite"}
