@@ -4,10 +4,11 @@ What runs: the SIGHUP handler spawns one `Reloader.reload()` at a time (a lock s
 them). It loads and validates the file exactly as `iep serve` did; an invalid file is logged
 (`config.reload_failed`, one problem per line) and changes nothing. A valid one is applied:
 
-- `[providers.*]`, `[routing]`, `[breaker]`: a new router for the sends that start from now
-  on. A provider whose table did not change keeps its object (its open connections) and its
-  breaker (state kept, new `[breaker]` settings applied); a changed or removed one is retired:
-  the sends already in flight finish on it, then it is closed.
+- `[providers.*]`, `[routing]`, `[breaker]`: the delivery engine's `reconfigure` takes them
+  for the sends that start from now on. A provider whose table did not change keeps its object
+  (its open connections) and its breaker (state kept, new `[breaker]` settings applied); a
+  changed or removed one is retired: the sends already in flight finish on it, then it is
+  closed.
 - `[limits]`: the defaults of tenants that set no limit of their own.
 - `[logging]`: level and access log; `delivery.shutdown_grace_seconds`.
 - `storage.retention_days`, `storage.attachment_retention_days`, `storage.purge_batch_size`,
@@ -29,8 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from iep_appliance.config import Config, ProviderConfig, load
-from iep_appliance.delivery.providers.base import Provider
+from iep_appliance.config import Config, load
 from iep_appliance.domain.errors import ConfigError
 from iep_appliance.logs import event
 
@@ -86,16 +86,6 @@ def effective(old: Config, new: Config) -> Config:
             kept[section], **{name: getattr(getattr(new, section), name)}
         )
     return msgspec.structs.replace(new, **kept)
-
-
-def make_provider(name: str, cfg: ProviderConfig, save_outbox: Any, hostname: str = "") -> Provider:
-    """The provider object for one `[providers.NAME]` table (as the delivery engine builds it)."""
-    from iep_appliance.delivery.providers.outbox import OutboxProvider
-    from iep_appliance.delivery.providers.smtp import SmtpProvider
-
-    if cfg.type == "smtp":
-        return SmtpProvider(name, cfg, hostname)
-    return OutboxProvider(name, save_outbox)
 
 
 class Reloader:
@@ -161,7 +151,6 @@ class Reloader:
         from iep_appliance.domain.ratelimit import Limits
 
         rt = self.rt
-        swap = self._new_router(old, new) if rt.delivery is not None else None
         logging.getLogger().setLevel(new.logging.level)
         limits = new.limits
         rt.rate_limits.defaults = Limits(
@@ -173,56 +162,5 @@ class Reloader:
         rt.retention.attachment_retention_days = storage.attachment_retention_days
         rt.retention.batch_size = storage.purge_batch_size
         rt.config = new
-        if swap is not None:
-            router, retired = swap
-            in_flight = rt.delivery.replace_router(router, retired)
-            if retired:
-                rt.spawn(self._retire(in_flight, retired), "provider-retire")
-
-    def _new_router(self, old: Config, new: Config) -> tuple[Any, list[Provider]]:
-        from iep_appliance.delivery.router import SANDBOX_PROVIDER, Router
-
-        engine = self.rt.delivery
-        current: dict[str, Provider] = engine.providers
-        providers: dict[str, Provider] = {}
-        kept: set[str] = set()
-        for name, cfg in new.providers.items():
-            if name in current and old.providers.get(name) == cfg:
-                providers[name] = current[name]
-                kept.add(name)
-            else:
-                providers[name] = make_provider(
-                    name, cfg, engine.store.save_outbox, old.delivery.hostname
-                )
-        if SANDBOX_PROVIDER not in providers:  # the built-in outbox sandbox messages use
-            sandbox = current.get(SANDBOX_PROVIDER)
-            if sandbox is not None and sandbox.kind == "outbox":
-                kept.add(SANDBOX_PROVIDER)
-            else:
-                sandbox = make_provider(
-                    SANDBOX_PROVIDER, ProviderConfig(type="outbox"), engine.store.save_outbox
-                )
-            providers[SANDBOX_PROVIDER] = sandbox
-        router = Router(
-            providers,
-            new.routing.default_provider,
-            new.routing.fallback_provider,
-            new.breaker,
-            engine.router.metrics,
-        )
-        for name in kept:  # its breaker state carries over; changed settings apply to it
-            breaker = router.breakers[name] = engine.router.breakers[name]
-            breaker.error_rate = new.breaker.error_rate
-            breaker.min_requests = new.breaker.min_requests
-            breaker.window_seconds = new.breaker.window_seconds
-            breaker.cooldown_seconds = new.breaker.cooldown_seconds
-        live = {id(p) for p in providers.values()}
-        retired = [p for p in current.values() if id(p) not in live]
-        return router, retired
-
-    async def _retire(self, in_flight: set[int], retired: list[Provider]) -> None:
-        """Close replaced providers once the sends that may be using them have finished."""
-        engine = self.rt.delivery
-        await engine.wait_finished(in_flight)
-        await engine.close_retired(retired)
-        event(log, "providers.retired", providers=[p.name for p in retired])
+        if rt.delivery is not None:
+            rt.delivery.reconfigure(new.providers, new.routing, new.breaker)

@@ -23,6 +23,7 @@ from iep_appliance.clock import Clock
 from iep_appliance.config import Config
 from iep_appliance.domain.errors import StoreUnavailable
 from iep_appliance.domain.models import Principal, RateLimits
+from iep_appliance.domain.retry import attempts_from
 from iep_appliance.logs import event
 from iep_appliance.metrics import Metrics
 from iep_appliance.services.keys import KeyService
@@ -44,7 +45,7 @@ class Runtime:
         self.blobs = open_blobs(config.blobs, config.storage.attachments_dir, os.environ)
         self.keys = KeyService(self.store, self.clock)
         self.messages = MessageService(
-            self.store, self.blobs, self.clock, len(config.delivery.retry_schedule) + 1
+            self.store, self.blobs, self.clock, attempts_from(config.delivery.retry_schedule)
         )
         self.messages.on_accepted.append(self._count_accepted)
         self.messages.max_variable_depth = config.render.max_variable_depth
@@ -371,7 +372,7 @@ class Runtime:
             self.clock,
             self.webhook_guard.check_url,
             cfg.rotation_grace_seconds,
-            len(cfg.retry_schedule) + 1,
+            attempts_from(cfg.retry_schedule),
         )
         self.webhook_dispatcher: Any = None
 

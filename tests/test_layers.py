@@ -7,14 +7,15 @@
                          and store.factory only
     store.factory      ← store.base, store.sqlite, config, clock (picks the backend)
     services           ← domain, store.base, blobs, clock, logs
-    delivery, webhooks ← domain, store.base, config, blobs, clock, logs, metrics
+    delivery           ← domain, store.base, config, config_providers, blobs, clock, logs, metrics
+    webhooks           ← domain, store.base, config, blobs, clock, logs, metrics
     api, admin         ← services, domain, logs (never store, never SQL)
     cli                ← config, services, runtime, app, domain, clock, logs, reload, http_server
     http_server        ← runtime, logs (uvicorn and the SIGTERM drain of `iep serve`)
-    reload             ← config, delivery, domain, logs (SIGHUP: swaps the engine's router)
+    reload             ← config, delivery, domain, logs (SIGHUP: reconfigures the engine)
     submission         ← services, domain, logs, config, clock (the SMTP edge, issue 15)
     client             ← domain (standalone HTTP client; never store, services or runtime)
-    config clock logs metrics blobs paths  ← domain
+    config config_env config_providers clock logs metrics blobs paths  ← domain
     runtime, app       ← anything
 
 Every layer may import its own package and `iep_appliance` itself (`__version__`), except
@@ -51,20 +52,43 @@ DOMAIN_FORBIDDEN_STDLIB = {
 }  # fmt: skip
 CLOCK_READS = {"now", "utcnow", "today", "time", "time_ns", "monotonic"}
 
-INFRA = {"config", "config_env", "clock", "logs", "metrics", "blobs", "paths"}
+INFRA = {
+    "config", "config_env", "config_providers", "config_blobs", "clock", "logs", "metrics",
+    "blobs", "blobs_s3", "paths",
+}  # fmt: skip
 # layer -> layers it may import (besides itself and the root package).
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "store.base": {"domain"},
     "store.sqlite": {"domain", "store.base"},
+    # PostgreSQL runs the SQLite backend's verbs through its dialect (store/postgres/dialect.py).
+    "store.postgres": {"domain", "store.base", "store.sqlite", "clock"},
     # open_store(config, clock): the one place besides runtime that names a backend.
-    "store.factory": {"domain", "store.base", "store.sqlite", "config", "clock"},
+    "store.factory": {
+        "domain",
+        "store.base",
+        "store.sqlite",
+        "store.postgres",
+        "config",
+        "clock",
+    },
     "services": {"domain", "store.base", "blobs", "clock", "logs"},
-    "delivery": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics"},
+    "delivery": {
+        "domain",
+        "store.base",
+        "config",
+        "config_providers",
+        "blobs",
+        "clock",
+        "logs",
+        "metrics",
+    },
     "webhooks": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics"},
     "api": {"services", "domain", "logs"},
     "admin": {"services", "domain", "logs"},
     "cli": {
+        "store.factory",  # `iep store copy`: from one backend to another
+        "blobs",
         "config",
         "services",
         "runtime",
@@ -81,17 +105,21 @@ ALLOWED: dict[str, set[str]] = {
     # The standalone Python client (DESIGN §4.2): HTTP only, plus domain/signing for webhooks.
     "client": {"domain"},
     # SIGHUP config reload (issue 9): swaps providers/router in the delivery engine it is given.
-    "reload": {"config", "delivery", "domain", "logs", "runtime"},
+    "reload": {"config", "config_providers", "delivery", "domain", "logs", "runtime"},
     # The SMTP submission edge (issue 15): aiosmtpd in front of services, like api/.
     "submission": {"services", "domain", "logs", "config", "clock"},
     **{name: {"domain"} for name in INFRA},
 }
 EXTRA: dict[str, set[str]] = {
     "iep_appliance.store.sqlite.store": {"clock"},
-    "iep_appliance.config": {"config_env"},  # the IEP_SECTION__KEY overrides, split out
+    # the IEP_SECTION__KEY overrides and the provider tables, split out
+    "iep_appliance.config": {"config_env", "config_providers", "config_blobs"},
+    "iep_appliance.blobs": {"config_blobs", "blobs_s3"},
+    "iep_appliance.blobs_s3": {"config_blobs"},
 }
 TYPE_ONLY_RUNTIME = {"api", "admin", "delivery", "webhooks"}
-SQLITE_LAYERS = {"store.base", "store.sqlite"}
+# store.postgres reads a SQLite file too: `iep store copy`'s source.
+SQLITE_LAYERS = {"store.base", "store.sqlite", "store.postgres"}
 WEB_LAYERS = {"api", "admin", "app"}
 
 
@@ -212,7 +240,7 @@ def violations() -> list[str]:
             dst = layer_of(arrow.target)
             if src in (None, "runtime", "app") or dst is None or dst == src:
                 continue
-            if dst == "store.sqlite" and src not in ("runtime", "store.factory"):
+            if dst == "store.sqlite" and src not in ("runtime", "store.factory", "store.postgres"):
                 found.append(f"{where}:{arrow.line}: {src} → store.sqlite (runtime only)")
                 continue
             if dst == "runtime" and src in TYPE_ONLY_RUNTIME:
@@ -272,7 +300,8 @@ def test_the_domain_never_reads_the_clock() -> None:
 def test_the_walker_sees_the_arrows_it_must_judge() -> None:
     seen = {(a.module, a.target) for p in package_modules() for a in arrows(p)}
 
-    assert ("iep_appliance.runtime", "iep_appliance.store.sqlite.store") in seen
+    assert ("iep_appliance.runtime", "iep_appliance.store.factory") in seen
+    assert ("iep_appliance.store.factory", "iep_appliance.store.sqlite.store") in seen
     assert ("iep_appliance.services.messages", "iep_appliance.store.base") in seen
     assert ("iep_appliance.app", "iep_appliance.api.messages") in seen
 

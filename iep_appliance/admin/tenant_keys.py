@@ -13,8 +13,6 @@ from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.validation import whole_number
 from iep_appliance.services.keys import ROTATE_GRACE_SECONDS
 
-SCOPES = ("send", "read", "admin")
-
 
 @post("/tenants/{tenant_id:str}/keys", status_code=200)
 async def create_key(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Response[Any]:

@@ -42,16 +42,14 @@ async def _copy(_cfg: Config, args: argparse.Namespace) -> int:
         return fail([f"{args.source}: storage.backend must be sqlite (the store to copy from)"])
     if target.storage.backend != "postgresql":
         return fail([f"{args.target}: storage.backend must be postgresql (the store to fill)"])
-    url = os.environ.get(target.storage.url_env, "")
-    if not url:
-        return fail([f"storage.url_env: environment variable {target.storage.url_env} is not set"])
-    from iep_appliance.store.postgres.copy import copy_sqlite_to_postgres
-    from iep_appliance.store.postgres.db import PgDatabase
+    from iep_appliance.store.factory import copy_sqlite_to_postgresql
 
-    db = PgDatabase(url)
-    counts = await asyncio.to_thread(
-        copy_sqlite_to_postgres, source.storage.path, db, _progress, args.batch
-    )
+    try:
+        counts = await asyncio.to_thread(
+            copy_sqlite_to_postgresql, source, target, _progress, args.batch
+        )
+    except ConfigError as exc:
+        return fail(exc.problems)
     files = await asyncio.to_thread(_copy_blobs, source, target)
     bad = [c for c in counts if not c.matches]
     emit(

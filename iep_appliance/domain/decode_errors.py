@@ -1,20 +1,44 @@
-"""The parts of a msgspec decode error message: one parser for the API's field errors
-(domain/validation.py) and the config file's problems (config.py)."""
+"""msgspec's validation messages read once: where the bad value is, and what is wrong. Pure.
 
-MISSING_FIELD = "object missing required field"
-UNKNOWN_FIELD = "object contains unknown field"
+msgspec says "Expected `int`, got `str` - at `$.to[0]`", "Object missing required field
+`from` - at `$.x`", "Object contains unknown field `bogus`". The API turns that into a
+FieldError (`domain.validation.decode_error_path`), the config loader into a line naming the
+key (`config._explain`); both read it here.
+"""
+
+from typing import Literal, NamedTuple
+
+DecodeProblem = Literal["missing", "unknown", "invalid"]
 
 
-def parse_decode_error(message: str) -> tuple[str, str, str | None]:
-    """msgspec's "Expected `str`, got `int` - at `$.to[0]`" as (path, text, member):
-    ("to[0]", "expected `str`, got `int`", None). `member` is the field a MISSING_FIELD or
-    UNKNOWN_FIELD message names (text then starts with that lead), else None."""
+class DecodeError(NamedTuple):
+    at: str  # where msgspec stopped: "to[0]", "from", "" for the whole value
+    problem: DecodeProblem
+    field: str | None  # the member that is missing or unknown (under `at`)
+    text: str  # msgspec's text with a lower-case first letter: "expected `int`, got `str`"
+
+    @property
+    def path(self) -> str:
+        """`at` with the missing or unknown member: "from.email", "to[0]"."""
+        if self.field is None:
+            return self.at
+        return f"{self.at}.{self.field}" if self.at else self.field
+
+
+_LEADS: dict[str, DecodeProblem] = {
+    "object missing required field": "missing",
+    "object contains unknown field": "unknown",
+}
+
+
+def read_decode_error(message: str) -> DecodeError:
+    """The parts of one msgspec ValidationError message."""
     text, sep, where = message.rpartition(" - at `")
     if not sep:
         text, where = message, "$`"
-    path = where.rstrip("`").removeprefix("$").lstrip(".")
+    at = where.rstrip("`").removeprefix("$").lstrip(".")
     text = text[:1].lower() + text[1:]
-    member = None
-    if text.startswith((MISSING_FIELD, UNKNOWN_FIELD)) and "`" in text:
-        member = text.split("`")[1]
-    return path, text, member
+    for lead, problem in _LEADS.items():
+        if text.startswith(lead) and "`" in text:
+            return DecodeError(at, problem, text.split("`")[1], text)
+    return DecodeError(at, "invalid", None, text)

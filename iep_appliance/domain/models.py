@@ -10,8 +10,6 @@ import msgspec
 
 Priority = Literal["high", "normal", "low"]
 PRIORITY_RANK: dict[str, int] = {"high": 0, "normal": 1, "low": 2}
-Scope = Literal["send", "read", "admin"]
-ALL_SCOPES: tuple[str, ...] = ("send", "read", "admin")
 MessageStatus = Literal[
     "scheduled", "queued", "processing", "sent", "failed", "bounced", "cancelled"
 ]

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from email_validator import EmailNotValidError, validate_email
 
-from iep_appliance.domain.decode_errors import MISSING_FIELD, parse_decode_error
+from iep_appliance.domain.decode_errors import read_decode_error
 from iep_appliance.domain.errors import (
     FieldError,
     PayloadTooLarge,
@@ -356,11 +356,11 @@ def _prefixed(errors: list[FieldError], prefix: str) -> list[FieldError]:
 
 def decode_error_path(message: str) -> FieldError:
     """msgspec's "Expected `str`, got `int` - at `$.to[0]`" → FieldError("to[0]", ...)."""
-    path, text, member = parse_decode_error(message)
-    if member is not None:
-        path = f"{path}.{member}" if path else member
-        text = "is required" if text.startswith(MISSING_FIELD) else "is not a known field"
-    return FieldError(path or "body", text)
+    error = read_decode_error(message)
+    text = {"missing": "is required", "unknown": "is not a known field"}.get(
+        error.problem, error.text
+    )
+    return FieldError(error.path or "body", text)
 
 
 def whole_number(text: str, max_digits: int = 18) -> int | None:

@@ -40,6 +40,7 @@ from iep_appliance.domain.models import (
     Tenant,
 )
 from iep_appliance.domain.queues import job_rank
+from iep_appliance.domain.retry import attempts_from
 from iep_appliance.domain.search import MessageSearch
 from iep_appliance.domain.validation import (
     DEFAULT_MAX_VARIABLE_DEPTH,
@@ -200,7 +201,7 @@ class MessageService:
             extra.setdefault("queue_id", queue.id)
         max_attempts = self.max_attempts
         if queue is not None and queue.retry_schedule is not None:
-            max_attempts = len(queue.retry_schedule) + 1
+            max_attempts = attempts_from(queue.retry_schedule)
         return NewMessage(
             id=message_id,
             to=valid.to,

@@ -11,6 +11,7 @@ import msgspec
 
 from iep_appliance.domain.errors import Conflict, FieldError, ValidationFailed
 from iep_appliance.domain.models import Tenant
+from iep_appliance.domain.scopes import ALL_SCOPES
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.passwords import hash_secret_async
 from iep_appliance.store.base import Store
@@ -82,7 +83,7 @@ async def first_start(
         tenant = await store.create_tenant("default", "Default", ["example.com"])
     except Conflict:
         return None
-    created = await keys.create(tenant.id, ["send", "read", "admin"], name="initial")
+    created = await keys.create(tenant.id, list(ALL_SCOPES), name="initial")
     alphabet = string.ascii_letters + string.digits
     password = "".join(secrets.choice(alphabet) for _ in range(20))
     await create_admin_user(store, FIRST_ADMIN, password, "admin")

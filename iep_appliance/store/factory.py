@@ -14,6 +14,8 @@ from collections.abc import Callable
 from iep_appliance.clock import Clock
 from iep_appliance.config import Config
 from iep_appliance.domain.errors import ConfigError
+from iep_appliance.domain.retry import attempts_from
+from iep_appliance.domain.store_copy import TableCount
 from iep_appliance.store.base import Store
 
 
@@ -26,7 +28,7 @@ def _sqlite(config: Config, clock: Clock) -> Store:
         clock,
         synchronous=storage.synchronous,
         commit_window_ms=storage.commit_window_ms,
-        webhook_attempts=len(config.webhooks.retry_schedule) + 1,
+        webhook_attempts=attempts_from(config.webhooks.retry_schedule),
     )
 
 
@@ -38,7 +40,10 @@ def _postgresql(config: Config, clock: Clock) -> Store:
     if not url:
         raise ConfigError([f"storage.url_env: environment variable {storage.url_env} is not set"])
     return PostgresStore(
-        url, clock, storage.pool_size, webhook_attempts=len(config.webhooks.retry_schedule) + 1
+        url,
+        clock,
+        storage.pool_size,
+        webhook_attempts=attempts_from(config.webhooks.retry_schedule),
     )
 
 
@@ -56,3 +61,19 @@ def open_store(config: Config, clock: Clock) -> Store:
     if build is None:
         raise ValueError(f"no storage backend {config.storage.backend!r}")
     return build(config, clock)
+
+
+def copy_sqlite_to_postgresql(
+    source: Config, target: Config, progress: Callable[[str], None], batch: int = 2000
+) -> list[TableCount]:
+    """`iep store copy`: every table of `source`'s SQLite file into `target`'s PostgreSQL
+    (migrated first); the row counts of both sides after."""
+    from iep_appliance.store.postgres.copy import copy_sqlite_to_postgres
+    from iep_appliance.store.postgres.db import PgDatabase
+
+    url = os.environ.get(target.storage.url_env, "")
+    if not url:
+        raise ConfigError(
+            [f"storage.url_env: environment variable {target.storage.url_env} is not set"]
+        )
+    return copy_sqlite_to_postgres(source.storage.path, PgDatabase(url), progress, batch)

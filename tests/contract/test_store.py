@@ -35,6 +35,7 @@ from iep_appliance.domain.models import (
 from iep_appliance.domain.search import MessageSearch
 from iep_appliance.store.base import Store
 from iep_appliance.store.sqlite.migrate import migrate
+from iep_appliance.store.sqlite.store import SqliteStore
 from tests.contract.conftest import OpenStore
 
 LEASE = timedelta(seconds=60)
@@ -728,10 +729,8 @@ async def test_list_is_newest_first_and_pages_by_cursor_without_gaps(
 
 
 def _writer_db(store: Store) -> Any:
-    db = getattr(store, "db", None)
-    if db is None:  # pragma: no cover - other backends have no single writer
-        pytest.skip("group commit is a property of the SQLite writer")
-    return db
+    assert isinstance(store, SqliteStore), "the SQLite writer's own tests run on SQLite"
+    return store.db
 
 
 @contextlib.contextmanager
@@ -747,6 +746,7 @@ def write_lock_held_elsewhere(db: Any) -> Iterator[None]:
         other.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the SQLite writer itself
 async def test_concurrent_writes_share_one_commit(store: Store) -> None:
     db = _writer_db(store)
     await db.write(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
@@ -766,6 +766,7 @@ async def test_concurrent_writes_share_one_commit(store: Store) -> None:
     assert await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 50
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the SQLite writer itself
 async def test_a_failing_write_rolls_back_alone_inside_a_group_commit(store: Store) -> None:
     db = _writer_db(store)
     await db.write(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
@@ -793,6 +794,7 @@ async def test_a_failing_write_rolls_back_alone_inside_a_group_commit(store: Sto
     assert rows == [i for i in range(20) if i != 7]
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the SQLite writer itself
 async def test_a_write_waits_for_another_processs_write_lock_instead_of_failing(
     store: Store, tenant: Tenant, clock: FakeClock
 ) -> None:
@@ -807,6 +809,7 @@ async def test_a_write_waits_for_another_processs_write_lock_instead_of_failing(
     assert isinstance(result, Accepted)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the SQLite writer itself
 async def test_a_write_is_durable_when_it_returns(store: Store, tmp_path: Path) -> None:
     db = _writer_db(store)
     await db.write(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
@@ -821,6 +824,7 @@ async def test_a_write_is_durable_when_it_returns(store: Store, tmp_path: Path) 
         conn.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the SQLite writer itself
 async def test_the_database_runs_in_wal_mode_with_full_sync_by_default(store: Store) -> None:
     db = _writer_db(store)
 

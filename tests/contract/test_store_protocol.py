@@ -18,9 +18,10 @@ from iep_appliance.domain.errors import ConfigError, Conflict
 from iep_appliance.services.backups import snapshots_of
 from iep_appliance.store.base import AGGREGATES, Snapshots, Store
 from iep_appliance.store.factory import open_store
+from iep_appliance.store.postgres.store import PostgresStore
 from iep_appliance.store.sqlite.store import SqliteStore
 
-BACKEND_CLASSES: dict[str, type] = {"sqlite": SqliteStore}
+BACKEND_CLASSES: dict[str, type] = {"sqlite": SqliteStore, "postgresql": PostgresStore}
 CAPABILITIES: dict[str, tuple[type, ...]] = {"sqlite": (Snapshots,)}
 
 
@@ -101,11 +102,25 @@ async def test_the_factory_opens_the_configured_backend(tmp_path: Path) -> None:
         await store.close()
 
 
-def test_a_backend_this_build_lacks_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+def test_an_unknown_backend_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        parse({"storage": {"backend": "postgresql"}}, tmp_path, environ={})
+        parse({"storage": {"backend": "mysql"}}, tmp_path, environ={})
 
     assert any(p.startswith("storage.backend") for p in caught.value.problems)
+
+
+def test_postgresql_without_its_url_is_a_config_error_naming_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IEP_DATABASE_URL", raising=False)
+    cfg = parse({"storage": {"backend": "postgresql"}}, tmp_path, environ={})
+
+    with pytest.raises(ConfigError) as caught:
+        open_store(cfg, FakeClock())
+
+    assert caught.value.problems == [
+        "storage.url_env: environment variable IEP_DATABASE_URL is not set"
+    ]
 
 
 def test_backups_ask_for_the_snapshot_capability(tmp_path: Path) -> None:

@@ -66,6 +66,7 @@ async def test_a_dry_run_plan_counts_what_the_steps_then_remove(
     assert plan.counts["jobs"] == step.counts["jobs"] == 4
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the Snapshots capability: SQLite files
 async def test_a_snapshot_taken_during_writes_is_consistent_and_passes_its_check(
     store: Store, tenant: Tenant, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -94,6 +95,7 @@ async def test_a_snapshot_taken_during_writes_is_consistent_and_passes_its_check
     assert checked.schema_version == store.latest_schema_version()
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the Snapshots capability: SQLite files
 async def test_a_file_that_is_not_a_database_is_not_a_snapshot(
     store: Store, tmp_path: Path
 ) -> None:

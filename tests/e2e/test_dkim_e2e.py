@@ -253,7 +253,7 @@ def test_a_message_submitted_over_smtp_arrives_signed_and_verifies(
     signed = verified(received, dns_server)
     assert {"from", "to", "subject"} <= set(signed["h"].split(":"))
     view = http.get(f"/v1/messages/{received.parsed['X-IEP-Message-Id']}").json()
-    assert view["origin"] == "smtp"  # the raw-MIME path (delivery/sender.py send_raw)
+    assert view["origin"] == "smtp"  # the raw-MIME path (delivery/compose.py compose)
     assert received.data.startswith(b"DKIM-Signature: ")
 
 

@@ -15,25 +15,15 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import msgspec
 import psycopg
 
+from iep_appliance.domain.store_copy import TableCount
 from iep_appliance.store.postgres.db import PgDatabase
 from iep_appliance.store.postgres.migrate import migrate
 
 Progress = Callable[[str], None]
 _SKIP = {"sqlite_sequence", "ready_probe"}
 _RESERVED = {"window"}
-
-
-class TableCount(msgspec.Struct, frozen=True):
-    table: str
-    source: int
-    target: int
-
-    @property
-    def matches(self) -> bool:
-        return self.source == self.target
 
 
 def _quote(name: str) -> str:
@@ -118,7 +108,7 @@ def copy_sqlite_to_postgres(
                 TableCount(
                     table=t,
                     source=src.execute(f"SELECT count(*) FROM {t}").fetchone()[0],
-                    target=dest.execute(f"SELECT count(*) FROM {t}").fetchone()[0],
+                    target=_pg_count(dest, t),
                 )
                 for t in tables
             ]
@@ -130,10 +120,16 @@ def copy_sqlite_to_postgres(
         dest.close()
 
 
+def _pg_count(dest: psycopg.Connection[Any], table: str) -> int:
+    found = dest.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(found[0]) if found else 0
+
+
 def _advance_identity(dest: psycopg.Connection[Any], table: str) -> None:
-    seq = dest.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,)).fetchone()
-    if seq and seq[0]:
+    found = dest.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,)).fetchone()
+    seq = found[0] if found else None
+    if seq:
         dest.execute(
             f"SELECT setval(%s, greatest(coalesce((SELECT max(id) FROM {table}), 0), 1))",
-            (seq[0],),
+            (seq,),
         )

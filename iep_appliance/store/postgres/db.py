@@ -121,13 +121,13 @@ class PgConnection:
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> _Cursor:
         t = translate(sql, self._lock)
         cur = psycopg.ClientCursor(self._conn)
-        cur.execute(t.sql, t.params(params) if params else None)  # type: ignore[arg-type]
+        cur.execute(t.sql, t.params(params) if params else None)
         return _Cursor(cur)
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any] | Mapping[str, Any]]) -> _Cursor:
         t = translate(sql)
         cur = psycopg.ClientCursor(self._conn)
-        cur.executemany(t.sql, [t.params(p) for p in seq])  # type: ignore[misc]
+        cur.executemany(t.sql, [t.params(p) for p in seq])
         return _Cursor(cur)
 
 
@@ -177,8 +177,11 @@ class PgDatabase:
 
     def connect(self) -> psycopg.Connection[Any]:
         """A connection of its own (migrations, LISTEN), configured as the pool's are."""
-        extra = {"options": f"-c search_path={self.search_path}"} if self.search_path else {}
-        conn = psycopg.connect(self.url, autocommit=True, **extra)
+        if self.search_path:
+            options = f"-c search_path={self.search_path}"
+            conn = psycopg.connect(self.url, autocommit=True, options=options)
+        else:
+            conn = psycopg.connect(self.url, autocommit=True)
         _configure(conn)
         return conn
 

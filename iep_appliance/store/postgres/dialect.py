@@ -24,6 +24,8 @@ Translations are cached per statement text: the cost is paid once per distinct s
 
 import functools
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 # Tables written with INSERT OR REPLACE, and the key that decides "the same row".
 PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
@@ -74,7 +76,7 @@ class Translated:
         self.sql = sql
         self.order = order
 
-    def params(self, given: object) -> object:
+    def params(self, given: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
         if self.order is None or not isinstance(given, list | tuple):
             return given
         return [given[i - 1] for i in self.order]

@@ -61,7 +61,15 @@ class GroupWriter:
             group, self._pending = self._pending[:_MAX_GROUP], self._pending[_MAX_GROUP:]
             self._running += 1
             task = loop.run_in_executor(self.db.executor(), self._commit, group)
-            task.add_done_callback(lambda t, g=group: self._done(t, g))
+            task.add_done_callback(self._when_done(group))
+
+    def _when_done(
+        self, group: list[_Pending]
+    ) -> "Callable[[asyncio.Future[list[tuple[_Pending, str, Any]]]], None]":
+        def done(task: "asyncio.Future[list[tuple[_Pending, str, Any]]]") -> None:
+            self._done(task, group)
+
+        return done
 
     def _done(
         self, task: "asyncio.Future[list[tuple[_Pending, str, Any]]]", group: list[_Pending]

@@ -27,14 +27,15 @@ class PostgresStore(SqlVerbs):
         search_path: str = "",
         node: str = "",
     ) -> None:
-        self.db = PgDatabase(url, pool_size, search_path)  # type: ignore[assignment]
+        self.pg = PgDatabase(url, pool_size, search_path)
+        self.db = self.pg  # type: ignore[assignment]  # the verbs' `db`: same write/read verbs
         self.clock = clock
         self._listeners: list[Callable[[str], None]] = []
         self.webhook_attempts = webhook_attempts
-        self.notifier = Notifier(self.db.connect, node or uuid.uuid4().hex[:12], search_path)
+        self.notifier = Notifier(self.pg.connect, node or uuid.uuid4().hex[:12], search_path)
 
     def open_sync(self) -> None:
-        conn = self.db.connect()  # type: ignore[attr-defined]
+        conn = self.pg.connect()
         try:
             migrate(conn)
         finally:

@@ -19,7 +19,7 @@ RESUME = (
     "UPDATE tenants SET reputation_held_at = NULL, reputation_resumed_at = ?, updated_at = ?"
     " WHERE id = ? AND reputation_held_at IS NOT NULL"
 )
-# Held mail was deferred to a later recheck (delivery/sender.py `hold`, last_error "held: …"):
+# Held mail was deferred to a later recheck (domain/verdicts.py `held`, last_error "held: …"):
 # due again now. Not the tenant's scheduled sends or retries in backoff: they keep their time.
 RELEASE_HELD = (
     "UPDATE jobs SET run_at = ?, updated_at = ? WHERE kind = 'send' AND tenant_id = ?"
