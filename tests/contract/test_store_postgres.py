@@ -83,3 +83,35 @@ async def test_a_job_due_on_one_node_wakes_the_schedulers_of_the_others() -> Non
 def test_postgresql_offers_no_file_snapshots() -> None:
     store = PostgresStore("postgresql://unused", FakeClock())
     assert not isinstance(store, Snapshots)
+
+
+def test_the_postgresql_schema_has_every_sqlite_table_and_column(tmp_path: Any) -> None:
+    """The two backends' migrations describe one schema: every table and column of SQLite's is
+    in PostgreSQL's, and PostgreSQL has none SQLite lacks (a forgotten migration fails here)."""
+    import sqlite3
+
+    from iep_appliance.store.postgres.migrate import migrate as pg_migrate
+    from iep_appliance.store.sqlite.migrate import migrate as sqlite_migrate
+
+    lite = sqlite3.connect(tmp_path / "schema.db", isolation_level=None)
+    sqlite_migrate(lite)
+    tables = [
+        r[0]
+        for r in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if not r[0].startswith("sqlite_")
+    ]
+    sqlite_cols = {t: {r[1] for r in lite.execute(f"PRAGMA table_info({t})")} for t in tables}
+    with fresh_schema() as (url, schema), psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'SET search_path = "{schema}"')
+        pg_migrate(conn)
+        rows = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = %s",
+            (schema,),
+        ).fetchall()
+    pg_cols: dict[str, set[str]] = {}
+    for table, column in rows:
+        pg_cols.setdefault(table, set()).add(column)
+    pg_cols.pop("iep_schema_migrations")
+
+    assert pg_cols == sqlite_cols
