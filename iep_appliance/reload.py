@@ -25,7 +25,7 @@ import logging
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
@@ -33,9 +33,7 @@ from iep_appliance.config import Config, ProviderConfig, load
 from iep_appliance.delivery.providers.base import Provider
 from iep_appliance.domain.errors import ConfigError
 from iep_appliance.logs import event
-
-if TYPE_CHECKING:
-    from iep_appliance.runtime import Runtime
+from iep_appliance.wiring import Services, limits_of
 
 log = logging.getLogger("iep.reload")
 
@@ -101,11 +99,11 @@ def make_provider(name: str, cfg: ProviderConfig, save_outbox: Any, hostname: st
 class Reloader:
     def __init__(
         self,
-        runtime: "Runtime",
+        services: Services,
         path: str | Path,
         adjust: Callable[[Config], Config] | None = None,
     ) -> None:
-        self.rt = runtime
+        self.services = services
         self.path = Path(path)
         self.adjust = adjust  # what `iep serve --host/--port` put over the file
         self._lock = asyncio.Lock()
@@ -115,12 +113,12 @@ class Reloader:
         loop.add_signal_handler(signal.SIGHUP, self.on_signal)
 
     def on_signal(self) -> None:
-        self.rt.spawn(self.reload(), "config-reload")
+        self.services.tasks.spawn(self.reload(), "config-reload")
 
     async def reload(self) -> bool:
         """Apply the file's config; False (old config kept) when it is invalid."""
         async with self._lock:
-            metrics = self.rt.metrics.config_reloads
+            metrics = self.services.metrics.config_reloads
             try:
                 new = await asyncio.to_thread(load, self.path)
                 if self.adjust is not None:
@@ -135,7 +133,7 @@ class Reloader:
                     problems=exc.problems,
                 )
                 return False
-            old = self.rt.config
+            old = self.services.config
             changed = changed_keys(old, new)
             restart = [key for key in changed if needs_restart(key)]
             if restart:
@@ -157,32 +155,34 @@ class Reloader:
             return True
 
     def _apply(self, old: Config, new: Config) -> None:
-        """Swap in `new`; nothing awaits here, so no request sees half of it."""
-        from iep_appliance.domain.ratelimit import Limits
-
-        rt = self.rt
-        swap = self._new_router(old, new) if rt.delivery is not None else None
+        """Swap in `new`; nothing awaits here, so no request sees half of it. Each part takes
+        its section through its own `reconfigure`."""
+        s = self.services
+        engine = s.delivery
+        swap = self._new_router(old, new) if engine is not None else None
         logging.getLogger().setLevel(new.logging.level)
-        limits = new.limits
-        rt.rate_limits.defaults = Limits(
-            limits.max_per_minute, limits.max_per_hour, limits.max_per_day
+        s.rate_limits.reconfigure(limits_of(new))
+        s.tenant_settings.reconfigure({*new.providers, "outbox"})
+        storage = new.storage  # the retention task reads its interval from services.config
+        s.retention.reconfigure(
+            storage.retention_days, storage.attachment_retention_days, storage.purge_batch_size
         )
-        rt.tenant_settings.providers = frozenset({*new.providers, "outbox"})
-        storage = new.storage  # the housekeeping task reads its interval from rt.config
-        rt.retention.retention_days = storage.retention_days
-        rt.retention.attachment_retention_days = storage.attachment_retention_days
-        rt.retention.batch_size = storage.purge_batch_size
-        rt.config = new
-        if swap is not None:
+        s.housekeeping.reconfigure(storage)
+        s.health.reconfigure(new)
+        s.config = new
+        # ---- providers, routing, breakers: the provider registry's part ----------------------
+        # (one `build_provider` for start and reload; the engine takes the new router here)
+        if engine is not None and swap is not None:
             router, retired = swap
-            in_flight = rt.delivery.replace_router(router, retired)
+            in_flight = engine.replace_router(router, retired)
             if retired:
-                rt.spawn(self._retire(in_flight, retired), "provider-retire")
+                s.tasks.spawn(self._retire(in_flight, retired), "provider-retire")
 
     def _new_router(self, old: Config, new: Config) -> tuple[Any, list[Provider]]:
         from iep_appliance.delivery.router import SANDBOX_PROVIDER, Router
 
-        engine = self.rt.delivery
+        engine = self.services.delivery
+        assert engine is not None
         current: dict[str, Provider] = engine.providers
         providers: dict[str, Provider] = {}
         kept: set[str] = set()
@@ -222,7 +222,8 @@ class Reloader:
 
     async def _retire(self, in_flight: set[int], retired: list[Provider]) -> None:
         """Close replaced providers once the sends that may be using them have finished."""
-        engine = self.rt.delivery
+        engine = self.services.delivery
+        assert engine is not None
         await engine.wait_finished(in_flight)
         await engine.close_retired(retired)
         event(log, "providers.retired", providers=[p.name for p in retired])

@@ -23,12 +23,15 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
+from iep_appliance.blobs import Blobs
+from iep_appliance.clock import Clock
+from iep_appliance.config import Config
 from iep_appliance.delivery import sender
 from iep_appliance.delivery.claims import Claimed, LoadFailed, crash_text, load_claimed
 from iep_appliance.delivery.providers.base import Provider
@@ -39,13 +42,13 @@ from iep_appliance.delivery.router import SANDBOX_PROVIDER, Router
 from iep_appliance.domain import ids
 from iep_appliance.domain.errors import StoreUnavailable
 from iep_appliance.domain.hostnames import own_hostname
+from iep_appliance.domain.mime import Signer
 from iep_appliance.domain.models import Completion, Job, MessageRecord, Routing
 from iep_appliance.domain.render import RenderLimits
 from iep_appliance.domain.retry import after_crash
 from iep_appliance.logs import job_id_var, message_id_var, tenant_id_var
-
-if TYPE_CHECKING:
-    from iep_appliance.runtime import Runtime
+from iep_appliance.metrics import Metrics
+from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.delivery")
 COMPLETION_RETRY_FIRST_SECONDS = 0.25  # then doubling, up to:
@@ -55,11 +58,28 @@ _STOP = object()
 
 
 class DeliveryEngine:
-    def __init__(self, runtime: "Runtime") -> None:
-        cfg = runtime.config
-        self.rt = runtime
-        self.store = runtime.store
-        self.clock = runtime.clock
+    """Built once by the wiring from its parts; `handlers` deliver the jobs of other kinds
+    (`webhook`: the webhook pool). The hooks come from the services that own them: DKIM
+    `signer_for`, VERP `return_path`, one-click `unsubscribe_headers`, reputation `held`."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        blobs: Blobs,
+        metrics: Metrics,
+        config: Config,
+        *,
+        handlers: Mapping[str, "JobHandler"] | None = None,
+        signer_for: Callable[[str], Awaitable[Signer | None]] | None = None,
+        return_path: Callable[[str], str] | None = None,
+        unsubscribe_headers: Callable[[str], bytes] | None = None,
+        held: Callable[[str], bool] | None = None,
+    ) -> None:
+        cfg = config
+        self.store = store
+        self.clock = clock
+        self.metrics = metrics
         self.concurrency = cfg.delivery.concurrency
         self.batch = cfg.delivery.claim_batch
         self.lease = timedelta(seconds=cfg.delivery.lease_seconds)
@@ -78,26 +98,26 @@ class DeliveryEngine:
             cfg.routing.default_provider,
             cfg.routing.fallback_provider,
             cfg.breaker,
-            runtime.metrics,
+            metrics,
         )
         self.ctx = sender.SendContext(
             router=self.router,
-            blobs=runtime.blobs,
+            blobs=blobs,
             clock=self.clock,
             schedule=tuple(cfg.delivery.retry_schedule),
             message_id_domain=own_hostname(cfg.delivery.hostname, socket.getfqdn()),
-            metrics=runtime.metrics,
+            metrics=metrics,
             render_limits=RenderLimits(
                 max_steps=cfg.render.max_steps,
                 max_output_bytes=cfg.render.max_output_bytes,
                 max_variable_depth=cfg.render.max_variable_depth,
             ),
-            signer_for=runtime.dkim_keys.signer_for if cfg.dkim.sign else None,
-            return_path=runtime.return_path,
-            unsubscribe_headers=runtime.unsubscribe_headers,
-            held=runtime.reputation.is_held,
+            signer_for=signer_for if cfg.dkim.sign else None,
+            return_path=return_path,
+            unsubscribe_headers=unsubscribe_headers,
+            held=held,
         )
-        self.handlers: dict[str, JobHandler] = {}
+        self.handlers: dict[str, JobHandler] = dict(handlers or {})
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
@@ -348,7 +368,7 @@ class DeliveryEngine:
         self._routing.pop(tenant_id, None)
 
     def _observe(self, message: MessageRecord, c: Completion) -> None:
-        m = self.rt.metrics
+        m = self.metrics
         if c.deferred:  # nothing was sent (iep_sends_deferred_total counts it)
             return
         status = "retry_scheduled" if c.status == "queued" else c.status
@@ -368,14 +388,14 @@ class DeliveryEngine:
 
     def export_breakers(self) -> None:
         for name, breaker in self.router.breakers.items():
-            self.rt.metrics.circuit_state.labels(provider=name).set(breaker.state_code)
+            self.metrics.circuit_state.labels(provider=name).set(breaker.state_code)
 
     def _count_claims(self, claimed: list[Job]) -> None:
-        counter = self.rt.metrics.jobs_claimed
+        counter = self.metrics.jobs_claimed
         for job in claimed:
             counter.labels(kind=job.kind).inc()
 
-    # ---- config reload (issue 9) ----------------------------------------------------------------
+    # ---- config reload --------------------------------------------------------------------------
 
     def replace_router(self, router: Router, retired: list[Provider]) -> set[int]:
         """Route new sends through `router`; `retired` providers are closed at stop at the latest.
