@@ -29,6 +29,7 @@ log = logging.getLogger("iep.runtime")
 class Runtime:
     def __init__(self, config: Config, clock: Clock | None = None, deliver: bool = True) -> None:
         self.services: Services = wire(config, clock, deliver)
+        self.deliver = deliver
         self.first_start: FirstStart | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._stopping = asyncio.Event()

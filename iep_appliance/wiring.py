@@ -106,6 +106,8 @@ class Services:
     submission_server: SubmissionServer | None  # None: `[submission] enabled = false`
     inbound_listener: InboundListener | None  # None: `[inbound] enabled = false`
     tenant_changed: Callable[[str], None]  # drops every cache of a tenant's rules at once
+    return_path: Callable[[str], str] | None  # VERP envelope sender of a message id
+    unsubscribe_headers: Callable[[str], bytes]  # List-Unsubscribe lines of a message id
 
 
 def open_store(config: Config, clock: Clock) -> Store:
@@ -291,9 +293,7 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
         ),
         hostname=hostname,
         submission_server=(
-            SubmissionServer(
-                cfg.submission, keys, submissions, clock, hostname or "iep.local"
-            )
+            SubmissionServer(cfg.submission, keys, submissions, clock, hostname or "iep.local")
             if cfg.submission.enabled
             else None
         ),
@@ -305,6 +305,8 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
             else None
         ),
         tenant_changed=changed,
+        return_path=return_path,
+        unsubscribe_headers=unsubscribe_headers,
     )
 
 

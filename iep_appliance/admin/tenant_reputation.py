@@ -8,12 +8,13 @@ from litestar.params import FromPath
 from litestar.response import Response
 
 from iep_appliance.admin.chart import SMALL_H, SMALL_W, rate_trend
-from iep_appliance.admin.tenant_page import operators, respond, rt
+from iep_appliance.admin.context import services
+from iep_appliance.admin.tenant_page import operators, respond
 from iep_appliance.domain.models import Tenant
 
 
 async def panel(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:
-    service = rt(request).reputation
+    service = services(request).reputation
     cfg = service.cfg
     days = await service.trend(tenant.id)
     return {
@@ -32,5 +33,5 @@ async def panel(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, An
 async def resume(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Response[Any]:
     """End the hold: the held mail is sent, and the rates count again from now."""
     tenant = await operators(request).tenant(tenant_id)
-    await rt(request).reputation.resume(tenant.id)
+    await services(request).reputation.resume(tenant.id)
     return await respond(request, tenant_id, "domains", "reputation-resumed")

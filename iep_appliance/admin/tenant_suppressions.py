@@ -9,13 +9,13 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Response
 
+from iep_appliance.admin.context import services
 from iep_appliance.admin.tenant_page import (
     Feedback,
     operators,
     refused,
     render,
     respond,
-    rt,
     text,
 )
 from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
@@ -34,7 +34,9 @@ async def add(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Resp
     raw = text(form, "emails")
     emails = raw.replace(",", " ").replace(";", " ").split()
     try:
-        await rt(request).suppressions.add(tenant_id, emails, text(form, "reason") or "manual")
+        await services(request).suppressions.add(
+            tenant_id, emails, text(form, "reason") or "manual"
+        )
     except ValidationFailed as exc:
         return await refused(request, tenant_id, "suppressions", exc, {"emails": raw})
     return await respond(request, tenant_id, "suppressions", "suppressed")
@@ -45,7 +47,7 @@ async def remove(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> R
     form = await request.form()
     await operators(request).tenant(tenant_id)
     try:
-        await rt(request).suppressions.remove(tenant_id, text(form, "email"))
+        await services(request).suppressions.remove(tenant_id, text(form, "email"))
     except NotFound as exc:
         return await refused(request, tenant_id, "suppressions", exc)
     return await respond(request, tenant_id, "suppressions", "unsuppressed")

@@ -8,7 +8,8 @@ from litestar import Request, post
 from litestar.params import FromPath
 from litestar.response import Response
 
-from iep_appliance.admin.tenant_page import operators, refused, respond, rt
+from iep_appliance.admin.context import services
+from iep_appliance.admin.tenant_page import operators, refused, respond
 from iep_appliance.domain.errors import Conflict, IEPError, NotFound
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.schedules import ScheduledJobPatch
@@ -29,7 +30,7 @@ async def queue_action(
         raise NotFound(f"No queue action {action!r}")
     await operators(request).tenant(tenant_id)
     try:
-        await rt(request).queues.set_state(tenant_id, queue_id, state)
+        await services(request).queues.set_state(tenant_id, queue_id, state)
     except (NotFound, Conflict) as exc:
         return await refused(request, tenant_id, "queues", exc)
     return await respond(request, tenant_id, "queues", f"queue-{state}")
@@ -49,7 +50,7 @@ async def _set_job_active(
     request: Request[Any, Any, Any], tenant_id: str, job_id: str, active: bool
 ) -> Response[Any]:
     await operators(request).tenant(tenant_id)
-    service = rt(request).scheduled_jobs
+    service = services(request).scheduled_jobs
     try:
         job = await service.get(tenant_id, job_id)
         email = request.state["admin_session"].email
@@ -81,7 +82,7 @@ async def delete_job(
 ) -> Response[Any]:
     await operators(request).tenant(tenant_id)
     try:
-        await rt(request).scheduled_jobs.delete(tenant_id, job_id)
+        await services(request).scheduled_jobs.delete(tenant_id, job_id)
     except NotFound as exc:
         return await refused(request, tenant_id, "jobs", exc)
     return await respond(request, tenant_id, "jobs", "job-deleted")
