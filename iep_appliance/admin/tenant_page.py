@@ -20,6 +20,7 @@ from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
 from litestar.response import Redirect, Response
 
+from iep_appliance.admin.chart import SMALL_H, SMALL_W, rate_trend
 from iep_appliance.admin.context import services
 from iep_appliance.admin.templates import is_htmx, page
 from iep_appliance.domain.errors import Conflict, IEPError, NotFound, ValidationFailed
@@ -103,11 +104,26 @@ async def _settings(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str
 
 
 async def _domains(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:
-    from iep_appliance.admin.tenant_reputation import panel  # it imports this module
-
     return {
         "domains": await services(request).domains.list_all(tenant.id),
-        **await panel(request, tenant),
+        **await _reputation(request, tenant),
+    }
+
+
+async def _reputation(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:
+    """The reputation panel: rates, state, a small per-day trend (DESIGN §10.3)."""
+    service = services(request).reputation
+    cfg = service.cfg
+    days = await service.trend(tenant.id)
+    return {
+        "reputation": await service.of(tenant.id),
+        "reputation_held": service.is_held(tenant.id),
+        "reputation_trend": rate_trend(
+            [(d.day, d.bounce_rate, d.complaint_rate) for d in days],
+            cfg.pause_bounce_rate,
+            cfg.pause_complaint_rate,
+        ),
+        "trend_size": (SMALL_W, SMALL_H),
     }
 
 

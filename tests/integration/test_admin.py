@@ -73,7 +73,9 @@ async def admin(appliance: Appliance) -> AsyncTestClient[Any]:
 
 @pytest.fixture
 async def viewer(appliance: Appliance) -> AsyncTestClient[Any]:
-    await create_admin_user(appliance.rt.services.store, "viewer@example.com", "viewer-pass-1", "viewer")
+    await create_admin_user(
+        appliance.rt.services.store, "viewer@example.com", "viewer-pass-1", "viewer"
+    )
     resp = await login(appliance.client, "viewer@example.com", "viewer-pass-1")
     assert resp.status_code == 303, resp.text
     return appliance.client
@@ -359,7 +361,10 @@ async def test_an_admin_creates_a_tenant_and_sees_it_listed(
     assert resp.status_code == 303
     tenant = await appliance.rt.services.store.get_tenant_by_slug("globex")
     assert tenant is not None and tenant.name == "Globex"
-    assert await appliance.rt.services.store.allowed_domains(tenant.id) == {"globex.com", "mail.globex.com"}
+    assert await appliance.rt.services.store.allowed_domains(tenant.id) == {
+        "globex.com",
+        "mail.globex.com",
+    }
     assert ">globex</a>" in (await admin.get("/admin/tenants")).text
 
 

@@ -243,7 +243,11 @@ async def run_seed(tmp_path: Path, seed: int) -> Counter[str]:
     with WebhookSink(default_status=200) as sink:
         sink.script(*[rng.choice([200, 500]) for _ in range(400)])
         dispatcher = WebhookDispatcher(
-            FaultyStore(real, faults), clock, rt.config.webhooks, rt.services.metrics, FaultyGuard(faults)
+            FaultyStore(real, faults),
+            clock,
+            rt.config.webhooks,
+            rt.services.metrics,
+            FaultyGuard(faults),
         )
         await dispatcher.start()
         engine = engine_of(rt, FaultyStore(real, faults))  # the seam the engine is built from
@@ -259,7 +263,10 @@ async def run_seed(tmp_path: Path, seed: int) -> Counter[str]:
                 return sign  # the DKIM seam: a signer for every sender domain
 
             engine.ctx = msgspec.structs.replace(
-                engine.ctx, blobs=FaultyBlobs(rt.services.blobs, faults), signer=sign, signer_for=signer_for
+                engine.ctx,
+                blobs=FaultyBlobs(rt.services.blobs, faults),
+                signer=sign,
+                signer_for=signer_for,
             )
             engine.handlers["webhook"] = dispatcher.run_one  # run it here, not on a worker
             for _ in range(MAX_ROUNDS):
@@ -353,7 +360,11 @@ async def test_a_webhook_job_that_always_raises_is_dead_after_its_attempts(
     with WebhookSink() as sink:
         faults = AlwaysFails(random.Random(0))
         dispatcher = WebhookDispatcher(
-            FaultyStore(rt.services.store, faults), clock, rt.config.webhooks, rt.services.metrics, Guard(True)
+            FaultyStore(rt.services.store, faults),
+            clock,
+            rt.config.webhooks,
+            rt.services.metrics,
+            Guard(True),
         )
         await dispatcher.start()
         engine = engine_of(rt)

@@ -1,8 +1,8 @@
 """Recurring sends (/v1/scheduled-jobs, issue 7 item 3) over a real Runtime on a SQLite file,
 with a FakeClock: each tick creates its messages exactly once, across restarts and missed
 ticks (only the latest missed tick runs), payloads are validated like real sends, and another
-tenant's job is a 404. `rt.services.ticker.run_due()` runs what is due at the clock's now; the ticker
-task runs too, and the assertions hold whichever gets there first.
+tenant's job is a 404. `rt.services.ticker.run_due()` runs what is due at the clock's now; the
+ticker task runs too, and the assertions hold whichever gets there first.
 """
 
 import sqlite3

@@ -240,7 +240,10 @@ async def test_a_tenant_name_with_html_is_shown_escaped(
     from iep_appliance.services.tenants import create_tenant
 
     tenant = await create_tenant(
-        appliance.rt.services.store, "xss", "<script>alert(1)</script><img src=x onerror=alert(2)>", []
+        appliance.rt.services.store,
+        "xss",
+        "<script>alert(1)</script><img src=x onerror=alert(2)>",
+        [],
     )
 
     for path in (f"/admin/tenants/{tenant.id}", "/admin/tenants"):

@@ -111,7 +111,9 @@ async def _all(appliance: Appliance, tenant_id: str) -> list[str]:
     out: list[str] = []
     cursor = None
     while True:
-        items, cursor = await appliance.rt.services.suppressions.list_page(tenant_id, None, 200, cursor)
+        items, cursor = await appliance.rt.services.suppressions.list_page(
+            tenant_id, None, 200, cursor
+        )
         out += [s.email for s in items]
         if cursor is None:
             return out

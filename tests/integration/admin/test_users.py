@@ -46,7 +46,9 @@ async def test_a_bad_new_user_names_the_field(appliance: Appliance, admin: Opera
     assert bad_email.status_code == 422 and 'class="field-error"' in bad_email.text
     assert short.status_code == 422 and "at least 8 characters" in short.text
     assert taken.status_code == 409 and "already exists" in taken.text
-    assert [u.email for u in await appliance.rt.services.store.list_admin_users()] == ["admin@example.com"]
+    assert [u.email for u in await appliance.rt.services.store.list_admin_users()] == [
+        "admin@example.com"
+    ]
 
 
 async def test_changing_a_role_ends_the_users_sessions(
@@ -113,7 +115,9 @@ async def test_the_last_admin_cannot_be_removed_or_demoted(appliance: Appliance)
 async def test_with_a_second_admin_the_first_can_be_deleted(
     appliance: Appliance, admin: Operator, web: Litestar
 ) -> None:
-    await create_admin_user(appliance.rt.services.store, "second@example.org", "second-pass", "admin")
+    await create_admin_user(
+        appliance.rt.services.store, "second@example.org", "second-pass", "admin"
+    )
     first = await user_id(appliance, "admin@example.com")
 
     async for second in signed_in(web, "second@example.org", "second-pass"):

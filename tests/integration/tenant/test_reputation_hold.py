@@ -70,7 +70,9 @@ async def test_a_held_tenant_is_accepted_but_not_sent_until_resumed(
     assert paused["tenantId"] == acme.tenant_id and paused["messageId"] is None
     assert paused["data"]["reason"] == "complaint_rate"
     assert paused["data"]["complaintRate"] == 0.5
-    await started.rt.services.health.refresh_gauges()  # the gauge behind the IEPTenantSendingHeld alert
+    await (
+        started.rt.services.health.refresh_gauges()
+    )  # the gauge behind the IEPTenantSendingHeld alert
     assert (
         'iep_tenant_sending_held{tenant="acme"} 1.0' in (await started.client.get("/metrics")).text
     )
