@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.services.analytics import AnalyticsService
 
@@ -55,7 +56,7 @@ class OverviewView(msgspec.Struct, frozen=True, rename="camel"):
 )
 async def delivery_stats(
     request: Request,
-    analytics: NamedDependency[AnalyticsService],
+    analytics: Injected[AnalyticsService],
     principal: NamedDependency[Principal],
     group_by: Annotated[str | None, QueryParameter(name="groupBy")] = None,
     from_: Annotated[str | None, QueryParameter(name="from")] = None,
@@ -93,7 +94,7 @@ async def delivery_stats(
 )
 async def overview(
     request: Request,
-    analytics: NamedDependency[AnalyticsService],
+    analytics: Injected[AnalyticsService],
     principal: NamedDependency[Principal],
     from_: Annotated[str | None, QueryParameter(name="from")] = None,
     to: FromQuery[str | None] = None,

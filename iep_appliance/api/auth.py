@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from litestar import Request
 from litestar.di import Provide
 
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.logs import tenant_id_var
 from iep_appliance.services.keys import KeyService
@@ -44,7 +45,7 @@ async def authorize_key(keys: KeyService, presented: str | None, scope: str) -> 
 def needs(scope: str) -> Provide:
     """A dependency that yields the request's Principal, or raises 401/403."""
 
-    async def principal(request: Request, keys: KeyService) -> Principal:
+    async def principal(request: Request, keys: Injected[KeyService]) -> Principal:
         return await authorize_key(keys, presented_key(request), scope)
 
     fn: Callable[[Request, KeyService], Awaitable[Principal]] = principal

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.api.schemas import MessageList, message_view
 from iep_appliance.domain.models import BatchAccepted, BatchRecord, BatchRequest, Principal
 from iep_appliance.services.batches import BatchService, check_count
@@ -64,8 +65,8 @@ def view(b: BatchRecord) -> BatchView:
 )
 async def send_batch(
     request: Request,
-    batches: NamedDependency[BatchService],
-    rate_limits: NamedDependency[RateLimitService],
+    batches: Injected[BatchService],
+    rate_limits: Injected[RateLimitService],
     principal: NamedDependency[Principal],
     data: JSONBody[BatchRequest],
     idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
@@ -96,7 +97,7 @@ async def send_batch(
 )
 async def get_batch(
     request: Request,
-    batches: NamedDependency[BatchService],
+    batches: Injected[BatchService],
     principal: NamedDependency[Principal],
     batch_id: FromPath[str],
 ) -> BatchView:
@@ -111,7 +112,7 @@ async def get_batch(
 )
 async def list_batch_messages(
     request: Request,
-    batches: NamedDependency[BatchService],
+    batches: Injected[BatchService],
     principal: NamedDependency[Principal],
     batch_id: FromPath[str],
     status: FromQuery[str | None] = None,
@@ -136,7 +137,7 @@ async def list_batch_messages(
 )
 async def cancel_batch(
     request: Request,
-    batches: NamedDependency[BatchService],
+    batches: Injected[BatchService],
     principal: NamedDependency[Principal],
     batch_id: FromPath[str],
 ) -> BatchCancelledView:

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.services.messages import MessageService
 
@@ -29,7 +30,7 @@ class CancelledView(msgspec.Struct, frozen=True, rename="camel"):
     tags=["messages"],
 )
 async def cancel_message(
-    messages: NamedDependency[MessageService],
+    messages: Injected[MessageService],
     principal: NamedDependency[Principal],
     message_id: FromPath[str],
 ) -> CancelledView:

@@ -9,6 +9,7 @@ from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.services.dkim_keys import DkimKeyService
 from iep_appliance.services.domain_checks import DomainCheckService, DomainDetail
@@ -86,7 +87,7 @@ def detail_view(d: DomainDetail) -> DomainDetailView:
 )
 async def get_domain(
     request: Request,
-    domain_checks: NamedDependency[DomainCheckService],
+    domain_checks: Injected[DomainCheckService],
     principal: NamedDependency[Principal],
     domain: FromPath[str],
 ) -> DomainDetailView:
@@ -103,7 +104,7 @@ async def get_domain(
 )
 async def verify_domain(
     request: Request,
-    domain_checks: NamedDependency[DomainCheckService],
+    domain_checks: Injected[DomainCheckService],
     principal: NamedDependency[Principal],
     domain: FromPath[str],
 ) -> DomainDetailView:
@@ -121,8 +122,8 @@ async def verify_domain(
 )
 async def rotate_dkim(
     request: Request,
-    domain_checks: NamedDependency[DomainCheckService],
-    dkim_keys: NamedDependency[DkimKeyService],
+    domain_checks: Injected[DomainCheckService],
+    dkim_keys: Injected[DkimKeyService],
     principal: NamedDependency[Principal],
     domain: FromPath[str],
     data: JSONBody[RotateIn | None] = None,

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import DomainStatus, Principal, SenderDomain
 from iep_appliance.services.domains import DomainService
 
@@ -63,7 +64,7 @@ def view(d: SenderDomain) -> DomainView:
     tags=["domains"],
 )
 async def list_domains(
-    request: Request, domains: NamedDependency[DomainService], principal: NamedDependency[Principal]
+    request: Request, domains: Injected[DomainService], principal: NamedDependency[Principal]
 ) -> DomainList:
     found = await domains.list_all(principal.tenant_id)
     return DomainList(data=[view(d) for d in found])
@@ -80,7 +81,7 @@ async def list_domains(
 )
 async def add_domain(
     request: Request,
-    domains: NamedDependency[DomainService],
+    domains: Injected[DomainService],
     principal: NamedDependency[Principal],
     data: JSONBody[DomainIn],
 ) -> DomainView:
@@ -96,7 +97,7 @@ async def add_domain(
 )
 async def remove_domain(
     request: Request,
-    domains: NamedDependency[DomainService],
+    domains: Injected[DomainService],
     principal: NamedDependency[Principal],
     domain: FromPath[str],
 ) -> None:

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import ApiKey, Principal
 from iep_appliance.services.keys import KeyService
 
@@ -108,7 +109,7 @@ def created_view(k: ApiKey, key: str) -> CreatedKeyView:
 )
 async def create_key(
     request: Request,
-    keys: NamedDependency[KeyService],
+    keys: Injected[KeyService],
     principal: NamedDependency[Principal],
     data: JSONBody[KeyIn],
 ) -> CreatedKeyView:
@@ -125,7 +126,7 @@ async def create_key(
     tags=["api-keys"],
 )
 async def list_keys(
-    request: Request, keys: NamedDependency[KeyService], principal: NamedDependency[Principal]
+    request: Request, keys: Injected[KeyService], principal: NamedDependency[Principal]
 ) -> KeyList:
     keys = await keys.list_keys(principal.tenant_id)
     return KeyList(data=[view(k) for k in keys])
@@ -140,7 +141,7 @@ async def list_keys(
 )
 async def revoke_key(
     request: Request,
-    keys: NamedDependency[KeyService],
+    keys: Injected[KeyService],
     principal: NamedDependency[Principal],
     key_id: FromPath[str],
 ) -> None:
@@ -156,7 +157,7 @@ async def revoke_key(
 )
 async def rotate_key(
     request: Request,
-    keys: NamedDependency[KeyService],
+    keys: Injected[KeyService],
     principal: NamedDependency[Principal],
     key_id: FromPath[str],
     data: JSONBody[RotateIn | None] = None,

@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from iep_appliance.api.auth import authorize, needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.api.schemas import (
     AcceptedView,
     MessageList,
@@ -36,9 +37,9 @@ JSON = "application/json"
 )
 async def send_message(
     request: Request,
-    keys: NamedDependency[KeyService],
-    messages: NamedDependency[MessageService],
-    rate_limits: NamedDependency[RateLimitService],
+    keys: Injected[KeyService],
+    messages: Injected[MessageService],
+    rate_limits: Injected[RateLimitService],
     data: JSONBody[SendRequest],
     idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
 ) -> Response[AcceptedView]:
@@ -57,7 +58,7 @@ async def send_message(
 )
 async def get_message(
     request: Request,
-    messages: NamedDependency[MessageService],
+    messages: Injected[MessageService],
     principal: NamedDependency[Principal],
     message_id: FromPath[str],
 ) -> MessageView:
@@ -73,7 +74,7 @@ async def get_message(
 )
 async def list_messages(
     request: Request,
-    messages: NamedDependency[MessageService],
+    messages: Injected[MessageService],
     principal: NamedDependency[Principal],
     status: FromQuery[str | None] = None,
     recipient: FromQuery[str | None] = None,
@@ -109,7 +110,7 @@ async def list_messages(
 )
 async def retry_message(
     request: Request,
-    messages: NamedDependency[MessageService],
+    messages: Injected[MessageService],
     principal: NamedDependency[Principal],
     message_id: FromPath[str],
 ) -> RetryView:

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.outbox import OutboxEntry
 from iep_appliance.services.outbox import OutboxService
@@ -85,7 +86,7 @@ def _item(e: OutboxEntry) -> OutboxItemView:
 )
 async def list_outbox(
     request: Request,
-    outbox: NamedDependency[OutboxService],
+    outbox: Injected[OutboxService],
     principal: NamedDependency[Principal],
     to: FromQuery[str | None] = None,
     subject: FromQuery[str | None] = None,
@@ -105,7 +106,7 @@ async def list_outbox(
 )
 async def get_outbox_message(
     request: Request,
-    outbox: NamedDependency[OutboxService],
+    outbox: Injected[OutboxService],
     principal: NamedDependency[Principal],
     message_id: FromPath[str],
 ) -> OutboxMessageView:
@@ -132,7 +133,7 @@ async def get_outbox_message(
 )
 async def get_outbox_raw(
     request: Request,
-    outbox: NamedDependency[OutboxService],
+    outbox: Injected[OutboxService],
     principal: NamedDependency[Principal],
     message_id: FromPath[str],
 ) -> Response[bytes]:
@@ -148,7 +149,7 @@ async def get_outbox_raw(
     tags=["outbox"],
 )
 async def clear_outbox(
-    request: Request, outbox: NamedDependency[OutboxService], principal: NamedDependency[Principal]
+    request: Request, outbox: Injected[OutboxService], principal: NamedDependency[Principal]
 ) -> ClearedView:
     return ClearedView(deleted=await outbox.clear(principal.tenant_id))
 

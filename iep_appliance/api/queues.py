@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal, Queue, QueueCreate, QueuePatch
 from iep_appliance.services.queues import QueueService
 
@@ -86,7 +87,7 @@ def view(q: Queue) -> QueueView:
 )
 async def list_queues(
     request: Request,
-    queues: NamedDependency[QueueService],
+    queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
@@ -106,7 +107,7 @@ async def list_queues(
 )
 async def create_queue(
     request: Request,
-    queues: NamedDependency[QueueService],
+    queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     data: JSONBody[QueueCreate],
 ) -> QueueView:
@@ -121,7 +122,7 @@ async def create_queue(
 )
 async def get_queue(
     request: Request,
-    queues: NamedDependency[QueueService],
+    queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     queue_id: FromPath[str],
 ) -> QueueView:
@@ -139,7 +140,7 @@ async def get_queue(
 )
 async def patch_queue(
     request: Request,
-    queues: NamedDependency[QueueService],
+    queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     queue_id: FromPath[str],
     data: JSONBody[QueuePatch],
@@ -156,7 +157,7 @@ async def patch_queue(
 )
 async def delete_queue(
     request: Request,
-    queues: NamedDependency[QueueService],
+    queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     queue_id: FromPath[str],
 ) -> None:
@@ -172,7 +173,7 @@ async def delete_queue(
 )
 async def pause_queue(
     request: Request,
-    queues: NamedDependency[QueueService],
+    queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     queue_id: FromPath[str],
 ) -> QueueView:
@@ -188,7 +189,7 @@ async def pause_queue(
 )
 async def resume_queue(
     request: Request,
-    queues: NamedDependency[QueueService],
+    queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     queue_id: FromPath[str],
 ) -> QueueView:
@@ -204,7 +205,7 @@ async def resume_queue(
 )
 async def drain_queue(
     request: Request,
-    queues: NamedDependency[QueueService],
+    queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     queue_id: FromPath[str],
 ) -> QueueView:
@@ -221,7 +222,7 @@ async def drain_queue(
 )
 async def queue_stats(
     request: Request,
-    queues: NamedDependency[QueueService],
+    queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     queue_id: FromPath[str],
 ) -> QueueStatsView:

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from msgspec import Meta
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.services.reputation import ReputationService
 
@@ -30,7 +31,7 @@ class ReputationView(msgspec.Struct, frozen=True, rename="camel"):
     tags=["analytics"],
 )
 async def reputation(
-    reputation: NamedDependency[ReputationService], principal: NamedDependency[Principal]
+    reputation: Injected[ReputationService], principal: NamedDependency[Principal]
 ) -> ReputationView:
     r = await reputation.of(principal.tenant_id)
     return ReputationView(

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.schedules import (
     ScheduledJob,
@@ -123,7 +124,7 @@ def run_view(r: ScheduledRun) -> RunView:
 )
 async def create_scheduled_job(
     request: Request,
-    scheduled_jobs: NamedDependency[ScheduledJobService],
+    scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     data: JSONBody[ScheduledJobIn],
 ) -> ScheduledJobView:
@@ -138,7 +139,7 @@ async def create_scheduled_job(
 )
 async def list_scheduled_jobs(
     request: Request,
-    scheduled_jobs: NamedDependency[ScheduledJobService],
+    scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
@@ -155,7 +156,7 @@ async def list_scheduled_jobs(
 )
 async def get_scheduled_job(
     request: Request,
-    scheduled_jobs: NamedDependency[ScheduledJobService],
+    scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     job_id: FromPath[str],
 ) -> ScheduledJobView:
@@ -173,7 +174,7 @@ async def get_scheduled_job(
 )
 async def update_scheduled_job(
     request: Request,
-    scheduled_jobs: NamedDependency[ScheduledJobService],
+    scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     job_id: FromPath[str],
     data: JSONBody[ScheduledJobPatch],
@@ -190,7 +191,7 @@ async def update_scheduled_job(
 )
 async def delete_scheduled_job(
     request: Request,
-    scheduled_jobs: NamedDependency[ScheduledJobService],
+    scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     job_id: FromPath[str],
 ) -> None:
@@ -206,7 +207,7 @@ async def delete_scheduled_job(
 )
 async def run_scheduled_job(
     request: Request,
-    scheduled_jobs: NamedDependency[ScheduledJobService],
+    scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     job_id: FromPath[str],
 ) -> RunView:
@@ -221,7 +222,7 @@ async def run_scheduled_job(
 )
 async def list_scheduled_job_runs(
     request: Request,
-    scheduled_jobs: NamedDependency[ScheduledJobService],
+    scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     job_id: FromPath[str],
     limit: FromQuery[int] = 50,

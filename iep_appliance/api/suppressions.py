@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal, Suppression
 from iep_appliance.services.suppressions import SuppressionService
 
@@ -65,7 +66,7 @@ def view(s: Suppression) -> SuppressionView:
 )
 async def list_suppressions(
     request: Request,
-    suppressions: NamedDependency[SuppressionService],
+    suppressions: Injected[SuppressionService],
     principal: NamedDependency[Principal],
     search: FromQuery[str | None] = None,
     limit: FromQuery[int] = 50,
@@ -85,7 +86,7 @@ async def list_suppressions(
 )
 async def add_suppressions(
     request: Request,
-    suppressions: NamedDependency[SuppressionService],
+    suppressions: Injected[SuppressionService],
     principal: NamedDependency[Principal],
     data: JSONBody[SuppressionsIn],
 ) -> SuppressionsAdded:
@@ -102,7 +103,7 @@ async def add_suppressions(
 )
 async def remove_suppression(
     request: Request,
-    suppressions: NamedDependency[SuppressionService],
+    suppressions: Injected[SuppressionService],
     principal: NamedDependency[Principal],
     email: FromPath[str],
 ) -> None:

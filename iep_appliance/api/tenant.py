@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import AttachmentLimits, Principal, RateLimits, Routing, Tenant
 from iep_appliance.services.tenant_settings import TenantSettingsService
 
@@ -63,7 +64,7 @@ def view(t: Tenant) -> TenantView:
 )
 async def get_tenant(
     request: Request,
-    tenant_settings: NamedDependency[TenantSettingsService],
+    tenant_settings: Injected[TenantSettingsService],
     principal: NamedDependency[Principal],
 ) -> TenantView:
     return view(await tenant_settings.get(principal.tenant_id))
@@ -80,7 +81,7 @@ async def get_tenant(
 )
 async def patch_tenant(
     request: Request,
-    tenant_settings: NamedDependency[TenantSettingsService],
+    tenant_settings: Injected[TenantSettingsService],
     principal: NamedDependency[Principal],
     data: JSONBody[dict[str, Any]],
 ) -> TenantView:

@@ -6,10 +6,10 @@ capability. A forged or altered token is 404 and changes nothing."""
 from html import escape
 
 from litestar import Request, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Response
 
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain import verp
 from iep_appliance.domain.errors import NotFound
 from iep_appliance.services.inbound import InboundService
@@ -34,7 +34,7 @@ def _html(title: str, body: str, status: int = 200) -> Response[str]:
 @post("/u/{token:str}", status_code=200, include_in_schema=True, tags=["unsubscribe"],
       summary="One-click unsubscribe (RFC 8058 body: List-Unsubscribe=One-Click)")  # fmt: skip
 async def unsubscribe(
-    request: Request, inbound: NamedDependency[InboundService], token: FromPath[str]
+    request: Request, inbound: Injected[InboundService], token: FromPath[str]
 ) -> Response[str]:
     if await inbound.unsubscribe(token, "one-click") is None:
         raise NotFound("Unsubscribe link not found")
@@ -43,7 +43,7 @@ async def unsubscribe(
 
 @get("/u/{token:str}", include_in_schema=True, tags=["unsubscribe"],
      summary="The unsubscribe confirm page (its button makes the one-click POST)")  # fmt: skip
-async def confirm(inbound: NamedDependency[InboundService], token: FromPath[str]) -> Response[str]:
+async def confirm(inbound: Injected[InboundService], token: FromPath[str]) -> Response[str]:
     if verp.read_unsubscribe_token(inbound.unsubscribe_key, token) is None:
         return _html("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
     form = (

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.webhooks import (
     WebhookCreate,
@@ -158,7 +159,7 @@ def delivery_view(d: WebhookDelivery) -> DeliveryView:
 )
 async def create_webhook(
     request: Request,
-    webhooks: NamedDependency[WebhookService],
+    webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     data: JSONBody[WebhookCreate],
 ) -> WebhookView:
@@ -174,7 +175,7 @@ async def create_webhook(
 )
 async def list_webhooks(
     request: Request,
-    webhooks: NamedDependency[WebhookService],
+    webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
@@ -191,7 +192,7 @@ async def list_webhooks(
 )
 async def get_webhook(
     request: Request,
-    webhooks: NamedDependency[WebhookService],
+    webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
 ) -> WebhookView:
@@ -209,7 +210,7 @@ async def get_webhook(
 )
 async def update_webhook(
     request: Request,
-    webhooks: NamedDependency[WebhookService],
+    webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
     data: JSONBody[WebhookUpdate],
@@ -227,7 +228,7 @@ async def update_webhook(
 )
 async def delete_webhook(
     request: Request,
-    webhooks: NamedDependency[WebhookService],
+    webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
 ) -> None:
@@ -242,7 +243,7 @@ async def delete_webhook(
 )
 async def list_deliveries(
     request: Request,
-    webhooks: NamedDependency[WebhookService],
+    webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
     limit: FromQuery[int] = 50,
@@ -260,7 +261,7 @@ async def list_deliveries(
 )
 async def get_delivery(
     request: Request,
-    webhooks: NamedDependency[WebhookService],
+    webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
     delivery_id: FromPath[str],
@@ -278,7 +279,7 @@ async def get_delivery(
 )
 async def resend_delivery(
     request: Request,
-    webhooks: NamedDependency[WebhookService],
+    webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
     delivery_id: FromPath[str],

@@ -38,7 +38,7 @@ class Reloadable:
 
     async def start(self) -> Reloader:
         await self.appliance.start()
-        return Reloader(self.appliance.rt, self.path)
+        return Reloader(self.appliance.rt.services, self.path)
 
     def rewrite(self, **changes: Any) -> None:
         self.sections = merge_config(self.sections, changes)

@@ -13,11 +13,11 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post
-from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath
 
 from iep_appliance.api.auth import authorize_key
+from iep_appliance.api.inject import Injected
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain import compat_postmark as rules
 from iep_appliance.domain import ids
@@ -148,9 +148,9 @@ async def _send_one(
 @post("/email", status_code=200, include_in_schema=False)
 async def send_email(
     request: Request,
-    keys: NamedDependency[KeyService],
-    compat: NamedDependency[CompatService],
-    rate_limits: NamedDependency[RateLimitService],
+    keys: Injected[KeyService],
+    compat: Injected[CompatService],
+    rate_limits: Injected[RateLimitService],
 ) -> Response:
     principal = await _principal(request, keys, "send")
     email = _decode(_email_decoder, await request.body())
@@ -161,9 +161,9 @@ async def send_email(
 @post("/email/batch", status_code=200, include_in_schema=False)
 async def send_batch(
     request: Request,
-    keys: NamedDependency[KeyService],
-    compat: NamedDependency[CompatService],
-    rate_limits: NamedDependency[RateLimitService],
+    keys: Injected[KeyService],
+    compat: Injected[CompatService],
+    rate_limits: Injected[RateLimitService],
 ) -> Response:
     """One result per message, in order; a bad message gets its error, the others are sent."""
     principal = await _principal(request, keys, "send")
@@ -188,8 +188,8 @@ async def send_batch(
 @get("/messages/outbound/{message_id:str}/details", include_in_schema=False)
 async def message_details(
     request: Request,
-    keys: NamedDependency[KeyService],
-    messages: NamedDependency[MessageService],
+    keys: Injected[KeyService],
+    messages: Injected[MessageService],
     message_id: FromPath[str],
 ) -> Response:
     principal = await _principal(request, keys, "read")

@@ -12,11 +12,11 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, get, patch, post
-from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath
 
 from iep_appliance.api.auth import authorize_key, presented_key
+from iep_appliance.api.inject import Injected
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain import compat_resend as rules
 from iep_appliance.domain.errors import (
@@ -144,9 +144,9 @@ def _json(content: Any, headers: dict[str, str] | None = None) -> Response:
 @post("/emails", status_code=200, include_in_schema=False)
 async def send_email(
     request: Request,
-    keys: NamedDependency[KeyService],
-    messages: NamedDependency[MessageService],
-    rate_limits: NamedDependency[RateLimitService],
+    keys: Injected[KeyService],
+    messages: Injected[MessageService],
+    rate_limits: Injected[RateLimitService],
 ) -> Response:
     principal = await _principal(request, keys, "send")
     email = _decode(_email_decoder, await request.body())
@@ -159,9 +159,9 @@ async def send_email(
 @post("/emails/batch", status_code=200, include_in_schema=False)
 async def send_batch(
     request: Request,
-    keys: NamedDependency[KeyService],
-    compat: NamedDependency[CompatService],
-    rate_limits: NamedDependency[RateLimitService],
+    keys: Injected[KeyService],
+    compat: Injected[CompatService],
+    rate_limits: Injected[RateLimitService],
 ) -> Response:
     principal = await _principal(request, keys, "send")
     mode = request.headers.get("x-batch-validation", "strict").strip().lower()
@@ -206,8 +206,8 @@ async def send_batch(
 @get("/emails/{email_id:str}", include_in_schema=False)
 async def get_email(
     request: Request,
-    keys: NamedDependency[KeyService],
-    messages: NamedDependency[MessageService],
+    keys: Injected[KeyService],
+    messages: Injected[MessageService],
     email_id: FromPath[str],
 ) -> Response:
     principal = await _principal(request, keys, "read")
@@ -217,7 +217,7 @@ async def get_email(
 
 @get("/emails", include_in_schema=False)
 async def list_emails(
-    request: Request, keys: NamedDependency[KeyService], messages: NamedDependency[MessageService]
+    request: Request, keys: Injected[KeyService], messages: Injected[MessageService]
 ) -> Response:
     principal = await _principal(request, keys, "read")
     params = request.query_params
@@ -239,8 +239,8 @@ async def list_emails(
 @patch("/emails/{email_id:str}", include_in_schema=False)
 async def update_email(
     request: Request,
-    keys: NamedDependency[KeyService],
-    compat: NamedDependency[CompatService],
+    keys: Injected[KeyService],
+    compat: Injected[CompatService],
     email_id: FromPath[str],
 ) -> Response:
     principal = await _principal(request, keys, "send")
@@ -254,8 +254,8 @@ async def update_email(
 @post("/emails/{email_id:str}/cancel", status_code=200, include_in_schema=False)
 async def cancel_email(
     request: Request,
-    keys: NamedDependency[KeyService],
-    messages: NamedDependency[MessageService],
+    keys: Injected[KeyService],
+    messages: Injected[MessageService],
     email_id: FromPath[str],
 ) -> Response:
     principal = await _principal(request, keys, "send")
