@@ -6,7 +6,9 @@ a bounce or complaint triggers at once, not at the next round."""
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from iep_appliance.clock import Clock
 from iep_appliance.config import StorageConfig
@@ -17,10 +19,14 @@ from iep_appliance.services.dkim_keys import DkimKeyService
 from iep_appliance.services.domain_checks import DomainCheckService
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.reputation import ReputationService
-from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.runtime")
 ROUND_SECONDS = 10
+
+
+class HousekeepingStore(Protocol):
+    async def release_expired_leases(self, now: datetime, keep: Collection[int] = ()) -> int: ...
+    async def purge_inbound(self, before: str, limit: int) -> int: ...
 
 
 class ReputationChecks:
@@ -54,7 +60,7 @@ class ReputationChecks:
 class Housekeeping:
     def __init__(
         self,
-        store: Store,
+        store: HousekeepingStore,
         clock: Clock,
         keys: KeyService,
         dkim_keys: DkimKeyService,

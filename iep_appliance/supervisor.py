@@ -17,7 +17,7 @@ class Supervisor:
     def __init__(self) -> None:
         self._tasks: list[asyncio.Task[None]] = []
 
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    def spawn(self, coro: Coroutine[Any, Any, object], name: str) -> asyncio.Task[None]:
         """A supervised task: logged if it dies, cancelled at stop."""
 
         async def supervised() -> None:

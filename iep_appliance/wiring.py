@@ -110,8 +110,9 @@ class Services:
     unsubscribe_headers: Callable[[str], bytes]  # List-Unsubscribe lines of a message id
 
 
-def open_store(config: Config, clock: Clock) -> Store:
-    """The one place the store backend is chosen (SQLite today)."""
+def open_store(config: Config, clock: Clock) -> SqliteStore:
+    """The one place the store backend is chosen (SQLite today; typed as the SQLite class
+    until `Store` composes every aggregate's Protocol)."""
     return SqliteStore(
         config.storage.path,
         clock,
@@ -337,7 +338,7 @@ def _verp_hooks(
 
 def _domain_checks(
     cfg: Config,
-    store: Store,
+    store: SqliteStore,
     dkim_keys: DkimKeyService,
     clock: Clock,
     on_verified: Callable[[str], None],

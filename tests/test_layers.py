@@ -38,10 +38,10 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "iep_appliance"
 ROOT = "iep_appliance"
 
-# croniter: pure cron maths with an explicit start time (domain/schedules.py, issue 7); not in
+# croniter: pure cron maths with an explicit start time (domain/schedules.py); not in
 # STYLE §1.8's list, accepted here as pure computation and reported to the lead.
 # dkim (dkimpy) and cryptography: DKIM canonicalization and the deterministic RSA/Ed25519
-# private-key operation of domain/dkim.py (issue 16), pure computation over bytes.
+# private-key operation of domain/dkim.py (DKIM signing), pure computation over bytes.
 DOMAIN_THIRD_PARTY = {
     "msgspec", "pybars", "nh3", "email_validator", "html2text", "croniter", "dkim",
     "cryptography",

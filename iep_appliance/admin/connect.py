@@ -1,5 +1,5 @@
 """/admin/connect: "SMTP & compatible APIs", the settings a product needs to move to IEP by
-changing a host name (issue 15): the SMTP submission host, ports and credentials, and the
+changing a host name: the SMTP submission host, ports and credentials, and the
 one SDK line to change for Resend and Postmark. Read-only; it shows no secret."""
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""One sender domain of a tenant in the dashboard (issue 16): its status, the DNS records to
+"""One sender domain of a tenant in the dashboard: its status, the DNS records to
 publish with a copy button each, "Check DNS now", and a status panel that refreshes itself
 (HTMX polling) while the domain is not verified."""
 

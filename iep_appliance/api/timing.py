@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from iep_appliance.logs import message_id_var, tenant_id_var
@@ -42,7 +43,7 @@ def middleware(health: Health) -> Any:
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def timing(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
+            if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
                 return
             with timed(health, scope["method"], scope["path"]) as request:

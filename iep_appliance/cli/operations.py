@@ -1,4 +1,4 @@
-"""`iep backup|restore|purge` (issue 9). Progress goes to stderr, the result to stdout."""
+"""`iep backup|restore|purge`. Progress goes to stderr, the result to stdout."""
 
 import argparse
 import json

@@ -216,7 +216,7 @@ class MessageService:
         queue: Queue | None = None,
         **extra: Any,
     ) -> NewMessage:
-        if queue is not None:  # its rank, retry allowance and row (issue 7)
+        if queue is not None:  # its rank, retry allowance and row (named queues)
             extra.setdefault("job_priority", job_rank(queue.priority, req.priority))
             extra.setdefault("queue_id", queue.id)
         max_attempts = self.max_attempts
@@ -314,7 +314,7 @@ class MessageService:
             )
 
     async def cancel(self, tenant_id: str, message_id: str) -> None:
-        """Cancel a scheduled or queued message that has not started (issue 7)."""
+        """Cancel a scheduled or queued message that has not started."""
         after = await self.store.cancel_message(tenant_id, message_id)
         if after == "":
             raise NotFound("Message not found")

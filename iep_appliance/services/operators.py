@@ -1,5 +1,5 @@
-"""The dashboard's operator actions that are more than one call of a tenant service (issue 8,
-part B): deactivating a tenant, dashboard users, and suppression lists as CSV.
+"""The dashboard's operator actions that are more than one call of a tenant
+service: deactivating a tenant, dashboard users, and suppression lists as CSV.
 
 Everything else the Tenants page does goes straight to the services the /v1 API uses (keys,
 webhooks, suppressions, domains, tenant settings, queues, scheduled jobs). CSV import feeds

@@ -1,4 +1,4 @@
-"""Retention (issue 9): purge finished messages and old attachment files in small steps.
+"""Retention: purge finished messages and old attachment files in small steps.
 
 What runs: `purge()` walks, tenant by tenant, the messages created before the
 `storage.retention_days` window, one `storage.purge_batch_size` step per write (each step is a
