@@ -9,7 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Response
 
 from iep_appliance.admin.context import services
-from iep_appliance.admin.tenant_page import Feedback, operators, refused, respond, text
+from iep_appliance.admin.tenant_page import Feedback, act, operators, refused, respond, text
 from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.validation import whole_number
 from iep_appliance.services.keys import ROTATE_GRACE_SECONDS
@@ -62,9 +62,5 @@ async def rotate_key(
 async def revoke_key(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], key_id: FromPath[str]
 ) -> Response[Any]:
-    await operators(request).tenant(tenant_id)
-    try:
-        await services(request).keys.revoke(tenant_id, key_id)
-    except NotFound as exc:
-        return await refused(request, tenant_id, "keys", exc)
-    return await respond(request, tenant_id, "keys", "key-revoked")
+    revoke = services(request).keys.revoke
+    return await act(request, tenant_id, "keys", lambda: revoke(tenant_id, key_id), "key-revoked")

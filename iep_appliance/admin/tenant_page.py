@@ -235,6 +235,25 @@ async def refused(
     return await render(request, tenant_id, section, fb, status)
 
 
+async def act(
+    request: Request[Any, Any, Any],
+    tenant_id: str,
+    section: str,
+    action: Callable[[], Awaitable[object]],
+    notice: str,
+    refuse: tuple[type[IEPError], ...] = (NotFound,),
+    form: dict[str, str] | None = None,
+) -> Response[Any]:
+    """One action of a section: the tenant must exist (else the 404 page), `action` runs, and
+    the section answers with `notice`, or with why it was refused (one of `refuse`)."""
+    await operators(request).tenant(tenant_id)
+    try:
+        await action()
+    except refuse as exc:
+        return await refused(request, tenant_id, section, exc, form)
+    return await respond(request, tenant_id, section, notice)
+
+
 # ---- the page, settings, activation, domains ---------------------------------------------------
 
 
@@ -298,22 +317,19 @@ async def activate(request: Request[Any, Any, Any], tenant_id: FromPath[str]) ->
 
 @post("/tenants/{tenant_id:str}/domains", status_code=200)
 async def add_domain(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Response[Any]:
-    form = await request.form()
-    domain = text(form, "domain")
-    await operators(request).tenant(tenant_id)
-    try:
-        await services(request).domains.add(tenant_id, domain)
-    except (ValidationFailed, Conflict) as exc:
-        return await refused(request, tenant_id, "domains", exc, {"domain": domain})
-    return await respond(request, tenant_id, "domains", "domain-added")
+    domain = text(await request.form(), "domain")
+    add = services(request).domains.add
+    refuse = (ValidationFailed, Conflict)
+    return await act(
+        request, tenant_id, "domains", lambda: add(tenant_id, domain), "domain-added", refuse,
+        {"domain": domain},
+    )  # fmt: skip
 
 
 @post("/tenants/{tenant_id:str}/domains/remove", status_code=200)
 async def remove_domain(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Response[Any]:
-    form = await request.form()
-    await operators(request).tenant(tenant_id)
-    try:
-        await services(request).domains.remove(tenant_id, text(form, "domain"))
-    except NotFound as exc:
-        return await refused(request, tenant_id, "domains", exc)
-    return await respond(request, tenant_id, "domains", "domain-removed")
+    domain = text(await request.form(), "domain")
+    remove = services(request).domains.remove
+    return await act(
+        request, tenant_id, "domains", lambda: remove(tenant_id, domain), "domain-removed"
+    )

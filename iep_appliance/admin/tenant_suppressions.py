@@ -12,13 +12,14 @@ from litestar.response import Response
 from iep_appliance.admin.context import services
 from iep_appliance.admin.tenant_page import (
     Feedback,
+    act,
     operators,
     refused,
     render,
     respond,
     text,
 )
-from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.errors import FieldError, ValidationFailed
 
 
 @get("/tenants/{tenant_id:str}/suppressions")
@@ -44,13 +45,11 @@ async def add(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Resp
 
 @post("/tenants/{tenant_id:str}/suppressions/remove", status_code=200)
 async def remove(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Response[Any]:
-    form = await request.form()
-    await operators(request).tenant(tenant_id)
-    try:
-        await services(request).suppressions.remove(tenant_id, text(form, "email"))
-    except NotFound as exc:
-        return await refused(request, tenant_id, "suppressions", exc)
-    return await respond(request, tenant_id, "suppressions", "unsuppressed")
+    email = text(await request.form(), "email")
+    remove = services(request).suppressions.remove
+    return await act(
+        request, tenant_id, "suppressions", lambda: remove(tenant_id, email), "unsuppressed"
+    )
 
 
 @post("/tenants/{tenant_id:str}/suppressions/import", status_code=200)

@@ -13,6 +13,7 @@ from iep_appliance.admin.templates import is_htmx, page
 from iep_appliance.admin.tenant_page import (
     NOTICES,
     Feedback,
+    act,
     operators,
     problem,
     refused,
@@ -47,16 +48,13 @@ async def create_webhook(
 async def _set_active(
     request: Request[Any, Any, Any], tenant_id: str, endpoint_id: str, active: bool
 ) -> Response[Any]:
-    await operators(request).tenant(tenant_id)
-    try:
-        await services(request).webhooks.update(
-            tenant_id, endpoint_id, WebhookUpdate(active=active)
-        )
-    except (NotFound, ValidationFailed) as exc:
-        return await refused(request, tenant_id, "webhooks", exc)
-    return await respond(
-        request, tenant_id, "webhooks", "webhook-enabled" if active else "webhook-disabled"
-    )
+    update = services(request).webhooks.update
+    change = WebhookUpdate(active=active)
+    notice = "webhook-enabled" if active else "webhook-disabled"
+    return await act(
+        request, tenant_id, "webhooks", lambda: update(tenant_id, endpoint_id, change), notice,
+        (NotFound, ValidationFailed),
+    )  # fmt: skip
 
 
 @post("/tenants/{tenant_id:str}/webhooks/{endpoint_id:str}/disable", status_code=200)
@@ -77,12 +75,10 @@ async def enable_webhook(
 async def delete_webhook(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], endpoint_id: FromPath[str]
 ) -> Response[Any]:
-    await operators(request).tenant(tenant_id)
-    try:
-        await services(request).webhooks.delete(tenant_id, endpoint_id)
-    except NotFound as exc:
-        return await refused(request, tenant_id, "webhooks", exc)
-    return await respond(request, tenant_id, "webhooks", "webhook-deleted")
+    delete = services(request).webhooks.delete
+    return await act(
+        request, tenant_id, "webhooks", lambda: delete(tenant_id, endpoint_id), "webhook-deleted"
+    )
 
 
 async def _log(
