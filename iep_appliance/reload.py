@@ -26,16 +26,14 @@ import logging
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
 from iep_appliance.config import Config, load
 from iep_appliance.domain.errors import ConfigError
 from iep_appliance.logs import event
-
-if TYPE_CHECKING:
-    from iep_appliance.runtime import Runtime
+from iep_appliance.wiring import Services, limits_of
 
 log = logging.getLogger("iep.reload")
 
@@ -91,11 +89,11 @@ def effective(old: Config, new: Config) -> Config:
 class Reloader:
     def __init__(
         self,
-        runtime: "Runtime",
+        services: Services,
         path: str | Path,
         adjust: Callable[[Config], Config] | None = None,
     ) -> None:
-        self.rt = runtime
+        self.services = services
         self.path = Path(path)
         self.adjust = adjust  # what `iep serve --host/--port` put over the file
         self._lock = asyncio.Lock()
@@ -105,12 +103,12 @@ class Reloader:
         loop.add_signal_handler(signal.SIGHUP, self.on_signal)
 
     def on_signal(self) -> None:
-        self.rt.spawn(self.reload(), "config-reload")
+        self.services.tasks.spawn(self.reload(), "config-reload")
 
     async def reload(self) -> bool:
         """Apply the file's config; False (old config kept) when it is invalid."""
         async with self._lock:
-            metrics = self.rt.metrics.config_reloads
+            metrics = self.services.metrics.config_reloads
             try:
                 new = await asyncio.to_thread(load, self.path)
                 if self.adjust is not None:
@@ -125,7 +123,7 @@ class Reloader:
                     problems=exc.problems,
                 )
                 return False
-            old = self.rt.config
+            old = self.services.config
             changed = changed_keys(old, new)
             restart = [key for key in changed if needs_restart(key)]
             if restart:
@@ -147,20 +145,19 @@ class Reloader:
             return True
 
     def _apply(self, old: Config, new: Config) -> None:
-        """Swap in `new`; nothing awaits here, so no request sees half of it."""
-        from iep_appliance.domain.ratelimit import Limits
-
-        rt = self.rt
+        """Swap in `new`; nothing awaits here, so no request sees half of it. Each part takes
+        its section through its own `reconfigure`."""
+        s = self.services
         logging.getLogger().setLevel(new.logging.level)
-        limits = new.limits
-        rt.rate_limits.defaults = Limits(
-            limits.max_per_minute, limits.max_per_hour, limits.max_per_day
+        s.rate_limits.reconfigure(limits_of(new))
+        s.tenant_settings.reconfigure({*new.providers, "outbox"})
+        storage = new.storage  # the retention task reads its interval from services.config
+        s.retention.reconfigure(
+            storage.retention_days, storage.attachment_retention_days, storage.purge_batch_size
         )
-        rt.tenant_settings.providers = frozenset({*new.providers, "outbox"})
-        storage = new.storage  # the housekeeping task reads its interval from rt.config
-        rt.retention.retention_days = storage.retention_days
-        rt.retention.attachment_retention_days = storage.attachment_retention_days
-        rt.retention.batch_size = storage.purge_batch_size
-        rt.config = new
-        if rt.delivery is not None:
-            rt.delivery.reconfigure(new.providers, new.routing, new.breaker)
+        s.housekeeping.reconfigure(storage)
+        s.health.reconfigure(new)
+        s.config = new
+        # providers, routing, breakers: the delivery engine rebuilds what changed (registry)
+        if s.delivery is not None:
+            s.delivery.reconfigure(new.providers, new.routing, new.breaker)

@@ -83,7 +83,7 @@ async def _create(s: Services, args: argparse.Namespace) -> int:
     if args.expires_days is not None:
         if args.expires_days <= 0:
             return fail(["--expires-days: must be a positive number of days"])
-        expires = s.rt.clock.now() + timedelta(days=args.expires_days)
+        expires = s.all.clock.now() + timedelta(days=args.expires_days)
     created = await s.keys.create(tenant.id, list(scopes), args.name, expires, args.sandbox)
     emit(
         args,

@@ -25,9 +25,11 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from iep_appliance.config import BreakerConfig, RoutingConfig
+from iep_appliance.blobs import Blobs
+from iep_appliance.clock import Clock
+from iep_appliance.config import BreakerConfig, Config, RoutingConfig
 from iep_appliance.config_providers import ProviderConfig
 from iep_appliance.delivery.claims import Claimed, LoadFailed, crash_text, load_claimed
 from iep_appliance.delivery.context import SendContext
@@ -38,13 +40,13 @@ from iep_appliance.delivery.queues import QueueGate
 from iep_appliance.delivery.router import Router
 from iep_appliance.delivery.sender import SendPipeline
 from iep_appliance.domain.hostnames import own_hostname
+from iep_appliance.domain.mime import Signer
 from iep_appliance.domain.models import Job, MessageRecord
 from iep_appliance.domain.render import RenderLimits
 from iep_appliance.domain.retry import after_crash, attempts_from
 from iep_appliance.logs import event, job_id_var, message_id_var, tenant_id_var
-
-if TYPE_CHECKING:
-    from iep_appliance.runtime import Runtime
+from iep_appliance.metrics import Metrics
+from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.delivery")
 JobHandler = Callable[[Job], Awaitable[None]]
@@ -52,11 +54,28 @@ _STOP = object()
 
 
 class DeliveryEngine:
-    def __init__(self, runtime: "Runtime") -> None:
-        cfg = runtime.config
-        self.store = runtime.store
-        self.clock = runtime.clock
-        self.metrics = runtime.metrics
+    """Built once by the wiring from its parts; `handlers` deliver the jobs of other kinds
+    (`webhook`: the webhook pool). The hooks come from the services that own them: DKIM
+    `signer_for`, VERP `return_path`, one-click `unsubscribe_headers`, reputation `held`."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        blobs: Blobs,
+        metrics: Metrics,
+        config: Config,
+        *,
+        handlers: Mapping[str, "JobHandler"] | None = None,
+        signer_for: Callable[[str], Awaitable[Signer | None]] | None = None,
+        return_path: Callable[[str], str] | None = None,
+        unsubscribe_headers: Callable[[str], bytes] | None = None,
+        held: Callable[[str], bool] | None = None,
+    ) -> None:
+        cfg = config
+        self.store = store
+        self.clock = clock
+        self.metrics = metrics
         self.concurrency = cfg.delivery.concurrency
         self.batch = cfg.delivery.claim_batch
         self.lease = timedelta(seconds=cfg.delivery.lease_seconds)
@@ -76,7 +95,7 @@ class DeliveryEngine:
         )
         ctx = SendContext(
             router=self.router,
-            blobs=runtime.blobs,
+            blobs=blobs,
             clock=self.clock,
             schedule=tuple(cfg.delivery.retry_schedule),
             message_id_domain=own_hostname(cfg.delivery.hostname, socket.getfqdn()),
@@ -86,14 +105,14 @@ class DeliveryEngine:
                 max_output_bytes=cfg.render.max_output_bytes,
                 max_variable_depth=cfg.render.max_variable_depth,
             ),
-            signer_for=runtime.dkim_keys.signer_for if cfg.dkim.sign else None,
-            return_path=runtime.return_path,
-            unsubscribe_headers=runtime.unsubscribe_headers,
-            held=runtime.reputation.is_held,
+            signer_for=signer_for if cfg.dkim.sign else None,
+            return_path=return_path,
+            unsubscribe_headers=unsubscribe_headers,
+            held=held,
         )
         self.queues = QueueGate(self.store, self.clock)  # fair share, rates, retry overrides
         self.pipeline = SendPipeline(self.store, ctx, self.queues)
-        self.handlers: dict[str, JobHandler] = {}
+        self.handlers: dict[str, JobHandler] = dict(handlers or {})
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._room = asyncio.Event()

@@ -7,7 +7,7 @@ rejected request; attachment files of a replayed or failed request are removed.
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -91,16 +91,20 @@ class MessageService:
         max_attempts: int,
         context_ttl: float = 5.0,
         queues: QueueService | None = None,
+        *,
+        max_variable_depth: int = DEFAULT_MAX_VARIABLE_DEPTH,  # `[render]`
+        on_accepted: Sequence[Callable[[str, int], None]] = (),
     ) -> None:
         self.store = store
         self.queues = queues
         self.blobs = blobs
         self.clock = clock
         self.max_attempts = max_attempts
-        self.max_variable_depth = DEFAULT_MAX_VARIABLE_DEPTH  # `[render]`, set by Runtime
+        self.max_variable_depth = max_variable_depth
         self.context_ttl = context_ttl
         self._contexts: dict[str, TenantContext] = {}
-        self.on_accepted: list[Callable[[str, int], None]] = []
+        # Told (tenant id, count) after each accepted send: the `iep_accepted_total` counter.
+        self.on_accepted: list[Callable[[str, int], None]] = list(on_accepted)
 
     # ---- tenant rules, cached ---------------------------------------------------------------
 

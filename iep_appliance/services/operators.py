@@ -25,7 +25,7 @@ from iep_appliance.domain.validation import normalize_address, suppression_key
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.passwords import hash_secret_async
 from iep_appliance.services.suppressions import MAX_PER_REQUEST, SuppressionService
-from iep_appliance.services.tenants import check_password, create_admin_user
+from iep_appliance.services.tenants import check_password, create_admin_user, create_tenant
 from iep_appliance.store.base import Store
 
 ROLES = ("admin", "viewer")
@@ -60,6 +60,11 @@ class OperatorService:
 
     async def tenant(self, tenant_id: str) -> Tenant:
         return or_not_found(await self.store.get_tenant(tenant_id), "Tenant not found")
+
+    async def create_tenant(self, slug: str, name: str, domains: list[str]) -> Tenant:
+        """As `iep tenants create`: ValidationFailed for a bad slug or domain, Conflict for a
+        duplicate slug."""
+        return await create_tenant(self.store, slug, name, domains)
 
     async def tenants(self) -> list[Tenant]:
         return await self.store.list_tenants()

@@ -79,6 +79,14 @@ class RateLimitService:
 
     # ---- the hot path ------------------------------------------------------------------------
 
+    def reconfigure(self, defaults: Limits) -> None:
+        """`[limits]` of a reloaded config: the defaults of tenants that set none."""
+        self.defaults = defaults
+
+    def release(self, principal: Principal, n: int) -> None:
+        """Give back `n` messages reserved by `check` that were not accepted."""
+        self.refund(principal.tenant_id, n)
+
     async def check(self, principal: Principal, n: int) -> dict[str, str]:
         """Reserve `n` messages for the tenant; the X-RateLimit-* headers, or RateLimited."""
         tenant_id = principal.tenant_id

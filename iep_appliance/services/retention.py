@@ -56,6 +56,14 @@ class RetentionService:
         self.on_purged = on_purged
         self._lock = asyncio.Lock()
 
+    def reconfigure(
+        self, retention_days: int, attachment_retention_days: int, batch_size: int
+    ) -> None:
+        """`[storage]` retention keys of a reloaded config: the next purge uses them."""
+        self.retention_days = retention_days
+        self.attachment_retention_days = attachment_retention_days
+        self.batch_size = batch_size
+
     def cutoffs(self, now: datetime | None = None) -> tuple[str | None, str | None]:
         at = now or self.clock.now()
         return cutoff(at, self.retention_days), cutoff(at, self.attachment_retention_days)

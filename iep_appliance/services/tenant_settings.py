@@ -21,6 +21,10 @@ class TenantSettingsService:
         self.providers = frozenset(providers)
         self.on_change = on_change
 
+    def reconfigure(self, providers: Collection[str]) -> None:
+        """The provider names of a reloaded config (what `routing` may name)."""
+        self.providers = frozenset(providers)
+
     async def get(self, tenant_id: str) -> Tenant:
         return or_not_found(await self.store.get_tenant(tenant_id), "Tenant not found")
 

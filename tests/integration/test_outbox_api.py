@@ -59,9 +59,11 @@ async def ctx(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ctx]:
         ) as client:
             c = Ctx(rt, client)
             for slug in ("acme", "other"):
-                tenant = await rt.store.create_tenant(slug, slug, [f"{slug}.example.com"])
-                c.keys[slug] = (await rt.keys.create(tenant.id, ["send", "read", "admin"])).key
-                c.keys[f"{slug}-read"] = (await rt.keys.create(tenant.id, ["read"])).key
+                tenant = await rt.services.store.create_tenant(slug, slug, [f"{slug}.example.com"])
+                c.keys[slug] = (
+                    await rt.services.keys.create(tenant.id, ["send", "read", "admin"])
+                ).key
+                c.keys[f"{slug}-read"] = (await rt.services.keys.create(tenant.id, ["read"])).key
             for i, (to, subject) in enumerate(
                 [
                     ("ada@example.org", "Welcome Ada"),

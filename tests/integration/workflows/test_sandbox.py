@@ -16,9 +16,9 @@ from tests.support.webhook_sink import WebhookSink
 
 async def outbox_of(env: Env, message_id: str) -> bytes | None:
     """The MIME the outbox kept for a message of the default tenant."""
-    tenant = await env.rt.store.get_tenant_by_slug("default")
+    tenant = await env.rt.services.store.get_tenant_by_slug("default")
     assert tenant is not None
-    return await env.rt.store.get_outbox(tenant.id, message_id)
+    return await env.rt.services.store.get_outbox(tenant.id, message_id)
 
 
 async def prove_sink_is_live(env: Env) -> None:
