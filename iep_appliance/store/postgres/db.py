@@ -30,19 +30,15 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import errors as pg_errors
-from psycopg.adapt import Loader
-from psycopg.types.numeric import IntDumper
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
-from iep_appliance.domain.errors import StoreUnavailable
-from iep_appliance.store.postgres.dialect import translate
+from iep_appliance.store.postgres.connection import RACES, PgConnection, configure, unavailable
+from iep_appliance.store.postgres.group_commit import GroupWriter
 
 T = TypeVar("T")
 log = logging.getLogger("iep.store.postgres")
@@ -51,97 +47,6 @@ log = logging.getLogger("iep.store.postgres")
 # collide again in step), doubling from 1 ms to at most 50 ms; 30 tries is seconds of contention.
 _RETRIES = 30
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.001, 0.05
-RACES = (
-    pg_errors.SerializationFailure,
-    pg_errors.DeadlockDetected,
-    pg_errors.UniqueViolation,
-)
-_UNAVAILABLE = (
-    psycopg.OperationalError,
-    pg_errors.DiskFull,
-    pg_errors.ReadOnlySqlTransaction,
-    pg_errors.AdminShutdown,
-    PoolTimeout,
-)
-
-
-class _NumericLoader(Loader):
-    """`numeric` as int when whole (SQLite's sum() of integers is an integer), else float."""
-
-    def load(self, data: Any) -> int | float:
-        value = Decimal(bytes(data).decode())
-        return int(value) if value == value.to_integral_value() else float(value)
-
-
-class _BoolAsInt(IntDumper):
-    """Python bools into integer columns as 1/0, as sqlite3 stores them."""
-
-    def dump(self, obj: Any) -> bytes:
-        return b"1" if obj else b"0"
-
-    def quote(self, obj: Any) -> bytes:
-        return self.dump(obj)
-
-
-class _Cursor:
-    """What the verbs use of a sqlite3 cursor: fetchone, fetchall, rowcount, iteration."""
-
-    __slots__ = ("_cur",)
-
-    def __init__(self, cur: psycopg.ClientCursor[Any]) -> None:
-        self._cur = cur
-
-    def fetchone(self) -> tuple[Any, ...] | None:
-        if self._cur.description is None:
-            return None
-        return self._cur.fetchone()
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        if self._cur.description is None:
-            return []
-        return self._cur.fetchall()
-
-    def __iter__(self) -> Any:
-        return iter(self.fetchall())
-
-    @property
-    def rowcount(self) -> int:
-        return self._cur.rowcount
-
-
-class PgConnection:
-    """A psycopg connection that speaks the store's (SQLite) SQL: `execute`, `executemany`."""
-
-    __slots__ = ("_conn", "_lock")
-
-    def __init__(self, conn: psycopg.Connection[Any], lock: bool = False) -> None:
-        self._conn = conn
-        self._lock = lock
-
-    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> _Cursor:
-        t = translate(sql, self._lock)
-        cur = psycopg.ClientCursor(self._conn)
-        cur.execute(t.sql, t.params(params) if params else None)
-        return _Cursor(cur)
-
-    def executemany(self, sql: str, seq: Iterable[Sequence[Any] | Mapping[str, Any]]) -> _Cursor:
-        t = translate(sql)
-        cur = psycopg.ClientCursor(self._conn)
-        cur.executemany(t.sql, [t.params(p) for p in seq])
-        return _Cursor(cur)
-
-
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    conn.adapters.register_loader("numeric", _NumericLoader)
-    conn.adapters.register_dumper(bool, _BoolAsInt)
-
-
-def unavailable(exc: BaseException) -> StoreUnavailable | None:
-    if isinstance(exc, StoreUnavailable):
-        return exc
-    if isinstance(exc, _UNAVAILABLE):
-        return StoreUnavailable(f"database unavailable: {type(exc).__name__}")
-    return None
 
 
 class PgDatabase:
@@ -154,10 +59,10 @@ class PgDatabase:
         self._pool: ConnectionPool | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        from iep_appliance.store.postgres.group_commit import GroupWriter
-
         # Half the pool commits groups; the rest serves reads and long writes.
-        self.writer = GroupWriter(self, committers=int(os.environ.get("IEP_PG_COMMITTERS", "1")))
+        self.writer = GroupWriter(
+            self.pool, self.executor, committers=int(os.environ.get("IEP_PG_COMMITTERS", "1"))
+        )
 
     def pool(self) -> ConnectionPool:
         if self._pool is None:
@@ -182,7 +87,7 @@ class PgDatabase:
             conn = psycopg.connect(self.url, autocommit=True, options=options)
         else:
             conn = psycopg.connect(self.url, autocommit=True)
-        _configure(conn)
+        configure(conn)
         return conn
 
     def open(self) -> None:
@@ -197,7 +102,7 @@ class PgDatabase:
                 min_size=1,
                 max_size=self.pool_size,
                 kwargs=kwargs,
-                configure=_configure,
+                configure=configure,
                 open=True,
                 timeout=30,
                 name="iep",

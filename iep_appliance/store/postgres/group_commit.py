@@ -15,12 +15,12 @@ serialization failure) is rolled back to its savepoint and queued for the next g
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import Executor
+from typing import Any
 
-from iep_appliance.store.postgres.db import RACES, PgConnection, unavailable
+from psycopg_pool import ConnectionPool
 
-if TYPE_CHECKING:
-    from iep_appliance.store.postgres.db import PgDatabase
+from iep_appliance.store.postgres.connection import RACES, PgConnection, unavailable
 
 log = logging.getLogger("iep.store.postgres")
 _MAX_GROUP = 256
@@ -37,8 +37,14 @@ class _Pending:
 
 
 class GroupWriter:
-    def __init__(self, db: "PgDatabase", committers: int) -> None:
-        self.db = db
+    def __init__(
+        self,
+        pool: Callable[[], ConnectionPool],
+        executor: Callable[[], Executor],
+        committers: int,
+    ) -> None:
+        self.pool = pool
+        self.executor = executor
         self.committers = max(1, committers)
         self._pending: list[_Pending] = []
         self._running = 0
@@ -60,7 +66,7 @@ class GroupWriter:
         while self._pending and self._running < self.committers:
             group, self._pending = self._pending[:_MAX_GROUP], self._pending[_MAX_GROUP:]
             self._running += 1
-            task = loop.run_in_executor(self.db.executor(), self._commit, group)
+            task = loop.run_in_executor(self.executor(), self._commit, group)
             task.add_done_callback(self._when_done(group))
 
     def _when_done(
@@ -97,7 +103,7 @@ class GroupWriter:
     def _commit(self, group: list[_Pending]) -> list[tuple[_Pending, str, Any]]:
         """Run `group` in one transaction on a worker thread; each function's outcome."""
         results: list[tuple[_Pending, str, Any]] = []
-        with self.db.pool().connection() as conn:
+        with self.pool().connection() as conn:
             conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             try:
                 wrapped = PgConnection(conn, lock=True)
