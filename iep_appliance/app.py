@@ -31,6 +31,8 @@ from iep_appliance.api import (
     unsubscribe,
     webhooks,
 )
+from iep_appliance.api import templates as api_templates  # issue 18
+from iep_appliance.api import tracking as api_tracking  # issue 18
 from iep_appliance.api.compat import postmark, resend
 from iep_appliance.api.problems import EXCEPTION_HANDLERS
 from iep_appliance.logs import message_id_var, tenant_id_var
@@ -55,6 +57,8 @@ ROUTE_MODULES: list[Any] = [
     resend,  # /compat/resend (Resend-compatible)
     postmark,  # /email, /email/batch, /messages/outbound/… (Postmark-compatible)
     outbox,
+    api_templates,  # /v1/templates (issue 18)
+    api_tracking,  # /t/o, /t/c, /v1/analytics/engagement (issue 18)
     admin_routes,  # /admin dashboard (templates and /admin/static: build_app)
 ]
 

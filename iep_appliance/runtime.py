@@ -57,6 +57,7 @@ class Runtime:
         self._init_workflows()
         self._init_tenant_services()
         self._init_deliverability()
+        self._init_content()  # issue 18: templates and tracking
         self._init_webhooks()
         self._init_scheduled_jobs()
         self._init_retention()
@@ -319,6 +320,30 @@ class Runtime:
         self.reputation = ReputationService(self.store, self.clock, cfg.reputation)
         self.inbound.on_effects = self._on_inbound_effects
         self._reputation_checks: set[asyncio.Task[Any]] = set()
+
+    # ---- content: stored templates, open/click tracking (issue 18) -----------------------------
+
+    def _init_content(self) -> None:
+        from iep_appliance.domain.render import RenderLimits
+        from iep_appliance.services.templates import TemplateService
+        from iep_appliance.services.tracking import TrackingService
+
+        cfg = self.config
+        limits = RenderLimits(
+            max_steps=cfg.render.max_steps,
+            max_output_bytes=cfg.render.max_output_bytes,
+            max_variable_depth=cfg.render.max_variable_depth,
+        )
+        self.templates = TemplateService(self.store, self.clock, limits)
+        self.messages.templates = self.templates
+        host = cfg.server.host if cfg.server.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        public_url = cfg.server.public_url or f"http://{host}:{cfg.server.port}"
+        box = self.secret_box
+        self.tracking = TrackingService(
+            self.store, self.clock, lambda: box.derive("tracking tokens v1"), public_url, limits
+        )
+
+    # ---- end of issue 18 ------------------------------------------------------------------------
 
     @property
     def bounce_key(self) -> bytes:

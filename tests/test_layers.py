@@ -114,7 +114,7 @@ def layer_of(module: str) -> str | None:
     if not parts:
         return None
     if parts[0] == "store":
-        if len(parts) == 1 or parts[1] == "base":
+        if len(parts) == 1 or parts[1] in ("base", "protocols"):  # protocols: per aggregate
             return "store.base"
         return "store.sqlite" if parts[1] == "sqlite" else f"store.{parts[1]}"
     return parts[0]

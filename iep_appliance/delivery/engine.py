@@ -96,6 +96,7 @@ class DeliveryEngine:
             return_path=runtime.return_path,
             unsubscribe_headers=runtime.unsubscribe_headers,
             held=runtime.reputation.is_held,
+            track=runtime.tracking.rewrite,  # issue 18: open/click tracking
         )
         self.handlers: dict[str, JobHandler] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -73,6 +73,8 @@ class SendContext(msgspec.Struct):
     unsubscribe_headers: Callable[[str], bytes] | None = None
     # Reputation hold (DESIGN §10.3): True while a tenant's sending is held.
     held: Callable[[str], bool] | None = None
+    # Open/click tracking (issue 18): the HTML as sent for a message (links, pixel).
+    track: Callable[[MessageRecord, str], str] | None = None
 
 
 def drop_suppressed(
@@ -192,7 +194,10 @@ async def process(
         error = f"attachment unreadable: {exc}"
         return fail_now(job, message, events, base, error)
     sign = await signer_of(message, ctx)
-    mime = mime_for(message, rendered, attachments, ctx, sign)
+    sent = rendered  # the stored copy stays as rendered; the MIME carries the tracked HTML
+    if message.tracking and ctx.track is not None:  # issue 18
+        sent = msgspec.structs.replace(rendered, html=ctx.track(message, rendered.html))
+    mime = mime_for(message, sent, attachments, ctx, sign)
     return await send_and_record(
         job, message, recipients, routing, mime, rendered, events, base, ctx
     )

@@ -8,6 +8,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from iep_appliance.domain.templates import TemplateRef
+from iep_appliance.domain.tracking import TrackingOptions
+
 Priority = Literal["high", "normal", "low"]
 PRIORITY_RANK: dict[str, int] = {"high": 0, "normal": 1, "low": 2}
 Scope = Literal["send", "read", "admin"]
@@ -96,6 +99,9 @@ class TenantSettings(msgspec.Struct, frozen=True, rename="camel", forbid_unknown
     routing: Routing = Routing()
     # One-click unsubscribe headers on every send that does not say (DESIGN §10.3).
     unsubscribe: bool = False
+    # ---- templates and tracking (issue 18, DESIGN §10.5): defaults of sends that do not say
+    tracking: TrackingOptions = TrackingOptions()
+    strict_variables: bool = False
 
 
 class Tenant(msgspec.Struct, frozen=True):
@@ -166,7 +172,10 @@ class SendRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fi
             description="Sender: an address string or `{email, name}`; its domain must be allowed."
         ),
     ] = msgspec.field(name="from")
-    subject: Annotated[str, msgspec.Meta(description="Subject template (Handlebars).")]
+    subject: Annotated[
+        str,
+        msgspec.Meta(description="Subject template (Handlebars); omitted with a `template`."),
+    ] = ""
     html_body: Annotated[
         str,
         msgspec.Meta(
@@ -210,6 +219,25 @@ class SendRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fi
             description="Add one-click unsubscribe headers (List-Unsubscribe, RFC 8058);"
             " the tenant's `unsubscribe` setting when absent."
         ),
+    ] = None
+    # ---- templates and tracking (issue 18, DESIGN §10.5)
+    template: Annotated[
+        TemplateRef | None,
+        msgspec.Meta(
+            description="A stored template `{id, version?}` (latest when no version), instead"
+            " of `subject`, `htmlBody` and `textBody`."
+        ),
+    ] = None
+    strict_variables: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description="A variable the template uses but `variables` lacks is a 422 naming"
+            " it; the tenant's `strictVariables` setting when absent."
+        ),
+    ] = None
+    tracking: Annotated[
+        TrackingOptions | None,
+        msgspec.Meta(description="Open and click tracking; the tenant's `tracking` when absent."),
     ] = None
 
 
@@ -264,6 +292,11 @@ class NewMessage(msgspec.Struct, frozen=True):
     raw_mime: bytes | None = None
     # One-click unsubscribe headers (DESIGN §10.3): the send's `unsubscribe`, else the tenant's.
     unsubscribe: bool = False
+    # Issue 18: the stored template it was made from (its sources are copied above) and the
+    # tracking bits (1 opens, 2 clicks; domain/tracking.py).
+    template_id: str | None = None
+    template_version: int | None = None
+    tracking: int = 0
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -322,6 +355,9 @@ class MessageRecord(msgspec.Struct, frozen=True):
     kind: str = "structured"  # structured | raw_mime
     unsubscribe: bool = False  # add List-Unsubscribe headers (DESIGN §10.3)
     raw_mime: bytes | None = None  # a raw_mime message's MIME; loaded for sending only
+    template_id: str | None = None  # issue 18: the stored template it was made from
+    template_version: int | None = None
+    tracking: int = 0  # 1 opens, 2 clicks (domain/tracking.py)
 
 
 ORIGINS: tuple[str, ...] = ("api", "smtp", "resend", "postmark")

@@ -40,6 +40,7 @@ from iep_appliance.domain.models import (
     Tenant,
 )
 from iep_appliance.domain.queues import job_rank
+from iep_appliance.domain.tracking import flags_of
 from iep_appliance.domain.validation import (
     DEFAULT_MAX_VARIABLE_DEPTH,
     ValidSend,
@@ -47,6 +48,7 @@ from iep_appliance.domain.validation import (
     validate_send,
 )
 from iep_appliance.services.queues import QueueService
+from iep_appliance.services.templates import TemplateService, template_extra
 from iep_appliance.store.base import Store
 
 _decoder = msgspec.json.Decoder(SendRequest)
@@ -78,6 +80,8 @@ def decode_send(body: bytes) -> SendRequest:
 def body_hash(req: SendRequest) -> str:
     """Same request, same hash, wherever the idempotency key came from."""
     canonical = msgspec.structs.replace(req, idempotency_key=None)
+    if req.template is not None:  # by template: the reference counts, not the sources in place
+        canonical = msgspec.structs.replace(canonical, subject="", html_body="", text_body=None)
     return hashlib.sha256(_encoder.encode(canonical)).hexdigest()
 
 
@@ -111,6 +115,7 @@ class MessageService:
         self._contexts: dict[str, TenantContext] = {}
         self.accept_hooks: list[Callable[[Principal, int], Any]] = []
         self.on_accepted: list[Callable[[str, int], None]] = []
+        self.templates: TemplateService | None = None  # issue 18: sends by stored template
 
     # ---- tenant rules, cached ---------------------------------------------------------------
 
@@ -157,6 +162,11 @@ class MessageService:
                 )
             req = msgspec.structs.replace(req, idempotency_key=idempotency_header)
         ctx = await self.context(principal.tenant_id)
+        template_fields: dict[str, Any] = {}
+        settings = ctx.tenant.settings  # issue 18: a stored template, strictVariables
+        if self.templates and (req.template or req.strict_variables or settings.strict_variables):
+            req, found = await self.templates.prepare_send(principal.tenant_id, req, settings)
+            template_fields = template_extra(found)
         try:
             valid = validate_send(
                 req,
@@ -171,7 +181,15 @@ class MessageService:
         message_id = self.clock.new_id()
         stored = await self.store_attachments(principal.tenant_id, message_id, valid)
         msg = self.new_message(
-            principal, ctx.tenant, req, valid, message_id, stored, queue=queue, origin=origin
+            principal,
+            ctx.tenant,
+            req,
+            valid,
+            message_id,
+            stored,
+            queue=queue,
+            origin=origin,
+            **template_fields,
         )
         try:
             result = await (write or self.store.accept_message)(principal.tenant_id, msg)
@@ -243,6 +261,7 @@ class MessageService:
             sandbox=principal.sandbox or tenant.settings.sandbox,
             queue=req.queue or "default",
             unsubscribe=wants_unsubscribe(req.unsubscribe, req.metadata, tenant.settings),
+            tracking=flags_of(req.tracking, tenant.settings.tracking),  # issue 18
             **extra,
         )
 

@@ -55,9 +55,11 @@ from iep_appliance.domain.webhooks import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from iep_appliance.store.protocols.templates import TemplateStore  # issue 18
+from iep_appliance.store.protocols.tracking import TrackingStore  # issue 18
 
 
-class Store(Protocol):
+class Store(TemplateStore, TrackingStore, Protocol):
     # ---- lifecycle
     async def open(self) -> None:
         """Create the database if needed, apply migrations, start the writer."""

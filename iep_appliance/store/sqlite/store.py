@@ -30,6 +30,8 @@ from iep_appliance.store.sqlite.db import Database
 from iep_appliance.store.sqlite.migrate import migrate
 from iep_appliance.store.sqlite.outbox import OutboxVerbs
 from iep_appliance.store.sqlite.store_base import StoreBase
+from iep_appliance.store.sqlite.templates import TemplateVerbs  # issue 18
+from iep_appliance.store.sqlite.tracking import TrackingVerbs  # issue 18
 from iep_appliance.store.sqlite.verbs_deliverability import DeliverabilityVerbs
 from iep_appliance.store.sqlite.verbs_operations import OperationsVerbs
 from iep_appliance.store.sqlite.verbs_tenant import TenantServiceVerbs
@@ -45,6 +47,8 @@ READY_PROBE_BYTES = 64 * 1024
 
 
 class SqliteStore(
+    TemplateVerbs,  # issue 18
+    TrackingVerbs,  # issue 18
     DeliverabilityVerbs,
     TenantServiceVerbs,
     WorkflowVerbs,
