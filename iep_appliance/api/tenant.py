@@ -12,6 +12,7 @@ from litestar.params import JSONBody
 
 from iep_appliance.api.auth import needs
 from iep_appliance.domain.models import AttachmentLimits, Principal, RateLimits, Routing, Tenant
+from iep_appliance.domain.tracking import TrackingOptions
 from iep_appliance.runtime import Runtime
 
 
@@ -39,6 +40,14 @@ class TenantView(msgspec.Struct, frozen=True, rename="camel"):
             " `unsubscribe` itself."
         ),
     ] = False
+    tracking: Annotated[
+        TrackingOptions,
+        msgspec.Meta(description="Open/click tracking of sends that do not set `tracking`."),
+    ] = TrackingOptions()
+    strict_variables: Annotated[
+        bool,
+        msgspec.Meta(description="`strictVariables` of sends that do not set it (issue 18)."),
+    ] = False
 
 
 def _rt(request: Request) -> Runtime:
@@ -56,6 +65,8 @@ def view(t: Tenant) -> TenantView:
         attachments=t.settings.attachments,
         routing=t.settings.routing,
         unsubscribe=t.settings.unsubscribe,
+        tracking=t.settings.tracking,
+        strict_variables=t.settings.strict_variables,
     )
 
 
