@@ -21,6 +21,8 @@ EVENTS: tuple[str, ...] = (
     "message.complained",  # issue 16: an ARF complaint came back
     "message.unsubscribed",  # issue 16: one-click or mailto unsubscribe
     "tenant.paused",  # issue 16: the tenant's sending was held for its reputation
+    "message.opened",  # issue 18: the tracking pixel was fetched
+    "message.clicked",  # issue 18: a tracked link was followed
 )
 # How an endpoint's deliveries look: IEP's own body and headers, or Resend's events signed
 # with `svix-*` headers (DESIGN §10.2).
