@@ -24,6 +24,8 @@ NAV: tuple[tuple[str, str], ...] = (
     ("Tenants", "/admin/tenants"),
     ("Queue", "/admin/queue"),
     ("SMTP & APIs", "/admin/connect"),  # how a product connects (issue 15)
+    ("Templates", "/admin/templates"),  # stored templates (issue 18)
+    ("Engagement", "/admin/engagement"),  # opens and clicks (issue 18)
 )
 # Shown to admins only, after NAV.
 ADMIN_NAV: tuple[tuple[str, str], ...] = (("Users", "/admin/users"),)

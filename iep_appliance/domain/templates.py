@@ -7,6 +7,7 @@ never by matching `{{…}}` with a regex: `{{#each items}}{{title}}{{/each}}` us
 is the outer scope's `name`, and helpers (`{{lookup map key}}`) use their arguments.
 """
 
+import difflib
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -238,3 +239,29 @@ def version_of(
         created_at=now,
         template_created_at=now,
     )
+
+
+# ---- what changed between two versions (the dashboard's history) -------------------------
+
+
+def version_diff(old: TemplateVersion, new: TemplateVersion) -> list[tuple[str, str]]:
+    """A unified diff of two versions' parts as (kind, line): kind is `hunk`, `add`, `del`
+    or `same`; [] when nothing changed."""
+
+    def lines(v: TemplateVersion) -> list[str]:
+        out = [f"name: {v.name}", f"subject: {v.subject}", "htmlBody:"]
+        out += v.html_body.splitlines() or [""]
+        if v.text_body is not None:
+            out += ["textBody:", *(v.text_body.splitlines() or [""])]
+        return out
+
+    diff = difflib.unified_diff(
+        lines(old), lines(new), f"version {old.version}", f"version {new.version}", lineterm=""
+    )
+    out: list[tuple[str, str]] = []
+    for line in diff:
+        if line.startswith(("---", "+++")):
+            continue
+        kind = {"@": "hunk", "+": "add", "-": "del"}.get(line[:1], "same")
+        out.append((kind, line))
+    return out
