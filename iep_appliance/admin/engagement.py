@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, get
+from litestar.response import Response
 
 from iep_appliance.admin.chart import Chart, daily_chart, hourly_chart
 from iep_appliance.admin.templates import page
@@ -35,7 +36,7 @@ def _label(start: str, by_day: bool) -> str:
 
 
 @get("/engagement")
-async def show(request: Request[Any, Any, Any]) -> Any:
+async def show(request: Request[Any, Any, Any]) -> Response[Any]:
     tenants = await operators(request).tenants()
     chosen = request.query_params.get("tenant") or (tenants[0].id if tenants else "")
     tenant = next((t for t in tenants if chosen in (t.id, t.slug)), None)

@@ -58,7 +58,7 @@ def _fields_of(v: Any) -> dict[str, str]:
 
 
 @get("/templates")
-async def list_templates(request: Request[Any, Any, Any]) -> Any:
+async def list_templates(request: Request[Any, Any, Any]) -> Response[Any]:
     rows = []
     tenants = await operators(request).tenants()
     for tenant in tenants:
@@ -82,7 +82,7 @@ async def _editor(
     errors: list[FieldError] | None = None,
     status: int = 200,
     notice: str = "",
-) -> Any:
+) -> Response[Any]:
     tenant = await operators(request).tenant(tenant_id)
     service = rt(request).templates
     versions: list[Any] = []
@@ -124,19 +124,21 @@ async def _domains(request: Request[Any, Any, Any], tenant_id: str) -> list[str]
 
 
 @get("/templates/new")
-async def new_from_list(request: Request[Any, Any, Any]) -> Any:
+async def new_from_list(request: Request[Any, Any, Any]) -> Response[Any]:
     """The list page's "New template" form: the editor of the chosen tenant."""
     tenant_id = request.query_params.get("tenant", "")
     return Redirect(path=f"/admin/tenants/{tenant_id}/templates/new", status_code=303)
 
 
 @get("/tenants/{tenant_id:str}/templates/new")
-async def new_template(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Any:
+async def new_template(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Response[Any]:
     return await _editor(request, tenant_id, None)
 
 
 @post("/tenants/{tenant_id:str}/templates", status_code=303)
-async def create_template(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Any:
+async def create_template(
+    request: Request[Any, Any, Any], tenant_id: FromPath[str]
+) -> Response[Any]:
     await operators(request).tenant(tenant_id)
     body, fields, errors = _draft(await request.form())
     try:
@@ -152,14 +154,14 @@ async def create_template(request: Request[Any, Any, Any], tenant_id: FromPath[s
 @get("/tenants/{tenant_id:str}/templates/{template_id:str}")
 async def show_template(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], template_id: FromPath[str]
-) -> Any:
+) -> Response[Any]:
     return await _editor(request, tenant_id, template_id)
 
 
 @post("/tenants/{tenant_id:str}/templates/{template_id:str}", status_code=303)
 async def save_template(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], template_id: FromPath[str]
-) -> Any:
+) -> Response[Any]:
     await operators(request).tenant(tenant_id)
     body, fields, errors = _draft(await request.form())
     try:
@@ -177,7 +179,7 @@ async def save_template(
 @post("/tenants/{tenant_id:str}/templates/{template_id:str}/delete", status_code=303)
 async def delete_template(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], template_id: FromPath[str]
-) -> Any:
+) -> Response[Any]:
     await rt(request).templates.delete(tenant_id, template_id)
     return Redirect(path="/admin/templates?notice=deleted", status_code=303)
 
@@ -216,7 +218,7 @@ def _esc(value: str) -> str:
 @post("/tenants/{tenant_id:str}/templates/{template_id:str}/test", status_code=200)
 async def send_test(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], template_id: FromPath[str]
-) -> Any:
+) -> Response[Any]:
     """A real send of the version shown, with its sample variables, to one address."""
     form = await request.form()
     await operators(request).tenant(tenant_id)

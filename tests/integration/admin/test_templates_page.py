@@ -25,7 +25,8 @@ async def test_create_edit_diff_preview_and_test_send(
     appliance: Appliance, admin: Operator
 ) -> None:
     tid = await _tenant_id(appliance)
-    assert (await admin.page("/admin/templates")).status_code == 200
+    listing = await admin.page("/admin/templates")
+    assert listing.status_code == 200 and listing.headers["content-type"].startswith("text/html")
     editor = await admin.page(f"/admin/tenants/{tid}/templates/new")
     assert editor.status_code == 200 and 'sandbox=""' in editor.text
     made = await admin.post(f"/admin/tenants/{tid}/templates", DRAFT)
@@ -107,6 +108,6 @@ async def test_the_engagement_page_charts_opens_and_clicks(
     for kind, url in (("open", None), ("open", None), ("click", "https://x.example/")):
         await store.record_engagement(EngagementHit(tid, message_id, kind, "UA", None, url))
     page = await admin.page(f"/admin/engagement?tenant={tid}")
-    assert page.status_code == 200
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "<strong>2</strong> opens (1 unique" in page.text
     assert "2 opens (1 unique)" in page.text and "1 clicks (1 unique)" in page.text
