@@ -185,3 +185,20 @@ async def test_a_tracked_message_is_found_by_id_alone(
     assert found is not None and found.tenant_id == tenant.id
     assert (found.tracking, found.template_id, found.template_version) == (2, "t", 4)
     assert await store.tracked_message(clock.new_id()) is None
+
+
+async def test_purging_a_message_purges_its_engagement(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    from tests.contract.test_store import completion
+
+    message_id = await accept(store, tenant, clock, tracking=1)
+    [job] = await claim_all(store, clock)
+    await store.finish_sends([completion(job, "sent")])
+    start = ids.iso(clock.now())
+    await store.record_engagement(hit(tenant, message_id, "open"))
+    clock.advance(3600)
+    cutoff = ids.iso(clock.now())
+    step = await store.purge_messages_step(tenant.id, cutoff, None, 100)
+    assert step.counts["messages"] == 1
+    assert await store.engagement_stats(tenant.id, start, cutoff, 13) == []
