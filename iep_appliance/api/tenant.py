@@ -65,8 +65,8 @@ def view(t: Tenant) -> TenantView:
         attachments=t.settings.attachments,
         routing=t.settings.routing,
         unsubscribe=t.settings.unsubscribe,
-        tracking=t.settings.tracking,
-        strict_variables=t.settings.strict_variables,
+        tracking=t.settings.content.tracking,
+        strict_variables=t.settings.content.strict_variables,
     )
 
 

@@ -8,8 +8,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from iep_appliance.domain.templates import TemplateRef
-from iep_appliance.domain.tracking import TrackingOptions
+from iep_appliance.domain import templates as t18  # issue 18: templates and tracking
 
 Priority = Literal["high", "normal", "low"]
 PRIORITY_RANK: dict[str, int] = {"high": 0, "normal": 1, "low": 2}
@@ -99,9 +98,7 @@ class TenantSettings(msgspec.Struct, frozen=True, rename="camel", forbid_unknown
     routing: Routing = Routing()
     # One-click unsubscribe headers on every send that does not say (DESIGN §10.3).
     unsubscribe: bool = False
-    # ---- templates and tracking (issue 18, DESIGN §10.5): defaults of sends that do not say
-    tracking: TrackingOptions = TrackingOptions()
-    strict_variables: bool = False
+    content: t18.ContentDefaults = t18.ContentDefaults()  # issue 18: tracking, strictVariables
 
 
 class Tenant(msgspec.Struct, frozen=True):
@@ -172,10 +169,7 @@ class SendRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fi
             description="Sender: an address string or `{email, name}`; its domain must be allowed."
         ),
     ] = msgspec.field(name="from")
-    subject: Annotated[
-        str,
-        msgspec.Meta(description="Subject template (Handlebars); omitted with a `template`."),
-    ] = ""
+    subject: Annotated[str, msgspec.Meta(description="Subject template (Handlebars).")] = ""
     html_body: Annotated[
         str,
         msgspec.Meta(
@@ -220,25 +214,9 @@ class SendRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fi
             " the tenant's `unsubscribe` setting when absent."
         ),
     ] = None
-    # ---- templates and tracking (issue 18, DESIGN §10.5)
-    template: Annotated[
-        TemplateRef | None,
-        msgspec.Meta(
-            description="A stored template `{id, version?}` (latest when no version), instead"
-            " of `subject`, `htmlBody` and `textBody`."
-        ),
-    ] = None
-    strict_variables: Annotated[
-        bool | None,
-        msgspec.Meta(
-            description="A variable the template uses but `variables` lacks is a 422 naming"
-            " it; the tenant's `strictVariables` setting when absent."
-        ),
-    ] = None
-    tracking: Annotated[
-        TrackingOptions | None,
-        msgspec.Meta(description="Open and click tracking; the tenant's `tracking` when absent."),
-    ] = None
+    template: t18.TemplateField = None  # issue 18 (DESIGN §10.5): templates and tracking
+    strict_variables: t18.StrictVariablesField = None
+    tracking: t18.Tracking = None
 
 
 # ---- what the store keeps -------------------------------------------------------------------
@@ -292,11 +270,9 @@ class NewMessage(msgspec.Struct, frozen=True):
     raw_mime: bytes | None = None
     # One-click unsubscribe headers (DESIGN §10.3): the send's `unsubscribe`, else the tenant's.
     unsubscribe: bool = False
-    # Issue 18: the stored template it was made from (its sources are copied above) and the
-    # tracking bits (1 opens, 2 clicks; domain/tracking.py).
-    template_id: str | None = None
+    template_id: str | None = None  # issue 18: its stored template (sources copied above)
     template_version: int | None = None
-    tracking: int = 0
+    tracking: int = 0  # 1 opens, 2 clicks (domain/tracking.py)
 
 
 class Accepted(msgspec.Struct, frozen=True):

@@ -24,7 +24,11 @@ def with_template(req: SendRequest, version: TemplateVersion) -> SendRequest:
 
 
 def strict(req: SendRequest, settings: TenantSettings) -> bool:
-    return req.strict_variables if req.strict_variables is not None else settings.strict_variables
+    return (
+        req.strict_variables
+        if req.strict_variables is not None
+        else settings.content.strict_variables
+    )
 
 
 @functools.lru_cache(maxsize=1024)

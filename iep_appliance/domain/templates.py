@@ -23,6 +23,7 @@ from iep_appliance.domain.render import (
     render,
     variables_depth_exceeds,
 )
+from iep_appliance.domain.tracking import TrackingField, TrackingOptions
 
 MAX_NAME = 200
 MAX_SUBJECT = 998
@@ -37,6 +38,31 @@ class TemplateRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         Annotated[int, msgspec.Meta(ge=1)] | None,
         msgspec.Meta(description="Its version; the latest when absent."),
     ] = None
+
+
+class ContentDefaults(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    """A tenant's defaults for the sends that do not say (TenantSettings.content)."""
+
+    tracking: TrackingOptions = TrackingOptions()
+    strict_variables: bool = False
+
+
+# The send's fields (SendRequest, domain/models.py); Tracking from domain/tracking.py.
+Tracking = TrackingField
+TemplateField = Annotated[
+    TemplateRef | None,
+    msgspec.Meta(
+        description="A stored template `{id, version?}` (latest when no version), instead of"
+        " `subject`, `htmlBody` and `textBody`."
+    ),
+]
+StrictVariablesField = Annotated[
+    bool | None,
+    msgspec.Meta(
+        description="A variable the template uses but `variables` lacks is a 422 naming it;"
+        " the tenant's `strictVariables` setting when absent."
+    ),
+]
 
 
 class TemplateBody(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):

@@ -98,7 +98,10 @@ def _content_defaults(
 ) -> TenantSettings:
     if "strictVariables" in body:
         if isinstance(body["strictVariables"], bool):
-            settings = msgspec.structs.replace(settings, strict_variables=body["strictVariables"])
+            content = msgspec.structs.replace(
+                settings.content, strict_variables=body["strictVariables"]
+            )
+            settings = msgspec.structs.replace(settings, content=content)
         else:
             errors.append(FieldError("strictVariables", "must be true or false"))
     if "tracking" in body:
@@ -106,7 +109,7 @@ def _content_defaults(
         if not isinstance(given, dict):
             errors.append(FieldError("tracking", "must be an object"))
             return settings
-        merged = {**msgspec.to_builtins(settings.tracking)}
+        merged = {**msgspec.to_builtins(settings.content.tracking)}
         for key, value in given.items():
             if key not in ("opens", "clicks"):
                 errors.append(FieldError(f"tracking.{key}", "is not a known field"))
@@ -114,7 +117,8 @@ def _content_defaults(
                 errors.append(FieldError(f"tracking.{key}", "must be true or false"))
             else:
                 merged[key] = value
-        settings = msgspec.structs.replace(settings, tracking=TrackingOptions(**merged))
+        content = msgspec.structs.replace(settings.content, tracking=TrackingOptions(**merged))
+        settings = msgspec.structs.replace(settings, content=content)
     return settings
 
 

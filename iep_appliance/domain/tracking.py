@@ -62,6 +62,13 @@ class TrackingOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ] = False
 
 
+# The send's field (SendRequest, domain/models.py).
+TrackingField = Annotated[
+    TrackingOptions | None,
+    msgspec.Meta(description="Open and click tracking; the tenant's `tracking` when absent."),
+]
+
+
 def flags_of(options: TrackingOptions | None, default: TrackingOptions) -> int:
     """The message's tracking bits (1 opens, 2 clicks): the send's, else the tenant's."""
     chosen = options if options is not None else default

@@ -164,7 +164,9 @@ class MessageService:
         ctx = await self.context(principal.tenant_id)
         template_fields: dict[str, Any] = {}
         settings = ctx.tenant.settings  # issue 18: a stored template, strictVariables
-        if self.templates and (req.template or req.strict_variables or settings.strict_variables):
+        if self.templates and (
+            req.template or req.strict_variables or settings.content.strict_variables
+        ):
             req, found = await self.templates.prepare_send(principal.tenant_id, req, settings)
             template_fields = template_extra(found)
         try:
@@ -261,7 +263,7 @@ class MessageService:
             sandbox=principal.sandbox or tenant.settings.sandbox,
             queue=req.queue or "default",
             unsubscribe=wants_unsubscribe(req.unsubscribe, req.metadata, tenant.settings),
-            tracking=flags_of(req.tracking, tenant.settings.tracking),  # issue 18
+            tracking=flags_of(req.tracking, tenant.settings.content.tracking),  # issue 18
             **extra,
         )
 

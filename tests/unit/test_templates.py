@@ -8,6 +8,7 @@ from iep_appliance.domain.models import SendRequest, TenantSettings
 from iep_appliance.domain.render import RenderLimits
 from iep_appliance.domain.template_sends import check_variables, strict, with_template
 from iep_appliance.domain.templates import (
+    ContentDefaults,
     TemplateBody,
     TemplateRef,
     check_body,
@@ -142,7 +143,7 @@ def test_strict_variables_names_each_missing_one() -> None:
 
 
 def test_strict_is_the_send_s_else_the_tenant_s() -> None:
-    on = TenantSettings(strict_variables=True)
+    on = TenantSettings(content=ContentDefaults(strict_variables=True))
     assert strict(send(), on) is True
     assert strict(send(strict_variables=False), on) is False
     assert strict(send(), TenantSettings()) is False

@@ -11,8 +11,8 @@ from tests.support.smtp_sink import SmtpSink
 from tests.support.waiting import wait_until
 
 SHAPE = {
-    "id", "slug", "name", "active", "sandbox", "rateLimits", "attachments", "routing", "unsubscribe",
-    "tracking", "strictVariables",  # issue 18
+    "id", "slug", "name", "active", "sandbox", "rateLimits", "attachments", "routing",
+    "unsubscribe", "tracking", "strictVariables",  # the last two: issue 18
 }  # fmt: skip
 
 
