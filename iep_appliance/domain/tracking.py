@@ -138,8 +138,12 @@ def read_token(key: bytes, token: str) -> tuple[str, str, int] | None:
 
 
 def _trackable(url: str) -> bool:
-    low = url.strip().lower()
-    return low.startswith(("http://", "https://")) and len(low) > 8
+    """An absolute http(s) URL without spaces or control characters (a redirect's Location
+    must never carry CR/LF)."""
+    low = url.lower()
+    if not low.startswith(("http://", "https://")) or len(low) <= 8:
+        return False
+    return not any(c <= " " or c == "\x7f" for c in url)
 
 
 def _href_of(tag: str) -> tuple[re.Match[str] | None, str]:

@@ -1,6 +1,6 @@
 """Stored templates: the use cases behind /v1/templates, the dashboard's editor and a send by
-`template`. Versions are immutable, so a pinned version is cached for good and the latest
-for `cache_ttl` seconds (dropped at once by an update or delete made here)."""
+`template`. A send's template version is cached for `cache_ttl` seconds (dropped at once by
+an update or delete made here; another process's shows within the TTL)."""
 
 from typing import Any
 
@@ -126,7 +126,7 @@ class TemplateService:
         key = (tenant_id, template_id, version)
         hit = self._cache.get(key)
         now = self.clock.monotonic()
-        if hit is not None and (version is not None or now - hit[1] < self.cache_ttl):
+        if hit is not None and now - hit[1] < self.cache_ttl:  # a delete elsewhere shows
             return hit[0]
         found = await self.store.get_template(tenant_id, template_id, version)
         if found is None:

@@ -53,7 +53,10 @@ HTML = (
     '<a href="tel:+123">call</a><a href="#top">top</a><a href="/relative">rel</a>'
     '<a data-iep-notrack href="https://skip.example/">skip</a>'
     "<a class='b' href='http://plain.example/'>plain</a>"
-    "<a href=https://bare.example/z>bare</a></p></body></html>"
+    "<a href=https://bare.example/z>bare</a>"
+    '<a href="https://x.example/a\r\nSet-Cookie: y=1">crlf</a>'
+    '<a href="https://x.example/a b">space</a>'
+    "</p></body></html>"
 )
 
 
