@@ -95,7 +95,7 @@ def bench_iep(duration: int, connections: int, workdir: Path, paused: bool) -> d
         server.stop()
 
 
-# ---- issue 18: a send by stored template with open/click tracking against the same send inline
+# ---- a send by stored template with open/click tracking against the same send inline
 
 
 def content_body(template_id: str) -> dict:

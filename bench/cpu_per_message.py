@@ -9,7 +9,7 @@ with bench/accept.py's body, and prints accepted/s and µs of server CPU per mes
     PYTHONPATH=TREE python -m bench.cpu_per_message TREE live       # + outbox delivery
     PYTHONPATH=TREE python -m bench.cpu_per_message TREE live nodkim  # `[dkim] sign = false`
     PYTHONPATH=TREE python -m bench.cpu_per_message TREE live content  # by stored template,
-                                                    # tracking opens and clicks (issue 18)
+                                                    # tracking opens and clicks
 """
 
 import json
@@ -52,7 +52,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/v1/messages"
         headers = {"x-api-key": key}
         body = json.dumps(BODY)
-        if "content" in options:  # issue 18: the same content as a stored template, tracked
+        if "content" in options:  # the same content as a stored template, tracked
             import httpx
 
             made = httpx.post(

@@ -15,7 +15,7 @@ In one run, against one `smtp-sink` on loopback (bench/_sink.py):
     python -m bench.deliver --n 2000 --backlog 4000 --skip-django
     python -m bench.deliver --repeat 3             # median of three runs of each figure
     python -m bench.deliver --dkim-compare --skip-django   # + end to end with DKIM off / RSA
-                                                           #   / Ed25519 (same run, issue 16)
+                                                           #   / Ed25519 (same run)
 
 The load generator is a small asyncio HTTP/1.1 client (`python -m bench.deliver post ...`):
 pre-encoded requests over keep-alive sockets cost a few µs each, so on this 2-core machine it
@@ -242,7 +242,7 @@ def iep_end_to_end(
     content: bool = False,
 ) -> dict[str, Any]:
     label = ("with textBody" if with_text else "without textBody") + f", DKIM {dkim}"
-    if content:  # issue 18: by stored template, tracking opens and clicks
+    if content:  # by stored template, tracking opens and clicks
         label += ", stored template + tracking"
     runs = len(list(tmp.glob("iep-e2e-*")))
     workdir = tmp / f"iep-e2e-{'text' if with_text else 'html'}-{dkim}-{int(content)}-{runs}"
@@ -335,7 +335,7 @@ def run(opts: argparse.Namespace) -> None:
             runs.sort(key=lambda r: r.get("msgs_per_s") or r.get("end_to_end_per_s") or 0)
             results[name] = runs[len(runs) // 2]
 
-        if opts.content_compare:  # issue 18: alternating, so drift hits both alike
+        if opts.content_compare:  # alternating, so drift hits both alike
             content_runs: dict[str, list[dict[str, Any]]] = {"content_0": [], "content_1": []}
             for _ in range(opts.repeat):
                 for variant in (False, True):
@@ -421,7 +421,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--content-compare",
         action="store_true",
-        help="only IEP end to end inline vs by stored template with tracking (issue 18)",
+        help="only IEP end to end inline vs by stored template with tracking",
     )
     parser.add_argument(
         "--dkim-compare", action="store_true", help="end to end with DKIM off, RSA and Ed25519"

@@ -9,8 +9,9 @@ from litestar import Request, get
 from litestar.response import Response
 
 from iep_appliance.admin.chart import Chart, daily_chart, hourly_chart
+from iep_appliance.admin.context import services
 from iep_appliance.admin.templates import page
-from iep_appliance.admin.tenant_page import operators, rt
+from iep_appliance.admin.tenant_page import operators
 
 # What the chart's two bar kinds stand for here (and their colours: queued, sent).
 _AS = {"queued": ("opens", "uniqueOpens"), "sent": ("clicks", "uniqueClicks")}
@@ -43,7 +44,7 @@ async def show(request: Request[Any, Any, Any]) -> Response[Any]:
     charts = []
     totals: dict[str, int] = {}
     if tenant is not None:
-        service = rt(request).tracking
+        service = services(request).tracking
         hours = await service.engagement(tenant.id, {"groupBy": "hour"})
         days = await service.engagement(tenant.id, {"groupBy": "day"})
         totals = days.totals

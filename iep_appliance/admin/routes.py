@@ -95,7 +95,7 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (queue.retry_jobs, "admin"),  # POST /admin/queue/retry (DLQ, bulk)
     (queue.discard_jobs, "admin"),  # POST /admin/queue/discard (DLQ, bulk)
     (connect.show, "viewer"),  # GET  /admin/connect (SMTP & compatible APIs settings)
-    # issue 18: stored templates and engagement
+    # stored templates and engagement
     (stored_templates.list_templates, "viewer"),  # GET  /admin/templates
     (stored_templates.new_template, "viewer"),  # GET  /admin/tenants/{id}/templates/new
     (stored_templates.create_template, "admin"),  # POST /admin/tenants/{id}/templates

@@ -1,4 +1,4 @@
-"""/admin/templates: every tenant's stored templates (issue 18), an editor with a live preview
+"""/admin/templates: every tenant's stored templates, an editor with a live preview
 in the sandboxed iframe (the draft is POSTed to `…/preview`, whose answer is a document of
 its own under the preview CSP of message previews), the version history with a diff, and a
 test send of the version shown with its sample variables. Rules are TemplateService's."""
@@ -10,9 +10,10 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Response
 
+from iep_appliance.admin.context import services
 from iep_appliance.admin.messages import PREVIEW_CSP, PREVIEW_HEAD
 from iep_appliance.admin.templates import page
-from iep_appliance.admin.tenant_page import operators, rt, text
+from iep_appliance.admin.tenant_page import operators, text
 from iep_appliance.domain.errors import FieldError, IEPError, NotFound, ValidationFailed
 from iep_appliance.domain.models import Principal, SendRequest
 from iep_appliance.domain.preview import sanitize_html
@@ -62,7 +63,7 @@ async def list_templates(request: Request[Any, Any, Any]) -> Response[Any]:
     rows = []
     tenants = await operators(request).tenants()
     for tenant in tenants:
-        items, _more = await rt(request).templates.page(tenant.id, 200)
+        items, _more = await services(request).templates.page(tenant.id, 200)
         rows.extend((tenant, v) for v in items)
     return page(
         request,
@@ -84,7 +85,7 @@ async def _editor(
     notice: str = "",
 ) -> Response[Any]:
     tenant = await operators(request).tenant(tenant_id)
-    service = rt(request).templates
+    service = services(request).templates
     versions: list[Any] = []
     shown = diff = None
     if template_id is not None:
@@ -118,7 +119,7 @@ async def _editor(
 async def _domains(request: Request[Any, Any, Any], tenant_id: str) -> list[str]:
     """The tenant's usable sender domains (the test send's `from` default)."""
     try:
-        return sorted((await rt(request).messages.context(tenant_id)).domains)
+        return sorted((await services(request).messages.context(tenant_id)).domains)
     except NotFound:  # a deactivated tenant sends nothing
         return []
 
@@ -144,7 +145,7 @@ async def create_template(
     try:
         if body is None:
             raise ValidationFailed(errors)
-        made = await rt(request).templates.create(tenant_id, body)
+        made = await services(request).templates.create(tenant_id, body)
     except ValidationFailed as exc:
         return await _editor(request, tenant_id, None, fields, exc.errors, status=422)
     path = f"/admin/tenants/{tenant_id}/templates/{made.id}?notice=created"
@@ -167,7 +168,7 @@ async def save_template(
     try:
         if body is None:
             raise ValidationFailed(errors)
-        saved = await rt(request).templates.update(tenant_id, template_id, body)
+        saved = await services(request).templates.update(tenant_id, template_id, body)
     except ValidationFailed as exc:
         return await _editor(request, tenant_id, template_id, fields, exc.errors, status=422)
     path = (
@@ -180,7 +181,7 @@ async def save_template(
 async def delete_template(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], template_id: FromPath[str]
 ) -> Response[Any]:
-    await rt(request).templates.delete(tenant_id, template_id)
+    await services(request).templates.delete(tenant_id, template_id)
     return Redirect(path="/admin/templates?notice=deleted", status_code=303)
 
 
@@ -192,7 +193,7 @@ async def preview(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> 
     try:
         if body is None:
             raise ValidationFailed(errors)
-        rendered = rt(request).templates.render_body(body, None)
+        rendered = services(request).templates.render_body(body, None)
         html = f"<p><strong>{_esc(rendered.subject)}</strong></p><hr>" + sanitize_html(
             rendered.html or f"<pre>{_esc(rendered.text)}</pre>", remote_images=False
         )
@@ -223,7 +224,7 @@ async def send_test(
     form = await request.form()
     await operators(request).tenant(tenant_id)
     version = text(form, "version")
-    found = await rt(request).templates.get(
+    found = await services(request).templates.get(
         tenant_id, template_id, int(version) if version.isdigit() else None
     )
     principal = Principal(tenant_id=tenant_id, key_id="dashboard", scopes=frozenset({"send"}))
@@ -235,7 +236,7 @@ async def send_test(
             variables=found.sample_variables,
             metadata={"category": "template-test"},
         )
-        accepted = await rt(request).messages.accept(principal, req)
+        accepted = await services(request).messages.accept(principal, req)
     except IEPError as exc:
         detail = "; ".join(f"{e.path}: {e.message}" for e in getattr(exc, "errors", [])) or str(exc)
         return await _editor(request, tenant_id, template_id, status=422, notice="",

@@ -14,6 +14,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from iep_appliance import __version__
+from iep_appliance.domain.scopes import ALL_SCOPES
 from iep_appliance.services.keys import ROTATE_GRACE_SECONDS
 
 # (label, href) of the navigation bar; the labels are a contract (DESIGN §4.2).
@@ -24,8 +25,8 @@ NAV: tuple[tuple[str, str], ...] = (
     ("Tenants", "/admin/tenants"),
     ("Queue", "/admin/queue"),
     ("SMTP & APIs", "/admin/connect"),  # how a product connects (issue 15)
-    ("Templates", "/admin/templates"),  # stored templates (issue 18)
-    ("Engagement", "/admin/engagement"),  # opens and clicks (issue 18)
+    ("Templates", "/admin/templates"),  # stored templates
+    ("Engagement", "/admin/engagement"),  # opens and clicks
 )
 # Shown to admins only, after NAV.
 ADMIN_NAV: tuple[tuple[str, str], ...] = (("Users", "/admin/users"),)
@@ -75,6 +76,7 @@ def template_config(directory: Path) -> TemplateConfig[JinjaTemplateEngine]:
         HTMX_JS=HTMX_JS,
         VERSION=__version__,
         ROTATE_GRACE_SECONDS=ROTATE_GRACE_SECONDS,
+        SCOPES=ALL_SCOPES,
     )
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 

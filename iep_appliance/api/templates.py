@@ -13,9 +13,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.templates import TemplateBody, TemplateVersion
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.templates import TemplateService
 
 
 class CreatedView(msgspec.Struct, frozen=True):
@@ -73,10 +74,6 @@ class PreviewView(msgspec.Struct, frozen=True):
     text: Annotated[str, msgspec.Meta(description="The rendered (or derived) text body.")]
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def view(v: TemplateVersion) -> TemplateView:
     return TemplateView(
         id=v.id,
@@ -102,9 +99,12 @@ def view(v: TemplateVersion) -> TemplateView:
     tags=["templates"],
 )
 async def create_template(
-    request: Request, principal: NamedDependency[Principal], data: JSONBody[TemplateBody]
+    request: Request,
+    templates: Injected[TemplateService],
+    principal: NamedDependency[Principal],
+    data: JSONBody[TemplateBody],
 ) -> CreatedView:
-    v = await _rt(request).templates.create(principal.tenant_id, data)
+    v = await templates.create(principal.tenant_id, data)
     return CreatedView(id=v.id, name=v.name, version=v.version)
 
 
@@ -116,11 +116,12 @@ async def create_template(
 )
 async def list_templates(
     request: Request,
+    templates: Injected[TemplateService],
     principal: NamedDependency[Principal],
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> TemplateList:
-    items, more = await _rt(request).templates.page(principal.tenant_id, limit, cursor)
+    items, more = await templates.page(principal.tenant_id, limit, cursor)
     return TemplateList(data=[view(v) for v in items], next_cursor=more)
 
 
@@ -131,9 +132,12 @@ async def list_templates(
     tags=["templates"],
 )
 async def get_template(
-    request: Request, principal: NamedDependency[Principal], template_id: FromPath[str]
+    request: Request,
+    templates: Injected[TemplateService],
+    principal: NamedDependency[Principal],
+    template_id: FromPath[str],
 ) -> TemplateView:
-    return view(await _rt(request).templates.get(principal.tenant_id, template_id))
+    return view(await templates.get(principal.tenant_id, template_id))
 
 
 @put(
@@ -145,11 +149,12 @@ async def get_template(
 )
 async def update_template(
     request: Request,
+    templates: Injected[TemplateService],
     principal: NamedDependency[Principal],
     template_id: FromPath[str],
     data: JSONBody[TemplateBody],
 ) -> TemplateView:
-    return view(await _rt(request).templates.update(principal.tenant_id, template_id, data))
+    return view(await templates.update(principal.tenant_id, template_id, data))
 
 
 @get(
@@ -159,9 +164,12 @@ async def update_template(
     tags=["templates"],
 )
 async def list_versions(
-    request: Request, principal: NamedDependency[Principal], template_id: FromPath[str]
+    request: Request,
+    templates: Injected[TemplateService],
+    principal: NamedDependency[Principal],
+    template_id: FromPath[str],
 ) -> VersionList:
-    found = await _rt(request).templates.versions(principal.tenant_id, template_id)
+    found = await templates.versions(principal.tenant_id, template_id)
     return VersionList(data=[view(v) for v in found])
 
 
@@ -173,11 +181,12 @@ async def list_versions(
 )
 async def get_version(
     request: Request,
+    templates: Injected[TemplateService],
     principal: NamedDependency[Principal],
     template_id: FromPath[str],
     version: FromPath[int],
 ) -> TemplateView:
-    return view(await _rt(request).templates.get(principal.tenant_id, template_id, version))
+    return view(await templates.get(principal.tenant_id, template_id, version))
 
 
 @delete(
@@ -188,9 +197,12 @@ async def get_version(
     tags=["templates"],
 )
 async def delete_template(
-    request: Request, principal: NamedDependency[Principal], template_id: FromPath[str]
+    request: Request,
+    templates: Injected[TemplateService],
+    principal: NamedDependency[Principal],
+    template_id: FromPath[str],
 ) -> None:
-    await _rt(request).templates.delete(principal.tenant_id, template_id)
+    await templates.delete(principal.tenant_id, template_id)
 
 
 @post(
@@ -202,11 +214,12 @@ async def delete_template(
 )
 async def preview_template(
     request: Request,
+    templates: Injected[TemplateService],
     principal: NamedDependency[Principal],
     template_id: FromPath[str],
     data: JSONBody[PreviewBody],
 ) -> PreviewView:
-    service = _rt(request).templates
+    service = templates
     r = await service.preview(principal.tenant_id, template_id, data.variables, data.version)
     return PreviewView(subject=r.subject, html=r.html, text=r.text)
 

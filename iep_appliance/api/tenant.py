@@ -11,9 +11,10 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import AttachmentLimits, Principal, RateLimits, Routing, Tenant
 from iep_appliance.domain.tracking import TrackingOptions
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.tenant_settings import TenantSettingsService
 
 
 class TenantView(msgspec.Struct, frozen=True, rename="camel"):
@@ -46,12 +47,8 @@ class TenantView(msgspec.Struct, frozen=True, rename="camel"):
     ] = TrackingOptions()
     strict_variables: Annotated[
         bool,
-        msgspec.Meta(description="`strictVariables` of sends that do not set it (issue 18)."),
+        msgspec.Meta(description="`strictVariables` of sends that do not set it."),
     ] = False
-
-
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
 
 
 def view(t: Tenant) -> TenantView:
@@ -76,8 +73,12 @@ def view(t: Tenant) -> TenantView:
     summary="The calling tenant and its settings",
     tags=["tenant"],
 )
-async def get_tenant(request: Request, principal: NamedDependency[Principal]) -> TenantView:
-    return view(await _rt(request).tenant_settings.get(principal.tenant_id))
+async def get_tenant(
+    request: Request,
+    tenant_settings: Injected[TenantSettingsService],
+    principal: NamedDependency[Principal],
+) -> TenantView:
+    return view(await tenant_settings.get(principal.tenant_id))
 
 
 @patch(
@@ -90,9 +91,12 @@ async def get_tenant(request: Request, principal: NamedDependency[Principal]) ->
     tags=["tenant"],
 )
 async def patch_tenant(
-    request: Request, principal: NamedDependency[Principal], data: JSONBody[dict[str, Any]]
+    request: Request,
+    tenant_settings: Injected[TenantSettingsService],
+    principal: NamedDependency[Principal],
+    data: JSONBody[dict[str, Any]],
 ) -> TenantView:
-    service = _rt(request).tenant_settings
+    service = tenant_settings
     return view(await service.patch(principal.tenant_id, data, principal.sandbox))
 
 

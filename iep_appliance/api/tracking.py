@@ -12,10 +12,11 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Response
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.errors import NotFound
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.tracking import PIXEL_GIF
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.tracking import TrackingService
 
 _NO_STORE = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer"}
 
@@ -38,18 +39,16 @@ class EngagementView(msgspec.Struct, frozen=True, rename="camel"):
     ] = []
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def _agent(request: Request) -> str:
     return request.headers.get("user-agent", "")
 
 
 @get("/t/o/{token:str}", tags=["tracking"], summary="The open-tracking pixel (`{token}.gif`)",
      description="A 1x1 GIF; records an `opened` event (404 for a token not genuine).")  # fmt: skip
-async def pixel(request: Request, token: FromPath[str]) -> Response[bytes]:
-    if not token.endswith(".gif") or not await _rt(request).tracking.opened(
+async def pixel(
+    request: Request, tracking: Injected[TrackingService], token: FromPath[str]
+) -> Response[bytes]:
+    if not token.endswith(".gif") or not await tracking.opened(
         token.removesuffix(".gif"), _agent(request)
     ):
         raise NotFound("Tracking link not found")
@@ -59,8 +58,10 @@ async def pixel(request: Request, token: FromPath[str]) -> Response[bytes]:
 @get("/t/c/{token:str}", tags=["tracking"], summary="A tracked link: 302 to its URL",
      description="Records a `clicked` event and redirects to the link of that message the"
      " token names; 404 (nothing recorded) for a token that is not genuine.")  # fmt: skip
-async def click(request: Request, token: FromPath[str]) -> Redirect:
-    url = await _rt(request).tracking.clicked(token, _agent(request))
+async def click(
+    request: Request, tracking: Injected[TrackingService], token: FromPath[str]
+) -> Redirect:
+    url = await tracking.clicked(token, _agent(request))
     if url is None:
         raise NotFound("Tracking link not found")
     return Redirect(path=url, status_code=302, headers=_NO_STORE)
@@ -76,13 +77,14 @@ async def click(request: Request, token: FromPath[str]) -> Redirect:
 )
 async def engagement(
     request: Request,
+    tracking: Injected[TrackingService],
     principal: NamedDependency[Principal],
     group_by: Annotated[str | None, QueryParameter(name="groupBy")] = None,
     from_: Annotated[str | None, QueryParameter(name="from")] = None,
     to: FromQuery[str | None] = None,
 ) -> EngagementView:
     params = {"groupBy": group_by, "from": from_, "to": to}
-    found = await _rt(request).tracking.engagement(principal.tenant_id, params)
+    found = await tracking.engagement(principal.tenant_id, params)
     return EngagementView(
         group_by=found.query.group_by,
         from_=found.query.start,

@@ -8,7 +8,7 @@ field (`rateLimits.maxPerMinute`, `routing.primaryProvider`, ...). Objects merge
 
 import re
 from collections.abc import Collection
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgspec
 
@@ -83,13 +83,13 @@ def apply_patch(tenant: Tenant, body: Any, providers: Collection[str]) -> Patche
             settings = msgspec.structs.replace(settings, unsubscribe=body["unsubscribe"])
         else:
             errors.append(FieldError("unsubscribe", "must be true or false"))
-    settings = _content_defaults(body, settings, errors)  # issue 18
+    settings = _content_defaults(body, settings, errors)
     if errors:
         raise ValidationFailed(errors)
     return Patched(name=name, settings=msgspec.structs.replace(settings, **sections))
 
 
-# ---- issue 18: the tenant's defaults for sends that do not say (tracking, strictVariables)
+# ---- the tenant's content defaults for sends that do not say (tracking, strictVariables)
 _FLAGS = ("tracking", "strictVariables")
 
 
@@ -144,7 +144,7 @@ def _unknown(
     return bool(bad)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

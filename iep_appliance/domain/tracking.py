@@ -242,20 +242,31 @@ ENGAGEMENT_COUNTS: tuple[str, ...] = (
 )
 
 
+class EngagementCount(msgspec.Struct, frozen=True):
+    """The store's count of one kind of hit in one bucket (`bucket`: the first characters of
+    the hits' created_at, e.g. `2026-01-02T10` for an hour)."""
+
+    bucket: str
+    kind: str  # open | click
+    hits: int
+    first: int  # hits that were the first by a person
+    bots: int  # hits by a known machine
+
+
 def fill_engagement(
-    starts: list[str], width: int, found: list[tuple[str, str, int, int, int]]
+    starts: list[str], width: int, found: list[EngagementCount]
 ) -> list[tuple[str, dict[str, int]]]:
-    """Zero-filled buckets (start, counts) from the store's (prefix, kind, hits, first, bots)
-    rows: `opens` and `clicks` count every hit, `unique*` the first by a person, `bot*` the
-    machines' (which are in `opens`/`clicks` too)."""
+    """Zero-filled buckets (start, counts) from the store's counts: `opens` and `clicks` count
+    every hit, `unique*` the first by a person, `bot*` the machines' (which are in
+    `opens`/`clicks` too)."""
     buckets = {start: dict.fromkeys(ENGAGEMENT_COUNTS, 0) for start in starts}
     by_prefix = {start[:width]: counts for start, counts in buckets.items()}
-    for prefix, kind, hits, first, bots in found:
-        counts = by_prefix.get(prefix)
-        if counts is None or kind not in ("open", "click"):
+    for row in found:
+        counts = by_prefix.get(row.bucket)
+        if counts is None or row.kind not in ("open", "click"):
             continue
-        noun = "Opens" if kind == "open" else "Clicks"
-        counts[noun.lower()] += hits
-        counts[f"unique{noun}"] += first
-        counts[f"bot{noun}"] += bots
+        noun = "Opens" if row.kind == "open" else "Clicks"
+        counts[noun.lower()] += row.hits
+        counts[f"unique{noun}"] += row.first
+        counts[f"bot{noun}"] += row.bots
     return list(buckets.items())

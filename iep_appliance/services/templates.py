@@ -6,6 +6,7 @@ from typing import Any
 
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
+from iep_appliance.domain.cursors import decode_pair, encode_cursor
 from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.models import SendRequest, TenantSettings
 from iep_appliance.domain.render import Rendered, RenderError, RenderLimits, render
@@ -73,14 +74,9 @@ class TemplateService:
     async def page(
         self, tenant_id: str, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[TemplateVersion], str | None]:
-        from iep_appliance.services.messages import decode_cursor, encode_cursor
-
         if not 1 <= limit <= MAX_PAGE:
             raise ValidationFailed([FieldError("limit", f"must be between 1 and {MAX_PAGE}")])
-        after = decode_cursor(cursor) if cursor else None
-        items = await self.store.list_templates(
-            tenant_id, limit, (after[0], after[1]) if after else None
-        )
+        items = await self.store.list_templates(tenant_id, limit, decode_pair(cursor))
         more = None
         if len(items) == limit:
             more = encode_cursor(items[-1].template_created_at, items[-1].id)

@@ -1,4 +1,4 @@
-"""Stored templates and tracking end to end (issue 18), on the real `iep serve` with a relay
+"""Stored templates and tracking end to end, on the real `iep serve` with a relay
 to a real aiosmtpd sink and a real webhook receiver:
 
 - a send by stored template with open and click tracking arrives with a pixel and tracked

@@ -1,4 +1,4 @@
-"""Stored templates as pure rules (issue 18): the variables a template uses, found by walking
+"""Stored templates as pure rules: the variables a template uses, found by walking
 pybars3's parsed form; what a send lacks; what makes a template refused at create."""
 
 import pytest

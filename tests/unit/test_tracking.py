@@ -1,4 +1,4 @@
-"""Open and click tracking as pure rules (issue 18): tokens, link rewriting, the pixel and
+"""Open and click tracking as pure rules: tokens, link rewriting, the pixel and
 which user agents are machines."""
 
 import uuid
@@ -132,7 +132,10 @@ def test_flags_come_from_the_send_else_the_tenant() -> None:
 
 def test_engagement_buckets_are_zero_filled_and_split_people_from_machines() -> None:
     starts = ["2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z"]
-    rows = [("2026-01-01T11", "open", 3, 1, 2), ("2026-01-01T11", "click", 2, 2, 0)]
+    rows = [
+        tracking.EngagementCount("2026-01-01T11", "open", hits=3, first=1, bots=2),
+        tracking.EngagementCount("2026-01-01T11", "click", hits=2, first=2, bots=0),
+    ]
     out = tracking.fill_engagement(starts, 13, rows)
     assert out[0][1] == dict.fromkeys(tracking.ENGAGEMENT_COUNTS, 0)
     assert out[1][1] == {

@@ -1,4 +1,4 @@
-"""TemplateStore: stored, versioned templates (issue 18, DESIGN §10.5).
+"""TemplateStore: stored, versioned templates (DESIGN §10.5).
 
 A template is a chain of immutable versions; the latest stands for it. Every verb is
 scoped by tenant: another tenant's template id reads as missing.

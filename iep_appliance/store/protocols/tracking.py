@@ -1,9 +1,9 @@
-"""TrackingStore: open and click engagement of tracked messages (issue 18, DESIGN §10.5)."""
+"""TrackingStore: open and click engagement of tracked messages (DESIGN §10.5)."""
 
 from typing import Protocol
 
 from iep_appliance.domain.models import MessageRecord
-from iep_appliance.domain.tracking import EngagementHit
+from iep_appliance.domain.tracking import EngagementCount, EngagementHit
 
 
 class TrackingStore(Protocol):
@@ -18,6 +18,6 @@ class TrackingStore(Protocol):
 
     async def engagement_stats(
         self, tenant_id: str, start: str, end: str, bucket_chars: int
-    ) -> list[tuple[str, str, int, int, int]]:
-        """(bucket prefix of `bucket_chars` characters of created_at, kind, hits, first hits,
-        bot hits) over [start, end)."""
+    ) -> list[EngagementCount]:
+        """Hits, first hits and bot hits by kind and bucket (the first `bucket_chars`
+        characters of created_at) over [start, end)."""

@@ -1,13 +1,14 @@
-"""All SQL for stored templates and their versions (issue 18), and the SqliteStore verbs
-over them (mixed into SqliteStore). A version row is never updated (a trigger refuses it)."""
+"""All SQL for stored templates and their versions (the verbs: store/sqlite/verbs/templates.py).
+A version row is never updated (a trigger refuses it). Runs on the writer thread or a reader;
+never awaits."""
 
 import sqlite3
+from typing import Any
 
 import msgspec
 
 from iep_appliance.domain.templates import TemplateVersion
 from iep_appliance.store.sqlite import rows
-from iep_appliance.store.sqlite.store_base import StoreBase
 
 INSERT_TEMPLATE = (
     "INSERT INTO templates (id, tenant_id, latest_version, created_at, updated_at)"
@@ -43,7 +44,7 @@ DELETE_VERSIONS = "DELETE FROM template_versions WHERE template_id = ? AND tenan
 DELETE_TEMPLATE = "DELETE FROM templates WHERE id = ? AND tenant_id = ?"
 
 
-def _version(row: tuple) -> TemplateVersion:
+def _version(row: tuple[Any, ...]) -> TemplateVersion:
     return TemplateVersion(
         id=row[0],
         tenant_id=row[1],
@@ -119,29 +120,3 @@ def delete(conn: sqlite3.Connection, tenant_id: str, template_id: str) -> bool:
         return False
     conn.execute(DELETE_VERSIONS, (template_id, tenant_id))
     return True
-
-
-class TemplateVerbs(StoreBase):
-    async def create_template(self, first: TemplateVersion) -> TemplateVersion:
-        return await self.db.write(lambda c: create(c, first))
-
-    async def add_template_version(self, next_: TemplateVersion) -> TemplateVersion | None:
-        return await self.db.write(lambda c: add_version(c, next_))
-
-    async def get_template(
-        self, tenant_id: str, template_id: str, version: int | None = None
-    ) -> TemplateVersion | None:
-        return await self.db.read(lambda c: get(c, tenant_id, template_id, version))
-
-    async def list_templates(
-        self, tenant_id: str, limit: int, after: tuple[str, str] | None
-    ) -> list[TemplateVersion]:
-        return await self.db.read(lambda c: page(c, tenant_id, limit, after))
-
-    async def list_template_versions(
-        self, tenant_id: str, template_id: str
-    ) -> list[TemplateVersion]:
-        return await self.db.read(lambda c: versions(c, tenant_id, template_id))
-
-    async def delete_template(self, tenant_id: str, template_id: str) -> bool:
-        return await self.db.write(lambda c: delete(c, tenant_id, template_id))

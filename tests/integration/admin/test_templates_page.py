@@ -1,4 +1,4 @@
-"""The dashboard's template pages and engagement chart (issue 18) over a real Runtime: create
+"""The dashboard's template pages and engagement chart over a real Runtime: create
 from the editor, a new version with the diff of what changed, the preview document of a draft,
 a test send, bad input shown on the page (nothing stored), and viewers may not save."""
 
@@ -16,7 +16,7 @@ DRAFT = {
 
 
 async def _tenant_id(appliance: Appliance) -> str:
-    tenant = await appliance.rt.store.get_tenant_by_slug("default")
+    tenant = await appliance.rt.services.store.get_tenant_by_slug("default")
     assert tenant is not None
     return tenant.id
 
@@ -54,7 +54,7 @@ async def test_create_edit_diff_preview_and_test_send(
         f"{path}/test", {"to": "qa@example.org", "from": "noreply@example.com", "version": "1"}
     )
     assert sent.status_code == 200 and "Test message" in sent.text, sent.text
-    messages, _ = await appliance.rt.messages.list(tid, {})
+    messages, _ = await appliance.rt.services.messages.list(tid, {})
     assert [(m.template_id, m.template_version, m.to) for m in messages] == [
         (template_id, 1, ("qa@example.org",))
     ]
@@ -73,7 +73,7 @@ async def test_a_bad_draft_is_shown_on_the_page_and_nothing_is_stored(
         f"/admin/tenants/{tid}/templates/preview", {**DRAFT, "subject": "{{"}
     )
     assert "Cannot preview" in preview.text
-    assert (await appliance.rt.templates.page(tid))[0] == []
+    assert (await appliance.rt.services.templates.page(tid))[0] == []
 
 
 async def test_a_viewer_sees_templates_but_cannot_save(
@@ -92,7 +92,7 @@ async def test_the_engagement_page_charts_opens_and_clicks(
     appliance: Appliance, admin: Operator
 ) -> None:
     tid = await _tenant_id(appliance)
-    store = appliance.rt.store
+    store = appliance.rt.services.store
     sent = await appliance.client.post(
         "/v1/messages",
         json={

@@ -1,4 +1,4 @@
-"""/v1/templates and sends by template (issue 18, DESIGN §10.5), through the real app over a
+"""/v1/templates and sends by template (DESIGN §10.5), through the real app over a
 real SQLite file: versions, tenant scoping, preview, strictVariables, bad templates refused
 at create, and a message that keeps its copy when its template changes or goes."""
 
@@ -137,7 +137,7 @@ async def test_a_send_by_template_keeps_its_copy_after_updates_and_delete(
     latest = await c.post("/v1/messages", json=by_template(made["id"]), headers=acme.auth)
     assert (await c.delete(f"/v1/templates/{made['id']}", headers=acme.auth)).status_code == 204
 
-    store = appliance.rt.store
+    store = appliance.rt.services.store
     one = await store.get_message(acme.tenant_id, first.json()["messageId"])
     two = await store.get_message(acme.tenant_id, pinned.json()["messageId"])
     three = await store.get_message(acme.tenant_id, latest.json()["messageId"])

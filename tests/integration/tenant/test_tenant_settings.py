@@ -12,7 +12,7 @@ from tests.support.waiting import wait_until
 
 SHAPE = {
     "id", "slug", "name", "active", "sandbox", "rateLimits", "attachments", "routing",
-    "unsubscribe", "tracking", "strictVariables",  # the last two: issue 18
+    "unsubscribe", "tracking", "strictVariables",  # the last two: content defaults
 }  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Open and click tracking through the real app (issue 18, DESIGN §10.5): the message goes to
+"""Open and click tracking through the real app (DESIGN §10.5): the message goes to
 a real SMTP sink, the pixel and tracked links are read from the HTML that arrived, fetched,
 and show up as events, webhooks and engagement counts. A tampered token, or a link index
 that is not one of the message's links, is 404 and records nothing."""
@@ -53,7 +53,7 @@ async def delivered_html(
     await wait_until(lambda: message_id in sink.by_iep_id(), timeout=15)
 
     async def sent() -> bool:
-        found = await appliance.rt.store.get_message(who.tenant_id, message_id)
+        found = await appliance.rt.services.store.get_message(who.tenant_id, message_id)
         return found is not None and found.status == "sent"
 
     await wait_until(sent, timeout=15)
@@ -143,7 +143,7 @@ async def test_a_tampered_token_or_a_link_not_in_the_message_is_404_and_records_
     c = started.client
     token = clicks[0].removeprefix("/t/c/")
     flipped = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
-    key = started.rt.tracking.key
+    key = started.rt.services.tracking.key
     beyond = tracking.click_token(key, message_id, 1)  # genuine, but the message has one link
     as_open = tracking.open_token(key, message_id)
     for path in (
@@ -193,6 +193,6 @@ async def test_a_pixel_of_an_untracked_message_is_404(
 ) -> None:
     acme = await started.tenant("acme")
     message_id, _html = await delivered_html(started, acme, smtp_sink)
-    token = tracking.open_token(started.rt.tracking.key, message_id)
+    token = tracking.open_token(started.rt.services.tracking.key, message_id)
     assert_problem(await started.client.get(f"/t/o/{token}.gif"), 404)
     assert await events_of(started, acme, message_id) == []

@@ -1,4 +1,4 @@
--- 0018: stored, versioned templates (issue 18, DESIGN §10.5). A template is its row plus
+-- 0018: stored, versioned templates (DESIGN §10.5). A template is its row plus
 -- immutable versions; a PUT adds a version. Deleting a template removes its versions;
 -- messages made from it keep their own copy of the sources (and its id, for reference).
 CREATE TABLE templates (

@@ -1,4 +1,4 @@
--- 0019: open and click tracking (issue 18, DESIGN §10.5). `tracking` on a message holds the
+-- 0019: open and click tracking (DESIGN §10.5). `tracking` on a message holds the
 -- bits decided at accept time (1 opens, 2 clicks). Each pixel fetch or click is one row of
 -- `engagement`; `first` marks the first open of a message / the first click of one of its
 -- links by a person (bot: NULL), `bot` names a machine that fetched it (domain/tracking.py).
