@@ -95,11 +95,85 @@ def bench_iep(duration: int, connections: int, workdir: Path, paused: bool) -> d
         server.stop()
 
 
+# ---- a send by stored template with open/click tracking against the same send inline
+
+
+def content_body(template_id: str) -> dict:
+    """BODY by stored template (the same subject and HTML, stored), tracking opens and clicks."""
+    body = {k: v for k, v in BODY.items() if k not in ("subject", "htmlBody")}
+    return {**body, "template": {"id": template_id}, "tracking": {"opens": True, "clicks": True}}
+
+
+def bench_content(duration: int, connections: int, workdir: Path, rounds: int) -> dict:
+    """One server, default queue paused; inline and by-template bodies alternate `rounds`
+    times (so drift of the shared machine hits both alike). Returns each kind's runs."""
+    port = free_port()
+    cfg = write_config(workdir, port, logging={"access_log": False, "level": "WARNING"})
+    server = ServerProcess(cfg, port, workdir)
+    server.start()
+    try:
+        server.wait_ready(timeout=60)
+        key = next(
+            line.split("=", 1)[1]
+            for line in server.stdout_text().splitlines()
+            if line.startswith("key=")
+        )
+        base = f"http://127.0.0.1:{port}"
+        pause_default_queue(base, key)
+        headers = {"x-api-key": key}
+        made = httpx.post(
+            f"{base}/v1/templates",
+            json={"name": "bench", "subject": BODY["subject"], "htmlBody": BODY["htmlBody"]},
+            headers=headers,
+            trust_env=False,
+        ).raise_for_status()
+        bodies = {
+            "inline": json.dumps(BODY),
+            "template+tracking": json.dumps(content_body(made.json()["id"])),
+        }
+        url = f"{base}/v1/messages"
+        runs: dict[str, list[dict]] = {name: [] for name in bodies}
+        for body in bodies.values():
+            run_wrk(url, body, headers, connections=connections, duration=2)  # warm-up
+        for _ in range(rounds):
+            for name, body in bodies.items():
+                runs[name].append(
+                    run_wrk(url, body, headers, connections=connections, duration=duration)
+                )
+        return runs
+    finally:
+        server.stop()
+
+
+def content_main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = bench_content(args.duration, args.connections, Path(tmp) / "content", args.rounds)
+    print(f"{'':20} {'202/s (each round)':>28} {'median':>8} {'p99 ms':>8}")
+    medians = {}
+    for name, rs in runs.items():
+        rates = sorted(r["ok_rps"] for r in rs)
+        medians[name] = rates[len(rates) // 2]
+        p99 = sorted(r["p99_ms"] for r in rs)[len(rs) // 2]
+        each = " ".join(f"{r['ok_rps']:.0f}" for r in rs)
+        print(f"{name:20} {each:>28} {medians[name]:8.0f} {p99:8.1f}")
+    ratio = medians["template+tracking"] / medians["inline"]
+    print(f"ratio template+tracking / inline: {ratio:.2f}  (target >= 0.90)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--content",
+        action="store_true",
+        help="only compare a send by stored template with tracking against the inline send",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternations with --content")
     args = parser.parse_args()
+    if args.content:
+        content_main(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         bare = bench_bare(args.duration, args.connections)
         iep = bench_iep(args.duration, args.connections, Path(tmp) / "paused", paused=True)

@@ -8,6 +8,8 @@ with bench/accept.py's body, and prints accepted/s and µs of server CPU per mes
     PYTHONPATH=TREE python -m bench.cpu_per_message TREE paused     # accepting only
     PYTHONPATH=TREE python -m bench.cpu_per_message TREE live       # + outbox delivery
     PYTHONPATH=TREE python -m bench.cpu_per_message TREE live nodkim  # `[dkim] sign = false`
+    PYTHONPATH=TREE python -m bench.cpu_per_message TREE live content  # by stored template,
+                                                    # tracking opens and clicks
 """
 
 import json
@@ -28,12 +30,13 @@ def main() -> None:
     sys.path.insert(0, root)
     os.chdir(root)
     from bench._load import run_wrk
-    from bench.accept import BODY, pause_default_queue
+    from bench.accept import BODY, content_body, pause_default_queue
     from tests.support.procs import ServerProcess, free_port, write_config
 
     work = Path(tempfile.mkdtemp())
     port = free_port()
-    extra = {"dkim": {"sign": False}} if sys.argv[3:] == ["nodkim"] else {}
+    options = set(sys.argv[3:])
+    extra = {"dkim": {"sign": False}} if "nodkim" in options else {}
     cfg = write_config(work, port, logging={"access_log": False, "level": "WARNING"}, **extra)
     server = ServerProcess(cfg, port, work)
     server.start()
@@ -48,16 +51,28 @@ def main() -> None:
             pause_default_queue(f"http://127.0.0.1:{port}", key)
         url = f"http://127.0.0.1:{port}/v1/messages"
         headers = {"x-api-key": key}
-        run_wrk(url, json.dumps(BODY), headers, connections=64, duration=2)
+        body = json.dumps(BODY)
+        if "content" in options:  # the same content as a stored template, tracked
+            import httpx
+
+            made = httpx.post(
+                f"http://127.0.0.1:{port}/v1/templates",
+                json={"name": "bench", "subject": BODY["subject"], "htmlBody": BODY["htmlBody"]},
+                headers=headers,
+                trust_env=False,
+            ).raise_for_status()
+            body = json.dumps(content_body(made.json()["id"]))
+        run_wrk(url, body, headers, connections=64, duration=2)
         assert server.proc is not None
         before = cpu_seconds(server.proc.pid)
-        result = run_wrk(url, json.dumps(BODY), headers, connections=64, duration=8)
+        result = run_wrk(url, body, headers, connections=64, duration=8)
         if mode == "live":
             time.sleep(3)  # the outbox delivers what was accepted
         per_message_us = 1e6 * (cpu_seconds(server.proc.pid) - before) / result["ok"]
         print(
             f"{Path(root).name} {mode} {' '.join(sys.argv[3:]) or '-'}: accepted {result['ok']}"
             f" ({result['ok_rps']:.0f}/s), server CPU per message {per_message_us:.0f} µs"
+            f" statuses {result.get('statuses')}"
         )
     finally:
         server.stop()

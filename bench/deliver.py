@@ -80,6 +80,27 @@ def send_body(with_text: bool) -> dict[str, Any]:
     return body
 
 
+def content_body(template_id: str) -> dict[str, Any]:
+    """Issue 18: send_body(True) by stored template (same sources), tracking opens and clicks."""
+    body = {
+        k: v for k, v in send_body(True).items() if k not in ("subject", "htmlBody", "textBody")
+    }
+    return {**body, "template": {"id": template_id}, "tracking": {"opens": True, "clicks": True}}
+
+
+def store_template(port: int, key: str) -> str:
+    """Store send_body(True)'s subject and bodies as a template; its id."""
+    inline = send_body(True)
+    made = httpx.post(
+        f"http://127.0.0.1:{port}/v1/templates",
+        json={k: inline[k] for k in ("subject", "htmlBody", "textBody")} | {"name": "bench"},
+        headers={"x-api-key": key},
+        timeout=30,
+        trust_env=False,
+    ).raise_for_status()
+    return str(made.json()["id"])
+
+
 # ---- the load generator (runs in its own process) -------------------------------------------
 
 
@@ -116,18 +137,21 @@ async def _post_all(port: int, key: str, n: int, connections: int, body: bytes) 
 def post_main(args: argparse.Namespace) -> None:
     import uvloop
 
-    body = json.dumps(send_body(args.text), separators=(",", ":")).encode()
+    chosen = content_body(args.template) if args.template else send_body(args.text)
+    body = json.dumps(chosen, separators=(",", ":")).encode()
     result = uvloop.run(_post_all(args.port, args.key, args.n, args.connections, body))
     print(json.dumps(result))
 
 
 def post_subprocess(
-    port: int, key: str, n: int, connections: int, with_text: bool
+    port: int, key: str, n: int, connections: int, with_text: bool, template: str = ""
 ) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "bench.deliver", "post", "--port", str(port)]
     command += ["--key", key, "--n", str(n), "--connections", str(connections)]
     if with_text:
         command.append("--text")
+    if template:
+        command += ["--template", template]
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
 
 
@@ -210,18 +234,29 @@ def wait_sink(sink: SmtpSinkProcess, target: int, timeout: float) -> tuple[int, 
 
 
 def iep_end_to_end(
-    tmp: Path, sink: SmtpSinkProcess, opts: argparse.Namespace, with_text: bool, dkim: str = "rsa"
+    tmp: Path,
+    sink: SmtpSinkProcess,
+    opts: argparse.Namespace,
+    with_text: bool,
+    dkim: str = "rsa",
+    content: bool = False,
 ) -> dict[str, Any]:
     label = ("with textBody" if with_text else "without textBody") + f", DKIM {dkim}"
-    workdir = tmp / f"iep-e2e-{'text' if with_text else 'html'}-{dkim}"
+    if content:  # by stored template, tracking opens and clicks
+        label += ", stored template + tracking"
+    runs = len(list(tmp.glob("iep-e2e-*")))
+    workdir = tmp / f"iep-e2e-{'text' if with_text else 'html'}-{dkim}-{int(content)}-{runs}"
     with Iep(workdir, sink, opts, dkim) as iep:
+        template = store_template(iep.port, iep.key) if content else ""
         # Warm-up: templates compiled, SMTP pool connected, SQLite pages cached.
         before = sink.messages()
-        warm = finish_posting(post_subprocess(iep.port, iep.key, 300, 16, with_text))
+        warm = finish_posting(post_subprocess(iep.port, iep.key, 300, 16, with_text, template))
         wait_sink(sink, before + warm["statuses"].get("202", 0), 60)
 
         before = sink.messages()
-        proc = post_subprocess(iep.port, iep.key, opts.n, opts.http_connections, with_text)
+        proc = post_subprocess(
+            iep.port, iep.key, opts.n, opts.http_connections, with_text, template
+        )
         posted = finish_posting(proc)
         accepted = posted["statuses"].get("202", 0)
         count, last = wait_sink(sink, before + accepted, 300)
@@ -300,6 +335,15 @@ def run(opts: argparse.Namespace) -> None:
             runs.sort(key=lambda r: r.get("msgs_per_s") or r.get("end_to_end_per_s") or 0)
             results[name] = runs[len(runs) // 2]
 
+        if opts.content_compare:  # alternating, so drift hits both alike
+            content_runs: dict[str, list[dict[str, Any]]] = {"content_0": [], "content_1": []}
+            for _ in range(opts.repeat):
+                for variant in (False, True):
+                    result = iep_end_to_end(tmp, sink, opts, True, content=variant)
+                    content_runs[f"content_{int(variant)}"].append(result)
+                    print(json.dumps(result), flush=True)
+            report_content(content_runs)
+            return
         step("raw", lambda: raw_reference(sink, opts.n, opts.smtp_connections))
         if not opts.skip_django:
             step(
@@ -342,6 +386,22 @@ def run(opts: argparse.Namespace) -> None:
         print(f"target: end to end >= 3x django ........... {e2e / django:.2f}x")
 
 
+def report_content(results: dict[str, list[dict[str, Any]]]) -> None:
+    def median(runs: list[dict[str, Any]]) -> float:
+        rates = sorted(r["msgs_per_s"] for r in runs)
+        return float(rates[len(rates) // 2])
+
+    inline, content = median(results["content_0"]), median(results["content_1"])
+    print()
+    for name, runs, rate in (
+        ("IEP end to end, inline", results["content_0"], inline),
+        ("IEP end to end, stored template + tracking", results["content_1"], content),
+    ):
+        each = " ".join(f"{r['msgs_per_s']:.0f}" for r in runs)
+        print(f"{name:44} median {rate:8.1f} msgs/s  (runs: {each})")
+    print(f"ratio template+tracking / inline: {content / inline:.2f}  (target >= 0.90)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="IEP delivery benchmark")
     sub = parser.add_subparsers(dest="command")
@@ -351,12 +411,18 @@ def main(argv: list[str] | None = None) -> None:
     post.add_argument("--n", type=int, required=True)
     post.add_argument("--connections", type=int, default=64)
     post.add_argument("--text", action="store_true")
+    post.add_argument("--template", default="", help="send by this stored template, tracked")
     parser.add_argument("--n", type=int, default=5000, help="messages per end-to-end run")
     parser.add_argument("--backlog", type=int, default=10000, help="messages queued for drain")
     parser.add_argument("--concurrency", type=int, default=32, help="delivery.concurrency")
     parser.add_argument("--smtp-connections", type=int, default=16)
     parser.add_argument("--http-connections", type=int, default=64)
     parser.add_argument("--skip-django", action="store_true")
+    parser.add_argument(
+        "--content-compare",
+        action="store_true",
+        help="only IEP end to end inline vs by stored template with tracking",
+    )
     parser.add_argument(
         "--dkim-compare", action="store_true", help="end to end with DKIM off, RSA and Ed25519"
     )

@@ -36,6 +36,8 @@ from iep_appliance.api import (
     unsubscribe,
     webhooks,
 )
+from iep_appliance.api import templates as api_templates
+from iep_appliance.api import tracking as api_tracking
 from iep_appliance.api.compat import postmark, resend
 from iep_appliance.api.fast_send import FastSend
 from iep_appliance.api.problems import exception_handlers
@@ -61,6 +63,8 @@ ROUTE_MODULES: list[Any] = [
     resend,  # /compat/resend (Resend-compatible)
     postmark,  # /email, /email/batch, /messages/outbound/… (Postmark-compatible)
     outbox,
+    api_templates,  # /v1/templates (stored templates)
+    api_tracking,  # /t/o, /t/c, /v1/analytics/engagement (open/click tracking)
     admin_routes,  # /admin dashboard (templates and /admin/static: build_app)
 ]
 
@@ -69,7 +73,7 @@ API_SERVICES = (
     "keys", "messages", "rate_limits", "suppressions", "domains", "domain_checks", "dkim_keys",
     "reputation", "compat", "batches", "queues", "scheduled_jobs", "analytics", "outbox",
     "webhooks", "tenant_settings", "inbound", "health", "operators", "dashboard",
-    "dashboard_actions", "connect",
+    "dashboard_actions", "connect", "templates", "tracking",
 )  # fmt: skip
 
 
@@ -98,6 +102,9 @@ def dashboard_services(s: Services) -> admin_context.DashboardServices:
         rate_limits=s.rate_limits,
         health=s.health,
         connect=s.connect,
+        messages=s.messages,
+        templates=s.templates,
+        tracking=s.tracking,
     )
 
 

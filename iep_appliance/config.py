@@ -48,8 +48,9 @@ class ServerConfig(_Section):
     public_url: Annotated[
         str,
         Meta(
-            description="Base URL of links in mail (one-click unsubscribe), e.g."
-            ' "https://mail.example.com"; when empty, http://HOST:PORT of this server.'
+            description="Base URL of links in mail (one-click unsubscribe, open/click"
+            ' tracking), e.g. "https://mail.example.com"; when empty, http://HOST:PORT of this'
+            " server."
         ),
     ] = ""
 

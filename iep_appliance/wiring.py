@@ -21,6 +21,7 @@ from iep_appliance.delivery.inbound_listener import InboundListener
 from iep_appliance.domain import verp
 from iep_appliance.domain.models import RateLimits
 from iep_appliance.domain.ratelimit import Limits
+from iep_appliance.domain.render import RenderLimits
 from iep_appliance.domain.retry import attempts_from
 from iep_appliance.health import Health
 from iep_appliance.housekeeping import Housekeeping, ReputationChecks
@@ -48,8 +49,10 @@ from iep_appliance.services.secret_box import SecretBox, load_master_key
 from iep_appliance.services.submissions import SubmissionService
 from iep_appliance.services.suppressions import SuppressionService
 from iep_appliance.services.system import ConnectInfo
+from iep_appliance.services.templates import TemplateService
 from iep_appliance.services.tenant_settings import TenantSettingsService
 from iep_appliance.services.ticker import Ticker
+from iep_appliance.services.tracking import TrackingService
 from iep_appliance.services.webhooks import WebhookService
 from iep_appliance.store.base import Store
 from iep_appliance.store.factory import open_store
@@ -109,6 +112,8 @@ class Services:
     tenant_changed: Callable[[str], None]  # drops every cache of a tenant's rules at once
     return_path: Callable[[str], str] | None  # VERP envelope sender of a message id
     unsubscribe_headers: Callable[[str], bytes]  # List-Unsubscribe lines of a message id
+    templates: TemplateService  # stored, versioned templates
+    tracking: TrackingService  # open/click tracking: the rewrite at send, the hits
 
 
 def machine_hostname() -> str | None:
@@ -163,6 +168,21 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
     )
     return_path, unsubscribe_headers = _verp_hooks(cfg, inbound)
 
+    # ---- content: stored templates, open/click tracking --------------------------------------
+    render_limits = RenderLimits(
+        max_steps=cfg.render.max_steps,
+        max_output_bytes=cfg.render.max_output_bytes,
+        max_variable_depth=cfg.render.max_variable_depth,
+    )
+    templates = TemplateService(store, clock, render_limits)
+    tracking = TrackingService(
+        store,
+        clock,
+        lambda: secret_box.derive("tracking tokens v1"),  # read once the store has opened
+        public_url(cfg),
+        render_limits,
+    )
+
     # ---- delivery: the webhook pool and the engine ------------------------------------------
     webhook_guard = Guard(cfg.webhooks.allow_private_networks)
     dispatcher: WebhookDispatcher | None = None
@@ -180,6 +200,7 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
             return_path=return_path,
             unsubscribe_headers=unsubscribe_headers,
             held=reputation.is_held,
+            track=tracking.rewrite,
         )
     health = Health(store, clock, metrics, reputation, engine, cfg)
 
@@ -196,6 +217,7 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
         queues=queues,
         max_variable_depth=cfg.render.max_variable_depth,
         on_accepted=[health.count_accepted],
+        templates=templates,
     )
     changed = tenant_changed(messages, engine)
 
@@ -297,7 +319,16 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
         tenant_changed=changed,
         return_path=return_path,
         unsubscribe_headers=unsubscribe_headers,
+        templates=templates,
+        tracking=tracking,
     )
+
+
+def public_url(cfg: Config) -> str:
+    """The base URL of links in mail (one-click unsubscribe, tracking): `[server] public_url`,
+    else http://HOST:PORT of this server."""
+    host = cfg.server.host if cfg.server.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    return cfg.server.public_url or f"http://{host}:{cfg.server.port}"
 
 
 def _verp_hooks(
@@ -314,12 +345,11 @@ def _verp_hooks(
             return verp.bounce_address(inbound.bounce_key, message_id, bounce_domain)
 
         return_path = bounce_address
-    host = cfg.server.host if cfg.server.host not in ("0.0.0.0", "::") else "127.0.0.1"
-    public_url = cfg.server.public_url or f"http://{host}:{cfg.server.port}"
+    base_url = public_url(cfg)
 
     def unsubscribe_headers(message_id: str) -> bytes:
         return verp.list_unsubscribe_headers(
-            inbound.unsubscribe_key, message_id, public_url, bounce_domain
+            inbound.unsubscribe_key, message_id, base_url, bounce_domain
         )
 
     return return_path, unsubscribe_headers

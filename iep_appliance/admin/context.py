@@ -12,6 +12,7 @@ from iep_appliance.services.domain_checks import DomainCheckService
 from iep_appliance.services.domains import DomainService
 from iep_appliance.services.inbound import InboundService
 from iep_appliance.services.keys import KeyService
+from iep_appliance.services.messages import MessageService
 from iep_appliance.services.operators import OperatorService
 from iep_appliance.services.queues import QueueService
 from iep_appliance.services.ratelimits import RateLimitService
@@ -19,7 +20,9 @@ from iep_appliance.services.reputation import ReputationService
 from iep_appliance.services.scheduled_jobs import ScheduledJobService
 from iep_appliance.services.suppressions import SuppressionService
 from iep_appliance.services.system import ConnectInfo, Health
+from iep_appliance.services.templates import TemplateService
 from iep_appliance.services.tenant_settings import TenantSettingsService
+from iep_appliance.services.tracking import TrackingService
 from iep_appliance.services.webhooks import WebhookService
 
 _KEY = "iep_dashboard_services"
@@ -41,6 +44,9 @@ class DashboardServices:
     rate_limits: RateLimitService
     health: Health
     connect: ConnectInfo
+    messages: MessageService  # the templates editor's test send
+    templates: TemplateService
+    tracking: TrackingService
 
 
 def install(app: Litestar, services: DashboardServices) -> None:

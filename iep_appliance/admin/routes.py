@@ -20,10 +20,12 @@ from litestar.template.config import TemplateConfig
 from iep_appliance.admin import (
     auth,
     connect,
+    engagement,
     messages,
     outbox,
     overview,
     queue,
+    stored_templates,
     templates,
     tenant_domains,
     tenant_keys,
@@ -93,6 +95,17 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (queue.retry_jobs, "admin"),  # POST /admin/queue/retry (DLQ, bulk)
     (queue.discard_jobs, "admin"),  # POST /admin/queue/discard (DLQ, bulk)
     (connect.show, "viewer"),  # GET  /admin/connect (SMTP & compatible APIs settings)
+    # stored templates and engagement
+    (stored_templates.list_templates, "viewer"),  # GET  /admin/templates
+    (stored_templates.new_template, "viewer"),  # GET  /admin/tenants/{id}/templates/new
+    (stored_templates.create_template, "admin"),  # POST /admin/tenants/{id}/templates
+    (stored_templates.preview, "viewer"),  # POST .../templates/preview (draft → iframe)
+    (stored_templates.show_template, "viewer"),  # GET  .../templates/{t} (editor, history)
+    (stored_templates.save_template, "admin"),  # POST .../templates/{t} (a new version)
+    (stored_templates.delete_template, "admin"),  # POST .../templates/{t}/delete
+    (stored_templates.send_test, "admin"),  # POST .../templates/{t}/test
+    (stored_templates.new_from_list, "viewer"),  # GET  /admin/templates/new?tenant=
+    (engagement.show, "viewer"),  # GET  /admin/engagement
 )
 for _handler, _role in ROUTES:
     _handler.opt["role"] = _role

@@ -25,6 +25,8 @@ NAV: tuple[tuple[str, str], ...] = (
     ("Tenants", "/admin/tenants"),
     ("Queue", "/admin/queue"),
     ("SMTP & APIs", "/admin/connect"),  # how a product connects (issue 15)
+    ("Templates", "/admin/templates"),  # stored templates
+    ("Engagement", "/admin/engagement"),  # opens and clicks
 )
 # Shown to admins only, after NAV.
 ADMIN_NAV: tuple[tuple[str, str], ...] = (("Users", "/admin/users"),)

@@ -13,6 +13,7 @@ from litestar.params import JSONBody
 from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import AttachmentLimits, Principal, RateLimits, Routing, Tenant
+from iep_appliance.domain.tracking import TrackingOptions
 from iep_appliance.services.tenant_settings import TenantSettingsService
 
 
@@ -40,6 +41,14 @@ class TenantView(msgspec.Struct, frozen=True, rename="camel"):
             " `unsubscribe` itself."
         ),
     ] = False
+    tracking: Annotated[
+        TrackingOptions,
+        msgspec.Meta(description="Open/click tracking of sends that do not set `tracking`."),
+    ] = TrackingOptions()
+    strict_variables: Annotated[
+        bool,
+        msgspec.Meta(description="`strictVariables` of sends that do not set it."),
+    ] = False
 
 
 def view(t: Tenant) -> TenantView:
@@ -53,6 +62,8 @@ def view(t: Tenant) -> TenantView:
         attachments=t.settings.attachments,
         routing=t.settings.routing,
         unsubscribe=t.settings.unsubscribe,
+        tracking=t.settings.content.tracking,
+        strict_variables=t.settings.content.strict_variables,
     )
 
 

@@ -1,5 +1,6 @@
-"""The bytes of one attempt: render → read attachments → build MIME → sign (DKIM, after the
-List-Unsubscribe headers are prepended). A raw_mime message skips render and build.
+"""The bytes of one attempt: render → read attachments → rewrite links for tracking → build
+MIME → sign (DKIM, after the List-Unsubscribe headers are prepended). A raw_mime message
+skips render and build.
 
 A render failure (and a render over a limit of `[render]`), an unreadable attachment and a
 raw message whose MIME is gone are permanent: `Unsendable`, never retried. A render runs
@@ -11,6 +12,8 @@ typical render, so the normal case stays inline).
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+
+import msgspec
 
 from iep_appliance.blobs import Blobs
 from iep_appliance.delivery.context import SendContext
@@ -57,7 +60,10 @@ async def compose(message: MessageRecord, ctx: SendContext) -> tuple[bytes, Rend
     except OSError as exc:
         raise Unsendable("unsendable", f"attachment unreadable: {exc}") from None
     sign = await signer_of(message, ctx)
-    return mime_for(message, rendered, attachments, ctx, sign), rendered
+    sent = rendered  # the stored copy stays as rendered; the MIME carries the tracked HTML
+    if message.tracking and ctx.track is not None:
+        sent = msgspec.structs.replace(rendered, html=ctx.track(message, rendered.html))
+    return mime_for(message, sent, attachments, ctx, sign), rendered
 
 
 async def render_message(message: MessageRecord, limits: RenderLimits) -> Rendered:

@@ -1,6 +1,6 @@
 """What a send attempt works with: the router, blobs, clock, retry schedule and the hooks of
-DKIM, VERP, one-click unsubscribe and reputation holds. Built once by the delivery engine; a
-queue with its own retry schedule sends with a copy that carries it."""
+DKIM, VERP, one-click unsubscribe, reputation holds and open/click tracking. Built once by
+the delivery engine; a queue with its own retry schedule sends with a copy that carries it."""
 
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,6 +11,7 @@ from iep_appliance.blobs import Blobs
 from iep_appliance.clock import Clock
 from iep_appliance.delivery.router import Router
 from iep_appliance.domain.mime import Signer
+from iep_appliance.domain.models import MessageRecord
 from iep_appliance.domain.render import RenderLimits
 
 
@@ -31,3 +32,5 @@ class SendContext(msgspec.Struct):
     unsubscribe_headers: Callable[[str], bytes] | None = None
     # Reputation hold (DESIGN §10.3): True while a tenant's sending is held.
     held: Callable[[str], bool] | None = None
+    # Open/click tracking: the HTML as sent for a tracked message (links, pixel).
+    track: Callable[[MessageRecord, str], str] | None = None

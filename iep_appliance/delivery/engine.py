@@ -56,7 +56,8 @@ _STOP = object()
 class DeliveryEngine:
     """Built once by the wiring from its parts; `handlers` deliver the jobs of other kinds
     (`webhook`: the webhook pool). The hooks come from the services that own them: DKIM
-    `signer_for`, VERP `return_path`, one-click `unsubscribe_headers`, reputation `held`."""
+    `signer_for`, VERP `return_path`, one-click `unsubscribe_headers`, reputation `held`,
+    open/click tracking `track`."""
 
     def __init__(
         self,
@@ -71,6 +72,7 @@ class DeliveryEngine:
         return_path: Callable[[str], str] | None = None,
         unsubscribe_headers: Callable[[str], bytes] | None = None,
         held: Callable[[str], bool] | None = None,
+        track: Callable[[MessageRecord, str], str] | None = None,
     ) -> None:
         cfg = config
         self.store = store
@@ -109,6 +111,7 @@ class DeliveryEngine:
             return_path=return_path,
             unsubscribe_headers=unsubscribe_headers,
             held=held,
+            track=track,
         )
         self.queues = QueueGate(self.store, self.clock)  # fair share, rates, retry overrides
         self.pipeline = SendPipeline(self.store, ctx, self.queues)

@@ -345,3 +345,15 @@ def run(template: Template, variables: Any, budget: Budget) -> str:
         return str(template(variables))
     finally:
         _LOCAL.budget = outer
+
+
+def parse(source: str) -> list[Any]:
+    """pybars3's parsed form of `source`: `['template', node, …]`, each node a tuple such as
+    `('escapedexpand', ('path', ['user', '', 'name']), [args])` or `('block', name, args,
+    body, else_body)`. Raises PybarsError (or the parser's bare error) when it does not parse."""
+    with _COMPILE_LOCK:
+        prepared = _COMPILER.whitespace_control(source)
+        tree, (position, _) = _COMPILER._handlebars(prepared).apply("template")
+    if position < len(prepared):
+        raise PybarsError(f"Error at character {position}")
+    return list(tree)

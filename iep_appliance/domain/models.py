@@ -8,6 +8,13 @@ from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 
+from iep_appliance.domain.templates import (
+    ContentDefaults,
+    StrictVariablesField,
+    TemplateField,
+    Tracking,
+)
+
 Priority = Literal["high", "normal", "low"]
 PRIORITY_RANK: dict[str, int] = {"high": 0, "normal": 1, "low": 2}
 MessageStatus = Literal[
@@ -86,6 +93,7 @@ class TenantSettings(msgspec.Struct, frozen=True, rename="camel", forbid_unknown
     routing: Routing = Routing()
     # One-click unsubscribe headers on every send that does not say (DESIGN §10.3).
     unsubscribe: bool = False
+    content: ContentDefaults = ContentDefaults()  # tracking and strictVariables defaults
 
 
 class Tenant(msgspec.Struct, frozen=True):
@@ -187,7 +195,7 @@ class SendRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fi
         msgspec.Meta(description="Recipients: `a@x.com`, `Name <a@x.com>` or `{email, name}`."),
     ]
     from_: FromAddress = msgspec.field(name="from")
-    subject: SubjectTemplate
+    subject: SubjectTemplate = ""  # may be absent when the send names a stored `template`
     html_body: HtmlBodyTemplate = ""
     cc: Annotated[list[Address], msgspec.Meta(description="Cc recipients.")] = []
     bcc: Annotated[
@@ -212,6 +220,9 @@ class SendRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fi
         msgspec.Meta(description="Named queue the message goes through; `default` when absent."),
     ] = None
     unsubscribe: OneClickUnsubscribe = None
+    template: TemplateField = None  # a stored template (DESIGN §10.5)
+    strict_variables: StrictVariablesField = None
+    tracking: Tracking = None
 
 
 # ---- what the store keeps -------------------------------------------------------------------
@@ -265,6 +276,9 @@ class NewMessage(msgspec.Struct, frozen=True):
     raw_mime: bytes | None = None
     # One-click unsubscribe headers (DESIGN §10.3): the send's `unsubscribe`, else the tenant's.
     unsubscribe: bool = False
+    template_id: str | None = None  # its stored template (sources copied above)
+    template_version: int | None = None
+    tracking: int = 0  # 1 opens, 2 clicks (domain/tracking.py)
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -323,6 +337,9 @@ class MessageRecord(msgspec.Struct, frozen=True):
     kind: str = "structured"  # structured | raw_mime
     unsubscribe: bool = False  # add List-Unsubscribe headers (DESIGN §10.3)
     raw_mime: bytes | None = None  # a raw_mime message's MIME; loaded for sending only
+    template_id: str | None = None  # the stored template it was made from
+    template_version: int | None = None
+    tracking: int = 0  # 1 opens, 2 clicks (domain/tracking.py)
 
 
 ORIGINS: tuple[str, ...] = ("api", "smtp", "resend", "postmark")

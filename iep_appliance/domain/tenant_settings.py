@@ -20,6 +20,7 @@ from iep_appliance.domain.models import (
     Tenant,
     TenantSettings,
 )
+from iep_appliance.domain.tracking import TrackingOptions
 
 MAX_NAME = 200
 MAX_LIMIT = 1_000_000_000
@@ -51,7 +52,7 @@ def apply_patch(tenant: Tenant, body: Any, providers: Collection[str]) -> Patche
         "active": tenant.active,
     }
     for key in body:
-        if key not in (*_READ_ONLY, "name", "sandbox", "unsubscribe", *_SECTIONS):
+        if key not in (*_READ_ONLY, *_FLAGS, "name", "sandbox", "unsubscribe", *_SECTIONS):
             errors.append(FieldError(key, "is not a known field"))
     for key in _READ_ONLY:
         if key in body and body[key] != current[key]:
@@ -82,9 +83,43 @@ def apply_patch(tenant: Tenant, body: Any, providers: Collection[str]) -> Patche
             settings = msgspec.structs.replace(settings, unsubscribe=body["unsubscribe"])
         else:
             errors.append(FieldError("unsubscribe", "must be true or false"))
+    settings = _content_defaults(body, settings, errors)
     if errors:
         raise ValidationFailed(errors)
     return Patched(name=name, settings=msgspec.structs.replace(settings, **sections))
+
+
+# ---- the tenant's content defaults for sends that do not say (tracking, strictVariables)
+_FLAGS = ("tracking", "strictVariables")
+
+
+def _content_defaults(
+    body: dict[str, Any], settings: TenantSettings, errors: list[FieldError]
+) -> TenantSettings:
+    if "strictVariables" in body:
+        if isinstance(body["strictVariables"], bool):
+            content = msgspec.structs.replace(
+                settings.content, strict_variables=body["strictVariables"]
+            )
+            settings = msgspec.structs.replace(settings, content=content)
+        else:
+            errors.append(FieldError("strictVariables", "must be true or false"))
+    if "tracking" in body:
+        given = body["tracking"]
+        if not isinstance(given, dict):
+            errors.append(FieldError("tracking", "must be an object"))
+            return settings
+        merged = {**msgspec.to_builtins(settings.content.tracking)}
+        for key, value in given.items():
+            if key not in ("opens", "clicks"):
+                errors.append(FieldError(f"tracking.{key}", "is not a known field"))
+            elif not isinstance(value, bool):
+                errors.append(FieldError(f"tracking.{key}", "must be true or false"))
+            else:
+                merged[key] = value
+        content = msgspec.structs.replace(settings.content, tracking=TrackingOptions(**merged))
+        settings = msgspec.structs.replace(settings, content=content)
+    return settings
 
 
 def _attr(section: str) -> str:

@@ -22,6 +22,8 @@ EVENTS: tuple[str, ...] = (
     "message.complained",  # an ARF complaint came back
     "message.unsubscribed",  # one-click or mailto unsubscribe
     "tenant.paused",  # the tenant's sending was held for its reputation
+    "message.opened",  # the tracking pixel was fetched
+    "message.clicked",  # a tracked link was followed
 )
 # How an endpoint's deliveries look: IEP's own body and headers, or Resend's events signed
 # with `svix-*` headers (DESIGN §10.2).

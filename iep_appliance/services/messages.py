@@ -42,12 +42,14 @@ from iep_appliance.domain.models import (
 from iep_appliance.domain.queues import job_rank
 from iep_appliance.domain.retry import attempts_from
 from iep_appliance.domain.search import MessageSearch
+from iep_appliance.domain.tracking import flags_of
 from iep_appliance.domain.validation import (
     DEFAULT_MAX_VARIABLE_DEPTH,
     ValidSend,
     validate_send,
 )
 from iep_appliance.services.queues import QueueService
+from iep_appliance.services.templates import TemplateService, template_extra
 from iep_appliance.store.base import Store
 
 # Writes one validated message durably (default: Store.accept_message).
@@ -69,6 +71,8 @@ class TenantContext(msgspec.Struct, frozen=True):
 def body_hash(req: SendRequest) -> str:
     """Same request, same hash, wherever the idempotency key came from."""
     canonical = msgspec.structs.replace(req, idempotency_key=None)
+    if req.template is not None:  # by template: the reference counts, not the sources in place
+        canonical = msgspec.structs.replace(canonical, subject="", html_body="", text_body=None)
     return hashlib.sha256(_encoder.encode(canonical)).hexdigest()
 
 
@@ -94,6 +98,7 @@ class MessageService:
         *,
         max_variable_depth: int = DEFAULT_MAX_VARIABLE_DEPTH,  # `[render]`
         on_accepted: Sequence[Callable[[str, int], None]] = (),
+        templates: TemplateService | None = None,
     ) -> None:
         self.store = store
         self.queues = queues
@@ -105,6 +110,7 @@ class MessageService:
         self._contexts: dict[str, TenantContext] = {}
         # Told (tenant id, count) after each accepted send: the `iep_accepted_total` counter.
         self.on_accepted: list[Callable[[str, int], None]] = list(on_accepted)
+        self.templates = templates  # sends by stored template, `strictVariables`
 
     # ---- tenant rules, cached ---------------------------------------------------------------
 
@@ -151,6 +157,13 @@ class MessageService:
                 )
             req = msgspec.structs.replace(req, idempotency_key=idempotency_header)
         ctx = await self.context(principal.tenant_id)
+        template_fields: dict[str, Any] = {}
+        settings = ctx.tenant.settings  # a stored template, strictVariables
+        if self.templates and (
+            req.template or req.strict_variables or settings.content.strict_variables
+        ):
+            req, found = await self.templates.prepare_send(principal.tenant_id, req, settings)
+            template_fields = template_extra(found)
         try:
             valid = validate_send(
                 req,
@@ -165,7 +178,15 @@ class MessageService:
         message_id = self.clock.new_id()
         stored = await self.store_attachments(principal.tenant_id, message_id, valid)
         msg = self.new_message(
-            principal, ctx.tenant, req, valid, message_id, stored, queue=queue, origin=origin
+            principal,
+            ctx.tenant,
+            req,
+            valid,
+            message_id,
+            stored,
+            queue=queue,
+            origin=origin,
+            **template_fields,
         )
         try:
             result = await (write or self.store.accept_message)(principal.tenant_id, msg)
@@ -231,6 +252,7 @@ class MessageService:
             sandbox=principal.sandbox or tenant.settings.sandbox,
             queue=req.queue or "default",
             unsubscribe=wants_unsubscribe(req.unsubscribe, req.metadata, tenant.settings),
+            tracking=flags_of(req.tracking, tenant.settings.content.tracking),
             **extra,
         )
 

@@ -36,7 +36,9 @@ from iep_appliance.store.protocols.retention import RetentionStore
 from iep_appliance.store.protocols.schedules import ScheduleStore
 from iep_appliance.store.protocols.snapshots import Snapshots
 from iep_appliance.store.protocols.suppressions import SuppressionStore
+from iep_appliance.store.protocols.templates import TemplateStore
 from iep_appliance.store.protocols.tenants import TenantStore
+from iep_appliance.store.protocols.tracking import TrackingStore
 from iep_appliance.store.protocols.webhooks import WebhookStore
 
 # Every aggregate of `Store`, in the order of its bases (the Protocol check walks this list).
@@ -61,6 +63,8 @@ AGGREGATES: tuple[type, ...] = (
     InboundStore,
     ReputationStore,
     DashboardStore,
+    TemplateStore,
+    TrackingStore,
 )
 
 
@@ -85,6 +89,8 @@ class Store(
     InboundStore,
     ReputationStore,
     DashboardStore,
+    TemplateStore,
+    TrackingStore,
     Protocol,
 ):
     """Every verb of every aggregate."""

@@ -25,9 +25,9 @@ INSERT_MESSAGE = (
     " from_email, from_name, reply_to, subject, html_body, text_body, variables, metadata,"
     " category, status, priority, attempts, max_attempts, idempotency_key, body_hash, sandbox,"
     " scheduled_at, created_at, updated_at, display_names, origin, origin_client, origin_user,"
-    " kind, unsubscribe)"
+    " kind, unsubscribe, template_id, template_version, tracking)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?,"
-    " ?, ?, ?, ?, ?, ?)"
+    " ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # The client's MIME of a raw_mime message (submitted as MIME), in the accepting transaction.
 INSERT_RAW = "INSERT INTO message_raw (message_id, tenant_id, mime) VALUES (?, ?, ?)"
@@ -147,6 +147,9 @@ def insert_message(conn: sqlite3.Connection, tenant_id: str, msg: NewMessage) ->
             msg.origin_user,
             "structured" if msg.raw_mime is None else "raw_mime",
             int(msg.unsubscribe),
+            msg.template_id,  # the stored template it came from, and its tracking bits
+            msg.template_version,
+            msg.tracking,
         ),
     )
     if msg.raw_mime is not None:

@@ -38,6 +38,8 @@ DELETE_JOBS_OF = "DELETE FROM jobs WHERE kind = 'send' AND ref_id IN "
 DELETE_OUTBOX_OF = "DELETE FROM outbox WHERE message_id IN "
 # The client's MIME of raw_mime messages (submitted as MIME).
 DELETE_RAW_OF = "DELETE FROM message_raw WHERE message_id IN "
+# Opens and clicks of tracked messages.
+DELETE_ENGAGEMENT_OF = "DELETE FROM engagement WHERE message_id IN "
 DELETE_DELIVERIES_OF = "DELETE FROM webhook_deliveries WHERE message_id IN "
 DELETE_ATTACHMENTS_OF = "DELETE FROM attachments WHERE message_id IN "
 ATTACHMENT_KEYS_OF = "SELECT DISTINCT storage_key FROM attachments WHERE message_id IN "
@@ -145,6 +147,7 @@ def purge_messages(
         counts["jobs"] = conn.execute(DELETE_JOBS_OF + marks, ids).rowcount
         counts["outbox"] = conn.execute(DELETE_OUTBOX_OF + marks, ids).rowcount
         conn.execute(DELETE_RAW_OF + marks, ids)
+        conn.execute(DELETE_ENGAGEMENT_OF + marks, ids)
         counts["webhook_deliveries"] = conn.execute(DELETE_DELIVERIES_OF + marks, ids).rowcount
         counts["attachments"] = conn.execute(DELETE_ATTACHMENTS_OF + marks, ids).rowcount
         counts["messages"] = conn.execute(DELETE_MESSAGES + marks, ids).rowcount

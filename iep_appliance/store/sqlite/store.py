@@ -30,7 +30,9 @@ from iep_appliance.store.sqlite.verbs.retention import RetentionVerbs
 from iep_appliance.store.sqlite.verbs.schedules import ScheduleVerbs
 from iep_appliance.store.sqlite.verbs.snapshots import SnapshotVerbs
 from iep_appliance.store.sqlite.verbs.suppressions import SuppressionVerbs
+from iep_appliance.store.sqlite.verbs.templates import TemplateVerbs
 from iep_appliance.store.sqlite.verbs.tenants import TenantVerbs
+from iep_appliance.store.sqlite.verbs.tracking import TrackingVerbs
 from iep_appliance.store.sqlite.verbs.webhooks import WebhookVerbs
 
 # /ready's probe (DESIGN §10.1): a real commit of about a message's worth of pages, so a
@@ -62,6 +64,8 @@ class SqlVerbs(
     InboundVerbs,
     ReputationVerbs,
     DashboardVerbs,
+    TemplateVerbs,
+    TrackingVerbs,
     StoreBase,
 ):
     """Every Store verb, over `self.db` (a SQLite `Database`, or PostgreSQL's `PgDatabase`,

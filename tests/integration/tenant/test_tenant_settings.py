@@ -11,7 +11,8 @@ from tests.support.smtp_sink import SmtpSink
 from tests.support.waiting import wait_until
 
 SHAPE = {
-    "id", "slug", "name", "active", "sandbox", "rateLimits", "attachments", "routing", "unsubscribe"
+    "id", "slug", "name", "active", "sandbox", "rateLimits", "attachments", "routing",
+    "unsubscribe", "tracking", "strictVariables",  # the last two: content defaults
 }  # fmt: skip
 
 
