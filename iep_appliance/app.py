@@ -12,6 +12,8 @@ from iep_appliance import __version__, paths
 from iep_appliance.admin import routes as admin_routes
 from iep_appliance.api import (
     analytics,
+    audit_logs,
+    audit_trail,
     batches,
     cancellation,
     domain_checks,
@@ -55,6 +57,7 @@ ROUTE_MODULES: list[Any] = [
     resend,  # /compat/resend (Resend-compatible)
     postmark,  # /email, /email/batch, /messages/outbound/… (Postmark-compatible)
     outbox,
+    audit_logs,  # /v1/audit-logs (issue 18)
     admin_routes,  # /admin dashboard (templates and /admin/static: build_app)
 ]
 
@@ -121,7 +124,7 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
         route_handlers=handlers,
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=strict_input.unknown_query_guard,
-        middleware=[_timing_middleware],
+        middleware=[_timing_middleware, audit_trail.audit_middleware],  # issue 18: audit
         request_max_body_size=runtime.config.server.max_request_bytes,
         openapi_config=OpenAPIConfig(
             title="IEP appliance",

@@ -14,6 +14,12 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from iep_appliance.config_compliance import (
+    AuditRetentionDays,
+    TelemetryConfig,
+    TrustedProxies,
+    check_cidrs,
+)
 from iep_appliance.config_env import apply_environ, blame
 from iep_appliance.domain.errors import ConfigError
 from iep_appliance.domain.sender_domains import parse_nameserver
@@ -50,6 +56,10 @@ class ServerConfig(_Section):
             ' "https://mail.example.com"; when empty, http://HOST:PORT of this server.'
         ),
     ] = ""
+    trusted_proxies: TrustedProxies = msgspec.field(default_factory=list)  # issue 18
+
+    def __post_init__(self) -> None:
+        check_cidrs(self.trusted_proxies)
 
 
 class StorageConfig(_Section):
@@ -99,6 +109,7 @@ class StorageConfig(_Section):
         float,
         Meta(gt=0, description="How often the housekeeping task purges (first run after this)."),
     ] = 3600
+    audit_retention_days: AuditRetentionDays = 365  # issue 18
 
 
 class DeliveryConfig(_Section):
@@ -385,6 +396,7 @@ class Config(_Section):
     inbound: InboundConfig = msgspec.field(default_factory=InboundConfig)
     suppression: SuppressionConfig = msgspec.field(default_factory=SuppressionConfig)
     reputation: ReputationConfig = msgspec.field(default_factory=ReputationConfig)
+    telemetry: TelemetryConfig = msgspec.field(default_factory=TelemetryConfig)  # issue 18
     base_dir: Annotated[
         str, Meta(description="Directory of the config file; set at load time, never in the file.")
     ] = "."

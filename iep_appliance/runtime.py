@@ -17,6 +17,7 @@ import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from iep_appliance import runtime_compliance
 from iep_appliance.blobs import LocalBlobs
 from iep_appliance.clock import Clock
 from iep_appliance.config import Config
@@ -60,6 +61,7 @@ class Runtime:
         self._init_webhooks()
         self._init_scheduled_jobs()
         self._init_retention()
+        runtime_compliance.init(self)  # issue 18: audit, GDPR, IP allowlists, traces
         self.deliver = deliver
         self.delivery: Any = None
         self.extra_handlers: list[Any] = []
@@ -105,6 +107,7 @@ class Runtime:
             self.spawn(self._housekeeping(), "housekeeping")
             self.spawn(self.rate_limits.run(), "rate-limit-flusher")
             self.spawn(self.ticker.run(), "ticker")
+            runtime_compliance.start(self)  # issue 18
             self.spawn(
                 self.retention.run(
                     lambda: self.config.storage.purge_interval_seconds, self._stopping

@@ -24,6 +24,7 @@ from iep_appliance.api.auth import authorize_key, key_in
 from iep_appliance.api.problems import iep_error_handler, internal_error_handler
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain.errors import IEPError
+from iep_appliance.domain.ip_allowlist import client_address
 from iep_appliance.domain.models import SendRequest
 from iep_appliance.logs import message_id_var, tenant_id_var
 from iep_appliance.runtime import Runtime
@@ -81,7 +82,15 @@ class FastSend:
         try:
             try:
                 idempotency = headers.get(b"idempotency-key")
-                principal = await authorize_key(self.runtime.keys, _presented(headers), "send")
+                peer = scope.get("client")
+                client = client_address(
+                    peer[0] if peer else None,
+                    _header(headers, b"x-forwarded-for"),
+                    self.runtime.trusted_proxies,
+                )
+                principal = await authorize_key(
+                    self.runtime.keys, _presented(headers), "send", client
+                )
                 status, view, extra = await accept_send(
                     self.runtime,
                     principal,
@@ -115,6 +124,11 @@ class FastSend:
             response = internal_error_handler(request, exc)
         await response.to_asgi_response(None, request)(scope, receive, send)
         return response.status_code
+
+
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value is not None else None
 
 
 def _presented(headers: dict[bytes, bytes]) -> str | None:

@@ -119,6 +119,7 @@ class ApiKey(msgspec.Struct, frozen=True):
     expires_at: str | None
     last_used_at: str | None
     created_at: str
+    ip_allowlist: tuple[str, ...] = ()  # CIDRs a request must come from; () = anywhere
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -128,6 +129,7 @@ class Principal(msgspec.Struct, frozen=True):
     key_id: str
     scopes: frozenset[str]
     sandbox: bool = False
+    ip_allowlist: tuple[str, ...] = ()  # the key's CIDRs (issue 18); () = anywhere
 
 
 # ---- the send request (POST /v1/messages) --------------------------------------------------

@@ -55,9 +55,10 @@ from iep_appliance.domain.webhooks import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from iep_appliance.store.protocols.audit import AuditStore
 
 
-class Store(Protocol):
+class Store(AuditStore, Protocol):
     # ---- lifecycle
     async def open(self) -> None:
         """Create the database if needed, apply migrations, start the writer."""

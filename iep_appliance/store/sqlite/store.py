@@ -25,6 +25,7 @@ from iep_appliance.store.sqlite import jobs as q_jobs
 from iep_appliance.store.sqlite import keys as q_keys
 from iep_appliance.store.sqlite import messages as q_messages
 from iep_appliance.store.sqlite import tenants as q_tenants
+from iep_appliance.store.sqlite.audit import AuditVerbs
 from iep_appliance.store.sqlite.dashboard import DashboardVerbs
 from iep_appliance.store.sqlite.db import Database
 from iep_appliance.store.sqlite.migrate import migrate
@@ -45,6 +46,7 @@ READY_PROBE_BYTES = 64 * 1024
 
 
 class SqliteStore(
+    AuditVerbs,  # issue 18
     DeliverabilityVerbs,
     TenantServiceVerbs,
     WorkflowVerbs,

@@ -1,0 +1,1 @@
+"""The Store's verbs, one Protocol per aggregate; `store/base.py` `Store` inherits them."""
