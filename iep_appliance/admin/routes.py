@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from iep_appliance.admin import (
+    audit,
     auth,
     connect,
     messages,
@@ -70,6 +71,7 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (tenant_keys.create_key, "admin"),  # POST /admin/tenants/{id}/keys
     (tenant_keys.rotate_key, "admin"),  # POST /admin/tenants/{id}/keys/{key}/rotate
     (tenant_keys.revoke_key, "admin"),  # POST /admin/tenants/{id}/keys/{key}/revoke
+    (tenant_keys.set_allowlist, "admin"),  # POST .../keys/{key}/allowlist (issue 18)
     (tenant_webhooks.create_webhook, "admin"),  # POST /admin/tenants/{id}/webhooks
     (tenant_webhooks.disable_webhook, "admin"),  # POST .../webhooks/{wh}/disable
     (tenant_webhooks.enable_webhook, "admin"),  # POST .../webhooks/{wh}/enable
@@ -93,6 +95,7 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (queue.retry_jobs, "admin"),  # POST /admin/queue/retry (DLQ, bulk)
     (queue.discard_jobs, "admin"),  # POST /admin/queue/discard (DLQ, bulk)
     (connect.show, "viewer"),  # GET  /admin/connect (SMTP & compatible APIs settings)
+    (audit.show, "admin"),  # GET  /admin/audit (issue 18: every tenant's audit log)
 )
 for _handler, _role in ROUTES:
     _handler.opt["role"] = _role

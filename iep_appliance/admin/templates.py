@@ -26,7 +26,10 @@ NAV: tuple[tuple[str, str], ...] = (
     ("SMTP & APIs", "/admin/connect"),  # how a product connects (issue 15)
 )
 # Shown to admins only, after NAV.
-ADMIN_NAV: tuple[tuple[str, str], ...] = (("Users", "/admin/users"),)
+ADMIN_NAV: tuple[tuple[str, str], ...] = (
+    ("Users", "/admin/users"),
+    ("Audit log", "/admin/audit"),  # issue 18
+)
 HTMX_JS = "/admin/static/htmx-2.0.11.min.js"
 
 

@@ -21,6 +21,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Response
 
 from iep_appliance.admin.templates import is_htmx, page
+from iep_appliance.domain.audit import note
 from iep_appliance.domain.errors import Conflict, IEPError, NotFound, ValidationFailed
 from iep_appliance.domain.models import Tenant
 from iep_appliance.domain.webhooks import EVENTS
@@ -224,6 +225,7 @@ async def refused(
     form: dict[str, str] | None = None,
 ) -> Response[Any]:
     """The section again with why the action was refused (422, or 409 for a conflict)."""
+    note(request.scope, refused=True)  # type: ignore[arg-type]  # the audit trail skips it
     fb = problem(exc)
     fb.form = form or {}
     status = 409 if isinstance(exc, Conflict) else 404 if isinstance(exc, NotFound) else 422

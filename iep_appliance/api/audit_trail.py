@@ -95,8 +95,8 @@ async def _record(
 ) -> None:
     state: dict[str, Any] = scope.get("state", {})  # type: ignore[assignment]
     noted: dict[str, Any] = state.get(NOTE_STATE) or {}
-    if status >= 400 and not noted:
-        return
+    if (status >= 400 and not noted) or noted.get("refused"):
+        return  # refused: nothing changed (a dashboard form answers 200 so htmx shows why)
     action, target_type, where = rule
     params = scope.get("path_params", {})
     actor, tenant_id = _actor(state)

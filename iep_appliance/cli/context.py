@@ -35,7 +35,12 @@ def with_services(action: Action) -> Callable[[Config, argparse.Namespace], Awai
         await rt.store.open()
         try:
             args.runtime = rt
-            return await action(Services(rt), args)
+            result = await action(Services(rt), args)
+            if result == 0:  # issue 18: the audit entry of a command that changed something
+                from iep_appliance.cli.audit import record_command
+
+                await record_command(rt, args)
+            return result
         finally:
             await rt.store.close()
 

@@ -60,7 +60,7 @@ class AuditQuery(msgspec.Struct, frozen=True):
 def note(scope: dict[str, Any], **fields: Any) -> None:
     """Tell the audit trail (api/audit_trail.py) more about this request: `action`, `actor`
     (AuditActor), `target_id`, `tenant_id`, `details` (merged). A noted request is recorded
-    whatever its status (a failed login)."""
+    whatever its status (a failed login), except one noted `refused=True` (nothing changed)."""
     found = scope.setdefault("state", {}).setdefault(NOTE_STATE, {})
     details = fields.pop("details", None)
     found.update(fields)
