@@ -20,6 +20,7 @@ from iep_appliance.api import (
     domains,
     drain,
     fast_send,
+    gdpr,
     keys,
     messages,
     outbox,
@@ -58,6 +59,7 @@ ROUTE_MODULES: list[Any] = [
     postmark,  # /email, /email/batch, /messages/outbound/… (Postmark-compatible)
     outbox,
     audit_logs,  # /v1/audit-logs (issue 18)
+    gdpr,  # /v1/gdpr (issue 18)
     admin_routes,  # /admin dashboard (templates and /admin/static: build_app)
 ]
 

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from iep_appliance.services.audit import AuditService
+from iep_appliance.services.gdpr import GdprService
 
 log = logging.getLogger("iep.runtime")
 
@@ -16,6 +17,7 @@ def init(rt: Any) -> None:
     cfg = rt.config
     rt.trusted_proxies = tuple(cfg.server.trusted_proxies)
     rt.audit = AuditService(rt.store, rt.clock, cfg.storage.audit_retention_days)
+    rt.gdpr = GdprService(rt.store, rt.blobs, rt.clock, rt.spawn)
 
 
 def start(rt: Any) -> None:

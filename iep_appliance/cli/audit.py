@@ -37,7 +37,6 @@ COMMANDS: dict[tuple[str, str | None], tuple[str, str, str]] = {
     ("message", "retry"): ("message.retried", "message", "id"),
     ("dlq", "retry"): ("job.retried", "job", "jobs"),
     ("purge", None): ("storage.purged", "storage", ""),
-    ("gdpr", "erase"): ("gdpr.erase_requested", "gdprRequest", ""),
 }
 
 

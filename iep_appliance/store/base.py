@@ -56,9 +56,10 @@ from iep_appliance.domain.webhooks import (
     WebhookEndpoint,
 )
 from iep_appliance.store.protocols.audit import AuditStore
+from iep_appliance.store.protocols.gdpr import GdprStore
 
 
-class Store(AuditStore, Protocol):
+class Store(AuditStore, GdprStore, Protocol):
     # ---- lifecycle
     async def open(self) -> None:
         """Create the database if needed, apply migrations, start the writer."""

@@ -28,6 +28,7 @@ from iep_appliance.store.sqlite import tenants as q_tenants
 from iep_appliance.store.sqlite.audit import AuditVerbs
 from iep_appliance.store.sqlite.dashboard import DashboardVerbs
 from iep_appliance.store.sqlite.db import Database
+from iep_appliance.store.sqlite.gdpr import GdprVerbs
 from iep_appliance.store.sqlite.migrate import migrate
 from iep_appliance.store.sqlite.outbox import OutboxVerbs
 from iep_appliance.store.sqlite.store_base import StoreBase
@@ -47,6 +48,7 @@ READY_PROBE_BYTES = 64 * 1024
 
 class SqliteStore(
     AuditVerbs,  # issue 18
+    GdprVerbs,  # issue 18
     DeliverabilityVerbs,
     TenantServiceVerbs,
     WorkflowVerbs,
