@@ -27,6 +27,7 @@ from iep_appliance.admin import (
     queue,
     templates,
     tenant_domains,
+    tenant_gdpr,
     tenant_keys,
     tenant_page,
     tenant_reputation,
@@ -96,6 +97,9 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (queue.discard_jobs, "admin"),  # POST /admin/queue/discard (DLQ, bulk)
     (connect.show, "viewer"),  # GET  /admin/connect (SMTP & compatible APIs settings)
     (audit.show, "admin"),  # GET  /admin/audit (issue 18: every tenant's audit log)
+    (tenant_gdpr.show, "viewer"),  # GET  /admin/tenants/{id}/gdpr (issue 18)
+    (tenant_gdpr.export, "admin"),  # GET  /admin/tenants/{id}/gdpr/export?email=
+    (tenant_gdpr.erase, "admin"),  # POST /admin/tenants/{id}/gdpr/erase
 )
 for _handler, _role in ROUTES:
     _handler.opt["role"] = _role

@@ -2,7 +2,9 @@
 a failed sign-in and the sign-in are in the audit log; the operator gives a key an IP
 allowlist on the tenant's key list (a bad CIDR is refused naming the field), the API then
 refuses the key from 127.0.0.1 with a 403 naming the address, clearing it lets it in again;
-the Audit log page shows those changes with filters, and a bad range is a 400 with the reason.
+on the tenant's Data protection page a malformed address is refused and a real one erased
+(its message is gone, the request reaches `done`); the Audit log page shows those changes
+with filters, and a bad range is a 400 with the reason.
 """
 
 import os
@@ -83,6 +85,34 @@ def test_allowlist_on_the_key_list_and_the_audit_log_page(
             expect(page.locator("#t-keys .flash.ok")).to_contain_text("any address")
             assert client.get("/v1/messages", headers=headers).status_code == 200
 
+            body = {
+                "to": ["lin@example.org"],
+                "from": {"email": "noreply@initech.example"},
+                "subject": "For Lin",
+                "htmlBody": "<p>Hello</p>",
+            }
+            sent = client.post("/v1/messages", json=body, headers=headers)
+            assert sent.status_code == 202, sent.text
+            page.goto(f"{server.base_url}/admin/tenants")
+            page.click("a:has-text('initech') >> nth=0")
+            page.click("#gdpr-link")
+            expect(page.locator("h1")).to_contain_text("Data protection")
+            page.fill("#gdpr-erase input[name=email]", "lin@@example")
+            page.click("#gdpr-erase button[type=submit]")
+            expect(page.locator(".flash.error")).to_contain_text("not an email address")
+            page.fill("#gdpr-erase input[name=email]", "lin@example.org")
+            page.click("#gdpr-erase button[type=submit]")
+            expect(page.locator(".flash.ok")).to_contain_text("Erased")
+            for _ in range(50):  # the compaction finishes in the background
+                if "done" in page.locator("#gdpr-requests").inner_text():
+                    break
+                page.reload()
+            expect(page.locator("#gdpr-requests")).to_contain_text("messages 1")
+            expect(page.locator("#gdpr-requests")).to_contain_text("done")
+            page.screenshot(path=str(shots / "gdpr.png"), full_page=True)
+            gone = client.get(f"/v1/messages/{sent.json()['messageId']}", headers=headers)
+            assert gone.status_code == 404
+
             page.click("nav >> text=Audit log")
             expect(page.locator("h1")).to_have_text("Audit log")
             log = page.locator("#audit-log")
@@ -92,6 +122,7 @@ def test_allowlist_on_the_key_list_and_the_audit_log_page(
                 "tenant.created",
                 "api_key.created",
                 "api_key.updated",
+                "gdpr.erase_requested",
             ):
                 expect(log).to_contain_text(action)
             page.fill("#audit-filters input[name=action]", "api_key.*")

@@ -32,9 +32,7 @@ async def test_the_favicon_is_served_and_linked_from_every_page(admin: Operator)
     assert (await admin.client.get("/admin/static/favicon.svg")).status_code == 200
 
 
-async def test_users_is_in_the_navigation_of_admins_only(
-    admin: Operator, viewer: Operator
-) -> None:
+async def test_users_is_in_the_navigation_of_admins_only(admin: Operator, viewer: Operator) -> None:
     as_admin = await admin.page("/admin/users")
     as_viewer = await viewer.page("/admin/")
 

@@ -252,4 +252,3 @@ async def test_cancelling_a_fully_sent_batch_is_409_not_cancelled(env: Env) -> N
     problem = assert_problem(resp, 409)
     assert "Nothing to cancel" in problem["detail"] and "2 sent" in problem["detail"]
     assert (await env.http.get(batch_path)).json()["counts"] == {"sent": 2}
-
