@@ -142,5 +142,6 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
     app.state.runtime = runtime
     fast_send.install(app, runtime)
     strict_input.install(app, runtime)  # in front of the fast path: it sees only strict bodies
+    app.asgi_handler = runtime.tracing.asgi(app.asgi_handler)  # issue 18: unchanged when off
     drain.install(app)  # outermost: the SIGTERM drain sees every request first
     return app

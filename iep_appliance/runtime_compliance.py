@@ -7,6 +7,7 @@ import contextlib
 import logging
 from typing import Any
 
+from iep_appliance import traces
 from iep_appliance.services.audit import AuditService
 from iep_appliance.services.gdpr import GdprService
 
@@ -16,6 +17,7 @@ log = logging.getLogger("iep.runtime")
 def init(rt: Any) -> None:
     cfg = rt.config
     rt.trusted_proxies = tuple(cfg.server.trusted_proxies)
+    rt.tracing = traces.configure(cfg.telemetry.otlp_endpoint, cfg.telemetry.service_name)
     rt.audit = AuditService(rt.store, rt.clock, cfg.storage.audit_retention_days)
     rt.gdpr = GdprService(rt.store, rt.blobs, rt.clock, rt.spawn)
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from iep_appliance import traces
 from iep_appliance.delivery import sender
 from iep_appliance.delivery.claims import Claimed, LoadFailed, crash_text, load_claimed
 from iep_appliance.delivery.providers.base import Provider
@@ -171,15 +172,17 @@ class DeliveryEngine:
             try:
                 n = min(room, self.batch)
                 plan = await self.queues.plan(n)
-                claimed = await self.store.claim_due(
-                    self.clock.now(),
-                    n,
-                    self.lease,
-                    lane=plan.lane,
-                    lane_from=plan.lane_from,
-                    hold_queues=plan.hold_queues,
-                    hold_until=plan.hold_until,
-                )
+                with traces.current().span("jobs.claim", {"iep.limit": n}) as span:
+                    claimed = await self.store.claim_due(
+                        self.clock.now(),
+                        n,
+                        self.lease,
+                        lane=plan.lane,
+                        lane_from=plan.lane_from,
+                        hold_queues=plan.hold_queues,
+                        hold_until=plan.hold_until,
+                    )
+                    span.set_attribute("iep.claimed", len(claimed))
                 self._count_claims(claimed)
                 jobs = await self.queues.admit(claimed, plan)
             except Exception:
@@ -313,7 +316,10 @@ class DeliveryEngine:
         routing = await self._routing_of(job.tenant_id)
         schedule = self.queues.schedule_of(job)  # the queue's retry override, if any
         ctx = self.ctx if schedule is None else msgspec.structs.replace(self.ctx, schedule=schedule)
-        completion = await sender.process(job, message, routing, suppressed, ctx)
+        attributes = {"iep.message_id": job.ref_id, "iep.attempt": job.attempts}
+        with traces.current().span("message.send", attributes, parent=job.traceparent) as span:
+            completion = await sender.process(job, message, routing, suppressed, ctx)
+            span.set_attribute("iep.status", completion.status)
         await self._finish(completion)
         self._observe(message, completion)
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from iep_appliance import traces
 from iep_appliance.blobs import Blobs
 from iep_appliance.clock import Clock
 from iep_appliance.delivery.providers.base import Envelope
@@ -182,7 +183,8 @@ async def process(
     if message.kind == "raw_mime":  # the client's MIME, sent as stored (issue 15)
         return await send_raw(job, message, recipients, routing, events, base, ctx)
     try:
-        rendered = await render_message(message, ctx.render_limits)
+        with traces.current().span("render"):
+            rendered = await render_message(message, ctx.render_limits)
     except RenderError as exc:
         error = str(exc) if isinstance(exc, RenderLimitExceeded) else f"render failed: {exc}"
         return fail_now(job, message, events, base, error)
@@ -281,7 +283,11 @@ async def send_via_route(
     mail_from = ctx.return_path(message.id) if ctx.return_path else message.from_email
     envelope = Envelope(mail_from, recipients, message.id, message.tenant_id)
     try:
-        outcome = await provider.send(envelope, mime)
+        with traces.current().span(
+            "provider.send", {"iep.provider": route.provider}, kind="client"
+        ) as span:
+            outcome = await provider.send(envelope, mime)
+            span.set_attribute("iep.smtp_code", outcome.code or 0)
     except Exception as exc:  # a provider bug: log it, treat as transient
         log.exception("provider.crashed", extra={"fields": {"provider": route.provider}})
         outcome = SendOutcome(

@@ -352,6 +352,7 @@ class Job(msgspec.Struct, frozen=True):
     run_at: str
     payload: str | None = None
     queue_id: str | None = None
+    traceparent: str | None = None  # the accepting request's trace context (issue 18)
 
 
 class Completion(msgspec.Struct, frozen=True):

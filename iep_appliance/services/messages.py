@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from iep_appliance import traces
 from iep_appliance.blobs import Blobs
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
@@ -174,7 +175,8 @@ class MessageService:
             principal, ctx.tenant, req, valid, message_id, stored, queue=queue, origin=origin
         )
         try:
-            result = await (write or self.store.accept_message)(principal.tenant_id, msg)
+            with traces.current().span("store.commit", {"iep.tenant_id": principal.tenant_id}):
+                result = await (write or self.store.accept_message)(principal.tenant_id, msg)
         except BaseException:
             if stored:
                 await self.drop_attachments(principal.tenant_id, message_id)

@@ -121,7 +121,8 @@ def message(
 
 
 JOB_COLUMNS = (
-    "id, kind, ref_id, tenant_id, priority, attempts, max_attempts, run_at, payload, queue_id"
+    "id, kind, ref_id, tenant_id, priority, attempts, max_attempts, run_at, payload, queue_id,"
+    " traceparent"
 )
 
 

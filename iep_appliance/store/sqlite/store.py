@@ -20,6 +20,7 @@ from iep_appliance.domain.models import (
     Tenant,
     TenantSettings,
 )
+from iep_appliance.domain.trace_context import current_traceparent
 from iep_appliance.store.sqlite import files
 from iep_appliance.store.sqlite import jobs as q_jobs
 from iep_appliance.store.sqlite import keys as q_keys
@@ -32,6 +33,7 @@ from iep_appliance.store.sqlite.gdpr import GdprVerbs
 from iep_appliance.store.sqlite.migrate import migrate
 from iep_appliance.store.sqlite.outbox import OutboxVerbs
 from iep_appliance.store.sqlite.store_base import StoreBase
+from iep_appliance.store.sqlite.traces import accept_traced
 from iep_appliance.store.sqlite.verbs_deliverability import DeliverabilityVerbs
 from iep_appliance.store.sqlite.verbs_operations import OperationsVerbs
 from iep_appliance.store.sqlite.verbs_tenant import TenantServiceVerbs
@@ -202,7 +204,11 @@ class SqliteStore(
     # ---- messages --------------------------------------------------------------------------
 
     async def accept_message(self, tenant_id: str, msg: NewMessage) -> Accepted | Replayed:
-        result = await self.db.write(lambda c: q_messages.accept_message(c, tenant_id, msg))
+        traceparent = current_traceparent.get()  # issue 18: None while tracing is off
+        if traceparent is None:
+            result = await self.db.write(lambda c: q_messages.accept_message(c, tenant_id, msg))
+        else:
+            result = await self.db.write(lambda c: accept_traced(c, tenant_id, msg, traceparent))
         if isinstance(result, Accepted):
             self._notify(msg.scheduled_at or msg.created_at)
         return result

@@ -1,0 +1,85 @@
+"""OpenTelemetry traces, off by default and free when off (issue 18, DESIGN §10.5).
+
+`current()` is the process's tracing: a `Tracing` whose `span()` returns one shared no-op
+context manager, until the runtime calls `configure()` with a `[telemetry] otlp_endpoint`;
+only then is the SDK imported (traces_otel.py), so with tracing off no OpenTelemetry module
+is even loaded. Spans (names are a contract for dashboards built on them):
+
+    HTTP <METHOD> <route>   every request (traces_otel.asgi_middleware; honours traceparent)
+    store.commit            the accept's durable write
+    jobs.claim              one claim of due jobs
+    message.send            one attempt, child of the accept's span (the job's traceparent)
+    render                  templates and MIME of the attempt
+    provider.send           the provider transaction
+    webhook.deliver         one webhook POST
+
+Usage (identical on or off):
+
+    with traces.current().span("render", {"messageId": m.id}):
+        ...
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class _NoSpan:
+    """The span of tracing that is off: entering, leaving and attributes cost nothing."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> "_NoSpan":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        return None
+
+
+NO_SPAN = _NoSpan()
+
+
+class Tracing:
+    """Tracing that is off."""
+
+    enabled = False
+
+    def span(
+        self,
+        name: str,
+        attributes: Mapping[str, Any] | None = None,
+        parent: str | None = None,
+        kind: str = "internal",
+    ) -> Any:
+        """A span named `name`, child of the current one (or of the W3C `parent` traceparent
+        when given). Use as a context manager."""
+        return NO_SPAN
+
+    def asgi(self, app: Any) -> Any:
+        """`app` wrapped in a server span per HTTP request (unchanged when off)."""
+        return app
+
+    def shutdown(self) -> None:
+        """Export what is buffered and stop."""
+
+
+_current: Tracing = Tracing()
+
+
+def current() -> Tracing:
+    return _current
+
+
+def configure(endpoint: str, service_name: str) -> Tracing:
+    """Turn tracing on (an OTLP/HTTP endpoint) or off (empty); returns the new tracing."""
+    global _current
+    _current.shutdown()
+    if not endpoint:
+        _current = Tracing()
+    else:
+        from iep_appliance.traces_otel import OtelTracing  # the SDK loads only here
+
+        _current = OtelTracing(endpoint, service_name)
+    return _current
