@@ -2,6 +2,7 @@
 X-Forwarded-For only behind `[server] trusted_proxies`, bad CIDRs 422 naming the field."""
 
 import httpx
+import pytest
 
 from iep_appliance.app import build_app
 from tests.integration.compliance.conftest import Appliance, message
@@ -101,3 +102,36 @@ async def test_allowlist_update_applies_at_once_and_bad_cidrs_are_422(
         f"/v1/api-keys/{key['id']}", json={"ipAllowlist": []}, headers=other.auth
     )
     assert_problem(foreign, 404)
+
+
+async def test_smtp_submission_applies_the_allowlist_to_the_smtp_peer(
+    appliance: Appliance,
+) -> None:
+    import aiosmtplib
+
+    from tests.support.procs import free_port
+
+    port = free_port()
+    appliance.configure(submission={"enabled": True, "port": port})
+    await appliance.start(deliver=False)
+    acme = await appliance.tenant("acme")
+    key = await make_key(appliance, acme.auth, ["10.0.0.0/8"])
+    smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+    await smtp.connect()
+    try:
+        with pytest.raises(aiosmtplib.SMTPAuthenticationError) as refused:
+            await smtp.login("acme", key["key"])
+        assert refused.value.code == 535
+        assert "127.0.0.1" in refused.value.message
+    finally:
+        smtp.close()
+    await appliance.client.patch(
+        f"/v1/api-keys/{key['id']}", json={"ipAllowlist": ["127.0.0.0/8"]}, headers=acme.auth
+    )
+    smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+    await smtp.connect()
+    try:
+        answer = await smtp.login("acme", key["key"])
+        assert answer.code == 235
+    finally:
+        smtp.close()
