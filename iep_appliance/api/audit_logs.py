@@ -30,9 +30,9 @@ class TargetView(msgspec.Struct, frozen=True):
 class AuditView(msgspec.Struct, frozen=True, rename="camel"):
     id: Annotated[str, msgspec.Meta(description="The entry's id.")]
     at: Annotated[str, msgspec.Meta(description="When (ISO 8601, UTC).")]
-    actor: ActorView
+    actor: Annotated[ActorView, msgspec.Meta(description="Who made the change.")]
     action: Annotated[str, msgspec.Meta(description="What was done, e.g. `api_key.created`.")]
-    target: TargetView
+    target: Annotated[TargetView, msgspec.Meta(description="What was changed.")]
     ip: Annotated[str | None, msgspec.Meta(description="The client address, when known.")]
     details: Annotated[
         dict[str, Any],

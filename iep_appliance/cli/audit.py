@@ -88,6 +88,7 @@ async def record_command(rt: Any, args: argparse.Namespace) -> None:
     tenant = await rt.store.get_tenant_by_slug(slug) if slug else None
     value = getattr(args, arg, None) if arg else None
     target = " ".join(value) if isinstance(value, list) else value
+    target = getattr(args, "audit_target", None) or target  # set by a command that made one
     name = " ".join(
         ["iep", args.command] + ([args.action] if getattr(args, "action", None) else [])
     )

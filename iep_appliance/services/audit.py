@@ -110,4 +110,11 @@ class AuditService:
                 break
         if total:
             event(log, "audit.purged", count=total, before=cut)
+            await self.record(
+                None,
+                AuditActor("system", "retention", "audit retention"),
+                "audit.purged",
+                AuditTarget("auditLog"),
+                details={"count": total, "before": cut},
+            )
         return total
