@@ -11,7 +11,7 @@ is even loaded. Spans (names are a contract for dashboards built on them):
     message.send            one attempt, child of the accept's span (the job's traceparent)
     render                  templates and MIME of the attempt
     provider.send           the provider transaction
-    webhook.deliver         one webhook POST
+    webhook.deliver         one webhook POST (child of the send that enqueued it)
 
 Usage (identical on or off):
 

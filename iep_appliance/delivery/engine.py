@@ -320,7 +320,7 @@ class DeliveryEngine:
         with traces.current().span("message.send", attributes, parent=job.traceparent) as span:
             completion = await sender.process(job, message, routing, suppressed, ctx)
             span.set_attribute("iep.status", completion.status)
-        await self._finish(completion)
+            await self._finish(completion)  # in the span: its webhook jobs continue the trace
         self._observe(message, completion)
 
     async def _finish(self, completion: Completion) -> None:

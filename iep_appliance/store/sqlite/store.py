@@ -33,7 +33,7 @@ from iep_appliance.store.sqlite.gdpr import GdprVerbs
 from iep_appliance.store.sqlite.migrate import migrate
 from iep_appliance.store.sqlite.outbox import OutboxVerbs
 from iep_appliance.store.sqlite.store_base import StoreBase
-from iep_appliance.store.sqlite.traces import accept_traced
+from iep_appliance.store.sqlite.traces import accept_traced, last_job_id, trace_webhook_jobs
 from iep_appliance.store.sqlite.verbs_deliverability import DeliverabilityVerbs
 from iep_appliance.store.sqlite.verbs_operations import OperationsVerbs
 from iep_appliance.store.sqlite.verbs_tenant import TenantServiceVerbs
@@ -266,14 +266,19 @@ class SqliteStore(
         now = self._now()
         attempts = self.webhook_attempts
 
+        traceparent = current_traceparent.get()  # issue 18: the webhook jobs continue the trace
+
         def fn(conn: sqlite3.Connection) -> list[str]:
             wake = []
+            before = last_job_id(conn) if traceparent is not None else 0
             for c in completions:
                 q_jobs.finish_send(conn, c, now, attempts)
                 if c.retry_at:
                     wake.append(c.retry_at)
                 if c.webhook_event:
                     wake.append(now)
+            if traceparent is not None:
+                trace_webhook_jobs(conn, before, traceparent)
             return wake
 
         for run_at in await self.db.write(fn):

@@ -9,6 +9,17 @@ from iep_appliance.store.sqlite import messages as q_messages
 
 # The send job of a message just accepted gets the request's traceparent.
 SET_TRACEPARENT = "UPDATE jobs SET traceparent = ? WHERE kind = 'send' AND ref_id = ?"
+LAST_JOB_ID = "SELECT coalesce(max(id), 0) FROM jobs"
+# Webhook jobs a finished send just enqueued (ids above the last one before it) continue its trace.
+TRACE_WEBHOOK_JOBS = "UPDATE jobs SET traceparent = ? WHERE id > ? AND kind = 'webhook'"
+
+
+def last_job_id(conn: sqlite3.Connection) -> int:
+    return int(conn.execute(LAST_JOB_ID).fetchone()[0])
+
+
+def trace_webhook_jobs(conn: sqlite3.Connection, after_id: int, traceparent: str) -> None:
+    conn.execute(TRACE_WEBHOOK_JOBS, (traceparent, after_id))
 
 
 def accept_traced(
