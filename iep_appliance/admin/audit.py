@@ -1,5 +1,5 @@
 """/admin/audit: the audit log of every tenant (and of the appliance itself), newest first,
-filtered by tenant, actor, action and time (issue 18). A bad filter re-renders the page with
+filtered by tenant, actor, action and time. A bad filter re-renders the page with
 the reason (400), never a 500."""
 
 from typing import Any
@@ -8,7 +8,8 @@ from litestar import Request, get
 from litestar.response import Response
 
 from iep_appliance.admin.templates import page
-from iep_appliance.admin.tenant_page import operators, rt
+from iep_appliance.admin.context import services
+from iep_appliance.admin.tenant_page import operators
 from iep_appliance.domain.audit import AuditEntry, next_cursor, parse_query
 from iep_appliance.domain.errors import BadRequest
 
@@ -37,7 +38,7 @@ async def show(request: Request[Any, Any, Any]) -> Response[Any]:
     error, status, rows, nxt = "", 200, [], None
     try:
         q = parse_query(params, PAGE, cursor, tenant)
-        found = await rt(request).audit.query(q)
+        found = await services(request).audit.query(q)
         rows = [_row(e, names) for e in found]
         nxt = next_cursor(found, PAGE)
     except BadRequest as exc:

@@ -14,6 +14,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from iep_appliance import __version__
+from iep_appliance.domain.scopes import ALL_SCOPES
 from iep_appliance.services.keys import ROTATE_GRACE_SECONDS
 
 # (label, href) of the navigation bar; the labels are a contract (DESIGN §4.2).
@@ -28,7 +29,7 @@ NAV: tuple[tuple[str, str], ...] = (
 # Shown to admins only, after NAV.
 ADMIN_NAV: tuple[tuple[str, str], ...] = (
     ("Users", "/admin/users"),
-    ("Audit log", "/admin/audit"),  # issue 18
+    ("Audit log", "/admin/audit"),
 )
 HTMX_JS = "/admin/static/htmx-2.0.11.min.js"
 
@@ -76,6 +77,7 @@ def template_config(directory: Path) -> TemplateConfig[JinjaTemplateEngine]:
         HTMX_JS=HTMX_JS,
         VERSION=__version__,
         ROTATE_GRACE_SECONDS=ROTATE_GRACE_SECONDS,
+        SCOPES=ALL_SCOPES,
     )
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 

@@ -1,4 +1,4 @@
-"""/admin/tenants/{id}/gdpr: a tenant's data-protection page (issue 18): export everything
+"""/admin/tenants/{id}/gdpr: a tenant's data-protection page: export everything
 naming an address (one JSON file), erase an address (the same service as `DELETE
 /v1/gdpr/{email}`), and the erase requests with their state and counts."""
 
@@ -10,7 +10,8 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Response
 
 from iep_appliance.admin.templates import page
-from iep_appliance.admin.tenant_page import operators, rt, text
+from iep_appliance.admin.context import services
+from iep_appliance.admin.tenant_page import operators, text
 from iep_appliance.domain.audit import note
 from iep_appliance.domain.errors import ValidationFailed
 
@@ -27,7 +28,7 @@ async def _page(
         status=status,
         active="Tenants",
         tenant=tenant,
-        requests=await rt(request).gdpr.requests(tenant_id),
+        requests=await services(request).gdpr.requests(tenant_id),
         notice=NOTICES.get(request.query_params.get("notice", ""), ""),
         error=error,
     )
@@ -43,7 +44,7 @@ async def export(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> R
     await operators(request).tenant(tenant_id)
     email = request.query_params.get("email", "")
     try:
-        found = await rt(request).gdpr.export(tenant_id, email)
+        found = await services(request).gdpr.export(tenant_id, email)
     except ValidationFailed as exc:
         return await _page(request, tenant_id, "; ".join(e.message for e in exc.errors), 422)
     return Response(
@@ -58,7 +59,7 @@ async def erase(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Re
     form = await request.form()
     await operators(request).tenant(tenant_id)
     try:
-        found = await rt(request).gdpr.erase(tenant_id, text(form, "email"))
+        found = await services(request).gdpr.erase(tenant_id, text(form, "email"))
     except ValidationFailed as exc:
         note(request.scope, refused=True)  # type: ignore[arg-type]
         return await _page(request, tenant_id, "; ".join(e.message for e in exc.errors), 422)

@@ -8,13 +8,12 @@ from litestar import Request, post
 from litestar.params import FromPath
 from litestar.response import Response
 
-from iep_appliance.admin.tenant_page import Feedback, operators, refused, respond, rt, text
+from iep_appliance.admin.context import services
+from iep_appliance.admin.tenant_page import Feedback, act, operators, refused, respond, text
 from iep_appliance.domain.audit import note
 from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.validation import whole_number
 from iep_appliance.services.keys import ROTATE_GRACE_SECONDS
-
-SCOPES = ("send", "read", "admin")
 
 
 @post("/tenants/{tenant_id:str}/keys", status_code=200)
@@ -26,7 +25,7 @@ async def create_key(request: Request[Any, Any, Any], tenant_id: FromPath[str]) 
     expires_at = text(form, "expiresAt") or None
     cidrs = text(form, "ipAllowlist")
     try:
-        created = await rt(request).keys.issue(
+        created = await services(request).keys.issue(
             tenant_id,
             name,
             scopes,
@@ -59,7 +58,7 @@ async def rotate_key(
         grace = whole_number(raw, max_digits=9)
         if grace is None:
             raise ValidationFailed([FieldError("graceSeconds", "must be a whole number")])
-        created = await rt(request).keys.rotate(tenant_id, key_id, grace)
+        created = await services(request).keys.rotate(tenant_id, key_id, grace)
     except (ValidationFailed, NotFound) as exc:
         return await refused(request, tenant_id, "keys", exc, {"graceSeconds": raw})
     shown = {"key": created.key, "name": created.record.name, "prefix": created.record.prefix}
@@ -79,12 +78,12 @@ def split_cidrs(value: str) -> list[str]:
 async def set_allowlist(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], key_id: FromPath[str]
 ) -> Response[Any]:
-    """Replace a key's IP allowlist (issue 18); empty: the key works from anywhere."""
+    """Replace a key's IP allowlist; empty: the key works from anywhere."""
     form = await request.form()
     await operators(request).tenant(tenant_id)
     cidrs = text(form, "ipAllowlist")
     try:
-        await rt(request).keys.set_ip_allowlist(tenant_id, key_id, split_cidrs(cidrs))
+        await services(request).keys.set_ip_allowlist(tenant_id, key_id, split_cidrs(cidrs))
     except (ValidationFailed, NotFound) as exc:
         return await refused(request, tenant_id, "keys", exc, {"ipAllowlist": cidrs})
     notice = "IP allowlist saved." if cidrs.strip() else "IP allowlist cleared: any address."
@@ -95,9 +94,5 @@ async def set_allowlist(
 async def revoke_key(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], key_id: FromPath[str]
 ) -> Response[Any]:
-    await operators(request).tenant(tenant_id)
-    try:
-        await rt(request).keys.revoke(tenant_id, key_id)
-    except NotFound as exc:
-        return await refused(request, tenant_id, "keys", exc)
-    return await respond(request, tenant_id, "keys", "key-revoked")
+    revoke = services(request).keys.revoke
+    return await act(request, tenant_id, "keys", lambda: revoke(tenant_id, key_id), "key-revoked")

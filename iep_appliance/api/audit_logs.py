@@ -9,8 +9,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.audit import AuditEntry, next_cursor, parse_query
 from iep_appliance.domain.models import Principal
+from iep_appliance.services.audit import AuditService
 
 
 class ActorView(msgspec.Struct, frozen=True):
@@ -71,6 +73,7 @@ def view(e: AuditEntry) -> AuditView:
 )
 async def list_audit_logs(
     request: Request,
+    audit: Injected[AuditService],
     principal: NamedDependency[Principal],
     actor: FromQuery[str | None] = None,
     action: FromQuery[str | None] = None,
@@ -81,7 +84,7 @@ async def list_audit_logs(
 ) -> AuditList:
     params = {"actor": actor, "action": action, "from": from_, "to": to}
     q = parse_query(params, limit, cursor, principal.tenant_id)
-    page = await request.app.state.runtime.audit.query(q)
+    page = await audit.query(q)
     return AuditList(data=[view(e) for e in page], next_cursor=next_cursor(page, q.limit))
 
 

@@ -1,4 +1,4 @@
-"""The audit trail (issue 18): one ASGI middleware records every successful mutation through
+"""The audit trail: one ASGI middleware records every successful mutation through
 the API or the dashboard in the audit log, so no handler has to.
 
 It runs inside Litestar's routing (the route handler and path template are known), looks the
@@ -12,6 +12,7 @@ a GET returns at the first line.
 """
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -21,6 +22,7 @@ from iep_appliance.api.audit_actions import RULES
 from iep_appliance.api.auth import PRINCIPAL_STATE, scope_client
 from iep_appliance.domain.audit import NOTE_STATE, AuditActor, AuditTarget
 from iep_appliance.domain.models import Principal
+from iep_appliance.services.audit import AuditService
 
 log = logging.getLogger("iep.audit")
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -54,7 +56,16 @@ def _actor(state: dict[str, Any]) -> tuple[AuditActor | None, str | None]:
     return None, None
 
 
-def audit_middleware(app: ASGIApp) -> ASGIApp:
+def middleware(audit: AuditService) -> Callable[[ASGIApp], ASGIApp]:
+    """The audit trail as a Litestar middleware, recording into `audit`."""
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        return _trail(app, audit)
+
+    return wrap
+
+
+def _trail(app: ASGIApp, audit: AuditService) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in MUTATING:
             await app(scope, receive, send)
@@ -83,7 +94,7 @@ def audit_middleware(app: ASGIApp) -> ASGIApp:
 
         await app(scope, capture_receive, capture_send)
         try:
-            await _record(scope, rule, status[0], bytes(got), bytes(sent))
+            await _record(audit, scope, rule, status[0], bytes(got), bytes(sent))
         except Exception:
             log.exception("audit.trail_failed")
 
@@ -91,6 +102,7 @@ def audit_middleware(app: ASGIApp) -> ASGIApp:
 
 
 async def _record(
+    audit: AuditService,
     scope: Scope, rule: tuple[str, str, str], status: int, got: bytes, sent: bytes
 ) -> None:
     state: dict[str, Any] = scope.get("state", {})  # type: ignore[assignment]
@@ -119,7 +131,6 @@ async def _record(
     headers = dict(scope.get("headers", []))
     forwarded = headers.get(b"x-forwarded-for")
     ip = scope_client(scope, forwarded.decode("latin-1") if forwarded else None)
-    runtime = scope["app"].state.runtime
-    await runtime.audit.record(
+    await audit.record(
         tenant_id, actor, action, AuditTarget(target_type, target_id), ip, details
     )

@@ -10,9 +10,10 @@ request's scope state for the audit trail (api/audit_trail.py).
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import Request
+from litestar import Litestar, Request
 from litestar.di import Provide
 
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.ip_allowlist import client_address
 from iep_appliance.domain.models import Principal
 from iep_appliance.logs import tenant_id_var
@@ -20,6 +21,12 @@ from iep_appliance.services.keys import KeyService
 
 PRINCIPAL_STATE = "iep_principal"  # scope["state"] key the audit trail reads
 CLIENT_STATE = "iep_client"
+TRUSTED_PROXIES = "iep_trusted_proxies"  # app.state: `[server] trusted_proxies` (install)
+
+
+def install(app: Litestar, trusted_proxies: tuple[str, ...]) -> None:
+    """Hand the app the proxies whose X-Forwarded-For names the client."""
+    app.state[TRUSTED_PROXIES] = trusted_proxies
 
 
 def presented_key(request: Request) -> str | None:
@@ -42,7 +49,7 @@ def scope_client(scope: Any, forwarded_for: str | None) -> str:
     found = state.get(CLIENT_STATE)
     if found is None:
         peer = scope.get("client")
-        trusted = scope["app"].state.runtime.trusted_proxies
+        trusted = scope["app"].state[TRUSTED_PROXIES]
         found = client_address(peer[0] if peer else None, forwarded_for, trusted)
         state[CLIENT_STATE] = found
     return str(found)
@@ -56,12 +63,10 @@ def remember(scope: Any, principal: Principal) -> None:
     scope.setdefault("state", {})[PRINCIPAL_STATE] = principal
 
 
-async def authorize(request: Request, scope: str) -> Principal:
+async def authorize(keys: KeyService, request: Request, scope: str) -> Principal:
     """The request's Principal, or raise 401/403. A plain call: cheaper than a dependency on
     the hot send path."""
-    p = await authorize_key(
-        request.app.state.runtime.keys, presented_key(request), scope, client_ip(request)
-    )
+    p = await authorize_key(keys, presented_key(request), scope, client_ip(request))
     remember(request.scope, p)
     return p
 
@@ -79,8 +84,8 @@ async def authorize_key(
 def needs(scope: str) -> Provide:
     """A dependency that yields the request's Principal, or raises 401/403."""
 
-    async def principal(request: Request) -> Principal:
-        return await authorize(request, scope)
+    async def principal(request: Request, keys: Injected[KeyService]) -> Principal:
+        return await authorize(keys, request, scope)
 
-    fn: Callable[[Request], Awaitable[Principal]] = principal
+    fn: Callable[[Request, KeyService], Awaitable[Principal]] = principal
     return Provide(fn)

@@ -9,8 +9,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.gdpr import GdprRequest
 from iep_appliance.domain.models import Principal
+from iep_appliance.services.gdpr import GdprService
 
 
 class EraseAccepted(msgspec.Struct, frozen=True, rename="camel"):
@@ -57,9 +59,12 @@ def view(r: GdprRequest) -> RequestView:
     tags=["gdpr"],
 )
 async def export_address(
-    request: Request, principal: NamedDependency[Principal], email: FromPath[str]
+    request: Request,
+    gdpr: Injected[GdprService],
+    principal: NamedDependency[Principal],
+    email: FromPath[str],
 ) -> Response[dict[str, Any]]:
-    found = await request.app.state.runtime.gdpr.export(principal.tenant_id, email)
+    found = await gdpr.export(principal.tenant_id, email)
     name = "gdpr-export.json"
     return Response(found, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -75,9 +80,12 @@ async def export_address(
     tags=["gdpr"],
 )
 async def erase_address(
-    request: Request, principal: NamedDependency[Principal], email: FromPath[str]
+    request: Request,
+    gdpr: Injected[GdprService],
+    principal: NamedDependency[Principal],
+    email: FromPath[str],
 ) -> EraseAccepted:
-    found = await request.app.state.runtime.gdpr.erase(principal.tenant_id, email)
+    found = await gdpr.erase(principal.tenant_id, email)
     return EraseAccepted(request_id=found.id)
 
 
@@ -87,8 +95,10 @@ async def erase_address(
     summary="The tenant's GDPR erase requests, newest first",
     tags=["gdpr"],
 )
-async def list_requests(request: Request, principal: NamedDependency[Principal]) -> RequestList:
-    found = await request.app.state.runtime.gdpr.requests(principal.tenant_id)
+async def list_requests(
+    request: Request, gdpr: Injected[GdprService], principal: NamedDependency[Principal]
+) -> RequestList:
+    found = await gdpr.requests(principal.tenant_id)
     return RequestList(data=[view(r) for r in found])
 
 

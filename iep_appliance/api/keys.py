@@ -9,8 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import ApiKey, Principal
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.keys import KeyService
 
 
 class KeyView(msgspec.Struct, frozen=True, rename="camel"):
@@ -98,10 +99,6 @@ class RotateIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_field
     ] = 0
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def view(k: ApiKey) -> KeyView:
     return KeyView(
         id=k.id,
@@ -130,9 +127,12 @@ def created_view(k: ApiKey, key: str) -> CreatedKeyView:
     tags=["api-keys"],
 )
 async def create_key(
-    request: Request, principal: NamedDependency[Principal], data: JSONBody[KeyIn]
+    request: Request,
+    keys: Injected[KeyService],
+    principal: NamedDependency[Principal],
+    data: JSONBody[KeyIn],
 ) -> CreatedKeyView:
-    created = await _rt(request).keys.issue(
+    created = await keys.issue(
         principal.tenant_id,
         data.name,
         data.scopes,
@@ -150,8 +150,10 @@ async def create_key(
     summary="List the tenant's API keys (never the secret)",
     tags=["api-keys"],
 )
-async def list_keys(request: Request, principal: NamedDependency[Principal]) -> KeyList:
-    keys = await _rt(request).keys.list_keys(principal.tenant_id)
+async def list_keys(
+    request: Request, keys: Injected[KeyService], principal: NamedDependency[Principal]
+) -> KeyList:
+    keys = await keys.list_keys(principal.tenant_id)
     return KeyList(data=[view(k) for k in keys])
 
 
@@ -164,13 +166,12 @@ async def list_keys(request: Request, principal: NamedDependency[Principal]) -> 
 )
 async def update_key(
     request: Request,
+    keys: Injected[KeyService],
     principal: NamedDependency[Principal],
     key_id: FromPath[str],
     data: JSONBody[KeyPatch],
 ) -> KeyView:
-    updated = await _rt(request).keys.set_ip_allowlist(
-        principal.tenant_id, key_id, data.ip_allowlist
-    )
+    updated = await keys.set_ip_allowlist(principal.tenant_id, key_id, data.ip_allowlist)
     return view(updated)
 
 
@@ -182,9 +183,12 @@ async def update_key(
     tags=["api-keys"],
 )
 async def revoke_key(
-    request: Request, principal: NamedDependency[Principal], key_id: FromPath[str]
+    request: Request,
+    keys: Injected[KeyService],
+    principal: NamedDependency[Principal],
+    key_id: FromPath[str],
 ) -> None:
-    await _rt(request).keys.revoke(principal.tenant_id, key_id, principal)
+    await keys.revoke(principal.tenant_id, key_id, principal)
 
 
 @post(
@@ -196,12 +200,13 @@ async def revoke_key(
 )
 async def rotate_key(
     request: Request,
+    keys: Injected[KeyService],
     principal: NamedDependency[Principal],
     key_id: FromPath[str],
     data: JSONBody[RotateIn | None] = None,
 ) -> CreatedKeyView:
     grace = data.grace_seconds if data is not None else 0
-    created = await _rt(request).keys.rotate(principal.tenant_id, key_id, grace, principal)
+    created = await keys.rotate(principal.tenant_id, key_id, grace, principal)
     return created_view(created.record, created.key)
 
 

@@ -1,4 +1,4 @@
-"""`iep audit export`, and the audit entries of the operator's own commands (issue 18).
+"""`iep audit export`, and the audit entries of the operator's own commands.
 
 Every command runs through `context.with_services`, which calls `record_command()` after a
 command that changed something succeeded: actor `{type: "cli", id: <OS user>, name: "iep key
@@ -14,6 +14,7 @@ import json
 import sys
 from typing import Any
 
+from iep_appliance import wiring
 from iep_appliance.cli.context import Services, with_services
 from iep_appliance.cli.output import OK
 from iep_appliance.domain.audit import AuditActor, AuditTarget, parse_query, to_json
@@ -55,7 +56,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 async def _tenant_id(s: Services, slug: str | None) -> str | None:
     if not slug:
         return None
-    tenant = await s.rt.store.get_tenant_by_slug(slug)
+    tenant = await s.all.store.get_tenant_by_slug(slug)
     if tenant is None:
         raise NotFound(f"No tenant {slug!r}")
     return tenant.id
@@ -66,7 +67,7 @@ async def _export(s: Services, args: argparse.Namespace) -> int:
     q = parse_query({"from": args.since, "to": args.until}, 1, None, tenant_id)
     n = 0
     out = sys.stdout
-    async for entry in s.rt.audit.export(tenant_id, q.since, q.until):
+    async for entry in s.all.audit.export(tenant_id, q.since, q.until):
         out.write(json.dumps(to_json(entry), separators=(",", ":")) + "\n")
         n += 1
         if n % PROGRESS_EVERY == 0:
@@ -76,7 +77,7 @@ async def _export(s: Services, args: argparse.Namespace) -> int:
     return OK
 
 
-async def record_command(rt: Any, args: argparse.Namespace) -> None:
+async def record_command(rt: wiring.Services, args: argparse.Namespace) -> None:
     """The audit entry of a command that succeeded, when it is one that changes something."""
     rule = COMMANDS.get((args.command, getattr(args, "action", None)))
     if rule is None or getattr(args, "dry_run", False):

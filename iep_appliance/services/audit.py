@@ -1,4 +1,4 @@
-"""The audit log (issue 18): record, query, export and purge. Shared by the API's audit trail,
+"""The audit log: record, query, export and purge. Shared by the API's audit trail,
 the dashboard, the CLI and the system's own actions.
 
 `record()` writes one entry and waits for its commit (the audit trail calls it once the
@@ -6,8 +6,10 @@ response is out, before the request counts as finished, so a drain waits for it 
 write is logged, never raised into the request whose change already committed.
 """
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from iep_appliance.clock import Clock
@@ -118,3 +120,15 @@ class AuditService:
                 details={"count": total, "before": cut},
             )
         return total
+
+    async def run(self, interval_seconds: Callable[[], float], stopping: asyncio.Event) -> None:
+        """Purge entries past retention every `interval_seconds()` until `stopping` is set."""
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=interval_seconds())
+            if stopping.is_set():
+                return
+            try:
+                await self.purge()
+            except Exception:
+                log.exception("audit.purge_failed")

@@ -1,15 +1,18 @@
-"""GDPR export and erase for one address of one tenant (issue 18, DESIGN §10.5).
+"""GDPR export and erase for one address of one tenant (DESIGN §10.5).
 
 `export()` gathers everything of the tenant that names the address into one document a person
 can read. `erase()` deletes it in one transaction before it answers (so a 202 means the rows
 are gone), keeps the address suppressed by its hash, then in the background deletes the
-attachment files no row refers to any more and compacts the database (checkpoint, VACUUM,
-WAL truncated), after which the request is `done`. Erases run one at a time.
+attachment files no row refers to any more and, on a file-based backend (the store's
+`Compaction` capability, SQLite), rewrites the file (checkpoint, VACUUM, WAL truncated) so no
+page still holds the erased bytes; after that the request is `done`. A server backend
+(PostgreSQL) deletes the rows and has no file of the appliance's to rewrite. Erases run one at a
+time.
 """
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from iep_appliance.blobs import Blobs
@@ -21,11 +24,16 @@ from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.gdpr")
 Spawn = Callable[[Coroutine[Any, Any, None], str], Any]
+Compact = Callable[[], Awaitable[None]]
 
 
 class GdprService:
-    def __init__(self, store: Store, blobs: Blobs, clock: Clock, spawn: Spawn) -> None:
+    def __init__(
+        self, store: Store, blobs: Blobs, clock: Clock, spawn: Spawn, compact: Compact | None
+    ) -> None:
+        """`compact`: the store's file rewrite after an erase (None: nothing to rewrite)."""
         self.store = store
+        self.compact = compact
         self.blobs = blobs
         self.clock = clock
         self.spawn = spawn
@@ -72,7 +80,8 @@ class GdprService:
         try:
             async with self._lock:
                 await asyncio.to_thread(self._delete_files, orphans)
-                await self.store.compact()
+                if self.compact is not None:
+                    await self.compact()
         except Exception as exc:
             log.exception("gdpr.compact_failed", extra={"fields": {"request": request.id}})
             state, error = "failed", type(exc).__name__

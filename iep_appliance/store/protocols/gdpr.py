@@ -1,4 +1,5 @@
-"""Store verbs of GDPR export and erase (issue 18, DESIGN §10.5)."""
+"""Store verbs of GDPR export and erase (DESIGN §10.5); compacting a file afterwards is the
+`Compaction` capability (store/protocols/compaction.py)."""
 
 from typing import Any, Protocol
 
@@ -17,10 +18,6 @@ class GdprStore(Protocol):
         deliveries, inbound records), every other row naming it (the ERASE tables), and
         re-key its suppression to `email_hash`. Returns counts per table and the attachment
         files no row refers to any more (the caller deletes them after the commit)."""
-
-    async def compact(self) -> None:
-        """Rewrite the database so deleted bytes are gone from the file and its WAL
-        (checkpoint, VACUUM, checkpoint with truncation)."""
 
     async def save_gdpr_request(self, request: GdprRequest) -> None:
         """Insert or replace a request (its state changes as it runs)."""

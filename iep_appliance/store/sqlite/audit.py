@@ -1,4 +1,4 @@
-"""All SQL of the audit log (issue 18) and the key IP allowlist column, as a SqliteStore mixin.
+"""All SQL of the audit log (issue 18) and the key IP allowlist column, (the verbs: store/sqlite/verbs/audit.py).
 
 The log is append-only: migration 0020's triggers refuse UPDATE, and DELETE unless the purge
 gate is open to a cutoff the row is older than. `purge_audit` opens the gate, deletes and closes
@@ -17,7 +17,6 @@ from iep_appliance.domain.audit import (
 from iep_appliance.domain.models import ApiKey
 from iep_appliance.store.sqlite import keys as q_keys
 from iep_appliance.store.sqlite import rows
-from iep_appliance.store.sqlite.store_base import StoreBase
 
 INSERT_ENTRY = (
     "INSERT INTO audit_log (id, at, tenant_id, actor_type, actor_id, actor_name, action,"
@@ -37,7 +36,7 @@ DELETE_OLD = (
 SET_ALLOWLIST = "UPDATE api_keys SET ip_allowlist = ? WHERE tenant_id = ? AND id = ? AND active = 1"
 
 
-def _select(q: AuditQuery) -> tuple[str, list[object]]:
+def select_of(q: AuditQuery) -> tuple[str, list[object]]:
     """The page query: every filter a bound parameter, newest first along an index."""
     where, args = [], []
     if q.tenant_id is not None:
@@ -71,7 +70,7 @@ def _select(q: AuditQuery) -> tuple[str, list[object]]:
     return sql, args
 
 
-def _entry(row: tuple) -> AuditEntry:
+def entry_of(row: tuple) -> AuditEntry:
     return AuditEntry(
         seq=row[0],
         id=row[1],
@@ -121,21 +120,3 @@ def set_allowlist(
     if conn.execute(SET_ALLOWLIST, (rows.dumps(allowlist), tenant_id, key_id)).rowcount != 1:
         return None
     return q_keys.get_key(conn, tenant_id, key_id)
-
-
-class AuditVerbs(StoreBase):
-    async def append_audit(self, entries: list[AuditEntry]) -> None:
-        if entries:
-            await self.db.write(lambda c: insert_entries(c, entries))
-
-    async def list_audit(self, q: AuditQuery) -> list[AuditEntry]:
-        sql, args = _select(q)
-        return await self.db.read(lambda c: [_entry(r) for r in c.execute(sql, args)])
-
-    async def purge_audit(self, before: str, limit: int) -> int:
-        return await self.db.write(lambda c: purge(c, before, limit))
-
-    async def set_key_ip_allowlist(
-        self, tenant_id: str, key_id: str, allowlist: list[str]
-    ) -> ApiKey | None:
-        return await self.db.write(lambda c: set_allowlist(c, tenant_id, key_id, allowlist))

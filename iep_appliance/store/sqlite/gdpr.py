@@ -8,14 +8,11 @@ hash, not deleted, so the address stays blocked. After the commit `compact()` ch
 VACUUMs and truncates the WAL: no page of the file still holds the erased bytes.
 """
 
-import asyncio
 import sqlite3
 from typing import Any
 
 from iep_appliance.domain.gdpr import EraseResult, GdprRequest
 from iep_appliance.store.sqlite import rows
-from iep_appliance.store.sqlite.db import connect
-from iep_appliance.store.sqlite.store_base import StoreBase
 
 # Text columns of `messages` searched for the address (case-insensitive).
 MESSAGE_TEXT = (
@@ -242,7 +239,7 @@ def export(conn: sqlite3.Connection, tenant_id: str, email: str) -> dict[str, li
     return out
 
 
-def _request(row: tuple) -> GdprRequest:
+def request_of(row: tuple) -> GdprRequest:
     return GdprRequest(
         id=row[0],
         tenant_id=row[1],
@@ -254,50 +251,3 @@ def _request(row: tuple) -> GdprRequest:
         requested_at=row[7],
         finished_at=row[8],
     )
-
-
-class GdprVerbs(StoreBase):
-    async def gdpr_export(self, tenant_id: str, email: str) -> dict[str, list[dict[str, Any]]]:
-        return await self.db.read(lambda c: export(c, tenant_id, email))
-
-    async def gdpr_erase(self, tenant_id: str, email: str, email_hash: str) -> EraseResult:
-        now = self._now()
-        return await self.db.write_alone(lambda c: erase(c, tenant_id, email, email_hash, now))
-
-    async def compact(self) -> None:
-        await asyncio.to_thread(_compact, self.db.path, self.db.synchronous)
-
-    async def save_gdpr_request(self, request: GdprRequest) -> None:
-        r = request
-        args = (
-            r.id,
-            r.tenant_id,
-            r.kind,
-            r.email_hash,
-            r.state,
-            rows.dumps(r.counts),
-            r.error,
-            r.requested_at,
-            r.finished_at,
-        )
-        await self.db.write(lambda c: c.execute(SAVE_REQUEST, args))
-
-    async def list_gdpr_requests(self, tenant_id: str, limit: int) -> list[GdprRequest]:
-        return await self.db.read(
-            lambda c: [_request(r) for r in c.execute(LIST_REQUESTS, (tenant_id, limit))]
-        )
-
-
-def _compact(path: str, synchronous: str) -> None:
-    """Checkpoint, VACUUM (rewrites every page, dropping freed ones) and truncate the WAL, on a
-    connection of its own (the writer waits on the lock meanwhile, as for any long write)."""
-    conn = connect(path, synchronous)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute("VACUUM")
-        for _ in range(50):
-            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            if not busy:
-                break
-    finally:
-        conn.close()

@@ -1,4 +1,4 @@
-"""Dashboard fixes of issue 14 over a real Runtime: a favicon, the Users page in the admins'
+"""Dashboard day-two fixes over a real Runtime: a favicon, the Users page in the admins'
 navigation, the key Rotate form's 3600 s grace, "Headers as sent" for a message sent through
 a relay, and "Retry selected" coming back to the filtered list."""
 

@@ -91,15 +91,15 @@ async def test_store_refuses_update_and_delete_outside_retention(appliance: Appl
     appliance.configure(storage={"audit_retention_days": 30})
     await appliance.start(deliver=False)
     acme = await appliance.tenant("acme")
-    old = await appliance.rt.audit.record(
+    old = await appliance.rt.services.audit.record(
         acme.tenant_id, AuditActor("system"), "test.old", AuditTarget("thing", "1")
     )
     assert old is not None
     appliance.clock.advance(timedelta(days=31).total_seconds())
-    await appliance.rt.audit.record(
+    await appliance.rt.services.audit.record(
         acme.tenant_id, AuditActor("system"), "test.new", AuditTarget("thing", "2")
     )
-    conn = sqlite3.connect(appliance.rt.store.db.path)
+    conn = sqlite3.connect(appliance.rt.services.store.db.path)
     try:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("UPDATE audit_log SET action = 'x'")
@@ -111,9 +111,9 @@ async def test_store_refuses_update_and_delete_outside_retention(appliance: Appl
         conn.rollback()
         conn.close()
 
-    assert await appliance.rt.audit.purge() == 1
+    assert await appliance.rt.services.audit.purge() == 1
 
-    left = [e.action for e in await appliance.rt.audit.query(_all(acme.tenant_id))]
+    left = [e.action for e in await appliance.rt.services.audit.query(_all(acme.tenant_id))]
     assert left == ["test.new"]
 
 

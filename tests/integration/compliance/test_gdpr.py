@@ -71,7 +71,7 @@ async def test_erase_leaves_no_trace_in_the_database_file_or_data_dir(
     )
     assert added.status_code in (200, 201), added.text
     await wait_until(lambda: len(webhook_sink.requests) >= 3, timeout=60)
-    data_dir = Path(appliance.rt.store.db.path).parent
+    data_dir = Path(appliance.rt.services.store.db.path).parent
     assert occurrences(data_dir, ADDRESS, CONTENT)  # the search does find them before
 
     export = await appliance.client.get(f"/v1/gdpr/export/{ADDRESS}", headers=acme.auth)
@@ -114,7 +114,7 @@ async def test_erase_leaves_no_trace_in_the_database_file_or_data_dir(
         return any(e["type"] == "suppressed" for e in got.json()["events"])
 
     await wait_until(suppressed, timeout=60)
-    outbox = await appliance.rt.store.get_outbox(acme.tenant_id, again)
+    outbox = await appliance.rt.services.store.get_outbox(acme.tenant_id, again)
     assert outbox is None  # never delivered
 
 

@@ -1,4 +1,4 @@
-"""POST /v1/messages/batch and /v1/batches/{id} (issue 7, item 1): one message per recipient
+"""POST /v1/messages/batch and /v1/batches/{id}: one message per recipient
 entry, each rendered with its own variables merged over the shared ones; validated as a whole
 and accepted in one durable transaction; one idempotency key for the batch."""
 

@@ -1,4 +1,4 @@
-"""Text-only messages and queues by name (issue 14), over real HTTP to a real SMTP sink.
+"""Text-only messages and queues by name, over real HTTP to a real SMTP sink.
 
 `textBody` without `htmlBody` is a text/plain message with no HTML part, through the fast
 path (`application/json`) and the Litestar handler (any other JSON content type) alike,
