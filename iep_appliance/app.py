@@ -19,6 +19,7 @@ from iep_appliance.api import (
     analytics,
     audit_logs,
     audit_trail,
+    auth,
     batches,
     cancellation,
     domain_checks,
@@ -39,7 +40,6 @@ from iep_appliance.api import (
     unsubscribe,
     webhooks,
 )
-from iep_appliance.api import auth
 from iep_appliance.api.compat import postmark, resend
 from iep_appliance.api.fast_send import FastSend
 from iep_appliance.api.problems import exception_handlers

@@ -1,4 +1,4 @@
-"""Tracing that is on: the OpenTelemetry SDK with a batch OTLP/HTTP exporter (issue 18).
+"""Tracing that is on: the OpenTelemetry SDK with a batch OTLP/HTTP exporter.
 Imported only by `traces.configure()` with an endpoint. While a span is open its trace id is
 in the log lines (`logs.trace_id_var` → `traceId`) and its traceparent in
 `domain.trace_context` (stored with a job the accept writes)."""
@@ -16,7 +16,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from iep_appliance.domain.trace_context import current_traceparent
 from iep_appliance.logs import trace_id_var
-from iep_appliance.traces import Tracing
+from iep_appliance.traces_off import Tracing
 
 _KINDS = {
     "internal": trace.SpanKind.INTERNAL,

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from iep_appliance import traces
 from iep_appliance.blobs import Blobs, open_blobs
 from iep_appliance.clock import Clock
 from iep_appliance.config import Config
 from iep_appliance.delivery.engine import DeliveryEngine
 from iep_appliance.delivery.inbound_listener import InboundListener
-from iep_appliance import traces
 from iep_appliance.domain import verp
 from iep_appliance.domain.models import RateLimits
 from iep_appliance.domain.ratelimit import Limits
@@ -26,9 +26,9 @@ from iep_appliance.domain.retry import attempts_from
 from iep_appliance.health import Health
 from iep_appliance.housekeeping import Housekeeping, ReputationChecks
 from iep_appliance.metrics import Metrics
-from iep_appliance.services.audit import AuditService
 from iep_appliance.services.admin_sessions import SessionRecords
 from iep_appliance.services.analytics import AnalyticsService
+from iep_appliance.services.audit import AuditService
 from iep_appliance.services.batches import BatchPayloads, BatchService
 from iep_appliance.services.compat import CompatService
 from iep_appliance.services.dashboard import DashboardService

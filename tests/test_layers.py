@@ -137,8 +137,9 @@ ALLOWED: dict[str, set[str]] = {
     "wiring_compliance": {*PARTS, *INFRA, *TRACES},
     "runtime": {"wiring", "services", "config", "clock", "logs"},
     **{name: {"domain"} for name in INFRA},
-    "traces": {"traces_otel"},  # imported inside configure(), only when tracing is on
-    "traces_otel": {"domain", "logs", "traces"},
+    "traces": {"traces_otel", "traces_off"},  # traces_otel: inside configure(), when on
+    "traces_off": set(),
+    "traces_otel": {"domain", "logs", "traces_off"},
 }
 EXTRA: dict[str, set[str]] = {
     "iep_appliance.store.sqlite.store": {"clock"},

@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Request, get
 from litestar.response import Response
 
-from iep_appliance.admin.templates import page
 from iep_appliance.admin.context import services
+from iep_appliance.admin.templates import page
 from iep_appliance.admin.tenant_page import operators
 from iep_appliance.domain.audit import AuditEntry, next_cursor, parse_query
 from iep_appliance.domain.errors import BadRequest

@@ -103,7 +103,11 @@ def _trail(app: ASGIApp, audit: AuditService) -> ASGIApp:
 
 async def _record(
     audit: AuditService,
-    scope: Scope, rule: tuple[str, str, str], status: int, got: bytes, sent: bytes
+    scope: Scope,
+    rule: tuple[str, str, str],
+    status: int,
+    got: bytes,
+    sent: bytes,
 ) -> None:
     state: dict[str, Any] = scope.get("state", {})  # type: ignore[assignment]
     noted: dict[str, Any] = state.get(NOTE_STATE) or {}
@@ -131,6 +135,4 @@ async def _record(
     headers = dict(scope.get("headers", []))
     forwarded = headers.get(b"x-forwarded-for")
     ip = scope_client(scope, forwarded.decode("latin-1") if forwarded else None)
-    await audit.record(
-        tenant_id, actor, action, AuditTarget(target_type, target_id), ip, details
-    )
+    await audit.record(tenant_id, actor, action, AuditTarget(target_type, target_id), ip, details)

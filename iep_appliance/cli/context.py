@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Awaitable, Callable
 
 from iep_appliance import wiring
+from iep_appliance.cli.audit_entry import record_command
 from iep_appliance.config import Config
 
 
@@ -35,8 +36,6 @@ def with_services(action: Action) -> Callable[[Config, argparse.Namespace], Awai
         try:
             result = await action(Services(services), args)
             if result == 0:  # the audit entry of a command that changed something
-                from iep_appliance.cli.audit import record_command
-
                 await record_command(services, args)
             return result
         finally:

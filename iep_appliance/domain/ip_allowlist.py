@@ -7,6 +7,7 @@ trusted proxy (the left part of the header is whatever the client wrote, so neve
 """
 
 import ipaddress
+from collections.abc import Sequence
 from functools import lru_cache
 
 from iep_appliance.domain.errors import FieldError
@@ -15,7 +16,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_ENTRIES = 100
 
 
-def parse_cidrs(values: list[str], field: str) -> tuple[list[str], list[FieldError]]:
+def parse_cidrs(values: Sequence[object], field: str) -> tuple[list[str], list[FieldError]]:
     """Normalised CIDRs (`10.0.0.7` → `10.0.0.7/32`), and an error naming `field[i]` for each
     entry that does not parse (host bits set count as a mistake: `10.0.0.1/8`)."""
     out: list[str] = []

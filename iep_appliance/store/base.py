@@ -20,8 +20,8 @@ from typing import Protocol
 from iep_appliance.store.protocols.analytics import AnalyticsStore
 from iep_appliance.store.protocols.audit import AuditStore
 from iep_appliance.store.protocols.batches import BatchStore
-from iep_appliance.store.protocols.dashboard import DashboardStore
 from iep_appliance.store.protocols.compaction import Compaction
+from iep_appliance.store.protocols.dashboard import DashboardStore
 from iep_appliance.store.protocols.dkim import DkimKeyStore
 from iep_appliance.store.protocols.domains import SenderDomainStore
 from iep_appliance.store.protocols.gdpr import GdprStore

@@ -1,4 +1,4 @@
-"""All SQL of the audit log (issue 18) and the key IP allowlist column, (the verbs: store/sqlite/verbs/audit.py).
+"""All SQL of the audit log and the key IP allowlist column (verbs: store/sqlite/verbs/audit.py).
 
 The log is append-only: migration 0020's triggers refuse UPDATE, and DELETE unless the purge
 gate is open to a cutoff the row is older than. `purge_audit` opens the gate, deletes and closes
@@ -6,6 +6,7 @@ it in one savepoint of the writer, so no other statement ever sees it open.
 """
 
 import sqlite3
+from typing import Any
 
 from iep_appliance.domain.audit import (
     AuditActor,
@@ -38,7 +39,8 @@ SET_ALLOWLIST = "UPDATE api_keys SET ip_allowlist = ? WHERE tenant_id = ? AND id
 
 def select_of(q: AuditQuery) -> tuple[str, list[object]]:
     """The page query: every filter a bound parameter, newest first along an index."""
-    where, args = [], []
+    where: list[str] = []
+    args: list[object] = []
     if q.tenant_id is not None:
         where.append("tenant_id = ?")
         args.append(q.tenant_id)
@@ -70,7 +72,7 @@ def select_of(q: AuditQuery) -> tuple[str, list[object]]:
     return sql, args
 
 
-def entry_of(row: tuple) -> AuditEntry:
+def entry_of(row: tuple[Any, ...]) -> AuditEntry:
     return AuditEntry(
         seq=row[0],
         id=row[1],

@@ -239,7 +239,7 @@ def export(conn: sqlite3.Connection, tenant_id: str, email: str) -> dict[str, li
     return out
 
 
-def request_of(row: tuple) -> GdprRequest:
+def request_of(row: tuple[Any, ...]) -> GdprRequest:
     return GdprRequest(
         id=row[0],
         tenant_id=row[1],

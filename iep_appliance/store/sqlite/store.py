@@ -1,7 +1,8 @@
 """SqliteStore: the Store verbs over one SQLite file (WAL, group-commit writer).
 
 The verbs sit in one mixin per aggregate (store/sqlite/verbs/, named as store/protocols/);
-this class keeps the lifecycle. It also offers the `Snapshots` (file copies) and `Compaction` capabilities.
+this class keeps the lifecycle. It also offers the `Snapshots` (file copies) and `Compaction`
+capabilities.
 """
 
 import sqlite3

@@ -1,8 +1,15 @@
-"""The AuditStore verbs (store/protocols/audit.py) over SQLite; the SQL is in store/sqlite/audit.py."""
+"""The AuditStore verbs (store/protocols/audit.py) over SQLite; the SQL is in
+store/sqlite/audit.py."""
 
 from iep_appliance.domain.audit import AuditEntry, AuditQuery
 from iep_appliance.domain.models import ApiKey
-from iep_appliance.store.sqlite.audit import entry_of, select_of, insert_entries, purge, set_allowlist
+from iep_appliance.store.sqlite.audit import (
+    entry_of,
+    insert_entries,
+    purge,
+    select_of,
+    set_allowlist,
+)
 from iep_appliance.store.sqlite.store_base import StoreBase
 
 

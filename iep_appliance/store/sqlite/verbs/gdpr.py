@@ -6,7 +6,7 @@ from typing import Any
 
 from iep_appliance.domain.gdpr import EraseResult, GdprRequest
 from iep_appliance.store.sqlite import rows
-from iep_appliance.store.sqlite.gdpr import LIST_REQUESTS, SAVE_REQUEST, request_of, erase, export
+from iep_appliance.store.sqlite.gdpr import LIST_REQUESTS, SAVE_REQUEST, erase, export, request_of
 from iep_appliance.store.sqlite.store_base import StoreBase
 
 
