@@ -58,7 +58,7 @@ class ServerConfig(_Section):
             ' "https://mail.example.com"; when empty, http://HOST:PORT of this server.'
         ),
     ] = ""
-    trusted_proxies: TrustedProxies = msgspec.field(default_factory=list)  # issue 18
+    trusted_proxies: TrustedProxies = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         check_cidrs(self.trusted_proxies)
@@ -122,7 +122,7 @@ class StorageConfig(_Section):
         float,
         Meta(gt=0, description="How often the housekeeping task purges (first run after this)."),
     ] = 3600
-    audit_retention_days: AuditRetentionDays = 365  # issue 18
+    audit_retention_days: AuditRetentionDays = 365
 
 
 class DeliveryConfig(_Section):
@@ -383,7 +383,7 @@ class Config(_Section):
     inbound: InboundConfig = msgspec.field(default_factory=InboundConfig)
     suppression: SuppressionConfig = msgspec.field(default_factory=SuppressionConfig)
     reputation: ReputationConfig = msgspec.field(default_factory=ReputationConfig)
-    telemetry: TelemetryConfig = msgspec.field(default_factory=TelemetryConfig)  # issue 18
+    telemetry: TelemetryConfig = msgspec.field(default_factory=TelemetryConfig)
     base_dir: Annotated[
         str, Meta(description="Directory of the config file; set at load time, never in the file.")
     ] = "."

@@ -17,7 +17,7 @@ tenant_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "tenant_id", default=None
 )
 job_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("job_id", default=None)
-# The trace id of the open span (issue 18); None while tracing is off.
+# The trace id of the open span; None while tracing is off.
 trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
 
 _encode = msgspec.json.Encoder().encode

@@ -1,4 +1,4 @@
-"""OpenTelemetry traces, off by default and free when off (issue 18, DESIGN §10.5).
+"""OpenTelemetry traces, off by default and free when off (DESIGN §10.5).
 
 `current()` is the process's tracing: a `Tracing` whose `span()` returns one shared no-op
 context manager, until the runtime calls `configure()` with a `[telemetry] otlp_endpoint`;

@@ -72,7 +72,7 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (tenant_keys.create_key, "admin"),  # POST /admin/tenants/{id}/keys
     (tenant_keys.rotate_key, "admin"),  # POST /admin/tenants/{id}/keys/{key}/rotate
     (tenant_keys.revoke_key, "admin"),  # POST /admin/tenants/{id}/keys/{key}/revoke
-    (tenant_keys.set_allowlist, "admin"),  # POST .../keys/{key}/allowlist (issue 18)
+    (tenant_keys.set_allowlist, "admin"),  # POST .../keys/{key}/allowlist
     (tenant_webhooks.create_webhook, "admin"),  # POST /admin/tenants/{id}/webhooks
     (tenant_webhooks.disable_webhook, "admin"),  # POST .../webhooks/{wh}/disable
     (tenant_webhooks.enable_webhook, "admin"),  # POST .../webhooks/{wh}/enable
@@ -96,8 +96,8 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (queue.retry_jobs, "admin"),  # POST /admin/queue/retry (DLQ, bulk)
     (queue.discard_jobs, "admin"),  # POST /admin/queue/discard (DLQ, bulk)
     (connect.show, "viewer"),  # GET  /admin/connect (SMTP & compatible APIs settings)
-    (audit.show, "admin"),  # GET  /admin/audit (issue 18: every tenant's audit log)
-    (tenant_gdpr.show, "viewer"),  # GET  /admin/tenants/{id}/gdpr (issue 18)
+    (audit.show, "admin"),  # GET  /admin/audit (every tenant's audit log)
+    (tenant_gdpr.show, "viewer"),  # GET  /admin/tenants/{id}/gdpr
     (tenant_gdpr.export, "admin"),  # GET  /admin/tenants/{id}/gdpr/export?email=
     (tenant_gdpr.erase, "admin"),  # POST /admin/tenants/{id}/gdpr/erase
 )

@@ -1,4 +1,4 @@
-"""Which HTTP mutation is which audit action (issue 18, DESIGN §10.5): one table for the API
+"""Which HTTP mutation is which audit action (DESIGN §10.5): one table for the API
 and the dashboard, read by the audit trail (audit_trail.py) for every non-GET request.
 
 Key: (method, Litestar path template). Value: (action, target type, where the target id is:

@@ -1,5 +1,5 @@
 """/v1/audit-logs (admin): the tenant's audit log, newest first, filtered, cursor-paginated
-(issue 18, DESIGN §10.5). Bad dates, `from` not before `to`, a bad cursor → 400 naming it."""
+(DESIGN §10.5). Bad dates, `from` not before `to`, a bad cursor → 400 naming it."""
 
 from typing import Annotated, Any
 

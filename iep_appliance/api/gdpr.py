@@ -1,5 +1,5 @@
 """/v1/gdpr (admin): export everything of the tenant naming an address, erase it, and the
-erase requests (issue 18, DESIGN §10.5). A malformed address → 422 naming `email`."""
+erase requests (DESIGN §10.5). A malformed address → 422 naming `email`."""
 
 from typing import Annotated, Any
 

@@ -1,4 +1,4 @@
-"""The audit log's records and rules (issue 18, DESIGN §10.5). Pure.
+"""The audit log's records and rules (DESIGN §10.5). Pure.
 
 An entry says who (`actor`: an API key, a dashboard operator, the CLI or the system) did what
 (`action`, e.g. `api_key.created`) to which thing (`target`), from where (`ip`), with a few

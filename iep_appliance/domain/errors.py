@@ -108,7 +108,7 @@ class TenantDeactivated(Forbidden):
 
 
 class IpNotAllowed(Forbidden):
-    """A valid key used from an address outside its IP allowlist (issue 18); names it."""
+    """A valid key used from an address outside its IP allowlist; names it."""
 
     def __init__(self, client: str) -> None:
         super().__init__(

@@ -1,4 +1,4 @@
-"""GDPR export and erase rules (issue 18, DESIGN §10.5). Pure.
+"""GDPR export and erase rules (DESIGN §10.5). Pure.
 
 An erase keeps the address blocked without keeping the address: its suppression row is
 re-keyed to `suppression_hash(tenant, address)` (`sha256:` of the tenant id and the lower-cased

@@ -1,4 +1,4 @@
-"""API keys' IP allowlists and the client address behind trusted proxies (issue 18). Pure.
+"""API keys' IP allowlists and the client address behind trusted proxies. Pure.
 
 A key with an allowlist (v4 and v6 CIDRs) works only from an address inside one of them. The
 client address is the socket peer's; `X-Forwarded-For` counts only when that peer is one of

@@ -119,7 +119,7 @@ class Principal(msgspec.Struct, frozen=True):
     key_id: str
     scopes: frozenset[str]
     sandbox: bool = False
-    ip_allowlist: tuple[str, ...] = ()  # the key's CIDRs (issue 18); () = anywhere
+    ip_allowlist: tuple[str, ...] = ()  # the key's CIDRs; () = anywhere
 
 
 # ---- the send request (POST /v1/messages) --------------------------------------------------
@@ -341,7 +341,7 @@ class Job(msgspec.Struct, frozen=True):
     run_at: str
     payload: str | None = None
     queue_id: str | None = None
-    traceparent: str | None = None  # the accepting request's trace context (issue 18)
+    traceparent: str | None = None  # the accepting request's trace context
 
 
 class Completion(msgspec.Struct, frozen=True):

@@ -1,4 +1,4 @@
-"""Store conformance for issue 18, for every backend: the audit log (append, filters, tenant
+"""Store conformance for every backend: the audit log (append, filters, tenant
 scope, newest-first pages, only the retention purge deletes), key IP allowlists, GDPR export
 and erase (tenant-scoped, suppression kept as the hash the suppression check matches)."""
 

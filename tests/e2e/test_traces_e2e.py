@@ -1,4 +1,4 @@
-"""OpenTelemetry traces (issue 18) from the real `iep serve` to a local OTLP/HTTP receiver
+"""OpenTelemetry traces from the real `iep serve` to a local OTLP/HTTP receiver
 that decodes the protobuf: a send with a `traceparent` is one trace from the HTTP request
 through its commit to the delivery attempt (render, provider) read back from the job table;
 the webhook POST of its `message.sent` continues that trace, the claim is a span too; log

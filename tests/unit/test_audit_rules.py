@@ -1,4 +1,4 @@
-"""The audit log's pure rules (issue 18): every mutating route is audited or exempt by name,
+"""The audit log's pure rules: every mutating route is audited or exempt by name,
 query parsing (bad ranges name the parameter), redaction of addresses; IP allowlists and the
 client address behind trusted proxies."""
 

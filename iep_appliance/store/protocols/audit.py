@@ -1,4 +1,4 @@
-"""Store verbs of the audit log and of API keys' IP allowlists (issue 18, DESIGN §10.5)."""
+"""Store verbs of the audit log and of API keys' IP allowlists (DESIGN §10.5)."""
 
 from typing import Protocol
 

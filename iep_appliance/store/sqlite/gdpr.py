@@ -1,11 +1,13 @@
-"""All SQL of GDPR export and erase (issue 18), as a SqliteStore mixin.
+"""All SQL of GDPR export and erase (the verbs: store/sqlite/verbs/gdpr.py).
 
 What an erase removes is declared in three tables below, so a new table that can name an
 address is one line: `BY_MESSAGE` (rows of the erased messages, by a message-id column),
 `BY_TEXT` (rows of the tenant whose text columns contain the address) and the messages
 themselves (`MESSAGE_TEXT`, plus their raw and outbox MIME). Suppressions are re-keyed to the
-hash, not deleted, so the address stays blocked. After the commit `compact()` checkpoints,
-VACUUMs and truncates the WAL: no page of the file still holds the erased bytes.
+hash, not deleted, so the address stays blocked. The same statements run on PostgreSQL
+(through its dialect). On SQLite, after the commit, the `Compaction` capability
+(verbs/compaction.py) checkpoints, VACUUMs and truncates the WAL: no page of the file still
+holds the erased bytes.
 """
 
 import sqlite3

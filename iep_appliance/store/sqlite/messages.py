@@ -80,7 +80,7 @@ def suppressed_among(conn: sqlite3.Connection, tenant_id: str, emails: list[str]
     if not emails:
         return []
     lowered = sorted({e.lower() for e in emails})
-    # An address erased under GDPR stays suppressed by its hash alone (issue 18).
+    # An address erased under GDPR stays suppressed by its hash alone.
     hashed = {suppression_hash(tenant_id, e): e for e in lowered}
     keys = [*lowered, *hashed]
     sql = SELECT_SUPPRESSED.format(",".join("?" * len(keys)))

@@ -62,7 +62,7 @@ def api_key(row: tuple[Any, ...]) -> ApiKey:
         expires_at=row[8],
         last_used_at=row[9],
         created_at=row[10],
-        ip_allowlist=tuple(loads(row[11], [])),  # issue 18
+        ip_allowlist=tuple(loads(row[11], [])),
     )
 
 

@@ -1,4 +1,4 @@
-"""The trace context stored with a job (issue 18): the accept's traceparent on its send job.
+"""The trace context stored with a job: the accept's traceparent on its send job.
 Only runs while tracing is on (the verb checks), so an accept with tracing off costs nothing
 more."""
 

@@ -1,4 +1,4 @@
-"""The CLI's side of the audit log (issue 18): each changing command records itself (actor
+"""The CLI's side of the audit log: each changing command records itself (actor
 `cli`), `iep audit export` prints JSON lines with --tenant/--from/--to and a count on stderr."""
 
 import json

@@ -1,4 +1,4 @@
-"""The audit log (issue 18): API mutations recorded by one middleware with actor, action,
+"""The audit log: API mutations recorded by one middleware with actor, action,
 target and client address; filters and bad ranges; append-only in the store; retention."""
 
 import sqlite3

@@ -1,4 +1,4 @@
-"""GDPR export and erase (issue 18): the export names everything; after an erase no byte of
+"""GDPR export and erase: the export names everything; after an erase no byte of
 the address or of its messages' content is left in the SQLite file, its WAL or the data
 directory; the address stays suppressed by its hash; malformed addresses are 422."""
 

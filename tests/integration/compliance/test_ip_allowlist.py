@@ -1,4 +1,4 @@
-"""API keys with IP allowlists (issue 18): v4 and v6 CIDRs, 403 naming the client address,
+"""API keys with IP allowlists: v4 and v6 CIDRs, 403 naming the client address,
 X-Forwarded-For only behind `[server] trusted_proxies`, bad CIDRs 422 naming the field."""
 
 import httpx
