@@ -1,4 +1,4 @@
-"""`iep.toml` keys of the compliance features (audit, IP allowlists, traces), declared beside config.py."""
+"""`iep.toml` keys of the compliance features (audit, IP allowlists, traces), beside config.py."""
 
 import ipaddress
 from typing import Annotated
