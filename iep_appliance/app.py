@@ -17,11 +17,15 @@ from iep_appliance.admin import routes as admin_routes
 from iep_appliance.admin.auth import install_admin
 from iep_appliance.api import (
     analytics,
+    audit_logs,
+    audit_trail,
+    auth,
     batches,
     cancellation,
     domain_checks,
     domains,
     drain,
+    gdpr,
     keys,
     messages,
     outbox,
@@ -65,6 +69,8 @@ ROUTE_MODULES: list[Any] = [
     outbox,
     api_templates,  # /v1/templates (stored templates)
     api_tracking,  # /t/o, /t/c, /v1/analytics/engagement (open/click tracking)
+    audit_logs,  # /v1/audit-logs
+    gdpr,  # /v1/gdpr
     admin_routes,  # /admin dashboard (templates and /admin/static: build_app)
 ]
 
@@ -73,7 +79,7 @@ API_SERVICES = (
     "keys", "messages", "rate_limits", "suppressions", "domains", "domain_checks", "dkim_keys",
     "reputation", "compat", "batches", "queues", "scheduled_jobs", "analytics", "outbox",
     "webhooks", "tenant_settings", "inbound", "health", "operators", "dashboard",
-    "dashboard_actions", "connect", "templates", "tracking",
+    "dashboard_actions", "connect", "templates", "tracking", "audit", "gdpr",
 )  # fmt: skip
 
 
@@ -105,6 +111,8 @@ def dashboard_services(s: Services) -> admin_context.DashboardServices:
         messages=s.messages,
         templates=s.templates,
         tracking=s.tracking,
+        audit=s.audit,
+        gdpr=s.gdpr,
     )
 
 
@@ -137,7 +145,7 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
         route_handlers=handlers,
         exception_handlers=exception_handlers(s.clock.now),
         before_request=strict_input.unknown_query_guard,
-        middleware=[timing.middleware(s.health)],
+        middleware=[timing.middleware(s.health), audit_trail.middleware(s.audit)],
         dependencies=dependencies(s),
         request_max_body_size=s.config.server.max_request_bytes,
         openapi_config=OpenAPIConfig(
@@ -161,7 +169,10 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
         rate_limits=s.rate_limits,
         health=s.health,
         max_request_bytes=limit,
+        trusted_proxies=s.trusted_proxies,
     )
     strict_input.install(app, s.health, limit)  # in front of the fast path: strict bodies only
+    auth.install(app, s.trusted_proxies)  # whose X-Forwarded-For names the client
+    app.asgi_handler = s.tracing.asgi(app.asgi_handler)  # unchanged when tracing is off
     drain.install(app)  # outermost: the SIGTERM drain sees every request first
     return app

@@ -15,6 +15,12 @@ import msgspec
 from msgspec import Meta
 
 from iep_appliance.config_blobs import BlobsConfig
+from iep_appliance.config_compliance import (
+    AuditRetentionDays,
+    TelemetryConfig,
+    TrustedProxies,
+    check_cidrs,
+)
 from iep_appliance.config_env import apply_environ, blame
 from iep_appliance.config_providers import (
     PROVIDER_TYPES,
@@ -53,6 +59,10 @@ class ServerConfig(_Section):
             " server."
         ),
     ] = ""
+    trusted_proxies: TrustedProxies = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        check_cidrs(self.trusted_proxies)
 
 
 class StorageConfig(_Section):
@@ -113,6 +123,7 @@ class StorageConfig(_Section):
         float,
         Meta(gt=0, description="How often the housekeeping task purges (first run after this)."),
     ] = 3600
+    audit_retention_days: AuditRetentionDays = 365
 
 
 class DeliveryConfig(_Section):
@@ -373,6 +384,7 @@ class Config(_Section):
     inbound: InboundConfig = msgspec.field(default_factory=InboundConfig)
     suppression: SuppressionConfig = msgspec.field(default_factory=SuppressionConfig)
     reputation: ReputationConfig = msgspec.field(default_factory=ReputationConfig)
+    telemetry: TelemetryConfig = msgspec.field(default_factory=TelemetryConfig)
     base_dir: Annotated[
         str, Meta(description="Directory of the config file; set at load time, never in the file.")
     ] = "."

@@ -17,6 +17,8 @@ tenant_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "tenant_id", default=None
 )
 job_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("job_id", default=None)
+# The trace id of the open span; None while tracing is off.
+trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
 
 _encode = msgspec.json.Encoder().encode
 
@@ -34,6 +36,7 @@ class JsonFormatter(logging.Formatter):
             ("messageId", message_id_var),
             ("tenantId", tenant_id_var),
             ("jobId", job_id_var),
+            ("traceId", trace_id_var),
         ):
             value = var.get()
             if value is not None:

@@ -96,6 +96,10 @@ class Runtime:
             s.retention.run(lambda: self.config.storage.purge_interval_seconds, self._stopping),
             "retention",
         )
+        s.tasks.spawn(
+            s.audit.run(lambda: self.config.storage.purge_interval_seconds, self._stopping),
+            "audit-retention",
+        )
 
     # ---- stop --------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from iep_appliance import traces
 from iep_appliance.blobs import Blobs, open_blobs
 from iep_appliance.clock import Clock
 from iep_appliance.config import Config
@@ -28,6 +29,7 @@ from iep_appliance.housekeeping import Housekeeping, ReputationChecks
 from iep_appliance.metrics import Metrics
 from iep_appliance.services.admin_sessions import SessionRecords
 from iep_appliance.services.analytics import AnalyticsService
+from iep_appliance.services.audit import AuditService
 from iep_appliance.services.batches import BatchPayloads, BatchService
 from iep_appliance.services.compat import CompatService
 from iep_appliance.services.dashboard import DashboardService
@@ -35,6 +37,7 @@ from iep_appliance.services.dashboard_actions import DashboardActions
 from iep_appliance.services.dkim_keys import DkimKeyService
 from iep_appliance.services.domain_checks import DomainCheckService, Resolver
 from iep_appliance.services.domains import DomainService
+from iep_appliance.services.gdpr import GdprService
 from iep_appliance.services.inbound import InboundService
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
@@ -60,6 +63,7 @@ from iep_appliance.submission.server import SubmissionServer
 from iep_appliance.supervisor import Supervisor
 from iep_appliance.webhooks.dispatcher import WebhookDispatcher
 from iep_appliance.webhooks.guard import Guard
+from iep_appliance.wiring_compliance import wire_compliance
 
 
 @dataclass(eq=False)
@@ -114,6 +118,11 @@ class Services:
     unsubscribe_headers: Callable[[str], bytes]  # List-Unsubscribe lines of a message id
     templates: TemplateService  # stored, versioned templates
     tracking: TrackingService  # open/click tracking: the rewrite at send, the hits
+    # compliance: audit log, GDPR export/erase, key allowlists behind proxies, traces
+    audit: AuditService
+    gdpr: GdprService
+    tracing: traces.Tracing
+    trusted_proxies: tuple[str, ...]  # CIDRs whose X-Forwarded-For names the client
 
 
 def machine_hostname() -> str | None:
@@ -239,6 +248,7 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
     purged = metrics.purged_rows
     storage = cfg.storage
     domain_checks = _domain_checks(cfg, store, dkim_keys, clock, changed)
+    compliance = wire_compliance(cfg, store, blobs, clock, tasks)
     return Services(
         config=cfg,
         clock=clock,
@@ -321,6 +331,10 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
         unsubscribe_headers=unsubscribe_headers,
         templates=templates,
         tracking=tracking,
+        audit=compliance.audit,
+        gdpr=compliance.gdpr,
+        tracing=compliance.tracing,
+        trusted_proxies=compliance.trusted_proxies,
     )
 
 

@@ -58,10 +58,13 @@ DOMAIN_FORBIDDEN_STDLIB = {
 CLOCK_READS = {"now", "utcnow", "today", "time", "time_ns", "monotonic"}
 
 INFRA = {
-    "config", "config_env", "config_providers", "config_blobs", "clock", "logs", "metrics",
-    "blobs", "blobs_s3", "paths", "supervisor",
+    "config", "config_env", "config_providers", "config_blobs", "config_compliance", "clock",
+    "logs", "metrics", "blobs", "blobs_s3", "paths", "supervisor",
 }  # fmt: skip
 PARTS = {"services", "delivery", "domain", "store.base", "config", "clock", "logs", "metrics"}
+# Tracing: `traces` is the off-by-default facade every layer that opens a span may import;
+# `traces_otel` (the SDK, loaded only when tracing is on) sits beside it.
+TRACES = {"traces"}
 # layer -> layers it may import (besides itself and the root package).
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
@@ -78,7 +81,7 @@ ALLOWED: dict[str, set[str]] = {
         "config",
         "clock",
     },
-    "services": {"domain", "store.base", "blobs", "clock", "logs"},
+    "services": {"domain", "store.base", "blobs", "clock", "logs", *TRACES},
     "delivery": {
         "domain",
         "store.base",
@@ -88,8 +91,9 @@ ALLOWED: dict[str, set[str]] = {
         "clock",
         "logs",
         "metrics",
+        *TRACES,
     },
-    "webhooks": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics"},
+    "webhooks": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics", *TRACES},
     "api": {"services", "domain", "logs"},
     "admin": {"services", "domain", "logs"},
     "cli": {
@@ -126,14 +130,21 @@ ALLOWED: dict[str, set[str]] = {
         "webhooks",
         "health",
         "housekeeping",
+        "wiring_compliance",
+        *TRACES,
     },
+    # The compliance parts (audit, GDPR, proxies, traces), built for the wiring.
+    "wiring_compliance": {*PARTS, *INFRA, *TRACES},
     "runtime": {"wiring", "services", "config", "clock", "logs"},
     **{name: {"domain"} for name in INFRA},
+    "traces": {"traces_otel", "traces_off"},  # traces_otel: inside configure(), when on
+    "traces_off": set(),
+    "traces_otel": {"domain", "logs", "traces_off"},
 }
 EXTRA: dict[str, set[str]] = {
     "iep_appliance.store.sqlite.store": {"clock"},
-    # the IEP_SECTION__KEY overrides and the provider tables, split out
-    "iep_appliance.config": {"config_env", "config_providers", "config_blobs"},
+    # the IEP_SECTION__KEY overrides, the provider tables and the compliance keys, split out
+    "iep_appliance.config": {"config_env", "config_providers", "config_blobs", "config_compliance"},
     "iep_appliance.blobs": {"config_blobs", "blobs_s3"},
     "iep_appliance.blobs_s3": {"config_blobs"},
 }

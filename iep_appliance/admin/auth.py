@@ -27,6 +27,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 
 from iep_appliance.admin.templates import page
+from iep_appliance.domain.audit import AuditActor, note
 from iep_appliance.services.admin_sessions import SessionRecords, csrf_of
 from iep_appliance.services.dashboard import DashboardService
 from iep_appliance.services.dashboard_actions import DashboardActions
@@ -326,14 +327,17 @@ async def login(request: Request) -> Response[Any]:
     if wait > 0:
         minutes = max(1, round(wait / 60))
         msg = f"Too many failed sign-ins. Try again in about {minutes} min."
+        _note_login(request, email, "operator.login_refused", "too many failed sign-ins")
         refused = _login_page(request, msg, 429, email, target)
         refused.headers["Retry-After"] = str(math.ceil(wait))
         return refused
     user = await state.dashboard.authenticate(email, password) if email and password else None
     if user is None:
         state.limiter.failed(keys)
+        _note_login(request, email, "operator.login_failed", "wrong email or password")
         return _login_page(request, "Wrong email or password.", 401, email, target)
     state.limiter.succeeded(keys[:1])
+    _note_login(request, user.email, "operator.login", "")
     _session, value = await state.sessions.create(user.email, user.role)
     response = Redirect(path=safe_next(target), status_code=303)
     response.set_cookie(
@@ -347,6 +351,12 @@ async def login(request: Request) -> Response[Any]:
     )
     response.delete_cookie(LOGIN_COOKIE, path="/admin/login")
     return response
+
+
+def _note_login(request: Request, email: str, action: str, reason: str) -> None:
+    """The audit trail records every sign-in attempt, failed ones too."""
+    actor = AuditActor("operator", email[:200], email[:200])
+    note(request.scope, action=action, actor=actor, details={"reason": reason} if reason else {})  # type: ignore[arg-type]
 
 
 @post("/logout", status_code=303)

@@ -8,8 +8,10 @@ from typing import Any
 
 from litestar import Litestar, Request
 
+from iep_appliance.services.audit import AuditService
 from iep_appliance.services.domain_checks import DomainCheckService
 from iep_appliance.services.domains import DomainService
+from iep_appliance.services.gdpr import GdprService
 from iep_appliance.services.inbound import InboundService
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
@@ -47,6 +49,8 @@ class DashboardServices:
     messages: MessageService  # the templates editor's test send
     templates: TemplateService
     tracking: TrackingService
+    audit: AuditService
+    gdpr: GdprService
 
 
 def install(app: Litestar, services: DashboardServices) -> None:

@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from iep_appliance.admin import (
+    audit,
     auth,
     connect,
     engagement,
@@ -28,6 +29,7 @@ from iep_appliance.admin import (
     stored_templates,
     templates,
     tenant_domains,
+    tenant_gdpr,
     tenant_keys,
     tenant_page,
     tenant_reputation,
@@ -72,6 +74,7 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (tenant_keys.create_key, "admin"),  # POST /admin/tenants/{id}/keys
     (tenant_keys.rotate_key, "admin"),  # POST /admin/tenants/{id}/keys/{key}/rotate
     (tenant_keys.revoke_key, "admin"),  # POST /admin/tenants/{id}/keys/{key}/revoke
+    (tenant_keys.set_allowlist, "admin"),  # POST .../keys/{key}/allowlist
     (tenant_webhooks.create_webhook, "admin"),  # POST /admin/tenants/{id}/webhooks
     (tenant_webhooks.disable_webhook, "admin"),  # POST .../webhooks/{wh}/disable
     (tenant_webhooks.enable_webhook, "admin"),  # POST .../webhooks/{wh}/enable
@@ -106,6 +109,10 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (stored_templates.send_test, "admin"),  # POST .../templates/{t}/test
     (stored_templates.new_from_list, "viewer"),  # GET  /admin/templates/new?tenant=
     (engagement.show, "viewer"),  # GET  /admin/engagement
+    (audit.show, "admin"),  # GET  /admin/audit (every tenant's audit log)
+    (tenant_gdpr.show, "viewer"),  # GET  /admin/tenants/{id}/gdpr
+    (tenant_gdpr.export, "admin"),  # GET  /admin/tenants/{id}/gdpr/export?email=
+    (tenant_gdpr.erase, "admin"),  # POST /admin/tenants/{id}/gdpr/erase
 )
 for _handler, _role in ROUTES:
     _handler.opt["role"] = _role

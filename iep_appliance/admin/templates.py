@@ -29,7 +29,10 @@ NAV: tuple[tuple[str, str], ...] = (
     ("Engagement", "/admin/engagement"),  # opens and clicks
 )
 # Shown to admins only, after NAV.
-ADMIN_NAV: tuple[tuple[str, str], ...] = (("Users", "/admin/users"),)
+ADMIN_NAV: tuple[tuple[str, str], ...] = (
+    ("Users", "/admin/users"),
+    ("Audit log", "/admin/audit"),
+)
 HTMX_JS = "/admin/static/htmx-2.0.11.min.js"
 
 

@@ -10,6 +10,7 @@ from litestar.response import Response
 
 from iep_appliance.admin.context import services
 from iep_appliance.admin.tenant_page import Feedback, act, operators, refused, respond, text
+from iep_appliance.domain.audit import note
 from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.validation import whole_number
 from iep_appliance.services.keys import ROTATE_GRACE_SECONDS
@@ -22,13 +23,25 @@ async def create_key(request: Request[Any, Any, Any], tenant_id: FromPath[str]) 
     name = text(form, "name")
     scopes = [s for s in form.getall("scopes", []) if isinstance(s, str)]
     expires_at = text(form, "expiresAt") or None
+    cidrs = text(form, "ipAllowlist")
     try:
         created = await services(request).keys.issue(
-            tenant_id, name, scopes, expires_at, text(form, "sandbox") == "on"
+            tenant_id,
+            name,
+            scopes,
+            expires_at,
+            text(form, "sandbox") == "on",
+            ip_allowlist=split_cidrs(cidrs),
         )
     except ValidationFailed as exc:
-        submitted = {"name": name, "expiresAt": expires_at or "", "scopes": " ".join(scopes)}
+        submitted = {
+            "name": name,
+            "expiresAt": expires_at or "",
+            "scopes": " ".join(scopes),
+            "ipAllowlist": cidrs,
+        }
         return await refused(request, tenant_id, "keys", exc, submitted)
+    note(request.scope, target_id=created.record.id)  # type: ignore[arg-type]
     shown = {"key": created.key, "name": created.record.name, "prefix": created.record.prefix}
     feedback = Feedback(notice="Key created. Copy it now: it is not shown again.", shown=shown)
     return await respond(request, tenant_id, "keys", feedback=feedback, status=201)
@@ -54,6 +67,27 @@ async def rotate_key(
     return await respond(
         request, tenant_id, "keys", feedback=Feedback(notice=notice, shown=shown), status=201
     )
+
+
+def split_cidrs(value: str) -> list[str]:
+    """The form's allowlist: CIDRs separated by commas, spaces or new lines."""
+    return [c for c in value.replace(",", " ").split() if c]
+
+
+@post("/tenants/{tenant_id:str}/keys/{key_id:str}/allowlist", status_code=200)
+async def set_allowlist(
+    request: Request[Any, Any, Any], tenant_id: FromPath[str], key_id: FromPath[str]
+) -> Response[Any]:
+    """Replace a key's IP allowlist; empty: the key works from anywhere."""
+    form = await request.form()
+    await operators(request).tenant(tenant_id)
+    cidrs = text(form, "ipAllowlist")
+    try:
+        await services(request).keys.set_ip_allowlist(tenant_id, key_id, split_cidrs(cidrs))
+    except (ValidationFailed, NotFound) as exc:
+        return await refused(request, tenant_id, "keys", exc, {"ipAllowlist": cidrs})
+    notice = "IP allowlist saved." if cidrs.strip() else "IP allowlist cleared: any address."
+    return await respond(request, tenant_id, "keys", feedback=Feedback(notice=notice))
 
 
 @post("/tenants/{tenant_id:str}/keys/{key_id:str}/revoke", status_code=200)

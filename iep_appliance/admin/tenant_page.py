@@ -23,6 +23,7 @@ from litestar.response import Redirect, Response
 from iep_appliance.admin.chart import SMALL_H, SMALL_W, rate_trend
 from iep_appliance.admin.context import services
 from iep_appliance.admin.templates import is_htmx, page
+from iep_appliance.domain.audit import note
 from iep_appliance.domain.errors import Conflict, IEPError, NotFound, ValidationFailed
 from iep_appliance.domain.models import Tenant
 from iep_appliance.domain.webhooks import EVENTS
@@ -229,6 +230,7 @@ async def refused(
     form: dict[str, str] | None = None,
 ) -> Response[Any]:
     """The section again with why the action was refused (422, or 409 for a conflict)."""
+    note(request.scope, refused=True)  # type: ignore[arg-type]  # the audit trail skips it
     fb = problem(exc)
     fb.form = form or {}
     status = 409 if isinstance(exc, Conflict) else 404 if isinstance(exc, NotFound) else 422

@@ -10,6 +10,7 @@ from litestar.response import Redirect, Response, Template
 from iep_appliance.admin.auth import dashboard
 from iep_appliance.admin.context import services
 from iep_appliance.admin.templates import page
+from iep_appliance.domain.audit import note
 from iep_appliance.domain.errors import Conflict, ValidationFailed
 
 COUNTED = ("queued", "processing", "sent", "failed", "bounced")
@@ -58,5 +59,6 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
         return await _page(request, errors, fields, 422)
     except Conflict as exc:
         return await _page(request, {"slug": str(exc)}, fields, 409)
+    note(request.scope, target_id=tenant.id, tenant_id=tenant.id)  # type: ignore[arg-type]
     target = f"/admin/tenants/{tenant.id}?section=keys&notice=created#t-keys"
     return Redirect(path=target, status_code=303)

@@ -24,6 +24,7 @@ from iep_appliance.api.problems import iep_error_handler, internal_error_handler
 from iep_appliance.api.send import accept_send
 from iep_appliance.api.timing import timed
 from iep_appliance.domain.errors import IEPError
+from iep_appliance.domain.ip_allowlist import client_address
 from iep_appliance.domain.models import SendRequest
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
@@ -46,8 +47,10 @@ class FastSend:
         rate_limits: RateLimitService,
         health: Health,
         max_request_bytes: int,
+        trusted_proxies: tuple[str, ...] = (),
     ) -> None:
         self.inner = inner
+        self.trusted_proxies = trusted_proxies
         self.keys = keys
         self.messages = messages
         self.rate_limits = rate_limits
@@ -86,7 +89,13 @@ class FastSend:
         with timed(self.health, "POST", ROUTE, ROUTE) as request:
             try:
                 idempotency = headers.get(b"idempotency-key")
-                principal = await authorize_key(self.keys, _presented(headers), "send")
+                peer = scope.get("client")
+                client = client_address(
+                    peer[0] if peer else None,
+                    _header(headers, b"x-forwarded-for"),
+                    self.trusted_proxies,
+                )
+                principal = await authorize_key(self.keys, _presented(headers), "send", client)
                 status, view, extra = await accept_send(
                     self.messages,
                     self.rate_limits,
@@ -118,6 +127,11 @@ class FastSend:
             response = internal_error_handler(request, exc)
         await response.to_asgi_response(None, request)(scope, receive, send)
         return response.status_code
+
+
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value is not None else None
 
 
 def _presented(headers: dict[bytes, bytes]) -> str | None:

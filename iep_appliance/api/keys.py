@@ -4,7 +4,7 @@ lists never carry a hash or secret. Revocation drops the auth cache at once."""
 from typing import Annotated
 
 import msgspec
-from litestar import Request, delete, get, post
+from litestar import Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -36,9 +36,13 @@ class KeyView(msgspec.Struct, frozen=True, rename="camel"):
         str | None, msgspec.Meta(description="When the key was last used (ISO 8601); null = never.")
     ]
     created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
+    ip_allowlist: Annotated[
+        list[str],
+        msgspec.Meta(description="CIDRs the key works from (v4 and v6); empty = anywhere."),
+    ] = []
 
 
-class CreatedKeyView(KeyView, frozen=True, rename="camel"):
+class CreatedKeyView(KeyView, frozen=True, rename="camel", kw_only=True):
     key: Annotated[str, msgspec.Meta(description="The secret key; shown only in this response.")]
 
 
@@ -73,6 +77,20 @@ class KeyIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=T
             " the calling key; a sandbox key cannot make a live one."
         ),
     ] = None
+    ip_allowlist: Annotated[
+        list[str] | None,
+        msgspec.Meta(
+            description='CIDRs the key works from, e.g. ["192.168.1.0/24", "2001:db8::/32"];'
+            " a request from elsewhere → 403 naming the client address. Absent or []: anywhere."
+        ),
+    ] = None
+
+
+class KeyPatch(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    ip_allowlist: Annotated[
+        list[str],
+        msgspec.Meta(description="The new CIDR list ([] = anywhere); effective at once."),
+    ]
 
 
 class RotateIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
@@ -91,6 +109,7 @@ def view(k: ApiKey) -> KeyView:
         expires_at=k.expires_at,
         last_used_at=k.last_used_at,
         created_at=k.created_at,
+        ip_allowlist=list(k.ip_allowlist),
     )
 
 
@@ -114,7 +133,13 @@ async def create_key(
     data: JSONBody[KeyIn],
 ) -> CreatedKeyView:
     created = await keys.issue(
-        principal.tenant_id, data.name, data.scopes, data.expires_at, data.sandbox, principal
+        principal.tenant_id,
+        data.name,
+        data.scopes,
+        data.expires_at,
+        data.sandbox,
+        principal,
+        data.ip_allowlist,
     )
     return created_view(created.record, created.key)
 
@@ -130,6 +155,24 @@ async def list_keys(
 ) -> KeyList:
     keys = await keys.list_keys(principal.tenant_id)
     return KeyList(data=[view(k) for k in keys])
+
+
+@patch(
+    "/v1/api-keys/{key_id:str}",
+    dependencies={"principal": needs("admin")},
+    summary="Change an API key's IP allowlist",
+    description="A CIDR that does not parse → 422 naming `ipAllowlist[i]`.",
+    tags=["api-keys"],
+)
+async def update_key(
+    request: Request,
+    keys: Injected[KeyService],
+    principal: NamedDependency[Principal],
+    key_id: FromPath[str],
+    data: JSONBody[KeyPatch],
+) -> KeyView:
+    updated = await keys.set_ip_allowlist(principal.tenant_id, key_id, data.ip_allowlist)
+    return view(updated)
 
 
 @delete(
@@ -167,4 +210,4 @@ async def rotate_key(
     return created_view(created.record, created.key)
 
 
-HANDLERS = [create_key, list_keys, revoke_key, rotate_key]
+HANDLERS = [create_key, list_keys, update_key, revoke_key, rotate_key]

@@ -26,6 +26,7 @@ from iep_appliance.domain.errors import (
     FieldError,
     Forbidden,
     IEPError,
+    IpNotAllowed,
     NotFound,
     NotPermitted,
     PayloadTooLarge,
@@ -55,6 +56,7 @@ _MAP: list[tuple[type[IEPError], int, str, str]] = [
     (Unauthorized, 401, "unauthorized", "Authentication required"),
     (NotPermitted, 403, "not-permitted", "Not permitted"),
     (TenantDeactivated, 403, "tenant-deactivated", "Tenant deactivated"),
+    (IpNotAllowed, 403, "ip-not-allowed", "Client address not allowed"),
     (Forbidden, 403, "forbidden", "Missing scope"),
     (NotFound, 404, "not-found", "Not found"),
     (Conflict, 409, "conflict", "Conflict"),
@@ -102,6 +104,8 @@ def iep_error_handler(request: Request, exc: IEPError) -> Response[bytes]:
                 log.warning("request.store_unavailable", extra={"fields": {"reason": exc.reason}})
                 headers = {"Retry-After": str(exc.retry_after)}
                 extra = {"retryAfter": exc.retry_after}
+            if isinstance(exc, IpNotAllowed):
+                extra = {"clientAddress": exc.client}
             if isinstance(exc, Unauthorized):
                 headers = {"WWW-Authenticate": 'Bearer realm="iep"'}
             return problem(

@@ -4,6 +4,7 @@
     tenant, domain          tenants.py      key          keys.py
     admin-user              users.py        queue, message, dlq   messages.py
     backup, restore, purge  operations.py
+    audit                   audit.py (and every command's own audit entry)
 
 Every command takes `--config PATH` (default: $IEP_CONFIG, else the embedded defaults with
 the data in ./data) and `IEP_SECTION__KEY` environment overrides (config.py). `--json`
@@ -15,7 +16,7 @@ import argparse
 import os
 
 from iep_appliance import __version__
-from iep_appliance.cli import keys, messages, operations, serve, store_copy, tenants, users
+from iep_appliance.cli import audit, keys, messages, operations, serve, store_copy, tenants, users
 from iep_appliance.cli.output import EXIT_CODES, OK, fail, run
 from iep_appliance.config import load
 from iep_appliance.domain.errors import ConfigError
@@ -43,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         "check", parents=[common], help="validate the config; list every problem"
     )
     check.set_defaults(run=None)
-    for group in (tenants, keys, users, messages, operations, store_copy):
+    for group in (tenants, keys, users, messages, operations, store_copy, audit):
         group.register(sub, common)
     return p
 

@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Awaitable, Callable
 
 from iep_appliance import wiring
+from iep_appliance.cli.audit_entry import record_command
 from iep_appliance.config import Config
 
 
@@ -33,7 +34,10 @@ def with_services(action: Action) -> Callable[[Config, argparse.Namespace], Awai
         services = wiring.wire(cfg, deliver=False)
         await services.store.open()
         try:
-            return await action(Services(services), args)
+            result = await action(Services(services), args)
+            if result == 0:  # the audit entry of a command that changed something
+                await record_command(services, args)
+            return result
         finally:
             await services.store.close()
 

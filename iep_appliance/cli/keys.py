@@ -85,6 +85,7 @@ async def _create(s: Services, args: argparse.Namespace) -> int:
             return fail(["--expires-days: must be a positive number of days"])
         expires = s.all.clock.now() + timedelta(days=args.expires_days)
     created = await s.keys.create(tenant.id, list(scopes), args.name, expires, args.sandbox)
+    args.audit_target = created.record.id  # the audit entry's target (cli/audit.py)
     emit(
         args,
         {

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
 
+from iep_appliance import traces
 from iep_appliance.blobs import Blobs
 from iep_appliance.delivery.context import SendContext
 from iep_appliance.domain.compat_common import message_headers
@@ -51,7 +52,8 @@ async def compose(message: MessageRecord, ctx: SendContext) -> tuple[bytes, Rend
         sign = await signer_of(message, ctx)
         return sign(message.raw_mime), None
     try:
-        rendered = await render_message(message, ctx.render_limits)
+        with traces.current().span("render"):
+            rendered = await render_message(message, ctx.render_limits)
     except RenderError as exc:
         error = str(exc) if isinstance(exc, RenderLimitExceeded) else f"render failed: {exc}"
         raise Unsendable("unsendable", error) from None

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
+from iep_appliance import traces
 from iep_appliance.blobs import Blobs
 from iep_appliance.clock import Clock
 from iep_appliance.config import BreakerConfig, Config, RoutingConfig
@@ -205,15 +206,17 @@ class DeliveryEngine:
             try:
                 n = min(room, self.batch)
                 plan = await self.queues.plan(n)
-                claimed = await self.store.claim_due(
-                    self.clock.now(),
-                    n,
-                    self.lease,
-                    lane=plan.lane,
-                    lane_from=plan.lane_from,
-                    hold_queues=plan.hold_queues,
-                    hold_until=plan.hold_until,
-                )
+                with traces.current().span("jobs.claim", {"iep.limit": n}) as span:
+                    claimed = await self.store.claim_due(
+                        self.clock.now(),
+                        n,
+                        self.lease,
+                        lane=plan.lane,
+                        lane_from=plan.lane_from,
+                        hold_queues=plan.hold_queues,
+                        hold_until=plan.hold_until,
+                    )
+                    span.set_attribute("iep.claimed", len(claimed))
                 self._count_claims(claimed)
                 jobs = await self.queues.admit(claimed, plan)
             except Exception:

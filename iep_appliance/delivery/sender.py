@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 import msgspec
 
+from iep_appliance import traces
 from iep_appliance.delivery.claims import Claimed
 from iep_appliance.delivery.compose import Unsendable, compose
 from iep_appliance.delivery.context import SendContext
@@ -63,8 +64,11 @@ class SendPipeline:
             return
         routing = await self.routing_of(job.tenant_id)  # the tenant's route override
         ctx = self.context_for(job)  # the queue's retry-schedule override
-        done = await attempt(job, message, item.suppressed or frozenset(), routing, ctx)
-        await self.record(done)
+        attributes = {"iep.message_id": job.ref_id, "iep.attempt": job.attempts}
+        with traces.current().span("message.send", attributes, parent=job.traceparent) as span:
+            done = await attempt(job, message, item.suppressed or frozenset(), routing, ctx)
+            span.set_attribute("iep.status", done.status)
+            await self.record(done)  # in the span: its webhook jobs continue the trace
         self._observe(message, done)
 
     def crashed(
@@ -211,7 +215,11 @@ async def send_via_route(
     mail_from = ctx.return_path(message.id) if ctx.return_path else message.from_email
     envelope = Envelope(mail_from, recipients, message.id, message.tenant_id)
     try:
-        outcome = await provider.send(envelope, mime)
+        with traces.current().span(
+            "provider.send", {"iep.provider": route.provider}, kind="client"
+        ) as span:
+            outcome = await provider.send(envelope, mime)
+            span.set_attribute("iep.smtp_code", outcome.code or 0)
     except Exception as exc:  # a provider bug: log it, treat as transient
         log.exception("provider.crashed", extra={"fields": {"provider": route.provider}})
         outcome = SendOutcome(

@@ -11,7 +11,8 @@
      ├─ Unauthorized          no credentials, or credentials that match nothing
      ├─ Forbidden             the credentials lack a scope
      │   ├─ NotPermitted      a field the key may not set (sandbox keys); .errors names it
-     │   └─ TenantDeactivated the credentials belong to a deactivated tenant
+     │   ├─ TenantDeactivated the credentials belong to a deactivated tenant
+     │   └─ IpNotAllowed      the key's IP allowlist does not hold the client address
      ├─ RateLimited           over a tenant limit; .retry_after seconds
      ├─ StoreUnavailable      the store cannot commit (disk full, read-only, I/O error)
      └─ ConfigError           bad iep.toml; .problems one line per key
@@ -104,6 +105,16 @@ class NotPermitted(Forbidden):
 
 class TenantDeactivated(Forbidden):
     """A valid key (or session) of a tenant the operator deactivated: 403, never 'scope'."""
+
+
+class IpNotAllowed(Forbidden):
+    """A valid key used from an address outside its IP allowlist; names it."""
+
+    def __init__(self, client: str) -> None:
+        super().__init__(
+            f"Requests from {client or 'an unknown address'} are not allowed for this API key"
+        )
+        self.client = client
 
 
 @dataclass

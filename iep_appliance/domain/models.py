@@ -117,6 +117,7 @@ class ApiKey(msgspec.Struct, frozen=True):
     expires_at: str | None
     last_used_at: str | None
     created_at: str
+    ip_allowlist: tuple[str, ...] = ()  # CIDRs a request must come from; () = anywhere
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -126,6 +127,7 @@ class Principal(msgspec.Struct, frozen=True):
     key_id: str
     scopes: frozenset[str]
     sandbox: bool = False
+    ip_allowlist: tuple[str, ...] = ()  # the key's CIDRs; () = anywhere
 
 
 # ---- the send request (POST /v1/messages) --------------------------------------------------
@@ -356,6 +358,7 @@ class Job(msgspec.Struct, frozen=True):
     run_at: str
     payload: str | None = None
     queue_id: str | None = None
+    traceparent: str | None = None  # the accepting request's trace context
 
 
 class Completion(msgspec.Struct, frozen=True):

@@ -16,12 +16,14 @@ from iep_appliance.domain import ids
 from iep_appliance.domain.errors import (
     FieldError,
     Forbidden,
+    IpNotAllowed,
     NotFound,
     NotPermitted,
     TenantDeactivated,
     Unauthorized,
     ValidationFailed,
 )
+from iep_appliance.domain.ip_allowlist import allowed, parse_cidrs
 from iep_appliance.domain.keys import format_key, mint_refusals, parse_key
 from iep_appliance.domain.models import ApiKey, Principal
 from iep_appliance.domain.scopes import ALL_SCOPES, default_scopes, parse_scopes
@@ -58,6 +60,7 @@ class KeyService:
         name: str = "",
         expires_at: datetime | None = None,
         sandbox: bool = False,
+        ip_allowlist: tuple[str, ...] = (),
     ) -> CreatedKey:
         scope_tuple = parse_scopes(list(scopes) if not isinstance(scopes, str) else scopes)
         key, prefix = format_key(self.clock.random(64), sandbox=sandbox)
@@ -73,6 +76,7 @@ class KeyService:
             expires_at=ids.iso(expires_at) if expires_at else None,
             last_used_at=None,
             created_at=ids.iso(self.clock.now()),
+            ip_allowlist=ip_allowlist,
         )
         await self.store.create_key(record)
         return CreatedKey(key=key, record=record)
@@ -85,6 +89,7 @@ class KeyService:
         expires_at: str | None,
         sandbox: bool | None,
         minter: Principal | None = None,
+        ip_allowlist: list[str] | None = None,
     ) -> CreatedKey:
         """Self-service creation (POST /v1/api-keys; the dashboard passes no `minter`).
 
@@ -110,19 +115,43 @@ class KeyService:
             else:
                 if expires <= self.clock.now():
                     errors.append(FieldError("expiresAt", "must be in the future"))
+        cidrs, cidr_errors = parse_cidrs(ip_allowlist or [], "ipAllowlist")
+        errors += cidr_errors
         if errors:
             raise ValidationFailed(errors)
         if minter is not None and (refused := mint_refusals(minter, scope_tuple, sandbox)):
             raise NotPermitted(refused, "This API key cannot create a key with more privileges")
-        return await self.create(tenant_id, list(scope_tuple), name.strip(), expires, sandbox)
+        return await self.create(
+            tenant_id, list(scope_tuple), name.strip(), expires, sandbox, tuple(cidrs)
+        )
+
+    async def set_ip_allowlist(self, tenant_id: str, key_id: str, allowlist: list[str]) -> ApiKey:
+        """Replace a key's IP allowlist ([] = anywhere); effective at once (cache dropped).
+        Raises ValidationFailed naming `ipAllowlist[i]`, NotFound."""
+        cidrs, errors = parse_cidrs(allowlist, "ipAllowlist")
+        if errors:
+            raise ValidationFailed(errors)
+        updated = await self.store.set_key_ip_allowlist(tenant_id, key_id, cidrs)
+        if updated is None:
+            raise NotFound("No such API key")
+        self.forget(key_id)
+        return updated
 
     async def list_keys(self, tenant_id: str) -> list[ApiKey]:
         """The tenant's active keys, newest first; last use is flushed first so it is current."""
         await self.flush_last_used()
         return await self.store.list_keys(tenant_id)
 
-    async def authenticate(self, presented: str | None) -> Principal:
-        """The principal of a presented key. Raises Unauthorized."""
+    async def authenticate(self, presented: str | None, client: str | None = None) -> Principal:
+        """The principal of a presented key used from address `client`. Raises Unauthorized,
+        and IpNotAllowed when the key has an IP allowlist without `client` (None: unknown,
+        which no allowlist holds)."""
+        principal = await self._authenticate(presented)
+        if principal.ip_allowlist and not allowed(principal.ip_allowlist, client):
+            raise IpNotAllowed(client or "")
+        return principal
+
+    async def _authenticate(self, presented: str | None) -> Principal:
         if not presented:
             raise Unauthorized("Missing API key")
         digest = hashlib.sha256(presented.encode()).digest()
@@ -152,6 +181,7 @@ class KeyService:
             key_id=record.id,
             scopes=frozenset(record.scopes),
             sandbox=record.sandbox,
+            ip_allowlist=record.ip_allowlist,
         )
         self._cache[digest] = (principal, self.clock.monotonic() + self.ttl, record.expires_at)
         while len(self._cache) > self.max_cached:
@@ -206,7 +236,9 @@ class KeyService:
         expires = None
         if old.expires_at is not None:
             expires = ids.parse_iso(old.expires_at)
-        new = await self.create(tenant_id, list(old.scopes), old.name, expires, old.sandbox)
+        new = await self.create(
+            tenant_id, list(old.scopes), old.name, expires, old.sandbox, old.ip_allowlist
+        )
         if grace_seconds <= 0:
             await self.store.revoke_key(tenant_id, key_id)
         else:

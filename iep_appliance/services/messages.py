@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from iep_appliance import traces
 from iep_appliance.blobs import Blobs
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
@@ -189,7 +190,8 @@ class MessageService:
             **template_fields,
         )
         try:
-            result = await (write or self.store.accept_message)(principal.tenant_id, msg)
+            with traces.current().span("store.commit", {"iep.tenant_id": principal.tenant_id}):
+                result = await (write or self.store.accept_message)(principal.tenant_id, msg)
         except BaseException:
             if stored:
                 await self.drop_attachments(principal.tenant_id, message_id)

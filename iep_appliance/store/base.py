@@ -18,10 +18,13 @@ Example:
 from typing import Protocol
 
 from iep_appliance.store.protocols.analytics import AnalyticsStore
+from iep_appliance.store.protocols.audit import AuditStore
 from iep_appliance.store.protocols.batches import BatchStore
+from iep_appliance.store.protocols.compaction import Compaction
 from iep_appliance.store.protocols.dashboard import DashboardStore
 from iep_appliance.store.protocols.dkim import DkimKeyStore
 from iep_appliance.store.protocols.domains import SenderDomainStore
+from iep_appliance.store.protocols.gdpr import GdprStore
 from iep_appliance.store.protocols.inbound import InboundStore
 from iep_appliance.store.protocols.jobs import JobStore
 from iep_appliance.store.protocols.keys import KeyStore
@@ -65,6 +68,8 @@ AGGREGATES: tuple[type, ...] = (
     DashboardStore,
     TemplateStore,
     TrackingStore,
+    AuditStore,
+    GdprStore,
 )
 
 
@@ -91,6 +96,8 @@ class Store(
     DashboardStore,
     TemplateStore,
     TrackingStore,
+    AuditStore,
+    GdprStore,
     Protocol,
 ):
     """Every verb of every aggregate."""
@@ -101,4 +108,4 @@ class DeliverabilityStore(SenderDomainStore, DkimKeyStore, InboundStore, Reputat
     that the deliverability services are typed against)."""
 
 
-__all__ = ["AGGREGATES", "DeliverabilityStore", "Snapshots", "Store"]
+__all__ = ["AGGREGATES", "Compaction", "DeliverabilityStore", "Snapshots", "Store"]

@@ -163,7 +163,7 @@ class SubmissionHandler:
         client = server.client
         key = credentials.password.decode("utf-8", "replace").strip()
         try:
-            principal = await self.keys.authenticate(key)
+            principal = await self.keys.authenticate(key, client)  # the key's IP allowlist
             KeyService.require(principal, "send")
         except (Unauthorized, Forbidden) as exc:
             return await self._refuse(server, client, mechanism, exc.detail)
@@ -199,7 +199,7 @@ class SubmissionHandler:
 
     async def _principal(self, server: SubmissionProtocol) -> Principal:
         """The key of this connection checked again: it may have expired or been revoked."""
-        principal = await self.keys.authenticate(server.presented_key)
+        principal = await self.keys.authenticate(server.presented_key, server.client)
         KeyService.require(principal, "send")
         return principal
 

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from iep_appliance import __version__
+from iep_appliance import __version__, traces
 from iep_appliance.clock import Clock
 from iep_appliance.config import WebhooksConfig
 from iep_appliance.domain import compat_resend, ids
@@ -175,7 +175,14 @@ class WebhookDispatcher:
             **signed,
         }
         started = time.perf_counter()
-        status, error = await self.post(endpoint.url, body, headers)
+        with traces.current().span(
+            "webhook.deliver",
+            {"iep.webhook_id": endpoint.id, "iep.attempt": job.attempts},
+            parent=job.traceparent,
+            kind="client",
+        ) as span:
+            status, error = await self.post(endpoint.url, body, headers)
+            span.set_attribute("http.response.status_code", status or 0)
         latency_ms = round((time.perf_counter() - started) * 1000)
         step, delay = next_step(status, job.attempts, self.schedule)
         done_at = self.clock.now()

@@ -16,7 +16,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath
 
-from iep_appliance.api.auth import authorize_key
+from iep_appliance.api.auth import authorize_key, client_ip, remember
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain import compat_postmark as rules
@@ -104,7 +104,9 @@ def postmark_error_handler(request: Request, exc: Exception) -> Response:
 
 async def _principal(request: Request, keys: KeyService, scope: str) -> Principal:
     token = request.headers.get(TOKEN_HEADER)
-    return await authorize_key(keys, token.strip() if token else None, scope)
+    p = await authorize_key(keys, token.strip() if token else None, scope, client_ip(request))
+    remember(request.scope, p)
+    return p
 
 
 def _decode(decoder: msgspec.json.Decoder, body: bytes) -> Any:

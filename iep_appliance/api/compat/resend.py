@@ -15,7 +15,7 @@ from litestar import Request, Response, Router, get, patch, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath
 
-from iep_appliance.api.auth import authorize_key, presented_key
+from iep_appliance.api.auth import authorize_key, client_ip, presented_key, remember
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain import compat_resend as rules
@@ -122,7 +122,9 @@ def resend_error_handler(request: Request, exc: Exception) -> Response:
 
 
 async def _principal(request: Request, keys: KeyService, scope: str) -> Principal:
-    return await authorize_key(keys, presented_key(request), scope)
+    p = await authorize_key(keys, presented_key(request), scope, client_ip(request))
+    remember(request.scope, p)
+    return p
 
 
 def _decode(decoder: msgspec.json.Decoder, body: bytes) -> Any:

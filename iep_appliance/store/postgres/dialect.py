@@ -37,6 +37,7 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "suppression_list": ("tenant_id", "email"),
     "bounce_counts": ("tenant_id", "email"),
     "rate_windows": ("tenant_id", "window", "start"),
+    "gdpr_requests": ("id",),
 }
 
 _NUMBERED = re.compile(r"\?(\d+)")

@@ -7,7 +7,8 @@ from iep_appliance.store.sqlite import rows
 
 INSERT_KEY = (
     "INSERT INTO api_keys (id, tenant_id, name, key_prefix, key_hash, scopes, sandbox, active,"
-    " expires_at, last_used_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, ?)"
+    " expires_at, last_used_at, created_at, ip_allowlist)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, ?, ?)"
 )
 # The key row for a prefix (prefixes are unique).
 SELECT_BY_PREFIX = f"SELECT {rows.KEY_COLUMNS} FROM api_keys WHERE key_prefix = ?"
@@ -39,6 +40,7 @@ def insert_key(conn: sqlite3.Connection, key: ApiKey) -> ApiKey:
             int(key.sandbox),
             key.expires_at,
             key.created_at,
+            rows.dumps(list(key.ip_allowlist)),
         ),
     )
     return key

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from iep_appliance.domain.errors import Conflict
+from iep_appliance.domain.gdpr import suppression_hash
 from iep_appliance.domain.models import (
     PRIORITY_RANK,
     Accepted,
@@ -79,8 +80,11 @@ def suppressed_among(conn: sqlite3.Connection, tenant_id: str, emails: list[str]
     if not emails:
         return []
     lowered = sorted({e.lower() for e in emails})
-    sql = SELECT_SUPPRESSED.format(",".join("?" * len(lowered)))
-    found = {r[0] for r in conn.execute(sql, (tenant_id, *lowered))}
+    # An address erased under GDPR stays suppressed by its hash alone.
+    hashed = {suppression_hash(tenant_id, e): e for e in lowered}
+    keys = [*lowered, *hashed]
+    sql = SELECT_SUPPRESSED.format(",".join("?" * len(keys)))
+    found = {hashed.get(r[0], r[0]) for r in conn.execute(sql, (tenant_id, *keys))}
     return [e for e in emails if e.lower() in found]
 
 

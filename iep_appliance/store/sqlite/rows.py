@@ -45,7 +45,7 @@ TENANT_COLUMNS = "id, slug, name, settings, active, created_at"
 
 KEY_COLUMNS = (
     "id, tenant_id, name, key_prefix, key_hash, scopes, sandbox, active, expires_at,"
-    " last_used_at, created_at"
+    " last_used_at, created_at, ip_allowlist"
 )
 
 
@@ -62,6 +62,7 @@ def api_key(row: tuple[Any, ...]) -> ApiKey:
         expires_at=row[8],
         last_used_at=row[9],
         created_at=row[10],
+        ip_allowlist=tuple(loads(row[11], [])),
     )
 
 
@@ -123,7 +124,8 @@ def message(
 
 
 JOB_COLUMNS = (
-    "id, kind, ref_id, tenant_id, priority, attempts, max_attempts, run_at, payload, queue_id"
+    "id, kind, ref_id, tenant_id, priority, attempts, max_attempts, run_at, payload, queue_id,"
+    " traceparent"
 )
 
 

@@ -1,7 +1,8 @@
 """SqliteStore: the Store verbs over one SQLite file (WAL, group-commit writer).
 
 The verbs sit in one mixin per aggregate (store/sqlite/verbs/, named as store/protocols/);
-this class keeps the lifecycle. It also offers the `Snapshots` capability (file copies).
+this class keeps the lifecycle. It also offers the `Snapshots` (file copies) and `Compaction`
+capabilities.
 """
 
 import sqlite3
@@ -13,10 +14,13 @@ from iep_appliance.store.sqlite.db import Database
 from iep_appliance.store.sqlite.migrate import migrate
 from iep_appliance.store.sqlite.store_base import StoreBase
 from iep_appliance.store.sqlite.verbs.analytics import AnalyticsVerbs
+from iep_appliance.store.sqlite.verbs.audit import AuditVerbs
 from iep_appliance.store.sqlite.verbs.batches import BatchVerbs
+from iep_appliance.store.sqlite.verbs.compaction import CompactionVerbs
 from iep_appliance.store.sqlite.verbs.dashboard import DashboardVerbs
 from iep_appliance.store.sqlite.verbs.dkim import DkimKeyVerbs
 from iep_appliance.store.sqlite.verbs.domains import SenderDomainVerbs
+from iep_appliance.store.sqlite.verbs.gdpr import GdprVerbs
 from iep_appliance.store.sqlite.verbs.inbound import InboundVerbs
 from iep_appliance.store.sqlite.verbs.jobs import JobVerbs
 from iep_appliance.store.sqlite.verbs.keys import KeyVerbs
@@ -66,6 +70,8 @@ class SqlVerbs(
     DashboardVerbs,
     TemplateVerbs,
     TrackingVerbs,
+    AuditVerbs,
+    GdprVerbs,
     StoreBase,
 ):
     """Every Store verb, over `self.db` (a SQLite `Database`, or PostgreSQL's `PgDatabase`,
@@ -75,8 +81,9 @@ class SqlVerbs(
         self._listeners.append(listener)
 
 
-class SqliteStore(SnapshotVerbs, SqlVerbs):
-    """The Store verbs over one SQLite file at `path`, and the `Snapshots` capability."""
+class SqliteStore(SnapshotVerbs, CompactionVerbs, SqlVerbs):
+    """The Store verbs over one SQLite file at `path`, and the `Snapshots` and `Compaction`
+    capabilities."""
 
     def __init__(
         self,

@@ -6,7 +6,17 @@ from typing import Any
 from tests.integration.tenant.conftest import Appliance, TenantKey
 from tests.support.problems import assert_problem
 
-KEY_FIELDS = {"id", "name", "prefix", "scopes", "sandbox", "expiresAt", "lastUsedAt", "createdAt"}
+KEY_FIELDS = {
+    "id",
+    "name",
+    "prefix",
+    "scopes",
+    "sandbox",
+    "expiresAt",
+    "lastUsedAt",
+    "createdAt",
+    "ipAllowlist",
+}
 
 
 async def create(appliance: Appliance, who: TenantKey, **body: Any) -> Any:

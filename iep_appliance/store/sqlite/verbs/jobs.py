@@ -10,9 +10,11 @@ from iep_appliance.domain.models import (
     Completion,
     Job,
 )
+from iep_appliance.domain.trace_context import current_traceparent
 from iep_appliance.store.sqlite import jobs as q_jobs
 from iep_appliance.store.sqlite import queues as q_queues
 from iep_appliance.store.sqlite.store_base import StoreBase
+from iep_appliance.store.sqlite.traces import last_job_id, trace_webhook_jobs
 
 
 class JobVerbs(StoreBase):
@@ -35,15 +37,19 @@ class JobVerbs(StoreBase):
     async def finish_sends(self, completions: list[Completion]) -> None:
         now = self._now()
         attempts = self.webhook_attempts
+        traceparent = current_traceparent.get()  # the webhook jobs continue the send's trace
 
         def fn(conn: sqlite3.Connection) -> list[str]:
             wake = []
+            before = last_job_id(conn) if traceparent is not None else 0
             for c in completions:
                 q_jobs.finish_send(conn, c, now, attempts)
                 if c.retry_at:
                     wake.append(c.retry_at)
                 if c.webhook_event:
                     wake.append(now)
+            if traceparent is not None:
+                trace_webhook_jobs(conn, before, traceparent)
             return wake
 
         for run_at in await self.db.write(fn):

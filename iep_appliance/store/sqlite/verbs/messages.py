@@ -8,13 +8,19 @@ from iep_appliance.domain.models import (
     Replayed,
 )
 from iep_appliance.domain.search import MessageSearch
+from iep_appliance.domain.trace_context import current_traceparent
 from iep_appliance.store.sqlite import messages as q_messages
 from iep_appliance.store.sqlite.store_base import StoreBase
+from iep_appliance.store.sqlite.traces import accept_traced
 
 
 class MessageVerbs(StoreBase):
     async def accept_message(self, tenant_id: str, msg: NewMessage) -> Accepted | Replayed:
-        result = await self.db.write(lambda c: q_messages.accept_message(c, tenant_id, msg))
+        traceparent = current_traceparent.get()  # None while tracing is off
+        if traceparent is None:
+            result = await self.db.write(lambda c: q_messages.accept_message(c, tenant_id, msg))
+        else:
+            result = await self.db.write(lambda c: accept_traced(c, tenant_id, msg, traceparent))
         if isinstance(result, Accepted):
             self._notify(msg.scheduled_at or msg.created_at)
         return result

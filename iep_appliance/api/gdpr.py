@@ -1,0 +1,105 @@
+"""/v1/gdpr (admin): export everything of the tenant naming an address, erase it, and the
+erase requests (DESIGN §10.5). A malformed address → 422 naming `email`."""
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, delete, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
+from iep_appliance.domain.gdpr import GdprRequest
+from iep_appliance.domain.models import Principal
+from iep_appliance.services.gdpr import GdprService
+
+
+class EraseAccepted(msgspec.Struct, frozen=True, rename="camel"):
+    request_id: Annotated[str, msgspec.Meta(description="The erase request's id.")]
+
+
+class RequestView(msgspec.Struct, frozen=True, rename="camel"):
+    id: Annotated[str, msgspec.Meta(description="The request's id.")]
+    kind: Annotated[str, msgspec.Meta(description="`erase`.")]
+    email_hash: Annotated[
+        str, msgspec.Meta(description="The address as `sha256:…` (the address is not kept).")
+    ]
+    state: Annotated[
+        str,
+        msgspec.Meta(
+            description="`pending` (rows gone, files and compaction running), `done`, `failed`."
+        ),
+    ]
+    counts: Annotated[dict[str, int], msgspec.Meta(description="Rows removed, per table.")]
+    requested_at: Annotated[str, msgspec.Meta(description="When it was asked for (ISO 8601).")]
+    finished_at: Annotated[str | None, msgspec.Meta(description="When it finished.")]
+
+
+class RequestList(msgspec.Struct, frozen=True, rename="camel"):
+    data: Annotated[list[RequestView], msgspec.Meta(description="Newest first.")]
+
+
+def view(r: GdprRequest) -> RequestView:
+    return RequestView(
+        id=r.id,
+        kind=r.kind,
+        email_hash=r.email_hash,
+        state=r.state,
+        counts=r.counts,
+        requested_at=r.requested_at,
+        finished_at=r.finished_at,
+    )
+
+
+@get(
+    "/v1/gdpr/export/{email:str}",
+    dependencies={"principal": needs("admin")},
+    summary="Everything of the tenant naming an address, as one JSON document",
+    tags=["gdpr"],
+)
+async def export_address(
+    request: Request,
+    gdpr: Injected[GdprService],
+    principal: NamedDependency[Principal],
+    email: FromPath[str],
+) -> Response[dict[str, Any]]:
+    found = await gdpr.export(principal.tenant_id, email)
+    name = "gdpr-export.json"
+    return Response(found, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@delete(
+    "/v1/gdpr/{email:str}",
+    dependencies={"principal": needs("admin")},
+    status_code=202,
+    summary="Erase an address: messages, copies, attachments, events, webhook logs",
+    description="The rows are gone when this answers; attachment files and the database's"
+    " compaction follow (the request's `state` becomes `done`). The address stays suppressed"
+    " by its hash.",
+    tags=["gdpr"],
+)
+async def erase_address(
+    request: Request,
+    gdpr: Injected[GdprService],
+    principal: NamedDependency[Principal],
+    email: FromPath[str],
+) -> EraseAccepted:
+    found = await gdpr.erase(principal.tenant_id, email)
+    return EraseAccepted(request_id=found.id)
+
+
+@get(
+    "/v1/gdpr/requests",
+    dependencies={"principal": needs("admin")},
+    summary="The tenant's GDPR erase requests, newest first",
+    tags=["gdpr"],
+)
+async def list_requests(
+    request: Request, gdpr: Injected[GdprService], principal: NamedDependency[Principal]
+) -> RequestList:
+    found = await gdpr.requests(principal.tenant_id)
+    return RequestList(data=[view(r) for r in found])
+
+
+HANDLERS = [list_requests, export_address, erase_address]
