@@ -5,7 +5,7 @@ Key: (method, Litestar path template). Value: (action, target type, where the ta
 a path parameter's name, "@id" for the `id` of the JSON response, or "" for none). Sends are
 not audited (they are the product's traffic and have their own events); `EXEMPT` lists them,
 and tests/unit/test_audit_rules.py fails on a mutating route in neither table, so a new
-route is one line here. Another engineer's routes (templates, tracking) add their lines.
+route is one line here.
 """
 
 Rule = tuple[str, str, str]
@@ -156,6 +156,26 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/queue/retry"): ("job.retried", "job", ""),
     ("POST", "/admin/queue/discard"): ("job.discarded", "job", ""),
     ("POST", "/admin/tenants/{tenant_id}/gdpr/erase"): ("gdpr.erase_requested", "gdprRequest", ""),
+    # ---- stored templates (API and dashboard)
+    ("POST", "/v1/templates"): ("template.created", "template", "@id"),
+    ("PUT", "/v1/templates/{template_id}"): ("template.updated", "template", "template_id"),
+    ("DELETE", "/v1/templates/{template_id}"): ("template.deleted", "template", "template_id"),
+    ("POST", "/admin/tenants/{tenant_id}/templates"): ("template.created", "template", ""),
+    ("POST", "/admin/tenants/{tenant_id}/templates/{template_id}"): (
+        "template.updated",
+        "template",
+        "template_id",
+    ),
+    ("POST", "/admin/tenants/{tenant_id}/templates/{template_id}/delete"): (
+        "template.deleted",
+        "template",
+        "template_id",
+    ),
+    ("POST", "/admin/tenants/{tenant_id}/templates/{template_id}/test"): (
+        "template.test_sent",
+        "template",
+        "template_id",
+    ),
 }
 
 # Mutating routes that are not audited: sends (their own events and webhooks record them) and
@@ -169,5 +189,8 @@ EXEMPT: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/email"),
         ("POST", "/email/batch"),
         ("POST", "/u/{token}"),
+        # previews render a draft and change nothing
+        ("POST", "/v1/templates/{template_id}/preview"),
+        ("POST", "/admin/tenants/{tenant_id}/templates/preview"),
     }
 )
