@@ -15,6 +15,15 @@ import msgspec
 from msgspec import Meta
 
 from iep_appliance.config_env import apply_environ, blame
+
+# -- h-providers (issue 17): HTTP-API providers; the lead moves these into the provider union.
+from iep_appliance.config_http_providers import (
+    HTTP_PROVIDER_TYPES,
+    HttpProviderConfig,
+    resolve_http_provider,
+)
+
+# -- end h-providers
 from iep_appliance.domain.errors import ConfigError
 from iep_appliance.domain.sender_domains import parse_nameserver
 
@@ -369,6 +378,8 @@ class Config(_Section):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     delivery: DeliveryConfig = msgspec.field(default_factory=DeliveryConfig)
+    # h-providers: the values may also be HttpProviderConfig (ses/sendgrid/mailgun); the
+    # annotation stays flat until the tagged provider union lands (msgspec cannot mix them).
     providers: dict[str, ProviderConfig] = msgspec.field(
         default_factory=lambda: {"outbox": ProviderConfig(type="outbox")}
     )
@@ -443,14 +454,18 @@ def _explain(section: str, message: str) -> str:
     return f"{key}: {_FRIENDLY.get(key, text)}"
 
 
-def _parse_providers(value: object, problems: list[str]) -> dict[str, ProviderConfig]:
+def _parse_providers(
+    value: object, problems: list[str]
+) -> dict[str, ProviderConfig | HttpProviderConfig]:
     """Each `[providers.NAME]` on its own, so errors name the provider (msgspec shows `$[...]`)."""
     if not isinstance(value, dict):
         problems.append("providers: expected a table of providers")
         return {}
-    out: dict[str, ProviderConfig] = {}
+    out: dict[str, ProviderConfig | HttpProviderConfig] = {}
     for name, table in value.items():
-        converted = _convert(table, ProviderConfig, f"providers.{name}", problems)
+        kind = table.get("type") if isinstance(table, dict) else None  # h-providers
+        struct = HTTP_PROVIDER_TYPES.get(kind, ProviderConfig) if isinstance(kind, str) else None
+        converted = _convert(table, struct or ProviderConfig, f"providers.{name}", problems)
         if converted is not None:
             out[name] = converted
     return out
@@ -492,6 +507,9 @@ def _resolve(cfg: Config, base_dir: Path, environ: Mapping[str, str]) -> Config:
             problems.append(f"dns.nameservers[{i}]: {exc}")
     providers = {}
     for name, p in cfg.providers.items():
+        if not isinstance(p, ProviderConfig):  # h-providers: ses / sendgrid / mailgun
+            providers[name] = resolve_http_provider(name, p, environ, problems)  # type: ignore
+            continue
         if p.password:
             problems.append(
                 f"providers.{name}.password: secrets come from the environment; use password_env"

@@ -90,9 +90,13 @@ def effective(old: Config, new: Config) -> Config:
 
 def make_provider(name: str, cfg: ProviderConfig, save_outbox: Any, hostname: str = "") -> Provider:
     """The provider object for one `[providers.NAME]` table (as the delivery engine builds it)."""
+    from iep_appliance.delivery.providers.http_registry import build_http_provider
     from iep_appliance.delivery.providers.outbox import OutboxProvider
     from iep_appliance.delivery.providers.smtp import SmtpProvider
 
+    http = build_http_provider(name, cfg)  # h-providers: ses / sendgrid / mailgun
+    if http is not None:
+        return http
     if cfg.type == "smtp":
         return SmtpProvider(name, cfg, hostname)
     return OutboxProvider(name, save_outbox)

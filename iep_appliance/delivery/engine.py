@@ -32,6 +32,7 @@ import msgspec
 from iep_appliance.delivery import sender
 from iep_appliance.delivery.claims import Claimed, LoadFailed, crash_text, load_claimed
 from iep_appliance.delivery.providers.base import Provider
+from iep_appliance.delivery.providers.http_registry import build_http_provider  # h-providers
 from iep_appliance.delivery.providers.outbox import OutboxProvider
 from iep_appliance.delivery.providers.smtp import SmtpProvider
 from iep_appliance.delivery.queues import QueueGate
@@ -65,7 +66,10 @@ class DeliveryEngine:
         self.lease = timedelta(seconds=cfg.delivery.lease_seconds)
         self.providers: dict[str, Provider] = {}
         for name, p in cfg.providers.items():
-            if p.type == "smtp":
+            http = build_http_provider(name, p)  # h-providers: ses / sendgrid / mailgun
+            if http is not None:
+                self.providers[name] = http
+            elif p.type == "smtp":
                 self.providers[name] = SmtpProvider(name, p, cfg.delivery.hostname)
             else:
                 self.providers[name] = OutboxProvider(name, self.store.save_outbox)
