@@ -21,6 +21,8 @@ from iep_appliance.api import (
     keys,
     messages,
     outbox,
+    provider_webhooks,  # h-providers (issue 17)
+    providers,  # h-providers (issue 17)
     queues,
     reputation,
     scheduled_jobs,
@@ -55,6 +57,8 @@ ROUTE_MODULES: list[Any] = [
     resend,  # /compat/resend (Resend-compatible)
     postmark,  # /email, /email/batch, /messages/outbound/… (Postmark-compatible)
     outbox,
+    provider_webhooks,  # h-providers: /webhooks/{ses|sendgrid|mailgun}[/{name}]
+    providers,  # h-providers: /v1/providers
     admin_routes,  # /admin dashboard (templates and /admin/static: build_app)
 ]
 

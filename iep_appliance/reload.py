@@ -198,6 +198,10 @@ class Reloader:
                 providers[name] = make_provider(
                     name, cfg, engine.store.save_outbox, old.delivery.hostname
                 )
+        for name, provider in current.items():  # h-providers: tenant providers stay routed
+            if name not in old.providers and name not in providers and name != SANDBOX_PROVIDER:
+                providers[name] = provider
+                kept.add(name)
         if SANDBOX_PROVIDER not in providers:  # the built-in outbox sandbox messages use
             sandbox = current.get(SANDBOX_PROVIDER)
             if sandbox is not None and sandbox.kind == "outbox":

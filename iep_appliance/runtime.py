@@ -17,6 +17,7 @@ import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from iep_appliance import runtime_providers  # h-providers (issue 17)
 from iep_appliance.blobs import LocalBlobs
 from iep_appliance.clock import Clock
 from iep_appliance.config import Config
@@ -57,6 +58,7 @@ class Runtime:
         self._init_workflows()
         self._init_tenant_services()
         self._init_deliverability()
+        runtime_providers.init(self)  # h-providers (issue 17): provider events, tenant providers
         self._init_webhooks()
         self._init_scheduled_jobs()
         self._init_retention()
@@ -88,6 +90,7 @@ class Runtime:
                 from iep_appliance.delivery.engine import DeliveryEngine
 
                 self.delivery = DeliveryEngine(self)
+                await runtime_providers.start(self)  # h-providers: tenant providers routed
                 await self._start_webhooks()
                 await self.delivery.start()
             if self.config.submission.enabled:

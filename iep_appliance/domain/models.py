@@ -13,13 +13,14 @@ PRIORITY_RANK: dict[str, int] = {"high": 0, "normal": 1, "low": 2}
 Scope = Literal["send", "read", "admin"]
 ALL_SCOPES: tuple[str, ...] = ("send", "read", "admin")
 MessageStatus = Literal[
-    "scheduled", "queued", "processing", "sent", "failed", "bounced", "cancelled"
+    "scheduled", "queued", "processing", "sent", "delivered", "failed", "bounced", "cancelled"
 ]
 MESSAGE_STATUSES: tuple[str, ...] = (
     "scheduled",
     "queued",
     "processing",
     "sent",
+    "delivered",  # issue 17: a provider reported the handover to the recipient's server
     "failed",
     "bounced",
     "cancelled",

@@ -20,6 +20,9 @@ EVENTS: tuple[str, ...] = (
     "message.retrying",
     "message.complained",  # issue 16: an ARF complaint came back
     "message.unsubscribed",  # issue 16: one-click or mailto unsubscribe
+    "message.delivered",  # issue 17: a provider's event (SES, SendGrid, Mailgun)
+    "message.opened",  # issue 17
+    "message.clicked",  # issue 17
     "tenant.paused",  # issue 16: the tenant's sending was held for its reputation
 )
 # How an endpoint's deliveries look: IEP's own body and headers, or Resend's events signed

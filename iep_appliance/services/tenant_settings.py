@@ -4,7 +4,7 @@ The merge and its validation are pure (`domain.tenant_settings.apply_patch`); th
 loads, saves and tells `on_change(tenant_id)` so cached tenant rules and routing are dropped.
 """
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from iep_appliance.domain.errors import FieldError, NotFound, NotPermitted
@@ -14,6 +14,9 @@ from iep_appliance.store.base import Store
 
 
 class TenantSettingsService:
+    # h-providers (issue 17): the tenant's own providers' ids its routing may name too
+    own_providers: Callable[[str], Awaitable[set[str]]] | None = None
+
     def __init__(
         self, store: Store, providers: Collection[str], on_change: Callable[[str], None]
     ) -> None:
@@ -32,7 +35,10 @@ class TenantSettingsService:
         with `sandbox_key`, NotPermitted naming `sandbox`/`routing` when they would change
         (a sandbox key cannot make its tenant live or move its mail: DESIGN §10.1)."""
         tenant = await self.get(tenant_id)
-        patched = apply_patch(tenant, body, self.providers)
+        providers = set(self.providers)
+        if self.own_providers is not None:  # h-providers
+            providers |= await self.own_providers(tenant_id)
+        patched = apply_patch(tenant, body, providers)
         if sandbox_key:
             refused = []
             if patched.settings.sandbox != tenant.settings.sandbox:

@@ -30,6 +30,7 @@ from iep_appliance.store.sqlite.db import Database
 from iep_appliance.store.sqlite.migrate import migrate
 from iep_appliance.store.sqlite.outbox import OutboxVerbs
 from iep_appliance.store.sqlite.store_base import StoreBase
+from iep_appliance.store.sqlite.tenant_providers import ProviderVerbs  # h-providers (issue 17)
 from iep_appliance.store.sqlite.verbs_deliverability import DeliverabilityVerbs
 from iep_appliance.store.sqlite.verbs_operations import OperationsVerbs
 from iep_appliance.store.sqlite.verbs_tenant import TenantServiceVerbs
@@ -45,6 +46,7 @@ READY_PROBE_BYTES = 64 * 1024
 
 
 class SqliteStore(
+    ProviderVerbs,
     DeliverabilityVerbs,
     TenantServiceVerbs,
     WorkflowVerbs,
