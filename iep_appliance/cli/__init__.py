@@ -4,6 +4,7 @@
     tenant, domain          tenants.py      key          keys.py
     admin-user              users.py        queue, message, dlq   messages.py
     backup, restore, purge  operations.py
+    secrets rotate          secrets.py
 
 Every command takes `--config PATH` (default: $IEP_CONFIG, else the embedded defaults with
 the data in ./data) and `IEP_SECTION__KEY` environment overrides (config.py). `--json`
@@ -15,7 +16,7 @@ import argparse
 import os
 
 from iep_appliance import __version__
-from iep_appliance.cli import keys, messages, operations, serve, tenants, users
+from iep_appliance.cli import keys, messages, operations, secrets, serve, tenants, users
 from iep_appliance.cli.output import EXIT_CODES, OK, fail, run
 from iep_appliance.config import load
 from iep_appliance.domain.errors import ConfigError
@@ -43,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         "check", parents=[common], help="validate the config; list every problem"
     )
     check.set_defaults(run=None)
-    for group in (tenants, keys, users, messages, operations):
+    for group in (tenants, keys, users, messages, operations, secrets):  # secrets: issue 17
         group.register(sub, common)
     return p
 

@@ -119,8 +119,8 @@ async def test_another_tenants_provider_is_404(
 async def test_bad_bodies_name_the_field(appliance: Appliance) -> None:
     await appliance.start()
     acme = await appliance.tenant("acme")
-    r = await create(appliance, acme, {"name": "x", "type": "sendgrid",
-                                       "settings": {"colour": "red"}, "credentials": {}})  # fmt: skip
+    body = {"name": "x", "type": "sendgrid", "settings": {"colour": "red"}, "credentials": {}}
+    r = await create(appliance, acme, body)
     assert r.status_code == 422, r.text
     fields = {e["field"] for e in r.json()["errors"]}
     assert {"settings.colour", "credentials.apiKey"} <= fields
