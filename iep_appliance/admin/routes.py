@@ -28,6 +28,7 @@ from iep_appliance.admin import (
     tenant_domains,
     tenant_keys,
     tenant_page,
+    tenant_providers,  # h-providers (issue 17)
     tenant_reputation,
     tenant_suppressions,
     tenant_webhooks,
@@ -76,6 +77,10 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (tenant_webhooks.delete_webhook, "admin"),  # POST .../webhooks/{wh}/delete
     (tenant_webhooks.delivery_log, "viewer"),  # GET  .../webhooks/{wh}
     (tenant_webhooks.resend, "admin"),  # POST .../webhooks/{wh}/deliveries/{d}/resend
+    (tenant_providers.show, "viewer"),  # GET  /admin/tenants/{id}/providers (issue 17)
+    (tenant_providers.create, "admin"),  # POST /admin/tenants/{id}/providers
+    (tenant_providers.test, "admin"),  # POST .../providers/{p}/test
+    (tenant_providers.delete, "admin"),  # POST .../providers/{p}/delete
     (tenant_suppressions.search, "viewer"),  # GET  /admin/tenants/{id}/suppressions
     (tenant_suppressions.export_csv, "viewer"),  # GET  /admin/tenants/{id}/suppressions.csv
     (tenant_suppressions.add, "admin"),  # POST /admin/tenants/{id}/suppressions
