@@ -23,6 +23,8 @@ __all__ = [
     "resolve_http_provider",
 ]
 
+REGION = "ses: the AWS region (e.g. eu-west-1); mailgun: us (api.mailgun.net) or eu."
+API_KEY_ENV = "Environment variable holding the provider's API key."
 DEFAULT_SNS_CERT_URL_PATTERN = r"^https://sns\.[a-z0-9-]+\.amazonaws\.com/"
 
 
@@ -45,9 +47,7 @@ class _Http(
 
 
 class SesProviderConfig(_Http, tag="ses"):
-    region: Annotated[str, Meta(min_length=1, description="AWS region, e.g. eu-west-1.")] = (
-        "us-east-1"
-    )
+    region: Annotated[str, Meta(min_length=1, description=REGION)] = "us-east-1"
     access_key_id_env: Annotated[
         str, Meta(description="Environment variable holding the AWS access key id.")
     ] = "AWS_ACCESS_KEY_ID"
@@ -66,33 +66,21 @@ class SesProviderConfig(_Http, tag="ses"):
 
 
 class SendgridProviderConfig(_Http, tag="sendgrid"):
-    api_key_env: Annotated[
-        str, Meta(description="Environment variable holding the SendGrid API key.")
-    ] = "SENDGRID_API_KEY"
+    api_key_env: Annotated[str, Meta(description=API_KEY_ENV)] = "SENDGRID_API_KEY"
     webhook_public_key: Annotated[
         str,
-        Meta(
-            description="The Event Webhook's verification key (base64 DER or PEM, ECDSA P-256);"
-            " empty = /webhooks/sendgrid refuses every event."
-        ),
+        Meta(description="Event Webhook verification key (base64 DER or PEM); empty = refuse all."),
     ] = ""
     api_key: Annotated[str, Meta(description="Resolved; never set in the file.")] = ""
 
 
 class MailgunProviderConfig(_Http, tag="mailgun"):
     domain: Annotated[str, Meta(min_length=1, description="The Mailgun sending domain.")] = ""
-    api_key_env: Annotated[
-        str, Meta(description="Environment variable holding the Mailgun API key.")
-    ] = "MAILGUN_API_KEY"
-    region: Annotated[
-        Literal["us", "eu"], Meta(description="us: api.mailgun.net, eu: api.eu.mailgun.net.")
-    ] = "us"
+    api_key_env: Annotated[str, Meta(description=API_KEY_ENV)] = "MAILGUN_API_KEY"
+    region: Annotated[Literal["us", "eu"], Meta(description=REGION)] = "us"
     webhook_signing_key_env: Annotated[
         str,
-        Meta(
-            description="Environment variable holding the webhook signing key; unset ="
-            " /webhooks/mailgun refuses every event."
-        ),
+        Meta(description="Environment variable of the webhook signing key; unset = refuse all."),
     ] = "MAILGUN_WEBHOOK_SIGNING_KEY"
     api_key: Annotated[str, Meta(description="Resolved; never set in the file.")] = ""
     webhook_signing_key: Annotated[str, Meta(description="Resolved; never set in the file.")] = ""
