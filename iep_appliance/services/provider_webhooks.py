@@ -96,6 +96,8 @@ class ProviderEventsService:
             found = [s for s in found if s.name == name]
             if not found:
                 raise NotFound(f"no {kind} provider named {name!r}")
+        else:  # a tenant's own provider is always named (by its id)
+            found = [s for s in found if s.tenant_id is None]
         if not found:
             raise NotFound(f"no {kind} provider is configured")
         if len(found) > 1:

@@ -5,6 +5,7 @@ tenant to its own providers with failover, and another tenant's provider id → 
 Peers are real: a local SendGrid/Mailgun speaking their APIs, aiosmtpd with AUTH for SMTP.
 """
 
+import json
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from iep_appliance.services.tenant_providers import context
 from tests.integration.tenant.conftest import Appliance, TenantKey, message
 from tests.support.fake_apis import FakeMailgun, FakeSendgrid
+from tests.support.signed_events import SendgridSigner
 from tests.support.waiting import wait_until
 
 
@@ -204,3 +206,41 @@ async def test_tenant_routes_to_its_own_providers_with_failover(
     final = await wait_until(sent, timeout=15, message="second message via the fallback")
     assert final["provider"] == fallback
     assert sendgrid.sent[-1]["custom_args"] == {"iep_message_id": second}
+
+
+async def test_events_of_a_tenants_provider_come_to_webhooks_type_id(
+    appliance: Appliance, sendgrid: FakeSendgrid
+) -> None:
+    await appliance.start()
+    acme, globex = await appliance.tenant("acme"), await appliance.tenant("globex")
+    signer = SendgridSigner()
+    body = sendgrid_body(sendgrid)
+    body["settings"]["webhookPublicKey"] = signer.public_key
+    pid = (await create(appliance, acme, body)).json()["id"]
+    c = appliance.client
+    r = await c.patch("/v1/tenant", json={"routing": {"primaryProvider": pid}}, headers=acme.auth)
+    assert r.status_code == 200, r.text
+    mine = (await c.post("/v1/messages", json=message(), headers=acme.auth)).json()["messageId"]
+    theirs = (await c.post("/v1/messages", json=message(), headers=globex.auth)).json()
+
+    async def sent() -> bool:
+        m = (await c.get(f"/v1/messages/{mine}", headers=acme.auth)).json()
+        return m["status"] == "sent"
+
+    await wait_until(sent, timeout=15, message="sent through the tenant's sendgrid")
+    events = [
+        {"email": "ada@example.org", "event": "delivered", "sg_event_id": "e1",
+         "iep_message_id": mine},
+        {"email": "ada@example.org", "event": "spamreport", "sg_event_id": "e2",
+         "iep_message_id": theirs["messageId"]},  # another tenant's message: matches nothing
+    ]  # fmt: skip
+    raw = json.dumps(events).encode()
+    r = await c.post(f"/webhooks/sendgrid/{pid}", content=raw, headers=signer.headers(raw))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"received": 2, "duplicates": 0, "unmatched": 1, "applied": 1}
+    m = (await c.get(f"/v1/messages/{mine}", headers=acme.auth)).json()
+    assert m["status"] == "delivered"
+    assert (await c.get("/v1/suppressions", headers=globex.auth)).json()["data"] == []
+    # The tenant's provider is reached by its id only, not as the operator's /webhooks/sendgrid.
+    r = await c.post("/webhooks/sendgrid", content=raw, headers=signer.headers(raw))
+    assert r.status_code == 404
