@@ -255,3 +255,13 @@ async def test_refused_connection_and_timeout_are_transient_health_failures() ->
     assert r.stage == "network" and classify(r) == "transient" and health_failure(r)
     assert t.stage == "timeout" and classify(t) == "transient" and health_failure(t)
     assert probe.step == "connect"
+
+
+async def test_mime_the_api_cannot_take_fails_the_message_not_the_provider() -> None:
+    with FakeSendgrid() as api:
+        provider = sendgrid(api.url)
+        outcome = await provider.send(ENV, b"Subject: no sender\r\n\r\nhi\r\n")
+        await provider.aclose()
+        assert api.requests == []  # nothing sent
+    assert outcome.code == 400 and "no From address" in outcome.message
+    assert classify(outcome) == "permanent" and not health_failure(outcome)

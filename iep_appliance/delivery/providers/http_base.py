@@ -147,8 +147,11 @@ class HttpProvider:
         await self._pacer.wait()
         try:
             req = self.request(envelope, mime)
-        except ValueError as exc:  # MIME the API cannot take (no From, …): the message's fault
-            return SendOutcome(provider=self.name, stage="http", code=400, message=str(exc))
+        except (ValueError, LookupError, UnicodeError) as exc:  # MIME the API cannot take
+            # (no From, an unknown charset, …): this message's fault, never the provider's
+            return SendOutcome(
+                provider=self.name, stage="http", code=400, message=f"not sent: {exc}"
+            )
         try:
             response = await self._client.send(req)
         except httpx.TimeoutException as exc:
