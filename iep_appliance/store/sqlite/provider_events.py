@@ -18,7 +18,6 @@ SELECT_FOR_MESSAGE = (
     "SELECT provider, event_id, type, received_at FROM provider_events WHERE message_id = ?"
     " ORDER BY received_at, event_id"
 )
-PURGE_TOKENS = "DELETE FROM provider_webhook_tokens WHERE seen_at < ?"
 
 
 def record(
