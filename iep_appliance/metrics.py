@@ -86,7 +86,7 @@ class Metrics:
         self.webhook_deliveries = Counter(
             "iep_webhook_deliveries_total", "Webhook attempts.", ["outcome"], registry=r
         )
-        # Issue 9: the "nothing claimed while work is due" alert needs claims to be visible.
+        # The "nothing claimed while work is due" alert needs claims to be visible.
         self.jobs_claimed = Counter(
             "iep_jobs_claimed_total", "Jobs claimed by the scheduler.", ["kind"], registry=r
         )
@@ -103,7 +103,7 @@ class Metrics:
         )
         for result in ("applied", "failed"):
             self.config_reloads.labels(result=result)
-        # Issue 9 (retention): rows (and attachment files) removed by purges, by kind.
+        # Retention: rows (and attachment files) removed by purges, by kind.
         self.purged_rows = Counter(
             "iep_purged_rows_total",
             "Rows removed by the retention purge, by kind (attachment_files counts files).",

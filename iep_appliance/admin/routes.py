@@ -28,7 +28,7 @@ from iep_appliance.admin import (
     tenant_domains,
     tenant_keys,
     tenant_page,
-    tenant_providers,  # h-providers (issue 17)
+    tenant_providers,
     tenant_reputation,
     tenant_suppressions,
     tenant_webhooks,
@@ -65,7 +65,7 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (tenant_page.activate, "admin"),  # POST /admin/tenants/{id}/activate
     (tenant_page.add_domain, "admin"),  # POST /admin/tenants/{id}/domains
     (tenant_page.remove_domain, "admin"),  # POST /admin/tenants/{id}/domains/remove
-    (tenant_domains.show, "viewer"),  # GET  /admin/tenants/{id}/domains/{domain} (issue 16)
+    (tenant_domains.show, "viewer"),  # GET  /admin/tenants/{id}/domains/{domain}
     (tenant_reputation.resume, "admin"),  # POST /admin/tenants/{id}/reputation/resume
     (tenant_domains.verify, "admin"),  # POST /admin/tenants/{id}/domains/{domain}/verify
     (tenant_keys.create_key, "admin"),  # POST /admin/tenants/{id}/keys
@@ -77,7 +77,7 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (tenant_webhooks.delete_webhook, "admin"),  # POST .../webhooks/{wh}/delete
     (tenant_webhooks.delivery_log, "viewer"),  # GET  .../webhooks/{wh}
     (tenant_webhooks.resend, "admin"),  # POST .../webhooks/{wh}/deliveries/{d}/resend
-    (tenant_providers.show, "viewer"),  # GET  /admin/tenants/{id}/providers (issue 17)
+    (tenant_providers.show, "viewer"),  # GET  /admin/tenants/{id}/providers
     (tenant_providers.create, "admin"),  # POST /admin/tenants/{id}/providers
     (tenant_providers.test, "admin"),  # POST .../providers/{p}/test
     (tenant_providers.delete, "admin"),  # POST .../providers/{p}/delete

@@ -1,4 +1,4 @@
-"""The providers page of a tenant (issue 17): its own SMTP / SES / SendGrid / Mailgun providers,
+"""The providers page of a tenant: its own SMTP / SES / SendGrid / Mailgun providers,
 as /v1/providers manages them — add (settings and credentials as JSON; credentials are never
 shown again), test (connects, names the failed step), delete."""
 
@@ -10,7 +10,8 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
 from iep_appliance.admin.templates import page
-from iep_appliance.admin.tenant_page import operators, rt, text
+from iep_appliance.admin.context import services
+from iep_appliance.admin.tenant_page import operators, text
 from iep_appliance.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.tenant_providers import PROVIDER_TYPES, ProbeView, ProviderCreate
 
@@ -27,7 +28,7 @@ async def _page(
     status: int = 200,
 ) -> Template:
     tenant = await operators(request).tenant(tenant_id)
-    providers = await rt(request).tenant_providers.list(tenant_id)
+    providers = await services(request).tenant_providers.list(tenant_id)
     return page(
         request,
         "tenant_providers",
@@ -81,7 +82,7 @@ async def create(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> R
              "credentials": credentials},
             ProviderCreate,
         )  # fmt: skip
-        await rt(request).tenant_providers.create(tenant_id, body)
+        await services(request).tenant_providers.create(tenant_id, body)
     except msgspec.ValidationError as exc:
         errors = [FieldError("type", str(exc))]
         return await _page(request, tenant_id, errors=errors, form=shown, status=422)
@@ -98,7 +99,7 @@ async def test(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], provider_id: FromPath[str]
 ) -> Template:
     await operators(request).tenant(tenant_id)
-    result = await rt(request).tenant_providers.test(tenant_id, provider_id)
+    result = await services(request).tenant_providers.test(tenant_id, provider_id)
     return await _page(request, tenant_id, probe=(provider_id, result))
 
 
@@ -108,7 +109,7 @@ async def delete(
 ) -> Response[Any]:
     await operators(request).tenant(tenant_id)
     try:
-        await rt(request).tenant_providers.delete(tenant_id, provider_id)
+        await services(request).tenant_providers.delete(tenant_id, provider_id)
     except NotFound:
         return await _page(request, tenant_id, status=404)
     return Redirect(f"/admin/tenants/{tenant_id}/providers?notice=deleted", status_code=303)

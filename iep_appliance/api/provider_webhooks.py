@@ -8,17 +8,16 @@ from typing import Any
 from litestar import Request, post
 from litestar.params import FromPath
 
-from iep_appliance.runtime import Runtime
+from iep_appliance.api.inject import Injected
+from iep_appliance.services.provider_webhooks import ProviderEventsService
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-async def _receive(request: Request, kind: str, name: str | None) -> dict[str, Any]:
+async def _receive(
+    request: Request, events: ProviderEventsService, kind: str, name: str | None
+) -> dict[str, Any]:
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
-    return await _rt(request).provider_events.receive(kind, name, headers, body)
+    return await events.receive(kind, name, headers, body)
 
 
 @post(
@@ -27,16 +26,21 @@ async def _receive(request: Request, kind: str, name: str | None) -> dict[str, A
     tags=["provider events"],
     summary="Events from the one provider of this type (SES via SNS, SendGrid, Mailgun)",
 )
-async def provider_events(request: Request, kind: FromPath[str]) -> dict[str, Any]:
-    return await _receive(request, kind, None)
+async def provider_events(
+    request: Request, provider_events: Injected[ProviderEventsService], kind: FromPath[str]
+) -> dict[str, Any]:
+    return await _receive(request, provider_events, kind, None)
 
 
 @post("/webhooks/{kind:str}/{name:str}", status_code=200, tags=["provider events"],
       summary="Events from the provider of this type and name")  # fmt: skip
 async def named_provider_events(
-    request: Request, kind: FromPath[str], name: FromPath[str]
+    request: Request,
+    provider_events: Injected[ProviderEventsService],
+    kind: FromPath[str],
+    name: FromPath[str],
 ) -> dict[str, Any]:
-    return await _receive(request, kind, name)
+    return await _receive(request, provider_events, kind, name)
 
 
 HANDLERS = [provider_events, named_provider_events]

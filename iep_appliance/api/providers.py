@@ -6,11 +6,12 @@ sends nothing) and says which step failed."""
 from typing import Annotated
 
 import msgspec
-from litestar import Request, delete, get, patch, post
+from litestar import delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.tenant_providers import (
     ProbeView,
@@ -18,7 +19,7 @@ from iep_appliance.domain.tenant_providers import (
     ProviderPatch,
     ProviderView,
 )
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.tenant_providers import TenantProvidersService
 
 
 class ProviderList(msgspec.Struct, frozen=True, rename="camel"):
@@ -28,17 +29,13 @@ class ProviderList(msgspec.Struct, frozen=True, rename="camel"):
     ] = None
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 _ADMIN = {"principal": needs("admin")}
 
 
 @get("/v1/providers", dependencies=_ADMIN, summary="List the tenant's providers",
      tags=["providers"])  # fmt: skip
-async def list_providers(request: Request, principal: NamedDependency[Principal]) -> ProviderList:
-    return ProviderList(data=await _rt(request).tenant_providers.list(principal.tenant_id))
+async def list_providers(principal: NamedDependency[Principal], tenant_providers: Injected[TenantProvidersService]) -> ProviderList:
+    return ProviderList(data=await tenant_providers.list(principal.tenant_id))
 
 
 @post("/v1/providers", dependencies=_ADMIN, status_code=201, tags=["providers"],
@@ -46,45 +43,45 @@ async def list_providers(request: Request, principal: NamedDependency[Principal]
       description="`type` smtp | ses | sendgrid | mailgun; `settings` and `credentials` as the"
       " type takes them. Route to it with `routing.primaryProvider` = its id.")  # fmt: skip
 async def create_provider(
-    request: Request, principal: NamedDependency[Principal], data: JSONBody[ProviderCreate]
+    principal: NamedDependency[Principal], tenant_providers: Injected[TenantProvidersService], data: JSONBody[ProviderCreate]
 ) -> ProviderView:
-    return await _rt(request).tenant_providers.create(principal.tenant_id, data)
+    return await tenant_providers.create(principal.tenant_id, data)
 
 
 @get("/v1/providers/{provider_id:str}", dependencies=_ADMIN, summary="One provider",
      tags=["providers"])  # fmt: skip
 async def get_provider(
-    request: Request, principal: NamedDependency[Principal], provider_id: FromPath[str]
+    principal: NamedDependency[Principal], tenant_providers: Injected[TenantProvidersService], provider_id: FromPath[str]
 ) -> ProviderView:
-    return await _rt(request).tenant_providers.get(principal.tenant_id, provider_id)
+    return await tenant_providers.get(principal.tenant_id, provider_id)
 
 
 @patch("/v1/providers/{provider_id:str}", dependencies=_ADMIN, status_code=200,
        tags=["providers"], summary="Rename it, or replace its settings or credentials")  # fmt: skip
 async def patch_provider(
-    request: Request,
     principal: NamedDependency[Principal],
+    tenant_providers: Injected[TenantProvidersService],
     provider_id: FromPath[str],
     data: JSONBody[ProviderPatch],
 ) -> ProviderView:
-    return await _rt(request).tenant_providers.patch(principal.tenant_id, provider_id, data)
+    return await tenant_providers.patch(principal.tenant_id, provider_id, data)
 
 
 @delete("/v1/providers/{provider_id:str}", dependencies=_ADMIN, status_code=204,
         tags=["providers"], summary="Delete a provider")  # fmt: skip
 async def delete_provider(
-    request: Request, principal: NamedDependency[Principal], provider_id: FromPath[str]
+    principal: NamedDependency[Principal], tenant_providers: Injected[TenantProvidersService], provider_id: FromPath[str]
 ) -> None:
-    await _rt(request).tenant_providers.delete(principal.tenant_id, provider_id)
+    await tenant_providers.delete(principal.tenant_id, provider_id)
 
 
 @post("/v1/providers/{provider_id:str}/test", dependencies=_ADMIN, status_code=200,
       tags=["providers"],
       summary="Connect and authenticate without sending; which step failed")  # fmt: skip
 async def test_provider(
-    request: Request, principal: NamedDependency[Principal], provider_id: FromPath[str]
+    principal: NamedDependency[Principal], tenant_providers: Injected[TenantProvidersService], provider_id: FromPath[str]
 ) -> ProbeView:
-    return await _rt(request).tenant_providers.test(principal.tenant_id, provider_id)
+    return await tenant_providers.test(principal.tenant_id, provider_id)
 
 
 HANDLERS = [

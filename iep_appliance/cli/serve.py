@@ -71,14 +71,20 @@ async def _serve(
         print(f"IEP first start: save these credentials (also written to {rt.first_start.path})")
         print(rt.first_start.lines(), end="", flush=True)
     host = cfg.server.host
-    http = HttpServer(rt, build_app(rt), announce=lambda port: print(urls(host, port), flush=True))
+    http = HttpServer(
+        cfg.server,
+        rt.services.clock,
+        build_app(rt),
+        rt.begin_drain,
+        announce=lambda port: print(urls(host, port), flush=True),
+    )
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, http.stop)
     if config_path is not None:
         from iep_appliance.reload import Reloader
 
         adjust = (lambda new: with_flags(new, args)) if args is not None else None
-        Reloader(rt, config_path, adjust).install(loop)
+        Reloader(rt.services, config_path, adjust).install(loop)
     try:
         started = await http.run()
     finally:

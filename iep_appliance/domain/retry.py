@@ -18,6 +18,7 @@ __all__ = [
     "Decision",
     "ErrorClass",
     "after_crash",
+    "attempts_from",
     "classify",
     "decide",
     "describe",
@@ -136,6 +137,11 @@ def decide(outcome: SendOutcome, attempts_made: int, schedule: Sequence[int]) ->
             wait = max(wait, min(math.ceil(outcome.retry_after), MAX_RETRY_AFTER_SECONDS))
         return Decision(kind="retry", retry_in=wait, error=error)
     return Decision(kind="failed", dlq=True, error=error)
+
+
+def attempts_from(schedule: Sequence[int]) -> int:
+    """Attempts a retry schedule allows in all: the first try plus one per entry."""
+    return len(schedule) + 1
 
 
 def after_crash(attempts_made: int, schedule: Sequence[int]) -> int | None:

@@ -6,6 +6,7 @@ in memory and flushed in batches by housekeeping.
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import msgspec
@@ -21,14 +22,9 @@ from iep_appliance.domain.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from iep_appliance.domain.keys import (
-    default_scopes,
-    format_key,
-    mint_refusals,
-    parse_key,
-    parse_scopes,
-)
+from iep_appliance.domain.keys import format_key, mint_refusals, parse_key
 from iep_appliance.domain.models import ApiKey, Principal
+from iep_appliance.domain.scopes import ALL_SCOPES, default_scopes, parse_scopes
 from iep_appliance.services.passwords import hash_secret_async, verify_secret_async
 from iep_appliance.store.base import Store
 
@@ -58,7 +54,7 @@ class KeyService:
     async def create(
         self,
         tenant_id: str,
-        scopes: list[str] | str = ("send", "read", "admin"),  # type: ignore[assignment]
+        scopes: Sequence[str] | str = ALL_SCOPES,
         name: str = "",
         expires_at: datetime | None = None,
         sandbox: bool = False,

@@ -79,6 +79,14 @@ class RateLimitService:
 
     # ---- the hot path ------------------------------------------------------------------------
 
+    def reconfigure(self, defaults: Limits) -> None:
+        """`[limits]` of a reloaded config: the defaults of tenants that set none."""
+        self.defaults = defaults
+
+    def release(self, principal: Principal, n: int) -> None:
+        """Give back `n` messages reserved by `check` that were not accepted."""
+        self.refund(principal.tenant_id, n)
+
     async def check(self, principal: Principal, n: int) -> dict[str, str]:
         """Reserve `n` messages for the tenant; the X-RateLimit-* headers, or RateLimited."""
         tenant_id = principal.tenant_id
@@ -130,8 +138,11 @@ class RateLimitService:
     async def load(self) -> None:
         """Read the windows that are current now (call once at start, before any check)."""
         starts = self._starts(self.clock.now())
-        for tenant_id, window, count in await self.store.load_rate_windows(starts):
-            self._counts.setdefault(tenant_id, {})[window] = _Window(starts[window], count)
+        for found in await self.store.load_rate_windows(starts):
+            window = found.window
+            self._counts.setdefault(found.tenant_id, {})[window] = _Window(
+                starts[window], found.count
+            )
 
     async def flush(self) -> None:
         """Write the increments gathered since the last flush (and drop ended windows)."""

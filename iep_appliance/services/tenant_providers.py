@@ -2,7 +2,7 @@
 
 Credentials are write-only: sealed as JSON under the master key (AES-256-GCM, context
 `provider:<tenant>:<id>`) and never returned. Another tenant's id is 404. `build` (given by the
-runtime) turns a record and its opened credentials into a provider; `on_change(tenant, id,
+wiring) turns a record and its opened credentials into a provider; `on_change(tenant, id,
 provider or None)` puts it in (or takes it out of) the delivery engine's routing.
 """
 
@@ -136,9 +136,7 @@ class TenantProvidersService:
                 record.tenant_id, record.id, self.build(record, self.credentials(record))
             )
 
-    async def all_built(self) -> list[tuple[TenantProviderRecord, Any]]:
-        """Every tenant provider built (the delivery engine installs them at start)."""
-        out = []
+    async def route_all(self) -> None:
+        """Put every tenant provider into the delivery routing (at start)."""
         for record in await self.store.all_tenant_providers():
-            out.append((record, self.build(record, self.credentials(record))))
-        return out
+            await self._changed(record)

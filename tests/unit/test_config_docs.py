@@ -12,14 +12,18 @@ import msgspec
 import pytest
 
 from iep_appliance.config import Config, load
-from iep_appliance.config_http_providers import HTTP_PROVIDER_TYPES
+from iep_appliance.config_providers import (
+    TYPE_DESCRIPTION,
+    MailgunProviderConfig,
+    SesProviderConfig,
+)
 from iep_appliance.domain.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "iep.toml.example"
 # Keys set by `load()`, never by the file: writing them is refused (tested below).
 LOAD_TIME_KEYS = {
     "base_dir", "providers.*.password",
-    # issue 17: the HTTP-API providers' secrets, resolved from their *_env variables
+    # the HTTP-API providers' secrets, resolved from their *_env variables
     "providers.*.access_key_id", "providers.*.secret_access_key", "providers.*.api_key",
     "providers.*.webhook_signing_key",
 }  # fmt: skip
@@ -32,15 +36,23 @@ def schema_keys() -> dict[str, dict]:
     schema = msgspec.json.schema(Config)
     defs = schema["$defs"]
 
-    def walk(struct: dict, prefix: str) -> dict[str, dict]:
+    def walk(struct: dict, prefix: str, tag: str | None = None) -> dict[str, dict]:
         out: dict[str, dict] = {}
         for name, prop in struct["properties"].items():
             path = f"{prefix}{name}"
+            values = prop.get("additionalProperties", {})
             if "$ref" in prop:
                 out.update(walk(defs[prop["$ref"].rsplit("/", 1)[1]], path + "."))
-            elif "$ref" in prop.get("additionalProperties", {}):
-                ref = prop["additionalProperties"]["$ref"].rsplit("/", 1)[1]
+            elif "$ref" in values:
+                ref = values["$ref"].rsplit("/", 1)[1]
                 out.update(walk(defs[ref], path + ".*."))
+            elif "discriminator" in values:  # a tagged union (`[providers.NAME]`): every variant
+                tag_name = values["discriminator"]["propertyName"]
+                for variant in values["anyOf"]:
+                    keys = walk(defs[variant["$ref"].rsplit("/", 1)[1]], path + ".*.", tag_name)
+                    out.update({k: v for k, v in keys.items() if k not in out})
+            elif name == tag:  # the tag carries no description of its own
+                out[path] = {**prop, "description": TYPE_DESCRIPTION}
             else:
                 out[path] = prop
         return out
@@ -85,18 +97,7 @@ def uncomment_examples(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def http_provider_keys() -> dict[str, dict]:
-    """The ses/sendgrid/mailgun tables' keys as providers.*.KEY (issue 17: not in the Config
-    schema until the tagged provider union lands)."""
-    out: dict[str, dict] = {}
-    for struct in HTTP_PROVIDER_TYPES.values():
-        schema = msgspec.json.schema(struct)
-        props = schema["$defs"][schema["$ref"].rsplit("/", 1)[1]]["properties"]
-        out.update({f"providers.*.{k}": v for k, v in props.items() if k != "type"})
-    return out
-
-
-KEYS = {**http_provider_keys(), **schema_keys()}
+KEYS = schema_keys()
 
 
 def test_the_schema_walk_finds_every_section() -> None:
@@ -184,15 +185,16 @@ def test_the_commented_relay_example_loads_when_switched_on(tmp_path: Path) -> N
         path,
         environ={
             "IEP_RELAY_PASSWORD": "from-env",
-            "AWS_ACCESS_KEY_ID": "AKID",  # issue 17: the HTTP-API provider examples
+            "AWS_ACCESS_KEY_ID": "AKID",  # the HTTP-API provider examples
             "AWS_SECRET_ACCESS_KEY": "secret",
             "SENDGRID_API_KEY": "SG.key",
             "MAILGUN_API_KEY": "key-1",
         },
     )
     ses, mailgun = cfg.providers["ses"], cfg.providers["mailgun"]
-    assert (ses.access_key_id, ses.region) == ("AKID", "us-east-1")  # type: ignore[attr-defined]
-    assert mailgun.domain == "mg.example.com"  # type: ignore[attr-defined]
+    assert isinstance(ses, SesProviderConfig) and isinstance(mailgun, MailgunProviderConfig)
+    assert (ses.access_key_id, ses.region) == ("AKID", "us-east-1")
+    assert mailgun.domain == "mg.example.com"
 
     relay = cfg.providers["relay"]
     assert (relay.type, relay.port, relay.security) == ("smtp", 2525, "none")

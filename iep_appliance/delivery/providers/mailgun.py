@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from iep_appliance.config_http_providers import MailgunProviderConfig
+from iep_appliance.config_providers import MailgunProviderConfig
 from iep_appliance.delivery.providers.base import Envelope
 from iep_appliance.delivery.providers.http_base import HttpProvider
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from iep_appliance.config_http_providers import SendgridProviderConfig
+from iep_appliance.config_providers import SendgridProviderConfig
 from iep_appliance.delivery.providers.base import Envelope
 from iep_appliance.delivery.providers.http_base import HttpProvider
 

@@ -20,7 +20,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from iep_appliance.config_http_providers import SesProviderConfig
+from iep_appliance.config_providers import SesProviderConfig
 from iep_appliance.delivery.providers.base import Envelope
 from iep_appliance.delivery.providers.http_base import HttpProvider
 

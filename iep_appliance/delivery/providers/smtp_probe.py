@@ -6,7 +6,7 @@ import ssl
 import aiosmtplib
 from aiosmtplib import SMTPAuthenticationError, SMTPException, SMTPResponseException
 
-from iep_appliance.config import ProviderConfig
+from iep_appliance.config_providers import SmtpProviderConfig
 from iep_appliance.delivery.providers.http_base import ProbeResult
 from iep_appliance.delivery.providers.smtp import SmtpProvider
 
@@ -17,7 +17,7 @@ def _text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-async def probe_smtp(cfg: ProviderConfig, local_hostname: str = "iep.local") -> ProbeResult:
+async def probe_smtp(cfg: SmtpProviderConfig, local_hostname: str = "iep.local") -> ProbeResult:
     client = aiosmtplib.SMTP(
         hostname=cfg.host,
         port=cfg.port,

@@ -1,4 +1,4 @@
-"""Store verbs of issue 17: provider events (deduplicated) and tenant providers."""
+"""Store verbs of provider events (deduplicated) and tenant providers."""
 
 from typing import Protocol
 

@@ -1,4 +1,5 @@
-"""What every group of SqliteStore verbs shares: the database, the clock, the wake-ups."""
+"""What every SqliteStore verb mixin (store/sqlite/verbs/) shares: the database, the clock,
+the wake-ups."""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -28,3 +29,6 @@ class StoreBase:
 
     def _now(self) -> str:
         return ids.iso(self.clock.now())
+
+    def new_id(self) -> str:
+        return self.clock.new_id()
