@@ -35,10 +35,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 async def _rotate(s: Services, args: argparse.Namespace) -> int:
-    rt = s.rt
-    env = rt.config.security.secret_key_env
+    parts = s.all
+    env = parts.config.security.secret_key_env
     from_env = bool(env and os.environ.get(env))
-    data_dir = Path(rt.config.storage.path).parent
+    data_dir = Path(parts.config.storage.path).parent
     pending: Path | None = None
     if args.new_key_env:
         key = new_key_from_env(args.new_key_env, os.environ)
@@ -47,7 +47,7 @@ async def _rotate(s: Services, args: argparse.Namespace) -> int:
     else:
         key, pending = write_pending_key(data_dir)
     try:
-        count = await rotate(rt.store, rt.secret_box, SecretBox(key))
+        count = await rotate(parts.store, parts.secret_box, SecretBox(key))
     except SecretUnreadable as exc:
         if pending is not None:
             pending.unlink(missing_ok=True)

@@ -36,7 +36,6 @@ from iep_appliance.services.provider_signatures import (
     verify_sendgrid,
 )
 from iep_appliance.store.base import Store
-from iep_appliance.store.protocols.providers import ProviderEventStore
 
 log = logging.getLogger("iep.provider_events")
 WEBHOOK_TYPES = ("ses", "sendgrid", "mailgun")
@@ -58,10 +57,6 @@ def _bad(detail: str) -> BadRequest:
     return BadRequest([FieldError("body", detail)], detail)
 
 
-class EventsStore(ProviderEventStore, Store):
-    pass
-
-
 async def _http_get(url: str) -> bytes:
     async with httpx.AsyncClient(timeout=10, follow_redirects=False, trust_env=False) as client:
         response = await client.get(url)
@@ -72,7 +67,7 @@ async def _http_get(url: str) -> bytes:
 class ProviderEventsService:
     def __init__(
         self,
-        store: EventsStore,
+        store: Store,
         sources: Callable[[], Awaitable[list[WebhookSource]]],
         *,
         hard_bounces: int,

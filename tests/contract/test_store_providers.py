@@ -1,29 +1,16 @@
-"""Store conformance for the verbs of issue 17 (store/protocols/providers.py): provider events
+"""Store conformance for the provider verbs (store/protocols/providers.py): provider events
 kept once per (provider, event id), one-time webhook tokens, tenant providers (another tenant's
 id finds nothing, names unique per tenant), and the reseal of every secret at rest."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from iep_appliance.clock import FakeClock
 from iep_appliance.domain.errors import Conflict
 from iep_appliance.domain.sender_domains import DkimKeyRecord
 from iep_appliance.domain.tenant_providers import TenantProviderRecord
-from iep_appliance.store.sqlite.store import SqliteStore
-from tests.contract.test_store import BACKENDS
+from iep_appliance.store.base import Store
 
 NOW = "2026-01-01T00:00:00.000Z"
-
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    assert request.param == "sqlite"
-    opened = SqliteStore(str(tmp_path / "iep.db"), FakeClock(), commit_window_ms=1.0)
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 def record(pid: str, tenant: str = "t1", name: str = "sg") -> TenantProviderRecord:
@@ -39,20 +26,20 @@ def record(pid: str, tenant: str = "t1", name: str = "sg") -> TenantProviderReco
     )
 
 
-async def test_provider_event_is_kept_once(store: SqliteStore) -> None:
+async def test_provider_event_is_kept_once(store: Store) -> None:
     args = ("ses", "ev-1", "delivered", None, None, "ses-id", b'{"a":1}', [])
     assert await store.record_provider_event(*args) == 0
     assert await store.record_provider_event(*args) is None
     assert await store.record_provider_event("other", *args[1:]) == 0  # per provider
 
 
-async def test_webhook_token_is_used_once(store: SqliteStore) -> None:
+async def test_webhook_token_is_used_once(store: Store) -> None:
     assert await store.use_webhook_token("mg", "tok")
     assert not await store.use_webhook_token("mg", "tok")
     assert await store.use_webhook_token("mg2", "tok")
 
 
-async def test_tenant_providers_are_the_tenants_own(store: SqliteStore) -> None:
+async def test_tenant_providers_are_the_tenants_own(store: Store) -> None:
     await store.create_tenant_provider(record("p1"))
     await store.create_tenant_provider(record("p2", tenant="t2"))
     with pytest.raises(Conflict):
@@ -68,7 +55,7 @@ async def test_tenant_providers_are_the_tenants_own(store: SqliteStore) -> None:
     assert [r.id for r in await store.all_tenant_providers()] == ["p2"]
 
 
-async def test_reseal_rewrites_every_secret(store: SqliteStore) -> None:
+async def test_reseal_rewrites_every_secret(store: Store) -> None:
     await store.create_tenant_provider(record("p1"))
     key = DkimKeyRecord(domain="example.com", selector="iep1", algorithm="rsa",
                         private_key=b"dkim-sealed", public_key="P", state="active",

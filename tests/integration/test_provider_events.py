@@ -86,7 +86,7 @@ class Env:
         return await self.client.post("/webhooks/mailgun", json=doc)
 
     async def stored_events(self) -> list[tuple]:
-        return await self.rt.store.db.read(
+        return await self.rt.services.store.db.read(
             lambda c: c.execute(
                 "SELECT provider, event_id, type, message_id FROM provider_events"
             ).fetchall()

@@ -38,31 +38,37 @@ def record(row: tuple) -> TenantProviderRecord:
     )
 
 
+NAME_TAKEN = "SELECT 1 FROM tenant_providers WHERE tenant_id = ? AND name = ? AND id <> ?"
+
+
+def _name_free(conn: sqlite3.Connection, r: TenantProviderRecord) -> None:
+    """Raises Conflict when another provider of the tenant has `r.name` (checked before the
+    write: a unique violation reads differently on each backend)."""
+    if conn.execute(NAME_TAKEN, (r.tenant_id, r.name, r.id)).fetchone() is not None:
+        raise Conflict(f"a provider named {r.name!r} exists", {"field": "name"})
+
+
 def insert(conn: sqlite3.Connection, r: TenantProviderRecord) -> None:
-    try:
-        conn.execute(
-            INSERT,
-            (
-                r.id,
-                r.tenant_id,
-                r.name,
-                r.type,
-                rows.dumps(r.settings),
-                r.secret,
-                r.created_at,
-                r.updated_at,
-            ),
-        )
-    except sqlite3.IntegrityError:
-        raise Conflict(f"a provider named {r.name!r} exists", {"field": "name"}) from None
+    _name_free(conn, r)
+    conn.execute(
+        INSERT,
+        (
+            r.id,
+            r.tenant_id,
+            r.name,
+            r.type,
+            rows.dumps(r.settings),
+            r.secret,
+            r.created_at,
+            r.updated_at,
+        ),
+    )
 
 
 def update(conn: sqlite3.Connection, r: TenantProviderRecord) -> bool:
-    try:
-        args = (r.name, rows.dumps(r.settings), r.secret, r.updated_at, r.tenant_id, r.id)
-        return conn.execute(UPDATE, args).rowcount == 1
-    except sqlite3.IntegrityError:
-        raise Conflict(f"a provider named {r.name!r} exists", {"field": "name"}) from None
+    _name_free(conn, r)
+    args = (r.name, rows.dumps(r.settings), r.secret, r.updated_at, r.tenant_id, r.id)
+    return bool(conn.execute(UPDATE, args).rowcount == 1)
 
 
 def reseal(conn: sqlite3.Connection, reseal: Callable[[str, bytes], bytes]) -> int:

@@ -22,7 +22,7 @@ async def test_add_test_and_delete_a_provider(appliance: Appliance, admin: Opera
         assert created.status_code == 303, created.text
         listing = await admin.page(base)
         assert "sendgrid" in listing.text and "SG.wrong" not in listing.text
-        [provider] = await appliance.rt.tenant_providers.list(acme.tenant_id)
+        [provider] = await appliance.rt.services.tenant_providers.list(acme.tenant_id)
         tested = await admin.post(f"{base}/{provider.id}/test")
         assert tested.status_code == 200
         assert "failed at auth" in tested.text and "401" in tested.text
@@ -32,8 +32,8 @@ async def test_add_test_and_delete_a_provider(appliance: Appliance, admin: Opera
     missing = await admin.post(base, {"name": "y", "type": "mailgun", "settings": "{}",
                                       "credentials": "{}"})  # fmt: skip
     assert missing.status_code == 422 and "settings.domain" in missing.text
-    assert len(await appliance.rt.tenant_providers.list(acme.tenant_id)) == 1
+    assert len(await appliance.rt.services.tenant_providers.list(acme.tenant_id)) == 1
     await admin.page(base)
     gone = await admin.post(f"{base}/{provider.id}/delete")
     assert gone.status_code == 303
-    assert await appliance.rt.tenant_providers.list(acme.tenant_id) == []
+    assert await appliance.rt.services.tenant_providers.list(acme.tenant_id) == []

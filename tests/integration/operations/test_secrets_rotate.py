@@ -25,15 +25,15 @@ def setup(directory: Path) -> tuple[Path, str, str]:
 
     async def add_provider() -> tuple[str, str]:
         rt = Runtime(load(path), deliver=False)
-        await rt.store.open()
+        await rt.services.store.open()
         try:
-            tenant = await rt.store.get_tenant_by_slug("a")
+            tenant = await rt.services.store.get_tenant_by_slug("a")
             assert tenant is not None
             body = ProviderCreate(name="sg", type="sendgrid", credentials={"apiKey": "SG.k"})
-            view = await rt.tenant_providers.create(tenant.id, body)
+            view = await rt.services.tenant_providers.create(tenant.id, body)
             return tenant.id, view.id
         finally:
-            await rt.store.close()
+            await rt.services.store.close()
 
     tenant_id, provider_id = asyncio.run(add_provider())
     return path, tenant_id, provider_id

@@ -81,11 +81,11 @@ async def test_crud_credentials_write_only_and_sealed(
     pid = created["id"]
     listed = await appliance.client.get("/v1/providers", headers=acme.auth)
     assert [p["id"] for p in listed.json()["data"]] == [pid] and "SG.tenant" not in listed.text
-    raw = await appliance.rt.store.db.read(
+    raw = await appliance.rt.services.store.db.read(
         lambda c: c.execute("SELECT secret FROM tenant_providers").fetchone()[0]
     )
     assert b"SG.tenant" not in bytes(raw)
-    opened = appliance.rt.secret_box.open(bytes(raw), context(acme.tenant_id, pid))
+    opened = appliance.rt.services.secret_box.open(bytes(raw), context(acme.tenant_id, pid))
     assert b"SG.tenant" in opened
     r = await appliance.client.patch(f"/v1/providers/{pid}", json={"name": "sg2"},
                                      headers=acme.auth)  # fmt: skip
