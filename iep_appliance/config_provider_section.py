@@ -43,4 +43,3 @@ class ProviderSection(
     def problems(self, name: str) -> list[str]:
         """Checks beyond the Struct's types, one line per problem (none by default)."""
         return []
-

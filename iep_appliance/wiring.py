@@ -22,10 +22,10 @@ from iep_appliance.config_providers import (
     SesProviderConfig,
 )
 from iep_appliance.delivery.engine import DeliveryEngine
+from iep_appliance.delivery.inbound_listener import InboundListener
 from iep_appliance.delivery.providers.base import Provider
 from iep_appliance.delivery.providers.registry import ProviderParts
 from iep_appliance.delivery.providers.tenant import build_tenant_provider
-from iep_appliance.delivery.inbound_listener import InboundListener
 from iep_appliance.domain import verp
 from iep_appliance.domain.models import RateLimits
 from iep_appliance.domain.ratelimit import Limits
@@ -47,12 +47,12 @@ from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
 from iep_appliance.services.operators import OperatorService
 from iep_appliance.services.outbox import OutboxService
+from iep_appliance.services.provider_webhooks import ProviderEventsService, WebhookSource
 from iep_appliance.services.queues import QueueService
 from iep_appliance.services.ratelimits import RateLimitService
 from iep_appliance.services.reputation import ReputationService
 from iep_appliance.services.retention import RetentionService
 from iep_appliance.services.scheduled_jobs import ScheduledJobService
-from iep_appliance.services.provider_webhooks import ProviderEventsService, WebhookSource
 from iep_appliance.services.secret_box import SecretBox, load_master_key
 from iep_appliance.services.submissions import SubmissionService
 from iep_appliance.services.suppressions import SuppressionService

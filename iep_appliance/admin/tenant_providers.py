@@ -9,8 +9,8 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
-from iep_appliance.admin.templates import page
 from iep_appliance.admin.context import services
+from iep_appliance.admin.templates import page
 from iep_appliance.admin.tenant_page import operators, text
 from iep_appliance.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.tenant_providers import PROVIDER_TYPES, ProbeView, ProviderCreate

@@ -34,7 +34,9 @@ _ADMIN = {"principal": needs("admin")}
 
 @get("/v1/providers", dependencies=_ADMIN, summary="List the tenant's providers",
      tags=["providers"])  # fmt: skip
-async def list_providers(principal: NamedDependency[Principal], tenant_providers: Injected[TenantProvidersService]) -> ProviderList:
+async def list_providers(
+    principal: NamedDependency[Principal], tenant_providers: Injected[TenantProvidersService]
+) -> ProviderList:
     return ProviderList(data=await tenant_providers.list(principal.tenant_id))
 
 
@@ -43,7 +45,9 @@ async def list_providers(principal: NamedDependency[Principal], tenant_providers
       description="`type` smtp | ses | sendgrid | mailgun; `settings` and `credentials` as the"
       " type takes them. Route to it with `routing.primaryProvider` = its id.")  # fmt: skip
 async def create_provider(
-    principal: NamedDependency[Principal], tenant_providers: Injected[TenantProvidersService], data: JSONBody[ProviderCreate]
+    principal: NamedDependency[Principal],
+    tenant_providers: Injected[TenantProvidersService],
+    data: JSONBody[ProviderCreate],
 ) -> ProviderView:
     return await tenant_providers.create(principal.tenant_id, data)
 
@@ -51,7 +55,9 @@ async def create_provider(
 @get("/v1/providers/{provider_id:str}", dependencies=_ADMIN, summary="One provider",
      tags=["providers"])  # fmt: skip
 async def get_provider(
-    principal: NamedDependency[Principal], tenant_providers: Injected[TenantProvidersService], provider_id: FromPath[str]
+    principal: NamedDependency[Principal],
+    tenant_providers: Injected[TenantProvidersService],
+    provider_id: FromPath[str],
 ) -> ProviderView:
     return await tenant_providers.get(principal.tenant_id, provider_id)
 
@@ -70,7 +76,9 @@ async def patch_provider(
 @delete("/v1/providers/{provider_id:str}", dependencies=_ADMIN, status_code=204,
         tags=["providers"], summary="Delete a provider")  # fmt: skip
 async def delete_provider(
-    principal: NamedDependency[Principal], tenant_providers: Injected[TenantProvidersService], provider_id: FromPath[str]
+    principal: NamedDependency[Principal],
+    tenant_providers: Injected[TenantProvidersService],
+    provider_id: FromPath[str],
 ) -> None:
     await tenant_providers.delete(principal.tenant_id, provider_id)
 
@@ -79,7 +87,9 @@ async def delete_provider(
       tags=["providers"],
       summary="Connect and authenticate without sending; which step failed")  # fmt: skip
 async def test_provider(
-    principal: NamedDependency[Principal], tenant_providers: Injected[TenantProvidersService], provider_id: FromPath[str]
+    principal: NamedDependency[Principal],
+    tenant_providers: Injected[TenantProvidersService],
+    provider_id: FromPath[str],
 ) -> ProbeView:
     return await tenant_providers.test(principal.tenant_id, provider_id)
 

@@ -2,7 +2,6 @@
 kept once per (provider, event id), one-time webhook tokens, tenant providers (another tenant's
 id finds nothing, names unique per tenant), and the reseal of every secret at rest."""
 
-
 import pytest
 
 from iep_appliance.domain.errors import Conflict

@@ -41,7 +41,9 @@ class ProviderVerbs(StoreBase):
     # ---- tenant providers ---------------------------------------------------------------------
 
     async def list_tenant_providers(self, tenant_id: str) -> list[TenantProviderRecord]:
-        found = await self.db.read(lambda c: c.execute(q_providers.SELECT_TENANT, (tenant_id,)).fetchall())
+        found = await self.db.read(
+            lambda c: c.execute(q_providers.SELECT_TENANT, (tenant_id,)).fetchall()
+        )
         return [q_providers.record(r) for r in found]
 
     async def all_tenant_providers(self) -> list[TenantProviderRecord]:
