@@ -130,25 +130,30 @@ def check_settings(kind: str, settings: dict[str, Any], errors: list[FieldError]
         if isinstance(value, bool) or not isinstance(value, want):
             errors.append(FieldError(f"settings.{key}", "wrong type"))
             continue
-        choices = _CHOICES.get(f"{key}@{kind}", _CHOICES.get(key))
-        if choices and value not in choices:
-            errors.append(FieldError(f"settings.{key}", f"must be one of {', '.join(choices)}"))
-        if key == "port" and not 1 <= value <= 65535:
-            errors.append(FieldError("settings.port", "must be 1-65535"))
-        if key in ("timeoutSeconds",) and value <= 0:
-            errors.append(FieldError(f"settings.{key}", "must be positive"))
-        if key in ("maxPerSecond", "connections") and value < 0:
-            errors.append(FieldError(f"settings.{key}", "must not be negative"))
-        if key == "endpointUrl" and not value.startswith(("http://", "https://")):
-            errors.append(FieldError("settings.endpointUrl", "expected an http(s) URL"))
-        if key == "snsCertUrlPattern":
-            try:
-                re.compile(value)
-            except re.error:
-                errors.append(FieldError("settings.snsCertUrlPattern", "not a regex"))
+        _check_value(key, value, kind, errors)
     for key, (_want, required) in allowed.items():
         if required and not settings.get(key):
             errors.append(FieldError(f"settings.{key}", "required"))
+
+
+def _check_value(key: str, value: Any, kind: str, errors: list[FieldError]) -> None:
+    """The rules of one setting whose type is right."""
+    choices = _CHOICES.get(f"{key}@{kind}", _CHOICES.get(key))
+    if choices and value not in choices:
+        errors.append(FieldError(f"settings.{key}", f"must be one of {', '.join(choices)}"))
+    if key == "port" and not 1 <= value <= 65535:
+        errors.append(FieldError("settings.port", "must be 1-65535"))
+    if key in ("timeoutSeconds",) and value <= 0:
+        errors.append(FieldError(f"settings.{key}", "must be positive"))
+    if key in ("maxPerSecond", "connections") and value < 0:
+        errors.append(FieldError(f"settings.{key}", "must not be negative"))
+    if key == "endpointUrl" and not value.startswith(("http://", "https://")):
+        errors.append(FieldError("settings.endpointUrl", "expected an http(s) URL"))
+    if key == "snsCertUrlPattern":
+        try:
+            re.compile(value)
+        except re.error:
+            errors.append(FieldError("settings.snsCertUrlPattern", "not a regex"))
 
 
 def check_credentials(kind: str, credentials: dict[str, str], errors: list[FieldError]) -> None:
@@ -195,7 +200,9 @@ def view(record: TenantProviderRecord, credential_names: list[str]) -> ProviderV
     )
 
 
-def config_table(kind: str, settings: dict[str, Any], credentials: dict[str, str]) -> dict:
+def config_table(
+    kind: str, settings: dict[str, Any], credentials: dict[str, str]
+) -> dict[str, Any]:
     """The `[providers.NAME]`-shaped table (snake_case keys, secrets resolved) a provider is
     built from; `password`/`api_key`/… carry the opened credentials."""
     out: dict[str, Any] = {"type": kind}

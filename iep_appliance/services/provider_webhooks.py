@@ -147,7 +147,9 @@ class ProviderEventsService:
         data = doc.get("event-data")
         return mailgun_events(data) if isinstance(data, dict) else []
 
-    async def _sns_events(self, src: WebhookSource, doc: dict[str, Any]) -> list | None:
+    async def _sns_events(
+        self, src: WebhookSource, doc: dict[str, Any]
+    ) -> list[ProviderEvent] | None:
         kind = doc.get("Type")
         if kind == "SubscriptionConfirmation":
             url = doc.get("SubscribeURL")

@@ -37,8 +37,9 @@ class MailgunProvider(HttpProvider):
         return next(self._auth.auth_flow(req))
 
     def message_id(self, response: httpx.Response, body: Any) -> str | None:
-        if isinstance(body, dict) and isinstance(body.get("id"), str):
-            return body["id"].strip("<>")[:200]
+        found = body.get("id") if isinstance(body, dict) else None
+        if isinstance(found, str):
+            return found.strip("<>")[:200]
         return None
 
     def probe_requests(self) -> list[httpx.Request]:

@@ -121,7 +121,9 @@ def _parts(msg: EmailMessage) -> tuple[list[dict[str, str]], list[dict[str, str]
         elif disposition is None and kind == "text/html" and html is None:
             html = part.get_content()
         else:
-            payload = part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)
+            if not isinstance(payload, bytes):
+                payload = b""
             item = {
                 "content": base64.b64encode(payload).decode("ascii"),
                 "type": kind,

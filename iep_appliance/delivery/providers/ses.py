@@ -67,8 +67,9 @@ class SesProvider(HttpProvider):
         return self._signed("POST", "/v2/email/outbound-emails", msgspec.json.encode(body))
 
     def message_id(self, response: httpx.Response, body: Any) -> str | None:
-        if isinstance(body, dict) and isinstance(body.get("MessageId"), str):
-            return body["MessageId"][:200]
+        found = body.get("MessageId") if isinstance(body, dict) else None
+        if isinstance(found, str):
+            return found[:200]
         return None
 
     def probe_requests(self) -> list[httpx.Request]:

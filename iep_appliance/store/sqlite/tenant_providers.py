@@ -3,6 +3,7 @@ and provider_events.py). Mixed into SqliteStore (store.py)."""
 
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 from iep_appliance.domain.errors import Conflict
 from iep_appliance.domain.tenant_providers import TenantProviderRecord
@@ -24,7 +25,7 @@ DKIM = "SELECT domain, selector, private_key FROM dkim_keys"
 RESEAL_DKIM = "UPDATE dkim_keys SET private_key = ? WHERE domain = ? AND selector = ?"
 
 
-def record(row: tuple) -> TenantProviderRecord:
+def record(row: tuple[Any, ...]) -> TenantProviderRecord:
     id_, tenant_id, name, kind, settings, secret, created, updated = row
     return TenantProviderRecord(
         id=id_,
