@@ -1,4 +1,4 @@
-"""Providers benchmark (issue 17): messages/s through the `ses` provider into moto's server vs
+"""Providers benchmark: messages/s through the `ses` provider into moto's server vs
 raw httpx POSTs of the same requests to it, and provider events/s through `/webhooks/ses`.
 
 In one run:

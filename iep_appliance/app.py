@@ -25,8 +25,8 @@ from iep_appliance.api import (
     keys,
     messages,
     outbox,
-    provider_webhooks,  # h-providers (issue 17)
-    providers,  # h-providers (issue 17)
+    provider_webhooks,
+    providers,
     queues,
     reputation,
     scheduled_jobs,

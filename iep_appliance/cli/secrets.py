@@ -1,4 +1,4 @@
-"""`iep secrets rotate` (issue 17): re-encrypt provider credentials and DKIM keys under a new
+"""`iep secrets rotate`: re-encrypt provider credentials and DKIM keys under a new
 master key (services/secret_rotation.py). Stop the server first: it holds the old key.
 
 Note: bounce (VERP) and unsubscribe tokens are derived from the master key, so links and

@@ -212,7 +212,7 @@ class InboundEffect(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str
     recipient: str
     kind: str  # "hard" | "soft" | "policy" | "complaint" | "unsubscribe"
-    # issue 17 (provider events): also "delivered" | "opened" | "clicked"
+    # provider events: also "delivered" | "opened" | "clicked"
     status: str = ""
     diagnostic: str = ""
     strikes: int = 0  # hard bounces that suppress (0: this effect never suppresses)

@@ -1,7 +1,7 @@
 """A message goes out through each HTTP-API provider (SES = moto's server, SendGrid and Mailgun
 = local servers speaking their APIs) and comes back `delivered`, `bounced` or `complained` from
 that provider's signed event (DESIGN §10.4), through the same effects as an inbound bounce:
-suppressions, the message status, events and webhooks. And the bad input of issue 17: unsigned
+suppressions, the message status, events and webhooks. And the bad input: unsigned
 or wrongly signed events (401, nothing recorded), a certificate URL off the pattern, replayed
 events (recorded once), a replayed Mailgun token, events for unknown messages (kept, matched to
 nothing), bodies that are not JSON.

@@ -1,4 +1,4 @@
-"""`[providers.NAME]` tables of type ses / sendgrid / mailgun (issue 17): parsed into their
+"""`[providers.NAME]` tables of type ses / sendgrid / mailgun: parsed into their
 tagged structs, secrets read from the environment, every bad key named."""
 
 from pathlib import Path

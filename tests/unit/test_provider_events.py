@@ -1,4 +1,4 @@
-"""Provider events read into one shape and their effects (domain.provider_events, issue 17):
+"""Provider events read into one shape and their effects (domain.provider_events):
 the same classification as inbound bounces (RFC 3463 class, strikes), only the message's own
 recipients, and delivered/opened/clicked as effects of their own."""
 

@@ -44,7 +44,7 @@ EVENT_OF = {
     "policy": "bounced",
     "complaint": "complained",
     "unsubscribe": "unsubscribed",
-    "delivered": "delivered",  # issue 17: provider events
+    "delivered": "delivered",  # provider events
     "opened": "opened",
     "clicked": "clicked",
 }

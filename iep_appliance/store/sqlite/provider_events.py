@@ -1,4 +1,4 @@
-"""All SQL for provider events (issue 17): kept once per (provider, event id), their effects
+"""All SQL for provider events: kept once per (provider, event id), their effects
 applied in the same transaction through the inbound code (`inbound.record`), and Mailgun's
 one-time webhook tokens. Runs on a connection handed in by the writer or a reader."""
 

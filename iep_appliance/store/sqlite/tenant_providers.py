@@ -1,5 +1,5 @@
-"""SqliteStore verbs of issue 17: provider events and tenant providers (SQL in this module
-and provider_events.py). Mixed into SqliteStore (store.py)."""
+"""All SQL of tenant providers, and the reseal of every secret at rest (the verbs:
+store/sqlite/verbs/providers.py)."""
 
 import sqlite3
 from collections.abc import Callable

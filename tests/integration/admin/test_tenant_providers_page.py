@@ -1,4 +1,4 @@
-"""The providers page of a tenant (issue 17): add a provider (credentials never shown back),
+"""The providers page of a tenant: add a provider (credentials never shown back),
 test it (the failed step shown), delete it; a bad body is a field error and writes nothing."""
 
 import json

@@ -1,4 +1,4 @@
-"""`iep secrets rotate` (issue 17), in-process through `cli.main`: provider credentials and DKIM
+"""`iep secrets rotate`, in-process through `cli.main`: provider credentials and DKIM
 keys are sealed again under a new master key (the old one no longer opens them), with the key
 in data/secret.key (replaced) or from an environment variable the operator names."""
 
