@@ -244,3 +244,38 @@ async def test_events_of_a_tenants_provider_come_to_webhooks_type_id(
     # The tenant's provider is reached by its id only, not as the operator's /webhooks/sendgrid.
     r = await c.post("/webhooks/sendgrid", content=raw, headers=signer.headers(raw))
     assert r.status_code == 404
+
+
+async def test_a_tenants_provider_stays_routed_across_a_config_reload(
+    appliance: Appliance, sendgrid: FakeSendgrid
+) -> None:
+    await appliance.start()
+    acme = await appliance.tenant("acme")
+    pid = (await create(appliance, acme, sendgrid_body(sendgrid))).json()["id"]
+    r = await appliance.client.patch(
+        "/v1/tenant", json={"routing": {"primaryProvider": pid}}, headers=acme.auth
+    )
+    assert r.status_code == 200, r.text
+    engine = appliance.rt.services.delivery
+    assert engine is not None
+    built = engine.pool.providers[pid]
+    cfg = appliance.rt.services.config
+    engine.reconfigure(cfg.providers, cfg.routing, cfg.breaker)  # what a reload does
+
+    assert engine.pool.providers[pid] is built  # the same object, its connections kept
+    assert pid in engine.router.breakers
+    c = appliance.client
+    sent_id = (await c.post("/v1/messages", json=message(), headers=acme.auth)).json()["messageId"]
+
+    async def sent() -> dict[str, Any] | None:
+        m = (await c.get(f"/v1/messages/{sent_id}", headers=acme.auth)).json()
+        return m if m["status"] == "sent" else None
+
+    final = await wait_until(sent, timeout=15, message="sent through the tenant's provider")
+    assert final["provider"] == pid
+    assert sendgrid.sent[-1]["custom_args"] == {"iep_message_id": sent_id}
+
+    assert (await c.delete(f"/v1/providers/{pid}", headers=acme.auth)).status_code == 204
+    assert pid not in engine.pool.providers  # removed from routing, not kept by a reload
+    engine.reconfigure(cfg.providers, cfg.routing, cfg.breaker)
+    assert pid not in engine.pool.providers
