@@ -29,6 +29,8 @@ from iep_appliance.api import (
     keys,
     messages,
     outbox,
+    provider_webhooks,
+    providers,
     queues,
     reputation,
     scheduled_jobs,
@@ -71,6 +73,8 @@ ROUTE_MODULES: list[Any] = [
     api_tracking,  # /t/o, /t/c, /v1/analytics/engagement (open/click tracking)
     audit_logs,  # /v1/audit-logs
     gdpr,  # /v1/gdpr
+    provider_webhooks,  # /webhooks/{ses|sendgrid|mailgun}[/{name}]
+    providers,  # /v1/providers (a tenant's own providers)
     admin_routes,  # /admin dashboard (templates and /admin/static: build_app)
 ]
 
@@ -80,6 +84,7 @@ API_SERVICES = (
     "reputation", "compat", "batches", "queues", "scheduled_jobs", "analytics", "outbox",
     "webhooks", "tenant_settings", "inbound", "health", "operators", "dashboard",
     "dashboard_actions", "connect", "templates", "tracking", "audit", "gdpr",
+    "tenant_providers", "provider_events",
 )  # fmt: skip
 
 
@@ -113,6 +118,7 @@ def dashboard_services(s: Services) -> admin_context.DashboardServices:
         tracking=s.tracking,
         audit=s.audit,
         gdpr=s.gdpr,
+        tenant_providers=s.tenant_providers,
     )
 
 

@@ -545,6 +545,9 @@ def _secrets(
                 f"providers.{name}.{field}: secrets come from the environment; use {field}_env"
             )
     for secret in p.secrets():
+        if secret.lookup and not secret.required:
+            resolved[secret.field] = environ.get(getattr(p, secret.env_key), "")
+            continue
         if not secret.required:
             continue
         variable = getattr(p, secret.env_key)
@@ -555,6 +558,7 @@ def _secrets(
             problems.append(f"{where}: environment variable {variable} is not set")
         else:
             resolved[secret.field] = value
+    problems.extend(p.problems(name))
     return msgspec.structs.replace(p, **resolved)
 
 

@@ -81,6 +81,7 @@ class Runtime:
             await s.webhook_dispatcher.start()
             stack.push_async_callback(self._stop_webhooks)
         if s.delivery is not None:
+            await s.tenant_providers.route_all()  # a tenant's own providers, by their id
             await s.delivery.start()
             stack.push_async_callback(self._stop_delivery)
         if s.submission_server is not None:

@@ -17,8 +17,16 @@ from iep_appliance import traces
 from iep_appliance.blobs import Blobs, open_blobs
 from iep_appliance.clock import Clock
 from iep_appliance.config import Config
+from iep_appliance.config_providers import (
+    MailgunProviderConfig,
+    SendgridProviderConfig,
+    SesProviderConfig,
+)
 from iep_appliance.delivery.engine import DeliveryEngine
 from iep_appliance.delivery.inbound_listener import InboundListener
+from iep_appliance.delivery.providers.base import Provider
+from iep_appliance.delivery.providers.registry import ProviderParts
+from iep_appliance.delivery.providers.tenant import build_tenant_provider
 from iep_appliance.domain import verp
 from iep_appliance.domain.models import RateLimits
 from iep_appliance.domain.ratelimit import Limits
@@ -43,6 +51,7 @@ from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
 from iep_appliance.services.operators import OperatorService
 from iep_appliance.services.outbox import OutboxService
+from iep_appliance.services.provider_webhooks import ProviderEventsService, WebhookSource
 from iep_appliance.services.queues import QueueService
 from iep_appliance.services.ratelimits import RateLimitService
 from iep_appliance.services.reputation import ReputationService
@@ -53,6 +62,7 @@ from iep_appliance.services.submissions import SubmissionService
 from iep_appliance.services.suppressions import SuppressionService
 from iep_appliance.services.system import ConnectInfo
 from iep_appliance.services.templates import TemplateService
+from iep_appliance.services.tenant_providers import TenantProvidersService
 from iep_appliance.services.tenant_settings import TenantSettingsService
 from iep_appliance.services.ticker import Ticker
 from iep_appliance.services.tracking import TrackingService
@@ -97,6 +107,8 @@ class Services:
     delivery: DeliveryEngine | None
     domains: DomainService
     tenant_settings: TenantSettingsService
+    tenant_providers: TenantProvidersService  # a tenant's own providers (`/v1/providers`)
+    provider_events: ProviderEventsService  # /webhooks/{ses,sendgrid,mailgun}
     domain_checks: DomainCheckService
     operators: OperatorService
     batches: BatchService
@@ -248,8 +260,38 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
     purged = metrics.purged_rows
     storage = cfg.storage
     domain_checks = _domain_checks(cfg, store, dkim_keys, clock, changed)
+
+    # ---- providers a tenant manages, and the providers' event webhooks ----------------------
+    parts = ProviderParts(store.save_outbox, clock, cfg.delivery.hostname, metrics)
+
+    async def route_tenant_provider(_: str, provider_id: str, provider: Provider | None) -> None:
+        if engine is not None:
+            engine.route_tenant_provider(provider_id, provider)
+        elif provider is not None:
+            await provider.aclose()
+
+    tenant_providers = TenantProvidersService(
+        store,
+        clock,
+        secret_box,
+        lambda record, credentials: build_tenant_provider(record, credentials, parts),
+        route_tenant_provider,
+    )
+
+    async def webhook_sources() -> list[WebhookSource]:
+        return await provider_webhook_sources(cfg_now(), tenant_providers)
+
+    def cfg_now() -> Config:
+        return services.config  # the running config: a reload replaces it
+
+    provider_events = ProviderEventsService(
+        store,
+        webhook_sources,
+        hard_bounces=cfg.suppression.hard_bounces,
+        on_effects=reputation_checks,
+    )
     compliance = wire_compliance(cfg, store, blobs, clock, tasks)
-    return Services(
+    services = Services(
         config=cfg,
         clock=clock,
         metrics=metrics,
@@ -281,7 +323,11 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
         webhook_dispatcher=dispatcher,
         delivery=engine,
         domains=domains,
-        tenant_settings=TenantSettingsService(store, {*cfg.providers, "outbox"}, changed),
+        tenant_settings=TenantSettingsService(
+            store, {*cfg.providers, "outbox"}, changed, tenant_providers.route_names
+        ),
+        tenant_providers=tenant_providers,
+        provider_events=provider_events,
         domain_checks=domain_checks,
         operators=OperatorService(store, keys, suppressions, changed),
         batches=batches,
@@ -336,6 +382,7 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
         tracing=compliance.tracing,
         trusted_proxies=compliance.trusted_proxies,
     )
+    return services
 
 
 def public_url(cfg: Config) -> str:
@@ -388,3 +435,38 @@ def _domain_checks(
         interval_seconds=cfg.dns.check_interval_seconds,
         on_verified=on_verified,
     )
+
+
+async def provider_webhook_sources(
+    cfg: Config, tenant_providers: TenantProvidersService
+) -> list[WebhookSource]:
+    """Where provider events may come from: the operator's HTTP providers, then each tenant's
+    (named by its id; its events are matched to that tenant's mail only)."""
+    out: list[WebhookSource] = []
+    for name, p in cfg.providers.items():
+        if isinstance(p, SesProviderConfig):
+            out.append(WebhookSource(name=name, type="ses",
+                                     sns_cert_url_pattern=p.sns_cert_url_pattern))  # fmt: skip
+        elif isinstance(p, SendgridProviderConfig):
+            out.append(WebhookSource(name=name, type="sendgrid",
+                                     sendgrid_public_key=p.webhook_public_key))  # fmt: skip
+        elif isinstance(p, MailgunProviderConfig):
+            out.append(WebhookSource(name=name, type="mailgun",
+                                     mailgun_signing_key=p.webhook_signing_key))  # fmt: skip
+    for record in await tenant_providers.store.all_tenant_providers():
+        if record.type not in ("ses", "sendgrid", "mailgun"):
+            continue
+        s, creds = record.settings, tenant_providers.credentials(record)
+        out.append(
+            WebhookSource(
+                name=record.id,
+                type=record.type,
+                sns_cert_url_pattern=str(
+                    s.get("snsCertUrlPattern", SesProviderConfig().sns_cert_url_pattern)
+                ),
+                sendgrid_public_key=str(s.get("webhookPublicKey", "")),
+                mailgun_signing_key=creds.get("webhookSigningKey", ""),
+                tenant_id=record.tenant_id,
+            )
+        )
+    return out

@@ -58,8 +58,9 @@ DOMAIN_FORBIDDEN_STDLIB = {
 CLOCK_READS = {"now", "utcnow", "today", "time", "time_ns", "monotonic"}
 
 INFRA = {
-    "config", "config_env", "config_providers", "config_blobs", "config_compliance", "clock",
-    "logs", "metrics", "blobs", "blobs_s3", "paths", "supervisor",
+    "config", "config_env", "config_providers", "config_provider_section",
+    "config_http_providers", "config_blobs", "config_compliance", "clock", "logs", "metrics",
+    "blobs", "blobs_s3", "paths", "supervisor",
 }  # fmt: skip
 PARTS = {"services", "delivery", "domain", "store.base", "config", "clock", "logs", "metrics"}
 # Tracing: `traces` is the off-by-default facade every layer that opens a span may import;
@@ -145,6 +146,9 @@ EXTRA: dict[str, set[str]] = {
     "iep_appliance.store.sqlite.store": {"clock"},
     # the IEP_SECTION__KEY overrides, the provider tables and the compliance keys, split out
     "iep_appliance.config": {"config_env", "config_providers", "config_blobs", "config_compliance"},
+    # the provider Structs: their shared base, and the HTTP-API ones joined in the union
+    "iep_appliance.config_providers": {"config_provider_section", "config_http_providers"},
+    "iep_appliance.config_http_providers": {"config_provider_section"},
     "iep_appliance.blobs": {"config_blobs", "blobs_s3"},
     "iep_appliance.blobs_s3": {"config_blobs"},
 }

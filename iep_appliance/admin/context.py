@@ -23,6 +23,7 @@ from iep_appliance.services.scheduled_jobs import ScheduledJobService
 from iep_appliance.services.suppressions import SuppressionService
 from iep_appliance.services.system import ConnectInfo, Health
 from iep_appliance.services.templates import TemplateService
+from iep_appliance.services.tenant_providers import TenantProvidersService
 from iep_appliance.services.tenant_settings import TenantSettingsService
 from iep_appliance.services.tracking import TrackingService
 from iep_appliance.services.webhooks import WebhookService
@@ -51,6 +52,7 @@ class DashboardServices:
     tracking: TrackingService
     audit: AuditService
     gdpr: GdprService
+    tenant_providers: TenantProvidersService
 
 
 def install(app: Litestar, services: DashboardServices) -> None:

@@ -116,7 +116,7 @@ def _headers_source(m: MessageRecord, in_outbox: bool) -> str:
     went (or failed to go) to a relay, which keeps no copy, or will be built."""
     if in_outbox:
         return "as sent (outbox copy)"
-    if m.status in ("sent", "bounced"):
+    if m.status in ("sent", "delivered", "bounced"):
         return "as sent"
     if m.status in ("failed", "cancelled"):
         return "as built for the last attempt" if m.attempts else "as they would have been built"

@@ -32,6 +32,7 @@ from iep_appliance.admin import (
     tenant_gdpr,
     tenant_keys,
     tenant_page,
+    tenant_providers,
     tenant_reputation,
     tenant_suppressions,
     tenant_webhooks,
@@ -68,7 +69,7 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (tenant_page.activate, "admin"),  # POST /admin/tenants/{id}/activate
     (tenant_page.add_domain, "admin"),  # POST /admin/tenants/{id}/domains
     (tenant_page.remove_domain, "admin"),  # POST /admin/tenants/{id}/domains/remove
-    (tenant_domains.show, "viewer"),  # GET  /admin/tenants/{id}/domains/{domain} (issue 16)
+    (tenant_domains.show, "viewer"),  # GET  /admin/tenants/{id}/domains/{domain}
     (tenant_reputation.resume, "admin"),  # POST /admin/tenants/{id}/reputation/resume
     (tenant_domains.verify, "admin"),  # POST /admin/tenants/{id}/domains/{domain}/verify
     (tenant_keys.create_key, "admin"),  # POST /admin/tenants/{id}/keys
@@ -81,6 +82,10 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (tenant_webhooks.delete_webhook, "admin"),  # POST .../webhooks/{wh}/delete
     (tenant_webhooks.delivery_log, "viewer"),  # GET  .../webhooks/{wh}
     (tenant_webhooks.resend, "admin"),  # POST .../webhooks/{wh}/deliveries/{d}/resend
+    (tenant_providers.show, "viewer"),  # GET  /admin/tenants/{id}/providers
+    (tenant_providers.create, "admin"),  # POST /admin/tenants/{id}/providers
+    (tenant_providers.test, "admin"),  # POST .../providers/{p}/test
+    (tenant_providers.delete, "admin"),  # POST .../providers/{p}/delete
     (tenant_suppressions.search, "viewer"),  # GET  /admin/tenants/{id}/suppressions
     (tenant_suppressions.export_csv, "viewer"),  # GET  /admin/tenants/{id}/suppressions.csv
     (tenant_suppressions.add, "admin"),  # POST /admin/tenants/{id}/suppressions

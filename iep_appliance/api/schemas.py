@@ -37,7 +37,8 @@ class MessageView(msgspec.Struct, frozen=True, rename="camel"):
     status: Annotated[
         str,
         msgspec.Meta(
-            description="queued, scheduled, processing, sent, failed, bounced or cancelled."
+            description="queued, scheduled, processing, sent, delivered (a provider reported"
+            " it), failed, bounced or cancelled."
         ),
     ]
     to: Annotated[list[str], msgspec.Meta(description="Recipients.")]

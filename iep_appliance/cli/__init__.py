@@ -5,6 +5,7 @@
     admin-user              users.py        queue, message, dlq   messages.py
     backup, restore, purge  operations.py
     audit                   audit.py (and every command's own audit entry)
+    secrets rotate          secrets.py
 
 Every command takes `--config PATH` (default: $IEP_CONFIG, else the embedded defaults with
 the data in ./data) and `IEP_SECTION__KEY` environment overrides (config.py). `--json`
@@ -16,7 +17,17 @@ import argparse
 import os
 
 from iep_appliance import __version__
-from iep_appliance.cli import audit, keys, messages, operations, serve, store_copy, tenants, users
+from iep_appliance.cli import (
+    audit,
+    keys,
+    messages,
+    operations,
+    secrets,
+    serve,
+    store_copy,
+    tenants,
+    users,
+)
 from iep_appliance.cli.output import EXIT_CODES, OK, fail, run
 from iep_appliance.config import load
 from iep_appliance.domain.errors import ConfigError
@@ -44,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         "check", parents=[common], help="validate the config; list every problem"
     )
     check.set_defaults(run=None)
-    for group in (tenants, keys, users, messages, operations, store_copy, audit):
+    for group in (tenants, keys, users, messages, operations, store_copy, audit, secrets):
         group.register(sub, common)
     return p
 

@@ -89,6 +89,7 @@ class DeliveryEngine:
             metrics=self.metrics,
         )
         self.pool = ProviderPool(cfg.providers, parts)
+        self._breaker = cfg.breaker
         self.router = Router(
             self.pool.providers,
             cfg.routing.default_provider,
@@ -368,8 +369,21 @@ class DeliveryEngine:
         A provider whose table did not change keeps its object (its connections) and its
         breaker; a replaced or removed one is closed once the sends in flight now are done
         (they may be using it), or at stop at the latest."""
+        self._breaker = breaker
         retired = self.pool.reconfigure(providers)
         self.router.reconfigure(routing.default_provider, routing.fallback_provider, breaker)
+        self._retire_later(retired)
+
+    def route_tenant_provider(self, provider_id: str, provider: Provider | None) -> None:
+        """Send a tenant's mail routed to `provider_id` through `provider` from now on (None:
+        the tenant provider is gone). Its breaker starts closed; the object it replaces is
+        closed once the sends in flight now are done."""
+        old = self.pool.set_tenant(provider_id, provider)
+        self.router.reconfigure(self.router.default, self.router.fallback, self._breaker)
+        self.pipeline.forget_all_tenants()  # cached tenant routing: read again
+        self._retire_later([old] if old is not None else [])
+
+    def _retire_later(self, retired: list[Provider]) -> None:
         if not retired:
             return
         self._retired.extend(retired)

@@ -121,6 +121,9 @@ class SendPipeline:
     def forget_tenant(self, tenant_id: str) -> None:
         self._routing.pop(tenant_id, None)
 
+    def forget_all_tenants(self) -> None:
+        self._routing.clear()
+
     def _observe(self, message: MessageRecord, done: Completion) -> None:
         m = self.ctx.metrics
         if m is None or done.deferred:  # nothing was sent (iep_sends_deferred_total counts it)

@@ -212,12 +212,14 @@ class InboundEffect(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str
     recipient: str
     kind: str  # "hard" | "soft" | "policy" | "complaint" | "unsubscribe"
+    # provider events: also "delivered" | "opened" | "clicked"
     status: str = ""
     diagnostic: str = ""
     strikes: int = 0  # hard bounces that suppress (0: this effect never suppresses)
     suppress_reason: str | None = None  # "complaint" | "unsubscribe": suppress at once
     recipients_total: int = 1  # the message's recipients: all hard-bounced → status bounced
     webhook: str | None = None  # "message.bounced" | "message.complained" | ...
+    detail: dict[str, object] | None = None  # more for the event (provider, event id, url)
 
 
 def effects_for(

@@ -18,7 +18,7 @@ from iep_appliance.domain.templates import (
 Priority = Literal["high", "normal", "low"]
 PRIORITY_RANK: dict[str, int] = {"high": 0, "normal": 1, "low": 2}
 MessageStatus = Literal[
-    "scheduled", "queued", "processing", "sent", "failed", "bounced", "cancelled"
+    "scheduled", "queued", "processing", "sent", "delivered", "failed", "bounced", "cancelled"
 ]
 MESSAGE_STATUSES: tuple[str, ...] = get_args(MessageStatus)
 

@@ -40,6 +40,7 @@ class SendOutcome(msgspec.Struct, frozen=True):
     stage: Stage | None = None
     network_error: str | None = None
     provider_message_id: str | None = None
+    retry_after: float | None = None  # seconds an HTTP provider asked us to wait (Retry-After)
 
     @property
     def ok(self) -> bool:

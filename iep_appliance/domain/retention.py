@@ -12,10 +12,10 @@ import msgspec
 
 from iep_appliance.domain import ids
 
-FINISHED_STATUSES = ("sent", "failed", "bounced", "cancelled")
+FINISHED_STATUSES = ("sent", "delivered", "failed", "bounced", "cancelled")
 # Attachment retention leaves a failed message its files: an operator may still retry it, and
 # it must not go out without them. They go with the message itself (storage.retention_days).
-ATTACHMENTS_DROPPABLE = ("sent", "bounced", "cancelled")
+ATTACHMENTS_DROPPABLE = ("sent", "delivered", "bounced", "cancelled")
 # What a purge counts, in report order. `attachment_files` are blob files (a batch's shared
 # file is one file for many attachment rows).
 PURGE_KINDS = (

@@ -6,6 +6,7 @@ retry schedule. Pure: the schedule and the attempt count come in as arguments.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -24,6 +25,7 @@ __all__ = [
     "validate_schedule",
 ]
 
+MAX_RETRY_AFTER_SECONDS = 86400
 ErrorClass = Literal["ok", "transient", "permanent", "bounced"]
 
 
@@ -130,7 +132,10 @@ def decide(outcome: SendOutcome, attempts_made: int, schedule: Sequence[int]) ->
     if error_class == "permanent":
         return Decision(kind="failed", error=error)
     if attempts_made <= len(schedule):
-        return Decision(kind="retry", retry_in=schedule[attempts_made - 1], error=error)
+        wait = schedule[attempts_made - 1]
+        if outcome.retry_after is not None:  # a provider's Retry-After, bounded to a day
+            wait = max(wait, min(math.ceil(outcome.retry_after), MAX_RETRY_AFTER_SECONDS))
+        return Decision(kind="retry", retry_in=wait, error=error)
     return Decision(kind="failed", dlq=True, error=error)
 
 

@@ -21,6 +21,9 @@ EVENTS: tuple[str, ...] = (
     "message.retrying",
     "message.complained",  # an ARF complaint came back
     "message.unsubscribed",  # one-click or mailto unsubscribe
+    "message.delivered",  # a provider's event (SES, SendGrid, Mailgun)
+    "message.opened",
+    "message.clicked",
     "tenant.paused",  # the tenant's sending was held for its reputation
     "message.opened",  # the tracking pixel was fetched
     "message.clicked",  # a tracked link was followed

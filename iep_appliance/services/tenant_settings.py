@@ -4,7 +4,7 @@ The merge and its validation are pure (`domain.tenant_settings.apply_patch`); th
 loads, saves and tells `on_change(tenant_id)` so cached tenant rules and routing are dropped.
 """
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from iep_appliance.domain.errors import FieldError, NotPermitted, or_not_found
@@ -15,9 +15,15 @@ from iep_appliance.store.base import Store
 
 class TenantSettingsService:
     def __init__(
-        self, store: Store, providers: Collection[str], on_change: Callable[[str], None]
+        self,
+        store: Store,
+        providers: Collection[str],
+        on_change: Callable[[str], None],
+        own_providers: Callable[[str], Awaitable[set[str]]] | None = None,
     ) -> None:
         self.store = store
+        # the ids of the tenant's own providers (`/v1/providers`): its routing may name them too
+        self.own_providers = own_providers
         self.providers = frozenset(providers)
         self.on_change = on_change
 
@@ -33,7 +39,10 @@ class TenantSettingsService:
         with `sandbox_key`, NotPermitted naming `sandbox`/`routing` when they would change
         (a sandbox key cannot make its tenant live or move its mail: DESIGN §10.1)."""
         tenant = await self.get(tenant_id)
-        patched = apply_patch(tenant, body, self.providers)
+        providers = set(self.providers)
+        if self.own_providers is not None:
+            providers |= await self.own_providers(tenant_id)
+        patched = apply_patch(tenant, body, providers)
         if sandbox_key:
             refused = []
             if patched.settings.sandbox != tenant.settings.sandbox:

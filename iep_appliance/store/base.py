@@ -32,6 +32,7 @@ from iep_appliance.store.protocols.lifecycle import Lifecycle
 from iep_appliance.store.protocols.messages import MessageStore
 from iep_appliance.store.protocols.operators import OperatorStore
 from iep_appliance.store.protocols.outbox import OutboxStore
+from iep_appliance.store.protocols.providers import ProviderEventStore, TenantProviderStore
 from iep_appliance.store.protocols.queues import QueueStore
 from iep_appliance.store.protocols.rate_windows import RateWindowStore
 from iep_appliance.store.protocols.reputation import ReputationStore
@@ -53,6 +54,8 @@ AGGREGATES: tuple[type, ...] = (
     KeyStore,
     OperatorStore,
     MessageStore,
+    ProviderEventStore,
+    TenantProviderStore,
     OutboxStore,
     JobStore,
     WebhookStore,
@@ -81,6 +84,8 @@ class Store(
     KeyStore,
     OperatorStore,
     MessageStore,
+    ProviderEventStore,
+    TenantProviderStore,
     OutboxStore,
     JobStore,
     WebhookStore,

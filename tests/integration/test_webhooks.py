@@ -398,7 +398,7 @@ async def test_update_changes_url_and_events_and_delete_answers_204(env: Env) ->
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"events": ["message.sent", "message.exploded"]}, "events[1]"),
+        ({"events": ["message.sent", "message.teleported"]}, "events[1]"),
         ({"events": []}, "events"),
         ({"url": "ftp://example.com/hook"}, "url"),
         ({"url": "not a url"}, "url"),

@@ -187,7 +187,8 @@ def test_an_unknown_provider_type_names_the_known_ones(tmp_path: Path) -> None:
     (problem,) = problems_of(write(tmp_path, '[providers.relay]\ntype = "pigeon"\n'))
 
     assert problem == (
-        "providers.relay.type: invalid enum value 'pigeon' (expected one of 'smtp', 'outbox')"
+        "providers.relay.type: invalid enum value 'pigeon'"
+        " (expected one of 'smtp', 'outbox', 'ses', 'sendgrid', 'mailgun')"
     )
 
 

@@ -12,12 +12,21 @@ import msgspec
 import pytest
 
 from iep_appliance.config import Config, load
-from iep_appliance.config_providers import TYPE_DESCRIPTION
+from iep_appliance.config_providers import (
+    TYPE_DESCRIPTION,
+    MailgunProviderConfig,
+    SesProviderConfig,
+)
 from iep_appliance.domain.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "iep.toml.example"
 # Keys set by `load()`, never by the file: writing them is refused (tested below).
-LOAD_TIME_KEYS = {"base_dir", "providers.*.password"}
+LOAD_TIME_KEYS = {
+    "base_dir", "providers.*.password",
+    # the HTTP-API providers' secrets, resolved from their *_env variables
+    "providers.*.access_key_id", "providers.*.secret_access_key", "providers.*.api_key",
+    "providers.*.webhook_signing_key",
+}  # fmt: skip
 _HEADER = re.compile(r"^\[([A-Za-z0-9_.-]+)\]$")
 _ASSIGN = re.compile(r"^([A-Za-z0-9_]+)\s*=")
 
@@ -172,7 +181,20 @@ def test_the_commented_relay_example_loads_when_switched_on(tmp_path: Path) -> N
     path = tmp_path / "iep.toml"
     path.write_text(text)
 
-    cfg = load(path, environ={"IEP_RELAY_PASSWORD": "from-env"})
+    cfg = load(
+        path,
+        environ={
+            "IEP_RELAY_PASSWORD": "from-env",
+            "AWS_ACCESS_KEY_ID": "AKID",  # the HTTP-API provider examples
+            "AWS_SECRET_ACCESS_KEY": "secret",
+            "SENDGRID_API_KEY": "SG.key",
+            "MAILGUN_API_KEY": "key-1",
+        },
+    )
+    ses, mailgun = cfg.providers["ses"], cfg.providers["mailgun"]
+    assert isinstance(ses, SesProviderConfig) and isinstance(mailgun, MailgunProviderConfig)
+    assert (ses.access_key_id, ses.region) == ("AKID", "us-east-1")
+    assert mailgun.domain == "mg.example.com"
 
     relay = cfg.providers["relay"]
     assert (relay.type, relay.port, relay.security) == ("smtp", 2525, "none")

@@ -55,7 +55,7 @@ def test_event_names_take_short_forms_and_drop_duplicates() -> None:
 
 def test_unknown_event_is_named_by_its_index() -> None:
     with pytest.raises(ValidationFailed) as info:
-        normalize_events(["message.sent", "message.exploded", "imploded"])  # opened: a real one
+        normalize_events(["message.sent", "message.teleported", "exploded"])  # opened exists now
     assert [e.path for e in info.value.errors] == ["events[1]", "events[2]"]
 
 

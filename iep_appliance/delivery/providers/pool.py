@@ -3,7 +3,8 @@
 `reconfigure(configs)` keeps the object (and so the open connections) of every provider whose
 table did not change, builds the others with `registry.build_provider`, and returns the
 providers it replaced or removed: the caller closes them once the sends using them are done.
-The built-in `outbox` is always there: sandbox messages go to it.
+The built-in `outbox` is always there: sandbox messages go to it. A tenant's own providers
+(`/v1/providers`, named by their id) are set with `set_tenant` and stay across reloads.
 """
 
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ class ProviderPool:
         # One dict for the pool's life: the router and the engine read this same mapping.
         self.providers: dict[str, Provider] = {}
         self._configs: dict[str, ProviderConfig] = {}
+        self.tenant: dict[str, Provider] = {}  # tenant providers by id: not in any config
         self.reconfigure(configs)
 
     def reconfigure(self, configs: Mapping[str, ProviderConfig]) -> list[Provider]:
@@ -35,9 +37,22 @@ class ProviderPool:
             if sandbox is None or sandbox.kind != "outbox":
                 sandbox = build_provider(SANDBOX_PROVIDER, OutboxProviderConfig(), self.parts)
             fresh[SANDBOX_PROVIDER] = sandbox
+        for provider_id, provider in self.tenant.items():
+            fresh.setdefault(provider_id, provider)
         live = {id(p) for p in fresh.values()}
         retired = [p for p in current.values() if id(p) not in live]
         current.clear()
         current.update(fresh)
         self._configs = dict(configs)
         return retired
+
+    def set_tenant(self, provider_id: str, provider: Provider | None) -> Provider | None:
+        """Route a tenant provider's id to `provider` (None: remove it); returns the object it
+        replaced (to close once its sends are done)."""
+        old = self.tenant.pop(provider_id, None)
+        if old is not None and self.providers.get(provider_id) is old:
+            del self.providers[provider_id]
+        if provider is not None:
+            self.tenant[provider_id] = provider
+            self.providers[provider_id] = provider
+        return old

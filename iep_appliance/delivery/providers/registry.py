@@ -13,11 +13,15 @@ import msgspec
 
 from iep_appliance.clock import Clock
 from iep_appliance.config_providers import (
+    MailgunProviderConfig,
     OutboxProviderConfig,
     ProviderConfig,
     ProviderSection,
+    SendgridProviderConfig,
+    SesProviderConfig,
     SmtpProviderConfig,
 )
+from iep_appliance.delivery.providers import mailgun, sendgrid, ses
 from iep_appliance.delivery.providers.base import Provider
 from iep_appliance.delivery.providers.outbox import OutboxProvider, SaveFn
 from iep_appliance.delivery.providers.smtp import SmtpProvider
@@ -53,3 +57,6 @@ def build_provider(name: str, config: ProviderConfig, parts: ProviderParts) -> P
 
 register(SmtpProviderConfig, lambda name, cfg, parts: SmtpProvider(name, cfg, parts.hostname))
 register(OutboxProviderConfig, lambda name, cfg, parts: OutboxProvider(name, parts.save_outbox))
+register(SesProviderConfig, ses.build)
+register(SendgridProviderConfig, sendgrid.build)
+register(MailgunProviderConfig, mailgun.build)

@@ -47,6 +47,7 @@ BY_MESSAGE: tuple[tuple[str, str], ...] = (
     ("inbound_effects", "message_id"),
     ("scheduled_job_runs", "message_id"),
     ("engagement", "message_id"),  # opens and clicks: user agents, the links followed
+    ("provider_events", "message_id"),  # what SES/SendGrid/Mailgun reported of it
 )
 # (table, text columns): the tenant's other rows that name the address.
 BY_TEXT: tuple[tuple[str, tuple[str, ...]], ...] = (

@@ -31,7 +31,7 @@ COUNT_HARD = (
 )
 MARK_BOUNCED = (
     "UPDATE messages SET status = 'bounced', updated_at = ? WHERE id = ? AND tenant_id = ?"
-    " AND status IN ('sent', 'processing', 'queued', 'failed')"
+    " AND status IN ('sent', 'delivered', 'processing', 'queued', 'failed')"
 )
 # The message fields a webhook carries.
 SELECT_WEBHOOK_FIELDS = (
@@ -44,7 +44,15 @@ EVENT_OF = {
     "policy": "bounced",
     "complaint": "complained",
     "unsubscribe": "unsubscribed",
+    "delivered": "delivered",  # provider events
+    "opened": "opened",
+    "clicked": "clicked",
 }
+# A provider reported delivery: `sent` becomes `delivered` (never over bounced or failed).
+MARK_DELIVERED = (
+    "UPDATE messages SET status = 'delivered', updated_at = ? WHERE id = ? AND tenant_id = ?"
+    " AND status = 'sent'"
+)
 SELECT_FOR_MESSAGE = (
     "SELECT id, kind, mail_from, rcpt_to, size, summary, received_at FROM inbound_mail"
     " WHERE tenant_id = ? AND message_id = ? ORDER BY received_at, id"
@@ -113,6 +121,8 @@ def _apply(
         data.update(kind=e.kind, status=e.status, diagnostic=e.diagnostic)
     elif e.diagnostic:
         data["feedbackType" if e.kind == "complaint" else "source"] = e.diagnostic
+    if e.detail:
+        data.update(e.detail)
     conn.execute(INSERT_EVENT, (e.message_id, e.tenant_id, EVENT_OF[e.kind], rows.dumps(data), now))
     suppressed = False
     if e.kind == "hard" and e.strikes > 0:
@@ -128,6 +138,8 @@ def _apply(
             INSERT_EVENT,
             (e.message_id, e.tenant_id, "suppressed", rows.dumps({"recipient": e.recipient}), now),
         )
+    if e.kind == "delivered":
+        conn.execute(MARK_DELIVERED, (now, e.message_id, e.tenant_id))
     if e.kind == "hard":
         hard = conn.execute(COUNT_HARD, (e.message_id,)).fetchone()[0]
         if hard >= e.recipients_total:
@@ -175,7 +187,7 @@ def purge(conn: sqlite3.Connection, before: str, limit: int) -> int:
 # Reputation over a window: messages that went out, those that bounced hard, complaints.
 COUNT_DELIVERED = (
     "SELECT count(*), coalesce(sum(status = 'bounced'), 0) FROM messages"
-    " WHERE tenant_id = ? AND created_at >= ? AND status IN ('sent', 'bounced')"
+    " WHERE tenant_id = ? AND created_at >= ? AND status IN ('sent', 'delivered', 'bounced')"
 )
 COUNT_COMPLAINTS = (
     "SELECT count(*) FROM inbound_effects WHERE tenant_id = ? AND kind = 'complaint'"

@@ -28,7 +28,8 @@ RELEASE_HELD = (
 # Per day (UTC, by creation): messages that went out or bounced, and those that bounced.
 TREND_MESSAGES = (
     "SELECT substr(created_at, 1, 10) AS day, count(*), coalesce(sum(status = 'bounced'), 0)"
-    " FROM messages WHERE tenant_id = ? AND created_at >= ? AND status IN ('sent', 'bounced')"
+    " FROM messages WHERE tenant_id = ? AND created_at >= ?"
+    " AND status IN ('sent', 'delivered', 'bounced')"
     " GROUP BY day"
 )
 TREND_COMPLAINTS = (

@@ -27,6 +27,7 @@ from iep_appliance.store.sqlite.verbs.keys import KeyVerbs
 from iep_appliance.store.sqlite.verbs.messages import MessageVerbs
 from iep_appliance.store.sqlite.verbs.operators import OperatorVerbs
 from iep_appliance.store.sqlite.verbs.outbox import OutboxVerbs
+from iep_appliance.store.sqlite.verbs.providers import ProviderVerbs
 from iep_appliance.store.sqlite.verbs.queues import QueueVerbs
 from iep_appliance.store.sqlite.verbs.rate_windows import RateWindowVerbs
 from iep_appliance.store.sqlite.verbs.reputation import ReputationVerbs
@@ -55,6 +56,7 @@ class SqlVerbs(
     KeyVerbs,
     OperatorVerbs,
     MessageVerbs,
+    ProviderVerbs,
     OutboxVerbs,
     JobVerbs,
     WebhookVerbs,

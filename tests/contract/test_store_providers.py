@@ -1,0 +1,73 @@
+"""Store conformance for the provider verbs (store/protocols/providers.py): provider events
+kept once per (provider, event id), one-time webhook tokens, tenant providers (another tenant's
+id finds nothing, names unique per tenant), and the reseal of every secret at rest."""
+
+import pytest
+
+from iep_appliance.domain.errors import Conflict
+from iep_appliance.domain.sender_domains import DkimKeyRecord
+from iep_appliance.domain.tenant_providers import TenantProviderRecord
+from iep_appliance.store.base import Store
+
+NOW = "2026-01-01T00:00:00.000Z"
+
+
+def record(pid: str, tenant: str = "t1", name: str = "sg") -> TenantProviderRecord:
+    return TenantProviderRecord(
+        id=pid,
+        tenant_id=tenant,
+        name=name,
+        type="sendgrid",
+        settings={"endpointUrl": "http://x"},
+        secret=b"sealed-" + pid.encode(),
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+async def test_provider_event_is_kept_once(store: Store) -> None:
+    args = ("ses", "ev-1", "delivered", None, None, "ses-id", b'{"a":1}', [])
+    assert await store.record_provider_event(*args) == 0
+    assert await store.record_provider_event(*args) is None
+    assert await store.record_provider_event("other", *args[1:]) == 0  # per provider
+
+
+async def test_webhook_token_is_used_once(store: Store) -> None:
+    assert await store.use_webhook_token("mg", "tok")
+    assert not await store.use_webhook_token("mg", "tok")
+    assert await store.use_webhook_token("mg2", "tok")
+
+
+async def test_tenant_providers_are_the_tenants_own(store: Store) -> None:
+    await store.create_tenant_provider(record("p1"))
+    await store.create_tenant_provider(record("p2", tenant="t2"))
+    with pytest.raises(Conflict):
+        await store.create_tenant_provider(record("p3"))  # same name, same tenant
+    assert [r.id for r in await store.list_tenant_providers("t1")] == ["p1"]
+    assert await store.get_tenant_provider("t2", "p1") is None
+    got = await store.get_tenant_provider("t1", "p1")
+    assert got is not None and got.settings == {"endpointUrl": "http://x"}
+    assert not await store.update_tenant_provider(record("p1", tenant="t2", name="x"))
+    assert await store.update_tenant_provider(record("p1", name="renamed"))
+    assert not await store.delete_tenant_provider("t2", "p1")
+    assert await store.delete_tenant_provider("t1", "p1")
+    assert [r.id for r in await store.all_tenant_providers()] == ["p2"]
+
+
+async def test_reseal_rewrites_every_secret(store: Store) -> None:
+    await store.create_tenant_provider(record("p1"))
+    key = DkimKeyRecord(domain="example.com", selector="iep1", algorithm="rsa",
+                        private_key=b"dkim-sealed", public_key="P", state="active",
+                        created_at=NOW)  # fmt: skip
+    await store.add_dkim_key(key)
+    seen: list[str] = []
+
+    def reseal(context: str, sealed: bytes) -> bytes:
+        seen.append(context)
+        return b"new:" + sealed
+
+    assert await store.reseal_secrets(reseal) == 2
+    assert sorted(seen) == ["dkim:example.com:iep1", "provider:t1:p1"]
+    got = await store.get_tenant_provider("t1", "p1")
+    assert got is not None and got.secret == b"new:sealed-p1"
+    assert (await store.dkim_keys("example.com"))[0].private_key == b"new:dkim-sealed"
