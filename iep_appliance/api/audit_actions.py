@@ -156,6 +156,22 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/queue/retry"): ("job.retried", "job", ""),
     ("POST", "/admin/queue/discard"): ("job.discarded", "job", ""),
     ("POST", "/admin/tenants/{tenant_id}/gdpr/erase"): ("gdpr.erase_requested", "gdprRequest", ""),
+    # ---- a tenant's own providers (API and dashboard)
+    ("POST", "/v1/providers"): ("provider.created", "provider", "@id"),
+    ("PATCH", "/v1/providers/{provider_id}"): ("provider.updated", "provider", "provider_id"),
+    ("DELETE", "/v1/providers/{provider_id}"): ("provider.deleted", "provider", "provider_id"),
+    ("POST", "/v1/providers/{provider_id}/test"): ("provider.tested", "provider", "provider_id"),
+    ("POST", "/admin/tenants/{tenant_id}/providers"): ("provider.created", "provider", ""),
+    ("POST", "/admin/tenants/{tenant_id}/providers/{provider_id}/delete"): (
+        "provider.deleted",
+        "provider",
+        "provider_id",
+    ),
+    ("POST", "/admin/tenants/{tenant_id}/providers/{provider_id}/test"): (
+        "provider.tested",
+        "provider",
+        "provider_id",
+    ),
     # ---- stored templates (API and dashboard)
     ("POST", "/v1/templates"): ("template.created", "template", "@id"),
     ("PUT", "/v1/templates/{template_id}"): ("template.updated", "template", "template_id"),
@@ -189,6 +205,9 @@ EXEMPT: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/email"),
         ("POST", "/email/batch"),
         ("POST", "/u/{token}"),
+        # providers' event webhooks: signed news from SES/SendGrid/Mailgun, no actor
+        ("POST", "/webhooks/{kind}"),
+        ("POST", "/webhooks/{kind}/{name}"),
         # previews render a draft and change nothing
         ("POST", "/v1/templates/{template_id}/preview"),
         ("POST", "/admin/tenants/{tenant_id}/templates/preview"),
