@@ -50,6 +50,16 @@ class ServerConfig(_Section):
             ' "https://mail.example.com"; when empty, http://HOST:PORT of this server.'
         ),
     ] = ""
+    # -- issue 19: worker processes (supervisor.py)
+    workers: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=256,
+            description="Worker processes serving HTTP and sending from the same store"
+            " (`iep serve --workers N` wins); 0 = one per CPU core.",
+        ),
+    ] = 1
 
 
 class StorageConfig(_Section):

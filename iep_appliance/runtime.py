@@ -28,14 +28,22 @@ from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
 from iep_appliance.services.tenants import FirstStart, first_start
 from iep_appliance.store.sqlite.store import SqliteStore
+from iep_appliance.worker_role import WorkerRole
 
 log = logging.getLogger("iep.runtime")
 READY_PROBE_TTL_SECONDS = 1.0  # /ready reuses its write probe's result this long
 
 
 class Runtime:
-    def __init__(self, config: Config, clock: Clock | None = None, deliver: bool = True) -> None:
+    def __init__(
+        self,
+        config: Config,
+        clock: Clock | None = None,
+        deliver: bool = True,
+        role: WorkerRole | None = None,
+    ) -> None:
         self.config = config
+        self.role = role or WorkerRole()  # issue 19: which worker process this is
         self.clock = clock or Clock()
         self.metrics = Metrics()
         self._latency_children: dict[tuple[str, str, int], Any] = {}
@@ -69,6 +77,11 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._accepted_children: dict[str, Any] = {}
+        # ---- issue 19: worker processes (worker_wiring.py) ----
+        from iep_appliance import worker_wiring
+
+        self.changes = worker_wiring.install(self, self.role)
+        # ---- end issue 19 ----
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -81,7 +94,10 @@ class Runtime:
             await self.rate_limits.load()
             await self.dkim_keys.ensure_all()
             await self.reputation.load()
-            released = await self.store.release_all_leases()
+            from iep_appliance import worker_wiring  # issue 19: a worker releases its own
+
+            released = await worker_wiring.release_leases(self, self.role)
+            await self.changes.start()
             if released:
                 event(log, "leases.released", count=released)
             if self.deliver:
@@ -90,7 +106,8 @@ class Runtime:
                 self.delivery = DeliveryEngine(self)
                 await self._start_webhooks()
                 await self.delivery.start()
-            if self.config.submission.enabled:
+            # issue 19: the SMTP listeners bind their own ports: worker 0 runs them.
+            if self.config.submission.enabled and self.role.runs_singletons:
                 from iep_appliance.submission.server import SubmissionServer
 
                 self.submission_server = SubmissionServer(
@@ -104,13 +121,15 @@ class Runtime:
             await self._start_inbound()
             self.spawn(self._housekeeping(), "housekeeping")
             self.spawn(self.rate_limits.run(), "rate-limit-flusher")
-            self.spawn(self.ticker.run(), "ticker")
-            self.spawn(
-                self.retention.run(
-                    lambda: self.config.storage.purge_interval_seconds, self._stopping
-                ),
-                "retention",
-            )
+            self.spawn(self.changes.run(self._stopping), "change-feed")
+            if self.role.runs_singletons:  # issue 19: in exactly one worker
+                self.spawn(self.ticker.run(), "ticker")
+                self.spawn(
+                    self.retention.run(
+                        lambda: self.config.storage.purge_interval_seconds, self._stopping
+                    ),
+                    "retention",
+                )
         except BaseException:
             if self.submission_server is not None:
                 await self.submission_server.stop(0)
@@ -145,6 +164,8 @@ class Runtime:
             await self.rate_limits.flush()
         with contextlib.suppress(Exception):
             await self.keys.flush_last_used()
+        with contextlib.suppress(Exception):
+            await self.changes.flush()
         await self.store.close()
         event(log, "runtime.stopped")
 
@@ -177,6 +198,11 @@ class Runtime:
                 return
             try:
                 await self.keys.flush_last_used()
+                if not self.role.runs_singletons:  # issue 19: the rest runs in worker 0
+                    continue
+                from iep_appliance import worker_wiring
+
+                await worker_wiring.singleton_chores(self, self.changes)
                 # Not the jobs still in hand here (a completion retrying against a full disk
                 # outlives its lease): releasing those would send them twice.
                 keep = self.delivery.in_hand() if self.delivery is not None else ()
@@ -329,7 +355,7 @@ class Runtime:
         return self.inbound.unsubscribe_key
 
     async def _start_inbound(self) -> None:
-        if not self.config.inbound.enabled:
+        if not self.config.inbound.enabled or not self.role.runs_singletons:  # issue 19
             return
         import socket
 

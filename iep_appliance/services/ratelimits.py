@@ -10,7 +10,9 @@ task, woken by every reservation; while one flush is being committed the next in
 gather, so under load there is at most one small upsert per group commit, usually in the
 same commit as the messages it counts. `load` reads the current windows back at start, so a
 restart keeps them. A crash loses at most the increments of the flush not yet committed.
-One node only: several nodes on a shared store would each count alone.
+With several worker processes (or nodes) on one store (`shared = True`, issue 19), counting
+in memory would let each count alone: then every check is one atomic read-decide-increment in
+the store instead (`Store.reserve_rate`, in the group commit), exact across processes.
 """
 
 import asyncio
@@ -76,6 +78,8 @@ class RateLimitService:
         self._dirty: dict[WindowKey, int] = {}
         self._wanted = asyncio.Event()
         self._purged_for = ""
+        self.shared = False  # issue 19: count in the store, exact across processes
+        self._refunds: set[asyncio.Task[None]] = set()
 
     # ---- the hot path ------------------------------------------------------------------------
 
@@ -85,6 +89,8 @@ class RateLimitService:
         limits = effective_limits(await self.tenant_limits(tenant_id), self.defaults)
         if not limits.by_window():
             return {}
+        if self.shared:
+            return self._decided(tenant_id, await self.store.reserve_rate(tenant_id, limits, n))
         now = self.clock.now()
         starts = self._starts(now)
         windows = self._windows(tenant_id, starts)
@@ -97,8 +103,21 @@ class RateLimitService:
         self._add(tenant_id, windows, n)
         return headers
 
+    def _decided(self, tenant_id: str, decision: RateDecision) -> dict[str, str]:
+        headers = headers_of(decision)
+        if not decision.allowed:
+            if self.on_hit is not None:
+                self.on_hit(tenant_id)
+            raise RateLimited(retry_after=decision.retry_after or 1, headers=headers)
+        return headers
+
     def refund(self, tenant_id: str, n: int) -> None:
         """Give back `n` reserved messages that were not accepted (rejected or replayed)."""
+        if self.shared:
+            task = asyncio.get_running_loop().create_task(self.store.refund_rate(tenant_id, n))
+            self._refunds.add(task)
+            task.add_done_callback(self._refunds.discard)
+            return
         windows = self._counts.get(tenant_id)
         if not windows:
             return
@@ -135,6 +154,8 @@ class RateLimitService:
 
     async def flush(self) -> None:
         """Write the increments gathered since the last flush (and drop ended windows)."""
+        if self._refunds:
+            await asyncio.gather(*self._refunds, return_exceptions=True)
         if not self._dirty:
             return
         deltas, self._dirty = self._dirty, {}

@@ -46,6 +46,7 @@ from iep_appliance.domain.models import (
     TenantSettings,
 )
 from iep_appliance.domain.outbox import OutboxEntry, OutboxFilter
+from iep_appliance.domain.ratelimit import Limits, RateDecision
 from iep_appliance.domain.retention import PurgePlan, PurgeStep, SnapshotInfo
 from iep_appliance.domain.schedules import ScheduledJob, ScheduledRun
 from iep_appliance.domain.sender_domains import DkimKeyRecord, DomainCheck
@@ -248,6 +249,32 @@ class Store(Protocol):
         self, deltas: dict[tuple[str, str, str], int], purge_before: dict[str, str]
     ) -> None:
         """Add `deltas[(tenant_id, window, start)]` (never below 0) and drop ended windows."""
+
+    # ---- worker processes sharing this store (issue 19) -----------------------------------
+    node_id: str | None  # the lease owner claims record (None: a single-process server)
+
+    async def note_change(self, kind: str, ref: str) -> int:
+        """Append to the change feed (a key, tenant or queue changed); its id."""
+
+    async def last_change(self) -> int:
+        """The newest change id (0 when none)."""
+
+    async def changes_after(self, after: int) -> list[tuple[int, str, str]]:
+        """(id, kind, ref) of the changes after `after`, oldest first (at most 1,000)."""
+
+    async def purge_changes(self, before: datetime) -> int:
+        """Drop changes noted before `before`."""
+
+    async def reserve_rate(self, tenant_id: str, limits: "Limits", n: int) -> "RateDecision":
+        """Decide over the tenant's current windows and add `n` when allowed, atomically
+        across every process on the store."""
+
+    async def refund_rate(self, tenant_id: str, n: int) -> None:
+        """Give `n` back to the tenant's current windows (never below 0)."""
+
+    async def release_owned_leases(self, owner: str, current_owners: list[str]) -> int:
+        """Release `owner`'s leases (and, given the current owners, every lease none of them
+        holds); their messages back to queued."""
 
     # ---- batches, queues, scheduled jobs, analytics (issue 7: workflows)
 

@@ -33,6 +33,7 @@ from iep_appliance.store.sqlite.store_base import StoreBase
 from iep_appliance.store.sqlite.verbs_deliverability import DeliverabilityVerbs
 from iep_appliance.store.sqlite.verbs_operations import OperationsVerbs
 from iep_appliance.store.sqlite.verbs_tenant import TenantServiceVerbs
+from iep_appliance.store.sqlite.verbs_workers import WorkerVerbs
 from iep_appliance.store.sqlite.verbs_workflows import WorkflowVerbs
 
 # /ready's probe (DESIGN §10.1): a real commit of about a message's worth of pages, so a
@@ -45,6 +46,7 @@ READY_PROBE_BYTES = 64 * 1024
 
 
 class SqliteStore(
+    WorkerVerbs,  # issue 19
     DeliverabilityVerbs,
     TenantServiceVerbs,
     WorkflowVerbs,
@@ -68,6 +70,7 @@ class SqliteStore(
         self.clock = clock
         self._listeners: list[Callable[[str], None]] = []
         self.webhook_attempts = webhook_attempts
+        self.node_id: str | None = None  # issue 19: the lease owner this store claims as
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -246,7 +249,9 @@ class SqliteStore(
         now_s, until = ids.iso(now), ids.iso(now + lease)
         hold_s = ids.iso(hold_until) if hold_until else None
         return await self.db.write(
-            lambda c: q_jobs.claim_due(c, now_s, until, limit, lane, lane_from, hold_queues, hold_s)
+            lambda c: q_jobs.claim_due(
+                c, now_s, until, limit, lane, lane_from, hold_queues, hold_s, self.node_id
+            )
         )
 
     async def load_for_send(self, message_ids: list[str]) -> dict[str, MessageRecord]:

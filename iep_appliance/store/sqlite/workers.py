@@ -1,0 +1,87 @@
+"""All SQL for worker processes sharing one store (issue 19): the change feed, exact rate
+windows counted in the store, and leases released by their owner.
+
+Runs on a connection handed in by the writer or a reader; never awaits. Every write here runs
+inside the writer's `BEGIN IMMEDIATE` group, so a read-decide-increment is atomic across
+processes (SQLite has one writer at a time).
+"""
+
+import json
+import sqlite3
+
+from iep_appliance.domain import ids
+from iep_appliance.domain.ratelimit import Limits, RateDecision, check, window_starts
+from iep_appliance.store.sqlite import jobs as q_jobs
+
+INSERT_CHANGE = "INSERT INTO changes (kind, ref, at) VALUES (?, ?, ?)"
+LAST_CHANGE = "SELECT coalesce(max(id), 0) FROM changes"
+CHANGES_AFTER = "SELECT id, kind, ref FROM changes WHERE id > ? ORDER BY id LIMIT 1000"
+PURGE_CHANGES = "DELETE FROM changes WHERE at < ?"
+
+SELECT_WINDOW = "SELECT count FROM rate_windows WHERE tenant_id = ? AND window = ? AND start = ?"
+UPSERT_WINDOW = (
+    "INSERT INTO rate_windows (tenant_id, window, start, count) VALUES (?, ?, ?, max(0, ?))"
+    " ON CONFLICT (tenant_id, window, start) DO UPDATE SET count = max(0, count + excluded.count)"
+)
+
+# Leases of one owner, or (the first worker) of no current owner: back to ready.
+RELEASE_OWNED = (
+    "UPDATE jobs SET state = 'ready', lease_until = NULL, lease_owner = NULL, updated_at = ?"
+    " WHERE state = 'leased' AND lease_owner = ?"
+)
+RELEASE_ORPHANED = (
+    "UPDATE jobs SET state = 'ready', lease_until = NULL, lease_owner = NULL, updated_at = ?"
+    " WHERE state = 'leased' AND (lease_owner IS NULL"
+    " OR lease_owner NOT IN (SELECT value FROM json_each(?)))"
+)
+
+
+def note_change(conn: sqlite3.Connection, kind: str, ref: str, now: str) -> int:
+    return int(conn.execute(INSERT_CHANGE, (kind, ref, now)).lastrowid or 0)
+
+
+def last_change(conn: sqlite3.Connection) -> int:
+    return int(conn.execute(LAST_CHANGE).fetchone()[0])
+
+
+def changes_after(conn: sqlite3.Connection, after: int) -> list[tuple[int, str, str]]:
+    return [(int(i), k, r) for i, k, r in conn.execute(CHANGES_AFTER, (after,))]
+
+
+def purge_changes(conn: sqlite3.Connection, before: str) -> int:
+    return conn.execute(PURGE_CHANGES, (before,)).rowcount
+
+
+def reserve_rate(
+    conn: sqlite3.Connection, tenant_id: str, limits: Limits, n: int, now: str
+) -> RateDecision:
+    """Decide over the counts in the store and add `n` when allowed, in one transaction."""
+    at = ids.parse_iso(now)
+    starts = {name: ids.iso(s) for name, s in window_starts(at).items()}
+    counts = {}
+    for name in limits.by_window():
+        row = conn.execute(SELECT_WINDOW, (tenant_id, name, starts[name])).fetchone()
+        counts[name] = int(row[0]) if row else 0
+    decision = check(limits, counts, at, n)
+    if decision.allowed:
+        for name in starts:
+            conn.execute(UPSERT_WINDOW, (tenant_id, name, starts[name], n))
+    return decision
+
+
+def refund_rate(conn: sqlite3.Connection, tenant_id: str, n: int, now: str) -> None:
+    starts = window_starts(ids.parse_iso(now))
+    for name, start in starts.items():
+        conn.execute(UPSERT_WINDOW, (tenant_id, name, ids.iso(start), -n))
+
+
+def release_owned(conn: sqlite3.Connection, owner: str, now: str, orphans_of: list[str]) -> int:
+    """Release `owner`'s leases; with `orphans_of` (the current owners), also every lease
+    held by none of them. Their processing messages go back to queued (with an event)."""
+    n = conn.execute(RELEASE_OWNED, (now, owner)).rowcount
+    if orphans_of:
+        n += conn.execute(RELEASE_ORPHANED, (now, json.dumps(orphans_of))).rowcount
+    if n:
+        requeued = conn.execute(q_jobs.REQUEUE_PROCESSING, (now,)).fetchall()
+        q_jobs._requeued_events(conn, requeued, now)  # the same events as a release
+    return n
