@@ -1,24 +1,33 @@
 """`iep serve --workers N` (issue 19, DESIGN §10.6): one supervisor, N worker processes.
 
-What runs: the supervisor migrates the store, binds the listening socket once and starts N
-workers — the same executable (`python -m iep_appliance serve …`, or the one-file binary
-itself), each told its role in `IEP_WORKER=i/N` and handed the socket's descriptor. Every
+What runs: the supervisor reserves the port and starts N workers — the same executable
+(`python -m iep_appliance serve …`, or the one-file binary itself), each told its role in
+`IEP_WORKER=i/N` and the address; each listens on it with SO_REUSEPORT. Every
 worker is a whole appliance (HTTP + delivery + webhooks) on the same SQLite store; worker 0
-also runs the singletons (worker_role.py). Worker 0 starts first and alone (migrations,
-first-start credentials, DKIM keys), the others once it is ready; when all are, the
-supervisor prints the "IEP listening on …" line.
+also runs the singletons (worker_role.py). All start at once, but the others wait (after
+their imports, the slow part) until worker 0 is ready: it alone migrates, writes the
+first-start credentials and the DKIM keys. When all are ready, the supervisor prints the
+"IEP listening on …" line.
 
-Why one shared socket (not SO_REUSEPORT): connections wait in one accept queue, so a worker
-killed with connections queued for it loses none (with SO_REUSEPORT the kernel drops the
-queue of a closed socket); it works with `port = 0`, and the port stays bound while a
-worker restarts.
+Why SO_REUSEPORT (not one socket shared by descriptor): with one shared accept queue, every
+worker's event loop wakes for each connection and the same one wins nearly every time (32
+fresh connections in a row all went to worker 0 in a test); SO_REUSEPORT gives each worker
+its own queue and the kernel spreads connections over them by their addresses. The
+supervisor keeps a bound, not listening, SO_REUSEPORT socket: it holds the port (and learns
+it, for `port = 0`) while workers restart, and takes no connections itself. The cost: the
+few connections queued, not yet accepted, in a worker that is SIGKILLed are reset (a client
+sees a reset connection and retries; no 202 was answered for them, so nothing accepted is
+lost).
 
 Signals: SIGTERM/SIGINT → SIGTERM to every worker (each drains as a single process does:
 http_server.py, runtime.py) and exit once all have; a second one is passed on too (skip the
 drain). SIGHUP → passed to every worker (each re-reads the config; `workers` itself needs a
 restart). A worker that dies is restarted (same index; worker 0 takes the singletons back)
 and, at its start, releases the leases its predecessor held. A SIGKILL of the supervisor
-kills the workers too (PR_SET_PDEATHSIG in each): a restart then recovers as after a crash.
+kills the workers too: each watches a pipe only the supervisor holds open (and, run as a
+direct child, also asks for PR_SET_PDEATHSIG) and kills itself on its EOF — through the
+one-file binary's bootloader too, where the worker's parent is not the supervisor. A restart
+then recovers as after a crash (every 202 was committed before it was answered).
 """
 
 import asyncio
@@ -38,9 +47,10 @@ from iep_appliance.logs import event
 from iep_appliance.worker_role import WorkerRole
 
 log = logging.getLogger("iep.supervisor")
-LISTEN_FD_ENV = "IEP_LISTEN_FD"
+LISTEN_ENV = "IEP_LISTEN"  # "host port" to listen on with SO_REUSEPORT
 READY_FD_ENV = "IEP_READY_FD"
-SUPERVISOR_ENV = "IEP_SUPERVISOR_PID"
+GO_FD_ENV = "IEP_GO_FD"  # workers 1…N-1 at the first start: wait for worker 0, after imports
+LIFELINE_FD_ENV = "IEP_LIFELINE_FD"  # a pipe only the supervisor can write: EOF = it died
 BIND_RETRY_SECONDS = 10.0  # a previous run's workers may still be closing the port
 RESTART_BACKOFF = (0.1, 1.0, 2.0, 5.0)  # after 1, 2, 3, 4+ quick deaths in a row
 QUICK_DEATH_SECONDS = 10.0
@@ -58,24 +68,29 @@ def worker_command(argv: list[str]) -> list[str]:
     return [sys.executable, "-m", "iep_appliance", *argv]
 
 
-def bind(host: str, port: int, wait_seconds: float) -> socket.socket:
-    """The listening socket, inheritable; retried while the port is still taken."""
+def reuseport_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def reserve(host: str, port: int, wait_seconds: float) -> socket.socket:
+    """The port, bound (not listening); retried while a previous run still holds it."""
     deadline = time.monotonic() + wait_seconds
     while True:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, port))
+            return reuseport_socket(host, port)
         except OSError:
-            sock.close()
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
-            continue
-        sock.listen(2048)
-        sock.set_inheritable(True)
-        return sock
 
 
 class _Worker:
@@ -83,6 +98,7 @@ class _Worker:
         self.index = index
         self.proc: subprocess.Popen[bytes] | None = None
         self.ready = asyncio.Event()
+        self.go: int | None = None  # the write end of its start gate, while it waits
         self.started_at = 0.0
         self.quick_deaths = 0
 
@@ -97,18 +113,20 @@ class Supervisor:
         self.running = False  # every worker was ready once: from now on, restart the dead
         self._signals = 0
         self._done = asyncio.Event()
+        self._lifeline_r, self._lifeline_w = os.pipe()  # the write end never leaves us
 
     # ---- start ---------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Migrate once (the workers then find the schema current) and clear old metrics."""
-        from iep_appliance.clock import Clock
+        """Clear the previous run's metrics. (Worker 0, started alone, migrates the store.)"""
         from iep_appliance.metrics import MULTIPROC_ENV
-        from iep_appliance.store.sqlite.store import SqliteStore
 
-        SqliteStore(self.cfg.storage.path, Clock()).open_sync()
         metrics_dir = Path(self.cfg.storage.path).resolve().parent / "metrics"
-        metrics_dir.mkdir(mode=0o700, exist_ok=True)
+        missing = [d for d in (metrics_dir, *metrics_dir.parents) if not d.exists()]
+        for level in reversed(missing):  # every new level 0700, like the store's directory
+            with contextlib.suppress(FileExistsError):
+                level.mkdir(mode=0o700)
+                os.chmod(level, 0o700)
         for old in metrics_dir.glob("*.db"):
             old.unlink()
         os.environ[MULTIPROC_ENV] = str(metrics_dir)
@@ -117,7 +135,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         self.prepare()
         server = self.cfg.server
-        self.sock = bind(server.host, server.port, BIND_RETRY_SECONDS)
+        self.sock = reserve(server.host, server.port, BIND_RETRY_SECONDS)
         self.port = int(self.sock.getsockname()[1])
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
@@ -126,10 +144,12 @@ class Supervisor:
         try:
             first = self.workers[0]
             self._start(first)
+            for worker in self.workers[1:]:
+                self._start(worker, gated=True)
             if not await self._until_ready([first]):
                 return self._exit_code()
             for worker in self.workers[1:]:
-                self._start(worker)
+                self._open_gate(worker)
             if not await self._until_ready(self.workers[1:]):
                 return self._exit_code()
             self.running = True
@@ -139,6 +159,10 @@ class Supervisor:
             return self._exit_code()
         finally:
             self.stopping = True
+            for worker in self.workers:  # a gated one reads EOF and exits
+                if worker.go is not None:
+                    os.close(worker.go)
+                    worker.go = None
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
@@ -148,16 +172,23 @@ class Supervisor:
                     await asyncio.to_thread(worker.proc.wait)
             self._close_socket()
 
-    def _start(self, worker: _Worker) -> None:
+    def _start(self, worker: _Worker, gated: bool = False) -> None:
         loop = asyncio.get_running_loop()
         ready_r, ready_w = os.pipe()
+        fds = [ready_w, self._lifeline_r]
+        gate_env = {}
+        if gated:
+            go_r, worker.go = os.pipe()
+            fds.append(go_r)
+            gate_env[GO_FD_ENV] = str(go_r)
         role = WorkerRole(worker.index, self.count)
         env = {
             **os.environ,
             **role.env(),
-            LISTEN_FD_ENV: str(self.sock.fileno()),
+            LISTEN_ENV: f"{self.cfg.server.host} {self.port}",
             READY_FD_ENV: str(ready_w),
-            SUPERVISOR_ENV: str(os.getpid()),
+            LIFELINE_FD_ENV: str(self._lifeline_r),
+            **gate_env,
         }
         argv = [*self.argv, "--port", str(self.port)]
         worker.ready.clear()
@@ -165,10 +196,12 @@ class Supervisor:
             worker_command(argv),
             env=env,
             stdin=subprocess.DEVNULL,
-            pass_fds=(self.sock.fileno(), ready_w),
+            pass_fds=fds,
         )
         worker.started_at = loop.time()
         os.close(ready_w)
+        if gated:
+            os.close(int(gate_env[GO_FD_ENV]))
 
         def on_ready() -> None:
             try:
@@ -183,6 +216,13 @@ class Supervisor:
 
         loop.add_reader(ready_r, on_ready)
         event(log, "supervisor.worker_started", worker=worker.index, pid=worker.proc.pid)
+
+    def _open_gate(self, worker: _Worker) -> None:
+        if worker.go is not None:
+            with contextlib.suppress(OSError):
+                os.write(worker.go, b"go")
+            os.close(worker.go)
+            worker.go = None
 
     async def _until_ready(self, workers: list[_Worker]) -> bool:
         """True once every one of `workers` is ready; False if one exits first or we stop."""
@@ -237,9 +277,6 @@ class Supervisor:
             event(log, "supervisor.stopping", workers=self.count)
         self.stopping = True
         self._forward(signal.SIGTERM)
-        # The workers' copies of the socket are all that is left: once each has closed its
-        # listener in its drain, clients see "connection refused" (as with one process).
-        self._close_socket()
 
     def _close_socket(self) -> None:
         sock = getattr(self, "sock", None)
@@ -261,27 +298,48 @@ class Supervisor:
 
 
 def die_with_supervisor() -> None:
-    """In a worker: be killed when the supervisor dies (Linux), and exit now if it already
-    has (it died before we asked)."""
-    expected = os.environ.get(SUPERVISOR_ENV)
-    with contextlib.suppress(Exception):
-        import ctypes
+    """In a worker: die at once when the supervisor dies (even if it already has)."""
+    import threading
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    if expected and os.getppid() != int(expected):
-        os._exit(1)
+    fd = os.environ.get(LIFELINE_FD_ENV)
+    if fd and not getattr(sys, "frozen", False):
+        with contextlib.suppress(Exception):  # the parent is the supervisor: the kernel's way
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if fd:
+
+        def watch() -> None:
+            with contextlib.suppress(OSError):
+                while os.read(int(fd), 1):
+                    pass
+            os.kill(os.getpid(), signal.SIGKILL)  # like the supervisor: no shutdown code
+
+        threading.Thread(target=watch, name="iep-lifeline", daemon=True).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C: the supervisor's
 
 
 def listening_socket() -> socket.socket | None:
-    fd = os.environ.get(LISTEN_FD_ENV)
-    if not fd:
+    """A worker's own listener on the supervisor's port (SO_REUSEPORT)."""
+    spec = os.environ.get(LISTEN_ENV)
+    if not spec:
         return None
-    sock = socket.socket(fileno=int(fd))
+    host, _, port = spec.rpartition(" ")
+    sock = reuseport_socket(host, int(port))
+    sock.listen(2048)
     sock.setblocking(False)
     return sock
+
+
+def wait_for_gate() -> None:
+    """Workers 1…N-1 at the first start: block until worker 0 is ready (exit if it failed)."""
+    fd = os.environ.get(GO_FD_ENV)
+    if not fd:
+        return
+    data = os.read(int(fd), 2)
+    os.close(int(fd))
+    if not data:  # the supervisor gave up (worker 0 did not start)
+        raise SystemExit(1)
 
 
 def tell_ready() -> None:

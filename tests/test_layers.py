@@ -8,11 +8,14 @@
     delivery, webhooks ← domain, store.base, config, blobs, clock, logs, metrics
     api, admin         ← services, domain, logs (never store, never SQL)
     cli                ← config, services, runtime, app, domain, clock, logs, reload, http_server
+                         (+ supervisor, worker_role: `iep serve --workers N`, issue 19)
+    supervisor         ← config, logs, metrics, worker_role (starts the worker processes)
+    worker_wiring      ← domain, services, worker_role (the Runtime's worker wiring)
     http_server        ← runtime, logs (uvicorn and the SIGTERM drain of `iep serve`)
     reload             ← config, delivery, domain, logs (SIGHUP: swaps the engine's router)
     submission         ← services, domain, logs, config, clock (the SMTP edge, issue 15)
     client             ← domain (standalone HTTP client; never store, services or runtime)
-    config clock logs metrics blobs paths  ← domain
+    config clock logs metrics blobs paths worker_role  ← domain
     runtime, app       ← anything
 
 Every layer may import its own package and `iep_appliance` itself (`__version__`), except
@@ -49,7 +52,7 @@ DOMAIN_FORBIDDEN_STDLIB = {
 }  # fmt: skip
 CLOCK_READS = {"now", "utcnow", "today", "time", "time_ns", "monotonic"}
 
-INFRA = {"config", "config_env", "clock", "logs", "metrics", "blobs", "paths"}
+INFRA = {"config", "config_env", "clock", "logs", "metrics", "blobs", "paths", "worker_role"}
 # layer -> layers it may import (besides itself and the root package).
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
@@ -70,7 +73,13 @@ ALLOWED: dict[str, set[str]] = {
         "logs",
         "reload",
         "http_server",
+        "supervisor",
+        "worker_role",
     },
+    # `iep serve --workers N` (issue 19): the supervisor starts the worker processes, and
+    # worker_wiring.py is the Runtime's worker-specific wiring (called by runtime only).
+    "supervisor": {"config", "logs", "metrics", "worker_role"},
+    "worker_wiring": {"domain", "services", "worker_role"},
     # `iep serve`'s listener: uvicorn and the SIGTERM drain (http_server.py).
     "http_server": {"runtime", "logs"},
     "__main__": {"cli"},

@@ -109,6 +109,10 @@ async def _serve(
     # SIGHUP's default action ends the process; until the reloader takes it over below (after
     # migrations and first start), one is ignored.
     loop.add_signal_handler(signal.SIGHUP, lambda: None)
+    if role is not None:  # issue 19: the others wait for worker 0's first start
+        from iep_appliance.supervisor import wait_for_gate
+
+        await asyncio.to_thread(wait_for_gate)
     rt = Runtime(cfg, role=role)
     await rt.start()
     if rt.first_start is not None:
