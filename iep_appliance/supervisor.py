@@ -58,7 +58,12 @@ QUICK_DEATH_SECONDS = 10.0
 
 def worker_count(requested: int) -> int:
     """`0` = one per core."""
-    return requested if requested > 0 else max(1, len(os.sched_getaffinity(0)))
+    if requested > 0:
+        return requested
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # the cores this process may run on
+    except OSError:  # a seccomp filter refusing it
+        return max(1, os.cpu_count() or 1)
 
 
 def worker_command(argv: list[str]) -> list[str]:

@@ -27,7 +27,7 @@ import pytest
 from tests.support.procs import ServerProcess, free_port, write_config
 from tests.support.waiting import wait_until_sync
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 MESSAGE = {
     "to": ["ada@example.org"],
