@@ -19,9 +19,13 @@ CHANGES_AFTER = "SELECT id, kind, ref FROM changes WHERE id > ? ORDER BY id LIMI
 PURGE_CHANGES = "DELETE FROM changes WHERE at < ?"
 
 SELECT_WINDOW = "SELECT count FROM rate_windows WHERE tenant_id = ? AND window = ? AND start = ?"
-UPSERT_WINDOW = (
-    "INSERT INTO rate_windows (tenant_id, window, start, count) VALUES (?, ?, ?, max(0, ?))"
-    " ON CONFLICT (tenant_id, window, start) DO UPDATE SET count = max(0, count + excluded.count)"
+ADD_TO_WINDOW = (
+    "INSERT INTO rate_windows (tenant_id, window, start, count) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (tenant_id, window, start) DO UPDATE SET count = count + excluded.count"
+)
+TAKE_FROM_WINDOW = (
+    "UPDATE rate_windows SET count = max(0, count - ?)"
+    " WHERE tenant_id = ? AND window = ? AND start = ?"
 )
 
 # Leases of one owner, or (the first worker) of no current owner: back to ready.
@@ -65,14 +69,14 @@ def reserve_rate(
     decision = check(limits, counts, at, n)
     if decision.allowed:
         for name in starts:
-            conn.execute(UPSERT_WINDOW, (tenant_id, name, starts[name], n))
+            conn.execute(ADD_TO_WINDOW, (tenant_id, name, starts[name], n))
     return decision
 
 
 def refund_rate(conn: sqlite3.Connection, tenant_id: str, n: int, now: str) -> None:
     starts = window_starts(ids.parse_iso(now))
     for name, start in starts.items():
-        conn.execute(UPSERT_WINDOW, (tenant_id, name, ids.iso(start), -n))
+        conn.execute(TAKE_FROM_WINDOW, (n, tenant_id, name, ids.iso(start)))
 
 
 def release_owned(conn: sqlite3.Connection, owner: str, now: str, orphans_of: list[str]) -> int:
