@@ -195,7 +195,7 @@ class Supervisor:
             LIFELINE_FD_ENV: str(self._lifeline_r),
             **gate_env,
         }
-        argv = [*self.argv, "--port", str(self.port)]
+        argv = self.argv
         worker.ready.clear()
         worker.proc = subprocess.Popen(
             worker_command(argv),
@@ -295,8 +295,15 @@ class Supervisor:
                     worker.proc.send_signal(sig)
 
     def _exit_code(self) -> int:
-        codes = [w.proc.returncode for w in self.workers if w.proc is not None]
-        return 0 if self._signals and all(c == 0 for c in codes) else 1
+        """0 after a signal when every worker stopped cleanly; a worker stopped while still
+        starting (SIGTERM before its handlers, as a single process would be) counts as clean."""
+        clean = all(
+            w.proc.returncode == 0
+            or (not w.ready.is_set() and w.proc.returncode == -signal.SIGTERM)
+            for w in self.workers
+            if w.proc is not None
+        )
+        return 0 if self._signals and clean else 1
 
 
 # ---- the worker's side ------------------------------------------------------------------

@@ -88,6 +88,8 @@ def _supervise(
         argv += ["--config", config_path]
     if args is not None and args.host is not None:
         argv += ["--host", args.host]
+    if args is not None and args.port is not None:  # else the file's, as a reload reads it
+        argv += ["--port", str(args.port)]
     host = cfg.server.host
     supervisor = Supervisor(cfg, count, argv)
     return asyncio.run(supervisor.run(lambda port: print(urls(host, port), flush=True)))

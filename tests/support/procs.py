@@ -162,8 +162,11 @@ class ServerProcess:
         return self
 
     def wait_ready(self, timeout: float = 30.0, path: str = "/ready") -> None:
-        """Poll GET `path` until it answers 200; raise with the output on exit or timeout."""
+        """Poll GET `path` until it answers 200; raise with the output on exit or timeout.
+        With workers, N processes start on the same cores: the timeout is doubled."""
         proc = self._require_proc()
+        if self.workers > 1:
+            timeout *= 2
         deadline = time.monotonic() + timeout
         last = "no answer yet"
         # trust_env=False: a proxy variable in the environment must not capture 127.0.0.1.
