@@ -147,21 +147,7 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGHUP, lambda: self._forward(signal.SIGHUP))
         watcher = asyncio.create_task(self._watch(), name="supervisor-watch")
         try:
-            first = self.workers[0]
-            self._start(first)
-            for worker in self.workers[1:]:
-                self._start(worker, gated=True)
-            if not await self._until_ready([first]):
-                return self._exit_code()
-            for worker in self.workers[1:]:
-                self._open_gate(worker)
-            if not await self._until_ready(self.workers[1:]):
-                return self._exit_code()
-            self.running = True
-            event(log, "supervisor.ready", workers=self.count, port=self.port)
-            announce(self.port)
-            await self._done.wait()
-            return self._exit_code()
+            await self._start_all(announce)
         finally:
             self.stopping = True
             for worker in self.workers:  # a gated one reads EOF and exits
@@ -171,11 +157,33 @@ class Supervisor:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-            self._forward(signal.SIGTERM)
+            if not self._signals:  # a worker failed to start: stop the others (once)
+                self._forward(signal.SIGTERM)
             for worker in self.workers:
                 if worker.proc is not None:
                     await asyncio.to_thread(worker.proc.wait)
             self._close_socket()
+        codes = {w.index: w.proc.returncode for w in self.workers if w.proc is not None}
+        code = self._exit_code()
+        event(log, "supervisor.stopped", exitCode=code, workers=codes)
+        return code
+
+    async def _start_all(self, announce: Callable[[int], None]) -> None:
+        """Start every worker, announce once all are ready, run until stopped."""
+        first = self.workers[0]
+        self._start(first)
+        for worker in self.workers[1:]:
+            self._start(worker, gated=True)
+        if not await self._until_ready([first]):
+            return
+        for worker in self.workers[1:]:
+            self._open_gate(worker)
+        if not await self._until_ready(self.workers[1:]):
+            return
+        self.running = True
+        event(log, "supervisor.ready", workers=self.count, port=self.port)
+        announce(self.port)
+        await self._done.wait()
 
     def _start(self, worker: _Worker, gated: bool = False) -> None:
         loop = asyncio.get_running_loop()
@@ -195,7 +203,9 @@ class Supervisor:
             LIFELINE_FD_ENV: str(self._lifeline_r),
             **gate_env,
         }
-        argv = self.argv
+        argv = self.argv  # the port a worker's links name: port 0 means the one we got
+        if self.cfg.server.port == 0 and "--port" not in argv:
+            argv = [*argv, "--port", str(self.port)]
         worker.ready.clear()
         worker.proc = subprocess.Popen(
             worker_command(argv),
@@ -350,8 +360,8 @@ def wait_for_gate() -> None:
         return
     data = os.read(int(fd), 2)
     os.close(int(fd))
-    if not data:  # the supervisor gave up (worker 0 did not start)
-        raise SystemExit(1)
+    if not data:  # the supervisor gave up (stopped, or worker 0 did not start): not an error
+        raise SystemExit(0)
 
 
 def tell_ready() -> None:
