@@ -1,7 +1,7 @@
 """Prometheus metrics (prometheus-client), all prefixed `iep_`, in one registry per runtime.
 
-Under `iep serve --workers N` (issue 19) the supervisor sets `PROMETHEUS_MULTIPROC_DIR` (under
-the data directory) before any worker imports prometheus-client: every worker writes its
+Under `iep serve --workers N` (issue 19) the supervisor sets `PROMETHEUS_MULTIPROC_DIR` (a fresh
+temp directory) before any worker imports prometheus-client: every worker writes its
 values there and `/metrics`, whichever worker answers it, renders all of them (counters and
 histograms summed; the store-derived gauges as last written; breaker states as the worst).
 """

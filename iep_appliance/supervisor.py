@@ -34,13 +34,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from iep_appliance.config import Config
 from iep_appliance.logs import event
@@ -123,18 +124,13 @@ class Supervisor:
     # ---- start ---------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Clear the previous run's metrics. (Worker 0, started alone, migrates the store.)"""
+        """A fresh directory (0700) for the workers' metrics files, in the temp directory, not
+        the data directory: the files are mmapped, and a write to a mapped page of a file on
+        a full disk kills the process (SIGBUS). (Worker 0, started first, migrates the store.)"""
         from iep_appliance.metrics import MULTIPROC_ENV
 
-        metrics_dir = Path(self.cfg.storage.path).resolve().parent / "metrics"
-        missing = [d for d in (metrics_dir, *metrics_dir.parents) if not d.exists()]
-        for level in reversed(missing):  # every new level 0700, like the store's directory
-            with contextlib.suppress(FileExistsError):
-                level.mkdir(mode=0o700)
-                os.chmod(level, 0o700)
-        for old in metrics_dir.glob("*.db"):
-            old.unlink()
-        os.environ[MULTIPROC_ENV] = str(metrics_dir)
+        self.metrics_dir = tempfile.mkdtemp(prefix="iep-metrics-")
+        os.environ[MULTIPROC_ENV] = self.metrics_dir
 
     async def run(self, announce: Callable[[int], None]) -> int:
         loop = asyncio.get_running_loop()
@@ -163,6 +159,7 @@ class Supervisor:
                 if worker.proc is not None:
                     await asyncio.to_thread(worker.proc.wait)
             self._close_socket()
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
         codes = {w.index: w.proc.returncode for w in self.workers if w.proc is not None}
         code = self._exit_code()
         event(log, "supervisor.stopped", exitCode=code, workers=codes)
