@@ -9,7 +9,7 @@ measures), signs in, and requests each page in process through the ASGI app (no 
 the figures are the server's own time, templates included). Run:
 `python -m bench.dashboard [--messages 100000] [--repeat 30]`.
 
-The target (issue 8) is "well under 200 ms" per page.
+The target is "well under 200 ms" per page.
 """
 
 import argparse

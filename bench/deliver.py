@@ -15,7 +15,7 @@ In one run, against one `smtp-sink` on loopback (bench/_sink.py):
     python -m bench.deliver --n 2000 --backlog 4000 --skip-django
     python -m bench.deliver --repeat 3             # median of three runs of each figure
     python -m bench.deliver --dkim-compare --skip-django   # + end to end with DKIM off / RSA
-                                                           #   / Ed25519 (same run, issue 16)
+                                                           #   / Ed25519 (same run)
 
 The load generator is a small asyncio HTTP/1.1 client (`python -m bench.deliver post ...`):
 pre-encoded requests over keep-alive sockets cost a few µs each, so on this 2-core machine it

@@ -1,4 +1,4 @@
-"""Inbound benchmark (issue 16): DSNs per second parsed, and parsed + matched + recorded.
+"""Inbound benchmark: DSNs per second parsed, and parsed + matched + recorded.
 
 In one run, on one event loop (client and servers share it, so compare ratios):
   (a) parse only: `domain.bounces.parse_report` over N Postfix DSNs (the stdlib email parser);

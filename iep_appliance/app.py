@@ -1,15 +1,20 @@
-"""Assembles the Litestar app for a Runtime. Owns no lifecycle: `runtime.py` does."""
+"""Assembles the Litestar app for a Runtime. Owns no lifecycle: `runtime.py` does.
 
-import time
+Handlers get the services they use by Litestar's dependency injection: a parameter named like
+a field of `wiring.Services` (`messages: NamedDependency[MessageService]`) receives that
+service; `API_SERVICES` lists which are offered (never the store)."""
+
 from typing import Any
 
 from litestar import Litestar
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.types import ASGIApp, Receive, Scope, Send
 
 from iep_appliance import __version__, paths
+from iep_appliance.admin import context as admin_context
 from iep_appliance.admin import routes as admin_routes
+from iep_appliance.admin.auth import install_admin
 from iep_appliance.api import (
     analytics,
     batches,
@@ -17,7 +22,6 @@ from iep_appliance.api import (
     domain_checks,
     domains,
     drain,
-    fast_send,
     keys,
     messages,
     outbox,
@@ -28,13 +32,15 @@ from iep_appliance.api import (
     suppressions,
     system,
     tenant,
+    timing,
     unsubscribe,
     webhooks,
 )
 from iep_appliance.api.compat import postmark, resend
-from iep_appliance.api.problems import EXCEPTION_HANDLERS
-from iep_appliance.logs import message_id_var, tenant_id_var
+from iep_appliance.api.fast_send import FastSend
+from iep_appliance.api.problems import exception_handlers
 from iep_appliance.runtime import Runtime
+from iep_appliance.wiring import Services
 
 ROUTE_MODULES: list[Any] = [
     system,
@@ -59,37 +65,40 @@ ROUTE_MODULES: list[Any] = [
 ]
 
 
-def _timing_middleware(app: ASGIApp) -> ASGIApp:
-    """Request latency into `iep_http_request_duration_seconds` and one access log line."""
+API_SERVICES = (
+    "keys", "messages", "rate_limits", "suppressions", "domains", "domain_checks", "dkim_keys",
+    "reputation", "compat", "batches", "queues", "scheduled_jobs", "analytics", "outbox",
+    "webhooks", "tenant_settings", "inbound", "health", "operators", "dashboard",
+    "dashboard_actions", "connect",
+)  # fmt: skip
 
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = [500]
-        # A fresh correlation per request, whatever task served the previous one.
-        message_token = message_id_var.set(None)
-        tenant_token = tenant_id_var.set(None)
 
-        async def send_wrapper(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
+def dependencies(services: Services) -> dict[str, Provide]:
+    """One Litestar dependency per service handlers may ask for by name."""
 
-        try:
-            await app(scope, receive, send_wrapper)
-        finally:
-            runtime: Runtime = scope["app"].state.runtime
-            handler = scope.get("route_handler")
-            route = next(iter(handler.paths)) if handler is not None else "unmatched"
-            runtime.observe_request(
-                scope["method"], route, status[0], time.perf_counter() - start, scope["path"]
-            )
-            message_id_var.reset(message_token)
-            tenant_id_var.reset(tenant_token)
+    def constant(value: object) -> Provide:
+        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
-    return middleware
+    return {name: constant(getattr(services, name)) for name in API_SERVICES}
+
+
+def dashboard_services(s: Services) -> admin_context.DashboardServices:
+    return admin_context.DashboardServices(
+        operators=s.operators,
+        keys=s.keys,
+        domains=s.domains,
+        domain_checks=s.domain_checks,
+        webhooks=s.webhooks,
+        suppressions=s.suppressions,
+        queues=s.queues,
+        scheduled_jobs=s.scheduled_jobs,
+        reputation=s.reputation,
+        tenant_settings=s.tenant_settings,
+        inbound=s.inbound,
+        rate_limits=s.rate_limits,
+        health=s.health,
+        connect=s.connect,
+    )
 
 
 # The docs UI's assets are served by the appliance itself (webui/static, vendored from the npm
@@ -110,19 +119,20 @@ def _swagger_ui() -> SwaggerRenderPlugin:
 
 
 def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Litestar:
+    s = runtime.services
     handlers: list[Any] = []
     for module in ROUTE_MODULES:
         handlers.extend(module.HANDLERS)
     handlers.extend(extra_handlers or [])
-    handlers.extend(runtime.extra_handlers)
     handlers.append(admin_routes.static_files(paths.static_dir()))
     handlers.append(admin_routes.favicon(paths.static_dir()))
     app = Litestar(
         route_handlers=handlers,
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=exception_handlers(s.clock.now),
         before_request=strict_input.unknown_query_guard,
-        middleware=[_timing_middleware],
-        request_max_body_size=runtime.config.server.max_request_bytes,
+        middleware=[timing.middleware(s.health)],
+        dependencies=dependencies(s),
+        request_max_body_size=s.config.server.max_request_bytes,
         openapi_config=OpenAPIConfig(
             title="IEP appliance",
             version=__version__,
@@ -134,8 +144,17 @@ def build_app(runtime: Runtime, extra_handlers: list[Any] | None = None) -> Lite
         debug=False,
         logging_config=None,
     )
-    app.state.runtime = runtime
-    fast_send.install(app, runtime)
-    strict_input.install(app, runtime)  # in front of the fast path: it sees only strict bodies
+    install_admin(app, s.clock, s.admin_sessions, s.dashboard, s.dashboard_actions)
+    admin_context.install(app, dashboard_services(s))
+    limit = s.config.server.max_request_bytes
+    app.asgi_handler = FastSend(  # in front of the router: the hot path skips it
+        app.asgi_handler,
+        keys=s.keys,
+        messages=s.messages,
+        rate_limits=s.rate_limits,
+        health=s.health,
+        max_request_bytes=limit,
+    )
+    strict_input.install(app, s.health, limit)  # in front of the fast path: strict bodies only
     drain.install(app)  # outermost: the SIGTERM drain sees every request first
     return app

@@ -11,10 +11,14 @@ import contextlib
 import errno
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from iep_appliance.domain.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from iep_appliance.config_blobs import BlobsConfig
 
 _STORAGE_ERRNOS = {
     errno.ENOSPC: "disk full",
@@ -29,7 +33,10 @@ class Blobs(Protocol):
     def get(self, key: str) -> bytes: ...
     def delete_prefix(self, prefix: str) -> None: ...
     def delete(self, key: str) -> None:
-        """Remove one blob; a missing one is not an error (retention, issue 9)."""
+        """Remove one blob; a missing one is not an error (retention)."""
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every key under `prefix`, sorted (backups, `iep store copy`)."""
 
 
 FILE_MODE = 0o600
@@ -107,6 +114,17 @@ class LocalBlobs:
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
+    def keys(self, prefix: str = "") -> list[str]:
+        root = self.root.resolve()
+        if not root.is_dir():
+            return []
+        found = (
+            p.relative_to(root).as_posix()
+            for p in root.rglob("*")
+            if p.is_file() and not p.name.endswith(".tmp")
+        )
+        return sorted(k for k in found if k.startswith(prefix))
+
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)
 
@@ -118,3 +136,12 @@ class LocalBlobs:
         if parent != self.root.resolve() and parent.parent != self.root.resolve():
             with contextlib.suppress(OSError):
                 parent.rmdir()
+
+
+def open_blobs(cfg: "BlobsConfig", attachments_dir: str, environ: Mapping[str, str]) -> Blobs:
+    """The attachment store `[blobs] backend` names: local files or an S3-compatible bucket."""
+    if cfg.backend == "s3":
+        from iep_appliance.blobs_s3 import S3Blobs  # obstore loads only when a bucket is used
+
+        return S3Blobs(cfg, environ)
+    return LocalBlobs(attachments_dir)

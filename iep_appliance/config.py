@@ -9,19 +9,21 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
+from iep_appliance.config_blobs import BlobsConfig
 from iep_appliance.config_env import apply_environ, blame
+from iep_appliance.config_providers import (
+    PROVIDER_TYPES,
+    OutboxProviderConfig,
+    ProviderConfig,
+)
+from iep_appliance.domain.decode_errors import read_decode_error
 from iep_appliance.domain.errors import ConfigError
 from iep_appliance.domain.sender_domains import parse_nameserver
-
-PositiveInts = Annotated[
-    list[Annotated[int, Meta(gt=0)]],
-    Meta(description="seconds; length+1 = max attempts"),
-]
 
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -50,7 +52,7 @@ class ServerConfig(_Section):
             ' "https://mail.example.com"; when empty, http://HOST:PORT of this server.'
         ),
     ] = ""
-    # -- issue 19: worker processes (supervisor.py)
+    # -- worker processes (worker_supervisor.py)
     workers: Annotated[
         int,
         Meta(
@@ -63,6 +65,17 @@ class ServerConfig(_Section):
 
 
 class StorageConfig(_Section):
+    backend: Annotated[
+        Literal["sqlite", "postgresql"],
+        Meta(description='"sqlite": one file; "postgresql": a server N nodes share.'),
+    ] = "sqlite"
+    url_env: Annotated[
+        str,
+        Meta(description="Environment variable holding the PostgreSQL URL (postgresql only)."),
+    ] = "IEP_DATABASE_URL"
+    pool_size: Annotated[
+        int, Meta(ge=1, le=200, description="PostgreSQL connections per node (postgresql only).")
+    ] = 10
     path: Annotated[
         str, Meta(description="SQLite database file (WAL); created on first start.")
     ] = "data/iep.db"
@@ -77,7 +90,7 @@ class StorageConfig(_Section):
         float,
         Meta(ge=0, le=100, description="How long the writer waits to gather a group commit (ms)."),
     ] = 1.0
-    # -- retention (issue 9)
+    # -- retention: how long finished messages and their files are kept
     retention_days: Annotated[
         int,
         Meta(
@@ -135,33 +148,6 @@ class DeliveryConfig(_Section):
             " Message-ID; empty = the machine's FQDN, or the sender's domain when the FQDN has"
             " no dot or is localhost.",
         ),
-    ] = ""
-
-
-class ProviderConfig(_Section):
-    type: Annotated[Literal["smtp", "outbox"], Meta(description="Provider kind.")]
-    host: Annotated[str, Meta(description="SMTP relay host (smtp only).")] = "127.0.0.1"
-    port: Annotated[int, Meta(ge=1, le=65535, description="SMTP relay port (smtp only).")] = 25
-    security: Annotated[
-        Literal["none", "starttls", "tls"], Meta(description="Transport security (smtp only).")
-    ] = "none"
-    username: Annotated[
-        str, Meta(description="SMTP username; empty means no authentication (smtp only).")
-    ] = ""
-    password_env: Annotated[
-        str, Meta(description="Environment variable holding the SMTP password (smtp only).")
-    ] = ""
-    connections: Annotated[
-        int, Meta(ge=1, le=64, description="Reused SMTP connections in the pool (smtp only).")
-    ] = 16
-    timeout_seconds: Annotated[
-        float, Meta(gt=0, description="Timeout for each SMTP step (smtp only).")
-    ] = 30
-    max_per_second: Annotated[
-        float, Meta(ge=0, description="Send-rate limit for this provider; 0 = unlimited.")
-    ] = 0
-    password: Annotated[
-        str, Meta(description="Resolved from password_env; never set in the file.")
     ] = ""
 
 
@@ -349,7 +335,7 @@ class LoggingConfig(_Section):
 
 
 class SubmissionConfig(_Section):
-    """The SMTP submission server (issue 15): products send over SMTP with an API key."""
+    """The SMTP submission server: products send over SMTP with an API key."""
 
     enabled: Annotated[
         bool, Meta(description="Run the SMTP submission server in the appliance process.")
@@ -378,9 +364,10 @@ class SubmissionConfig(_Section):
 class Config(_Section):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    blobs: BlobsConfig = msgspec.field(default_factory=BlobsConfig)
     delivery: DeliveryConfig = msgspec.field(default_factory=DeliveryConfig)
     providers: dict[str, ProviderConfig] = msgspec.field(
-        default_factory=lambda: {"outbox": ProviderConfig(type="outbox")}
+        default_factory=lambda: {"outbox": OutboxProviderConfig()}
     )
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
     webhooks: WebhooksConfig = msgspec.field(default_factory=WebhooksConfig)
@@ -437,20 +424,14 @@ def parse(data: dict, base_dir: Path, environ: Mapping[str, str] | None = None) 
 
 def _explain(section: str, message: str) -> str:
     """Turn msgspec's "Expected ... - at `$.b[0]`" into "section.b: expected ..."."""
-    text, sep, where = message.rpartition(" - at `")
-    if not sep:
-        text = message
-        where = "$`"
-    path = where.rstrip("`").removeprefix("$")
-    key = section + path.split("[", 1)[0]
-    text = text[:1].lower() + text[1:]
-    if text.startswith("object contains unknown field"):
-        field = text.split("`")[1] if "`" in text else "?"
-        return f"{key}.{field}: unknown key"
-    if text.startswith("object missing required field"):
-        field = text.split("`")[1] if "`" in text else "?"
-        return f"{key}.{field}: required key is missing"
-    return f"{key}: {_FRIENDLY.get(key, text)}"
+    error = read_decode_error(message)
+    at = error.at.split("[", 1)[0]
+    key = f"{section}.{at}" if at else section
+    if error.problem == "unknown":
+        return f"{key}.{error.field}: unknown key"
+    if error.problem == "missing":
+        return f"{key}.{error.field}: required key is missing"
+    return f"{key}: {_FRIENDLY.get(key, error.text)}"
 
 
 def _parse_providers(value: object, problems: list[str]) -> dict[str, ProviderConfig]:
@@ -460,10 +441,29 @@ def _parse_providers(value: object, problems: list[str]) -> dict[str, ProviderCo
         return {}
     out: dict[str, ProviderConfig] = {}
     for name, table in value.items():
-        converted = _convert(table, ProviderConfig, f"providers.{name}", problems)
+        section = f"providers.{name}"
+        variant: Any = ProviderConfig  # not a table: the union says what it expected
+        if isinstance(table, dict):
+            kind = table.get("type")
+            variant = PROVIDER_TYPES.get(kind) if isinstance(kind, str) else None
+            if variant is None:
+                problems.append(_unknown_type(section, kind))
+                continue
+        # The Struct of its `type`, so each bad key of the table is named (the union would
+        # answer "missing `type`" for every key converted on its own).
+        converted = _convert(table, variant, section, problems)
         if converted is not None:
             out[name] = converted
     return out
+
+
+def _unknown_type(section: str, kind: object) -> str:
+    if kind is None:
+        return f"{section}.type: required key is missing"
+    if not isinstance(kind, str):
+        return f"{section}.type: expected `str`, got `{type(kind).__name__}`"
+    expected = ", ".join(repr(t) for t in PROVIDER_TYPES)
+    return f"{section}.type: invalid enum value {kind!r} (expected one of {expected})"
 
 
 def _convert(value: object, kind: type, section: str, problems: list[str]) -> object | None:
@@ -500,24 +500,7 @@ def _resolve(cfg: Config, base_dir: Path, environ: Mapping[str, str]) -> Config:
             parse_nameserver(entry)
         except ValueError as exc:
             problems.append(f"dns.nameservers[{i}]: {exc}")
-    providers = {}
-    for name, p in cfg.providers.items():
-        if p.password:
-            problems.append(
-                f"providers.{name}.password: secrets come from the environment; use password_env"
-            )
-        password = ""
-        if p.type == "smtp" and p.username:
-            if not p.password_env:
-                problems.append(f"providers.{name}.password_env: required when username is set")
-            else:
-                password = environ.get(p.password_env, "")
-                if not password:
-                    problems.append(
-                        f"providers.{name}.password_env: environment variable "
-                        f"{p.password_env} is not set"
-                    )
-        providers[name] = msgspec.structs.replace(p, password=password)
+    providers = {name: _secrets(name, p, environ, problems) for name, p in cfg.providers.items()}
     if problems:
         raise ConfigError(problems)
     sub = cfg.submission
@@ -544,6 +527,32 @@ def _resolve(cfg: Config, base_dir: Path, environ: Mapping[str, str]) -> Config:
         submission=submission,
         base_dir=str(base_dir.resolve()),
     )
+
+
+def _secrets(
+    name: str, p: ProviderConfig, environ: Mapping[str, str], problems: list[str]
+) -> ProviderConfig:
+    """`p` with its secrets read from the environment (a secret in the file is refused)."""
+    resolved: dict[str, str] = {"password": ""}
+    for secret in p.secrets():
+        resolved.setdefault(secret.field, "")
+    for field in resolved:
+        if getattr(p, field):
+            problems.append(
+                f"providers.{name}.{field}: secrets come from the environment; use {field}_env"
+            )
+    for secret in p.secrets():
+        if not secret.required:
+            continue
+        variable = getattr(p, secret.env_key)
+        where = f"providers.{name}.{secret.env_key}"
+        if not variable:
+            problems.append(f"{where}: required when {secret.when}")
+        elif not (value := environ.get(variable, "")):
+            problems.append(f"{where}: environment variable {variable} is not set")
+        else:
+            resolved[secret.field] = value
+    return msgspec.structs.replace(p, **resolved)
 
 
 def load(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Config:

@@ -18,8 +18,9 @@ from typing import Any
 
 import uvicorn
 
+from iep_appliance.clock import Clock
+from iep_appliance.config import ServerConfig
 from iep_appliance.logs import event
-from iep_appliance.runtime import Runtime
 
 log = logging.getLogger("iep.http")
 _POLL_SECONDS = 0.02  # how often the drain looks at its counters (a few per request at most)
@@ -57,11 +58,17 @@ class _Server(uvicorn.Server):
 
 class HttpServer:
     def __init__(
-        self, rt: Runtime, app: Any, announce: Callable[[int], None] | None = None
+        self,
+        cfg: ServerConfig,
+        clock: Clock,
+        app: Any,
+        not_ready: Callable[[], None],
+        announce: Callable[[int], None] | None = None,
     ) -> None:
-        self.rt = rt
+        self.cfg = cfg
+        self.clock = clock
+        self.not_ready = not_ready  # /ready answers 503 from the first signal on
         self.drain = app.state.drain
-        cfg = rt.config.server
         self.server = _Server(
             uvicorn.Config(
                 app,
@@ -76,7 +83,7 @@ class HttpServer:
                 backlog=2048,
             )
         )
-        self.server.clock = rt.clock
+        self.server.clock = clock
         self.server.announce = announce
         self._stop = asyncio.Event()
 
@@ -86,14 +93,14 @@ class HttpServer:
 
     def stop(self) -> None:
         """Begin the drain; called again (a second signal), close the listener at once."""
-        self.rt.ready = False
+        self.not_ready()
         if self._stop.is_set():
             self.server.should_exit = True
         self._stop.set()
 
     async def run(self, sock: socket.socket | None = None) -> bool:
         """Serve until stopped and drained; True if the listener ever started. `sock`: a
-        listening socket already bound (a worker's, from the supervisor: issue 19)."""
+        listening socket already bound (a worker's, from the supervisor)."""
         drainer = asyncio.create_task(self._drain_on_stop(), name="http-drain")
         try:
             await self.server.serve(sockets=[sock] if sock is not None else None)
@@ -106,11 +113,11 @@ class HttpServer:
     async def _drain_on_stop(self) -> None:
         await self._stop.wait()
         self.drain.begin()
-        clock = self.rt.clock
+        clock = self.clock
         state = self.server.server_state
         open_at_signal = set(state.connections)
         event(log, "http.draining", inFlight=self.drain.in_flight, connections=len(open_at_signal))
-        deadline = clock.monotonic() + self.rt.config.server.drain_seconds
+        deadline = clock.monotonic() + self.cfg.drain_seconds
         while clock.monotonic() < deadline and not self.server.should_exit:
             if self.drain.idle() and not open_at_signal & state.connections:
                 break

@@ -23,7 +23,7 @@ _encode = msgspec.json.Encoder().encode
 
 
 class JsonFormatter(logging.Formatter):
-    # Under `iep serve --workers N` (issue 19) every line says which worker wrote it.
+    # Under `iep serve --workers N` every line says which worker wrote it.
     static: dict[str, Any] = {}
 
     def format(self, record: logging.LogRecord) -> str:

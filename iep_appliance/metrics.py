@@ -1,6 +1,6 @@
 """Prometheus metrics (prometheus-client), all prefixed `iep_`, in one registry per runtime.
 
-Under `iep serve --workers N` (issue 19) the supervisor sets `PROMETHEUS_MULTIPROC_DIR` (a fresh
+Under `iep serve --workers N` the supervisor sets `PROMETHEUS_MULTIPROC_DIR` (a fresh
 temp directory) before any worker imports prometheus-client: every worker writes its
 values there and `/metrics`, whichever worker answers it, renders all of them (counters and
 histograms summed; the store-derived gauges as last written; breaker states as the worst).
@@ -110,7 +110,7 @@ class Metrics:
         self.webhook_deliveries = Counter(
             "iep_webhook_deliveries_total", "Webhook attempts.", ["outcome"], registry=r
         )
-        # Issue 9: the "nothing claimed while work is due" alert needs claims to be visible.
+        # The "nothing claimed while work is due" alert needs claims to be visible.
         self.jobs_claimed = Counter(
             "iep_jobs_claimed_total", "Jobs claimed by the scheduler.", ["kind"], registry=r
         )
@@ -127,7 +127,7 @@ class Metrics:
         )
         for result in ("applied", "failed"):
             self.config_reloads.labels(result=result)
-        # Issue 9 (retention): rows (and attachment files) removed by purges, by kind.
+        # Retention: rows (and attachment files) removed by purges, by kind.
         self.purged_rows = Counter(
             "iep_purged_rows_total",
             "Rows removed by the retention purge, by kind (attachment_files counts files).",

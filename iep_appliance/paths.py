@@ -1,8 +1,10 @@
 """Where IEP's own files are: the only module that locates `webui/` (templates, static).
 
-The web assets ship inside the package (`iep_appliance/webui/`), so one rule serves a
-checkout, an installed wheel (package data) and a PyInstaller bundle (collected as data next
-to the frozen package). `IEP_WEBUI_DIR` overrides it, for working on templates elsewhere.
+`webui/` stands at the top of the checkout (DESIGN §2); the wheel installs it as the package
+data directory `iep_appliance/webui/` (setup.py maps it) and the PyInstaller bundle collects it
+to the same place next to the frozen package (packaging/iep.spec). So it is found next to the
+package when installed or frozen, else one level up: a checkout, or an editable install.
+`IEP_WEBUI_DIR` overrides both, for working on templates elsewhere.
 """
 
 import os
@@ -13,7 +15,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 def webui_dir() -> Path:
     override = os.environ.get("IEP_WEBUI_DIR")
-    return Path(override) if override else PACKAGE_DIR / "webui"
+    if override:
+        return Path(override)
+    installed = PACKAGE_DIR / "webui"
+    return installed if installed.is_dir() else PACKAGE_DIR.parent / "webui"
 
 
 def templates_dir() -> Path:

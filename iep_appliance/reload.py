@@ -4,10 +4,11 @@ What runs: the SIGHUP handler spawns one `Reloader.reload()` at a time (a lock s
 them). It loads and validates the file exactly as `iep serve` did; an invalid file is logged
 (`config.reload_failed`, one problem per line) and changes nothing. A valid one is applied:
 
-- `[providers.*]`, `[routing]`, `[breaker]`: a new router for the sends that start from now
-  on. A provider whose table did not change keeps its object (its open connections) and its
-  breaker (state kept, new `[breaker]` settings applied); a changed or removed one is retired:
-  the sends already in flight finish on it, then it is closed.
+- `[providers.*]`, `[routing]`, `[breaker]`: the delivery engine's `reconfigure` takes them
+  for the sends that start from now on. A provider whose table did not change keeps its object
+  (its open connections) and its breaker (state kept, new `[breaker]` settings applied); a
+  changed or removed one is retired: the sends already in flight finish on it, then it is
+  closed.
 - `[limits]`: the defaults of tenants that set no limit of their own.
 - `[logging]`: level and access log; `delivery.shutdown_grace_seconds`.
 - `storage.retention_days`, `storage.attachment_retention_days`, `storage.purge_batch_size`,
@@ -25,17 +26,14 @@ import logging
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
-from iep_appliance.config import Config, ProviderConfig, load
-from iep_appliance.delivery.providers.base import Provider
+from iep_appliance.config import Config, load
 from iep_appliance.domain.errors import ConfigError
 from iep_appliance.logs import event
-
-if TYPE_CHECKING:
-    from iep_appliance.runtime import Runtime
+from iep_appliance.wiring import Services, limits_of
 
 log = logging.getLogger("iep.reload")
 
@@ -88,24 +86,14 @@ def effective(old: Config, new: Config) -> Config:
     return msgspec.structs.replace(new, **kept)
 
 
-def make_provider(name: str, cfg: ProviderConfig, save_outbox: Any, hostname: str = "") -> Provider:
-    """The provider object for one `[providers.NAME]` table (as the delivery engine builds it)."""
-    from iep_appliance.delivery.providers.outbox import OutboxProvider
-    from iep_appliance.delivery.providers.smtp import SmtpProvider
-
-    if cfg.type == "smtp":
-        return SmtpProvider(name, cfg, hostname)
-    return OutboxProvider(name, save_outbox)
-
-
 class Reloader:
     def __init__(
         self,
-        runtime: "Runtime",
+        services: Services,
         path: str | Path,
         adjust: Callable[[Config], Config] | None = None,
     ) -> None:
-        self.rt = runtime
+        self.services = services
         self.path = Path(path)
         self.adjust = adjust  # what `iep serve --host/--port` put over the file
         self._lock = asyncio.Lock()
@@ -115,12 +103,12 @@ class Reloader:
         loop.add_signal_handler(signal.SIGHUP, self.on_signal)
 
     def on_signal(self) -> None:
-        self.rt.spawn(self.reload(), "config-reload")
+        self.services.tasks.spawn(self.reload(), "config-reload")
 
     async def reload(self) -> bool:
         """Apply the file's config; False (old config kept) when it is invalid."""
         async with self._lock:
-            metrics = self.rt.metrics.config_reloads
+            metrics = self.services.metrics.config_reloads
             try:
                 new = await asyncio.to_thread(load, self.path)
                 if self.adjust is not None:
@@ -135,7 +123,7 @@ class Reloader:
                     problems=exc.problems,
                 )
                 return False
-            old = self.rt.config
+            old = self.services.config
             changed = changed_keys(old, new)
             restart = [key for key in changed if needs_restart(key)]
             if restart:
@@ -157,72 +145,19 @@ class Reloader:
             return True
 
     def _apply(self, old: Config, new: Config) -> None:
-        """Swap in `new`; nothing awaits here, so no request sees half of it."""
-        from iep_appliance.domain.ratelimit import Limits
-
-        rt = self.rt
-        swap = self._new_router(old, new) if rt.delivery is not None else None
+        """Swap in `new`; nothing awaits here, so no request sees half of it. Each part takes
+        its section through its own `reconfigure`."""
+        s = self.services
         logging.getLogger().setLevel(new.logging.level)
-        limits = new.limits
-        rt.rate_limits.defaults = Limits(
-            limits.max_per_minute, limits.max_per_hour, limits.max_per_day
+        s.rate_limits.reconfigure(limits_of(new))
+        s.tenant_settings.reconfigure({*new.providers, "outbox"})
+        storage = new.storage  # the retention task reads its interval from services.config
+        s.retention.reconfigure(
+            storage.retention_days, storage.attachment_retention_days, storage.purge_batch_size
         )
-        rt.tenant_settings.providers = frozenset({*new.providers, "outbox"})
-        storage = new.storage  # the housekeeping task reads its interval from rt.config
-        rt.retention.retention_days = storage.retention_days
-        rt.retention.attachment_retention_days = storage.attachment_retention_days
-        rt.retention.batch_size = storage.purge_batch_size
-        rt.config = new
-        if swap is not None:
-            router, retired = swap
-            in_flight = rt.delivery.replace_router(router, retired)
-            if retired:
-                rt.spawn(self._retire(in_flight, retired), "provider-retire")
-
-    def _new_router(self, old: Config, new: Config) -> tuple[Any, list[Provider]]:
-        from iep_appliance.delivery.router import SANDBOX_PROVIDER, Router
-
-        engine = self.rt.delivery
-        current: dict[str, Provider] = engine.providers
-        providers: dict[str, Provider] = {}
-        kept: set[str] = set()
-        for name, cfg in new.providers.items():
-            if name in current and old.providers.get(name) == cfg:
-                providers[name] = current[name]
-                kept.add(name)
-            else:
-                providers[name] = make_provider(
-                    name, cfg, engine.store.save_outbox, old.delivery.hostname
-                )
-        if SANDBOX_PROVIDER not in providers:  # the built-in outbox sandbox messages use
-            sandbox = current.get(SANDBOX_PROVIDER)
-            if sandbox is not None and sandbox.kind == "outbox":
-                kept.add(SANDBOX_PROVIDER)
-            else:
-                sandbox = make_provider(
-                    SANDBOX_PROVIDER, ProviderConfig(type="outbox"), engine.store.save_outbox
-                )
-            providers[SANDBOX_PROVIDER] = sandbox
-        router = Router(
-            providers,
-            new.routing.default_provider,
-            new.routing.fallback_provider,
-            new.breaker,
-            engine.router.metrics,
-        )
-        for name in kept:  # its breaker state carries over; changed settings apply to it
-            breaker = router.breakers[name] = engine.router.breakers[name]
-            breaker.error_rate = new.breaker.error_rate
-            breaker.min_requests = new.breaker.min_requests
-            breaker.window_seconds = new.breaker.window_seconds
-            breaker.cooldown_seconds = new.breaker.cooldown_seconds
-        live = {id(p) for p in providers.values()}
-        retired = [p for p in current.values() if id(p) not in live]
-        return router, retired
-
-    async def _retire(self, in_flight: set[int], retired: list[Provider]) -> None:
-        """Close replaced providers once the sends that may be using them have finished."""
-        engine = self.rt.delivery
-        await engine.wait_finished(in_flight)
-        await engine.close_retired(retired)
-        event(log, "providers.retired", providers=[p.name for p in retired])
+        s.housekeeping.reconfigure(storage)
+        s.health.reconfigure(new)
+        s.config = new
+        # providers, routing, breakers: the delivery engine rebuilds what changed (registry)
+        if s.delivery is not None:
+            s.delivery.reconfigure(new.providers, new.routing, new.breaker)

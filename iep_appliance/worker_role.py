@@ -1,6 +1,6 @@
-"""Which worker this process is (issue 19, DESIGN §10.6): `index` of `count`.
+"""Which worker this process is (DESIGN §10.6): `index` of `count`.
 
-`iep serve --workers N` starts N processes of the same executable (supervisor.py) and tells
+`iep serve --workers N` starts N processes of the same executable (worker_supervisor.py) and tells
 each its role in the environment (`IEP_WORKER=index/count`). A process started without it is
 the only one (`WorkerRole()`): it runs the singletons and owns every lease, as before.
 Worker 0 runs the singletons (cron ticks, retention purge, lease sweeps, DKIM/domain checks,

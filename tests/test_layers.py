@@ -3,26 +3,33 @@
     domain             ← stdlib (no I/O, no clock), msgspec, pybars3, nh3, email_validator,
                          html2text (+ croniter: pure cron maths; dkim, cryptography: DKIM)
     store.base         ← domain
-    store.sqlite       ← domain, store (+ clock for store.sqlite.store); imported by runtime only
-    services           ← domain, store.base, blobs, clock, logs
-    delivery, webhooks ← domain, store.base, config, blobs, clock, logs, metrics
-    api, admin         ← services, domain, logs (never store, never SQL)
-    cli                ← config, services, runtime, app, domain, clock, logs, reload, http_server
-                         (+ supervisor, worker_role: `iep serve --workers N`, issue 19)
-    supervisor         ← config, logs, metrics, worker_role (starts the worker processes)
-    worker_wiring      ← domain, services, worker_role (the Runtime's worker wiring)
-    http_server        ← runtime, logs (uvicorn and the SIGTERM drain of `iep serve`)
-    reload             ← config, delivery, domain, logs (SIGHUP: swaps the engine's router)
-    submission         ← services, domain, logs, config, clock (the SMTP edge, issue 15)
+    store.sqlite       ← domain, store (+ clock for store.sqlite.store); imported by
+                         store.factory and store.postgres only
+    store.postgres     ← domain, store.base, store.sqlite (the same verbs through its dialect)
+    store.factory      ← store.base, store.sqlite, store.postgres, config, clock (the backend)
+    services           ← domain, store.base (+ infrastructure: blobs, clock, logs)
+    delivery, webhooks ← domain, store.base (+ infrastructure: config, blobs, clock, logs,
+                         metrics: the engine and the pools get their parts, never the runtime)
+    api, admin         ← services, domain, logs (never store, not even for a type; never SQL)
+    cli                ← config, services, runtime, wiring, app, domain, clock, logs, reload,
+                         http_server, store.factory (`iep store copy`), blobs,
+                         worker_supervisor (`iep serve --workers N`)
+    worker_supervisor  ← config, logs, metrics, worker_role (starts the worker processes)
+    http_server        ← config, clock, logs (uvicorn and the SIGTERM drain of `iep serve`)
+    reload             ← config, delivery, domain, logs, wiring (SIGHUP: each part reconfigures)
+    submission         ← services, domain, logs, config, clock (the SMTP edge)
     client             ← domain (standalone HTTP client; never store, services or runtime)
-    config clock logs metrics blobs paths worker_role  ← domain
-    runtime, app       ← anything
+    health, housekeeping ← services, delivery, domain, store.base + infrastructure (what
+                         /ready, /metrics and the dashboard read; the periodic round)
+    config clock logs metrics blobs paths supervisor worker_role  ← domain
+    wiring             ← anything but runtime and app (builds every part once)
+    runtime            ← wiring, services, config, clock, logs (starts and stops the parts)
+    app                ← anything
 
 Every layer may import its own package and `iep_appliance` itself (`__version__`), except
-domain. `runtime` may be named by api/admin/delivery/webhooks for type annotations only (the
-Runtime object reaches them through `app.state` or a constructor argument): any other use of
-the imported name is an arrow and fails. Only store/ touches sqlite3; only the web layer
-(api, admin, app) imports litestar.
+domain. `runtime` is imported by `app` and `cli` only, even for a type annotation: every
+other module gets the parts it uses (constructor arguments, Litestar's dependencies). Only
+store/ touches sqlite3; only the web layer (api, admin, app) imports litestar.
 """
 
 import ast
@@ -36,10 +43,10 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "iep_appliance"
 ROOT = "iep_appliance"
 
-# croniter: pure cron maths with an explicit start time (domain/schedules.py, issue 7); not in
+# croniter: pure cron maths with an explicit start time (domain/schedules.py); not in
 # STYLE §1.8's list, accepted here as pure computation and reported to the lead.
 # dkim (dkimpy) and cryptography: DKIM canonicalization and the deterministic RSA/Ed25519
-# private-key operation of domain/dkim.py (issue 16), pure computation over bytes.
+# private-key operation of domain/dkim.py (DKIM signing), pure computation over bytes.
 DOMAIN_THIRD_PARTY = {
     "msgspec", "pybars", "nh3", "email_validator", "html2text", "croniter", "dkim",
     "cryptography",
@@ -52,51 +59,93 @@ DOMAIN_FORBIDDEN_STDLIB = {
 }  # fmt: skip
 CLOCK_READS = {"now", "utcnow", "today", "time", "time_ns", "monotonic"}
 
-INFRA = {"config", "config_env", "clock", "logs", "metrics", "blobs", "paths", "worker_role"}
+INFRA = {
+    "config", "config_env", "config_providers", "config_blobs", "clock", "logs", "metrics",
+    "blobs", "blobs_s3", "paths", "supervisor", "worker_role",
+}  # fmt: skip
+PARTS = {"services", "delivery", "domain", "store.base", "config", "clock", "logs", "metrics"}
 # layer -> layers it may import (besides itself and the root package).
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "store.base": {"domain"},
     "store.sqlite": {"domain", "store.base"},
+    # PostgreSQL runs the SQLite backend's verbs through its dialect (store/postgres/dialect.py).
+    "store.postgres": {"domain", "store.base", "store.sqlite", "clock"},
+    # open_store(config, clock): the one place besides runtime that names a backend.
+    "store.factory": {
+        "domain",
+        "store.base",
+        "store.sqlite",
+        "store.postgres",
+        "config",
+        "clock",
+    },
     "services": {"domain", "store.base", "blobs", "clock", "logs"},
-    "delivery": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics"},
+    "delivery": {
+        "domain",
+        "store.base",
+        "config",
+        "config_providers",
+        "blobs",
+        "clock",
+        "logs",
+        "metrics",
+    },
     "webhooks": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics"},
     "api": {"services", "domain", "logs"},
     "admin": {"services", "domain", "logs"},
     "cli": {
+        "store.factory",  # `iep store copy`: from one backend to another
+        "blobs",
         "config",
         "services",
         "runtime",
+        "wiring",
         "app",
         "domain",
         "clock",
         "logs",
         "reload",
         "http_server",
-        "supervisor",
+        "worker_supervisor",  # `iep serve --workers N`
         "worker_role",
     },
-    # `iep serve --workers N` (issue 19): the supervisor starts the worker processes, and
-    # worker_wiring.py is the Runtime's worker-specific wiring (called by runtime only).
-    "supervisor": {"config", "logs", "metrics", "worker_role"},
-    "worker_wiring": {"domain", "services", "worker_role"},
+    # `iep serve --workers N`: the supervisor process starts and restarts the workers.
+    "worker_supervisor": {"config", "logs", "metrics", "worker_role"},
     # `iep serve`'s listener: uvicorn and the SIGTERM drain (http_server.py).
-    "http_server": {"runtime", "logs"},
+    "http_server": {"config", "clock", "logs"},
     "__main__": {"cli"},
     # The standalone Python client (DESIGN §4.2): HTTP only, plus domain/signing for webhooks.
     "client": {"domain"},
-    # SIGHUP config reload (issue 9): swaps providers/router in the delivery engine it is given.
-    "reload": {"config", "delivery", "domain", "logs", "runtime"},
-    # The SMTP submission edge (issue 15): aiosmtpd in front of services, like api/.
+    # SIGHUP config reload: every part takes its new section through its own `reconfigure`.
+    "reload": {"config", "config_providers", "delivery", "domain", "logs", "wiring"},
+    # The SMTP submission edge: aiosmtpd in front of services, like api/.
     "submission": {"services", "domain", "logs", "config", "clock"},
+    "health": PARTS,
+    "housekeeping": PARTS,
+    # The composition root: builds every part once (the store through store.factory).
+    "wiring": {
+        *PARTS,
+        *INFRA,
+        "store.factory",
+        "submission",
+        "webhooks",
+        "health",
+        "housekeeping",
+    },
+    "runtime": {"wiring", "services", "config", "clock", "logs", "worker_role"},
     **{name: {"domain"} for name in INFRA},
 }
 EXTRA: dict[str, set[str]] = {
     "iep_appliance.store.sqlite.store": {"clock"},
-    "iep_appliance.config": {"config_env"},  # the IEP_SECTION__KEY overrides, split out
+    # the IEP_SECTION__KEY overrides and the provider tables, split out
+    "iep_appliance.config": {"config_env", "config_providers", "config_blobs"},
+    "iep_appliance.blobs": {"config_blobs", "blobs_s3"},
+    "iep_appliance.blobs_s3": {"config_blobs"},
 }
-TYPE_ONLY_RUNTIME = {"api", "admin", "delivery", "webhooks"}
-SQLITE_LAYERS = {"store.base", "store.sqlite"}
+RUNTIME_IMPORTERS = {"app", "cli"}
+# store.postgres reads a SQLite file too: `iep store copy`'s source.
+SQLITE_LAYERS = {"store.base", "store.sqlite", "store.postgres"}
 WEB_LAYERS = {"api", "admin", "app"}
 
 
@@ -123,7 +172,7 @@ def layer_of(module: str) -> str | None:
     if not parts:
         return None
     if parts[0] == "store":
-        if len(parts) == 1 or parts[1] == "base":
+        if len(parts) == 1 or parts[1] in ("base", "protocols"):
             return "store.base"
         return "store.sqlite" if parts[1] == "sqlite" else f"store.{parts[1]}"
     return parts[0]
@@ -180,29 +229,6 @@ def arrows(path: Path) -> Iterator[Arrow]:
     yield from visit(tree, False)
 
 
-def annotation_only(path: Path, names: tuple[str, ...]) -> list[int]:
-    """Lines where one of `names` is used outside a type annotation."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    in_annotation: set[int] = set()
-    for node in ast.walk(tree):
-        annotations: list[ast.expr | None] = []
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            args = node.args
-            every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
-            annotations += [a.annotation for a in every if a is not None]
-            annotations.append(node.returns)
-        elif isinstance(node, ast.AnnAssign):
-            annotations.append(node.annotation)
-        for ann in annotations:
-            if ann is not None:
-                in_annotation.update(id(n) for n in ast.walk(ann))
-    return [
-        node.lineno
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Name) and node.id in names and id(node) not in in_annotation
-    ]
-
-
 def violations() -> list[str]:
     found: list[str] = []
     stdlib = sys.stdlib_module_names
@@ -215,14 +241,13 @@ def violations() -> list[str]:
                 found += _third_party(where, src, arrow, top, stdlib)
                 continue
             dst = layer_of(arrow.target)
-            if src in (None, "runtime", "app") or dst is None or dst == src:
+            if src in (None, "app") or dst is None or dst == src:
                 continue
-            if dst == "store.sqlite" and src != "runtime":
-                found.append(f"{where}:{arrow.line}: {src} → store.sqlite (runtime only)")
+            if dst == "store.sqlite" and src not in ("store.factory", "store.postgres"):
+                found.append(f"{where}:{arrow.line}: {src} → store.sqlite (store.factory only)")
                 continue
-            if dst == "runtime" and src in TYPE_ONLY_RUNTIME:
-                bad = annotation_only(path, arrow.names) if arrow.names else [arrow.line]
-                found += [f"{where}:{n}: {src} uses runtime beyond type annotations" for n in bad]
+            if dst == "runtime" and src not in RUNTIME_IMPORTERS:
+                found.append(f"{where}:{arrow.line}: {src} imports runtime (app and cli only)")
                 continue
             allowed = ALLOWED.get(src or "", set()) | EXTRA.get(arrow.module, set())
             if src not in ALLOWED:
@@ -277,7 +302,8 @@ def test_the_domain_never_reads_the_clock() -> None:
 def test_the_walker_sees_the_arrows_it_must_judge() -> None:
     seen = {(a.module, a.target) for p in package_modules() for a in arrows(p)}
 
-    assert ("iep_appliance.runtime", "iep_appliance.store.sqlite.store") in seen
+    assert ("iep_appliance.wiring", "iep_appliance.store.factory") in seen
+    assert ("iep_appliance.store.factory", "iep_appliance.store.sqlite.store") in seen
     assert ("iep_appliance.services.messages", "iep_appliance.store.base") in seen
     assert ("iep_appliance.app", "iep_appliance.api.messages") in seen
 
@@ -292,11 +318,22 @@ def test_the_walker_sees_the_arrows_it_must_judge() -> None:
         ("import httpx\n", "domain/x.py", "third-party httpx"),
         ("from iep_appliance.config import Config\n", "domain/x.py", "domain → "),
         ("from litestar import get\n", "delivery/x.py", "litestar"),
+        ("from iep_appliance.runtime import Runtime\nr = Runtime(None)\n", "api/x.py", "runtime"),
         (
-            "from iep_appliance.runtime import Runtime\nr = Runtime(None)\n",
-            "api/x.py",
-            "beyond type annotations",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from iep_appliance.runtime import Runtime\n",
+            "delivery/x.py",
+            "delivery imports runtime",
         ),
+        ("from iep_appliance.runtime import Runtime\n", "reload.py", "reload imports runtime"),
+        ("from iep_appliance.store.base import Store\n", "admin/x.py", "admin → "),
+        (
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from iep_appliance.store.base import Store\n",
+            "api/x.py",
+            "api → ",
+        ),
+        ("from iep_appliance.store.sqlite.db import Database\n", "runtime.py", "store.sqlite"),
         ("from iep_appliance.delivery import engine\n", "webhooks/x.py", "webhooks → "),
     ],
 )
@@ -316,7 +353,7 @@ def test_a_forbidden_arrow_is_reported(
     assert any(expected in v for v in found), found
 
 
-def test_runtime_named_only_in_annotations_is_tolerated(
+def test_runtime_named_only_in_an_annotation_is_still_an_arrow(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = tmp_path / "iep_appliance"
@@ -327,4 +364,49 @@ def test_runtime_named_only_in_annotations_is_tolerated(
     )
     monkeypatch.setattr(f"{__name__}.PACKAGE", fake)
 
-    assert violations() == []
+    assert violations() == ["iep_appliance/api/x.py:1: api imports runtime (app and cli only)"]
+
+
+def import_cycles() -> list[list[str]]:
+    """Every circle of imports, counting those in a function or under TYPE_CHECKING too (the
+    one `delivery/engine.py` ↔ `runtime.py` had was both)."""
+    graph: dict[str, set[str]] = {}
+    for path in package_modules():
+        for arrow in arrows(path):
+            if arrow.target.startswith(f"{ROOT}.") and arrow.target != arrow.module:
+                graph.setdefault(arrow.module, set()).add(arrow.target)
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        state[module] = 1
+        path.append(module)
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == 1:
+                cycles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target)
+        path.pop()
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module)
+    return cycles
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    assert import_cycles() == []
+
+
+def test_the_cycle_finder_sees_a_circle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "iep_appliance"
+    (fake / "delivery").mkdir(parents=True)
+    (fake / "delivery" / "engine.py").write_text("from iep_appliance import runtime\n")
+    (fake / "runtime.py").write_text("from iep_appliance.delivery.engine import X\n")
+    monkeypatch.setattr(f"{__name__}.PACKAGE", fake)
+
+    assert import_cycles() == [
+        ["iep_appliance.delivery.engine", "iep_appliance.runtime", "iep_appliance.delivery.engine"]
+    ]

@@ -202,18 +202,25 @@ class AdminState(msgspec.Struct):
     actions: DashboardActions
 
 
+def install_admin(
+    app: Litestar,
+    clock: TimeSource,
+    records: SessionRecords,
+    dashboard: DashboardService,
+    actions: DashboardActions,
+) -> None:
+    """The dashboard's in-memory state (sessions, login limiter) for this app."""
+    app.state["iep_admin"] = AdminState(
+        sessions=Sessions(clock, records),
+        limiter=LoginLimiter(clock),
+        dashboard=dashboard,
+        actions=actions,
+    )
+
+
 def admin_state(app: Litestar) -> AdminState:
-    """The dashboard's in-memory state, made on first use for this app."""
-    found: AdminState | None = app.state.get("iep_admin")
-    if found is None:
-        rt = app.state.runtime
-        found = AdminState(
-            sessions=Sessions(rt.clock, SessionRecords(rt.store)),
-            limiter=LoginLimiter(rt.clock),
-            dashboard=DashboardService(rt.store, rt.clock),
-            actions=DashboardActions(rt.store, rt.messages, rt.blobs),
-        )
-        app.state["iep_admin"] = found
+    """The dashboard's in-memory state, installed by `install_admin`."""
+    found: AdminState = app.state["iep_admin"]
     return found
 
 

@@ -11,6 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
 from iep_appliance.admin.auth import actions, dashboard, safe_next
+from iep_appliance.admin.context import services
 from iep_appliance.admin.templates import page
 from iep_appliance.domain.dashboard import PAGE_SIZE, attempts_of
 from iep_appliance.domain.errors import Conflict, NotFound
@@ -145,7 +146,7 @@ async def _detail(
         blocked_images=preview.blocked_images,
         preview_src=f"/admin/messages/{message_id}/preview" + ("?images=1" if images else ""),
         in_outbox=copy is not None,
-        inbound=await request.app.state.runtime.inbound.for_message(record.tenant_id, record.id),
+        inbound=await services(request).inbound.for_message(record.tenant_id, record.id),
         cancellable=record.status in CANCELLABLE,
         notice=request.query_params.get("notice", ""),
         error=error,

@@ -10,35 +10,15 @@ from litestar.response import Template
 
 from iep_appliance.admin.auth import dashboard
 from iep_appliance.admin.chart import daily_chart, hourly_chart
+from iep_appliance.admin.context import services
 from iep_appliance.admin.templates import page
-from iep_appliance.runtime import Runtime
-from iep_appliance.services.dashboard import ProviderHealth
-
-
-def provider_health(rt: Runtime) -> list[ProviderHealth]:
-    engine = rt.delivery
-    if engine is None:
-        return [ProviderHealth(name, "not delivering") for name in rt.config.providers]
-    now = rt.clock.monotonic()
-    found = []
-    for name, state in engine.provider_states().items():
-        last = engine.router.last_error(name)
-        found.append(
-            ProviderHealth(
-                name=name,
-                state=state,
-                last_error=last[0] if last else None,
-                error_age_seconds=now - last[1] if last else None,
-            )
-        )
-    return found
 
 
 @get("/")
 async def show(request: Request[Any, Any, Any]) -> Template:
     tenant = (request.query_params.get("tenant") or "").strip()
     service = dashboard(request)
-    data = await service.overview(provider_health(request.app.state.runtime), tenant)
+    data = await service.overview(services(request).health.provider_health(), tenant)
     return page(
         request,
         "overview",

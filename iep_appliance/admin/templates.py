@@ -14,6 +14,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from iep_appliance import __version__
+from iep_appliance.domain.scopes import ALL_SCOPES
 from iep_appliance.services.keys import ROTATE_GRACE_SECONDS
 
 # (label, href) of the navigation bar; the labels are a contract (DESIGN §4.2).
@@ -73,6 +74,7 @@ def template_config(directory: Path) -> TemplateConfig[JinjaTemplateEngine]:
         HTMX_JS=HTMX_JS,
         VERSION=__version__,
         ROTATE_GRACE_SECONDS=ROTATE_GRACE_SECONDS,
+        SCOPES=ALL_SCOPES,
     )
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 

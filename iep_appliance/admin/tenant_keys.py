@@ -8,12 +8,11 @@ from litestar import Request, post
 from litestar.params import FromPath
 from litestar.response import Response
 
-from iep_appliance.admin.tenant_page import Feedback, operators, refused, respond, rt, text
+from iep_appliance.admin.context import services
+from iep_appliance.admin.tenant_page import Feedback, act, operators, refused, respond, text
 from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.validation import whole_number
 from iep_appliance.services.keys import ROTATE_GRACE_SECONDS
-
-SCOPES = ("send", "read", "admin")
 
 
 @post("/tenants/{tenant_id:str}/keys", status_code=200)
@@ -24,7 +23,7 @@ async def create_key(request: Request[Any, Any, Any], tenant_id: FromPath[str]) 
     scopes = [s for s in form.getall("scopes", []) if isinstance(s, str)]
     expires_at = text(form, "expiresAt") or None
     try:
-        created = await rt(request).keys.issue(
+        created = await services(request).keys.issue(
             tenant_id, name, scopes, expires_at, text(form, "sandbox") == "on"
         )
     except ValidationFailed as exc:
@@ -46,7 +45,7 @@ async def rotate_key(
         grace = whole_number(raw, max_digits=9)
         if grace is None:
             raise ValidationFailed([FieldError("graceSeconds", "must be a whole number")])
-        created = await rt(request).keys.rotate(tenant_id, key_id, grace)
+        created = await services(request).keys.rotate(tenant_id, key_id, grace)
     except (ValidationFailed, NotFound) as exc:
         return await refused(request, tenant_id, "keys", exc, {"graceSeconds": raw})
     shown = {"key": created.key, "name": created.record.name, "prefix": created.record.prefix}
@@ -61,9 +60,5 @@ async def rotate_key(
 async def revoke_key(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], key_id: FromPath[str]
 ) -> Response[Any]:
-    await operators(request).tenant(tenant_id)
-    try:
-        await rt(request).keys.revoke(tenant_id, key_id)
-    except NotFound as exc:
-        return await refused(request, tenant_id, "keys", exc)
-    return await respond(request, tenant_id, "keys", "key-revoked")
+    revoke = services(request).keys.revoke
+    return await act(request, tenant_id, "keys", lambda: revoke(tenant_id, key_id), "key-revoked")

@@ -20,6 +20,8 @@ from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
 from litestar.response import Redirect, Response
 
+from iep_appliance.admin.chart import SMALL_H, SMALL_W, rate_trend
+from iep_appliance.admin.context import services
 from iep_appliance.admin.templates import is_htmx, page
 from iep_appliance.domain.errors import Conflict, IEPError, NotFound, ValidationFailed
 from iep_appliance.domain.models import Tenant
@@ -66,20 +68,8 @@ class Feedback(msgspec.Struct):
     shown: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-def rt(request: Request[Any, Any, Any]) -> Any:
-    return request.app.state.runtime
-
-
 def operators(request: Request[Any, Any, Any]) -> OperatorService:
-    """The operator service of this app, made on first use."""
-    found: OperatorService | None = request.app.state.get("iep_admin_operators")
-    if found is None:
-        runtime = rt(request)
-        found = OperatorService(
-            runtime.store, runtime.keys, runtime.suppressions, runtime.tenant_changed
-        )
-        request.app.state["iep_admin_operators"] = found
-    return found
+    return services(request).operators
 
 
 def text(form: FormMultiDict, name: str) -> str:
@@ -110,31 +100,46 @@ def problem(exc: IEPError) -> Feedback:
 
 
 async def _settings(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:
-    return {"providers": sorted(rt(request).tenant_settings.providers)}
+    return {"providers": sorted(services(request).tenant_settings.providers)}
 
 
 async def _domains(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:
-    from iep_appliance.admin.tenant_reputation import panel  # it imports this module
-
     return {
-        "domains": await rt(request).domains.list_all(tenant.id),
-        **await panel(request, tenant),
+        "domains": await services(request).domains.list_all(tenant.id),
+        **await _reputation(request, tenant),
+    }
+
+
+async def _reputation(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:
+    """The reputation panel: rates, state, a small per-day trend (DESIGN §10.3)."""
+    service = services(request).reputation
+    cfg = service.cfg
+    days = await service.trend(tenant.id)
+    return {
+        "reputation": await service.of(tenant.id),
+        "reputation_held": service.is_held(tenant.id),
+        "reputation_trend": rate_trend(
+            [(d.day, d.bounce_rate, d.complaint_rate) for d in days],
+            cfg.pause_bounce_rate,
+            cfg.pause_complaint_rate,
+        ),
+        "trend_size": (SMALL_W, SMALL_H),
     }
 
 
 async def _keys(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:
-    return {"keys": await rt(request).keys.list_keys(tenant.id)}
+    return {"keys": await services(request).keys.list_keys(tenant.id)}
 
 
 async def _webhooks(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:
-    items, _next = await rt(request).webhooks.list_endpoints(tenant.id, 200)
+    items, _next = await services(request).webhooks.list_endpoints(tenant.id, 200)
     return {"webhooks": items, "events": EVENTS}
 
 
 async def _suppressions(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:
     search = request.query_params.get("search", "").strip()
     cursor = request.query_params.get("cursor") or None
-    items, nxt = await rt(request).suppressions.list_page(
+    items, nxt = await services(request).suppressions.list_page(
         tenant.id, search or None, SUPPRESSION_PAGE, cursor
     )
     more = None
@@ -144,13 +149,13 @@ async def _suppressions(request: Request[Any, Any, Any], tenant: Tenant) -> dict
 
 
 async def _queues(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:
-    service = rt(request).queues
+    service = services(request).queues
     items, _next = await service.list(tenant.id, 200)
     return {"queues": [await service.stats(tenant.id, q.id) for q in items]}
 
 
 async def _jobs(request: Request[Any, Any, Any], tenant: Tenant) -> dict[str, Any]:
-    items, _next = await rt(request).scheduled_jobs.list_jobs(tenant.id, 200)
+    items, _next = await services(request).scheduled_jobs.list_jobs(tenant.id, 200)
     return {"jobs": items}
 
 
@@ -230,6 +235,25 @@ async def refused(
     return await render(request, tenant_id, section, fb, status)
 
 
+async def act(
+    request: Request[Any, Any, Any],
+    tenant_id: str,
+    section: str,
+    action: Callable[[], Awaitable[object]],
+    notice: str,
+    refuse: tuple[type[IEPError], ...] = (NotFound,),
+    form: dict[str, str] | None = None,
+) -> Response[Any]:
+    """One action of a section: the tenant must exist (else the 404 page), `action` runs, and
+    the section answers with `notice`, or with why it was refused (one of `refuse`)."""
+    await operators(request).tenant(tenant_id)
+    try:
+        await action()
+    except refuse as exc:
+        return await refused(request, tenant_id, section, exc, form)
+    return await respond(request, tenant_id, section, notice)
+
+
 # ---- the page, settings, activation, domains ---------------------------------------------------
 
 
@@ -272,7 +296,7 @@ async def save_settings(request: Request[Any, Any, Any], tenant_id: FromPath[str
     """Through TenantSettingsService.patch, as PATCH /v1/tenant: all or nothing."""
     form = await request.form()
     try:
-        await rt(request).tenant_settings.patch(tenant_id, settings_body(form))
+        await services(request).tenant_settings.patch(tenant_id, settings_body(form))
     except ValidationFailed as exc:
         submitted = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
         return await refused(request, tenant_id, "settings", exc, submitted)
@@ -293,22 +317,19 @@ async def activate(request: Request[Any, Any, Any], tenant_id: FromPath[str]) ->
 
 @post("/tenants/{tenant_id:str}/domains", status_code=200)
 async def add_domain(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Response[Any]:
-    form = await request.form()
-    domain = text(form, "domain")
-    await operators(request).tenant(tenant_id)
-    try:
-        await rt(request).domains.add(tenant_id, domain)
-    except (ValidationFailed, Conflict) as exc:
-        return await refused(request, tenant_id, "domains", exc, {"domain": domain})
-    return await respond(request, tenant_id, "domains", "domain-added")
+    domain = text(await request.form(), "domain")
+    add = services(request).domains.add
+    refuse = (ValidationFailed, Conflict)
+    return await act(
+        request, tenant_id, "domains", lambda: add(tenant_id, domain), "domain-added", refuse,
+        {"domain": domain},
+    )  # fmt: skip
 
 
 @post("/tenants/{tenant_id:str}/domains/remove", status_code=200)
 async def remove_domain(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Response[Any]:
-    form = await request.form()
-    await operators(request).tenant(tenant_id)
-    try:
-        await rt(request).domains.remove(tenant_id, text(form, "domain"))
-    except NotFound as exc:
-        return await refused(request, tenant_id, "domains", exc)
-    return await respond(request, tenant_id, "domains", "domain-removed")
+    domain = text(await request.form(), "domain")
+    remove = services(request).domains.remove
+    return await act(
+        request, tenant_id, "domains", lambda: remove(tenant_id, domain), "domain-removed"
+    )

@@ -9,16 +9,17 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Response
 
+from iep_appliance.admin.context import services
 from iep_appliance.admin.tenant_page import (
     Feedback,
+    act,
     operators,
     refused,
     render,
     respond,
-    rt,
     text,
 )
-from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.errors import FieldError, ValidationFailed
 
 
 @get("/tenants/{tenant_id:str}/suppressions")
@@ -34,7 +35,9 @@ async def add(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Resp
     raw = text(form, "emails")
     emails = raw.replace(",", " ").replace(";", " ").split()
     try:
-        await rt(request).suppressions.add(tenant_id, emails, text(form, "reason") or "manual")
+        await services(request).suppressions.add(
+            tenant_id, emails, text(form, "reason") or "manual"
+        )
     except ValidationFailed as exc:
         return await refused(request, tenant_id, "suppressions", exc, {"emails": raw})
     return await respond(request, tenant_id, "suppressions", "suppressed")
@@ -42,13 +45,11 @@ async def add(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Resp
 
 @post("/tenants/{tenant_id:str}/suppressions/remove", status_code=200)
 async def remove(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Response[Any]:
-    form = await request.form()
-    await operators(request).tenant(tenant_id)
-    try:
-        await rt(request).suppressions.remove(tenant_id, text(form, "email"))
-    except NotFound as exc:
-        return await refused(request, tenant_id, "suppressions", exc)
-    return await respond(request, tenant_id, "suppressions", "unsuppressed")
+    email = text(await request.form(), "email")
+    remove = services(request).suppressions.remove
+    return await act(
+        request, tenant_id, "suppressions", lambda: remove(tenant_id, email), "unsuppressed"
+    )
 
 
 @post("/tenants/{tenant_id:str}/suppressions/import", status_code=200)

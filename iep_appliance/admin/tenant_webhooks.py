@@ -8,15 +8,16 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
+from iep_appliance.admin.context import services
 from iep_appliance.admin.templates import is_htmx, page
 from iep_appliance.admin.tenant_page import (
     NOTICES,
     Feedback,
+    act,
     operators,
     problem,
     refused,
     respond,
-    rt,
     text,
 )
 from iep_appliance.domain.errors import Conflict, NotFound, ValidationFailed
@@ -32,7 +33,7 @@ async def create_webhook(
     url = text(form, "url")
     events = [e for e in form.getall("events", []) if isinstance(e, str)]
     try:
-        created = await rt(request).webhooks.create(
+        created = await services(request).webhooks.create(
             tenant_id, WebhookCreate(url=url, events=events)
         )
     except ValidationFailed as exc:
@@ -47,14 +48,13 @@ async def create_webhook(
 async def _set_active(
     request: Request[Any, Any, Any], tenant_id: str, endpoint_id: str, active: bool
 ) -> Response[Any]:
-    await operators(request).tenant(tenant_id)
-    try:
-        await rt(request).webhooks.update(tenant_id, endpoint_id, WebhookUpdate(active=active))
-    except (NotFound, ValidationFailed) as exc:
-        return await refused(request, tenant_id, "webhooks", exc)
-    return await respond(
-        request, tenant_id, "webhooks", "webhook-enabled" if active else "webhook-disabled"
-    )
+    update = services(request).webhooks.update
+    change = WebhookUpdate(active=active)
+    notice = "webhook-enabled" if active else "webhook-disabled"
+    return await act(
+        request, tenant_id, "webhooks", lambda: update(tenant_id, endpoint_id, change), notice,
+        (NotFound, ValidationFailed),
+    )  # fmt: skip
 
 
 @post("/tenants/{tenant_id:str}/webhooks/{endpoint_id:str}/disable", status_code=200)
@@ -75,12 +75,10 @@ async def enable_webhook(
 async def delete_webhook(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], endpoint_id: FromPath[str]
 ) -> Response[Any]:
-    await operators(request).tenant(tenant_id)
-    try:
-        await rt(request).webhooks.delete(tenant_id, endpoint_id)
-    except NotFound as exc:
-        return await refused(request, tenant_id, "webhooks", exc)
-    return await respond(request, tenant_id, "webhooks", "webhook-deleted")
+    delete = services(request).webhooks.delete
+    return await act(
+        request, tenant_id, "webhooks", lambda: delete(tenant_id, endpoint_id), "webhook-deleted"
+    )
 
 
 async def _log(
@@ -91,7 +89,7 @@ async def _log(
     status: int = 200,
 ) -> Template:
     tenant = await operators(request).tenant(tenant_id)
-    service = rt(request).webhooks
+    service = services(request).webhooks
     endpoint = await service.get(tenant_id, endpoint_id)
     cursor = request.query_params.get("cursor") or None
     items, nxt = await service.deliveries(tenant_id, endpoint_id, 50, cursor)
@@ -130,7 +128,7 @@ async def resend(
 ) -> Response[Any]:
     await operators(request).tenant(tenant_id)
     try:
-        await rt(request).webhooks.resend(tenant_id, endpoint_id, delivery_id)
+        await services(request).webhooks.resend(tenant_id, endpoint_id, delivery_id)
     except (Conflict, NotFound) as exc:
         status = 409 if isinstance(exc, Conflict) else 404
         return await _log(request, tenant_id, endpoint_id, problem(exc), status)

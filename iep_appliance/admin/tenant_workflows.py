@@ -8,7 +8,8 @@ from litestar import Request, post
 from litestar.params import FromPath
 from litestar.response import Response
 
-from iep_appliance.admin.tenant_page import operators, refused, respond, rt
+from iep_appliance.admin.context import services
+from iep_appliance.admin.tenant_page import act, operators, refused, respond
 from iep_appliance.domain.errors import Conflict, IEPError, NotFound
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.schedules import ScheduledJobPatch
@@ -27,12 +28,11 @@ async def queue_action(
     state = QUEUE_STATES.get(action)
     if state is None:
         raise NotFound(f"No queue action {action!r}")
-    await operators(request).tenant(tenant_id)
-    try:
-        await rt(request).queues.set_state(tenant_id, queue_id, state)
-    except (NotFound, Conflict) as exc:
-        return await refused(request, tenant_id, "queues", exc)
-    return await respond(request, tenant_id, "queues", f"queue-{state}")
+    set_state = services(request).queues.set_state
+    return await act(
+        request, tenant_id, "queues", lambda: set_state(tenant_id, queue_id, state),
+        f"queue-{state}", (NotFound, Conflict),
+    )  # fmt: skip
 
 
 def _operator(tenant_id: str, sandbox: bool, email: str) -> Principal:
@@ -49,7 +49,7 @@ async def _set_job_active(
     request: Request[Any, Any, Any], tenant_id: str, job_id: str, active: bool
 ) -> Response[Any]:
     await operators(request).tenant(tenant_id)
-    service = rt(request).scheduled_jobs
+    service = services(request).scheduled_jobs
     try:
         job = await service.get(tenant_id, job_id)
         email = request.state["admin_session"].email
@@ -79,9 +79,5 @@ async def resume_job(
 async def delete_job(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], job_id: FromPath[str]
 ) -> Response[Any]:
-    await operators(request).tenant(tenant_id)
-    try:
-        await rt(request).scheduled_jobs.delete(tenant_id, job_id)
-    except NotFound as exc:
-        return await refused(request, tenant_id, "jobs", exc)
-    return await respond(request, tenant_id, "jobs", "job-deleted")
+    delete = services(request).scheduled_jobs.delete
+    return await act(request, tenant_id, "jobs", lambda: delete(tenant_id, job_id), "job-deleted")

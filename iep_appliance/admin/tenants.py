@@ -1,5 +1,5 @@
 """/admin/tenants: every tenant with its settings and message counts; admins create one
-(services/tenants.create_tenant, the same rules as the CLI) and land on its page
+(OperatorService.create_tenant, the same rules as the CLI) and land on its page
 (tenant_page.py) to create its first API key."""
 
 from typing import Any
@@ -8,9 +8,9 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Response, Template
 
 from iep_appliance.admin.auth import dashboard
+from iep_appliance.admin.context import services
 from iep_appliance.admin.templates import page
 from iep_appliance.domain.errors import Conflict, ValidationFailed
-from iep_appliance.services.tenants import create_tenant
 
 COUNTED = ("queued", "processing", "sent", "failed", "bounced")
 
@@ -21,8 +21,7 @@ async def _page(
     form: dict[str, str] | None = None,
     status: int = 200,
 ) -> Template:
-    rt = request.app.state.runtime
-    limits = rt.config.limits
+    limits = services(request).rate_limits.defaults  # `[limits]`, as reloaded
     return page(
         request,
         "tenants",
@@ -30,9 +29,9 @@ async def _page(
         rows=await dashboard(request).tenants(),
         counted=COUNTED,
         defaults={
-            "maxPerMinute": limits.max_per_minute or None,
-            "maxPerHour": limits.max_per_hour or None,
-            "maxPerDay": limits.max_per_day or None,
+            "maxPerMinute": limits.per_minute or None,
+            "maxPerHour": limits.per_hour or None,
+            "maxPerDay": limits.per_day or None,
         },
         errors=errors or {},
         form=form or {"slug": "", "name": "", "domains": ""},
@@ -51,8 +50,8 @@ async def create(request: Request[Any, Any, Any]) -> Response[Any]:
     fields = {k: str(form.get(k) or "").strip() for k in ("slug", "name", "domains")}
     domains = [d for d in fields["domains"].replace(",", " ").split() if d]
     try:
-        tenant = await create_tenant(
-            request.app.state.runtime.store, fields["slug"], fields["name"], domains
+        tenant = await services(request).operators.create_tenant(
+            fields["slug"], fields["name"], domains
         )
     except ValidationFailed as exc:
         errors = {e.path: e.message for e in exc.errors}

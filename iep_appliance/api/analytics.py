@@ -9,8 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.analytics import AnalyticsService
 
 
 class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
@@ -44,10 +45,6 @@ class OverviewView(msgspec.Struct, frozen=True, rename="camel"):
     ] = {}
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 @get(
     "/v1/analytics/delivery",
     dependencies={"principal": needs("read")},
@@ -59,6 +56,7 @@ def _rt(request: Request) -> Runtime:
 )
 async def delivery_stats(
     request: Request,
+    analytics: Injected[AnalyticsService],
     principal: NamedDependency[Principal],
     group_by: Annotated[str | None, QueryParameter(name="groupBy")] = None,
     from_: Annotated[str | None, QueryParameter(name="from")] = None,
@@ -75,7 +73,7 @@ async def delivery_stats(
         "category": category,
         "tag": tag,
     }
-    stats = await _rt(request).analytics.delivery(principal.tenant_id, params)
+    stats = await analytics.delivery(principal.tenant_id, params)
     return DeliveryView(
         group_by=stats.query.group_by,
         from_=stats.query.start,
@@ -96,6 +94,7 @@ async def delivery_stats(
 )
 async def overview(
     request: Request,
+    analytics: Injected[AnalyticsService],
     principal: NamedDependency[Principal],
     from_: Annotated[str | None, QueryParameter(name="from")] = None,
     to: FromQuery[str | None] = None,
@@ -104,7 +103,7 @@ async def overview(
     tag: FromQuery[str | None] = None,
 ) -> OverviewView:
     params = {"from": from_, "to": to, "queue": queue, "category": category, "tag": tag}
-    o = await _rt(request).analytics.overview(principal.tenant_id, params)
+    o = await analytics.overview(principal.tenant_id, params)
     return OverviewView(
         from_=o.query.start,
         to=o.query.end,

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from litestar import Request
 from litestar.di import Provide
 
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.logs import tenant_id_var
 from iep_appliance.services.keys import KeyService
@@ -27,10 +28,10 @@ def key_in(x_api_key: str | None, authorization: str | None) -> str | None:
     return None
 
 
-async def authorize(request: Request, scope: str) -> Principal:
+async def authorize(keys: KeyService, request: Request, scope: str) -> Principal:
     """The request's Principal, or raise 401/403. A plain call: cheaper than a dependency on
     the hot send path."""
-    return await authorize_key(request.app.state.runtime.keys, presented_key(request), scope)
+    return await authorize_key(keys, presented_key(request), scope)
 
 
 async def authorize_key(keys: KeyService, presented: str | None, scope: str) -> Principal:
@@ -44,12 +45,8 @@ async def authorize_key(keys: KeyService, presented: str | None, scope: str) -> 
 def needs(scope: str) -> Provide:
     """A dependency that yields the request's Principal, or raises 401/403."""
 
-    async def principal(request: Request) -> Principal:
-        keys: KeyService = request.app.state.runtime.keys
-        p = await keys.authenticate(presented_key(request))
-        KeyService.require(p, scope)
-        tenant_id_var.set(p.tenant_id)
-        return p
+    async def principal(request: Request, keys: Injected[KeyService]) -> Principal:
+        return await authorize_key(keys, presented_key(request), scope)
 
-    fn: Callable[[Request], Awaitable[Principal]] = principal
+    fn: Callable[[Request, KeyService], Awaitable[Principal]] = principal
     return Provide(fn)

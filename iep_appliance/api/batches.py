@@ -9,10 +9,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.api.schemas import MessageList, message_view
 from iep_appliance.domain.models import BatchAccepted, BatchRecord, BatchRequest, Principal
-from iep_appliance.runtime import Runtime
-from iep_appliance.services.batches import check_count
+from iep_appliance.services.batches import BatchService, check_count
+from iep_appliance.services.ratelimits import RateLimitService
 
 
 class BatchAcceptedView(msgspec.Struct, frozen=True, rename="camel"):
@@ -46,10 +47,6 @@ class BatchCancelledView(msgspec.Struct, frozen=True, rename="camel"):
     ]
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def view(b: BatchRecord) -> BatchView:
     return BatchView(batch_id=b.id, count=b.count, counts=b.counts, created_at=b.created_at)
 
@@ -68,21 +65,22 @@ def view(b: BatchRecord) -> BatchView:
 )
 async def send_batch(
     request: Request,
+    batches: Injected[BatchService],
+    rate_limits: Injected[RateLimitService],
     principal: NamedDependency[Principal],
     data: JSONBody[BatchRequest],
     idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
 ) -> Response[BatchAcceptedView]:
-    rt = _rt(request)
     n = check_count(data)
-    headers = await rt.check_rate(principal, n)
+    headers = await rate_limits.check(principal, n)
     try:
-        result = await rt.batches.accept(principal, data, idempotency_key)
+        result = await batches.accept(principal, data, idempotency_key)
     except BaseException:
-        rt.release_rate(principal, n)  # a rejected batch sends nothing, so counts nothing
+        rate_limits.release(principal, n)  # a rejected batch sends nothing, so counts nothing
         raise
     accepted = isinstance(result, BatchAccepted)
     if not accepted:
-        rt.release_rate(principal, n)  # a replay sends nothing
+        rate_limits.release(principal, n)  # a replay sends nothing
     body = BatchAcceptedView(
         batch_id=result.batch_id,
         count=result.count,
@@ -98,9 +96,12 @@ async def send_batch(
     tags=["batches"],
 )
 async def get_batch(
-    request: Request, principal: NamedDependency[Principal], batch_id: FromPath[str]
+    request: Request,
+    batches: Injected[BatchService],
+    principal: NamedDependency[Principal],
+    batch_id: FromPath[str],
 ) -> BatchView:
-    return view(await _rt(request).batches.get(principal.tenant_id, batch_id))
+    return view(await batches.get(principal.tenant_id, batch_id))
 
 
 @get(
@@ -111,6 +112,7 @@ async def get_batch(
 )
 async def list_batch_messages(
     request: Request,
+    batches: Injected[BatchService],
     principal: NamedDependency[Principal],
     batch_id: FromPath[str],
     status: FromQuery[str | None] = None,
@@ -118,9 +120,7 @@ async def list_batch_messages(
     cursor: FromQuery[str | None] = None,
 ) -> MessageList:
     params = {"status": status} if status is not None else {}
-    items, nxt = await _rt(request).batches.list_messages(
-        principal.tenant_id, batch_id, params, limit, cursor
-    )
+    items, nxt = await batches.list_messages(principal.tenant_id, batch_id, params, limit, cursor)
     return MessageList(data=[message_view(m) for m in items], next_cursor=nxt)
 
 
@@ -136,9 +136,12 @@ async def list_batch_messages(
     tags=["batches"],
 )
 async def cancel_batch(
-    request: Request, principal: NamedDependency[Principal], batch_id: FromPath[str]
+    request: Request,
+    batches: Injected[BatchService],
+    principal: NamedDependency[Principal],
+    batch_id: FromPath[str],
 ) -> BatchCancelledView:
-    cancelled, batch, status = await _rt(request).batches.cancel(principal.tenant_id, batch_id)
+    cancelled, batch, status = await batches.cancel(principal.tenant_id, batch_id)
     return BatchCancelledView(
         batch_id=batch.id, status=status, cancelled=cancelled, counts=batch.counts
     )

@@ -5,13 +5,14 @@
 from typing import Annotated
 
 import msgspec
-from litestar import Request, post
+from litestar import post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.messages import MessageService
 
 
 class CancelledView(msgspec.Struct, frozen=True, rename="camel"):
@@ -29,10 +30,11 @@ class CancelledView(msgspec.Struct, frozen=True, rename="camel"):
     tags=["messages"],
 )
 async def cancel_message(
-    request: Request, principal: NamedDependency[Principal], message_id: FromPath[str]
+    messages: Injected[MessageService],
+    principal: NamedDependency[Principal],
+    message_id: FromPath[str],
 ) -> CancelledView:
-    runtime: Runtime = request.app.state.runtime
-    await runtime.messages.cancel(principal.tenant_id, message_id)
+    await messages.cancel(principal.tenant_id, message_id)
     return CancelledView(message_id=message_id, status="cancelled")
 
 

@@ -9,9 +9,10 @@ from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
-from iep_appliance.runtime import Runtime
-from iep_appliance.services.domain_checks import DomainDetail
+from iep_appliance.services.dkim_keys import DkimKeyService
+from iep_appliance.services.domain_checks import DomainCheckService, DomainDetail
 
 
 class DkimView(msgspec.Struct, frozen=True, rename="camel"):
@@ -58,10 +59,6 @@ class RotateIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ] = None
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def detail_view(d: DomainDetail) -> DomainDetailView:
     def dkim(k: object) -> DkimView | None:
         if k is None:
@@ -89,9 +86,12 @@ def detail_view(d: DomainDetail) -> DomainDetailView:
     tags=["domains"],
 )
 async def get_domain(
-    request: Request, principal: NamedDependency[Principal], domain: FromPath[str]
+    request: Request,
+    domain_checks: Injected[DomainCheckService],
+    principal: NamedDependency[Principal],
+    domain: FromPath[str],
 ) -> DomainDetailView:
-    return detail_view(await _rt(request).domain_checks.detail(principal.tenant_id, domain))
+    return detail_view(await domain_checks.detail(principal.tenant_id, domain))
 
 
 @post(
@@ -103,9 +103,12 @@ async def get_domain(
     tags=["domains"],
 )
 async def verify_domain(
-    request: Request, principal: NamedDependency[Principal], domain: FromPath[str]
+    request: Request,
+    domain_checks: Injected[DomainCheckService],
+    principal: NamedDependency[Principal],
+    domain: FromPath[str],
 ) -> DomainDetailView:
-    return detail_view(await _rt(request).domain_checks.verify(principal.tenant_id, domain))
+    return detail_view(await domain_checks.verify(principal.tenant_id, domain))
 
 
 @post(
@@ -119,15 +122,17 @@ async def verify_domain(
 )
 async def rotate_dkim(
     request: Request,
+    domain_checks: Injected[DomainCheckService],
+    dkim_keys: Injected[DkimKeyService],
     principal: NamedDependency[Principal],
     domain: FromPath[str],
     data: JSONBody[RotateIn | None] = None,
 ) -> DomainDetailView:
-    rt = _rt(request)
-    checks = rt.domain_checks
-    await checks.detail(principal.tenant_id, domain)  # 404 for a domain the tenant does not list
-    await rt.dkim_keys.rotate(domain.lower(), data.algorithm if data else None)
-    return detail_view(await checks.detail(principal.tenant_id, domain))
+    await domain_checks.detail(
+        principal.tenant_id, domain
+    )  # 404 for a domain the tenant does not list
+    await dkim_keys.rotate(domain.lower(), data.algorithm if data else None)
+    return detail_view(await domain_checks.detail(principal.tenant_id, domain))
 
 
 HANDLERS = [get_domain, verify_domain, rotate_dkim]

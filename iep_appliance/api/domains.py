@@ -9,8 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import DomainStatus, Principal, SenderDomain
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.domains import DomainService
 
 
 class DomainView(msgspec.Struct, frozen=True, rename="camel"):
@@ -47,10 +48,6 @@ class DomainIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="
     ] = None
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def view(d: SenderDomain) -> DomainView:
     return DomainView(
         domain=d.domain,
@@ -66,8 +63,10 @@ def view(d: SenderDomain) -> DomainView:
     summary="List allowed sender domains",
     tags=["domains"],
 )
-async def list_domains(request: Request, principal: NamedDependency[Principal]) -> DomainList:
-    found = await _rt(request).domains.list_all(principal.tenant_id)
+async def list_domains(
+    request: Request, domains: Injected[DomainService], principal: NamedDependency[Principal]
+) -> DomainList:
+    found = await domains.list_all(principal.tenant_id)
     return DomainList(data=[view(d) for d in found])
 
 
@@ -81,11 +80,12 @@ async def list_domains(request: Request, principal: NamedDependency[Principal]) 
     tags=["domains"],
 )
 async def add_domain(
-    request: Request, principal: NamedDependency[Principal], data: JSONBody[DomainIn]
+    request: Request,
+    domains: Injected[DomainService],
+    principal: NamedDependency[Principal],
+    data: JSONBody[DomainIn],
 ) -> DomainView:
-    return view(
-        await _rt(request).domains.request(principal.tenant_id, data.domain, data.dkim_algorithm)
-    )
+    return view(await domains.request(principal.tenant_id, data.domain, data.dkim_algorithm))
 
 
 @delete(
@@ -96,9 +96,12 @@ async def add_domain(
     tags=["domains"],
 )
 async def remove_domain(
-    request: Request, principal: NamedDependency[Principal], domain: FromPath[str]
+    request: Request,
+    domains: Injected[DomainService],
+    principal: NamedDependency[Principal],
+    domain: FromPath[str],
 ) -> None:
-    await _rt(request).domains.remove(principal.tenant_id, domain)
+    await domains.remove(principal.tenant_id, domain)
 
 
 HANDLERS = [list_domains, add_domain, remove_domain]

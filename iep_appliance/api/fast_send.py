@@ -12,21 +12,23 @@ What it skips is measured in bench/accept.py: routing, the signature model, kwar
 extraction and the Response object cost more than the durable accept itself.
 """
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Request
+from litestar import Request
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from iep_appliance.api.auth import authorize_key, key_in
 from iep_appliance.api.problems import iep_error_handler, internal_error_handler
 from iep_appliance.api.send import accept_send
+from iep_appliance.api.timing import timed
 from iep_appliance.domain.errors import IEPError
 from iep_appliance.domain.models import SendRequest
-from iep_appliance.logs import message_id_var, tenant_id_var
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.keys import KeyService
+from iep_appliance.services.messages import MessageService
+from iep_appliance.services.ratelimits import RateLimitService
+from iep_appliance.services.system import Health
 
 ROUTE = "/v1/messages"
 _decoder = msgspec.json.Decoder(SendRequest, strict=True)
@@ -34,16 +36,23 @@ _encode = msgspec.json.encode
 _JSON_TYPES = (b"application/json", b"application/json; charset=utf-8")
 
 
-def install(app: Litestar, runtime: Runtime) -> None:
-    """Put the fast path in front of the app's router (inside Litestar's own entry point)."""
-    app.asgi_handler = FastSend(app.asgi_handler, runtime)
-
-
 class FastSend:
-    def __init__(self, inner: ASGIApp, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        inner: ASGIApp,
+        *,
+        keys: KeyService,
+        messages: MessageService,
+        rate_limits: RateLimitService,
+        health: Health,
+        max_request_bytes: int,
+    ) -> None:
         self.inner = inner
-        self.runtime = runtime
-        self.limit = runtime.config.server.max_request_bytes
+        self.keys = keys
+        self.messages = messages
+        self.rate_limits = rate_limits
+        self.health = health
+        self.limit = max_request_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != ROUTE:
@@ -74,23 +83,21 @@ class FastSend:
         headers: dict[bytes, bytes],
         data: SendRequest,
     ) -> None:
-        start = time.perf_counter()
-        message_token = message_id_var.set(None)
-        tenant_token = tenant_id_var.set(None)
-        status = 500
-        try:
+        with timed(self.health, "POST", ROUTE, ROUTE) as request:
             try:
                 idempotency = headers.get(b"idempotency-key")
-                principal = await authorize_key(self.runtime.keys, _presented(headers), "send")
+                principal = await authorize_key(self.keys, _presented(headers), "send")
                 status, view, extra = await accept_send(
-                    self.runtime,
+                    self.messages,
+                    self.rate_limits,
                     principal,
                     data,
                     idempotency.decode("latin-1") if idempotency is not None else None,
                 )
             except Exception as exc:  # rendered exactly as the Litestar handler's would be
-                status = await self._problem(scope, receive, send, exc)
+                request.status = await self._problem(scope, receive, send, exc)
                 return
+            request.status = status
             payload = _encode(view)
             response_headers = [
                 (b"content-type", b"application/json"),
@@ -102,10 +109,6 @@ class FastSend:
                 {"type": "http.response.start", "status": status, "headers": response_headers}
             )
             await send({"type": "http.response.body", "body": payload})
-        finally:
-            self.runtime.observe_request("POST", ROUTE, status, time.perf_counter() - start, ROUTE)
-            message_id_var.reset(message_token)
-            tenant_id_var.reset(tenant_token)
 
     async def _problem(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> int:
         request: Request[Any, Any, Any] = Request(scope, receive)

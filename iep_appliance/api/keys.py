@@ -9,8 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import ApiKey, Principal
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.keys import KeyService
 
 
 class KeyView(msgspec.Struct, frozen=True, rename="camel"):
@@ -80,10 +81,6 @@ class RotateIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_field
     ] = 0
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def view(k: ApiKey) -> KeyView:
     return KeyView(
         id=k.id,
@@ -111,9 +108,12 @@ def created_view(k: ApiKey, key: str) -> CreatedKeyView:
     tags=["api-keys"],
 )
 async def create_key(
-    request: Request, principal: NamedDependency[Principal], data: JSONBody[KeyIn]
+    request: Request,
+    keys: Injected[KeyService],
+    principal: NamedDependency[Principal],
+    data: JSONBody[KeyIn],
 ) -> CreatedKeyView:
-    created = await _rt(request).keys.issue(
+    created = await keys.issue(
         principal.tenant_id, data.name, data.scopes, data.expires_at, data.sandbox, principal
     )
     return created_view(created.record, created.key)
@@ -125,8 +125,10 @@ async def create_key(
     summary="List the tenant's API keys (never the secret)",
     tags=["api-keys"],
 )
-async def list_keys(request: Request, principal: NamedDependency[Principal]) -> KeyList:
-    keys = await _rt(request).keys.list_keys(principal.tenant_id)
+async def list_keys(
+    request: Request, keys: Injected[KeyService], principal: NamedDependency[Principal]
+) -> KeyList:
+    keys = await keys.list_keys(principal.tenant_id)
     return KeyList(data=[view(k) for k in keys])
 
 
@@ -138,9 +140,12 @@ async def list_keys(request: Request, principal: NamedDependency[Principal]) -> 
     tags=["api-keys"],
 )
 async def revoke_key(
-    request: Request, principal: NamedDependency[Principal], key_id: FromPath[str]
+    request: Request,
+    keys: Injected[KeyService],
+    principal: NamedDependency[Principal],
+    key_id: FromPath[str],
 ) -> None:
-    await _rt(request).keys.revoke(principal.tenant_id, key_id, principal)
+    await keys.revoke(principal.tenant_id, key_id, principal)
 
 
 @post(
@@ -152,12 +157,13 @@ async def revoke_key(
 )
 async def rotate_key(
     request: Request,
+    keys: Injected[KeyService],
     principal: NamedDependency[Principal],
     key_id: FromPath[str],
     data: JSONBody[RotateIn | None] = None,
 ) -> CreatedKeyView:
     grace = data.grace_seconds if data is not None else 0
-    created = await _rt(request).keys.rotate(principal.tenant_id, key_id, grace, principal)
+    created = await keys.rotate(principal.tenant_id, key_id, grace, principal)
     return created_view(created.record, created.key)
 
 

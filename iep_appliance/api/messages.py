@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from iep_appliance.api.auth import authorize, needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.api.schemas import (
     AcceptedView,
     MessageList,
@@ -17,14 +18,12 @@ from iep_appliance.api.schemas import (
 )
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain.models import Principal, SendRequest
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.keys import KeyService
+from iep_appliance.services.messages import MessageService
+from iep_appliance.services.ratelimits import RateLimitService
 
 _encode = msgspec.json.encode
 JSON = "application/json"
-
-
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
 
 
 @post(
@@ -38,11 +37,16 @@ def _rt(request: Request) -> Runtime:
 )
 async def send_message(
     request: Request,
+    keys: Injected[KeyService],
+    messages: Injected[MessageService],
+    rate_limits: Injected[RateLimitService],
     data: JSONBody[SendRequest],
     idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
 ) -> Response[AcceptedView]:
-    principal = await authorize(request, "send")  # a plain call: cheaper than a dependency
-    status, body, headers = await accept_send(_rt(request), principal, data, idempotency_key)
+    principal = await authorize(keys, request, "send")  # a call: cheaper than a dependency
+    status, body, headers = await accept_send(
+        messages, rate_limits, principal, data, idempotency_key
+    )
     return Response(content=body, status_code=status, headers=headers)
 
 
@@ -53,9 +57,12 @@ async def send_message(
     tags=["messages"],
 )
 async def get_message(
-    request: Request, principal: NamedDependency[Principal], message_id: FromPath[str]
+    request: Request,
+    messages: Injected[MessageService],
+    principal: NamedDependency[Principal],
+    message_id: FromPath[str],
 ) -> MessageView:
-    record = await _rt(request).messages.get(principal.tenant_id, message_id)
+    record = await messages.get(principal.tenant_id, message_id)
     return message_view(record, with_events=True)
 
 
@@ -67,6 +74,7 @@ async def get_message(
 )
 async def list_messages(
     request: Request,
+    messages: Injected[MessageService],
     principal: NamedDependency[Principal],
     status: FromQuery[str | None] = None,
     recipient: FromQuery[str | None] = None,
@@ -89,7 +97,7 @@ async def list_messages(
         }.items()
         if v is not None
     }
-    items, nxt = await _rt(request).messages.list(principal.tenant_id, params, limit, cursor)
+    items, nxt = await messages.list(principal.tenant_id, params, limit, cursor)
     return MessageList(data=[message_view(m) for m in items], next_cursor=nxt)
 
 
@@ -101,9 +109,12 @@ async def list_messages(
     tags=["messages"],
 )
 async def retry_message(
-    request: Request, principal: NamedDependency[Principal], message_id: FromPath[str]
+    request: Request,
+    messages: Injected[MessageService],
+    principal: NamedDependency[Principal],
+    message_id: FromPath[str],
 ) -> RetryView:
-    await _rt(request).messages.retry(principal.tenant_id, message_id)
+    await messages.retry(principal.tenant_id, message_id)
     return RetryView(message_id=message_id, status="queued")
 
 

@@ -9,9 +9,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.outbox import OutboxEntry
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.outbox import OutboxService
 
 
 def _d(text: str) -> msgspec.Meta:
@@ -64,10 +65,6 @@ class ClearedView(msgspec.Struct, frozen=True):
     deleted: Annotated[int, _d("How many kept messages were deleted.")]
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def _item(e: OutboxEntry) -> OutboxItemView:
     return OutboxItemView(
         message_id=e.message_id,
@@ -89,6 +86,7 @@ def _item(e: OutboxEntry) -> OutboxItemView:
 )
 async def list_outbox(
     request: Request,
+    outbox: Injected[OutboxService],
     principal: NamedDependency[Principal],
     to: FromQuery[str | None] = None,
     subject: FromQuery[str | None] = None,
@@ -96,9 +94,7 @@ async def list_outbox(
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> OutboxList:
-    items, nxt = await _rt(request).outbox.list(
-        principal.tenant_id, to, subject, since, limit, cursor
-    )
+    items, nxt = await outbox.list(principal.tenant_id, to, subject, since, limit, cursor)
     return OutboxList(data=[_item(e) for e in items], next_cursor=nxt)
 
 
@@ -109,9 +105,12 @@ async def list_outbox(
     tags=["outbox"],
 )
 async def get_outbox_message(
-    request: Request, principal: NamedDependency[Principal], message_id: FromPath[str]
+    request: Request,
+    outbox: Injected[OutboxService],
+    principal: NamedDependency[Principal],
+    message_id: FromPath[str],
 ) -> OutboxMessageView:
-    entry, parsed = await _rt(request).outbox.get(principal.tenant_id, message_id)
+    entry, parsed = await outbox.get(principal.tenant_id, message_id)
     item = _item(entry)
     return OutboxMessageView(
         **msgspec.structs.asdict(item),
@@ -133,9 +132,12 @@ async def get_outbox_message(
     media_type="message/rfc822",
 )
 async def get_outbox_raw(
-    request: Request, principal: NamedDependency[Principal], message_id: FromPath[str]
+    request: Request,
+    outbox: Injected[OutboxService],
+    principal: NamedDependency[Principal],
+    message_id: FromPath[str],
 ) -> Response[bytes]:
-    mime = await _rt(request).outbox.raw(principal.tenant_id, message_id)
+    mime = await outbox.raw(principal.tenant_id, message_id)
     return Response(content=mime, media_type="message/rfc822")
 
 
@@ -146,8 +148,10 @@ async def get_outbox_raw(
     summary="Empty the tenant's outbox (its messages stay)",
     tags=["outbox"],
 )
-async def clear_outbox(request: Request, principal: NamedDependency[Principal]) -> ClearedView:
-    return ClearedView(deleted=await _rt(request).outbox.clear(principal.tenant_id))
+async def clear_outbox(
+    request: Request, outbox: Injected[OutboxService], principal: NamedDependency[Principal]
+) -> ClearedView:
+    return ClearedView(deleted=await outbox.clear(principal.tenant_id))
 
 
 HANDLERS = [list_outbox, get_outbox_message, get_outbox_raw, clear_outbox]

@@ -5,6 +5,8 @@ body-size and routing errors go through here too. Anything unmapped is a logged 
 """
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, get_args
 
 import msgspec
@@ -108,19 +110,26 @@ def iep_error_handler(request: Request, exc: IEPError) -> Response[bytes]:
     return internal_error_handler(request, exc)
 
 
-def validation_handler(request: Request, exc: ValidationException) -> Response[bytes]:
-    errors = _every_body_error(request) or _named_errors(exc)
-    return problem(
-        422,
-        "validation-failed",
-        "Request validation failed",
-        "Request validation failed",
-        errors,
-        instance=request.url.path,
-    )
+def validation_handler(
+    now: Callable[[], datetime],
+) -> Callable[[Request, ValidationException], Response[bytes]]:
+    """422 naming every field; `now` (the appliance's clock) judges `sendAt` in the past."""
+
+    def handler(request: Request, exc: ValidationException) -> Response[bytes]:
+        errors = _every_body_error(request, now) or _named_errors(exc)
+        return problem(
+            422,
+            "validation-failed",
+            "Request validation failed",
+            "Request validation failed",
+            errors,
+            instance=request.url.path,
+        )
+
+    return handler
 
 
-def _every_body_error(request: Request) -> list[FieldError]:
+def _every_body_error(request: Request, now: Callable[[], datetime]) -> list[FieldError]:
     """All field errors of a JSON body the handler's Struct refused (DESIGN §10.1: every field
     error in one answer), or [] to fall back on Litestar's first one."""
     handler = request.scope.get("route_handler")
@@ -134,7 +143,7 @@ def _every_body_error(request: Request) -> list[FieldError]:
     except msgspec.DecodeError:
         return []
     if target is SendRequest:
-        return send_errors(data, request.app.state.runtime.clock.now())
+        return send_errors(data, now())
     return type_errors(data, target)
 
 
@@ -213,9 +222,11 @@ def internal_error_handler(request: Request, exc: Exception) -> Response[bytes]:
     )
 
 
-EXCEPTION_HANDLERS: dict[Any, Any] = {
-    IEPError: iep_error_handler,
-    ValidationException: validation_handler,
-    HTTPException: http_error_handler,
-    Exception: internal_error_handler,
-}
+def exception_handlers(now: Callable[[], datetime]) -> dict[Any, Any]:
+    """The app's problem handlers (RFC 9457), `now` being the appliance's clock."""
+    return {
+        IEPError: iep_error_handler,
+        ValidationException: validation_handler(now),
+        HTTPException: http_error_handler,
+        Exception: internal_error_handler,
+    }

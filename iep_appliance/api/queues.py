@@ -12,8 +12,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal, Queue, QueueCreate, QueuePatch
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.queues import QueueService
 
 
 class QueueView(msgspec.Struct, frozen=True, rename="camel"):
@@ -67,10 +68,6 @@ class QueueStatsView(msgspec.Struct, frozen=True, rename="camel"):
     ]
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def view(q: Queue) -> QueueView:
     return QueueView(
         id=q.id,
@@ -90,11 +87,12 @@ def view(q: Queue) -> QueueView:
 )
 async def list_queues(
     request: Request,
+    queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> QueueList:
-    items, nxt = await _rt(request).queues.list(principal.tenant_id, limit, cursor)
+    items, nxt = await queues.list(principal.tenant_id, limit, cursor)
     return QueueList(data=[view(q) for q in items], next_cursor=nxt)
 
 
@@ -108,9 +106,12 @@ async def list_queues(
     tags=["queues"],
 )
 async def create_queue(
-    request: Request, principal: NamedDependency[Principal], data: JSONBody[QueueCreate]
+    request: Request,
+    queues: Injected[QueueService],
+    principal: NamedDependency[Principal],
+    data: JSONBody[QueueCreate],
 ) -> QueueView:
-    return view(await _rt(request).queues.create(principal.tenant_id, data))
+    return view(await queues.create(principal.tenant_id, data))
 
 
 @get(
@@ -120,9 +121,12 @@ async def create_queue(
     tags=["queues"],
 )
 async def get_queue(
-    request: Request, principal: NamedDependency[Principal], queue_id: FromPath[str]
+    request: Request,
+    queues: Injected[QueueService],
+    principal: NamedDependency[Principal],
+    queue_id: FromPath[str],
 ) -> QueueView:
-    return view(await _rt(request).queues.get(principal.tenant_id, queue_id))
+    return view(await queues.get(principal.tenant_id, queue_id))
 
 
 @patch(
@@ -136,11 +140,12 @@ async def get_queue(
 )
 async def patch_queue(
     request: Request,
+    queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     queue_id: FromPath[str],
     data: JSONBody[QueuePatch],
 ) -> QueueView:
-    return view(await _rt(request).queues.update(principal.tenant_id, queue_id, data))
+    return view(await queues.update(principal.tenant_id, queue_id, data))
 
 
 @delete(
@@ -151,9 +156,12 @@ async def patch_queue(
     tags=["queues"],
 )
 async def delete_queue(
-    request: Request, principal: NamedDependency[Principal], queue_id: FromPath[str]
+    request: Request,
+    queues: Injected[QueueService],
+    principal: NamedDependency[Principal],
+    queue_id: FromPath[str],
 ) -> None:
-    await _rt(request).queues.delete(principal.tenant_id, queue_id)
+    await queues.delete(principal.tenant_id, queue_id)
 
 
 @post(
@@ -164,9 +172,12 @@ async def delete_queue(
     tags=["queues"],
 )
 async def pause_queue(
-    request: Request, principal: NamedDependency[Principal], queue_id: FromPath[str]
+    request: Request,
+    queues: Injected[QueueService],
+    principal: NamedDependency[Principal],
+    queue_id: FromPath[str],
 ) -> QueueView:
-    return view(await _rt(request).queues.set_state(principal.tenant_id, queue_id, "paused"))
+    return view(await queues.set_state(principal.tenant_id, queue_id, "paused"))
 
 
 @post(
@@ -177,9 +188,12 @@ async def pause_queue(
     tags=["queues"],
 )
 async def resume_queue(
-    request: Request, principal: NamedDependency[Principal], queue_id: FromPath[str]
+    request: Request,
+    queues: Injected[QueueService],
+    principal: NamedDependency[Principal],
+    queue_id: FromPath[str],
 ) -> QueueView:
-    return view(await _rt(request).queues.set_state(principal.tenant_id, queue_id, "active"))
+    return view(await queues.set_state(principal.tenant_id, queue_id, "active"))
 
 
 @post(
@@ -190,9 +204,12 @@ async def resume_queue(
     tags=["queues"],
 )
 async def drain_queue(
-    request: Request, principal: NamedDependency[Principal], queue_id: FromPath[str]
+    request: Request,
+    queues: Injected[QueueService],
+    principal: NamedDependency[Principal],
+    queue_id: FromPath[str],
 ) -> QueueView:
-    return view(await _rt(request).queues.set_state(principal.tenant_id, queue_id, "draining"))
+    return view(await queues.set_state(principal.tenant_id, queue_id, "draining"))
 
 
 @get(
@@ -204,9 +221,12 @@ async def drain_queue(
     tags=["queues"],
 )
 async def queue_stats(
-    request: Request, principal: NamedDependency[Principal], queue_id: FromPath[str]
+    request: Request,
+    queues: Injected[QueueService],
+    principal: NamedDependency[Principal],
+    queue_id: FromPath[str],
 ) -> QueueStatsView:
-    queue, stats, age = await _rt(request).queues.stats(principal.tenant_id, queue_id)
+    queue, stats, age = await queues.stats(principal.tenant_id, queue_id)
     return QueueStatsView(
         id=queue.id,
         name=queue.name,

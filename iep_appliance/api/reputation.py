@@ -4,13 +4,14 @@ over `[reputation] window_days` and the state they put it in."""
 from typing import Annotated
 
 import msgspec
-from litestar import Request, get
+from litestar import get
 from litestar.di import NamedDependency
 from msgspec import Meta
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.reputation import ReputationService
 
 
 class ReputationView(msgspec.Struct, frozen=True, rename="camel"):
@@ -29,9 +30,10 @@ class ReputationView(msgspec.Struct, frozen=True, rename="camel"):
     summary="Bounce and complaint rates over the reputation window",
     tags=["analytics"],
 )
-async def reputation(request: Request, principal: NamedDependency[Principal]) -> ReputationView:
-    rt: Runtime = request.app.state.runtime
-    r = await rt.reputation.of(principal.tenant_id)
+async def reputation(
+    reputation: Injected[ReputationService], principal: NamedDependency[Principal]
+) -> ReputationView:
+    r = await reputation.of(principal.tenant_id)
     return ReputationView(
         bounce_rate=r.bounce_rate,
         complaint_rate=r.complaint_rate,

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.schedules import (
     ScheduledJob,
@@ -16,7 +17,7 @@ from iep_appliance.domain.schedules import (
     ScheduledJobPatch,
     ScheduledRun,
 )
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.scheduled_jobs import ScheduledJobService
 
 
 class ScheduledJobView(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -83,10 +84,6 @@ class RunList(msgspec.Struct, frozen=True, rename="camel"):
     ]
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def view(j: ScheduledJob) -> ScheduledJobView:
     return ScheduledJobView(
         id=j.id,
@@ -126,9 +123,12 @@ def run_view(r: ScheduledRun) -> RunView:
     tags=["scheduled-jobs"],
 )
 async def create_scheduled_job(
-    request: Request, principal: NamedDependency[Principal], data: JSONBody[ScheduledJobIn]
+    request: Request,
+    scheduled_jobs: Injected[ScheduledJobService],
+    principal: NamedDependency[Principal],
+    data: JSONBody[ScheduledJobIn],
 ) -> ScheduledJobView:
-    return view(await _rt(request).scheduled_jobs.create(principal, data))
+    return view(await scheduled_jobs.create(principal, data))
 
 
 @get(
@@ -139,11 +139,12 @@ async def create_scheduled_job(
 )
 async def list_scheduled_jobs(
     request: Request,
+    scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> ScheduledJobList:
-    items, nxt = await _rt(request).scheduled_jobs.list_jobs(principal.tenant_id, limit, cursor)
+    items, nxt = await scheduled_jobs.list_jobs(principal.tenant_id, limit, cursor)
     return ScheduledJobList(data=[view(j) for j in items], next_cursor=nxt)
 
 
@@ -154,9 +155,12 @@ async def list_scheduled_jobs(
     tags=["scheduled-jobs"],
 )
 async def get_scheduled_job(
-    request: Request, principal: NamedDependency[Principal], job_id: FromPath[str]
+    request: Request,
+    scheduled_jobs: Injected[ScheduledJobService],
+    principal: NamedDependency[Principal],
+    job_id: FromPath[str],
 ) -> ScheduledJobView:
-    return view(await _rt(request).scheduled_jobs.get(principal.tenant_id, job_id))
+    return view(await scheduled_jobs.get(principal.tenant_id, job_id))
 
 
 @patch(
@@ -170,11 +174,12 @@ async def get_scheduled_job(
 )
 async def update_scheduled_job(
     request: Request,
+    scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     job_id: FromPath[str],
     data: JSONBody[ScheduledJobPatch],
 ) -> ScheduledJobView:
-    return view(await _rt(request).scheduled_jobs.update(principal, job_id, data))
+    return view(await scheduled_jobs.update(principal, job_id, data))
 
 
 @delete(
@@ -185,9 +190,12 @@ async def update_scheduled_job(
     tags=["scheduled-jobs"],
 )
 async def delete_scheduled_job(
-    request: Request, principal: NamedDependency[Principal], job_id: FromPath[str]
+    request: Request,
+    scheduled_jobs: Injected[ScheduledJobService],
+    principal: NamedDependency[Principal],
+    job_id: FromPath[str],
 ) -> None:
-    await _rt(request).scheduled_jobs.delete(principal.tenant_id, job_id)
+    await scheduled_jobs.delete(principal.tenant_id, job_id)
 
 
 @post(
@@ -198,9 +206,12 @@ async def delete_scheduled_job(
     tags=["scheduled-jobs"],
 )
 async def run_scheduled_job(
-    request: Request, principal: NamedDependency[Principal], job_id: FromPath[str]
+    request: Request,
+    scheduled_jobs: Injected[ScheduledJobService],
+    principal: NamedDependency[Principal],
+    job_id: FromPath[str],
 ) -> RunView:
-    return run_view(await _rt(request).scheduled_jobs.run_now(principal.tenant_id, job_id))
+    return run_view(await scheduled_jobs.run_now(principal.tenant_id, job_id))
 
 
 @get(
@@ -211,12 +222,13 @@ async def run_scheduled_job(
 )
 async def list_scheduled_job_runs(
     request: Request,
+    scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     job_id: FromPath[str],
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> RunList:
-    items, nxt = await _rt(request).scheduled_jobs.runs(principal.tenant_id, job_id, limit, cursor)
+    items, nxt = await scheduled_jobs.runs(principal.tenant_id, job_id, limit, cursor)
     return RunList(data=[run_view(r) for r in items], next_cursor=nxt)
 
 

@@ -7,11 +7,13 @@ so the two cannot drift: rate reservation and its refund, accept, the log correl
 from iep_appliance.api.schemas import AcceptedView
 from iep_appliance.domain.models import Accepted, Principal, SendRequest
 from iep_appliance.logs import message_id_var
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.messages import MessageService
+from iep_appliance.services.ratelimits import RateLimitService
 
 
 async def accept_send(
-    rt: Runtime,
+    messages: MessageService,
+    rate_limits: RateLimitService,
     principal: Principal,
     data: SendRequest,
     idempotency_key: str | None,
@@ -19,16 +21,16 @@ async def accept_send(
 ) -> tuple[int, AcceptedView, dict[str, str]]:
     """(202 or 200 for a replayed idempotency key, the body, rate-limit headers). `origin`:
     how the send arrived (api, resend, postmark), recorded with the message."""
-    headers = await rt.check_rate(principal, 1)
+    headers = await rate_limits.check(principal, 1)
     try:
-        result = await rt.messages.accept(principal, data, idempotency_key, origin=origin)
+        result = await messages.accept(principal, data, idempotency_key, origin=origin)
     except BaseException:
-        rt.release_rate(principal, 1)  # a rejected request sends nothing, so counts nothing
+        rate_limits.release(principal, 1)  # a rejected request sends nothing, so counts nothing
         raise
     if isinstance(result, Accepted):
         message_id_var.set(result.message_id)  # correlates the request's log line
     else:
-        rt.release_rate(principal, 1)  # a replay sends nothing
+        rate_limits.release(principal, 1)  # a replay sends nothing
     view = AcceptedView(
         message_id=result.message_id,
         status=result.status,

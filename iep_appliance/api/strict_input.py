@@ -22,16 +22,16 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from iep_appliance.api.problems import PROBLEM, problem
 from iep_appliance.domain.errors import BadRequest, FieldError
 from iep_appliance.domain.json_guard import check_body
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.system import Health
 
 PREFIX = "/v1/"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def install(app: Litestar, runtime: Runtime) -> None:
-    """Put the guard in front of everything (after `fast_send.install`) and learn, for every
+def install(app: Litestar, health: Health, max_request_bytes: int) -> None:
+    """Put the guard in front of everything (after the send fast path) and learn, for every
     GET route, the query parameters its handler declares."""
-    app.asgi_handler = StrictInput(app.asgi_handler, runtime)
+    app.asgi_handler = StrictInput(app.asgi_handler, health, max_request_bytes)
     known: dict[int, frozenset[str]] = {}
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
@@ -80,10 +80,10 @@ def json_content_type(value: bytes | None) -> bool:
 
 
 class StrictInput:
-    def __init__(self, inner: ASGIApp, runtime: Runtime) -> None:
+    def __init__(self, inner: ASGIApp, health: Health, max_request_bytes: int) -> None:
         self.inner = inner
-        self.runtime = runtime
-        self.limit = runtime.config.server.max_request_bytes
+        self.health = health
+        self.limit = max_request_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -158,7 +158,7 @@ class StrictInput:
             }
         )
         await send({"type": "http.response.body", "body": payload})
-        self.runtime.observe_request(
+        self.health.observe_request(
             scope["method"], "strict_input", status, time.perf_counter() - start, scope["path"]
         )
 

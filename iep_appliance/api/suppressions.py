@@ -11,8 +11,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal, Suppression
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.suppressions import SuppressionService
 
 
 class SuppressionView(msgspec.Struct, frozen=True, rename="camel"):
@@ -48,10 +49,6 @@ class SuppressionsAdded(msgspec.Struct, frozen=True):
     ]
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def view(s: Suppression) -> SuppressionView:
     return SuppressionView(
         email=s.email,
@@ -69,14 +66,13 @@ def view(s: Suppression) -> SuppressionView:
 )
 async def list_suppressions(
     request: Request,
+    suppressions: Injected[SuppressionService],
     principal: NamedDependency[Principal],
     search: FromQuery[str | None] = None,
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> SuppressionList:
-    items, nxt = await _rt(request).suppressions.list_page(
-        principal.tenant_id, search, limit, cursor
-    )
+    items, nxt = await suppressions.list_page(principal.tenant_id, search, limit, cursor)
     return SuppressionList(data=[view(s) for s in items], next_cursor=nxt)
 
 
@@ -89,9 +85,12 @@ async def list_suppressions(
     tags=["suppressions"],
 )
 async def add_suppressions(
-    request: Request, principal: NamedDependency[Principal], data: JSONBody[SuppressionsIn]
+    request: Request,
+    suppressions: Injected[SuppressionService],
+    principal: NamedDependency[Principal],
+    data: JSONBody[SuppressionsIn],
 ) -> SuppressionsAdded:
-    added = await _rt(request).suppressions.add(principal.tenant_id, data.emails, data.reason)
+    added = await suppressions.add(principal.tenant_id, data.emails, data.reason)
     return SuppressionsAdded(data=[view(s) for s in added])
 
 
@@ -103,9 +102,12 @@ async def add_suppressions(
     tags=["suppressions"],
 )
 async def remove_suppression(
-    request: Request, principal: NamedDependency[Principal], email: FromPath[str]
+    request: Request,
+    suppressions: Injected[SuppressionService],
+    principal: NamedDependency[Principal],
+    email: FromPath[str],
 ) -> None:
-    await _rt(request).suppressions.remove(principal.tenant_id, email)
+    await suppressions.remove(principal.tenant_id, email)
 
 
 HANDLERS = [list_suppressions, add_suppressions, remove_suppression]

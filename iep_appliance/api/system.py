@@ -1,8 +1,12 @@
 """/health, /ready (a real write probe), /metrics."""
 
-from litestar import Request, Response, get
+from typing import Any
+
+from litestar import Response, get
 
 from iep_appliance import __version__
+from iep_appliance.api.inject import Injected
+from iep_appliance.services.system import Health
 
 
 @get("/health", summary="Liveness", tags=["system"])
@@ -11,16 +15,16 @@ async def health() -> dict[str, str]:
 
 
 @get("/ready", summary="Readiness: store writable, providers configured", tags=["system"])
-async def ready(request: Request) -> Response[dict]:
-    report = await request.app.state.runtime.readiness()
+async def ready(health: Injected[Health]) -> Response[dict[str, Any]]:
+    report = await health.readiness()
     return Response(report, status_code=200 if report["status"] == "ready" else 503)
 
 
 @get("/metrics", summary="Prometheus metrics", tags=["system"], media_type="text/plain")
-async def metrics(request: Request) -> Response[bytes]:
-    rt = request.app.state.runtime
-    await rt.refresh_gauges()
-    return Response(rt.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+async def metrics(health: Injected[Health]) -> Response[bytes]:
+    return Response(
+        await health.metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )
 
 
 HANDLERS = [health, ready, metrics]

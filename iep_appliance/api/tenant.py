@@ -11,8 +11,9 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import AttachmentLimits, Principal, RateLimits, Routing, Tenant
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.tenant_settings import TenantSettingsService
 
 
 class TenantView(msgspec.Struct, frozen=True, rename="camel"):
@@ -41,10 +42,6 @@ class TenantView(msgspec.Struct, frozen=True, rename="camel"):
     ] = False
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def view(t: Tenant) -> TenantView:
     return TenantView(
         id=t.id,
@@ -65,8 +62,12 @@ def view(t: Tenant) -> TenantView:
     summary="The calling tenant and its settings",
     tags=["tenant"],
 )
-async def get_tenant(request: Request, principal: NamedDependency[Principal]) -> TenantView:
-    return view(await _rt(request).tenant_settings.get(principal.tenant_id))
+async def get_tenant(
+    request: Request,
+    tenant_settings: Injected[TenantSettingsService],
+    principal: NamedDependency[Principal],
+) -> TenantView:
+    return view(await tenant_settings.get(principal.tenant_id))
 
 
 @patch(
@@ -79,9 +80,12 @@ async def get_tenant(request: Request, principal: NamedDependency[Principal]) ->
     tags=["tenant"],
 )
 async def patch_tenant(
-    request: Request, principal: NamedDependency[Principal], data: JSONBody[dict[str, Any]]
+    request: Request,
+    tenant_settings: Injected[TenantSettingsService],
+    principal: NamedDependency[Principal],
+    data: JSONBody[dict[str, Any]],
 ) -> TenantView:
-    service = _rt(request).tenant_settings
+    service = tenant_settings
     return view(await service.patch(principal.tenant_id, data, principal.sandbox))
 
 

@@ -9,19 +9,16 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response
 
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain import verp
 from iep_appliance.domain.errors import NotFound
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.inbound import InboundService
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
 <style>body{{font:16px system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
 button{{font:inherit;padding:.5rem 1rem}}</style></head>
 <body><h1>{title}</h1>{body}</body></html>"""
-
-
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
 
 
 def _html(title: str, body: str, status: int = 200) -> Response[str]:
@@ -36,16 +33,18 @@ def _html(title: str, body: str, status: int = 200) -> Response[str]:
 
 @post("/u/{token:str}", status_code=200, include_in_schema=True, tags=["unsubscribe"],
       summary="One-click unsubscribe (RFC 8058 body: List-Unsubscribe=One-Click)")  # fmt: skip
-async def unsubscribe(request: Request, token: FromPath[str]) -> Response[str]:
-    if await _rt(request).inbound.unsubscribe(token, "one-click") is None:
+async def unsubscribe(
+    request: Request, inbound: Injected[InboundService], token: FromPath[str]
+) -> Response[str]:
+    if await inbound.unsubscribe(token, "one-click") is None:
         raise NotFound("Unsubscribe link not found")
     return _html("Unsubscribed", "<p>You will not receive these emails any more.</p>")
 
 
 @get("/u/{token:str}", include_in_schema=True, tags=["unsubscribe"],
      summary="The unsubscribe confirm page (its button makes the one-click POST)")  # fmt: skip
-async def confirm(request: Request, token: FromPath[str]) -> Response[str]:
-    if verp.read_unsubscribe_token(_rt(request).unsubscribe_key, token) is None:
+async def confirm(inbound: Injected[InboundService], token: FromPath[str]) -> Response[str]:
+    if verp.read_unsubscribe_token(inbound.unsubscribe_key, token) is None:
         return _html("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
     form = (
         f'<form method="post" action="/u/{escape(token)}">'

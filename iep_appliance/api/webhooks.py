@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.inject import Injected
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.webhooks import (
     WebhookCreate,
@@ -17,7 +18,7 @@ from iep_appliance.domain.webhooks import (
     WebhookEndpoint,
     WebhookUpdate,
 )
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.webhooks import WebhookService
 
 
 class WebhookView(msgspec.Struct, frozen=True, rename="camel"):
@@ -112,10 +113,6 @@ class ResendView(msgspec.Struct, frozen=True, rename="camel"):
     status: Annotated[str, msgspec.Meta(description="`queued`: the event will be posted again.")]
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def view(e: WebhookEndpoint, secret: str | None = None) -> WebhookView:
     grace = e.old_secret_until if e.old_secret else None
     return WebhookView(
@@ -161,9 +158,12 @@ def delivery_view(d: WebhookDelivery) -> DeliveryView:
     tags=["webhooks"],
 )
 async def create_webhook(
-    request: Request, principal: NamedDependency[Principal], data: JSONBody[WebhookCreate]
+    request: Request,
+    webhooks: Injected[WebhookService],
+    principal: NamedDependency[Principal],
+    data: JSONBody[WebhookCreate],
 ) -> WebhookView:
-    created = await _rt(request).webhooks.create(principal.tenant_id, data)
+    created = await webhooks.create(principal.tenant_id, data)
     return view(created, secret=created.secret)
 
 
@@ -175,11 +175,12 @@ async def create_webhook(
 )
 async def list_webhooks(
     request: Request,
+    webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> WebhookList:
-    items, nxt = await _rt(request).webhooks.list_endpoints(principal.tenant_id, limit, cursor)
+    items, nxt = await webhooks.list_endpoints(principal.tenant_id, limit, cursor)
     return WebhookList(data=[view(e) for e in items], next_cursor=nxt)
 
 
@@ -190,9 +191,12 @@ async def list_webhooks(
     tags=["webhooks"],
 )
 async def get_webhook(
-    request: Request, principal: NamedDependency[Principal], webhook_id: FromPath[str]
+    request: Request,
+    webhooks: Injected[WebhookService],
+    principal: NamedDependency[Principal],
+    webhook_id: FromPath[str],
 ) -> WebhookView:
-    return view(await _rt(request).webhooks.get(principal.tenant_id, webhook_id))
+    return view(await webhooks.get(principal.tenant_id, webhook_id))
 
 
 @put(
@@ -206,11 +210,12 @@ async def get_webhook(
 )
 async def update_webhook(
     request: Request,
+    webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
     data: JSONBody[WebhookUpdate],
 ) -> WebhookView:
-    updated, secret = await _rt(request).webhooks.update(principal.tenant_id, webhook_id, data)
+    updated, secret = await webhooks.update(principal.tenant_id, webhook_id, data)
     return view(updated, secret=secret)
 
 
@@ -222,9 +227,12 @@ async def update_webhook(
     tags=["webhooks"],
 )
 async def delete_webhook(
-    request: Request, principal: NamedDependency[Principal], webhook_id: FromPath[str]
+    request: Request,
+    webhooks: Injected[WebhookService],
+    principal: NamedDependency[Principal],
+    webhook_id: FromPath[str],
 ) -> None:
-    await _rt(request).webhooks.delete(principal.tenant_id, webhook_id)
+    await webhooks.delete(principal.tenant_id, webhook_id)
 
 
 @get(
@@ -235,14 +243,13 @@ async def delete_webhook(
 )
 async def list_deliveries(
     request: Request,
+    webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> DeliveryList:
-    items, nxt = await _rt(request).webhooks.deliveries(
-        principal.tenant_id, webhook_id, limit, cursor
-    )
+    items, nxt = await webhooks.deliveries(principal.tenant_id, webhook_id, limit, cursor)
     return DeliveryList(data=[delivery_view(d) for d in items], next_cursor=nxt)
 
 
@@ -254,11 +261,12 @@ async def list_deliveries(
 )
 async def get_delivery(
     request: Request,
+    webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
     delivery_id: FromPath[str],
 ) -> DeliveryView:
-    found = await _rt(request).webhooks.delivery(principal.tenant_id, webhook_id, delivery_id)
+    found = await webhooks.delivery(principal.tenant_id, webhook_id, delivery_id)
     return delivery_view(found)
 
 
@@ -271,11 +279,12 @@ async def get_delivery(
 )
 async def resend_delivery(
     request: Request,
+    webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
     delivery_id: FromPath[str],
 ) -> ResendView:
-    found = await _rt(request).webhooks.resend(principal.tenant_id, webhook_id, delivery_id)
+    found = await webhooks.resend(principal.tenant_id, webhook_id, delivery_id)
     return ResendView(
         delivery_id=found.id,
         webhook_id=found.endpoint_id,

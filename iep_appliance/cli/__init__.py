@@ -15,7 +15,7 @@ import argparse
 import os
 
 from iep_appliance import __version__
-from iep_appliance.cli import keys, messages, operations, serve, tenants, users
+from iep_appliance.cli import keys, messages, operations, serve, store_copy, tenants, users
 from iep_appliance.cli.output import EXIT_CODES, OK, fail, run
 from iep_appliance.config import load
 from iep_appliance.domain.errors import ConfigError
@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         "check", parents=[common], help="validate the config; list every problem"
     )
     check.set_defaults(run=None)
-    for group in (tenants, keys, users, messages, operations):
+    for group in (tenants, keys, users, messages, operations, store_copy):
         group.register(sub, common)
     return p
 

@@ -8,8 +8,8 @@ from typing import Any
 from iep_appliance.cli.context import Services, with_services
 from iep_appliance.cli.output import OK, emit, fail, table
 from iep_appliance.domain.errors import NotFound
-from iep_appliance.domain.keys import SANDBOX_DEFAULT_SCOPES, parse_scopes
 from iep_appliance.domain.models import ApiKey
+from iep_appliance.domain.scopes import ALL_SCOPES, SANDBOX_DEFAULT_SCOPES, parse_scopes
 from iep_appliance.services.keys import ROTATE_GRACE_SECONDS as ROTATE_GRACE
 
 
@@ -61,7 +61,7 @@ def key_json(k: ApiKey) -> dict[str, Any]:
 
 def default_cli_scopes(sandbox: bool) -> tuple[str, ...]:
     """The operator's key has every scope; a sandbox key only send and read (DESIGN §10.1)."""
-    return SANDBOX_DEFAULT_SCOPES if sandbox else ("send", "read", "admin")
+    return SANDBOX_DEFAULT_SCOPES if sandbox else ALL_SCOPES
 
 
 async def _find(s: Services, tenant_id: str, ref: str) -> ApiKey:
@@ -83,7 +83,7 @@ async def _create(s: Services, args: argparse.Namespace) -> int:
     if args.expires_days is not None:
         if args.expires_days <= 0:
             return fail(["--expires-days: must be a positive number of days"])
-        expires = s.rt.clock.now() + timedelta(days=args.expires_days)
+        expires = s.all.clock.now() + timedelta(days=args.expires_days)
     created = await s.keys.create(tenant.id, list(scopes), args.name, expires, args.sandbox)
     emit(
         args,

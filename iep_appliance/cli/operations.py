@@ -1,4 +1,4 @@
-"""`iep backup|restore|purge` (issue 9). Progress goes to stderr, the result to stdout."""
+"""`iep backup|restore|purge`. Progress goes to stderr, the result to stdout."""
 
 import argparse
 import json
@@ -33,7 +33,7 @@ def _progress(line: str) -> None:
 async def _backup(s: Services, args: argparse.Namespace) -> int:
     from iep_appliance.services.backups import backup
 
-    rt = s.rt
+    rt = s.all
     key_env = rt.config.security.secret_key_env
     key_file = None  # a key from the environment is not the appliance's to archive
     if not (key_env and os.environ.get(key_env)):
@@ -55,12 +55,12 @@ async def _backup(s: Services, args: argparse.Namespace) -> int:
 
 
 async def _restore(cfg: Config, args: argparse.Namespace) -> int:
-    from iep_appliance.runtime import Runtime
     from iep_appliance.services.backups import restore
+    from iep_appliance.wiring import wire
 
-    rt = Runtime(cfg, deliver=False)  # never opened: restore must not create the database
+    services = wire(cfg, deliver=False)  # never opened: restore must not create the database
     manifest = await restore(
-        rt.store, cfg.storage.path, cfg.storage.attachments_dir, args.source, _progress
+        services.store, cfg.storage.path, cfg.storage.attachments_dir, args.source, _progress
     )
     print(
         f"restored backup of {manifest.created_at} (iep {manifest.version}, schema "
@@ -70,7 +70,7 @@ async def _restore(cfg: Config, args: argparse.Namespace) -> int:
 
 
 async def _purge(s: Services, args: argparse.Namespace) -> int:
-    retention = s.rt.retention
+    retention = s.all.retention
     if args.dry_run:
         plan = await retention.plan()
         if args.json:
@@ -88,7 +88,7 @@ async def _purge(s: Services, args: argparse.Namespace) -> int:
     last = [0.0]
 
     def progress(totals: dict[str, int]) -> None:
-        now = s.rt.clock.monotonic()
+        now = s.all.clock.monotonic()
         if now - last[0] >= 1.0:
             last[0] = now
             done = ", ".join(f"{k} {v}" for k, v in totals.items() if v)

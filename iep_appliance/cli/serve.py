@@ -57,20 +57,20 @@ def serve(
     cfg: Config, config_path: str | None = None, args: argparse.Namespace | None = None
 ) -> int:
     """Run until SIGTERM/SIGINT; `args` carries --host/--port, kept over a SIGHUP reload.
-    With more than one worker (issue 19) this process is the supervisor (supervisor.py)."""
+    With more than one worker this process is the supervisor (worker_supervisor.py)."""
     import uvloop
 
     from iep_appliance.worker_role import WorkerRole
 
     role = WorkerRole.from_env()
     if role is None:
-        from iep_appliance.supervisor import worker_count
+        from iep_appliance.worker_supervisor import worker_count
 
         count = worker_count(cfg.server.workers)
         if count > 1:
             return _supervise(cfg, config_path, args, count)
     else:
-        from iep_appliance.supervisor import die_with_supervisor
+        from iep_appliance.worker_supervisor import die_with_supervisor
 
         die_with_supervisor()
     return uvloop.run(_serve(cfg, config_path, args, role))
@@ -80,7 +80,7 @@ def _supervise(
     cfg: Config, config_path: str | None, args: argparse.Namespace | None, count: int
 ) -> int:
     from iep_appliance import logs
-    from iep_appliance.supervisor import Supervisor
+    from iep_appliance.worker_supervisor import WorkerSupervisor
 
     logs.setup(cfg.logging.level)
     argv = ["serve"]
@@ -91,7 +91,7 @@ def _supervise(
     if args is not None and args.port is not None:  # else the file's, as a reload reads it
         argv += ["--port", str(args.port)]
     host = cfg.server.host
-    supervisor = Supervisor(cfg, count, argv)
+    supervisor = WorkerSupervisor(cfg, count, argv)
     return asyncio.run(supervisor.run(lambda port: print(urls(host, port), flush=True)))
 
 
@@ -111,8 +111,8 @@ async def _serve(
     # SIGHUP's default action ends the process; until the reloader takes it over below (after
     # migrations and first start), one is ignored.
     loop.add_signal_handler(signal.SIGHUP, lambda: None)
-    if role is not None:  # issue 19: the others wait for worker 0's first start
-        from iep_appliance.supervisor import wait_for_gate
+    if role is not None:  # the other workers wait for worker 0's first start
+        from iep_appliance.worker_supervisor import wait_for_gate
 
         await asyncio.to_thread(wait_for_gate)
     rt = Runtime(cfg, role=role)
@@ -123,19 +123,21 @@ async def _serve(
     host = cfg.server.host
     sock = None
     announce: Any = lambda port: print(urls(host, port), flush=True)  # noqa: E731
-    if role is not None:  # a worker: the supervisor's socket; it prints the line (issue 19)
-        from iep_appliance.supervisor import listening_socket, tell_ready
+    if role is not None:  # a worker: the supervisor's socket; it prints the line
+        from iep_appliance.worker_supervisor import listening_socket, tell_ready
 
         sock = listening_socket()
         announce = lambda port: tell_ready()  # noqa: E731
-    http = HttpServer(rt, build_app(rt), announce=announce)
+    http = HttpServer(
+        cfg.server, rt.services.clock, build_app(rt), rt.begin_drain, announce=announce
+    )
     for sig in (signal.SIGTERM,) if role is not None else (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, http.stop)
     if config_path is not None:
         from iep_appliance.reload import Reloader
 
         adjust = (lambda new: with_flags(new, args)) if args is not None else None
-        Reloader(rt, config_path, adjust).install(loop)
+        Reloader(rt.services, config_path, adjust).install(loop)
     try:
         started = await http.run(sock)
     finally:

@@ -59,7 +59,7 @@ def tenant_json(t: Tenant) -> dict[str, Any]:
 
 
 async def _create(s: Services, args: argparse.Namespace) -> int:
-    tenant = await create_tenant(s.rt.store, args.slug, args.name, args.domain)
+    tenant = await create_tenant(s.all.store, args.slug, args.name, args.domain)
     emit(args, tenant_json(tenant), f"tenant {tenant.slug} created: {tenant.id}")
     return OK
 
@@ -141,7 +141,7 @@ async def _domain_add(s: Services, args: argparse.Namespace) -> int:
         await s.domains.add(t.id, args.domain, args.dkim)
     else:
         await s.domains.request(t.id, args.domain, args.dkim)
-    detail = await s.rt.domain_checks.detail(t.id, args.domain)
+    detail = await s.all.domain_checks.detail(t.id, args.domain)
     records = [
         {"type": r.type, "name": r.name, "value": r.value, "purpose": r.purpose}
         for r in detail.records

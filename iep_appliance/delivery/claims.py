@@ -54,10 +54,11 @@ async def _load(store: Store, jobs: list[Job], sends: list[Job]) -> list[Claimed
         for tenant_id, emails in by_tenant.items():
             found = await store.suppressed_among(tenant_id, emails)
             suppressed[tenant_id] = frozenset(e.lower() for e in found)
-    out = []
+    out: list[Claimed] = []
     for job in jobs:
-        m = messages.get(job.ref_id) if job.kind == "send" else None
-        out.append(Claimed(job, m, suppressed.get(m.tenant_id, frozenset()) if m else None))
+        message = messages.get(job.ref_id) if job.kind == "send" else None
+        blocked = suppressed.get(message.tenant_id, frozenset()) if message else None
+        out.append(Claimed(job, message, blocked))
     return out
 
 

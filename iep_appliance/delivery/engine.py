@@ -4,9 +4,9 @@ What runs: one scheduler task claims due jobs in batches (one `UPDATE … RETURN
 with a lease) whenever senders have room, and otherwise sleeps until it is woken by a
 commit that enqueued a job or until the next `run_at`; never a busy poll. It loads the
 claimed messages in one read and hands them to `delivery.concurrency` sender tasks.
-Each sender runs `sender.process` and records the Completion through the store's
-group-commit writer, so many completions share one commit. Jobs of other kinds
-(`webhook`, …) go to the handler registered for their kind.
+Each sender runs a send job through `SendPipeline.process` (sender.py), which records its
+Completion through the store's group-commit writer, so many completions share one commit.
+Jobs of other kinds (`webhook`, …) go to the handler registered for their kind.
 
 Stop: claiming stops; senders finish in-flight work within the grace period; claimed
 jobs not yet started are released (they do not count as attempts); what is still
@@ -23,81 +23,96 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import msgspec
-
-from iep_appliance.delivery import sender
+from iep_appliance.blobs import Blobs
+from iep_appliance.clock import Clock
+from iep_appliance.config import BreakerConfig, Config, RoutingConfig
+from iep_appliance.config_providers import ProviderConfig
 from iep_appliance.delivery.claims import Claimed, LoadFailed, crash_text, load_claimed
+from iep_appliance.delivery.context import SendContext
 from iep_appliance.delivery.providers.base import Provider
-from iep_appliance.delivery.providers.outbox import OutboxProvider
-from iep_appliance.delivery.providers.smtp import SmtpProvider
+from iep_appliance.delivery.providers.pool import ProviderPool
+from iep_appliance.delivery.providers.registry import ProviderParts
 from iep_appliance.delivery.queues import QueueGate
-from iep_appliance.delivery.router import SANDBOX_PROVIDER, Router
-from iep_appliance.domain import ids
-from iep_appliance.domain.errors import StoreUnavailable
+from iep_appliance.delivery.router import Router
+from iep_appliance.delivery.sender import SendPipeline
 from iep_appliance.domain.hostnames import own_hostname
-from iep_appliance.domain.models import Completion, Job, MessageRecord, Routing
+from iep_appliance.domain.mime import Signer
+from iep_appliance.domain.models import Job, MessageRecord
 from iep_appliance.domain.render import RenderLimits
-from iep_appliance.domain.retry import after_crash
-from iep_appliance.logs import job_id_var, message_id_var, tenant_id_var
-
-if TYPE_CHECKING:
-    from iep_appliance.runtime import Runtime
+from iep_appliance.domain.retry import after_crash, attempts_from
+from iep_appliance.logs import event, job_id_var, message_id_var, tenant_id_var
+from iep_appliance.metrics import Metrics
+from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.delivery")
-COMPLETION_RETRY_FIRST_SECONDS = 0.25  # then doubling, up to:
-COMPLETION_RETRY_MAX_SECONDS = 5.0
 JobHandler = Callable[[Job], Awaitable[None]]
 _STOP = object()
 
 
 class DeliveryEngine:
-    def __init__(self, runtime: "Runtime") -> None:
-        cfg = runtime.config
-        self.rt = runtime
-        self.store = runtime.store
-        self.clock = runtime.clock
+    """Built once by the wiring from its parts; `handlers` deliver the jobs of other kinds
+    (`webhook`: the webhook pool). The hooks come from the services that own them: DKIM
+    `signer_for`, VERP `return_path`, one-click `unsubscribe_headers`, reputation `held`."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        blobs: Blobs,
+        metrics: Metrics,
+        config: Config,
+        *,
+        handlers: Mapping[str, "JobHandler"] | None = None,
+        signer_for: Callable[[str], Awaitable[Signer | None]] | None = None,
+        return_path: Callable[[str], str] | None = None,
+        unsubscribe_headers: Callable[[str], bytes] | None = None,
+        held: Callable[[str], bool] | None = None,
+    ) -> None:
+        cfg = config
+        self.store = store
+        self.clock = clock
+        self.metrics = metrics
         self.concurrency = cfg.delivery.concurrency
         self.batch = cfg.delivery.claim_batch
         self.lease = timedelta(seconds=cfg.delivery.lease_seconds)
-        self.providers: dict[str, Provider] = {}
-        for name, p in cfg.providers.items():
-            if p.type == "smtp":
-                self.providers[name] = SmtpProvider(name, p, cfg.delivery.hostname)
-            else:
-                self.providers[name] = OutboxProvider(name, self.store.save_outbox)
-        if SANDBOX_PROVIDER not in self.providers:
-            self.providers[SANDBOX_PROVIDER] = OutboxProvider(
-                SANDBOX_PROVIDER, self.store.save_outbox
-            )
+        parts = ProviderParts(
+            save_outbox=self.store.save_outbox,
+            clock=self.clock,
+            hostname=cfg.delivery.hostname,
+            metrics=self.metrics,
+        )
+        self.pool = ProviderPool(cfg.providers, parts)
         self.router = Router(
-            self.providers,
+            self.pool.providers,
             cfg.routing.default_provider,
             cfg.routing.fallback_provider,
             cfg.breaker,
-            runtime.metrics,
+            self.metrics,
         )
-        self.ctx = sender.SendContext(
+        ctx = SendContext(
             router=self.router,
-            blobs=runtime.blobs,
+            blobs=blobs,
             clock=self.clock,
             schedule=tuple(cfg.delivery.retry_schedule),
             message_id_domain=own_hostname(cfg.delivery.hostname, socket.getfqdn()),
-            metrics=runtime.metrics,
+            metrics=self.metrics,
             render_limits=RenderLimits(
                 max_steps=cfg.render.max_steps,
                 max_output_bytes=cfg.render.max_output_bytes,
                 max_variable_depth=cfg.render.max_variable_depth,
             ),
-            signer_for=runtime.dkim_keys.signer_for if cfg.dkim.sign else None,
-            return_path=runtime.return_path,
-            unsubscribe_headers=runtime.unsubscribe_headers,
-            held=runtime.reputation.is_held,
+            signer_for=signer_for if cfg.dkim.sign else None,
+            return_path=return_path,
+            unsubscribe_headers=unsubscribe_headers,
+            held=held,
         )
-        self.handlers: dict[str, JobHandler] = {}
+        self.queues = QueueGate(self.store, self.clock)  # fair share, rates, retry overrides
+        self.pipeline = SendPipeline(self.store, ctx, self.queues)
+        self.handlers: dict[str, JobHandler] = dict(handlers or {})
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
@@ -105,11 +120,24 @@ class DeliveryEngine:
         self._inflight: dict[int, Job] = {}
         self._job_done = asyncio.Event()  # set whenever a sender finishes a job (reload waits)
         self._retired: list[Provider] = []  # replaced by a reload, closed once their sends end
+        self._retiring: set[asyncio.Task[None]] = set()
         self._pending = 0  # claimed, not yet finished (queued + in flight)
         self._tasks: list[asyncio.Task[None]] = []
-        self._routing: dict[str, tuple[Routing, float]] = {}
-        self.queues = QueueGate(self.store, self.clock)  # fair share, rates, retry overrides
         self.store.on_enqueue(self._on_enqueue)
+
+    @property
+    def ctx(self) -> SendContext:
+        """What sends work with (router, blobs, clock, schedule, DKIM/VERP hooks)."""
+        return self.pipeline.ctx
+
+    @ctx.setter
+    def ctx(self, ctx: SendContext) -> None:
+        self.pipeline.ctx = ctx
+
+    @property
+    def providers(self) -> dict[str, Provider]:
+        """The running providers by name (the pool's own mapping, shared with the router)."""
+        return self.pool.providers
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -140,12 +168,15 @@ class DeliveryEngine:
             if leftover:
                 await self.store.release(leftover)
             log.warning("delivery.stop.cancelled", extra={"fields": {"jobs": len(leftover)}})
+        for task in self._retiring:
+            task.cancel()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         for provider in [*self.providers.values(), *self._retired]:
             with contextlib.suppress(Exception):
                 await provider.aclose()
 
     def _drain_queue(self) -> list[Job]:
-        out = []
+        out: list[Job] = []
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if item is not _STOP:
@@ -244,7 +275,7 @@ class DeliveryEngine:
         try:
             if item.error is not None:
                 raise LoadFailed(item.error)
-            await self._run(job, item.message, item.suppressed)
+            await self._run(item)
         except Exception as exc:
             log.exception("sender.crashed", extra={"fields": {"jobId": job.id}})
             error = exc.args[0] if isinstance(exc, LoadFailed) else crash_text(exc)
@@ -254,13 +285,12 @@ class DeliveryEngine:
 
     def _schedule(self, job: Job) -> tuple[int, ...]:
         if job.kind == "send":
-            override = self.queues.schedule_of(job)
-            return self.ctx.schedule if override is None else override
+            return self.pipeline.schedule_of(job)
         return tuple(self.ctx.schedule[: max(job.max_attempts - 1, 0)])
 
     def _max_attempts(self, job: Job) -> int:
         if job.kind == "send":
-            return len(self._schedule(job)) + 1
+            return attempts_from(self._schedule(job))
         return max(job.max_attempts, 1)
 
     async def _give_up(
@@ -273,7 +303,7 @@ class DeliveryEngine:
         if job.kind == "send" and message is not None:
             try:
                 await self.store.finish_sends(
-                    [sender.crashed(job, message, error, retry_in, self.ctx)]
+                    [self.pipeline.crashed(job, message, error, retry_in)]
                 )
                 return
             except Exception:
@@ -284,78 +314,22 @@ class DeliveryEngine:
         except Exception:
             log.exception("job.crash_not_recorded", extra={"fields": {"jobId": job.id}})
 
-    async def _run(self, job: Job, message: MessageRecord | None, suppressed: Any) -> None:
+    async def _run(self, item: Claimed) -> None:
+        job = item.job
         job_id_var.set(job.id)
         tenant_id_var.set(job.tenant_id)
-        if job.kind != "send":
-            handler = self.handlers.get(job.kind)
-            if handler is None:  # dead-lettered, where an operator sees it, not left leased
-                log.error("job.no_handler", extra={"fields": {"kind": job.kind}})
-                await self.store.bury_job(job.id, f"no handler for job kind {job.kind!r}")
-                return
-            await handler(job)
+        if job.kind == "send":
+            await self.pipeline.process(item)
             return
-        message_id_var.set(job.ref_id)
-        if message is None:  # deleted under us (purge): nothing to send
-            await self.store.finish_sends(
-                [
-                    Completion(
-                        job_id=job.id,
-                        message_id=job.ref_id,
-                        tenant_id=job.tenant_id,
-                        status="failed",
-                        attempts=job.attempts,
-                        error="message missing",
-                    )
-                ]
-            )
+        handler = self.handlers.get(job.kind)
+        if handler is None:  # dead-lettered, where an operator sees it, not left leased
+            log.error("job.no_handler", extra={"fields": {"kind": job.kind}})
+            await self.store.bury_job(job.id, f"no handler for job kind {job.kind!r}")
             return
-        routing = await self._routing_of(job.tenant_id)
-        schedule = self.queues.schedule_of(job)  # the queue's retry override, if any
-        ctx = self.ctx if schedule is None else msgspec.structs.replace(self.ctx, schedule=schedule)
-        completion = await sender.process(job, message, routing, suppressed, ctx)
-        await self._finish(completion)
-        self._observe(message, completion)
-
-    async def _finish(self, completion: Completion) -> None:
-        """Record a finished attempt. While the store cannot commit (full or read-only disk),
-        try again within seconds, backing off — never leave it to the lease to expire, which
-        would send the message a second time."""
-        delay = COMPLETION_RETRY_FIRST_SECONDS
-        while True:
-            try:
-                await self.store.finish_sends([completion])
-                return
-            except StoreUnavailable as exc:
-                log.warning(
-                    "completion.retrying",
-                    extra={"fields": {"error": exc.reason, "retryInSeconds": delay}},
-                )
-            await asyncio.sleep(delay)  # real seconds: the disk fills and empties in real time
-            delay = min(delay * 2, COMPLETION_RETRY_MAX_SECONDS)
-
-    async def _routing_of(self, tenant_id: str) -> Routing:
-        hit = self._routing.get(tenant_id)
-        now = self.clock.monotonic()
-        if hit is not None and now - hit[1] < 5.0:
-            return hit[0]
-        tenant = await self.store.get_tenant(tenant_id)
-        routing = tenant.settings.routing if tenant else Routing()
-        self._routing[tenant_id] = (routing, now)
-        return routing
+        await handler(job)
 
     def forget_tenant(self, tenant_id: str) -> None:
-        self._routing.pop(tenant_id, None)
-
-    def _observe(self, message: MessageRecord, c: Completion) -> None:
-        m = self.rt.metrics
-        if c.deferred:  # nothing was sent (iep_sends_deferred_total counts it)
-            return
-        status = "retry_scheduled" if c.status == "queued" else c.status
-        m.messages.labels(status, message.tenant_id, c.provider or "").inc()
-        if c.status == "sent":
-            created = ids.parse_iso(message.created_at)
-            m.message_duration.observe((self.clock.now() - created).total_seconds())
+        self.pipeline.forget_tenant(tenant_id)
 
     # ---- introspection ------------------------------------------------------------------------
 
@@ -368,36 +342,42 @@ class DeliveryEngine:
 
     def export_breakers(self) -> None:
         for name, breaker in self.router.breakers.items():
-            self.rt.metrics.circuit_state.labels(provider=name).set(breaker.state_code)
+            self.metrics.circuit_state.labels(provider=name).set(breaker.state_code)
 
     def _count_claims(self, claimed: list[Job]) -> None:
-        counter = self.rt.metrics.jobs_claimed
+        counter = self.metrics.jobs_claimed
         for job in claimed:
             counter.labels(kind=job.kind).inc()
 
-    # ---- config reload (issue 9) ----------------------------------------------------------------
+    # ---- config reload ----------------------------------------------------------------------
 
-    def replace_router(self, router: Router, retired: list[Provider]) -> set[int]:
-        """Route new sends through `router`; `retired` providers are closed at stop at the latest.
+    def reconfigure(
+        self,
+        providers: Mapping[str, ProviderConfig],
+        routing: RoutingConfig,
+        breaker: BreakerConfig,
+    ) -> None:
+        """Send through new `[providers.*]`, `[routing]` and `[breaker]` settings from now on.
 
-        Returns the ids of the jobs in flight now: they may still be sending through the old
-        router's providers, so those must stay open until `wait_finished` returns for them.
-        """
-        self.router = router
-        self.providers = router.providers
-        self.ctx = msgspec.structs.replace(self.ctx, router=router)
+        A provider whose table did not change keeps its object (its connections) and its
+        breaker; a replaced or removed one is closed once the sends in flight now are done
+        (they may be using it), or at stop at the latest."""
+        retired = self.pool.reconfigure(providers)
+        self.router.reconfigure(routing.default_provider, routing.fallback_provider, breaker)
+        if not retired:
+            return
         self._retired.extend(retired)
-        return set(self._inflight)
+        task = asyncio.create_task(self._retire(set(self._inflight), retired), name="retire")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
-    async def wait_finished(self, job_ids: set[int]) -> None:
-        """Return once none of `job_ids` is still in flight (finished, released or cancelled)."""
-        while job_ids & self._inflight.keys():
+    async def _retire(self, in_flight: set[int], retired: list[Provider]) -> None:
+        while in_flight & self._inflight.keys():  # until none of them is still in flight
             self._job_done.clear()
             await self._job_done.wait()
-
-    async def close_retired(self, providers: list[Provider]) -> None:
-        for provider in providers:
+        for provider in retired:
             if provider in self._retired:
                 self._retired.remove(provider)
                 with contextlib.suppress(Exception):
                     await provider.aclose()
+        event(log, "providers.retired", providers=[p.name for p in retired])

@@ -8,18 +8,18 @@ router logs each transition (`provider.circuit_opened|half_open|closed`) and mir
 """
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
 from iep_appliance.config import BreakerConfig
-from iep_appliance.delivery.providers.base import Provider
+from iep_appliance.delivery.providers.base import SANDBOX_PROVIDER, Provider
 from iep_appliance.domain.breaker import Breaker, BreakerState
 from iep_appliance.domain.models import Routing
 from iep_appliance.logs import event
 
 log = logging.getLogger("iep.delivery")
-SANDBOX_PROVIDER = "outbox"
 _TRANSITION_EVENT: dict[BreakerState, str] = {
     "open": "provider.circuit_opened",
     "half_open": "provider.circuit_half_open",
@@ -37,29 +37,50 @@ class Route(msgspec.Struct, frozen=True):
 class Router:
     def __init__(
         self,
-        providers: dict[str, Provider],
+        providers: Mapping[str, Provider],
         default: str,
         fallback: str | None,
         breaker: BreakerConfig,
         metrics: Any = None,
     ) -> None:
-        self.providers = providers
+        self.providers = providers  # the pool's mapping: it changes under a reload
         self.metrics = metrics
+        self.breakers: dict[str, Breaker] = {}
+        self._judged: dict[str, Provider] = {}  # the provider object each breaker judges
+        self.last_errors: dict[str, tuple[str, float]] = {}
+        self.reconfigure(default, fallback, breaker)
+
+    def reconfigure(self, default: str, fallback: str | None, breaker: BreakerConfig) -> None:
+        """Follow the pool's providers as they are now, with new routing and breaker settings.
+
+        A provider that kept its object keeps its breaker (its state), with the new settings;
+        a new or rebuilt one starts with a closed breaker; a removed one loses its own."""
         self.default = default
         self.fallback = fallback
-        self.breakers = {
-            name: Breaker(
-                error_rate=breaker.error_rate,
-                min_requests=breaker.min_requests,
-                window_seconds=breaker.window_seconds,
-                cooldown_seconds=breaker.cooldown_seconds,
-            )
-            for name in providers
-        }
-        self.last_errors: dict[str, tuple[str, float]] = {}
-        if metrics is not None:
+        breakers: dict[str, Breaker] = {}
+        carried: set[str] = set()
+        for name, provider in self.providers.items():
+            kept = self.breakers.get(name)
+            if kept is None or self._judged.get(name) is not provider:
+                kept = Breaker(
+                    error_rate=breaker.error_rate,
+                    min_requests=breaker.min_requests,
+                    window_seconds=breaker.window_seconds,
+                    cooldown_seconds=breaker.cooldown_seconds,
+                )
+            else:
+                kept.error_rate = breaker.error_rate
+                kept.min_requests = breaker.min_requests
+                kept.window_seconds = breaker.window_seconds
+                kept.cooldown_seconds = breaker.cooldown_seconds
+                carried.add(name)
+            breakers[name] = kept
+        self.breakers = breakers
+        self._judged = dict(self.providers)
+        self.last_errors = {k: v for k, v in self.last_errors.items() if k in carried}
+        if self.metrics is not None:
             for name, b in self.breakers.items():
-                metrics.circuit_state.labels(provider=name).set(b.state_code)
+                self.metrics.circuit_state.labels(provider=name).set(b.state_code)
 
     def route(self, routing: Routing, sandbox: bool, now: float) -> Route:
         if sandbox:
@@ -79,9 +100,19 @@ class Router:
             wait = min(wait, self.breakers[fallback].wait_seconds(now))
         return Route(provider=None, primary=primary, wait_seconds=wait)
 
-    def record(self, provider: str, success: bool, now: float, error: str | None = None) -> None:
+    def record(
+        self,
+        provider: str,
+        success: bool,
+        now: float,
+        error: str | None = None,
+        sent_by: Provider | None = None,
+    ) -> None:
         """Record a provider-health result (`domain.breaker.health_failure` decides `success`);
-        `error`, when given, is the attempt's failure (the dashboard's last error)."""
+        `error`, when given, is the attempt's failure (the dashboard's last error). A result of
+        `sent_by`, an object a reload has since replaced, judges nothing any more."""
+        if sent_by is not None and self.providers.get(provider) is not sent_by:
+            return
         breaker = self.breakers.get(provider)
         if breaker is not None:
             before = breaker.state

@@ -125,17 +125,15 @@ def bucket_starts(q: StatsQuery) -> list[str]:
     return out
 
 
-def fill_buckets(
-    q: StatsQuery, rows: list[tuple[str, str, int]]
-) -> list[tuple[str, dict[str, int]]]:
-    """Zero-filled buckets from (bucket prefix, status, count) rows; unknown statuses kept."""
+def fill_buckets(q: StatsQuery, rows: "list[StatusCount]") -> list[tuple[str, dict[str, int]]]:
+    """Zero-filled buckets from the rollups' counts; unknown statuses kept."""
     width = 13 if q.group_by == "hour" else 10
     buckets = {start: dict.fromkeys(STATS_STATUSES, 0) for start in bucket_starts(q)}
     by_prefix = {start[:width]: counts for start, counts in buckets.items()}
-    for prefix, status, n in rows:
-        counts = by_prefix.get(prefix)
+    for row in rows:
+        counts = by_prefix.get(row.bucket)
         if counts is not None:
-            counts[status] = counts.get(status, 0) + n
+            counts[row.status] = counts.get(row.status, 0) + row.count
     return list(buckets.items())
 
 
@@ -147,3 +145,12 @@ def rates(totals: dict[str, int]) -> tuple[float, float]:
     if finished == 0:
         return 0.0, 0.0
     return round(sent / finished, 6), round(bounced / finished, 6)
+
+
+class StatusCount(msgspec.Struct, frozen=True):
+    """Status changes counted in one bucket of the rollups (`bucket` is the hour's or day's
+    ISO prefix: 13 or 10 characters)."""
+
+    bucket: str
+    status: str
+    count: int

@@ -35,7 +35,7 @@ from iep_appliance.domain.models import (
 from iep_appliance.domain.render import variables_depth_exceeds
 from iep_appliance.domain.validation import (
     DEFAULT_MAX_VARIABLE_DEPTH,
-    DecodedAttachment,
+    CommonFields,
     check_addresses,
     check_common,
     normalize_address,
@@ -44,16 +44,6 @@ from iep_appliance.domain.validation import (
 MAX_ERRORS = 100  # field errors listed in one 422; the rest are summarised
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*\Z")
-
-
-class ValidShared(msgspec.Struct, frozen=True):
-    from_email: str
-    from_name: str | None
-    reply_to: str | None
-    attachments: tuple[DecodedAttachment, ...]
-    scheduled_at: datetime | None
-    category: str | None
-    reply_to_name: str | None = None
 
 
 class ValidRecipient(msgspec.Struct, frozen=True):
@@ -124,7 +114,7 @@ def check_shared(
     now: datetime,
     check: BatchCheck,
     max_variable_depth: int = DEFAULT_MAX_VARIABLE_DEPTH,
-) -> ValidShared:
+) -> CommonFields:
     """Check every shared field once (templates and attachments included)."""
     n = len(req.recipients)
     if n == 0:
@@ -136,15 +126,7 @@ def check_shared(
     for e in errors:
         check.add(e)
     check.too_large.extend(too_large)
-    return ValidShared(
-        from_email=common.from_email,
-        from_name=common.from_name,
-        reply_to=common.reply_to,
-        attachments=common.attachments,
-        scheduled_at=common.scheduled_at,
-        category=common.category,
-        reply_to_name=common.reply_to_name,
-    )
+    return common
 
 
 def check_recipients(
@@ -178,7 +160,7 @@ def check_recipients(
     return out
 
 
-def verdict(shared: ValidShared, check: BatchCheck, allowed_domains: frozenset[str]) -> None:
+def verdict(shared: CommonFields, check: BatchCheck, allowed_domains: frozenset[str]) -> None:
     """Raise for what `check` found, in the single send's order: 422, then 413, then 403."""
     if check.errors:
         errors = list(check.errors)

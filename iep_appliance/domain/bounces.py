@@ -18,6 +18,8 @@ from typing import Literal
 import msgspec
 
 MAX_DEPTH = 8
+# Hard bounces of one address (counted per tenant, at send time) that suppress it.
+HARD_BOUNCES_TO_SUPPRESS = 3
 MAX_PARTS = 200
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _IEP_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -109,7 +111,9 @@ def _address(field: str) -> str:
 def _returned_headers(part: email.message.Message) -> email.message.Message | None:
     ctype = part.get_content_type()
     if ctype == "text/rfc822-headers":
-        body = part.get_payload(decode=True) or b""
+        body = part.get_payload(decode=True)
+        if not isinstance(body, bytes):  # None: a multipart part has no decoded payload
+            body = b""
         return email.parser.BytesHeaderParser().parsebytes(body[:65536])
     if ctype == "message/rfc822":
         inner = part.get_payload()
@@ -262,3 +266,20 @@ def effects_for(
             )
         )
     return out
+
+
+class InboundSummary(msgspec.Struct, frozen=True, rename="camel"):
+    """An inbound mail matched to a message, without its raw bytes (camelCase on the wire)."""
+
+    id: str
+    kind: str
+    mail_from: str
+    rcpt_to: str
+    size: int
+    summary: dict[str, object]
+    received_at: str
+
+
+def suppresses(hard_bounces: int, strikes: int = HARD_BOUNCES_TO_SUPPRESS) -> bool:
+    """Whether an address with `hard_bounces` counted is suppressed now (`strikes` 0: never)."""
+    return strikes > 0 and hard_bounces >= strikes

@@ -6,10 +6,12 @@ wrapper off again for their read answers. Addresses come as `a@x.com` or `Name <
 """
 
 import base64
-import binascii
 import re
 from collections.abc import Iterable
 from email.utils import formataddr, getaddresses, parseaddr
+from typing import Any
+
+from iep_appliance.domain.models import Address, AttachmentIn, Sender, SendRequest
 
 RAW_OPEN = "{{{{raw}}}}"
 RAW_CLOSE = "{{{{/raw}}}}"
@@ -129,12 +131,12 @@ def mailbox(email: str, name: str | None) -> str:
     return formataddr((name, email)) if name else email
 
 
-def address_list(value: str | list[str] | None) -> list[str]:
+def address_list(value: str | list[str] | None) -> list[Address]:
     """Bare addresses of a string (one address, or comma-separated) or a list of them."""
     if value is None:
         return []
     items = [value] if isinstance(value, str) else value
-    out: list[str] = []
+    out: list[Address] = []
     for item in items:
         if "<" in item or "," in item:
             out.extend(addr or name for name, addr in getaddresses([item]) if addr or name)
@@ -152,9 +154,31 @@ def bytes_to_base64(content: str | list[int]) -> str:
     return base64.b64encode(bytes(content)).decode("ascii")
 
 
-def is_base64(text: str) -> bool:
-    try:
-        binascii.a2b_base64(text, strict_mode=True)
-    except (binascii.Error, ValueError):
-        return False
-    return True
+def send_request(
+    sender: str | None,
+    subject: str | None,
+    body: tuple[str | None, str | None],
+    recipients: tuple[list[Address], list[Address], list[Address]],
+    reply_to: list[Address],
+    attachments: list[AttachmentIn],
+    metadata: dict[str, Any],
+    **more: Any,
+) -> SendRequest:
+    """The IEP send of a hosted provider's email whose own checks passed: `body` is (HTML,
+    text), `recipients` (to, cc, bcc), and no text is a template (`literal`)."""
+    from_email, from_name = split_mailbox(sender or "")
+    html, text = bodies(*body)
+    to, cc, bcc = recipients
+    return SendRequest(
+        to=to,
+        from_=Sender(email=from_email, name=from_name),
+        subject=literal(subject or "") or "",
+        html_body=literal(html) or "",
+        text_body=literal(text),
+        cc=cc,
+        bcc=bcc,
+        reply_to=reply_to[0] if reply_to else None,
+        attachments=attachments,
+        metadata=metadata,
+        **more,
+    )

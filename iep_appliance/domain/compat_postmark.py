@@ -13,16 +13,14 @@ import msgspec
 
 from iep_appliance.domain.compat_common import (
     address_list,
-    bodies,
     guess_type,
     header_problem,
-    literal,
     mailbox,
-    split_mailbox,
+    send_request,
     unliteral,
 )
 from iep_appliance.domain.errors import FieldError, ValidationFailed
-from iep_appliance.domain.models import AttachmentIn, MessageRecord, Sender, SendRequest
+from iep_appliance.domain.models import AttachmentIn, MessageRecord, SendRequest
 
 MAX_RECIPIENTS = 50  # To, Cc and Bcc together
 MAX_BATCH = 500
@@ -153,20 +151,15 @@ def to_send_request(email: PostmarkEmail) -> SendRequest:
         )
     if errors:
         raise ValidationFailed(errors)
-    from_email, from_name = split_mailbox(email.from_ or "")
-    html, text = bodies(email.html_body, email.text_body)
     stream = email.message_stream
-    return SendRequest(
-        to=to,
-        from_=Sender(email=from_email, name=from_name),
-        subject=literal(email.subject or "") or "",
-        html_body=literal(html) or "",
-        text_body=literal(text),
-        cc=cc,
-        bcc=bcc,
-        reply_to=reply_to[0] if reply_to else None,
-        attachments=attachments,
-        metadata=metadata,
+    return send_request(
+        email.from_,
+        email.subject,
+        (email.html_body, email.text_body),
+        (to, cc, bcc),
+        reply_to,
+        attachments,
+        metadata,
         queue=None if stream in (None, "", DEFAULT_STREAM) else stream,
     )
 

@@ -15,17 +15,15 @@ import msgspec
 
 from iep_appliance.domain.compat_common import (
     address_list,
-    bodies,
     bytes_to_base64,
     guess_type,
     header_problem,
-    literal,
     mailbox,
-    split_mailbox,
+    send_request,
     unliteral,
 )
 from iep_appliance.domain.errors import FieldError, ValidationFailed
-from iep_appliance.domain.models import AttachmentIn, MessageRecord, Sender, SendRequest
+from iep_appliance.domain.models import AttachmentIn, MessageRecord, SendRequest
 
 MAX_TO = 50
 MAX_BATCH = 100
@@ -121,19 +119,14 @@ def to_send_request(email: ResendEmail, prefix: str = "") -> SendRequest:
                    for i, a in enumerate(email.attachments)]  # fmt: skip
     if errors:
         raise ValidationFailed(errors)
-    from_email, from_name = split_mailbox(email.from_ or "")
-    html, text = bodies(email.html, email.text)
-    return SendRequest(
-        to=to,
-        from_=Sender(email=from_email, name=from_name),
-        subject=literal(email.subject or "") or "",
-        html_body=literal(html) or "",
-        text_body=literal(text),
-        cc=address_list(email.cc),
-        bcc=address_list(email.bcc),
-        reply_to=reply_to[0] if reply_to else None,
-        attachments=[a for a in attachments if a is not None],
-        metadata=metadata,
+    return send_request(
+        email.from_,
+        email.subject,
+        (email.html, email.text),
+        (to, address_list(email.cc), address_list(email.bcc)),
+        reply_to,
+        [a for a in attachments if a is not None],
+        metadata,
         scheduled_at=email.scheduled_at,
     )
 

@@ -1,48 +1,12 @@
-"""What the operator dashboard reads across tenants: filters and rows. Pure data."""
+"""What the operator dashboard reads across tenants: its rows (its message search is
+domain/search.py, the same as the API's). Pure data."""
 
 import msgspec
 
-from iep_appliance.domain.models import Event, MessageRecord
+from iep_appliance.domain.models import Event
 
 # Messages per page of the dashboard's lists.
 PAGE_SIZE = 50
-
-
-# Rows a filtered message list reads past (newest first) before it stops and offers to
-# search further: a filter that matches little never scans the whole table for one page.
-SCAN_LIMIT = 25_000
-
-
-class DashboardFilter(msgspec.Struct, frozen=True):
-    """Messages of every tenant (or one), newest first by (created_at, id); `before` is the
-    (created_at, id) of the last row seen. Substring filters are case-insensitive."""
-
-    tenant_id: str | None = None
-    status: str | None = None
-    recipient: str | None = None  # substring of any to/cc/bcc address
-    subject: str | None = None  # substring of the rendered subject (or its template)
-    created_from: str | None = None  # ISO, inclusive
-    created_to: str | None = None  # ISO, exclusive
-    category: str | None = None
-    tag: str | None = None
-    queue: str | None = None
-    message_id: str | None = None
-    before: tuple[str, str] | None = None
-    limit: int = PAGE_SIZE
-    scan_limit: int = SCAN_LIMIT
-
-    @property
-    def has_residual(self) -> bool:
-        """Filters no index serves (read row by row within the scan window)."""
-        return any((self.recipient, self.subject, self.category, self.tag, self.queue))
-
-
-class MessageSlice(msgspec.Struct, frozen=True):
-    """One page of the message list; `resume` is where the next page starts (None: the end),
-    reached either after `limit` matches or after scanning `scan_limit` rows."""
-
-    items: list[MessageRecord]
-    resume: tuple[str, str] | None
 
 
 class JobRow(msgspec.Struct, frozen=True):
@@ -139,3 +103,28 @@ def attempts_of(events: tuple[Event, ...]) -> list[Attempt]:
     if open_at is not None:
         out.append(Attempt(len(out) + 1, open_at, None, None, None, None))
     return out
+
+
+class JobState(msgspec.Struct, frozen=True):
+    """Which job an id is and its state now (what a DLQ action checks first)."""
+
+    id: int
+    kind: str  # send | webhook
+    ref_id: str
+    tenant_id: str
+    state: str
+
+
+class OutboxMime(msgspec.Struct, frozen=True):
+    """The final MIME the outbox provider kept for a message of any tenant."""
+
+    tenant_id: str
+    mime: bytes
+
+
+class AdminSession(msgspec.Struct, frozen=True):
+    """A live operator session (kept by the hash of its id)."""
+
+    email: str
+    role: str
+    expires_at: str

@@ -106,7 +106,7 @@ def sign(message: bytes, key: DkimSigningKey, timestamp: int) -> bytes:
         (b"h", b" : ".join(include)),
         (b"bh", body_hash),
     ]
-    head = dkim.fold(b"; ".join(b"=".join(f) for f in fields) + b"; b=", namelen=len(_NAME))
+    head: bytes = dkim.fold(b"; ".join(b"=".join(f) for f in fields) + b"; b=", namelen=len(_NAME))
     hasher = hashlib.sha256()
     dkim.hash_headers(
         hasher, _POLICY, _POLICY.canonicalize_headers(headers), include, (_NAME, b" " + head), None

@@ -20,6 +20,9 @@
 """
 
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,13 @@ class SenderPending(SenderNotAllowed):
 
 class NotFound(IEPError):
     pass
+
+
+def or_not_found(value: _T | None, detail: str) -> _T:
+    """`value`, unless the store found nothing (None): then NotFound(detail)."""
+    if value is None:
+        raise NotFound(detail)
+    return value
 
 
 class Conflict(IEPError):

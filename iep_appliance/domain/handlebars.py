@@ -91,7 +91,7 @@ def _step() -> None:
         raise budget.out_of_steps()
 
 
-class _Out(strlist):
+class _Out(strlist):  # type: ignore[misc]  # pybars ships no types
     """The output list of one block. Values count their characters as they are added; the
     literal text of a block is counted once when the block starts (see `_charge_literals`)."""
 
@@ -132,10 +132,10 @@ def _pick(context: Any, name: Any) -> Any:
     return None  # strings (also the verbatim `strlist` ones), numbers, booleans, None
 
 
-class _Scope(Scope):
+class _Scope(Scope):  # type: ignore[misc]  # pybars ships no types
     """pybars' Scope (`@index`, `@root`, `../` …) looking up keys and indexes only."""
 
-    __iter__ = None  # type: ignore[assignment]  # `Scope.get` answers every index: never iterate
+    __iter__ = None  # `Scope.get` answers every index: never iterate
 
     def get(self, name: Any, default: Any = None) -> Any:
         if type(name) is str and name and (name[0] == "@" or name == "this"):

@@ -7,10 +7,7 @@ A key is `iep_<prefix>_<secret>` (sandbox: `iep_test_<prefix>_<secret>`); the pr
 import msgspec
 
 from iep_appliance.domain.errors import FieldError
-from iep_appliance.domain.models import ALL_SCOPES, Principal
-
-# A sandbox key cannot manage the tenant unless `admin` is asked for by name (DESIGN §10.1).
-SANDBOX_DEFAULT_SCOPES: tuple[str, ...] = ("send", "read")
+from iep_appliance.domain.models import Principal
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 PREFIX_LEN = 8
@@ -50,23 +47,6 @@ def parse_key(key: str) -> ParsedKey | None:
     if not (prefix.isalnum() and secret.isalnum()):
         return None
     return ParsedKey(prefix=prefix, sandbox=sandbox)
-
-
-def parse_scopes(text: str | list[str]) -> tuple[str, ...]:
-    """Scopes from "send,read" or a list. Raises ValueError naming an unknown scope."""
-    items = [s.strip() for s in text.split(",")] if isinstance(text, str) else list(text)
-    items = [s for s in items if s]
-    if not items:
-        raise ValueError("at least one scope is required")
-    for s in items:
-        if s not in ALL_SCOPES:
-            raise ValueError(f"unknown scope {s!r} (expected send, read or admin)")
-    return tuple(s for s in ALL_SCOPES if s in items)
-
-
-def default_scopes(sandbox: bool) -> tuple[str, ...]:
-    """Scopes of a key created through the API without `scopes`."""
-    return SANDBOX_DEFAULT_SCOPES if sandbox else ("send",)
 
 
 def mint_refusals(minter: Principal, scopes: tuple[str, ...], sandbox: bool) -> list[FieldError]:

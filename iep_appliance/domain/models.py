@@ -4,26 +4,16 @@ Pure data. Request bodies use camelCase on the wire (`rename="camel"`); records 
 the store returns use snake_case attributes.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 
 Priority = Literal["high", "normal", "low"]
 PRIORITY_RANK: dict[str, int] = {"high": 0, "normal": 1, "low": 2}
-Scope = Literal["send", "read", "admin"]
-ALL_SCOPES: tuple[str, ...] = ("send", "read", "admin")
 MessageStatus = Literal[
     "scheduled", "queued", "processing", "sent", "failed", "bounced", "cancelled"
 ]
-MESSAGE_STATUSES: tuple[str, ...] = (
-    "scheduled",
-    "queued",
-    "processing",
-    "sent",
-    "failed",
-    "bounced",
-    "cancelled",
-)
+MESSAGE_STATUSES: tuple[str, ...] = get_args(MessageStatus)
 
 
 # ---- tenant settings (stored as JSON, shown by GET /v1/tenant) -----------------------------
@@ -155,62 +145,73 @@ class AttachmentIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_f
     ]
 
 
+# The fields a single send and a batch share, as the API describes them.
+FromAddress = Annotated[
+    Sender | str,
+    msgspec.Meta(
+        description="Sender: an address string or `{email, name}`; its domain must be allowed."
+    ),
+]
+SubjectTemplate = Annotated[str, msgspec.Meta(description="Subject template (Handlebars).")]
+HtmlBodyTemplate = Annotated[
+    str,
+    msgspec.Meta(
+        description="HTML body template (Handlebars); may be omitted with a `textBody`"
+        " (a text/plain message, no HTML part)."
+    ),
+]
+ReplyTo = Annotated[Address | None, msgspec.Meta(description="Reply-To address.")]
+TextBodyTemplate = Annotated[
+    str | None,
+    msgspec.Meta(description="Plain-text body template; derived from the HTML when absent."),
+]
+DeliveryPriority = Annotated[
+    Priority, msgspec.Meta(description="Delivery priority: `high`, `normal` or `low`.")
+]
+ScheduledAt = Annotated[
+    str | None,
+    msgspec.Meta(description="Send no earlier than this time (ISO 8601); now when absent."),
+]
+OneClickUnsubscribe = Annotated[
+    bool | None,
+    msgspec.Meta(
+        description="Add one-click unsubscribe headers (List-Unsubscribe, RFC 8058);"
+        " the tenant's `unsubscribe` setting when absent."
+    ),
+]
+
+
 class SendRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     to: Annotated[
         list[Address],
         msgspec.Meta(description="Recipients: `a@x.com`, `Name <a@x.com>` or `{email, name}`."),
     ]
-    from_: Annotated[
-        Sender | str,
-        msgspec.Meta(
-            description="Sender: an address string or `{email, name}`; its domain must be allowed."
-        ),
-    ] = msgspec.field(name="from")
-    subject: Annotated[str, msgspec.Meta(description="Subject template (Handlebars).")]
-    html_body: Annotated[
-        str,
-        msgspec.Meta(
-            description="HTML body template (Handlebars); may be omitted with a `textBody`"
-            " (a text/plain message, no HTML part)."
-        ),
-    ] = ""
+    from_: FromAddress = msgspec.field(name="from")
+    subject: SubjectTemplate
+    html_body: HtmlBodyTemplate = ""
     cc: Annotated[list[Address], msgspec.Meta(description="Cc recipients.")] = []
     bcc: Annotated[
         list[Address], msgspec.Meta(description="Bcc recipients (not shown in the headers).")
     ] = []
-    reply_to: Annotated[Address | None, msgspec.Meta(description="Reply-To address.")] = None
-    text_body: Annotated[
-        str | None,
-        msgspec.Meta(description="Plain-text body template; derived from the HTML when absent."),
-    ] = None
+    reply_to: ReplyTo = None
+    text_body: TextBodyTemplate = None
     variables: Annotated[dict[str, Any], msgspec.Meta(description="Template variables.")] = {}
     attachments: Annotated[list[AttachmentIn], msgspec.Meta(description="Files to attach.")] = []
     metadata: Annotated[
         dict[str, Any],
         msgspec.Meta(description="Free-form JSON kept with the message and sent in its webhooks."),
     ] = {}
-    priority: Annotated[
-        Priority, msgspec.Meta(description="Delivery priority: `high`, `normal` or `low`.")
-    ] = "normal"
+    priority: DeliveryPriority = "normal"
     idempotency_key: Annotated[
         str | None,
         msgspec.Meta(description="A retried request with the same key returns the first message."),
     ] = None
-    scheduled_at: Annotated[
-        str | None,
-        msgspec.Meta(description="Send no earlier than this time (ISO 8601); now when absent."),
-    ] = None
+    scheduled_at: ScheduledAt = None
     queue: Annotated[
         str | None,
         msgspec.Meta(description="Named queue the message goes through; `default` when absent."),
     ] = None
-    unsubscribe: Annotated[
-        bool | None,
-        msgspec.Meta(
-            description="Add one-click unsubscribe headers (List-Unsubscribe, RFC 8058);"
-            " the tenant's `unsubscribe` setting when absent."
-        ),
-    ] = None
+    unsubscribe: OneClickUnsubscribe = None
 
 
 # ---- what the store keeps -------------------------------------------------------------------
@@ -252,10 +253,10 @@ class NewMessage(msgspec.Struct, frozen=True):
     queue: str = "default"
     batch_id: str | None = None
     job_priority: int | None = None
-    queue_id: str | None = None  # the named queue's row (issue 7); None: no queue row
+    queue_id: str | None = None  # the named queue's row; None: no queue row
     # display names of recipients and Reply-To: {lower-cased address: name}
     display_names: dict[str, str] = {}
-    # How it arrived (issue 15): api | smtp | resend | postmark; for SMTP the client's
+    # How it arrived: api | smtp | resend | postmark; for SMTP the client's
     # address and AUTH user.
     origin: str = "api"
     origin_client: str | None = None
@@ -316,7 +317,7 @@ class MessageRecord(msgspec.Struct, frozen=True):
     attachments: tuple[StoredAttachment, ...] = ()
     events: tuple[Event, ...] = ()
     display_names: dict[str, str] = {}  # {lower-cased address: name} of recipients, Reply-To
-    origin: str = "api"  # api | smtp | resend | postmark (issue 15)
+    origin: str = "api"  # how it arrived: api | smtp | resend | postmark
     origin_client: str | None = None
     origin_user: str | None = None
     kind: str = "structured"  # structured | raw_mime
@@ -325,18 +326,6 @@ class MessageRecord(msgspec.Struct, frozen=True):
 
 
 ORIGINS: tuple[str, ...] = ("api", "smtp", "resend", "postmark")
-
-
-class MessageFilter(msgspec.Struct, frozen=True):
-    status: str | None = None
-    recipient: str | None = None
-    created_from: str | None = None
-    created_to: str | None = None
-    category: str | None = None
-    tag: str | None = None
-    batch_id: str | None = None
-    limit: int = 50
-    after: tuple[str, str] | None = None  # (created_at, id) of the last item seen
 
 
 class Job(msgspec.Struct, frozen=True):
@@ -383,7 +372,7 @@ class AdminUser(msgspec.Struct, frozen=True):
     created_at: str
 
 
-# ---- tenant services (issue 6): suppressions, sender domains ---------------------------------
+# ---- tenant services: suppressions, sender domains -------------------------------------------
 
 
 class Suppression(msgspec.Struct, frozen=True):
@@ -404,7 +393,7 @@ class SenderDomain(msgspec.Struct, frozen=True):
     created_at: str
 
 
-# ---- workflows (issue 7): batches and named queues -------------------------------------------
+# ---- workflows: batches and named queues ----------------------------------------------------
 
 MAX_BATCH_RECIPIENTS = 10_000
 QUEUE_STATES: tuple[str, ...] = ("active", "paused", "draining")
@@ -437,29 +426,15 @@ class BatchRecipient(msgspec.Struct, frozen=True, rename="camel", forbid_unknown
 class BatchRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """POST /v1/messages/batch: the shared fields of a single send plus `recipients`."""
 
-    from_: Annotated[
-        Sender | str,
-        msgspec.Meta(
-            description="Sender: an address string or `{email, name}`; its domain must be allowed."
-        ),
-    ] = msgspec.field(name="from")
-    subject: Annotated[str, msgspec.Meta(description="Subject template (Handlebars).")]
+    from_: FromAddress = msgspec.field(name="from")
+    subject: SubjectTemplate
     recipients: Annotated[
         list[BatchRecipient],
         msgspec.Meta(description="One entry per message: its addresses and variables."),
     ]
-    html_body: Annotated[
-        str,
-        msgspec.Meta(
-            description="HTML body template (Handlebars); may be omitted with a `textBody`"
-            " (a text/plain message, no HTML part)."
-        ),
-    ] = ""
-    reply_to: Annotated[Address | None, msgspec.Meta(description="Reply-To address.")] = None
-    text_body: Annotated[
-        str | None,
-        msgspec.Meta(description="Plain-text body template; derived from the HTML when absent."),
-    ] = None
+    html_body: HtmlBodyTemplate = ""
+    reply_to: ReplyTo = None
+    text_body: TextBodyTemplate = None
     variables: Annotated[
         dict[str, Any],
         msgspec.Meta(description="Template variables shared by every recipient entry."),
@@ -472,28 +447,17 @@ class BatchRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_f
         dict[str, Any],
         msgspec.Meta(description="Free-form JSON kept with each message and sent in its webhooks."),
     ] = {}
-    priority: Annotated[
-        Priority, msgspec.Meta(description="Delivery priority: `high`, `normal` or `low`.")
-    ] = "normal"
+    priority: DeliveryPriority = "normal"
     idempotency_key: Annotated[
         str | None,
         msgspec.Meta(description="A retried request with the same key returns the first batch."),
     ] = None
-    scheduled_at: Annotated[
-        str | None,
-        msgspec.Meta(description="Send no earlier than this time (ISO 8601); now when absent."),
-    ] = None
+    scheduled_at: ScheduledAt = None
     queue: Annotated[
         str | None,
         msgspec.Meta(description="Named queue the messages go through; `default` when absent."),
     ] = None
-    unsubscribe: Annotated[
-        bool | None,
-        msgspec.Meta(
-            description="Add one-click unsubscribe headers (List-Unsubscribe, RFC 8058);"
-            " the tenant's `unsubscribe` setting when absent."
-        ),
-    ] = None
+    unsubscribe: OneClickUnsubscribe = None
 
 
 class NewBatch(msgspec.Struct, frozen=True):

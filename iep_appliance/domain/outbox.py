@@ -5,7 +5,7 @@ Pure: the MIME the outbox provider kept in, a parsed view out (stdlib `email`, n
 
 from email import message_from_bytes
 from email import policy as email_policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 
 import msgspec
 
@@ -46,7 +46,7 @@ class ParsedMime(msgspec.Struct, frozen=True):
     attachments: list[OutboxAttachment]
 
 
-def _content(part: EmailMessage | None) -> str | None:
+def _content(part: MIMEPart | None) -> str | None:
     if part is None:
         return None
     try:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from iep_appliance.domain.errors import FieldError, ValidationFailed
 from iep_appliance.domain.models import PRIORITY_RANK
+from iep_appliance.domain.retry import attempts_from
 
 FAIR_SHARE = 0.125
 DEFAULT_PRIORITY = 5
@@ -55,7 +56,7 @@ def rerank_sql_expression() -> str:
 
 def max_attempts(schedule: tuple[int, ...] | list[int]) -> int:
     """Attempts a retry schedule allows: the first try plus one per entry."""
-    return len(schedule) + 1
+    return attempts_from(schedule)
 
 
 class FairShare:

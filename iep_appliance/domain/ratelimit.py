@@ -92,3 +92,11 @@ def check(limits: Limits, counts: dict[str, int], now: datetime, n: int = 1) -> 
         )
     before, _, limit, reset, _ = min(rows)
     return RateDecision(allowed=True, limit=limit, remaining=before - n, reset_seconds=reset)
+
+
+class WindowCount(msgspec.Struct, frozen=True):
+    """A tenant's stored count in one rate window (`window` is "minute", "hour" or "day")."""
+
+    tenant_id: str
+    window: str
+    count: int

@@ -13,7 +13,7 @@ import functools
 import re
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import html2text
 import msgspec
@@ -199,7 +199,10 @@ _TOKEN = "IEPTPL{:06d}X"
 _TOKEN_RE = re.compile(r"IEPTPL(\d{6})X")
 
 
-class _Converted(dict[str, Any]):
+_V = TypeVar("_V")
+
+
+class _Converted(dict[str, _V]):
     """A bounded cache of html2text results by input text, that can say what it holds (an
     inline render converts only what is cached or short; `lru_cache` cannot tell)."""
 
@@ -208,7 +211,7 @@ class _Converted(dict[str, Any]):
         self.size = size
         self._lock = threading.Lock()  # the render thread and the event loop both fill it
 
-    def remember(self, key: str, value: Any) -> Any:
+    def remember(self, key: str, value: _V) -> _V:
         with self._lock:
             if len(self) >= self.size:
                 self.pop(next(iter(self)), None)
@@ -216,11 +219,11 @@ class _Converted(dict[str, Any]):
         return value
 
 
-_TEXT_TEMPLATES = _Converted(1024)
-_STATIC_TEXTS = _Converted(256)
+_TEXT_TEMPLATES: _Converted[str | None] = _Converted(1024)
+_STATIC_TEXTS: _Converted[str] = _Converted(256)
 
 
-def _converts_inline(html: str, cache: _Converted) -> bool:
+def _converts_inline(html: str, cache: _Converted[Any]) -> bool:
     return len(html) <= HTML_TO_TEXT_INLINE_CHARS or html in cache
 
 

@@ -46,3 +46,27 @@ def assess(
         window_days=window_days,
         state=state,
     )
+
+
+class ReputationCounts(msgspec.Struct, frozen=True):
+    """A tenant's messages (sent or bounced), bounced ones and complaints since a time."""
+
+    messages: int
+    bounced: int
+    complaints: int
+
+
+class ReputationDay(msgspec.Struct, frozen=True):
+    """The same counts on one UTC day (`day` is YYYY-MM-DD)."""
+
+    day: str
+    messages: int
+    bounced: int
+    complaints: int
+
+
+class ReputationHold(msgspec.Struct, frozen=True):
+    """A tenant's hold: since when it is held (None: not now), when it was last resumed."""
+
+    held_since: str | None
+    resumed_at: str | None

@@ -1,4 +1,4 @@
-"""Retention and backup rules (issue 9): what a purge may remove, and what a backup holds.
+"""Retention and backup rules: what a purge may remove, and what a backup holds.
 
 Pure: the caller passes `now`. A purge only ever touches FINISHED messages (never queued,
 scheduled, processing or retrying work) whose last change is older than the window; attachment

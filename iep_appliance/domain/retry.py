@@ -17,6 +17,7 @@ __all__ = [
     "Decision",
     "ErrorClass",
     "after_crash",
+    "attempts_from",
     "classify",
     "decide",
     "describe",
@@ -131,6 +132,11 @@ def decide(outcome: SendOutcome, attempts_made: int, schedule: Sequence[int]) ->
     if attempts_made <= len(schedule):
         return Decision(kind="retry", retry_in=schedule[attempts_made - 1], error=error)
     return Decision(kind="failed", dlq=True, error=error)
+
+
+def attempts_from(schedule: Sequence[int]) -> int:
+    """Attempts a retry schedule allows in all: the first try plus one per entry."""
+    return len(schedule) + 1
 
 
 def after_crash(attempts_made: int, schedule: Sequence[int]) -> int | None:

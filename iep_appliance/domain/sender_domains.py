@@ -14,8 +14,9 @@ import msgspec
 from iep_appliance.domain.dkim import txt_record
 
 DomainStatus = Literal["pending", "verified", "failed"]
-RecordStatus = Literal["pending", "verified", "missing", "mismatch", "error"]
 SELECTORS = ("iep1", "iep2")  # rotation alternates between the two (RFC 6376 §3.1)
+# A tenant's request for a domain: added (pending), listed already by it, taken by another.
+DomainClaim = Literal["added", "listed", "taken"]
 
 
 class DkimKeyRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,7 +37,7 @@ class DnsRecord(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     value: str
     purpose: str  # "spf" | "dkim" | "dmarc" | "return_path"
-    status: str = "pending"
+    status: str = "pending"  # | "verified" | "missing" | "mismatch" | "error"
     found: str | None = None
     required: bool = True  # a rotation's next DKIM key and the return path are not
 

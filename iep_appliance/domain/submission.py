@@ -1,4 +1,4 @@
-"""A message submitted as MIME (SMTP, issue 15): checked, its facts read, made ready to send.
+"""A message submitted as MIME (SMTP submission): checked, its facts read, made ready to send.
 
 Pure: bytes in, a `PreparedRaw` out. The client's MIME is kept as sent, except that Bcc and
 the `X-IEP-*` control headers (DESIGN §10.2) are removed and, when missing, a Message-ID and

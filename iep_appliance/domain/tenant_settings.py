@@ -8,7 +8,7 @@ field (`rateLimits.maxPerMinute`, `routing.primaryProvider`, ...). Objects merge
 
 import re
 from collections.abc import Collection
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgspec
 
@@ -109,7 +109,7 @@ def _unknown(
     return bool(bad)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

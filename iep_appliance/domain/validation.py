@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 from email_validator import EmailNotValidError, validate_email
 
+from iep_appliance.domain.decode_errors import read_decode_error
 from iep_appliance.domain.errors import (
     FieldError,
     PayloadTooLarge,
@@ -40,17 +41,32 @@ class DecodedAttachment(msgspec.Struct, frozen=True):
     data: bytes
 
 
-class ValidSend(msgspec.Struct, frozen=True):
-    to: tuple[str, ...]
-    cc: tuple[str, ...]
-    bcc: tuple[str, ...]
+class CommonFields(msgspec.Struct, frozen=True):
+    """The checked fields a single send and a batch have in common."""
+
     from_email: str
     from_name: str | None
     reply_to: str | None
     attachments: tuple[DecodedAttachment, ...]
     scheduled_at: datetime | None
     category: str | None
+    reply_to_name: str | None = None
+
+
+class ValidSend(CommonFields, frozen=True, kw_only=True):
+    """A checked single send: the common fields and its recipients."""
+
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
     names: dict[str, str] = {}  # {lower-cased address: display name} of recipients, Reply-To
+
+
+def with_reply_to_name(names: dict[str, str], common: CommonFields) -> dict[str, str]:
+    """The display names of a message: its recipients' and its Reply-To's."""
+    if common.reply_to is None or common.reply_to_name is None:
+        return names
+    return {**names, common.reply_to.lower(): common.reply_to_name}
 
 
 @functools.lru_cache(maxsize=65536)
@@ -268,33 +284,9 @@ def validate_send(
         to=to,
         cc=cc,
         bcc=bcc,
-        from_email=common.from_email,
-        from_name=common.from_name,
-        reply_to=common.reply_to,
-        attachments=common.attachments,
-        scheduled_at=common.scheduled_at,
-        category=common.category,
         names=with_reply_to_name(names, common),
+        **msgspec.structs.asdict(common),
     )
-
-
-class CommonFields(msgspec.Struct, frozen=True):
-    """The checked fields a single send and a batch have in common."""
-
-    from_email: str
-    from_name: str | None
-    reply_to: str | None
-    attachments: tuple[DecodedAttachment, ...]
-    scheduled_at: datetime | None
-    category: str | None
-    reply_to_name: str | None = None
-
-
-def with_reply_to_name(names: dict[str, str], common: "CommonFields") -> dict[str, str]:
-    """The display names of a message: its recipients' and its Reply-To's."""
-    if common.reply_to is None or common.reply_to_name is None:
-        return names
-    return {**names, common.reply_to.lower(): common.reply_to_name}
 
 
 def check_common(
@@ -364,17 +356,11 @@ def _prefixed(errors: list[FieldError], prefix: str) -> list[FieldError]:
 
 def decode_error_path(message: str) -> FieldError:
     """msgspec's "Expected `str`, got `int` - at `$.to[0]`" → FieldError("to[0]", ...)."""
-    text, sep, where = message.rpartition(" - at `")
-    if not sep:
-        text, where = message, "$`"
-    path = where.rstrip("`").removeprefix("$").lstrip(".")
-    text = text[:1].lower() + text[1:]
-    for lead in ("object missing required field", "object contains unknown field"):
-        if text.startswith(lead) and "`" in text:
-            field = text.split("`")[1]
-            path = f"{path}.{field}" if path else field
-            text = "is required" if "missing" in lead else "is not a known field"
-    return FieldError(path or "body", text)
+    error = read_decode_error(message)
+    text = {"missing": "is required", "unknown": "is not a known field"}.get(
+        error.problem, error.text
+    )
+    return FieldError(error.path or "body", text)
 
 
 def whole_number(text: str, max_digits: int = 18) -> int | None:

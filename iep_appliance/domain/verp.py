@@ -46,13 +46,8 @@ def bounce_token(key: bytes, message_id: str) -> str:
 
 def read_bounce_token(key: bytes, token: str) -> str | None:
     """The message id a genuine token names; None for anything forged, cut or altered."""
-    raw = _unb32(token)
-    if raw is None or len(raw) != 16 + _TAG:
-        return None
-    body, tag = raw[:16], raw[16:]
-    if not hmac.compare_digest(tag, _tag(key, b"bounce:", body)):
-        return None
-    return str(uuid.UUID(bytes=body))
+    body = _genuine_body(key, token, b"bounce:", 16)
+    return None if body is None else str(uuid.UUID(bytes=body))
 
 
 def unsubscribe_token(key: bytes, message_id: str, recipient_index: int) -> str:
@@ -62,13 +57,17 @@ def unsubscribe_token(key: bytes, message_id: str, recipient_index: int) -> str:
 
 def read_unsubscribe_token(key: bytes, token: str) -> tuple[str, int] | None:
     """(message id, recipient index) of a genuine token, else None."""
+    body = _genuine_body(key, token, b"unsubscribe:", 17)
+    return None if body is None else (str(uuid.UUID(bytes=body[:16])), body[16])
+
+
+def _genuine_body(key: bytes, token: str, purpose: bytes, size: int) -> bytes | None:
+    """The `size` bytes a token carries when its tag is genuine for `purpose`, else None."""
     raw = _unb32(token)
-    if raw is None or len(raw) != 17 + _TAG:
+    if raw is None or len(raw) != size + _TAG:
         return None
-    body, tag = raw[:17], raw[17:]
-    if not hmac.compare_digest(tag, _tag(key, b"unsubscribe:", body)):
-        return None
-    return str(uuid.UUID(bytes=body[:16])), body[16]
+    body, tag = raw[:size], raw[size:]
+    return body if hmac.compare_digest(tag, _tag(key, purpose, body)) else None
 
 
 def bounce_address(key: bytes, message_id: str, bounce_domain: str) -> str:

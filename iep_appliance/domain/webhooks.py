@@ -6,6 +6,7 @@ follows an attempt. No I/O and no clock: callers pass `now`.
 """
 
 import hashlib
+from collections.abc import Collection, Iterable
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -18,9 +19,9 @@ EVENTS: tuple[str, ...] = (
     "message.failed",
     "message.bounced",
     "message.retrying",
-    "message.complained",  # issue 16: an ARF complaint came back
-    "message.unsubscribed",  # issue 16: one-click or mailto unsubscribe
-    "tenant.paused",  # issue 16: the tenant's sending was held for its reputation
+    "message.complained",  # an ARF complaint came back
+    "message.unsubscribed",  # one-click or mailto unsubscribe
+    "tenant.paused",  # the tenant's sending was held for its reputation
 )
 # How an endpoint's deliveries look: IEP's own body and headers, or Resend's events signed
 # with `svix-*` headers (DESIGN §10.2).
@@ -223,3 +224,65 @@ def delivery_status(status_code: int | None, next_retry_at: str | None) -> str:
     if status_code is not None and 200 <= status_code < 300:
         return "delivered"
     return "retrying" if next_retry_at else "failed"
+
+
+# ---- fan-out: which endpoints get an event, and the job payload each gets ---------------------
+
+
+def subscribed(wanted: Collection[str], event: str) -> bool:
+    """Whether an endpoint subscribed to `wanted` gets `event` (an endpoint stored with a bare
+    name, e.g. `sent`, gets `message.sent` too)."""
+    return event in wanted or event.removeprefix("message.") in wanted
+
+
+def fan_out(
+    endpoints: Iterable[tuple[str, Collection[str]]],
+    event: str,
+    message_id: str | None,
+    data: dict[str, Any],
+    now: str,
+) -> list[tuple[str, dict[str, Any]]]:
+    """(endpoint id, webhook job payload) for each active endpoint `(id, events)` subscribed
+    to `event`: `{event, messageId, endpointId, timestamp, data}` (decoded by `decode_event`)."""
+    return [
+        (
+            endpoint_id,
+            {
+                "event": event,
+                "messageId": message_id,
+                "endpointId": endpoint_id,
+                "timestamp": now,
+                "data": data,
+            },
+        )
+        for endpoint_id, wanted in endpoints
+        if subscribed(wanted, event)
+    ]
+
+
+def resend_payload(payload: dict[str, Any], webhook_id: str, endpoint_id: str) -> dict[str, Any]:
+    """A stored event sent again: the same payload carrying its original `webhook-id`."""
+    return {**payload, "webhookId": webhook_id, "endpointId": endpoint_id}
+
+
+def message_event_data(
+    to: list[str],
+    subject: str | None,
+    provider: str | None,
+    attempts: int,
+    sandbox: bool,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """The `data` of a `message.*` event about a stored message (DESIGN §4 "Webhook
+    delivery"): `{to, subject, provider, attempts, …extra}`, `sandbox: true` for a sandbox
+    message."""
+    data: dict[str, Any] = {
+        "to": to,
+        "subject": subject,
+        "provider": provider,
+        "attempts": attempts,
+        **extra,
+    }
+    if sandbox:
+        data["sandbox"] = True
+    return data

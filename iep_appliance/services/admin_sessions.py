@@ -35,12 +35,11 @@ class SessionRecords:
         found = await self.store.admin_session(id_hash(session_id))
         if found is None:
             return None
-        email, role, expires_at = found
-        user = await self.store.admin_user_by_email(email)
-        if user is None or user.role != role:
+        user = await self.store.admin_user_by_email(found.email)
+        if user is None or user.role != found.role:
             await self.drop(session_id)
             return None
-        return email, role, ids.parse_iso(expires_at)
+        return found.email, found.role, ids.parse_iso(found.expires_at)
 
     async def drop(self, session_id: str) -> None:
         await self.store.drop_admin_session(id_hash(session_id))

@@ -1,10 +1,11 @@
-"""Backup and restore of one appliance (issue 9): the database and the attachment files in one
+"""Backup and restore of one appliance: the database and the attachment files in one
 `.tar.gz` with a manifest.
 
 Backup order (why it is consistent while the server accepts and sends): first an online copy of
-the database (`Store.snapshot`: one read snapshot, the writer keeps committing), THEN the
-attachment directory. An attachment file is fsynced before the commit that refers to it
-(blobs.py), so every file a row of the copy names already exists when the directory is read.
+the database (`Snapshots.snapshot`, a capability of the SQLite backend: one read snapshot, the
+writer keeps committing), THEN the attachment directory. An attachment file is fsynced before
+the commit that refers to it (blobs.py), so every file a row of the copy names already exists
+when the directory is read.
 Files written after the snapshot may be included too (no row names them: harmless).
 The archive is written as `FILE.partial` and renamed into place when complete.
 
@@ -42,7 +43,7 @@ from iep_appliance.domain.retention import (
     BackupManifest,
     check_manifest,
 )
-from iep_appliance.store.base import Store
+from iep_appliance.store.base import Snapshots, Store
 
 Progress = Callable[[str], None]
 _FILES_PER_REPORT = 1000
@@ -50,6 +51,17 @@ _FILES_PER_REPORT = 1000
 
 def _quiet(_line: str) -> None:
     pass
+
+
+def snapshots_of(store: Store | Snapshots) -> Snapshots:
+    """The store's file-snapshot capability. Raises Conflict for a backend without one (its
+    database is backed up with its own tooling)."""
+    if not isinstance(store, Snapshots):
+        raise Conflict(
+            f"The {type(store).__name__} backend takes no file snapshots;"
+            " back its database up with the database's own tools"
+        )
+    return store
 
 
 async def backup(
@@ -63,6 +75,7 @@ async def backup(
 ) -> BackupManifest:
     """Write a consistent archive of the running store and its attachments to `dest`, with
     the master key file `secret_key_file` when given (and present)."""
+    snapshots = snapshots_of(store)
     target = await asyncio.to_thread(_target, dest)
     created_at = ids.iso(clock.now())
     with tempfile.TemporaryDirectory(prefix=".iep-backup-", dir=target.parent) as tmp:
@@ -75,19 +88,19 @@ async def backup(
                 last[0] = pct
                 progress(f"database: {done}/{total} pages copied, {total - done} remaining")
 
-        info = await store.snapshot(str(db_copy), pages)
+        info = await snapshots.snapshot(str(db_copy), pages)
         progress(f"database: snapshot taken (schema {info.schema_version}, {info.counts})")
         # The files the snapshot's rows refer to, no more (newer uploads belong to rows it
         # does not have) and no less: a file a purge removed since the snapshot takes its
         # rows out of the copy, as if that purge had run just before the backup.
-        keys = await store.snapshot_attachment_keys(str(db_copy))
+        keys = await snapshots.snapshot_attachment_keys(str(db_copy))
         partial = target.with_name(target.name + ".partial")
         files, size, missing = await asyncio.to_thread(
             _write_attachments, partial, keys, Path(attachments_dir), progress
         )
         if missing:
             progress(f"attachments: {len(missing)} purged since the snapshot, left out")
-            info = await store.snapshot_forget_attachments(str(db_copy), missing)
+            info = await snapshots.snapshot_forget_attachments(str(db_copy), missing)
         await asyncio.to_thread(_add_database, partial, db_copy)
         with_key = await asyncio.to_thread(_add_secret_key, partial, secret_key_file)
         if with_key:
@@ -209,7 +222,7 @@ def occupied(directory: Path) -> Path | None:
 
 
 async def restore(
-    store: Store,
+    store: Store | Snapshots,
     db_path: str,
     attachments_dir: str,
     archive: str,
@@ -224,6 +237,7 @@ async def restore(
         ValidationFailed: the archive is missing, corrupt, foreign, or fails its checks
             (the error names `--from`).
     """
+    snapshots = snapshots_of(store)
     db, atts = Path(db_path).resolve(), Path(attachments_dir).resolve()  # noqa: ASYNC240
     staging = await asyncio.to_thread(_prepare, db, atts, Path(archive))
     data_dir = db.parent
@@ -231,11 +245,11 @@ async def restore(
         progress(f"extracting {archive}")
         await asyncio.to_thread(_extract, Path(archive), staging)
         manifest, copy, found_files = await asyncio.to_thread(
-            _unpacked, staging, store.latest_schema_version()
+            _unpacked, staging, snapshots.latest_schema_version()
         )
         progress("checking the database (PRAGMA integrity_check)")
         try:
-            info = await store.inspect_snapshot(str(copy))
+            info = await snapshots.inspect_snapshot(str(copy))
         except ValueError as exc:
             raise _bad(str(exc)) from None
         if info.integrity != "ok":

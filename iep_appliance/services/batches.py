@@ -23,7 +23,6 @@ from iep_appliance.domain import ids
 from iep_appliance.domain.batches import (
     BatchCheck,
     ValidRecipient,
-    ValidShared,
     check_recipients,
     check_shared,
     verdict,
@@ -31,9 +30,9 @@ from iep_appliance.domain.batches import (
 from iep_appliance.domain.errors import (
     Conflict,
     FieldError,
-    NotFound,
     SenderNotAllowed,
     ValidationFailed,
+    or_not_found,
 )
 from iep_appliance.domain.models import (
     MAX_BATCH_RECIPIENTS,
@@ -50,7 +49,7 @@ from iep_appliance.domain.models import (
     TenantSettings,
 )
 from iep_appliance.domain.queues import job_rank
-from iep_appliance.domain.validation import decode_error_path
+from iep_appliance.domain.validation import CommonFields, decode_error_path, with_reply_to_name
 from iep_appliance.services.messages import MessageService, TenantContext, wants_unsubscribe
 from iep_appliance.services.queues import QueueService
 from iep_appliance.store.base import Store
@@ -135,7 +134,7 @@ class BatchService:
 
     async def validate(
         self, principal: Principal, req: BatchRequest, now: datetime | None = None
-    ) -> tuple[TenantContext, ValidShared, list[ValidRecipient], Queue]:
+    ) -> tuple[TenantContext, CommonFields, list[ValidRecipient], Queue]:
         """Everything `accept` checks, writing nothing (also a recurring job's payload check)."""
         ctx = await self.messages.context(principal.tenant_id)
         check = BatchCheck()
@@ -165,7 +164,7 @@ class BatchService:
     async def _messages(
         self,
         req: BatchRequest,
-        shared: ValidShared,
+        shared: CommonFields,
         recipients: list[ValidRecipient],
         batch: NewBatch,
         queue: Queue,
@@ -192,7 +191,7 @@ class BatchService:
                         from_email=shared.from_email,
                         from_name=shared.from_name,
                         reply_to=shared.reply_to,
-                        display_names=_names(r.names, shared),
+                        display_names=with_reply_to_name(r.names, shared),
                         subject=req.subject,
                         html_body=req.html_body,
                         text_body=req.text_body,
@@ -220,10 +219,7 @@ class BatchService:
     # ---- read and cancel ---------------------------------------------------------------------
 
     async def get(self, tenant_id: str, batch_id: str) -> BatchRecord:
-        found = await self.store.get_batch(tenant_id, batch_id)
-        if found is None:
-            raise NotFound("Batch not found")
-        return found
+        return or_not_found(await self.store.get_batch(tenant_id, batch_id), "Batch not found")
 
     async def list_messages(
         self,
@@ -240,9 +236,9 @@ class BatchService:
         """Cancel every message of the batch that has not started: (how many now, progress,
         status: `cancelled` when every message is, else `partially_cancelled`). Raises
         Conflict when none is or was cancelled (every message sending or finished)."""
-        cancelled = await self.store.cancel_batch(tenant_id, batch_id)
-        if cancelled is None:
-            raise NotFound("Batch not found")
+        cancelled = or_not_found(
+            await self.store.cancel_batch(tenant_id, batch_id), "Batch not found"
+        )
         batch = await self.get(tenant_id, batch_id)
         done = batch.counts.get("cancelled", 0)
         if done == 0:
@@ -280,10 +276,3 @@ class BatchPayloads:
         req = msgspec.structs.replace(decode_batch(payload), idempotency_key=idempotency_key)
         result = await self.batches.accept(principal, req)
         return result.batch_id, result.count
-
-
-def _names(recipient_names: dict[str, str], shared: ValidShared) -> dict[str, str]:
-    """Display names of one batch message: its recipients' and the shared Reply-To's."""
-    if shared.reply_to is None or shared.reply_to_name is None:
-        return recipient_names
-    return {**recipient_names, shared.reply_to.lower(): shared.reply_to_name}

@@ -1,14 +1,15 @@
-"""The change feed: what one process changed, every process on the store forgets (issue 19).
+"""The change feed: what one process changed, every process on the store forgets.
 
 A key revoked or rotated, a tenant's rules (settings, domains, deactivation), a named queue:
 the process that made the change drops its own caches at once (as before) and appends one row
 to the store's `changes` table; every process polls for rows after the last it saw, every
 `POLL_SECONDS`, and drops the same caches. So a revocation is seen by every worker (and, on a
-shared PostgreSQL later, every node) within a poll, without a message bus. The poll is one
+shared PostgreSQL, every node) within a poll, without a message bus. The poll is one
 indexed read of an empty result most of the time.
 
-Kinds: `key` (ref: key id), `tenant` (ref: tenant id; rules, routing, keys of a deactivated
-tenant), `queues` (ref: tenant id), `jobs` (scheduled jobs: the ticker wakes), `reputation`.
+The kinds are listed in domain/changes.py. wiring.py builds the feed first, gives each service
+its `note` as the service's `on_change` callback, and says here (`on`) how each kind is applied
+in the processes that did not make the change.
 """
 
 import asyncio
@@ -65,11 +66,11 @@ class ChangeFeed:
     async def poll(self) -> int:
         """Apply the changes noted since the last poll; how many."""
         rows = await self.store.changes_after(self._seen)
-        for change_id, kind, ref in rows:
-            self._seen = change_id
-            for handler in self.handlers.get(kind, ()):
+        for change in rows:
+            self._seen = change.id
+            for handler in self.handlers.get(change.kind, ()):
                 try:
-                    result = handler(ref)
+                    result = handler(change.ref)
                     if asyncio.iscoroutine(result):
                         await result
                 except Exception:
@@ -77,7 +78,7 @@ class ChangeFeed:
         return len(rows)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """The poller (spawned by Runtime in every worker)."""
+        """The poller (spawned by Runtime in every process)."""
         while not stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=POLL_SECONDS)

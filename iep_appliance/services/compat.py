@@ -127,7 +127,7 @@ class CompatService:
             raise ValidationFailed(errors or [FieldError("scheduledAt", "is required")])
         at = ids.iso(when)
         status = await self.store.reschedule_message(tenant_id, message_id, at)
-        if status == "":
+        if status is None:
             raise NotFound("Message not found")
         if status != "scheduled":
             raise Conflict(

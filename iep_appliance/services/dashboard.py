@@ -12,21 +12,22 @@ import msgspec
 
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
-from iep_appliance.domain.analytics import StatsQuery, fill_buckets, stats_query
+from iep_appliance.domain.analytics import StatsQuery, StatusCount, fill_buckets, stats_query
+from iep_appliance.domain.cursors import decode_cursor, decode_pair, encode_cursor
 from iep_appliance.domain.dashboard import (
     PAGE_SIZE,
-    DashboardFilter,
     DeadJob,
     JobRow,
     NamedQueueDepth,
     OutboxItem,
 )
-from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.errors import FieldError, ValidationFailed, or_not_found
 from iep_appliance.domain.models import MESSAGE_STATUSES, AdminUser, MessageRecord, Tenant
 from iep_appliance.domain.preview import Preview, build_preview
+from iep_appliance.domain.search import MessageSearch
 from iep_appliance.domain.validation import whole_number
 from iep_appliance.services.dashboard_actions import OFF_LOOP_BYTES
-from iep_appliance.services.messages import _date_param, decode_cursor, encode_cursor
+from iep_appliance.services.messages import _date_param
 from iep_appliance.services.passwords import hash_secret_async, verify_secret_async
 from iep_appliance.store.base import Store
 
@@ -84,7 +85,7 @@ class DashboardService:
         self.clock = clock
         self._dummy_hash: str | None = None
         # (tenant id, chart start) → (monotonic time read, rollup rows before today)
-        self._past_days: dict[tuple[str | None, str], tuple[float, list[tuple[str, str, int]]]]
+        self._past_days: dict[tuple[str | None, str], tuple[float, list[StatusCount]]]
         self._past_days = {}
 
     # ---- operators -----------------------------------------------------------------------
@@ -119,7 +120,7 @@ class DashboardService:
                     today[status] += counts.get(status, 0)
         depth, oldest = await self._depth(now)
         recent = await self.store.dashboard_recent_outcomes(now - timedelta(seconds=60))
-        failed = DashboardFilter(tenant_id=tenant_id, status="failed", limit=RECENT_FAILURES)
+        failed = MessageSearch(tenant_id=tenant_id, status="failed", limit=RECENT_FAILURES)
         return Overview(
             tenant=tenant,
             today=today,
@@ -188,7 +189,7 @@ class DashboardService:
         def text(name: str) -> str | None:
             return (params.get(name) or "").strip()[:200] or None
 
-        f = DashboardFilter(
+        f = MessageSearch(
             tenant_id=tenant_id,
             status=status,
             recipient=text("recipient"),
@@ -199,40 +200,31 @@ class DashboardService:
             tag=text("tag"),
             queue=text("queue"),
             message_id=text("id"),
-            before=(before[0], before[1]) if before else None,
+            after=(before[0], before[1]) if before else None,
         )
         found = await self.store.dashboard_messages(f)
         cursor = encode_cursor(*found.resume) if found.resume else None
         return MessagePage(items=found.items, next_cursor=cursor)
 
     async def message(self, message_id: str) -> MessageRecord:
-        found = await self.store.dashboard_message(message_id)
-        if found is None:
-            raise NotFound("Message not found")
-        return found
+        return or_not_found(await self.store.dashboard_message(message_id), "Message not found")
 
     # ---- outbox --------------------------------------------------------------------------
 
     async def outbox(self, cursor: str | None) -> tuple[list[OutboxItem], str | None]:
-        before = None
-        if cursor:
-            at, _, message_id = cursor.partition("~")
-            if not message_id:
-                raise ValidationFailed([FieldError("cursor", "not a valid cursor")])
-            before = (at, message_id)
-        items = await self.store.dashboard_outbox(PAGE_SIZE, before)
+        items = await self.store.dashboard_outbox(PAGE_SIZE, decode_pair(cursor))
         last = items[-1] if len(items) == PAGE_SIZE else None
-        return items, f"{last.created_at}~{last.message_id}" if last else None
+        return items, encode_cursor(last.created_at, last.message_id) if last else None
 
     async def preview(self, message_id: str) -> tuple[str, Preview]:
         """(tenant_id, preview) of one outbox entry."""
-        found = await self.store.dashboard_outbox_mime(message_id)
-        if found is None:
-            raise NotFound("No outbox entry for this message")
-        mime = found[1]
+        found = or_not_found(
+            await self.store.dashboard_outbox_mime(message_id), "No outbox entry for this message"
+        )
+        mime = found.mime
         if len(mime) > OFF_LOOP_BYTES:  # parsing megabytes would stall sends and accepts
-            return found[0], await asyncio.to_thread(build_preview, mime)
-        return found[0], build_preview(mime)
+            return found.tenant_id, await asyncio.to_thread(build_preview, mime)
+        return found.tenant_id, build_preview(mime)
 
     # ---- tenants and the queue -----------------------------------------------------------
 

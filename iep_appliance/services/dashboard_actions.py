@@ -12,7 +12,14 @@ from email.parser import BytesParser
 import msgspec
 
 from iep_appliance.blobs import Blobs
-from iep_appliance.domain.errors import Conflict, FieldError, IEPError, NotFound, ValidationFailed
+from iep_appliance.domain.errors import (
+    Conflict,
+    FieldError,
+    IEPError,
+    NotFound,
+    ValidationFailed,
+    or_not_found,
+)
 from iep_appliance.domain.models import MessageRecord
 from iep_appliance.domain.preview import sanitize_counting
 from iep_appliance.domain.render import RenderError, render
@@ -75,10 +82,7 @@ class DashboardActions:
         self.blobs = blobs
 
     async def _message(self, message_id: str) -> MessageRecord:
-        found = await self.store.dashboard_message(message_id)
-        if found is None:
-            raise NotFound("Message not found")
-        return found
+        return or_not_found(await self.store.dashboard_message(message_id), "Message not found")
 
     # ---- messages ------------------------------------------------------------------------
 
@@ -105,19 +109,17 @@ class DashboardActions:
         """Dead send jobs: their failed message is retried; dead webhook jobs: re-queued."""
         done, refused = 0, []
         webhook_ids = []
-        for job_id, kind, ref_id, tenant_id, state in await self.store.dashboard_job_states(
-            job_ids
-        ):
-            if state != "dead":
-                refused.append((str(job_id), f"not in the DLQ (it is {state})"))
-            elif kind == "send":
+        for job in await self.store.dashboard_job_states(job_ids):
+            if job.state != "dead":
+                refused.append((str(job.id), f"not in the DLQ (it is {job.state})"))
+            elif job.kind == "send":
                 try:
-                    await self.messages.retry(tenant_id, ref_id)
+                    await self.messages.retry(job.tenant_id, job.ref_id)
                     done += 1
                 except IEPError as exc:
-                    refused.append((str(job_id), str(exc)))
+                    refused.append((str(job.id), str(exc)))
             else:
-                webhook_ids.append(job_id)
+                webhook_ids.append(job.id)
         if webhook_ids:
             done += await self.store.dashboard_requeue_webhook_jobs(webhook_ids)
         return BulkResult(done=done, refused=refused)
@@ -131,9 +133,9 @@ class DashboardActions:
 
     async def attachment(self, message_id: str, attachment_id: str) -> tuple[str, str, bytes]:
         """(filename, content type, bytes) of one attachment of any tenant's message."""
-        found = await self.store.dashboard_attachment(message_id, attachment_id)
-        if found is None:
-            raise NotFound("Attachment not found")
+        found = or_not_found(
+            await self.store.dashboard_attachment(message_id, attachment_id), "Attachment not found"
+        )
         try:
             data = await asyncio.to_thread(self.blobs.get, found.storage_key)
         except FileNotFoundError:
@@ -142,10 +144,10 @@ class DashboardActions:
 
     async def eml(self, message_id: str) -> bytes:
         """The final MIME the outbox provider kept."""
-        found = await self.store.dashboard_outbox_mime(message_id)
-        if found is None:
-            raise NotFound("No outbox entry for this message")
-        return found[1]
+        found = or_not_found(
+            await self.store.dashboard_outbox_mime(message_id), "No outbox entry for this message"
+        )
+        return found.mime
 
     async def html_preview(self, message_id: str, images: bool) -> HtmlPreview:
         """The message's HTML as sent (the outbox copy), else as rendered, else its template
@@ -154,7 +156,7 @@ class DashboardActions:
         outbox = await self.store.dashboard_outbox_mime(message_id)
         html, source = None, ""
         if outbox is not None:
-            mime = outbox[1]
+            mime = outbox.mime
             if len(mime) > OFF_LOOP_BYTES:  # parsing megabytes would stall sends and accepts
                 html = await asyncio.to_thread(html_part, mime)
             else:

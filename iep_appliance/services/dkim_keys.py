@@ -66,7 +66,7 @@ class DkimKeyService:
         self._cache: dict[str, tuple[dkim.DkimSigningKey | None, float]] = {}
         # One load per domain at a time: on a miss (start, every _CACHE_SECONDS) the sender
         # pool's 32 tasks all want the key at once; parsing the PEM 32 times cost ~5 % of
-        # the loop in a profile under bench/deliver.py (issue 19).
+        # the loop in a profile under bench/deliver.py.
         self._loading: dict[str, asyncio.Future[dkim.DkimSigningKey | None]] = {}
 
     # ---- keys ----------------------------------------------------------------------------------

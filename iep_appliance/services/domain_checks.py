@@ -19,7 +19,7 @@ import msgspec
 
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
-from iep_appliance.domain.errors import NotFound, ValidationFailed
+from iep_appliance.domain.errors import NotFound, ValidationFailed, or_not_found
 from iep_appliance.domain.sender_domains import (
     DkimKeyRecord,
     DnsRecord,
@@ -75,12 +75,9 @@ class Resolver:
         except dns.exception.DNSException as exc:
             return Lookup(error=f"DNS error: {type(exc).__name__}")
         if rtype == "TXT":
-            values = tuple(
-                b"".join(r.strings).decode("utf-8", "replace")
-                for r in answer  # type: ignore[attr-defined]
-            )
+            values = tuple(b"".join(r.strings).decode("utf-8", "replace") for r in answer)
         else:
-            values = tuple(str(r.exchange).rstrip(".") for r in answer)  # type: ignore[attr-defined]
+            values = tuple(str(r.exchange).rstrip(".") for r in answer)
         return Lookup(values=values)
 
 
@@ -114,9 +111,9 @@ class DomainCheckService:
             name = check_domain(domain)
         except ValidationFailed:
             raise NotFound("Domain not found") from None
-        status = await self.store.listed_domain_status(tenant_id, name)
-        if status is None:
-            raise NotFound("Domain not found")
+        status = or_not_found(
+            await self.store.listed_domain_status(tenant_id, name), "Domain not found"
+        )
         return name, status
 
     async def _records(self, domain: str) -> tuple[list[DkimKeyRecord], list[DnsRecord]]:

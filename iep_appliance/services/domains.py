@@ -8,26 +8,27 @@ which is `pending` until verified (§10.3) and refused (409) when another tenant
 no tenant can send as another's domain."""
 
 from collections.abc import Callable
-from typing import Any
 
 from iep_appliance.domain.errors import Conflict, NotFound, ValidationFailed
 from iep_appliance.domain.models import SenderDomain
+from iep_appliance.services.dkim_keys import DkimKeyService
 from iep_appliance.services.tenants import check_domain
 from iep_appliance.store.base import Store
 
 
 class DomainService:
-    def __init__(self, store: Store, on_change: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        on_change: Callable[[str], None],
+        dkim_keys: DkimKeyService | None = None,
+    ) -> None:
         self.store = store
         self.on_change = on_change
-        self.dkim_keys: Any = None  # services.dkim_keys.DkimKeyService (issue 16), set by Runtime
+        self.dkim_keys = dkim_keys  # a new domain gets its DKIM key at once
 
     async def list_all(self, tenant_id: str) -> list[SenderDomain]:
-        found = await self.store.list_domains(tenant_id)
-        return [
-            SenderDomain(domain=d, status="pending" if s == "pending" else "verified", created_at=c)
-            for d, s, c in found
-        ]
+        return await self.store.list_domains(tenant_id)
 
     async def add(
         self, tenant_id: str, domain: str, dkim_algorithm: str | None = None

@@ -30,13 +30,9 @@ from iep_appliance.domain.bounces import (
 from iep_appliance.domain.models import MessageRecord
 from iep_appliance.logs import event
 from iep_appliance.services.secret_box import SecretBox
-from iep_appliance.store.base import DeliverabilityStore, Store
+from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.inbound")
-
-
-class InboundStore(DeliverabilityStore, Store):
-    pass
 
 
 def scan_non_dsn(raw: bytes) -> Report:
@@ -59,7 +55,7 @@ def scan_non_dsn(raw: bytes) -> Report:
 class InboundService:
     def __init__(
         self,
-        store: InboundStore,
+        store: Store,
         clock: Clock,
         *,
         box: SecretBox,
@@ -119,11 +115,13 @@ class InboundService:
 
     async def for_message(self, tenant_id: str, message_id: str) -> list[dict[str, Any]]:
         """The inbound mail matched to a message, each with the start of its stored copy."""
-        found = await self.store.inbound_for_message(tenant_id, message_id)
-        for item in found:
-            raw = await self.store.inbound_raw(tenant_id, item["id"]) or b""
-            item["excerpt"] = raw[:4096].decode("utf-8", "replace")
-        return found
+        out = []
+        for item in await self.store.inbound_for_message(tenant_id, message_id):
+            raw = await self.store.inbound_raw(tenant_id, item.id) or b""
+            shown: dict[str, Any] = msgspec.to_builtins(item)  # camelCase keys
+            shown["excerpt"] = raw[:4096].decode("utf-8", "replace")
+            out.append(shown)
+        return out
 
     async def _message(self, message_id: str | None) -> MessageRecord | None:
         if not message_id:

@@ -6,6 +6,7 @@ in memory and flushed in batches by housekeeping.
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import msgspec
@@ -21,14 +22,9 @@ from iep_appliance.domain.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from iep_appliance.domain.keys import (
-    default_scopes,
-    format_key,
-    mint_refusals,
-    parse_key,
-    parse_scopes,
-)
+from iep_appliance.domain.keys import format_key, mint_refusals, parse_key
 from iep_appliance.domain.models import ApiKey, Principal
+from iep_appliance.domain.scopes import ALL_SCOPES, default_scopes, parse_scopes
 from iep_appliance.services.passwords import hash_secret_async, verify_secret_async
 from iep_appliance.store.base import Store
 
@@ -45,9 +41,17 @@ class CreatedKey(msgspec.Struct, frozen=True):
 
 class KeyService:
     def __init__(
-        self, store: Store, clock: Clock, ttl_seconds: float = 60, max_cached: int = 10_000
+        self,
+        store: Store,
+        clock: Clock,
+        ttl_seconds: float = 60,
+        max_cached: int = 10_000,
+        on_change: Callable[[str, str], None] | None = None,
     ):
         self.store = store
+        # (kind, ref) of a dropped key ("key", key id) or tenant ("tenant", tenant id): the
+        # change feed tells the other processes on the store.
+        self.on_change = on_change
         self.clock = clock
         self.ttl = ttl_seconds
         self.max_cached = max_cached
@@ -58,7 +62,7 @@ class KeyService:
     async def create(
         self,
         tenant_id: str,
-        scopes: list[str] | str = ("send", "read", "admin"),  # type: ignore[assignment]
+        scopes: Sequence[str] | str = ALL_SCOPES,
         name: str = "",
         expires_at: datetime | None = None,
         sandbox: bool = False,
@@ -169,12 +173,25 @@ class KeyService:
             raise Forbidden(f"This API key lacks the {scope!r} scope")
 
     def forget(self, key_id: str) -> None:
-        """Drop a key from the cache at once (revoke, rotate)."""
+        """Drop a key from the cache at once (revoke, rotate), here and in every process."""
+        self.drop_key(key_id)
+        if self.on_change is not None:
+            self.on_change("key", key_id)
+
+    def forget_tenant(self, tenant_id: str) -> None:
+        """Drop every cached key of a tenant at once (the tenant was deactivated), here and in
+        every process."""
+        self.drop_tenant(tenant_id)
+        if self.on_change is not None:
+            self.on_change("tenant", tenant_id)
+
+    def drop_key(self, key_id: str) -> None:
+        """Drop a key from this process's cache (another process changed it)."""
         for digest in [d for d, (p, _u, _e) in self._cache.items() if p.key_id == key_id]:
             del self._cache[digest]
 
-    def forget_tenant(self, tenant_id: str) -> None:
-        """Drop every cached key of a tenant at once (the tenant was deactivated)."""
+    def drop_tenant(self, tenant_id: str) -> None:
+        """Drop a tenant's keys from this process's cache (another process changed it)."""
         for digest in [d for d, (p, _u, _e) in self._cache.items() if p.tenant_id == tenant_id]:
             del self._cache[digest]
 

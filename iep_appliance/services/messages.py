@@ -6,9 +6,8 @@ rejected request; attachment files of a replayed or failed request are removed.
 """
 
 import asyncio
-import base64
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ import msgspec
 from iep_appliance.blobs import Blobs
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
+from iep_appliance.domain.cursors import decode_cursor, encode_cursor
 from iep_appliance.domain.errors import (
     Conflict,
     FieldError,
@@ -24,12 +24,12 @@ from iep_appliance.domain.errors import (
     SenderNotAllowed,
     SenderPending,
     ValidationFailed,
+    or_not_found,
 )
 from iep_appliance.domain.models import (
     MESSAGE_STATUSES,
     ORIGINS,
     Accepted,
-    MessageFilter,
     MessageRecord,
     NewMessage,
     Principal,
@@ -40,16 +40,16 @@ from iep_appliance.domain.models import (
     Tenant,
 )
 from iep_appliance.domain.queues import job_rank
+from iep_appliance.domain.retry import attempts_from
+from iep_appliance.domain.search import MessageSearch
 from iep_appliance.domain.validation import (
     DEFAULT_MAX_VARIABLE_DEPTH,
     ValidSend,
-    decode_error_path,
     validate_send,
 )
 from iep_appliance.services.queues import QueueService
 from iep_appliance.store.base import Store
 
-_decoder = msgspec.json.Decoder(SendRequest)
 # Writes one validated message durably (default: Store.accept_message).
 AcceptWrite = Callable[[str, NewMessage], Awaitable[Accepted | Replayed]]
 _encoder = msgspec.json.Encoder()
@@ -64,15 +64,6 @@ class TenantContext(msgspec.Struct, frozen=True):
     def sender_refusal(self, exc: SenderNotAllowed) -> SenderNotAllowed:
         """The refusal to raise: one that says "pending" for a domain waiting to be verified."""
         return SenderPending(exc.domain) if exc.domain in self.pending else exc
-
-
-def decode_send(body: bytes) -> SendRequest:
-    try:
-        return _decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise ValidationFailed([decode_error_path(str(exc))]) from None
-    except msgspec.DecodeError as exc:
-        raise ValidationFailed([FieldError("body", f"not valid JSON: {exc}")]) from None
 
 
 def body_hash(req: SendRequest) -> str:
@@ -100,17 +91,20 @@ class MessageService:
         max_attempts: int,
         context_ttl: float = 5.0,
         queues: QueueService | None = None,
+        *,
+        max_variable_depth: int = DEFAULT_MAX_VARIABLE_DEPTH,  # `[render]`
+        on_accepted: Sequence[Callable[[str, int], None]] = (),
     ) -> None:
         self.store = store
         self.queues = queues
         self.blobs = blobs
         self.clock = clock
         self.max_attempts = max_attempts
-        self.max_variable_depth = DEFAULT_MAX_VARIABLE_DEPTH  # `[render]`, set by Runtime
+        self.max_variable_depth = max_variable_depth
         self.context_ttl = context_ttl
         self._contexts: dict[str, TenantContext] = {}
-        self.accept_hooks: list[Callable[[Principal, int], Any]] = []
-        self.on_accepted: list[Callable[[str, int], None]] = []
+        # Told (tenant id, count) after each accepted send: the `iep_accepted_total` counter.
+        self.on_accepted: list[Callable[[str, int], None]] = list(on_accepted)
 
     # ---- tenant rules, cached ---------------------------------------------------------------
 
@@ -124,9 +118,9 @@ class MessageService:
         listed = await self.store.list_domains(tenant_id)
         ctx = TenantContext(
             tenant=tenant,
-            domains=frozenset(d for d, status, _c in listed if status == "verified"),
+            domains=frozenset(d.domain for d in listed if d.status == "verified"),
             loaded_at=self.clock.monotonic(),
-            pending=frozenset(d for d, status, _c in listed if status == "pending"),
+            pending=frozenset(d.domain for d in listed if d.status == "pending"),
         )
         self._contexts[tenant_id] = ctx
         return ctx
@@ -186,12 +180,6 @@ class MessageService:
                 hook(principal.tenant_id, 1)
         return result
 
-    def check_queue(self, queue: str | None) -> None:
-        """Pre-queues check kept for callers that cannot await: only `default` passes.
-        Prefer `await resolve_queue(tenant_id, name)`, which knows the tenant's queues."""
-        if queue is not None and queue != "default":
-            raise ValidationFailed([FieldError("queue", f"unknown queue {queue!r}")])
-
     async def resolve_queue(self, tenant_id: str, name: str | None) -> Queue | None:
         """The named queue of a send (422 naming `queue` when unknown; a draining queue is
         refused with 409 by the accepting transaction, after the idempotency check)."""
@@ -212,12 +200,12 @@ class MessageService:
         queue: Queue | None = None,
         **extra: Any,
     ) -> NewMessage:
-        if queue is not None:  # its rank, retry allowance and row (issue 7)
+        if queue is not None:  # the named queue: its rank, retry allowance and row
             extra.setdefault("job_priority", job_rank(queue.priority, req.priority))
             extra.setdefault("queue_id", queue.id)
         max_attempts = self.max_attempts
         if queue is not None and queue.retry_schedule is not None:
-            max_attempts = len(queue.retry_schedule) + 1
+            max_attempts = attempts_from(queue.retry_schedule)
         return NewMessage(
             id=message_id,
             to=valid.to,
@@ -283,10 +271,9 @@ class MessageService:
     # ---- read ----------------------------------------------------------------------------------
 
     async def get(self, tenant_id: str, message_id: str) -> MessageRecord:
-        found = await self.store.get_message(tenant_id, message_id)
-        if found is None:
-            raise NotFound("Message not found")
-        return found
+        return or_not_found(
+            await self.store.get_message(tenant_id, message_id), "Message not found"
+        )
 
     async def list(
         self, tenant_id: str, params: dict[str, str], limit: int = 50, cursor: str | None = None
@@ -301,7 +288,7 @@ class MessageService:
 
     async def retry(self, tenant_id: str, message_id: str) -> None:
         before = await self.store.retry_message(tenant_id, message_id)
-        if before == "":
+        if before is None:
             raise NotFound("Message not found")
         if before != "failed":
             raise Conflict(
@@ -310,9 +297,9 @@ class MessageService:
             )
 
     async def cancel(self, tenant_id: str, message_id: str) -> None:
-        """Cancel a scheduled or queued message that has not started (issue 7)."""
+        """Cancel a scheduled or queued message that has not started."""
         after = await self.store.cancel_message(tenant_id, message_id)
-        if after == "":
+        if after is None:
             raise NotFound("Message not found")
         if after != "cancelled":
             raise Conflict(
@@ -320,21 +307,6 @@ class MessageService:
                 f" cancelled; this one is {after!r}",
                 {"messageId": message_id, "messageStatus": after},
             )
-
-
-def encode_cursor(*parts: str) -> str:
-    return base64.urlsafe_b64encode(_encoder.encode(list(parts))).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, n: int = 2) -> tuple[str, ...]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        parts = msgspec.json.decode(base64.urlsafe_b64decode(padded), type=list[str])
-    except (ValueError, msgspec.DecodeError):
-        raise ValidationFailed([FieldError("cursor", "not a valid cursor")]) from None
-    if len(parts) != n:
-        raise ValidationFailed([FieldError("cursor", "not a valid cursor")])
-    return tuple(parts)
 
 
 def _date_param(name: str, value: str | None, errors: list[FieldError]) -> str | None:
@@ -355,7 +327,7 @@ def _date_param(name: str, value: str | None, errors: list[FieldError]) -> str |
     return ids.iso(when)
 
 
-def parse_filter(params: dict[str, str], limit: int, cursor: str | None) -> MessageFilter:
+def parse_filter(params: dict[str, str], limit: int, cursor: str | None) -> MessageSearch:
     errors: list[FieldError] = []
     status = params.get("status")
     if status is not None and status not in MESSAGE_STATUSES:
@@ -367,7 +339,7 @@ def parse_filter(params: dict[str, str], limit: int, cursor: str | None) -> Mess
     after = decode_cursor(cursor) if cursor else None
     if errors:
         raise ValidationFailed(errors)
-    return MessageFilter(
+    return MessageSearch(
         status=status,
         recipient=params.get("recipient"),
         created_from=created_from,

@@ -1,5 +1,5 @@
-"""The dashboard's operator actions that are more than one call of a tenant service (issue 8,
-part B): deactivating a tenant, dashboard users, and suppression lists as CSV.
+"""The dashboard's operator actions that are more than one call of a tenant service:
+deactivating a tenant, dashboard users, and suppression lists as CSV.
 
 Everything else the Tenants page does goes straight to the services the /v1 API uses (keys,
 webhooks, suppressions, domains, tenant settings, queues, scheduled jobs). CSV import feeds
@@ -13,13 +13,19 @@ from collections.abc import Callable
 
 import msgspec
 
-from iep_appliance.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    ValidationFailed,
+    or_not_found,
+)
 from iep_appliance.domain.models import AdminUser, Tenant
 from iep_appliance.domain.validation import normalize_address, suppression_key
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.passwords import hash_secret_async
 from iep_appliance.services.suppressions import MAX_PER_REQUEST, SuppressionService
-from iep_appliance.services.tenants import check_password, create_admin_user
+from iep_appliance.services.tenants import check_password, create_admin_user, create_tenant
 from iep_appliance.store.base import Store
 
 ROLES = ("admin", "viewer")
@@ -53,25 +59,26 @@ class OperatorService:
     # ---- tenants -------------------------------------------------------------------------
 
     async def tenant(self, tenant_id: str) -> Tenant:
-        found = await self.store.get_tenant(tenant_id)
-        if found is None:
-            raise NotFound("Tenant not found")
-        return found
+        return or_not_found(await self.store.get_tenant(tenant_id), "Tenant not found")
+
+    async def create_tenant(self, slug: str, name: str, domains: list[str]) -> Tenant:
+        """As `iep tenants create`: ValidationFailed for a bad slug or domain, Conflict for a
+        duplicate slug."""
+        return await create_tenant(self.store, slug, name, domains)
 
     async def tenants(self) -> list[Tenant]:
         return await self.store.list_tenants()
 
     async def tenant_by_slug(self, slug: str) -> Tenant:
-        found = await self.store.get_tenant_by_slug(slug)
-        if found is None:
-            raise NotFound(f"No tenant with slug {slug!r}")
-        return found
+        return or_not_found(
+            await self.store.get_tenant_by_slug(slug), f"No tenant with slug {slug!r}"
+        )
 
     async def set_active(self, tenant_id: str, active: bool) -> Tenant:
         """A deactivated tenant's keys are refused at once (403) and it accepts nothing."""
-        updated = await self.store.set_tenant_active(tenant_id, active)
-        if updated is None:
-            raise NotFound("Tenant not found")
+        updated = or_not_found(
+            await self.store.set_tenant_active(tenant_id, active), "Tenant not found"
+        )
         self.keys.forget_tenant(tenant_id)
         self.on_tenant_change(tenant_id)
         return updated
@@ -103,21 +110,16 @@ class OperatorService:
     async def set_role(self, user_id: str, role: str, acting_email: str) -> AdminUser:
         if role not in ROLES:
             raise ValidationFailed([FieldError("role", "must be admin or viewer")])
-        user = await self.store.get_admin_user(user_id)
-        if user is None:
-            raise NotFound("No such dashboard user")
+        user = or_not_found(await self.store.get_admin_user(user_id), "No such dashboard user")
         if user.email == acting_email and role != user.role:
             raise Conflict("You cannot change your own role", {"reason": "self"})
-        updated = await self.store.set_admin_user_role(user_id, role)
-        if updated is None:
-            raise NotFound("No such dashboard user")
-        return updated
+        return or_not_found(
+            await self.store.set_admin_user_role(user_id, role), "No such dashboard user"
+        )
 
     async def delete_user(self, user_id: str, acting_email: str) -> AdminUser:
         """The deleted user. Refuses yourself and the last admin (Conflict)."""
-        user = await self.store.get_admin_user(user_id)
-        if user is None:
-            raise NotFound("No such dashboard user")
+        user = or_not_found(await self.store.get_admin_user(user_id), "No such dashboard user")
         if user.email == acting_email:
             raise Conflict("You cannot delete yourself", {"reason": "self"})
         if not await self.store.delete_admin_user(user_id):

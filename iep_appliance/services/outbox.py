@@ -3,9 +3,9 @@ raw message as sent, and clearing it, so a product's CI asserts on its mail as i
 a mail catcher. Another tenant's message id reads as missing."""
 
 from iep_appliance.domain import ids
-from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.cursors import decode_cursor, encode_cursor
+from iep_appliance.domain.errors import FieldError, ValidationFailed, or_not_found
 from iep_appliance.domain.outbox import OutboxEntry, OutboxFilter, ParsedMime, parse_mime
-from iep_appliance.services.messages import decode_cursor, encode_cursor
 from iep_appliance.store.base import Store
 
 
@@ -48,10 +48,9 @@ class OutboxService:
         return items, next_cursor
 
     async def raw(self, tenant_id: str, message_id: str) -> bytes:
-        mime = await self.store.get_outbox(tenant_id, message_id)
-        if mime is None:
-            raise NotFound("No outbox message with this id")
-        return mime
+        return or_not_found(
+            await self.store.get_outbox(tenant_id, message_id), "No outbox message with this id"
+        )
 
     async def get(self, tenant_id: str, message_id: str) -> tuple[OutboxEntry, ParsedMime]:
         mime = await self.raw(tenant_id, message_id)

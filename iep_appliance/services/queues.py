@@ -13,7 +13,7 @@ import msgspec
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
 from iep_appliance.domain import queues as rules
-from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed, or_not_found
 from iep_appliance.domain.models import (
     DEFAULT_QUEUE,
     Queue,
@@ -115,18 +115,19 @@ class QueueService:
         if patch.retry_schedule is not msgspec.UNSET:
             schedule = patch.retry_schedule
             changes["retry_schedule"] = tuple(schedule) if schedule is not None else None
-        updated = await self.store.update_queue(msgspec.structs.replace(current, **changes))
-        if updated is None:
-            raise NotFound("Queue not found")
+        updated = or_not_found(
+            await self.store.update_queue(msgspec.structs.replace(current, **changes)),
+            "Queue not found",
+        )
         self._changed(tenant_id)
         return updated
 
     async def set_state(self, tenant_id: str, queue_id: str, state: str) -> Queue:
         """pause → paused, resume → active, drain → draining."""
         queue_id = (await self.get(tenant_id, queue_id)).id
-        updated = await self.store.set_queue_state(tenant_id, queue_id, state)
-        if updated is None:
-            raise NotFound("Queue not found")
+        updated = or_not_found(
+            await self.store.set_queue_state(tenant_id, queue_id, state), "Queue not found"
+        )
         self._changed(tenant_id)
         return updated
 

@@ -10,7 +10,7 @@ task, woken by every reservation; while one flush is being committed the next in
 gather, so under load there is at most one small upsert per group commit, usually in the
 same commit as the messages it counts. `load` reads the current windows back at start, so a
 restart keeps them. A crash loses at most the increments of the flush not yet committed.
-With several worker processes (or nodes) on one store (`shared = True`, issue 19), counting
+With several worker processes (or nodes) on one store (`shared = True`), counting
 in memory would let each count alone: then every check is one atomic read-decide-increment in
 the store instead (`Store.reserve_rate`, in the group commit), exact across processes.
 """
@@ -68,6 +68,7 @@ class RateLimitService:
         defaults: Limits,
         tenant_limits: Callable[[str], Awaitable[RateLimits]],
         on_hit: Callable[[str], None] | None = None,
+        shared: bool = False,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -78,10 +79,18 @@ class RateLimitService:
         self._dirty: dict[WindowKey, int] = {}
         self._wanted = asyncio.Event()
         self._purged_for = ""
-        self.shared = False  # issue 19: count in the store, exact across processes
+        self.shared = shared  # other processes on the store: count there, exact across them
         self._refunds: set[asyncio.Task[None]] = set()
 
     # ---- the hot path ------------------------------------------------------------------------
+
+    def reconfigure(self, defaults: Limits) -> None:
+        """`[limits]` of a reloaded config: the defaults of tenants that set none."""
+        self.defaults = defaults
+
+    def release(self, principal: Principal, n: int) -> None:
+        """Give back `n` messages reserved by `check` that were not accepted."""
+        self.refund(principal.tenant_id, n)
 
     async def check(self, principal: Principal, n: int) -> dict[str, str]:
         """Reserve `n` messages for the tenant; the X-RateLimit-* headers, or RateLimited."""
@@ -149,8 +158,11 @@ class RateLimitService:
     async def load(self) -> None:
         """Read the windows that are current now (call once at start, before any check)."""
         starts = self._starts(self.clock.now())
-        for tenant_id, window, count in await self.store.load_rate_windows(starts):
-            self._counts.setdefault(tenant_id, {})[window] = _Window(starts[window], count)
+        for found in await self.store.load_rate_windows(starts):
+            window = found.window
+            self._counts.setdefault(found.tenant_id, {})[window] = _Window(
+                starts[window], found.count
+            )
 
     async def flush(self) -> None:
         """Write the increments gathered since the last flush (and drop ended windows)."""
@@ -170,6 +182,12 @@ class RateLimitService:
             raise
         if purge:
             self._purged_for = starts["minute"]
+
+    async def purge_ended(self) -> None:
+        """Drop the windows that ended (counted in the store when shared: one process, the
+        singletons' one, does it; the only process does it in `flush`)."""
+        if self.shared:
+            await self.store.add_rate_counts({}, self._starts(self.clock.now()))
 
     async def run(self) -> None:
         """The flusher task (spawned by Runtime): flush whenever something was reserved."""

@@ -20,13 +20,9 @@ from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
 from iep_appliance.domain.reputation import Reputation, assess
 from iep_appliance.logs import event
-from iep_appliance.store.base import DeliverabilityStore, Store
+from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.reputation")
-
-
-class ReputationStore(DeliverabilityStore, Store):
-    pass
 
 
 class DayRates(msgspec.Struct, frozen=True):
@@ -37,19 +33,27 @@ class DayRates(msgspec.Struct, frozen=True):
 
 
 class ReputationService:
-    def __init__(self, store: ReputationStore, clock: Clock, cfg: Any) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        cfg: Any,
+        on_change: Callable[[str], None] | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.cfg = cfg
         self._held: set[str] = set()
         self._resumed: dict[str, str] = {}
         self.on_resume: list[Callable[[str], None]] = []
+        # A tenant held or resumed here: the change feed tells the other processes to reload.
+        self.on_change = on_change
 
     async def load(self) -> None:
         """Read the holds from the store (at start, and after a change)."""
         holds = await self.store.reputation_holds()
-        self._held = {t for t, (held, _) in holds.items() if held}
-        self._resumed = {t: resumed for t, (_, resumed) in holds.items() if resumed}
+        self._held = {t for t, h in holds.items() if h.held_since}
+        self._resumed = {t: h.resumed_at for t, h in holds.items() if h.resumed_at}
 
     def is_held(self, tenant_id: str) -> bool:
         return tenant_id in self._held
@@ -61,13 +65,11 @@ class ReputationService:
 
     async def of(self, tenant_id: str) -> Reputation:
         """The rates since the window's start (or the last resume); `paused` while held."""
-        messages, bounces, complaints = await self.store.reputation_counts(
-            tenant_id, self._since(tenant_id)
-        )
+        counts = await self.store.reputation_counts(tenant_id, self._since(tenant_id))
         rep = assess(
-            messages,
-            bounces,
-            complaints,
+            counts.messages,
+            counts.bounced,
+            counts.complaints,
             window_days=self.cfg.window_days,
             pause_bounce_rate=self.cfg.pause_bounce_rate,
             pause_complaint_rate=self.cfg.pause_complaint_rate,
@@ -89,7 +91,7 @@ class ReputationService:
             rep = await self.of(tenant_id)
             if rep.state != "paused":
                 continue
-            data = {
+            data: dict[str, Any] = {
                 "reason": "bounce_rate"
                 if rep.bounce_rate >= self.cfg.pause_bounce_rate
                 else "complaint_rate",
@@ -103,6 +105,8 @@ class ReputationService:
             if await self.store.hold_tenant(tenant_id, data):
                 newly.append(tenant_id)
                 event(log, "tenant.paused", tenant=tenant_id, **data)
+                if self.on_change is not None:
+                    self.on_change(tenant_id)
             self._held.add(tenant_id)
         return newly
 
@@ -114,21 +118,22 @@ class ReputationService:
             event(log, "tenant.resumed", tenant=tenant_id)
             for hook in self.on_resume:
                 hook(tenant_id)
+            if self.on_change is not None:
+                self.on_change(tenant_id)
         return resumed
 
     async def trend(self, tenant_id: str) -> list[DayRates]:
         """Bounce and complaint rate per UTC day over the window (days with mail only)."""
         since = ids.iso(self.clock.now() - timedelta(days=self.cfg.window_days))
         out = []
-        for day, messages, bounces, complaints in await self.store.reputation_trend(
-            tenant_id, since
-        ):
+        for d in await self.store.reputation_trend(tenant_id, since):
+            n = d.messages
             out.append(
                 DayRates(
-                    day=day,
-                    messages=messages,
-                    bounce_rate=round(bounces / messages, 6) if messages else 0.0,
-                    complaint_rate=round(complaints / messages, 6) if messages else 0.0,
+                    day=d.day,
+                    messages=n,
+                    bounce_rate=round(d.bounced / n, 6) if n else 0.0,
+                    complaint_rate=round(d.complaints / n, 6) if n else 0.0,
                 )
             )
         return out

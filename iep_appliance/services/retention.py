@@ -1,4 +1,4 @@
-"""Retention (issue 9): purge finished messages and old attachment files in small steps.
+"""Retention: purge finished messages and old attachment files in small steps.
 
 What runs: `purge()` walks, tenant by tenant, the messages created before the
 `storage.retention_days` window, one `storage.purge_batch_size` step per write (each step is a
@@ -55,6 +55,14 @@ class RetentionService:
         self.batch_size = batch_size
         self.on_purged = on_purged
         self._lock = asyncio.Lock()
+
+    def reconfigure(
+        self, retention_days: int, attachment_retention_days: int, batch_size: int
+    ) -> None:
+        """`[storage]` retention keys of a reloaded config: the next purge uses them."""
+        self.retention_days = retention_days
+        self.attachment_retention_days = attachment_retention_days
+        self.batch_size = batch_size
 
     def cutoffs(self, now: datetime | None = None) -> tuple[str | None, str | None]:
         at = now or self.clock.now()

@@ -22,6 +22,7 @@ import msgspec
 
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
+from iep_appliance.domain.cursors import decode_cursor, encode_cursor
 from iep_appliance.domain.errors import (
     Conflict,
     FieldError,
@@ -30,6 +31,7 @@ from iep_appliance.domain.errors import (
     PayloadTooLarge,
     SenderNotAllowed,
     ValidationFailed,
+    or_not_found,
 )
 from iep_appliance.domain.models import NewMessage, Principal, SendRequest
 from iep_appliance.domain.schedules import (
@@ -45,14 +47,14 @@ from iep_appliance.domain.schedules import (
 )
 from iep_appliance.domain.validation import decode_error_path, validate_send
 from iep_appliance.logs import event
-from iep_appliance.services.messages import MessageService, decode_cursor, encode_cursor
+from iep_appliance.services.messages import MessageService
 from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.scheduled_jobs")
 
 
 class BatchPort(Protocol):
-    """What a `batch` payload needs from the batch service (issue 7, item 1)."""
+    """What a `batch` payload needs from the batch service (batches of many recipients)."""
 
     async def check(self, principal: Principal, payload: dict[str, Any]) -> None:
         """Validate a batch body like a real batch send; errors name paths inside the body."""
@@ -197,10 +199,9 @@ class ScheduledJobService:
         return job
 
     async def get(self, tenant_id: str, job_id: str) -> ScheduledJob:
-        found = await self.store.get_scheduled_job(tenant_id, job_id)
-        if found is None:
-            raise NotFound("Scheduled job not found")
-        return found
+        return or_not_found(
+            await self.store.get_scheduled_job(tenant_id, job_id), "Scheduled job not found"
+        )
 
     async def list_jobs(
         self, tenant_id: str, limit: int = 50, cursor: str | None = None

@@ -8,8 +8,6 @@ token and a VERP token key never opens an unsubscribe token. Never logs a key or
 
 import base64
 import binascii
-import hashlib
-import hmac
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -110,7 +108,3 @@ class SecretBox:
             return self._aead.decrypt(nonce, body, context.encode("utf-8"))
         except InvalidTag:
             raise SecretUnreadable("sealed under another key or altered") from None
-
-    def fingerprint(self) -> str:
-        """A short public id of the master key (to tell keys apart in logs; reveals nothing)."""
-        return hmac.new(self.derive("fingerprint"), b"iep", hashlib.sha256).hexdigest()[:12]

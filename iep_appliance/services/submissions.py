@@ -1,4 +1,4 @@
-"""Accepting a message submitted as MIME (the SMTP submission server, issue 15).
+"""Accepting a message submitted as MIME (the SMTP submission server).
 
 The same pipeline as `POST /v1/messages`: the rate limit reserved first and refunded when
 nothing is accepted, the tenant's cached rules (sender domains, attachment limits, sandbox),

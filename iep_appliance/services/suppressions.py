@@ -5,10 +5,10 @@ Addresses are validated like a send's recipients, then compared case-insensitive
 (store, at send completion) and carry their reason and source message.
 """
 
+from iep_appliance.domain.cursors import decode_cursor, encode_cursor
 from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.models import Suppression
 from iep_appliance.domain.validation import normalize_address, suppression_key
-from iep_appliance.services.messages import decode_cursor, encode_cursor
 from iep_appliance.store.base import Store
 
 MAX_PER_REQUEST = 1000

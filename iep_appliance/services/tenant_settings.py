@@ -7,7 +7,7 @@ loads, saves and tells `on_change(tenant_id)` so cached tenant rules and routing
 from collections.abc import Callable, Collection
 from typing import Any
 
-from iep_appliance.domain.errors import FieldError, NotFound, NotPermitted
+from iep_appliance.domain.errors import FieldError, NotPermitted, or_not_found
 from iep_appliance.domain.models import Tenant
 from iep_appliance.domain.tenant_settings import apply_patch
 from iep_appliance.store.base import Store
@@ -21,11 +21,12 @@ class TenantSettingsService:
         self.providers = frozenset(providers)
         self.on_change = on_change
 
+    def reconfigure(self, providers: Collection[str]) -> None:
+        """The provider names of a reloaded config (what `routing` may name)."""
+        self.providers = frozenset(providers)
+
     async def get(self, tenant_id: str) -> Tenant:
-        tenant = await self.store.get_tenant(tenant_id)
-        if tenant is None:
-            raise NotFound("Tenant not found")
-        return tenant
+        return or_not_found(await self.store.get_tenant(tenant_id), "Tenant not found")
 
     async def patch(self, tenant_id: str, body: Any, sandbox_key: bool = False) -> Tenant:
         """Merge `body` (any subset of the GET shape). Raises ValidationFailed naming fields;
@@ -41,8 +42,9 @@ class TenantSettingsService:
                 refused.append(FieldError("routing", "a sandbox key cannot change it"))
             if refused:
                 raise NotPermitted(refused, "A sandbox key cannot change these settings")
-        updated = await self.store.patch_tenant(tenant_id, patched.name, patched.settings)
-        if updated is None:
-            raise NotFound("Tenant not found")
+        updated = or_not_found(
+            await self.store.patch_tenant(tenant_id, patched.name, patched.settings),
+            "Tenant not found",
+        )
         self.on_change(tenant_id)
         return updated

@@ -11,6 +11,7 @@ import msgspec
 
 from iep_appliance.domain.errors import Conflict, FieldError, ValidationFailed
 from iep_appliance.domain.models import Tenant
+from iep_appliance.domain.scopes import ALL_SCOPES
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.passwords import hash_secret_async
 from iep_appliance.store.base import Store
@@ -82,7 +83,7 @@ async def first_start(
         tenant = await store.create_tenant("default", "Default", ["example.com"])
     except Conflict:
         return None
-    created = await keys.create(tenant.id, ["send", "read", "admin"], name="initial")
+    created = await keys.create(tenant.id, list(ALL_SCOPES), name="initial")
     alphabet = string.ascii_letters + string.digits
     password = "".join(secrets.choice(alphabet) for _ in range(20))
     await create_admin_user(store, FIRST_ADMIN, password, "admin")
@@ -99,7 +100,11 @@ async def first_start(
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (mode 0600 from creation on)."""
+    """Write a file only its owner can read (mode 0600 from creation on), in a data directory
+    only its owner can enter (made here when no SQLite file made it, e.g. on PostgreSQL)."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
     with open(path, "w", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as fh:
         fh.write(text)
     path.chmod(0o600)

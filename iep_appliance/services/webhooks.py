@@ -10,7 +10,14 @@ from datetime import timedelta
 
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
-from iep_appliance.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
+from iep_appliance.domain.cursors import decode_cursor, encode_cursor
+from iep_appliance.domain.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    ValidationFailed,
+    or_not_found,
+)
 from iep_appliance.domain.netaddr import UrlRefused
 from iep_appliance.domain.signing import make_secret
 from iep_appliance.domain.webhooks import (
@@ -21,7 +28,6 @@ from iep_appliance.domain.webhooks import (
     WebhookUpdate,
     normalize_events,
 )
-from iep_appliance.services.messages import decode_cursor, encode_cursor
 from iep_appliance.store.base import Store
 
 CheckUrl = Callable[[str], Awaitable[None]]
@@ -75,10 +81,9 @@ class WebhookService:
         return items, nxt
 
     async def get(self, tenant_id: str, endpoint_id: str) -> WebhookEndpoint:
-        found = await self.store.get_webhook(tenant_id, endpoint_id)
-        if found is None:
-            raise NotFound("Webhook endpoint not found")
-        return found
+        return or_not_found(
+            await self.store.get_webhook(tenant_id, endpoint_id), "Webhook endpoint not found"
+        )
 
     async def update(
         self, tenant_id: str, endpoint_id: str, req: WebhookUpdate
@@ -97,9 +102,10 @@ class WebhookService:
             new_secret=secret,
             old_secret_until=ids.iso(now + self.rotation_grace) if secret else None,
         )
-        updated = await self.store.update_webhook(tenant_id, endpoint_id, change)
-        if updated is None:  # deleted meanwhile
-            raise NotFound("Webhook endpoint not found")
+        updated = or_not_found(
+            await self.store.update_webhook(tenant_id, endpoint_id, change),
+            "Webhook endpoint not found",
+        )
         return updated, secret
 
     async def delete(self, tenant_id: str, endpoint_id: str) -> None:
@@ -116,10 +122,10 @@ class WebhookService:
         return items, nxt
 
     async def delivery(self, tenant_id: str, endpoint_id: str, delivery_id: str) -> WebhookDelivery:
-        found = await self.store.get_webhook_delivery(tenant_id, endpoint_id, delivery_id)
-        if found is None:
-            raise NotFound("Webhook delivery not found")
-        return found
+        return or_not_found(
+            await self.store.get_webhook_delivery(tenant_id, endpoint_id, delivery_id),
+            "Webhook delivery not found",
+        )
 
     async def resend(self, tenant_id: str, endpoint_id: str, delivery_id: str) -> WebhookDelivery:
         """Queue the delivery's event again, with the same `webhook-id`."""

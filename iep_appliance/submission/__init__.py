@@ -1,1 +1,1 @@
-"""The SMTP submission edge (issue 15): aiosmtpd in the appliance's event loop."""
+"""The SMTP submission edge: aiosmtpd in the appliance's event loop."""

@@ -213,12 +213,9 @@ class SubmissionHandler:
         address: str,
         mail_options: list[str],
     ) -> str:
-        if not address.isascii() and not envelope.smtp_utf8:
-            return "553 5.6.7 A non-ASCII address needs the SMTPUTF8 parameter"
-        try:
-            normalized = normalize_address(address)
-        except ValueError as exc:
-            return f"553 5.1.7 Bad sender address: {exc}"
+        normalized, refusal = _envelope_address(address, envelope, "553 5.1.7 Bad sender")
+        if refusal:
+            return refusal
         try:
             principal = await self._principal(server)
             await self.submissions.check_sender(principal, normalized)
@@ -239,12 +236,9 @@ class SubmissionHandler:
     ) -> str:
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return f"452 4.5.3 Too many recipients (at most {MAX_RECIPIENTS} per message)"
-        if not address.isascii() and not envelope.smtp_utf8:
-            return "553 5.6.7 A non-ASCII address needs the SMTPUTF8 parameter"
-        try:
-            normalized = normalize_address(address)
-        except ValueError as exc:
-            return f"553 5.1.3 Bad recipient address: {exc}"
+        normalized, refusal = _envelope_address(address, envelope, "553 5.1.3 Bad recipient")
+        if refusal:
+            return refusal
         envelope.rcpt_tos.append(normalized)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 Recipient OK"
@@ -281,3 +275,13 @@ class SubmissionHandler:
                 self.idle.set()
         event(log, "submission.accepted", message_id=result.message_id, client=client)
         return f"250 2.0.0 Ok: queued as {result.message_id}"
+
+
+def _envelope_address(address: str, envelope: Envelope, bad: str) -> tuple[str, str]:
+    """(the normalized address, "") of MAIL FROM or RCPT TO, or ("", the refusal)."""
+    if not address.isascii() and not envelope.smtp_utf8:
+        return "", "553 5.6.7 A non-ASCII address needs the SMTPUTF8 parameter"
+    try:
+        return normalize_address(address), ""
+    except ValueError as exc:
+        return "", f"{bad} address: {exc}"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from iep_appliance.clock import Clock
-from iep_appliance.config import ProviderConfig
+from iep_appliance.config_providers import SmtpProviderConfig
 from iep_appliance.delivery.providers.base import Envelope, Provider
 from iep_appliance.delivery.providers.outbox import OutboxProvider
 from iep_appliance.delivery.providers.smtp import SmtpProvider
@@ -47,9 +47,9 @@ def envelope(message_id: str, *rcpts: str) -> Envelope:
 
 
 def smtp_provider(port: int, **overrides: object) -> SmtpProvider:
-    cfg = {"type": "smtp", "host": "127.0.0.1", "port": port, "connections": 2}
+    cfg = {"host": "127.0.0.1", "port": port, "connections": 2}
     cfg |= {"timeout_seconds": 5.0, **overrides}
-    return SmtpProvider("relay", ProviderConfig(**cfg))  # type: ignore[arg-type]
+    return SmtpProvider("relay", SmtpProviderConfig(**cfg))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -71,7 +71,7 @@ async def world(
         outbox = OutboxProvider("outbox", store.save_outbox)
 
         async def delivered_outbox() -> set[str]:
-            return {row[0] for row in await store.list_outbox(limit=1000)}
+            return {item.message_id for item in await store.dashboard_outbox(limit=1000)}
 
         try:
             yield World(outbox, delivered_outbox, store.close)

@@ -1,8 +1,9 @@
 """The Store conformance suite: what the contracts rely on, for every backend (STYLE §1.2).
 
-Each test runs over the `store` fixture, parametrized by backend ("sqlite" now; a PostgreSQL
-backend joins BACKENDS and must pass unchanged). `open_store()` opens another handle on the
-same storage: a second node. Time is a FakeClock; verbs that take `now` get it explicitly.
+Each test runs over the `store` fixture of conftest.py, parametrized by backend ("sqlite" now;
+a PostgreSQL backend joins its BACKENDS and must pass unchanged). `open_store()` opens another
+handle on the same storage: a second node. Time is a FakeClock; verbs that take `now` get it
+explicitly.
 The last section pins the SQLite writer itself (group commit, a failing write rolls back alone).
 """
 
@@ -10,7 +11,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -26,19 +27,18 @@ from iep_appliance.domain.models import (
     ApiKey,
     Completion,
     Job,
-    MessageFilter,
     NewMessage,
     Replayed,
     StoredAttachment,
     Tenant,
 )
+from iep_appliance.domain.search import MessageSearch
 from iep_appliance.store.base import Store
 from iep_appliance.store.sqlite.migrate import migrate
 from iep_appliance.store.sqlite.store import SqliteStore
+from tests.contract.conftest import OpenStore
 
-BACKENDS = ["sqlite"]
 LEASE = timedelta(seconds=60)
-OpenStore = Callable[[], Awaitable[Store]]
 
 # Which event types explain a message reaching each status.
 EXPLAINS: dict[str, set[str]] = {
@@ -50,46 +50,6 @@ EXPLAINS: dict[str, set[str]] = {
     "bounced": {"bounced"},
     "cancelled": {"cancelled"},
 }
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(params=BACKENDS)
-async def open_store(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[OpenStore]:
-    opened: list[Any] = []
-
-    async def open_one() -> Store:
-        if request.param == "sqlite":
-            store = SqliteStore(str(tmp_path / "iep.db"), clock, commit_window_ms=1.0)
-        else:  # pragma: no cover - future backends
-            raise AssertionError(request.param)
-        await store.open()
-        opened.append(store)
-        return store
-
-    yield open_one
-    for store in reversed(opened):
-        await store.close()
-
-
-@pytest.fixture
-async def store(open_store: OpenStore) -> Store:
-    return await open_store()
-
-
-@pytest.fixture
-async def tenant(store: Store) -> Tenant:
-    return await store.create_tenant("acme", "Acme", ["acme.test"])
-
-
-@pytest.fixture
-async def other(store: Store) -> Tenant:
-    return await store.create_tenant("other", "Other", ["other.test"])
 
 
 def new_message(clock: FakeClock, **overrides: Any) -> NewMessage:
@@ -158,7 +118,7 @@ class StatusWatch:
         self.seen: dict[str, tuple[str, int]] = {}
 
     async def check(self) -> None:
-        items = await self.store.list_messages(self.tenant.id, MessageFilter(limit=200))
+        items = await self.store.list_messages(self.tenant.id, MessageSearch(limit=200))
         for item in items:
             record = await self.store.get_message(self.tenant.id, item.id)
             assert record is not None
@@ -264,7 +224,7 @@ async def test_idempotent_replay_returns_the_original_message(
     )
 
     assert again == Replayed(message_id=first, status="queued")
-    assert len(await store.list_messages(tenant.id, MessageFilter())) == 1
+    assert len(await store.list_messages(tenant.id, MessageSearch())) == 1
 
 
 async def test_idempotency_key_with_another_body_is_a_conflict_naming_the_original(
@@ -278,7 +238,7 @@ async def test_idempotency_key_with_another_body_is_a_conflict_naming_the_origin
         )
 
     assert caught.value.extra == {"messageId": first}
-    assert len(await store.list_messages(tenant.id, MessageFilter())) == 1
+    assert len(await store.list_messages(tenant.id, MessageSearch())) == 1
 
 
 async def test_idempotency_keys_are_per_tenant(
@@ -308,7 +268,7 @@ async def test_concurrent_duplicates_create_exactly_one_message(
     accepted = [r for r in results if isinstance(r, Accepted)]
     assert len(accepted) == 1
     assert {r.message_id for r in results} == {accepted[0].message_id}
-    assert len(await store.list_messages(tenant.id, MessageFilter())) == 1
+    assert len(await store.list_messages(tenant.id, MessageSearch())) == 1
     assert await store.queue_depth() == {"ready": 1}
 
 
@@ -340,7 +300,7 @@ async def test_a_failing_accept_writes_nothing(
         await store.accept_message(tenant.id, bad)
 
     assert await store.get_message(tenant.id, bad.id) is None
-    assert [m.id for m in await store.list_messages(tenant.id, MessageFilter())] == [good_id]
+    assert [m.id for m in await store.list_messages(tenant.id, MessageSearch())] == [good_id]
     assert await store.queue_depth() == {"ready": 1}
 
 
@@ -367,8 +327,8 @@ async def test_another_tenants_message_reads_as_missing(
     message_id = await accept(store, tenant, clock)
 
     assert await store.get_message(other.id, message_id) is None
-    assert await store.list_messages(other.id, MessageFilter()) == []
-    assert await store.retry_message(other.id, message_id) == ""
+    assert await store.list_messages(other.id, MessageSearch()) == []
+    assert await store.retry_message(other.id, message_id) is None
     assert await store.get_outbox(other.id, message_id) is None
 
 
@@ -686,7 +646,7 @@ async def test_many_completions_are_recorded_together(
 
     await store.finish_sends([completion(j, "sent") for j in jobs])
 
-    items = await store.list_messages(tenant.id, MessageFilter())
+    items = await store.list_messages(tenant.id, MessageSearch())
     assert {m.status for m in items} == {"sent"}
     assert await store.queue_depth() == {"done": 10}
 
@@ -756,7 +716,7 @@ async def test_list_is_newest_first_and_pages_by_cursor_without_gaps(
     seen: list[str] = []
     after = None
     while True:
-        page = await store.list_messages(tenant.id, MessageFilter(limit=3, after=after))
+        page = await store.list_messages(tenant.id, MessageSearch(limit=3, after=after))
         seen += [m.id for m in page]
         if len(page) < 3:
             break
@@ -769,10 +729,8 @@ async def test_list_is_newest_first_and_pages_by_cursor_without_gaps(
 
 
 def _writer_db(store: Store) -> Any:
-    db = getattr(store, "db", None)
-    if db is None:  # pragma: no cover - other backends have no single writer
-        pytest.skip("group commit is a property of the SQLite writer")
-    return db
+    assert isinstance(store, SqliteStore), "the SQLite writer's own tests run on SQLite"
+    return store.db
 
 
 @contextlib.contextmanager
@@ -788,6 +746,7 @@ def write_lock_held_elsewhere(db: Any) -> Iterator[None]:
         other.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the SQLite writer itself
 async def test_concurrent_writes_share_one_commit(store: Store) -> None:
     db = _writer_db(store)
     await db.write(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
@@ -807,6 +766,7 @@ async def test_concurrent_writes_share_one_commit(store: Store) -> None:
     assert await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 50
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the SQLite writer itself
 async def test_a_failing_write_rolls_back_alone_inside_a_group_commit(store: Store) -> None:
     db = _writer_db(store)
     await db.write(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
@@ -834,6 +794,7 @@ async def test_a_failing_write_rolls_back_alone_inside_a_group_commit(store: Sto
     assert rows == [i for i in range(20) if i != 7]
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the SQLite writer itself
 async def test_a_write_waits_for_another_processs_write_lock_instead_of_failing(
     store: Store, tenant: Tenant, clock: FakeClock
 ) -> None:
@@ -848,6 +809,7 @@ async def test_a_write_waits_for_another_processs_write_lock_instead_of_failing(
     assert isinstance(result, Accepted)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the SQLite writer itself
 async def test_a_write_is_durable_when_it_returns(store: Store, tmp_path: Path) -> None:
     db = _writer_db(store)
     await db.write(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
@@ -862,6 +824,7 @@ async def test_a_write_is_durable_when_it_returns(store: Store, tmp_path: Path) 
         conn.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the SQLite writer itself
 async def test_the_database_runs_in_wal_mode_with_full_sync_by_default(store: Store) -> None:
     db = _writer_db(store)
 

@@ -1,4 +1,4 @@
-"""Store conformance for the dashboard's views and actions (issue 8, part A): the message list's
+"""Store conformance for the dashboard's views and actions: the message list's
 keyset paging and its bounded scan for filters no index serves, rollup buckets of all tenants
 or one, the last minute's outcomes, the DLQ's discard and re-queue, jobs waiting for their
 time, attachments, and operator sessions kept by hash, for every backend."""
@@ -7,24 +7,17 @@ from datetime import timedelta
 
 from iep_appliance.clock import FakeClock
 from iep_appliance.domain import ids
-from iep_appliance.domain.analytics import stats_query
-from iep_appliance.domain.dashboard import DashboardFilter
+from iep_appliance.domain.analytics import StatusCount, stats_query
 from iep_appliance.domain.models import Tenant
+from iep_appliance.domain.search import MessageSearch
 from iep_appliance.domain.webhooks import WebhookEndpoint
 from iep_appliance.store.base import Store
 from tests.contract.test_store import (
     LEASE,
     accept,
     claim_all,
-    clock,
     completion,
-    open_store,
-    other,
-    store,
-    tenant,
 )
-
-__all__ = ["clock", "open_store", "other", "store", "tenant"]  # fixtures shared with it
 
 
 async def five(store: Store, tenant: Tenant, clock: FakeClock) -> list[str]:
@@ -42,9 +35,9 @@ async def test_the_message_list_pages_newest_first_by_created_at_and_id(
 ) -> None:
     made = await five(store, tenant, clock)
 
-    first = await store.dashboard_messages(DashboardFilter(limit=2))
-    second = await store.dashboard_messages(DashboardFilter(limit=2, before=first.resume))
-    last = await store.dashboard_messages(DashboardFilter(limit=2, before=second.resume))
+    first = await store.dashboard_messages(MessageSearch(limit=2))
+    second = await store.dashboard_messages(MessageSearch(limit=2, after=first.resume))
+    last = await store.dashboard_messages(MessageSearch(limit=2, after=second.resume))
 
     assert [m.id for m in first.items + second.items + last.items] == made[::-1]
     assert last.resume is None
@@ -54,14 +47,14 @@ async def test_a_filter_no_index_serves_stops_at_its_scan_window_and_resumes_aft
     store: Store, tenant: Tenant, clock: FakeClock
 ) -> None:
     made = await five(store, tenant, clock)
-    bob = DashboardFilter(recipient="BOB@", limit=10, scan_limit=2)
+    bob = MessageSearch(recipient="BOB@example.com", limit=10, scan_limit=2)
 
     window1 = await store.dashboard_messages(bob)
     window2 = await store.dashboard_messages(
-        DashboardFilter(**{**_fields(bob), "before": window1.resume})
+        MessageSearch(**{**_fields(bob), "after": window1.resume})
     )
     window3 = await store.dashboard_messages(
-        DashboardFilter(**{**_fields(bob), "before": window2.resume})
+        MessageSearch(**{**_fields(bob), "after": window2.resume})
     )
 
     assert [m.id for m in window1.items] == [made[3]]  # the newest two rows: 4 and 3
@@ -69,7 +62,7 @@ async def test_a_filter_no_index_serves_stops_at_its_scan_window_and_resumes_aft
     assert window3.items == [] and window3.resume is None
 
 
-def _fields(f: DashboardFilter) -> dict[str, object]:
+def _fields(f: MessageSearch) -> dict[str, object]:
     return {name: getattr(f, name) for name in f.__struct_fields__}
 
 
@@ -78,8 +71,8 @@ async def test_an_id_search_reads_one_message_of_any_tenant(
 ) -> None:
     message_id = await accept(store, other, clock)
 
-    found = await store.dashboard_messages(DashboardFilter(message_id=message_id))
-    missing = await store.dashboard_messages(DashboardFilter(message_id="nope"))
+    found = await store.dashboard_messages(MessageSearch(message_id=message_id))
+    missing = await store.dashboard_messages(MessageSearch(message_id="nope"))
 
     assert [m.id for m in found.items] == [message_id] and missing.items == []
 
@@ -95,8 +88,8 @@ async def test_buckets_count_every_tenant_or_one(
     everyone = await store.dashboard_buckets(q)
     one = await store.dashboard_buckets(q, other.id)
 
-    assert everyone == [("2026-01-01", "queued", 3)]
-    assert one == [("2026-01-01", "queued", 2)]
+    assert everyone == [StatusCount("2026-01-01", "queued", 3)]
+    assert one == [StatusCount("2026-01-01", "queued", 2)]
 
 
 async def test_the_last_minutes_outcomes_count_only_recent_events(
@@ -130,10 +123,7 @@ async def test_discard_moves_dead_jobs_out_and_leaves_other_states(
 
     assert n == 1
     assert await store.dashboard_dead_jobs(10) == []
-    states = {
-        job_id: state
-        for job_id, *_rest, state in await store.dashboard_job_states([dead.id, alive.id])
-    }
+    states = {j.id: j.state for j in await store.dashboard_job_states([dead.id, alive.id])}
     assert states == {dead.id: "done", alive.id: "ready"}
     assert (await store.dashboard_job_depth())["dead"] == 0
 
@@ -179,7 +169,7 @@ async def test_a_session_is_found_by_its_hash_until_it_expires_or_is_dropped(
     await store.drop_admin_session("h2")
     clock.advance(LEASE.total_seconds() + 1)
 
-    assert found is not None and found[:2] == ("a@example.org", "admin")
+    assert found is not None and (found.email, found.role) == ("a@example.org", "admin")
     assert await store.admin_session("h2") is None
     assert await store.admin_session("h1") is None  # expired
 
@@ -274,3 +264,17 @@ async def test_deleting_an_endpoint_cancels_its_events_without_dead_letters(
     assert (await store.dashboard_job_depth())["dead"] == 0
     assert (await store.dashboard_job_depth())["ready"] == 0
     assert await claim_all(store, clock) == []  # nothing left to deliver either
+
+
+async def test_recipient_means_a_whole_address_as_in_the_tenant_api(
+    store: Store, tenant: Tenant, clock: FakeClock
+) -> None:
+    made = await five(store, tenant, clock)
+
+    whole = await store.dashboard_messages(MessageSearch(recipient="Bob@Example.com"))
+    part = await store.dashboard_messages(MessageSearch(recipient="bob@"))
+    api = await store.list_messages(tenant.id, MessageSearch(recipient="Bob@Example.com"))
+
+    assert [m.id for m in whole.items] == [made[3], made[1]]
+    assert part.items == []
+    assert [m.id for m in api] == [m.id for m in whole.items]

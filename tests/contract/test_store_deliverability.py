@@ -1,26 +1,10 @@
-"""Store conformance for the deliverability verbs (issue 16): DKIM keys and DNS checks, for
-every backend (the BACKENDS list of tests/contract/test_store.py)."""
+"""Store conformance for the deliverability verbs: DKIM keys and DNS checks, for
+every backend (the `store` fixture of conftest.py)."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
-from iep_appliance.clock import FakeClock
 from iep_appliance.domain.sender_domains import DkimKeyRecord, DnsRecord, DomainCheck
-from iep_appliance.store.sqlite.store import SqliteStore
-from tests.contract.test_store import BACKENDS
+from iep_appliance.store.base import Store
 
 NOW = "2026-01-01T00:00:00.000Z"
-
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    assert request.param == "sqlite"
-    opened = SqliteStore(str(tmp_path / "iep.db"), FakeClock(), commit_window_ms=1.0)
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 def key(selector: str, state: str, sealed: bytes = b"sealed") -> DkimKeyRecord:
@@ -35,7 +19,7 @@ def key(selector: str, state: str, sealed: bytes = b"sealed") -> DkimKeyRecord:
     )
 
 
-async def test_only_one_first_key_per_domain(store: SqliteStore) -> None:
+async def test_only_one_first_key_per_domain(store: Store) -> None:
     assert await store.add_dkim_key(key("iep1", "active", b"one"), only_if_none=True)
     assert not await store.add_dkim_key(key("iep1", "active", b"two"), only_if_none=True)
 
@@ -43,7 +27,7 @@ async def test_only_one_first_key_per_domain(store: SqliteStore) -> None:
     assert [(k.selector, k.private_key) for k in keys] == [("iep1", b"one")]
 
 
-async def test_activating_the_next_key_retires_the_active_one(store: SqliteStore) -> None:
+async def test_activating_the_next_key_retires_the_active_one(store: Store) -> None:
     await store.add_dkim_key(key("iep1", "active"))
     await store.add_dkim_key(key("iep2", "next"))
 
@@ -56,7 +40,7 @@ async def test_activating_the_next_key_retires_the_active_one(store: SqliteStore
 
 
 async def test_a_rotation_replaces_only_a_retired_key_under_its_selector(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     await store.add_dkim_key(key("iep1", "active", b"old"))
     assert not await store.add_dkim_key(key("iep1", "next", b"new"))  # active: kept
@@ -65,7 +49,7 @@ async def test_a_rotation_replaces_only_a_retired_key_under_its_selector(
 
 
 async def test_keyless_domains_are_listed_domains_without_an_active_key(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     await store.create_tenant("acme", "Acme", ["example.com", "example.org"])
     await store.add_dkim_key(key("iep1", "active"))
@@ -74,7 +58,7 @@ async def test_keyless_domains_are_listed_domains_without_an_active_key(
 
 
 async def test_a_check_round_trips_and_due_domains_are_the_unchecked_or_old(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     await store.create_tenant("acme", "Acme", ["example.com", "example.org"])
     check = DomainCheck(
@@ -95,7 +79,7 @@ async def test_a_check_round_trips_and_due_domains_are_the_unchecked_or_old(
     ]
 
 
-async def test_verifying_a_domain_makes_the_pending_entry_usable(store: SqliteStore) -> None:
+async def test_verifying_a_domain_makes_the_pending_entry_usable(store: Store) -> None:
     tenant = await store.create_tenant("acme", "Acme", [])
     assert await store.claim_domain(tenant.id, "example.net") == "added"
     assert "example.net" not in await store.allowed_domains(tenant.id)

@@ -1,25 +1,12 @@
-"""Store conformance for the dashboard's operator verbs (issue 8, part B): dashboard users
+"""Store conformance for the dashboard's operator verbs: dashboard users
 (list, role, delete, never leaving no admin) and a tenant's active flag, for every backend."""
-
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from iep_appliance.clock import FakeClock
 from iep_appliance.domain.errors import Conflict
 from iep_appliance.store.base import Store
-from iep_appliance.store.sqlite.store import SqliteStore
-from tests.contract.test_store import BACKENDS, accept
-
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    assert request.param == "sqlite"
-    opened = SqliteStore(str(tmp_path / "iep.db"), FakeClock(), commit_window_ms=1.0)
-    await opened.open()
-    yield opened
-    await opened.close()
+from tests.contract.test_store import accept
 
 
 async def test_users_are_listed_by_address_and_their_role_changes(store: Store) -> None:

@@ -1,4 +1,4 @@
-"""Store conformance for retention and snapshots (issue 9), for every backend: a purge step
+"""Store conformance for retention and snapshots, for every backend: a purge step
 removes only finished messages last changed before the cutoff and walks the rest in keyset
 order; a snapshot is a consistent, checkable copy taken while writes go on."""
 
@@ -12,14 +12,7 @@ from iep_appliance.clock import FakeClock
 from iep_appliance.domain import ids
 from iep_appliance.domain.models import Tenant
 from iep_appliance.store.base import Store
-from tests.contract import test_store as base
 from tests.contract.test_store import accept, claim_all, completion
-
-# The conformance fixtures (a store per backend, a tenant, a FakeClock), shared by name.
-clock = base.clock
-open_store = base.open_store
-store = base.store
-tenant = base.tenant
 
 
 async def test_purge_steps_remove_only_finished_messages_past_the_cutoff(
@@ -73,6 +66,7 @@ async def test_a_dry_run_plan_counts_what_the_steps_then_remove(
     assert plan.counts["jobs"] == step.counts["jobs"] == 4
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the Snapshots capability: SQLite files
 async def test_a_snapshot_taken_during_writes_is_consistent_and_passes_its_check(
     store: Store, tenant: Tenant, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -101,6 +95,7 @@ async def test_a_snapshot_taken_during_writes_is_consistent_and_passes_its_check
     assert checked.schema_version == store.latest_schema_version()
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the Snapshots capability: SQLite files
 async def test_a_file_that_is_not_a_database_is_not_a_snapshot(
     store: Store, tmp_path: Path
 ) -> None:

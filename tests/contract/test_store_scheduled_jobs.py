@@ -1,4 +1,4 @@
-"""Store conformance for recurring sends and analytics (issue 7, items 3 and 6): a tick's run
+"""Store conformance for recurring sends and analytics: a tick's run
 record and its message commit together and a tick never runs twice; an update wins over an
 in-flight tick; a paused job refuses cron ticks; another tenant's job reads as missing; the
 rollups count every accept and outcome once per message, tag rows only for filtering.
@@ -14,18 +14,11 @@ from iep_appliance.clock import FakeClock
 from iep_appliance.domain import ids
 from iep_appliance.domain.analytics import stats_query
 from iep_appliance.domain.errors import Conflict, NotFound
-from iep_appliance.domain.models import Accepted, MessageFilter, Replayed, Tenant
+from iep_appliance.domain.models import Accepted, Replayed, Tenant
 from iep_appliance.domain.schedules import ScheduledJob, ScheduledRun, tick_key
+from iep_appliance.domain.search import MessageSearch
 from iep_appliance.store.base import Store
-from tests.contract import test_store as base
 from tests.contract.test_store import accept, claim_all, completion, new_message
-
-# The conformance fixtures (a store per backend, tenants, a FakeClock), shared by name.
-clock = base.clock
-open_store = base.open_store
-store = base.store
-tenant = base.tenant
-other = base.other
 
 TICK = "2026-01-01T00:01:00.000Z"
 NEXT = "2026-01-01T00:02:00.000Z"
@@ -69,7 +62,7 @@ async def test_a_tick_commits_its_message_and_run_once(
     )
     assert isinstance(first, Accepted) and isinstance(again, Replayed)
     assert again.message_id == first.message_id and again.status == "queued"
-    assert len(await store.list_messages(tenant.id, MessageFilter())) == 1
+    assert len(await store.list_messages(tenant.id, MessageSearch())) == 1
     runs = await store.list_scheduled_runs(tenant.id, job.id, 10, None)
     assert [(r.tick, r.message_id, r.count) for r in runs] == [(TICK, first.message_id, 1)]
     current = await store.get_scheduled_job(tenant.id, job.id)
@@ -103,7 +96,7 @@ async def test_a_paused_job_refuses_a_cron_tick_but_not_a_run_now(
         await store.accept_scheduled_message(
             tenant.id, job.id, job.revision + 1, TICK, tick_message(clock, job), NEXT
         )
-    assert await store.list_messages(tenant.id, MessageFilter()) == []
+    assert await store.list_messages(tenant.id, MessageSearch()) == []
     manual = "manual:1"
     result = await store.accept_scheduled_message(
         tenant.id, job.id, None, manual, tick_message(clock, job, manual), None
@@ -162,7 +155,7 @@ async def test_delete_removes_the_job_and_its_runs(
     assert await store.delete_scheduled_job(tenant.id, job.id) is True
     assert await store.get_scheduled_job(tenant.id, job.id) is None
     assert await store.list_scheduled_runs(tenant.id, job.id, 10, None) == []
-    assert len(await store.list_messages(tenant.id, MessageFilter())) == 1  # messages stay
+    assert len(await store.list_messages(tenant.id, MessageSearch())) == 1  # messages stay
 
 
 async def test_rollups_count_each_accept_and_outcome_once_per_message(
@@ -194,7 +187,7 @@ async def test_rollups_count_each_accept_and_outcome_once_per_message(
     assert bulk["queued"] == 1 and sum(bulk.values()) == 2  # its accept and its outcome
     rows = await store.delivery_stats(tenant.id, q)
     hour = ids.iso(clock.now())[:13]
-    assert {(b, s): n for b, s, n in rows}[(hour, "queued")] == 3
+    assert {(r.bucket, r.status): r.count for r in rows}[(hour, "queued")] == 3
     assert await store.stats_totals(other.id, q) == {}
     backlog = await store.message_backlog(tenant.id)
     assert backlog["default"]["scheduled"] == 1

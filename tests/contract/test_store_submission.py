@@ -1,4 +1,4 @@
-"""Store verbs of issue 15 over every backend: a message's origin, its raw MIME (loaded for
+"""Store verbs of SMTP submission over every backend: a message's origin, its raw MIME (loaded for
 sending, never listed), and the tenant-scoped outbox (list with filters, clear)."""
 
 import pytest
@@ -7,15 +7,7 @@ from iep_appliance.clock import FakeClock
 from iep_appliance.domain.models import Tenant
 from iep_appliance.domain.outbox import OutboxFilter
 from iep_appliance.store.base import Store
-from tests.contract import test_store as base
 from tests.contract.test_store import accept
-
-# The conformance fixtures (a store per backend, tenants, a FakeClock), shared by name.
-clock = base.clock
-open_store = base.open_store
-store = base.store
-tenant = base.tenant
-other = base.other
 
 pytestmark = pytest.mark.asyncio
 

@@ -1,28 +1,14 @@
 """Store conformance for the tenant-services verbs (suppressions, rate windows, tenant patch),
-for every backend: the same BACKENDS list as tests/contract/test_store.py."""
-
-from collections.abc import AsyncIterator
-from pathlib import Path
+for every backend: the `store` fixture of conftest.py."""
 
 import pytest
 
-from iep_appliance.clock import FakeClock
 from iep_appliance.domain.models import RateLimits, Tenant, TenantSettings
+from iep_appliance.domain.ratelimit import WindowCount
 from iep_appliance.store.base import Store
-from iep_appliance.store.sqlite.store import SqliteStore
-from tests.contract.test_store import BACKENDS
 
 MINUTE = "2026-01-01T00:01:00.000Z"
 EARLIER = "2026-01-01T00:00:00.000Z"
-
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    assert request.param == "sqlite"
-    opened = SqliteStore(str(tmp_path / "iep.db"), FakeClock(), commit_window_ms=1.0)
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture
@@ -88,7 +74,8 @@ async def test_rate_counts_add_up_never_below_zero_and_load_by_window_start(
 
     current = await store.load_rate_windows({"minute": MINUTE, "hour": EARLIER})
 
-    assert sorted(current) == sorted([(tenant.id, "minute", 5), (other.id, "minute", 0)])
+    found = sorted((c.tenant_id, c.window, c.count) for c in current)
+    assert found == sorted([(tenant.id, "minute", 5), (other.id, "minute", 0)])
 
 
 async def test_ended_rate_windows_are_purged(store: Store, tenant: Tenant) -> None:
@@ -97,7 +84,9 @@ async def test_ended_rate_windows_are_purged(store: Store, tenant: Tenant) -> No
     await store.add_rate_counts({(tenant.id, "minute", MINUTE): 1}, {"minute": MINUTE})
 
     assert await store.load_rate_windows({"minute": EARLIER}) == []
-    assert await store.load_rate_windows({"minute": MINUTE}) == [(tenant.id, "minute", 1)]
+    assert await store.load_rate_windows({"minute": MINUTE}) == [
+        WindowCount(tenant.id, "minute", 1)
+    ]
 
 
 async def test_patch_tenant_changes_name_and_settings_together(
@@ -119,7 +108,7 @@ async def test_domains_list_with_status_and_creation_time(store: Store, tenant: 
 
     found = await store.list_domains(tenant.id)
 
-    assert [(d, s) for d, s, _c in found] == [
+    assert [(d.domain, d.status) for d in found] == [
         ("example.com", "verified"),
         ("example.net", "verified"),
         ("pending.example", "pending"),
@@ -136,5 +125,5 @@ async def test_claiming_a_domain_another_tenant_lists_writes_nothing(
     assert await store.claim_domain(tenant.id, "example.com") == "listed"
     assert await store.claim_domain(other.id, "example.com") == "taken"
 
-    assert [d for d, _s, _c in await store.list_domains(tenant.id)] == ["example.com"]
-    assert [d for d, _s, _c in await store.list_domains(other.id)] == ["other.example"]
+    assert [d.domain for d in await store.list_domains(tenant.id)] == ["example.com"]
+    assert [d.domain for d in await store.list_domains(other.id)] == ["other.example"]

@@ -1,4 +1,4 @@
-"""Store conformance for workflows (issue 7): batches are all or nothing, the claim honours
+"""Store conformance for workflows: batches are all or nothing, the claim honours
 paused and held queues and the fair-share lane, cancellation only stops what has not started,
 a queue's new priority re-ranks its waiting jobs, another tenant's ids read as missing.
 Runs over every backend through the fixtures of test_store.py."""
@@ -15,21 +15,13 @@ from iep_appliance.domain.errors import Conflict, ValidationFailed
 from iep_appliance.domain.models import (
     BatchAccepted,
     BatchReplayed,
-    MessageFilter,
     NewBatch,
     Queue,
     Tenant,
 )
+from iep_appliance.domain.search import MessageSearch
 from iep_appliance.store.base import Store
-from tests.contract import test_store as base
 from tests.contract.test_store import LEASE, accept, claim_all, new_message
-
-# The conformance fixtures (a store per backend, tenants, a FakeClock), shared by name.
-clock = base.clock
-open_store = base.open_store
-store = base.store
-tenant = base.tenant
-other = base.other
 
 
 async def make_queue(store: Store, tenant: Tenant, clock: FakeClock, name: str, **kw: Any) -> Queue:
@@ -73,7 +65,7 @@ async def test_a_batch_is_all_or_nothing(store: Store, tenant: Tenant, clock: Fa
     with pytest.raises(Exception):  # noqa: B017 - the backend's integrity error
         await store.accept_batch(tenant.id, batch, [first, new_message(clock), clash])
     assert await store.get_batch(tenant.id, batch.id) is None
-    assert await store.list_messages(tenant.id, MessageFilter()) == []
+    assert await store.list_messages(tenant.id, MessageSearch()) == []
     assert await claim_all(store, clock) == []
 
     ok = new_batch(clock, queue, 2, idempotency_key="k", body_hash="h1")
@@ -178,7 +170,7 @@ async def test_cancel_stops_only_what_has_not_started(
     waiting = await accept(store, tenant, clock, scheduled_at=later)
     started = await accept(store, tenant, clock)
     await claim_all(store, clock)
-    assert await store.cancel_message(other.id, waiting) == ""
+    assert await store.cancel_message(other.id, waiting) is None
     assert await store.cancel_message(tenant.id, started) == "processing"
     assert await store.cancel_message(tenant.id, waiting) == "cancelled"
     assert await store.cancel_message(tenant.id, waiting) == "cancelled"
@@ -196,7 +188,7 @@ async def test_reschedule_moves_a_waiting_message_and_its_job_only(
     waiting = await accept(store, tenant, clock, scheduled_at=later)
     started = await accept(store, tenant, clock)
     await claim_all(store, clock)
-    assert await store.reschedule_message(other.id, waiting, much_later) == ""
+    assert await store.reschedule_message(other.id, waiting, much_later) is None
     assert await store.reschedule_message(tenant.id, started, much_later) == "processing"
     assert await store.reschedule_message(tenant.id, waiting, much_later) == "scheduled"
     message = await store.get_message(tenant.id, waiting)

@@ -1,4 +1,4 @@
-"""Backup under load and restore, with the real `iep serve` and the real `iep` CLI (issue 9).
+"""Backup under load and restore, with the real `iep serve` and the real `iep` CLI.
 
 A thread keeps POSTing messages (every fifth with an attachment) to a running server that
 delivers through the outbox provider, while `iep backup` runs as its own process. The archive

@@ -1,4 +1,4 @@
-"""Smoke test of the one-file binary built by `scripts/build` (PyInstaller, issue 9).
+"""Smoke test of the one-file binary built by `scripts/build` (PyInstaller).
 
 The module fixture builds `iep` into a temporary dist directory once (1-3 minutes of CPU),
 unless $IEP_BINARY names one already built. The test then runs that binary as `iep serve` on

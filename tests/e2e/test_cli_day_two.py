@@ -1,4 +1,4 @@
-"""The operator's day-two CLI (issue 14) through the real `iep` process, against the
+"""The operator's day-two CLI through the real `iep` process, against the
 database of a real `iep serve` that delivers to a real SMTP server (which defers one
 recipient's DATA with a 451 on both attempts, so failed messages and DLQ entries are real).
 Errors must be one `error:` line and exit 1 (refused) or 3 (not found), never a traceback.

@@ -1,4 +1,4 @@
-"""Issue 14's dashboard fixes in a real browser (headless Debian Chromium, Playwright) against
+"""The dashboard's day-two fixes in a real browser (headless Debian Chromium, Playwright) against
 the real `iep serve` with a relay to a real SMTP sink: the page loads no missing resource
 (favicon included), *Users* is in an admin's navigation, and *Retry selected* on a list
 filtered through htmx (the filter URL pushed, no reload) comes back to that filtered list.

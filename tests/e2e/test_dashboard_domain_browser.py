@@ -1,4 +1,4 @@
-"""The domain page in a real browser (issue 16): headless Chromium against the real `iep serve`
+"""The domain page in a real browser: headless Chromium against the real `iep serve`
 with a real DNS server on 127.0.0.1. The operator opens a tenant's pending domain, copies a
 record with its button, checks DNS (records missing: failed), publishes the records, and sees
 the status turn verified by itself (the periodic check and the page's polling)."""

@@ -1,4 +1,4 @@
-"""The reputation hold in a real browser (issue 16, DESIGN §10.3): the real `iep serve` sends
+"""The reputation hold in a real browser (DESIGN §10.3): the real `iep serve` sends
 to an SMTP sink, a complaint comes back over SMTP to its inbound listener, the tenant is held
 (its next message accepted but not sent); the operator opens the tenant's page in headless
 Chromium, sees the hold and the trend, clicks Resume, and the held message is delivered."""

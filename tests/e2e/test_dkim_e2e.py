@@ -1,4 +1,4 @@
-"""DKIM end to end (issue 16): the real `iep serve` signs what it sends, and dkimpy's own
+"""DKIM end to end: the real `iep serve` signs what it sends, and dkimpy's own
 verification, asking a real DNS server on 127.0.0.1 for the record IEP told us to publish,
 accepts the signature. Rotation keeps signing with the old key until DNS shows the new one.
 """
@@ -253,7 +253,7 @@ def test_a_message_submitted_over_smtp_arrives_signed_and_verifies(
     signed = verified(received, dns_server)
     assert {"from", "to", "subject"} <= set(signed["h"].split(":"))
     view = http.get(f"/v1/messages/{received.parsed['X-IEP-Message-Id']}").json()
-    assert view["origin"] == "smtp"  # the raw-MIME path (delivery/sender.py send_raw)
+    assert view["origin"] == "smtp"  # the raw-MIME path (delivery/compose.py compose)
     assert received.data.startswith(b"DKIM-Signature: ")
 
 

@@ -1,4 +1,4 @@
-"""The foundation against the real `iep serve` process and the real `iep` CLI (issue 4).
+"""The foundation against the real `iep serve` process and the real `iep` CLI.
 
 Tenants and keys come from the CLI (`python -m iep_appliance … --json`); the server runs
 with the built-in outbox provider. The crash test SIGKILLs the server in the middle of a
@@ -408,7 +408,7 @@ def test_cli_errors_are_clear_and_exit_1_or_3_for_not_found(tmp_path: Path) -> N
         duplicate = iep("tenant", "create", "--config", config, "--name", "B", "--slug", "dup")
         unknown, bad_slug = unknown_run.result(), bad_slug_run.result()
 
-    assert (unknown.returncode, unknown.stdout) == (3, "")  # not found (issue 14)
+    assert (unknown.returncode, unknown.stdout) == (3, "")  # not found
     assert "No tenant with slug 'nope'" in unknown.stderr
     assert first.returncode == 0
     assert duplicate.returncode == 1

@@ -1,4 +1,4 @@
-"""The Postfix round trip (issue 16): the real `iep serve` relays through Debian's Postfix to a
+"""The Postfix round trip: the real `iep serve` relays through Debian's Postfix to a
 local address that does not exist; Postfix accepts it, fails the local delivery and mails its
 own DSN to IEP's VERP envelope sender, which its transport map sends to IEP's inbound port.
 The message ends `bounced` with 5.1.1 and the address is suppressed."""

@@ -1,4 +1,4 @@
-"""The README's examples, run as written (issue 14): the Quick start is two commands and CI
+"""The README's examples, run as written: the Quick start is two commands and CI
 runs its test command verbatim; the server of its first command (`.venv/bin/iep serve`, no
 config file, data in ./data) is started in a fresh directory, and every `sh runnable` block
 of the README runs there in order under `bash -euo pipefail`, with `iep` on the PATH. The

@@ -1,4 +1,4 @@
-"""SIGHUP reloads the config of the real `iep serve` process (issue 9, reload.py).
+"""SIGHUP reloads the config of the real `iep serve` process (reload.py).
 
 Two aiosmtpd sinks stand for the old and the new relay. The test rewrites iep.toml in place,
 sends SIGHUP to the process and waits for the reload's log line on its stdout; the process

@@ -1,4 +1,4 @@
-"""`iep serve` as the Quick start runs it (issue 14): no config file (the embedded defaults,
+"""`iep serve` as the Quick start runs it: no config file (the embedded defaults,
 data in ./data), `--host/--port` flags, `IEP_SECTION__KEY` environment overrides, a start-up
 line with the URLs of the API, the dashboard and the docs, and the credentials file's path."""
 

@@ -1,4 +1,4 @@
-"""The dashboard shows how a message arrived and how a product connects (issue 15): headless
+"""The dashboard shows how a message arrived and how a product connects: headless
 Chromium (Playwright) against the real `iep serve` with SMTP submission on. A message sent
 over SMTP (smtplib) shows "SMTP" with its client address and AUTH user; one sent through the
 API shows "API"; the "SMTP & APIs" page in the navigation shows the host, the ports and the

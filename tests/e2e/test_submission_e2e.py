@@ -1,4 +1,4 @@
-"""SMTP submission against the real `iep serve` (issue 15), driven by smtplib and aiosmtplib.
+"""SMTP submission against the real `iep serve`, driven by smtplib and aiosmtplib.
 
 One appliance for the module: submission on a plain port (STARTTLS offered) and an
 implicit-TLS port with a self-signed certificate made here, relaying to the in-test sink.

@@ -1,4 +1,4 @@
-"""Delivery analytics (/v1/analytics, issue 7 item 6) over a real Runtime: messages go through
+"""Delivery analytics (/v1/analytics) over a real Runtime: messages go through
 the whole pipeline to a real SMTP sink (sent, bounced at RCPT) or fail at render time, and the
 counts the API answers match them exactly, by bucket, by category, tag and queue, without
 counting a message with several tags twice. The last test loads rollups equivalent to
@@ -333,7 +333,7 @@ async def test_rollups_of_a_million_messages_answer_through_the_api(
                 if tag == "a":
                     tag_a += part if status == "queued" else 0
                 rows.append((acme.tenant_id, ids.iso(hour), queue, category, tag, status, part))
-    await appliance.rt.store.db.write(lambda conn: conn.executemany(UPSERT_STAT, rows))
+    await appliance.rt.services.store.db.write(lambda conn: conn.executemany(UPSERT_STAT, rows))
     assert expected["queued"] == 1_000_000
 
     body = await delivery(appliance, acme, groupBy="day")

@@ -1,4 +1,4 @@
-"""POST/GET /v1/messages, auth and the system endpoints, in-process (DESIGN §4, issue 4 item 8).
+"""POST/GET /v1/messages, auth and the system endpoints, in-process (DESIGN §4).
 
 One Runtime per module (argon2 makes keys slow to mint) on a real SQLite file, with delivery
 off so every accepted message stays `queued`; a FakeClock makes dates controllable. Every bad
@@ -87,11 +87,11 @@ class Api:
             conn.close()
 
     async def new_tenant(self, slug: str, scopes: str = "send,read,admin", **settings: Any) -> str:
-        tenant = await self.rt.store.create_tenant(
+        tenant = await self.rt.services.store.create_tenant(
             slug, slug.title(), ["acme.example.com"], TenantSettings(**settings)
         )
         self.tenants[slug] = tenant.id
-        created = await self.rt.keys.create(tenant.id, scopes.split(","), name=slug)
+        created = await self.rt.services.keys.create(tenant.id, scopes.split(","), name=slug)
         self.keys[slug] = created.key
         return tenant.id
 
@@ -147,11 +147,11 @@ async def api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
                 ),
             )
             for name, scopes in [("send-only", ["send"]), ("read-only", ["read"])]:
-                a.keys[name] = (await rt.keys.create(acme, scopes, name=name)).key
-            revoked = await rt.keys.create(acme, ["send", "read"], name="revoked")
-            await rt.keys.revoke(acme, revoked.record.id)
+                a.keys[name] = (await rt.services.keys.create(acme, scopes, name=name)).key
+            revoked = await rt.services.keys.create(acme, ["send", "read"], name="revoked")
+            await rt.services.keys.revoke(acme, revoked.record.id)
             a.keys["revoked"] = revoked.key
-            expired = await rt.keys.create(
+            expired = await rt.services.keys.create(
                 acme, ["send", "read"], expires_at=clock.now() - timedelta(seconds=1)
             )
             a.keys["expired"] = expired.key
@@ -625,11 +625,11 @@ async def test_revoked_or_expired_key_is_401(api: Api, who: str) -> None:
 
 async def test_revoking_a_key_in_use_takes_effect_at_once(api: Api) -> None:
     tenant_id = api.tenants["acme"]
-    created = await api.rt.keys.create(tenant_id, ["read"], name="soon-revoked")
+    created = await api.rt.services.keys.create(tenant_id, ["read"], name="soon-revoked")
     headers = {"x-api-key": created.key}
     assert (await api.client.get("/v1/messages", headers=headers)).status_code == 200
 
-    await api.rt.keys.revoke(tenant_id, created.record.id)
+    await api.rt.services.keys.revoke(tenant_id, created.record.id)
 
     assert_problem(await api.client.get("/v1/messages", headers=headers), 401)
 

@@ -125,8 +125,10 @@ async def appliance(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[I
             ("acme", TenantSettings()),
             ("throttled", TenantSettings(rate_limits=RateLimits(max_per_minute=1))),
         ]:
-            tenant = await rt.store.create_tenant(slug, slug.title(), [DOMAIN], settings)
-            env.keys[slug] = (await rt.keys.create(tenant.id, ["send", "read"], name=slug)).key
+            tenant = await rt.services.store.create_tenant(slug, slug.title(), [DOMAIN], settings)
+            env.keys[slug] = (
+                await rt.services.keys.create(tenant.id, ["send", "read"], name=slug)
+            ).key
         yield env
     finally:
         await rt.stop()

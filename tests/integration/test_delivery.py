@@ -218,7 +218,7 @@ async def test_always_451_fails_into_the_dlq_after_the_schedule(env: Env) -> Non
     assert types[-2:] == ["failed", "dlq"]
     assert "451" in final["lastError"]
     assert env.sink.received == []
-    depth = await env.rt.store.queue_depth()
+    depth = await env.rt.services.store.queue_depth()
     assert depth.get("dead") == 1
 
 
@@ -371,7 +371,7 @@ async def test_metrics_count_sends_durations_errors_and_queue_depth(env: Env) ->
     env.sink.script_rcpt("ada@example.org", "451 4.3.0 later")
     message_id = await env.send()
     assert (await env.settled(message_id))["status"] == "sent"
-    tenant = await env.rt.store.get_tenant_by_slug("default")
+    tenant = await env.rt.services.store.get_tenant_by_slug("default")
     assert tenant is not None
     labels = f'provider="relay",status="{{}}",tenant="{tenant.id}"'
     sent = f"iep_messages_total{{{labels.format('sent')}}} 1.0"
@@ -404,8 +404,8 @@ async def test_a_job_of_a_kind_nothing_handles_is_dead_lettered_not_left_leased(
             ).lastrowid
     finally:
         conn.close()
-    assert env.rt.delivery is not None
-    env.rt.delivery.wake()
+    assert env.rt.services.delivery is not None
+    env.rt.services.delivery.wake()
 
     def state() -> tuple[str, str] | None:
         check = sqlite3.connect(env.rt.config.storage.path, timeout=10)

@@ -213,6 +213,22 @@ def limit_of(kind: str, max_attempts: int) -> int:
     return len(SCHEDULE) + 1 if kind == "send" else max_attempts
 
 
+def engine_of(rt: Runtime, store: Any = None) -> DeliveryEngine:
+    """A delivery engine over the runtime's parts, as the wiring builds it (`store`: a seam)."""
+    s = rt.services
+    return DeliveryEngine(
+        store if store is not None else s.store,
+        s.clock,
+        s.blobs,
+        s.metrics,
+        rt.config,
+        signer_for=s.dkim_keys.signer_for,
+        return_path=s.return_path,
+        unsubscribe_headers=s.unsubscribe_headers,
+        held=s.reputation.is_held,
+    )
+
+
 async def run_seed(tmp_path: Path, seed: int) -> Counter[str]:
     """One seeded run; asserts the property and returns which steps the faults hit."""
     rng = random.Random(seed)
@@ -220,19 +236,21 @@ async def run_seed(tmp_path: Path, seed: int) -> Counter[str]:
     clock = FakeClock()
     rt = Runtime(config(tmp_path), clock=clock, deliver=False)
     await rt.start()
-    real = rt.store
+    real = rt.services.store
     db = Path(real.db.path)
     claims: Counter[int] = Counter()
     late_deaths: Counter[int] = Counter()
     with WebhookSink(default_status=200) as sink:
         sink.script(*[rng.choice([200, 500]) for _ in range(400)])
         dispatcher = WebhookDispatcher(
-            FaultyStore(real, faults), clock, rt.config.webhooks, rt.metrics, FaultyGuard(faults)
+            FaultyStore(real, faults),
+            clock,
+            rt.config.webhooks,
+            rt.services.metrics,
+            FaultyGuard(faults),
         )
         await dispatcher.start()
-        rt.store = FaultyStore(real, faults)  # the seam the engine is built from
-        engine = DeliveryEngine(rt)
-        rt.store = real
+        engine = engine_of(rt, FaultyStore(real, faults))  # the seam the engine is built from
         try:
             await accept_messages(rt, sink, rng)
             engine.providers["relay"] = FaultyProvider(faults)  # the router's own dict
@@ -245,7 +263,10 @@ async def run_seed(tmp_path: Path, seed: int) -> Counter[str]:
                 return sign  # the DKIM seam: a signer for every sender domain
 
             engine.ctx = msgspec.structs.replace(
-                engine.ctx, blobs=FaultyBlobs(rt.blobs, faults), signer=sign, signer_for=signer_for
+                engine.ctx,
+                blobs=FaultyBlobs(rt.services.blobs, faults),
+                signer=sign,
+                signer_for=signer_for,
             )
             engine.handlers["webhook"] = dispatcher.run_one  # run it here, not on a worker
             for _ in range(MAX_ROUNDS):
@@ -295,25 +316,25 @@ async def test_a_message_whose_every_attempt_dies_ends_failed_in_the_dlq(tmp_pat
     clock = FakeClock()
     rt = Runtime(config(tmp_path), clock=clock, deliver=False)
     await rt.start()
-    engine = DeliveryEngine(rt)
+    engine = engine_of(rt)
     try:
         with WebhookSink() as sink:
             await accept_messages(rt, sink, random.Random(0))
         jobs = []
         for _ in range(len(SCHEDULE) + 1):  # every attempt dies: claimed, never finished
-            jobs = [j for j in await rt.store.claim_due(clock.now(), 200, LEASE)]
+            jobs = [j for j in await rt.services.store.claim_due(clock.now(), 200, LEASE)]
             assert len([j for j in jobs if j.kind == "send"]) == MESSAGES
             clock.advance(LEASE.total_seconds() + 1)
-            await rt.store.release_expired_leases(clock.now())
-        jobs = await rt.store.claim_due(clock.now(), 200, LEASE)
+            await rt.services.store.release_expired_leases(clock.now())
+        jobs = await rt.services.store.claim_due(clock.now(), 200, LEASE)
         assert {j.attempts for j in jobs} == {len(SCHEDULE) + 2}
         for item in await engine.load_claimed(jobs):
             await engine.handle(item)
-        db = Path(rt.store.db.path)
+        db = Path(rt.services.store.db.path)
         sends = [row for row in job_rows(db) if row[1] == "send"]
         assert {state for _, _, state, _, _ in sends} == {"dead"}
         assert message_statuses(db) == {"failed": MESSAGES}
-        record = await rt.store.get_message(jobs[0].tenant_id, jobs[0].ref_id)
+        record = await rt.services.store.get_message(jobs[0].tenant_id, jobs[0].ref_id)
         assert record is not None
         assert record.last_error == "gave up after 4 attempts: the last one never finished"
         assert [e.type for e in record.events][-2:] == ["failed", "dlq"]
@@ -339,21 +360,25 @@ async def test_a_webhook_job_that_always_raises_is_dead_after_its_attempts(
     with WebhookSink() as sink:
         faults = AlwaysFails(random.Random(0))
         dispatcher = WebhookDispatcher(
-            FaultyStore(rt.store, faults), clock, rt.config.webhooks, rt.metrics, Guard(True)
+            FaultyStore(rt.services.store, faults),
+            clock,
+            rt.config.webhooks,
+            rt.services.metrics,
+            Guard(True),
         )
         await dispatcher.start()
-        engine = DeliveryEngine(rt)
+        engine = engine_of(rt)
         engine.handlers["webhook"] = dispatcher.run_one
         try:
             await accept_messages(rt, sink, random.Random(0))
             claims: Counter[int] = Counter()
             for _ in range(20):
-                jobs = await rt.store.claim_due(clock.now(), 200, LEASE)
+                jobs = await rt.services.store.claim_due(clock.now(), 200, LEASE)
                 claims.update(j.id for j in jobs if j.kind == "webhook")
                 for item in await engine.load_claimed(jobs):
                     await engine.handle(item)
                 clock.advance(LEASE.total_seconds() + 1)
-            db = Path(rt.store.db.path)
+            db = Path(rt.services.store.db.path)
             hooks = [row for row in job_rows(db) if row[1] == "webhook"]
             assert hooks, "no webhook job was created"
             assert {state for _, _, state, _, _ in hooks} == {"dead"}

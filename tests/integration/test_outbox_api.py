@@ -1,4 +1,4 @@
-"""GET/DELETE /v1/outbox (DESIGN §10.2, issue 15), in-process over a real SQLite file.
+"""GET/DELETE /v1/outbox (DESIGN §10.2), in-process over a real SQLite file.
 
 Delivery on, every message routed to the built-in outbox provider, so a product's CI can
 read back what it sent: listed with filters and paging, one message parsed, the raw MIME.
@@ -59,9 +59,11 @@ async def ctx(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ctx]:
         ) as client:
             c = Ctx(rt, client)
             for slug in ("acme", "other"):
-                tenant = await rt.store.create_tenant(slug, slug, [f"{slug}.example.com"])
-                c.keys[slug] = (await rt.keys.create(tenant.id, ["send", "read", "admin"])).key
-                c.keys[f"{slug}-read"] = (await rt.keys.create(tenant.id, ["read"])).key
+                tenant = await rt.services.store.create_tenant(slug, slug, [f"{slug}.example.com"])
+                c.keys[slug] = (
+                    await rt.services.keys.create(tenant.id, ["send", "read", "admin"])
+                ).key
+                c.keys[f"{slug}-read"] = (await rt.services.keys.create(tenant.id, ["read"])).key
             for i, (to, subject) in enumerate(
                 [
                     ("ada@example.org", "Welcome Ada"),

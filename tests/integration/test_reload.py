@@ -38,7 +38,7 @@ class Reloadable:
 
     async def start(self) -> Reloader:
         await self.appliance.start()
-        return Reloader(self.appliance.rt, self.path)
+        return Reloader(self.appliance.rt.services, self.path)
 
     def rewrite(self, **changes: Any) -> None:
         self.sections = merge_config(self.sections, changes)
@@ -113,7 +113,7 @@ async def test_unchanged_provider_keeps_its_object_and_breaker_with_new_settings
             {"providers": {"relay": relay(sink.port)}, "routing": {"default_provider": "relay"}},
         )
         reloader = await conf.start()
-        engine = reloadable.rt.delivery
+        engine = reloadable.rt.services.delivery
         provider, breaker = engine.providers["relay"], engine.router.breakers["relay"]
 
         conf.rewrite(limits={"max_per_minute": 100}, breaker={"cooldown_seconds": 5})
@@ -137,7 +137,7 @@ async def test_reload_applies_default_limits_and_breaker_settings(reloadable: Ap
         "/v1/messages", json=message(), headers=reloadable.admin.auth
     )
     assert limited.status_code == 429, limited.text
-    breaker = reloadable.rt.delivery.router.breakers["outbox"]
+    breaker = reloadable.rt.services.delivery.router.breakers["outbox"]
     assert (breaker.error_rate, breaker.min_requests) == (0.9, 3)
     assert reloadable.rt.config.limits.max_per_minute == 1
 
@@ -236,7 +236,7 @@ async def test_reload_applies_the_retention_settings(reloadable: Appliance) -> N
 
     assert await reloader.reload()
 
-    retention = reloadable.rt.retention
+    retention = reloadable.rt.services.retention
     assert (retention.retention_days, retention.attachment_retention_days) == (7, 2)
     assert retention.batch_size == 10
     assert reloadable.rt.config.storage.purge_interval_seconds == 60

@@ -1,8 +1,8 @@
-"""Recurring sends (/v1/scheduled-jobs, issue 7 item 3) over a real Runtime on a SQLite file,
+"""Recurring sends (/v1/scheduled-jobs) over a real Runtime on a SQLite file,
 with a FakeClock: each tick creates its messages exactly once, across restarts and missed
 ticks (only the latest missed tick runs), payloads are validated like real sends, and another
-tenant's job is a 404. `rt.ticker.run_due()` runs what is due at the clock's now; the ticker
-task runs too, and the assertions hold whichever gets there first.
+tenant's job is a 404. `rt.services.ticker.run_due()` runs what is due at the clock's now; the
+ticker task runs too, and the assertions hold whichever gets there first.
 """
 
 import sqlite3
@@ -102,8 +102,8 @@ async def test_every_minute_cron_creates_one_message_per_tick(
     created = await create(appliance, acme)
     for minute in (1, 2, 3):
         advance(appliance, 60)
-        await appliance.rt.ticker.run_due()
-        await appliance.rt.ticker.run_due()  # the same moment again: nothing more
+        await appliance.rt.services.ticker.run_due()
+        await appliance.rt.services.ticker.run_due()  # the same moment again: nothing more
         done = await runs(appliance, acme, created["id"])
         assert done[0]["tick"] == f"2026-01-01T00:0{minute}:00.000Z"  # newest first
         assert len(done) == minute
@@ -122,10 +122,10 @@ async def test_every_minute_cron_creates_one_message_per_tick(
 async def test_no_tick_runs_twice_across_a_restart(appliance: Appliance, acme: TenantKey) -> None:
     created = await create(appliance, acme)
     advance(appliance, 60)
-    await appliance.rt.ticker.run_due()
+    await appliance.rt.services.ticker.run_due()
     assert len(await runs(appliance, acme, created["id"])) == 1
     await appliance.restart()
-    await appliance.rt.ticker.run_due()
+    await appliance.rt.services.ticker.run_due()
     assert len(await runs(appliance, acme, created["id"])) == 1
     # Even a schedule that did not move (as if the process died before recording it) does
     # not run the tick again: its run record refuses a second row.
@@ -138,7 +138,7 @@ async def test_no_tick_runs_twice_across_a_restart(appliance: Appliance, acme: T
     conn.commit()
     conn.close()
     await appliance.start(deliver=False)
-    await appliance.rt.ticker.run_due()
+    await appliance.rt.services.ticker.run_due()
     assert len(await runs(appliance, acme, created["id"])) == 1
     assert rows(appliance, "SELECT count(*) FROM messages") == [(1,)]
     assert (await job(appliance, acme, created["id"]))["nextRunAt"] == "2026-01-01T00:02:00.000Z"
@@ -151,14 +151,14 @@ async def test_after_downtime_only_the_latest_missed_tick_runs(
     await appliance.stop()
     advance(appliance, 10 * 60 + 5)  # ten ticks missed while down
     await appliance.start(deliver=False)
-    await appliance.rt.ticker.run_due()
+    await appliance.rt.services.ticker.run_due()
     done = await runs(appliance, acme, created["id"])
     assert [r["tick"] for r in done] == ["2026-01-01T00:10:00.000Z"]
     current = await job(appliance, acme, created["id"])
     assert current["lastRunAt"] == "2026-01-01T00:10:05.000Z"
     assert current["nextRunAt"] == "2026-01-01T00:11:00.000Z"
     advance(appliance, 55)
-    await appliance.rt.ticker.run_due()
+    await appliance.rt.services.ticker.run_due()
     assert len(await runs(appliance, acme, created["id"])) == 2
 
 
@@ -167,7 +167,7 @@ async def test_ticker_task_runs_a_due_tick_when_woken(
 ) -> None:
     created = await create(appliance, acme)
     advance(appliance, 60)
-    appliance.rt.ticker.wake()
+    appliance.rt.services.ticker.wake()
 
     async def ran() -> int:
         return len(await runs(appliance, acme, created["id"]))
@@ -201,7 +201,7 @@ async def test_a_run_is_delivered_like_any_message(appliance: Appliance) -> None
     acme = await appliance.tenant("acme")
     created = await create(appliance, acme)
     advance(appliance, 60)
-    await appliance.rt.ticker.run_due()
+    await appliance.rt.services.ticker.run_due()
     (run,) = await runs(appliance, acme, created["id"])
 
     async def status() -> str:
@@ -223,7 +223,7 @@ async def test_timezone_ticks_follow_local_time_across_spring_forward(
     # 02:30 on 2026-03-08 does not exist in New York; it runs at 03:30 EDT.
     assert created["nextRunAt"] == "2026-03-08T07:30:00.000Z"
     advance(appliance, 19.5 * 3600)
-    await appliance.rt.ticker.run_due()
+    await appliance.rt.services.ticker.run_due()
     assert [r["tick"] for r in await runs(appliance, acme, created["id"])] == [
         "2026-03-08T07:30:00.000Z"
     ]
@@ -295,9 +295,9 @@ async def test_batch_payload_creates_one_batch_per_tick(
     created = await create(appliance, acme, message=None, batch=batch)
     assert created["batch"]["recipients"][1]["to"] == ["b@example.org"]
     advance(appliance, 60)
-    await appliance.rt.ticker.run_due()
+    await appliance.rt.services.ticker.run_due()
     await appliance.restart()
-    await appliance.rt.ticker.run_due()
+    await appliance.rt.services.ticker.run_due()
     (run,) = await runs(appliance, acme, created["id"])
     assert run["count"] == 2 and run["batchId"]
     progress = await appliance.client.get(f"/v1/batches/{run['batchId']}", headers=acme.auth)
@@ -309,10 +309,10 @@ async def test_a_tick_whose_payload_is_now_rejected_is_recorded_and_skipped(
     appliance: Appliance, acme: TenantKey
 ) -> None:
     created = await create(appliance, acme)
-    await appliance.rt.store.remove_domain(acme.tenant_id, "example.com")
-    appliance.rt.messages.invalidate(acme.tenant_id)
+    await appliance.rt.services.store.remove_domain(acme.tenant_id, "example.com")
+    appliance.rt.services.messages.invalidate(acme.tenant_id)
     advance(appliance, 60)
-    await appliance.rt.ticker.run_due()
+    await appliance.rt.services.ticker.run_due()
     (run,) = await runs(appliance, acme, created["id"])
     assert run["messageId"] is None and "message.from.email" in run["error"]
     assert (await job(appliance, acme, created["id"]))["nextRunAt"] == "2026-01-01T00:02:00.000Z"
@@ -335,7 +335,7 @@ async def test_patch_changes_the_schedule_and_pausing_stops_runs(
     paused = await appliance.client.patch(url, json={"active": False}, headers=acme.auth)
     assert (paused.json()["active"], paused.json()["nextRunAt"]) == (False, None)
     advance(appliance, 9 * 3600)
-    await appliance.rt.ticker.run_due()
+    await appliance.rt.services.ticker.run_due()
     assert await runs(appliance, acme, created["id"]) == []
     resumed = await appliance.client.patch(url, json={"active": True}, headers=acme.auth)
     assert resumed.json()["nextRunAt"] == "2026-01-02T08:00:00.000Z"  # nothing caught up
@@ -353,7 +353,7 @@ async def test_delete_removes_the_job_and_its_schedule(
     assert (await appliance.client.delete(url, headers=acme.auth)).status_code == 204
     assert_problem(await appliance.client.get(url, headers=acme.auth), 404)
     advance(appliance, 60)
-    await appliance.rt.ticker.run_due()
+    await appliance.rt.services.ticker.run_due()
     assert rows(appliance, "SELECT count(*) FROM messages") == [(0,)]
 
 
@@ -401,8 +401,8 @@ async def test_a_tick_whose_run_raises_is_recorded_as_failed_not_retried_for_eve
 ) -> None:
     """§10.1: on main the tick stayed due and the ticker retried it every second, for ever."""
     created = await create(appliance, acme)
-    service = CrashingRuns(appliance.rt.ticker.service)
-    ticker = Ticker(service, appliance.rt.store, appliance.rt.clock)  # type: ignore[arg-type]
+    service = CrashingRuns(appliance.rt.services.ticker.service)
+    ticker = Ticker(service, appliance.rt.services.store, appliance.rt.services.clock)  # type: ignore[arg-type]
     advance(appliance, 60)
     await ticker.run_due()
     await ticker.run_due()  # the same moment again: the crashed tick is spent, not retried

@@ -1,4 +1,4 @@
-"""The SMTP edge's own rules as tables (issue 15): which peers may AUTH without TLS, which
+"""The SMTP edge's own rules as tables: which peers may AUTH without TLS, which
 reply each domain error gets, and how failed AUTH is slowed. The wire behaviour is in
 tests/e2e/test_submission_e2e.py against the real process."""
 

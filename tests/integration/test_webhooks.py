@@ -79,7 +79,7 @@ class Env:
         return await wait_until(enough, timeout=wait, message=f"{n} deliveries")
 
     async def key(self, scopes: list[str], tenant_id: str | None = None, **kw: Any) -> str:
-        created = await self.rt.keys.create(tenant_id or self.tenant_id, scopes, **kw)
+        created = await self.rt.services.keys.create(tenant_id or self.tenant_id, scopes, **kw)
         return created.key
 
 
@@ -113,7 +113,7 @@ async def appliance(
     await rt.start()
     try:
         assert rt.first_start is not None
-        tenant = await rt.store.get_tenant_by_slug("default")
+        tenant = await rt.services.store.get_tenant_by_slug("default")
         assert tenant is not None
         # In-process on the test's own loop (AsyncTestClient would serve from a second loop in
         # another thread and block this one, freezing the scheduler during each request).
@@ -239,7 +239,7 @@ async def test_500_500_200_gives_three_attempts_with_one_webhook_id_then_deliver
     assert [d["statusCode"] for d in deliveries] == [200, 500, 500]
     assert [d["status"] for d in deliveries] == ["delivered", "retrying", "retrying"]
     assert {d["eventId"] for d in deliveries} == {requests[0].headers["webhook-id"]}
-    assert {d["webhookId"] for d in deliveries} == {hook["id"]}  # the endpoint (issue 14)
+    assert {d["webhookId"] for d in deliveries} == {hook["id"]}  # the endpoint
     assert deliveries[0]["nextRetryAt"] is None and deliveries[1]["nextRetryAt"] is not None
     assert deliveries[1]["error"].startswith("HTTP 500")
     assert all(isinstance(d["latencyMs"], int) for d in deliveries)
@@ -257,7 +257,7 @@ async def test_endpoint_failing_every_attempt_ends_failed_after_the_schedule(env
     deliveries = await env.deliveries(hook["id"], 3)
     assert [d["status"] for d in deliveries] == ["failed", "retrying", "retrying"]
     assert deliveries[0]["nextRetryAt"] is None
-    depth = await env.rt.store.db.read(
+    depth = await env.rt.services.store.db.read(
         lambda c: c.execute("SELECT state, last_error FROM jobs WHERE kind = 'webhook'").fetchall()
     )
     assert depth == [("dead", deliveries[0]["error"])]
@@ -418,7 +418,7 @@ async def test_other_tenants_webhook_is_404_everywhere(env: Env) -> None:
     hook = await env.register()
     await env.send()
     [delivery] = await env.deliveries(hook["id"], 1)
-    other = await create_tenant(env.rt.store, "other", "Other", ["other.example"])
+    other = await create_tenant(env.rt.services.store, "other", "Other", ["other.example"])
     headers = {"x-api-key": await env.key(["admin"], tenant_id=other.id)}
     base = f"/v1/webhooks/{hook['id']}"
 
@@ -516,9 +516,9 @@ async def test_public_address_is_accepted_with_the_guard_on(guarded: Env) -> Non
 async def test_stored_loopback_url_is_refused_again_at_send_time(guarded: Env) -> None:
     # As if the name had resolved to a public address at registration and rebinds now.
     now = "2026-01-01T00:00:00.000Z"
-    await guarded.rt.store.create_webhook(
+    await guarded.rt.services.store.create_webhook(
         WebhookEndpoint(
-            id=guarded.rt.clock.new_id(),
+            id=guarded.rt.services.clock.new_id(),
             tenant_id=guarded.tenant_id,
             url=guarded.sink.url("/hook"),
             events=tuple(ALL_EVENTS),
@@ -607,11 +607,11 @@ async def test_deleting_an_endpoint_cancels_its_pending_events_not_dead_letters_
     assert resp.status_code == 204
 
     async def settled() -> dict[str, int] | None:
-        depth = await env.rt.store.dashboard_job_depth()  # the dashboard's overview counts
+        depth = await env.rt.services.store.dashboard_job_depth()  # the dashboard's overview counts
         return depth if depth["ready"] == depth["leased"] == 0 else None
 
     depth = await wait_until(settled, timeout=15, message="no webhook job left to run")
     metrics = (await env.client.get("/metrics")).text
     assert depth["dead"] == 0
     assert metric(metrics, 'iep_queue_depth{state="dead"}') == depth["dead"]
-    assert await env.rt.store.dashboard_dead_jobs(10) == []
+    assert await env.rt.services.store.dashboard_dead_jobs(10) == []

@@ -1,4 +1,4 @@
-"""Two worker Runtimes (issue 19) in one test process, on one real SQLite file: what makes
+"""Two worker Runtimes in one test process, on one real SQLite file: what makes
 `iep serve --workers N` correct without the processes — rate limits counted in the store,
 the change feed, leases released by owner. (tests/e2e/test_workers_e2e.py runs the real
 supervisor and workers.)"""
@@ -56,47 +56,53 @@ def test_roles() -> None:
 
 async def test_a_rate_limit_is_exact_across_two_workers(pair: tuple[Runtime, Runtime]) -> None:
     one, two = pair
-    tenant = await create_tenant(one.store, "acme", "Acme", ["acme.com"])
+    tenant = await create_tenant(one.services.store, "acme", "Acme", ["acme.com"])
     who = Principal(tenant_id=tenant.id, key_id="k", scopes=frozenset(), sandbox=False)
     remaining = []
     for rt in (one, two, one, two, one):
-        remaining.append((await rt.check_rate(who, 1))["X-RateLimit-Remaining"])
+        remaining.append((await rt.services.rate_limits.check(who, 1))["X-RateLimit-Remaining"])
     assert remaining == ["4", "3", "2", "1", "0"]
     for rt in (one, two):
         with pytest.raises(RateLimited):
-            await rt.check_rate(who, 1)
-    two.release_rate(who, 2)  # given back by one worker: usable by the other
-    await two.rate_limits.flush()
-    assert (await one.check_rate(who, 2))["X-RateLimit-Remaining"] == "0"
+            await rt.services.rate_limits.check(who, 1)
+    two.services.rate_limits.release(who, 2)  # given back by one worker: usable by the other
+    await two.services.rate_limits.flush()
+    assert (await one.services.rate_limits.check(who, 2))["X-RateLimit-Remaining"] == "0"
 
 
 async def test_a_key_revoked_in_one_worker_is_refused_by_the_other_after_a_poll(
     pair: tuple[Runtime, Runtime],
 ) -> None:
     one, two = pair
-    tenant = await create_tenant(one.store, "acme", "Acme", ["acme.com"])
-    extra = await one.keys.create(tenant.id, ["send"], "x")
-    assert (await two.keys.authenticate(extra.key)).key_id == extra.record.id  # cached in two
-    await one.keys.revoke(tenant.id, extra.record.id)
-    await one.changes.flush()
-    assert (await two.keys.authenticate(extra.key)).key_id == extra.record.id  # not polled yet
-    assert await two.changes.poll() >= 1
+    tenant = await create_tenant(one.services.store, "acme", "Acme", ["acme.com"])
+    extra = await one.services.keys.create(tenant.id, ["send"], "x")
+    assert (
+        await two.services.keys.authenticate(extra.key)
+    ).key_id == extra.record.id  # cached in two
+    await one.services.keys.revoke(tenant.id, extra.record.id)
+    await one.services.changes.flush()
+    assert (
+        await two.services.keys.authenticate(extra.key)
+    ).key_id == extra.record.id  # not polled yet
+    assert await two.services.changes.poll() >= 1
     with pytest.raises(Unauthorized):
-        await two.keys.authenticate(extra.key)
+        await two.services.keys.authenticate(extra.key)
 
 
 async def test_a_worker_releases_only_its_own_leases(pair: tuple[Runtime, Runtime]) -> None:
     one, two = pair
-    tenant = await create_tenant(one.store, "acme", "Acme", ["acme.com"])
-    made = await one.keys.create(tenant.id, ["send"], "x")
-    principal = await one.keys.authenticate(made.key)
+    tenant = await create_tenant(one.services.store, "acme", "Acme", ["acme.com"])
+    made = await one.services.keys.create(tenant.id, ["send"], "x")
+    principal = await one.services.keys.authenticate(made.key)
     body = {"to": ["a@acme.com"], "from": "n@acme.com", "subject": "s", "textBody": "t"}
     for _ in range(4):
-        await one.messages.accept(principal, msgspec.convert(body, SendRequest))
-    now = one.clock.now()
-    a = await one.store.claim_due(now, 2, timedelta(minutes=5))
-    b = await two.store.claim_due(now, 2, timedelta(minutes=5))
+        await one.services.messages.accept(principal, msgspec.convert(body, SendRequest))
+    now = one.services.clock.now()
+    a = await one.services.store.claim_due(now, 2, timedelta(minutes=5))
+    b = await two.services.store.claim_due(now, 2, timedelta(minutes=5))
     assert len(a) == 2 and len(b) == 2 and not {j.id for j in a} & {j.id for j in b}
-    assert await two.store.release_owned_leases("w1", []) == 2  # w1 restarted: its own only
-    again = await one.store.claim_due(now, 10, timedelta(minutes=5))
+    assert (
+        await two.services.store.release_owned_leases("w1", []) == 2
+    )  # w1 restarted: its own only
+    again = await one.services.store.claim_due(now, 10, timedelta(minutes=5))
     assert {j.id for j in again} == {j.id for j in b}

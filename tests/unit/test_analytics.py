@@ -7,6 +7,7 @@ import pytest
 from iep_appliance.domain.analytics import (
     STATS_STATUSES,
     StatsQuery,
+    StatusCount,
     fill_buckets,
     rates,
     stats_query,
@@ -61,7 +62,9 @@ def test_bad_parameters_are_named(kwargs: dict[str, str], field: str) -> None:
 
 def test_buckets_are_zero_filled_and_carry_every_status() -> None:
     q = StatsQuery("hour", "2026-03-10T10:00:00.000Z", "2026-03-10T13:00:00.000Z")
-    buckets = fill_buckets(q, [("2026-03-10T11", "sent", 4), ("2026-03-10T11", "failed", 1)])
+    buckets = fill_buckets(
+        q, [StatusCount("2026-03-10T11", "sent", 4), StatusCount("2026-03-10T11", "failed", 1)]
+    )
     assert [start for start, _ in buckets] == [
         "2026-03-10T10:00:00.000Z",
         "2026-03-10T11:00:00.000Z",
@@ -73,7 +76,7 @@ def test_buckets_are_zero_filled_and_carry_every_status() -> None:
 
 def test_day_buckets_sum_their_hours() -> None:
     q = StatsQuery("day", "2026-03-09T00:00:00.000Z", "2026-03-11T00:00:00.000Z")
-    buckets = dict(fill_buckets(q, [("2026-03-10", "sent", 7)]))
+    buckets = dict(fill_buckets(q, [StatusCount("2026-03-10", "sent", 7)]))
     assert buckets["2026-03-10T00:00:00.000Z"]["sent"] == 7
     assert buckets["2026-03-09T00:00:00.000Z"]["sent"] == 0
 

@@ -59,6 +59,8 @@ def test_config_is_frozen(tmp_path: Path) -> None:
         ("[bogus]\nx = 1\n", "bogus: unknown key"),
         ("[delivery]\nretries = 3\n", "delivery.retries: unknown key"),
         (RELAY + "bogus = 1\n", "providers.relay.bogus: unknown key"),
+        # each provider type has its own keys: an smtp key in an outbox table is unknown
+        ('[providers.outbox]\ntype = "outbox"\nhost = "x"\n', "providers.outbox.host: unknown key"),
         ('base_dir = "/etc"\n', "base_dir: unknown key"),
     ],
 )
@@ -89,7 +91,7 @@ def test_every_bad_key_in_every_section_is_reported_at_once(tmp_path: Path) -> N
     problems = problems_of(path)
 
     keys = sorted(p.split(":", 1)[0] for p in problems)
-    # A section with several bad keys reports each of them (issue 12 item 10).
+    # A section with several bad keys reports each of them.
     assert keys == [
         "breaker.error_rate",
         "delivery.retry_schedule",
@@ -110,6 +112,8 @@ def test_every_bad_key_in_every_section_is_reported_at_once(tmp_path: Path) -> N
         ('[providers.relay]\nhost = "x"\n', "providers.relay.type: required key is missing"),
         ('[providers.relay]\ntype = "pigeon"\n', "providers.relay.type: invalid enum value"),
         ("providers = 3\n", "providers: expected a table of providers"),
+        ("[providers.relay]\ntype = 3\n", "providers.relay.type: expected `str`, got `int`"),
+        ("[providers]\nrelay = 3\n", "providers.relay: expected `object`, got `int`"),
     ],
 )
 def test_a_bad_value_names_its_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -168,6 +172,23 @@ def test_smtp_username_without_password_env_is_an_error(tmp_path: Path) -> None:
     assert problems_of(write(tmp_path, text)) == [
         "providers.relay.password_env: required when username is set"
     ]
+
+
+def test_every_bad_key_of_a_provider_table_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, '[providers.relay]\ntype = "smtp"\nport = "x"\nconnections = 0\n')
+
+    assert problems_of(path) == [
+        "providers.relay.port: expected `int`, got `str`",
+        "providers.relay.connections: expected `int` >= 1",
+    ]
+
+
+def test_an_unknown_provider_type_names_the_known_ones(tmp_path: Path) -> None:
+    (problem,) = problems_of(write(tmp_path, '[providers.relay]\ntype = "pigeon"\n'))
+
+    assert problem == (
+        "providers.relay.type: invalid enum value 'pigeon' (expected one of 'smtp', 'outbox')"
+    )
 
 
 def test_plaintext_password_in_the_file_is_refused(tmp_path: Path) -> None:
@@ -232,7 +253,7 @@ def test_config_round_trips_through_msgspec(tmp_path: Path) -> None:
     assert msgspec.convert(msgspec.to_builtins(cfg), Config) == cfg
 
 
-# ---- environment overrides and every problem at once (issue 14; issue 12 item 10) ----------
+# ---- environment overrides and every problem at once ----------
 
 
 def test_environment_overrides_any_key_over_the_file(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from iep_appliance.config import Config, load
+from iep_appliance.config_providers import TYPE_DESCRIPTION
 from iep_appliance.domain.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "iep.toml.example"
@@ -26,15 +27,23 @@ def schema_keys() -> dict[str, dict]:
     schema = msgspec.json.schema(Config)
     defs = schema["$defs"]
 
-    def walk(struct: dict, prefix: str) -> dict[str, dict]:
+    def walk(struct: dict, prefix: str, tag: str | None = None) -> dict[str, dict]:
         out: dict[str, dict] = {}
         for name, prop in struct["properties"].items():
             path = f"{prefix}{name}"
+            values = prop.get("additionalProperties", {})
             if "$ref" in prop:
                 out.update(walk(defs[prop["$ref"].rsplit("/", 1)[1]], path + "."))
-            elif "$ref" in prop.get("additionalProperties", {}):
-                ref = prop["additionalProperties"]["$ref"].rsplit("/", 1)[1]
+            elif "$ref" in values:
+                ref = values["$ref"].rsplit("/", 1)[1]
                 out.update(walk(defs[ref], path + ".*."))
+            elif "discriminator" in values:  # a tagged union (`[providers.NAME]`): every variant
+                tag_name = values["discriminator"]["propertyName"]
+                for variant in values["anyOf"]:
+                    keys = walk(defs[variant["$ref"].rsplit("/", 1)[1]], path + ".*.", tag_name)
+                    out.update({k: v for k, v in keys.items() if k not in out})
+            elif name == tag:  # the tag carries no description of its own
+                out[path] = {**prop, "description": TYPE_DESCRIPTION}
             else:
                 out[path] = prop
         return out

@@ -2,9 +2,10 @@
 
 import pytest
 
-from iep_appliance.domain.dashboard import Attempt, DashboardFilter, attempts_of
+from iep_appliance.domain.dashboard import Attempt, attempts_of
 from iep_appliance.domain.models import Event
 from iep_appliance.domain.preview import sanitize_counting
+from iep_appliance.domain.search import MessageSearch
 
 
 def ev(type_: str, at: str, **data: object) -> Event:
@@ -42,14 +43,14 @@ def test_a_failure_before_any_attempt_is_no_attempt() -> None:
 @pytest.mark.parametrize(
     ("f", "residual"),
     [
-        (DashboardFilter(), False),
-        (DashboardFilter(tenant_id="t", status="sent", created_from="x"), False),
-        (DashboardFilter(recipient="a"), True),
-        (DashboardFilter(tag="b"), True),
-        (DashboardFilter(queue="q"), True),
+        (MessageSearch(), False),
+        (MessageSearch(tenant_id="t", status="sent", created_from="x"), False),
+        (MessageSearch(recipient="a"), True),
+        (MessageSearch(tag="b"), True),
+        (MessageSearch(queue="q"), True),
     ],
 )
-def test_only_filters_without_an_index_scan_a_window(f: DashboardFilter, residual: bool) -> None:
+def test_only_filters_without_an_index_scan_a_window(f: MessageSearch, residual: bool) -> None:
     assert f.has_residual is residual
 
 

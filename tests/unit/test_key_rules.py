@@ -3,8 +3,9 @@
 import pytest
 
 from iep_appliance.cli.keys import default_cli_scopes
-from iep_appliance.domain.keys import default_scopes, mint_refusals
+from iep_appliance.domain.keys import mint_refusals
 from iep_appliance.domain.models import Principal
+from iep_appliance.domain.scopes import default_scopes
 
 
 def key(*scopes: str, sandbox: bool = False) -> Principal:

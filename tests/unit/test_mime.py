@@ -350,7 +350,7 @@ def test_many_long_recipient_names_fold_and_decode_per_rfc_2047() -> None:
     assert all(len(line) <= 78 for line in lines(raw)[:20])
 
 
-# ---- text-only messages (issue 14) ---------------------------------------------------------
+# ---- text-only messages ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("text", ["Hallo Zoë\nSecond line", "ends with a break\n"])

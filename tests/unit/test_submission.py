@@ -1,4 +1,4 @@
-"""domain/submission.py: a MIME submission checked and prepared, as tables (issue 15)."""
+"""domain/submission.py: a MIME submission checked and prepared, as tables."""
 
 from datetime import UTC, datetime
 

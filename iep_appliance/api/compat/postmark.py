@@ -17,6 +17,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath
 
 from iep_appliance.api.auth import authorize_key
+from iep_appliance.api.inject import Injected
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain import compat_postmark as rules
 from iep_appliance.domain import ids
@@ -31,7 +32,10 @@ from iep_appliance.domain.errors import (
     ValidationFailed,
 )
 from iep_appliance.domain.models import Principal
-from iep_appliance.runtime import Runtime
+from iep_appliance.services.compat import CompatService
+from iep_appliance.services.keys import KeyService
+from iep_appliance.services.messages import MessageService
+from iep_appliance.services.ratelimits import RateLimitService
 
 log = logging.getLogger("iep.api")
 _encode = msgspec.json.encode
@@ -98,13 +102,9 @@ def postmark_error_handler(request: Request, exc: Exception) -> Response:
     return _answer(status, {"ErrorCode": code, "Message": message}, headers)
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-async def _principal(request: Request, scope: str) -> Principal:
+async def _principal(request: Request, keys: KeyService, scope: str) -> Principal:
     token = request.headers.get(TOKEN_HEADER)
-    return await authorize_key(_rt(request).keys, token.strip() if token else None, scope)
+    return await authorize_key(keys, token.strip() if token else None, scope)
 
 
 def _decode(decoder: msgspec.json.Decoder, body: bytes) -> Any:
@@ -117,12 +117,14 @@ def _decode(decoder: msgspec.json.Decoder, body: bytes) -> Any:
 
 
 async def _send_one(
-    request: Request, principal: Principal, email: rules.PostmarkEmail
+    compat: CompatService,
+    rate_limits: RateLimitService,
+    principal: Principal,
+    email: rules.PostmarkEmail,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    rt = _rt(request)
     req = rules.to_send_request(email)
     everyone = [*req.to, *req.cc, *req.bcc]
-    inactive = await rt.compat.suppressed(principal.tenant_id, everyone)
+    inactive = await compat.suppressed(principal.tenant_id, everyone)
     if everyone and len(inactive) == len(everyone):
         raise PostmarkError(
             422,
@@ -130,10 +132,12 @@ async def _send_one(
             "You tried to send to recipient(s) that have been marked as inactive."
             f" Found inactive addresses: {', '.join(inactive)}.",
         )
-    _, view, headers = await accept_send(rt, principal, req, None, origin=ORIGIN)
+    _, view, headers = await accept_send(
+        compat.messages, rate_limits, principal, req, None, origin=ORIGIN
+    )
     body = {
         "To": email.to,
-        "SubmittedAt": ids.iso(rt.clock.now()),
+        "SubmittedAt": ids.iso(compat.clock.now()),
         "MessageID": view.message_id,
         "ErrorCode": 0,
         "Message": "OK",
@@ -142,17 +146,27 @@ async def _send_one(
 
 
 @post("/email", status_code=200, include_in_schema=False)
-async def send_email(request: Request) -> Response:
-    principal = await _principal(request, "send")
+async def send_email(
+    request: Request,
+    keys: Injected[KeyService],
+    compat: Injected[CompatService],
+    rate_limits: Injected[RateLimitService],
+) -> Response:
+    principal = await _principal(request, keys, "send")
     email = _decode(_email_decoder, await request.body())
-    body, headers = await _send_one(request, principal, email)
+    body, headers = await _send_one(compat, rate_limits, principal, email)
     return _answer(200, body, headers)
 
 
 @post("/email/batch", status_code=200, include_in_schema=False)
-async def send_batch(request: Request) -> Response:
+async def send_batch(
+    request: Request,
+    keys: Injected[KeyService],
+    compat: Injected[CompatService],
+    rate_limits: Injected[RateLimitService],
+) -> Response:
     """One result per message, in order; a bad message gets its error, the others are sent."""
-    principal = await _principal(request, "send")
+    principal = await _principal(request, keys, "send")
     emails = _decode(_batch_decoder, await request.body())
     if len(emails) > rules.MAX_BATCH:
         raise PostmarkError(
@@ -161,7 +175,7 @@ async def send_batch(request: Request) -> Response:
     results: list[dict[str, Any]] = []
     for email in emails:
         try:
-            body, _ = await _send_one(request, principal, email)
+            body, _ = await _send_one(compat, rate_limits, principal, email)
         except (IEPError, PostmarkError) as exc:
             status, code, message, _h = postmark_error(request, exc)
             if status == 401 or status == 429:
@@ -172,9 +186,14 @@ async def send_batch(request: Request) -> Response:
 
 
 @get("/messages/outbound/{message_id:str}/details", include_in_schema=False)
-async def message_details(request: Request, message_id: FromPath[str]) -> Response:
-    principal = await _principal(request, "read")
-    record = await _rt(request).messages.get(principal.tenant_id, message_id)
+async def message_details(
+    request: Request,
+    keys: Injected[KeyService],
+    messages: Injected[MessageService],
+    message_id: FromPath[str],
+) -> Response:
+    principal = await _principal(request, keys, "read")
+    record = await messages.get(principal.tenant_id, message_id)
     return _answer(200, rules.details(record))
 
 

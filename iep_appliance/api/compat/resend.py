@@ -16,8 +16,10 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath
 
 from iep_appliance.api.auth import authorize_key, presented_key
+from iep_appliance.api.inject import Injected
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain import compat_resend as rules
+from iep_appliance.domain.cursors import encode_cursor
 from iep_appliance.domain.errors import (
     Conflict,
     FieldError,
@@ -31,8 +33,10 @@ from iep_appliance.domain.errors import (
     ValidationFailed,
 )
 from iep_appliance.domain.models import Principal
-from iep_appliance.runtime import Runtime
-from iep_appliance.services.messages import encode_cursor
+from iep_appliance.services.compat import CompatService
+from iep_appliance.services.keys import KeyService
+from iep_appliance.services.messages import MessageService
+from iep_appliance.services.ratelimits import RateLimitService
 
 log = logging.getLogger("iep.api")
 _encode = msgspec.json.encode
@@ -117,12 +121,8 @@ def resend_error_handler(request: Request, exc: Exception) -> Response:
     return error(500, "application_error", "An unexpected error occurred; it has been logged.")
 
 
-def _rt(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-async def _principal(request: Request, scope: str) -> Principal:
-    return await authorize_key(_rt(request).keys, presented_key(request), scope)
+async def _principal(request: Request, keys: KeyService, scope: str) -> Principal:
+    return await authorize_key(keys, presented_key(request), scope)
 
 
 def _decode(decoder: msgspec.json.Decoder, body: bytes) -> Any:
@@ -143,18 +143,28 @@ def _json(content: Any, headers: dict[str, str] | None = None) -> Response:
 
 
 @post("/emails", status_code=200, include_in_schema=False)
-async def send_email(request: Request) -> Response:
-    principal = await _principal(request, "send")
+async def send_email(
+    request: Request,
+    keys: Injected[KeyService],
+    messages: Injected[MessageService],
+    rate_limits: Injected[RateLimitService],
+) -> Response:
+    principal = await _principal(request, keys, "send")
     email = _decode(_email_decoder, await request.body())
     req = rules.to_send_request(email)
     key = request.headers.get("idempotency-key")
-    _, view, headers = await accept_send(_rt(request), principal, req, key, origin=ORIGIN)
+    _, view, headers = await accept_send(messages, rate_limits, principal, req, key, origin=ORIGIN)
     return _json({"id": view.message_id}, headers)
 
 
 @post("/emails/batch", status_code=200, include_in_schema=False)
-async def send_batch(request: Request) -> Response:
-    principal = await _principal(request, "send")
+async def send_batch(
+    request: Request,
+    keys: Injected[KeyService],
+    compat: Injected[CompatService],
+    rate_limits: Injected[RateLimitService],
+) -> Response:
+    principal = await _principal(request, keys, "send")
     mode = request.headers.get("x-batch-validation", "strict").strip().lower()
     if mode != "strict":
         raise ResendError(
@@ -180,62 +190,77 @@ async def send_batch(request: Request) -> Response:
             errors.extend(exc.errors)
     if errors:
         raise ValidationFailed(errors)
-    rt = _rt(request)
     n = len(reqs)
-    headers = await rt.check_rate(principal, n)
+    headers = await rate_limits.check(principal, n)
     try:
-        result = await rt.compat.accept_group(
+        result = await compat.accept_group(
             principal, reqs, request.headers.get("idempotency-key"), origin=ORIGIN
         )
     except BaseException:
-        rt.release_rate(principal, n)  # a rejected batch sends nothing, so counts nothing
+        rate_limits.release(principal, n)  # a rejected batch sends nothing, so counts nothing
         raise
     if result.replayed:
-        rt.release_rate(principal, n)
+        rate_limits.release(principal, n)
     return _json({"data": [{"id": mid} for mid in result.message_ids]}, headers)
 
 
 @get("/emails/{email_id:str}", include_in_schema=False)
-async def get_email(request: Request, email_id: FromPath[str]) -> Response:
-    principal = await _principal(request, "read")
-    record = await _rt(request).messages.get(principal.tenant_id, email_id)
+async def get_email(
+    request: Request,
+    keys: Injected[KeyService],
+    messages: Injected[MessageService],
+    email_id: FromPath[str],
+) -> Response:
+    principal = await _principal(request, keys, "read")
+    record = await messages.get(principal.tenant_id, email_id)
     return _json(rules.email_object(record))
 
 
 @get("/emails", include_in_schema=False)
-async def list_emails(request: Request) -> Response:
-    principal = await _principal(request, "read")
+async def list_emails(
+    request: Request, keys: Injected[KeyService], messages: Injected[MessageService]
+) -> Response:
+    principal = await _principal(request, keys, "read")
     params = request.query_params
     raw_limit = params.get("limit", "20")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
         raise ResendError(422, "validation_error", "Invalid `limit` field: must be 1 to 100.")
     if params.get("before"):
         raise ResendError(422, "validation_error", "The `before` cursor is not supported.")
-    rt = _rt(request)
     cursor = None
     if after := params.get("after"):
-        last = await rt.messages.get(principal.tenant_id, after)
+        last = await messages.get(principal.tenant_id, after)
         cursor = encode_cursor(last.created_at, last.id)
     limit = int(raw_limit)
-    items, _ = await rt.messages.list(principal.tenant_id, {}, limit + 1, cursor)
+    items, _ = await messages.list(principal.tenant_id, {}, limit + 1, cursor)
     data = [rules.email_object(m) for m in items[:limit]]
     return _json({"object": "list", "has_more": len(items) > limit, "data": data})
 
 
 @patch("/emails/{email_id:str}", include_in_schema=False)
-async def update_email(request: Request, email_id: FromPath[str]) -> Response:
-    principal = await _principal(request, "send")
+async def update_email(
+    request: Request,
+    keys: Injected[KeyService],
+    compat: Injected[CompatService],
+    email_id: FromPath[str],
+) -> Response:
+    principal = await _principal(request, keys, "send")
     update = _decode(_update_decoder, await request.body())
     if update.id is not None and update.id != email_id:
         raise ResendError(422, "validation_error", "Invalid `id` field: differs from the path.")
-    await _rt(request).compat.reschedule(principal.tenant_id, email_id, update.scheduled_at)
+    await compat.reschedule(principal.tenant_id, email_id, update.scheduled_at)
     return _json({"object": "email", "id": email_id})
 
 
 @post("/emails/{email_id:str}/cancel", status_code=200, include_in_schema=False)
-async def cancel_email(request: Request, email_id: FromPath[str]) -> Response:
-    principal = await _principal(request, "send")
-    await _rt(request).messages.cancel(principal.tenant_id, email_id)
+async def cancel_email(
+    request: Request,
+    keys: Injected[KeyService],
+    messages: Injected[MessageService],
+    email_id: FromPath[str],
+) -> Response:
+    principal = await _principal(request, keys, "send")
+    await messages.cancel(principal.tenant_id, email_id)
     return _json({"object": "email", "id": email_id})
 
 

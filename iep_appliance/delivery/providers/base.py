@@ -14,6 +14,8 @@ import msgspec
 
 from iep_appliance.domain.outcomes import SendOutcome
 
+SANDBOX_PROVIDER = "outbox"  # the built-in outbox, always there: sandbox messages go to it
+
 
 class Envelope(msgspec.Struct, frozen=True):
     mail_from: str

@@ -24,7 +24,7 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
-from iep_appliance.config import ProviderConfig
+from iep_appliance.config_providers import SmtpProviderConfig
 from iep_appliance.delivery.providers.base import Envelope
 from iep_appliance.delivery.providers.smtp_wire import SmtpWire, enhanced, transaction
 from iep_appliance.domain.hostnames import name_for, own_hostname
@@ -34,7 +34,7 @@ from iep_appliance.domain.outcomes import SendOutcome, Stage
 class SmtpProvider:
     kind = "smtp"
 
-    def __init__(self, name: str, cfg: ProviderConfig, hostname: str = "") -> None:
+    def __init__(self, name: str, cfg: SmtpProviderConfig, hostname: str = "") -> None:
         self.name = name
         self.cfg = cfg
         self._hostname = hostname  # `[delivery] hostname`; "" = the FQDN, or the sender's domain

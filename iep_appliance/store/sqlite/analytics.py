@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from iep_appliance.domain.analytics import StatsQuery
+from iep_appliance.domain.analytics import StatsQuery, StatusCount
 
 # Add `count` to one rollup row.
 UPSERT_STAT = (
@@ -129,15 +129,13 @@ def _filters(q: StatsQuery) -> tuple[str, list[Any]]:
     return sql, args
 
 
-def bucket_counts(
-    conn: sqlite3.Connection, tenant_id: str, q: StatsQuery
-) -> list[tuple[str, str, int]]:
-    """(bucket prefix, status, count) rows over [q.start, q.end)."""
+def bucket_counts(conn: sqlite3.Connection, tenant_id: str, q: StatsQuery) -> list[StatusCount]:
+    """Counts by bucket prefix and status over [q.start, q.end)."""
     extra, args = _filters(q)
     width = 13 if q.group_by == "hour" else 10
     sql = SELECT_BUCKETS.format(filters=extra)
     params = [width, tenant_id, q.tag or "", q.start, q.end, *args]
-    return [(b, s, int(n)) for b, s, n in conn.execute(sql, params)]
+    return [StatusCount(b, s, int(n)) for b, s, n in conn.execute(sql, params)]
 
 
 def totals(conn: sqlite3.Connection, tenant_id: str, q: StatsQuery) -> dict[str, int]:

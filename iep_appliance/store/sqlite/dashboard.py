@@ -1,26 +1,22 @@
 """All SQL of the operator dashboard: reads across tenants (the dashboard is the operator's
 view, never reachable by a tenant's key). Statements run on a reader connection and never
-await; `DashboardVerbs` is the async side that SqliteStore mixes in."""
+await; verbs/dashboard.py is the async side."""
 
 import sqlite3
-from typing import Any
 
-from iep_appliance.domain.analytics import StatsQuery
-from iep_appliance.domain.dashboard import DashboardFilter, DeadJob, MessageSlice, OutboxItem
+from iep_appliance.domain.dashboard import (
+    DeadJob,
+    OutboxItem,
+    OutboxMime,
+)
 from iep_appliance.domain.models import Event, MessageRecord
 from iep_appliance.store.sqlite import rows
-from iep_appliance.store.sqlite.db import Database
 from iep_appliance.store.sqlite.messages import attachments_of
 
 # One message of any tenant.
 SELECT_MESSAGE = f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE id = ?"
 # Its events in insertion order.
 SELECT_EVENTS = "SELECT type, created_at, payload FROM events WHERE message_id = ? ORDER BY id"
-# Status changes per hour of every tenant from the analytics rollups (tag '' counts each once).
-SELECT_STATS = (
-    "SELECT substr(hour, 1, 13) AS bucket, status, sum(count) FROM stats_hourly"
-    " WHERE tag = '' AND hour >= ? AND hour < ? GROUP BY bucket, status"
-)
 # Messages by tenant and status (a scan of the messages_tenant_status index).
 SELECT_TENANT_COUNTS = "SELECT tenant_id, status, count(*) FROM messages GROUP BY tenant_id, status"
 # Messages in one status now, of every tenant (messages_status_created) or of one.
@@ -45,81 +41,6 @@ SELECT_DEAD_JOBS = (
 )
 
 
-def _message_where(f: DashboardFilter) -> tuple[list[str], list[Any], list[str], list[Any]]:
-    """(indexed conditions, args, residual conditions, args) of a message filter."""
-    where: list[str] = []
-    args: list[Any] = []
-    if f.tenant_id:
-        where.append("tenant_id = ?")
-        args.append(f.tenant_id)
-    if f.status:
-        where.append("status = ?")
-        args.append(f.status)
-    if f.created_from:
-        where.append("created_at >= ?")
-        args.append(f.created_from)
-    if f.created_to:
-        where.append("created_at < ?")
-        args.append(f.created_to)
-    if f.before:
-        where.append("(created_at, id) < (?, ?)")
-        args.extend(f.before)
-    residual: list[str] = []
-    rargs: list[Any] = []
-    if f.recipient:
-        residual.append("instr(lower(to_addrs || cc_addrs || bcc_addrs), ?) > 0")
-        rargs.append(f.recipient.lower())
-    if f.subject:
-        residual.append("instr(lower(coalesce(rendered_subject, subject)), ?) > 0")
-        rargs.append(f.subject.lower())
-    if f.category:
-        residual.append("category = ?")
-        rargs.append(f.category)
-    if f.queue:
-        residual.append("queue = ?")
-        rargs.append(f.queue)
-    if f.tag:
-        residual.append(
-            "json_type(metadata, '$.tags') = 'array' AND EXISTS"
-            " (SELECT 1 FROM json_each(metadata, '$.tags') WHERE value = ?)"
-        )
-        rargs.append(f.tag)
-    return where, args, residual, rargs
-
-
-# Newest first: (created_at, id) is the order of the messages_created, messages_status_created
-# and messages_tenant_* indexes, so a page reads `limit` index entries, not the table.
-ORDER_NEWEST = " ORDER BY created_at DESC, id DESC"
-
-
-def list_messages(conn: sqlite3.Connection, f: DashboardFilter) -> MessageSlice:
-    """One page of messages. Filters no index serves are applied within a window of
-    `f.scan_limit` rows; a page that ends at the window's edge resumes after it."""
-    if f.message_id:
-        row = conn.execute(SELECT_MESSAGE, (f.message_id,)).fetchone()
-        return MessageSlice(items=[rows.message(row)] if row else [], resume=None)
-    where, args, residual, rargs = _message_where(f)
-    clause = f" WHERE {' AND '.join(where)}" if where else ""
-    if not residual:
-        sql = f"SELECT {rows.MESSAGE_COLUMNS} FROM messages{clause}{ORDER_NEWEST} LIMIT ?"
-        items = [rows.message(r) for r in conn.execute(sql, [*args, f.limit])]
-        last = items[-1] if len(items) == f.limit else None
-        return MessageSlice(items=items, resume=(last.created_at, last.id) if last else None)
-    window = f"SELECT * FROM messages{clause}{ORDER_NEWEST} LIMIT ?"
-    sql = (
-        f"SELECT {rows.MESSAGE_COLUMNS} FROM ({window})"
-        f" WHERE {' AND '.join(residual)}{ORDER_NEWEST} LIMIT ?"
-    )
-    items = [rows.message(r) for r in conn.execute(sql, [*args, f.scan_limit, *rargs, f.limit])]
-    if len(items) == f.limit:
-        return MessageSlice(items=items, resume=(items[-1].created_at, items[-1].id))
-    edge = conn.execute(
-        f"SELECT created_at, id FROM messages{clause}{ORDER_NEWEST} LIMIT 1 OFFSET ?",
-        [*args, f.scan_limit - 1],
-    ).fetchone()
-    return MessageSlice(items=items, resume=(edge[0], edge[1]) if edge else None)
-
-
 def get_message(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
     row = conn.execute(SELECT_MESSAGE, (message_id,)).fetchone()
     if row is None:
@@ -129,10 +50,6 @@ def get_message(conn: sqlite3.Connection, message_id: str) -> MessageRecord | No
         for t, ts, p in conn.execute(SELECT_EVENTS, (message_id,))
     )
     return rows.message(row, attachments_of(conn, message_id), events)
-
-
-def stats(conn: sqlite3.Connection, q: StatsQuery) -> list[tuple[str, str, int]]:
-    return [(b, s, int(n)) for b, s, n in conn.execute(SELECT_STATS, (q.start, q.end))]
 
 
 def status_count(conn: sqlite3.Connection, status: str, tenant_id: str | None) -> int:
@@ -165,9 +82,9 @@ def list_outbox(
     ]
 
 
-def outbox_mime(conn: sqlite3.Connection, message_id: str) -> tuple[str, bytes] | None:
+def outbox_mime(conn: sqlite3.Connection, message_id: str) -> OutboxMime | None:
     row = conn.execute(SELECT_OUTBOX_MIME, (message_id,)).fetchone()
-    return (row[0], bytes(row[1])) if row else None
+    return OutboxMime(tenant_id=row[0], mime=bytes(row[1])) if row else None
 
 
 def dead_jobs(conn: sqlite3.Connection, limit: int, before_id: int | None) -> list[DeadJob]:
@@ -186,35 +103,3 @@ def dead_jobs(conn: sqlite3.Connection, limit: int, before_id: int | None) -> li
         )
         for r in conn.execute(SELECT_DEAD_JOBS, (before_id, limit))
     ]
-
-
-class DashboardVerbs:
-    """The `# ---- dashboard` verbs of store/base.py, mixed into SqliteStore."""
-
-    db: Database
-
-    async def dashboard_messages(self, f: DashboardFilter) -> MessageSlice:
-        return await self.db.read(lambda c: list_messages(c, f))
-
-    async def dashboard_message(self, message_id: str) -> MessageRecord | None:
-        return await self.db.read(lambda c: get_message(c, message_id))
-
-    async def dashboard_stats(self, q: StatsQuery) -> list[tuple[str, str, int]]:
-        return await self.db.read(lambda c: stats(c, q))
-
-    async def dashboard_tenant_counts(self) -> dict[str, dict[str, int]]:
-        return await self.db.read(tenant_counts)
-
-    async def dashboard_status_count(self, status: str, tenant_id: str | None) -> int:
-        return await self.db.read(lambda c: status_count(c, status, tenant_id))
-
-    async def dashboard_outbox(
-        self, limit: int, before: tuple[str, str] | None = None
-    ) -> list[OutboxItem]:
-        return await self.db.read(lambda c: list_outbox(c, limit, before))
-
-    async def dashboard_outbox_mime(self, message_id: str) -> tuple[str, bytes] | None:
-        return await self.db.read(lambda c: outbox_mime(c, message_id))
-
-    async def dashboard_dead_jobs(self, limit: int, before_id: int | None = None) -> list[DeadJob]:
-        return await self.db.read(lambda c: dead_jobs(c, limit, before_id))

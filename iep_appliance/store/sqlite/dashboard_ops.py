@@ -1,4 +1,4 @@
-"""SQL of the dashboard's overview, queue page and operator actions (issue 8, part A): rollup
+"""SQL of the dashboard's overview, queue page and operator actions: rollup
 buckets of any tenant, recent throughput, bounded job counts, named queue depths, jobs waiting
 for their time, the DLQ's discard and re-queue, and attachment lookup. Every read is bounded
 (an index range or a fixed window), so pages stay fast with a large history. Runs on a
@@ -8,8 +8,8 @@ connection handed in by the writer or a reader; never awaits.
 import sqlite3
 from collections.abc import Sequence
 
-from iep_appliance.domain.analytics import StatsQuery
-from iep_appliance.domain.dashboard import AttachmentFile, JobRow, NamedQueueDepth
+from iep_appliance.domain.analytics import StatsQuery, StatusCount
+from iep_appliance.domain.dashboard import AttachmentFile, JobRow, JobState, NamedQueueDepth
 from iep_appliance.store.sqlite import rows
 
 # Status changes per bucket (prefix of `hour`: 13 chars = hour, 10 = day) of all tenants:
@@ -77,15 +77,13 @@ RECENT_EVENTS = 300_000
 MAX_NAMED_QUEUES = 500
 
 
-def buckets(
-    conn: sqlite3.Connection, q: StatsQuery, tenant_id: str | None
-) -> list[tuple[str, str, int]]:
+def buckets(conn: sqlite3.Connection, q: StatsQuery, tenant_id: str | None) -> list[StatusCount]:
     width = 13 if q.group_by == "hour" else 10
     if tenant_id is None:
         found = conn.execute(SELECT_BUCKETS_ALL, (width, q.start, q.end))
     else:
         found = conn.execute(SELECT_BUCKETS_TENANT, (width, tenant_id, q.start, q.end))
-    return [(b, s, int(n)) for b, s, n in found]
+    return [StatusCount(b, s, int(n)) for b, s, n in found]
 
 
 def first_event_since(conn: sqlite3.Connection, since: str) -> int | None:
@@ -153,14 +151,12 @@ def waiting_jobs(
     ]
 
 
-def job_states(
-    conn: sqlite3.Connection, job_ids: Sequence[int]
-) -> list[tuple[int, str, str, str, str]]:
-    """(id, kind, ref_id, tenant_id, state) of those of `job_ids` that exist."""
+def job_states(conn: sqlite3.Connection, job_ids: Sequence[int]) -> list[JobState]:
+    """Those of `job_ids` that exist."""
     if not job_ids:
         return []
     sql = SELECT_JOB_STATES.format(marks=", ".join("?" * len(job_ids)))
-    return [tuple(r) for r in conn.execute(sql, list(job_ids))]  # type: ignore[misc]
+    return [JobState(*r) for r in conn.execute(sql, list(job_ids))]
 
 
 def discard_jobs(conn: sqlite3.Connection, job_ids: Sequence[int], now: str) -> int:

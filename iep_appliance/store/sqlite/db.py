@@ -179,7 +179,7 @@ class Database:
             if t.cancelled():
                 relay.cancel()
             elif t.exception() is not None:
-                relay.set_exception(t.exception())  # type: ignore[arg-type]
+                relay.set_exception(t.exception())
             else:
                 relay.set_result(t.result())
 
@@ -191,7 +191,7 @@ class Database:
         For a long write that must not hold the event loop (a 10,000-message batch): groups
         queued meanwhile wait for it, as they wait for a commit. `fn` raising rolls it back.
         """
-        return await self.write(_Alone(fn))  # type: ignore[arg-type]
+        return await self.write(_Alone(fn))
 
     def _flush(self) -> None:
         self._scheduled = False
@@ -309,6 +309,7 @@ class Database:
 
     def _flush_alone(self) -> None:
         (alone, fut), self._pending = self._pending[0], self._pending[1:]
+        assert isinstance(alone, _Alone)  # _flush only calls this for one
         self._committing = True
         loop = asyncio.get_running_loop()
         done = loop.run_in_executor(self._committer, self._run_alone, alone.fn)
@@ -358,7 +359,7 @@ class Database:
             return await loop.run_in_executor(self._readers, self._read, fn)
         except (sqlite3.Error, OSError) as exc:
             found = storage_failure(exc)
-            if found is None or found is exc:
+            if found is None:
                 raise
             raise found from exc
 

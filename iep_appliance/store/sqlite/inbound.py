@@ -10,7 +10,9 @@ recorded already and changes nothing.
 import sqlite3
 from typing import Any
 
-from iep_appliance.domain.bounces import InboundEffect, InboundMail
+from iep_appliance.domain.bounces import InboundEffect, InboundMail, InboundSummary, suppresses
+from iep_appliance.domain.reputation import ReputationCounts
+from iep_appliance.domain.webhooks import message_event_data
 from iep_appliance.store.sqlite import rows
 from iep_appliance.store.sqlite.jobs import COUNT_BOUNCE, SUPPRESS, enqueue_webhooks
 from iep_appliance.store.sqlite.messages import INSERT_EVENT
@@ -115,7 +117,7 @@ def _apply(
     suppressed = False
     if e.kind == "hard" and e.strikes > 0:
         count = conn.execute(COUNT_BOUNCE, (e.tenant_id, e.recipient, now)).fetchone()[0]
-        if count >= e.strikes:
+        if suppresses(count, e.strikes):
             args = (e.tenant_id, e.recipient, "hard_bounce", e.message_id, now)
             suppressed = conn.execute(SUPPRESS, args).rowcount == 1
     if e.suppress_reason:
@@ -134,37 +136,29 @@ def _apply(
         row = conn.execute(SELECT_WEBHOOK_FIELDS, (e.message_id, e.tenant_id)).fetchone()
         if row is not None:
             to, subject, provider, attempts, sandbox = row
-            payload = {
-                "to": rows.loads(to, []),
-                "subject": subject,
-                "provider": provider,
-                "attempts": attempts,
-                **data,
-            }
-            if sandbox:
-                payload["sandbox"] = True
+            payload = message_event_data(
+                rows.loads(to, []), subject, provider, attempts, bool(sandbox), data
+            )
             enqueue_webhooks(
                 conn, e.tenant_id, e.message_id, e.webhook, payload, now, webhook_attempts
             )
 
 
-def for_message(conn: sqlite3.Connection, tenant_id: str, message_id: str) -> list[dict[str, Any]]:
-    out = []
-    for id_, kind, mail_from, rcpt_to, size, summary, received in conn.execute(
-        SELECT_FOR_MESSAGE, (tenant_id, message_id)
-    ):
-        out.append(
-            {
-                "id": id_,
-                "kind": kind,
-                "mailFrom": mail_from,
-                "rcptTo": rcpt_to,
-                "size": size,
-                "summary": rows.loads(summary, {}),
-                "receivedAt": received,
-            }
+def for_message(conn: sqlite3.Connection, tenant_id: str, message_id: str) -> list[InboundSummary]:
+    return [
+        InboundSummary(
+            id=id_,
+            kind=kind,
+            mail_from=mail_from,
+            rcpt_to=rcpt_to,
+            size=size,
+            summary=rows.loads(summary, {}),
+            received_at=received,
         )
-    return out
+        for id_, kind, mail_from, rcpt_to, size, summary, received in conn.execute(
+            SELECT_FOR_MESSAGE, (tenant_id, message_id)
+        )
+    ]
 
 
 def raw(conn: sqlite3.Connection, tenant_id: str, inbound_id: str) -> bytes | None:
@@ -189,7 +183,7 @@ COUNT_COMPLAINTS = (
 )
 
 
-def reputation_counts(conn: sqlite3.Connection, tenant_id: str, since: str) -> tuple[int, int, int]:
+def reputation_counts(conn: sqlite3.Connection, tenant_id: str, since: str) -> ReputationCounts:
     messages, bounced = conn.execute(COUNT_DELIVERED, (tenant_id, since)).fetchone()
     complaints = conn.execute(COUNT_COMPLAINTS, (tenant_id, since)).fetchone()[0]
-    return int(messages), int(bounced), int(complaints)
+    return ReputationCounts(int(messages), int(bounced), int(complaints))

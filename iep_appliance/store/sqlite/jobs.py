@@ -8,7 +8,9 @@ bounce counting and webhook jobs in the same transaction.
 import sqlite3
 from typing import Any
 
+from iep_appliance.domain.bounces import suppresses
 from iep_appliance.domain.models import Completion, Job
+from iep_appliance.domain.webhooks import fan_out
 from iep_appliance.store.sqlite import analytics, rows
 from iep_appliance.store.sqlite import queues as q_queues
 from iep_appliance.store.sqlite.messages import INSERT_EVENT
@@ -101,8 +103,7 @@ SUPPRESS = (
     "INSERT OR IGNORE INTO suppression_list (tenant_id, email, reason, source_message_id,"
     " created_at) VALUES (?, ?, ?, ?, ?)"
 )
-HARD_BOUNCES_TO_SUPPRESS = 3
-# Endpoints that want an event (filtered by event name in Python: events is a JSON list).
+# Active endpoints of a tenant (which of them want an event is domain/webhooks.py's rule).
 SELECT_ENDPOINTS = "SELECT id, events FROM webhook_endpoints WHERE tenant_id = ? AND active = 1"
 INSERT_WEBHOOK_JOB = (
     "INSERT INTO jobs (kind, ref_id, tenant_id, priority, run_at, attempts, max_attempts, state,"
@@ -139,7 +140,7 @@ def claim_due(
         "strict": max(0, limit - lane),
         "lane": lane,
         "cursor": lane_from,
-        "owner": owner,  # the worker (issue 19) holding the lease
+        "owner": owner,  # the worker or node holding the lease
     }
     jobs = [rows.job(r) for r in conn.execute(CLAIM_FAIR if lane else CLAIM, args)]
     if len(jobs) < limit:
@@ -227,7 +228,8 @@ def _requeued_events(conn: sqlite3.Connection, requeued: list[Any], now: str) ->
 
 
 def next_run_at(conn: sqlite3.Connection) -> str | None:
-    return conn.execute(NEXT_RUN_AT).fetchone()[0]
+    value: str | None = conn.execute(NEXT_RUN_AT).fetchone()[0]
+    return value
 
 
 def depth(conn: sqlite3.Connection, kind: str = "send") -> dict[str, int]:
@@ -235,11 +237,12 @@ def depth(conn: sqlite3.Connection, kind: str = "send") -> dict[str, int]:
 
 
 def oldest_ready(conn: sqlite3.Connection, now: str) -> str | None:
-    return conn.execute(OLDEST_READY, (now,)).fetchone()[0]
+    value: str | None = conn.execute(OLDEST_READY, (now,)).fetchone()[0]
+    return value
 
 
 def count_due(conn: sqlite3.Connection, now: str) -> int:
-    return conn.execute(COUNT_DUE, (now,)).fetchone()[0]
+    return int(conn.execute(COUNT_DUE, (now,)).fetchone()[0])
 
 
 def finish_send(conn: sqlite3.Connection, c: Completion, now: str, webhook_attempts: int) -> None:
@@ -272,10 +275,11 @@ def finish_send(conn: sqlite3.Connection, c: Completion, now: str, webhook_attem
 def count_hard_bounce(
     conn: sqlite3.Connection, tenant_id: str, email: str, message_id: str, now: str
 ) -> bool:
-    """Count one hard bounce; the third suppresses the address. True when it did."""
+    """Count one hard bounce; suppress the address when domain/bounces.py says the count
+    does. True when it did."""
     key = email.lower()
     count = conn.execute(COUNT_BOUNCE, (tenant_id, key, now)).fetchone()[0]
-    if count >= HARD_BOUNCES_TO_SUPPRESS:
+    if suppresses(count):
         return (
             conn.execute(SUPPRESS, (tenant_id, key, "hard_bounce", message_id, now)).rowcount == 1
         )
@@ -291,23 +295,16 @@ def enqueue_webhooks(
     now: str,
     max_attempts: int,
 ) -> int:
-    """One webhook job per active endpoint subscribed to `event`, in the caller's transaction."""
-    n = 0
-    for endpoint_id, events in conn.execute(SELECT_ENDPOINTS, (tenant_id,)).fetchall():
-        wanted = rows.loads(events, [])
-        if event not in wanted and event.removeprefix("message.") not in wanted:
-            continue
-        payload = rows.dumps(
-            {
-                "event": event,
-                "messageId": message_id,
-                "endpointId": endpoint_id,
-                "timestamp": now,
-                "data": data,
-            }
-        )
+    """One webhook job per active endpoint subscribed to `event` (domain/webhooks.py's
+    fan-out), in the caller's transaction. Returns how many."""
+    endpoints = [
+        (endpoint_id, rows.loads(events, []))
+        for endpoint_id, events in conn.execute(SELECT_ENDPOINTS, (tenant_id,))
+    ]
+    jobs = fan_out(endpoints, event, message_id, data, now)
+    for endpoint_id, payload in jobs:
         conn.execute(
-            INSERT_WEBHOOK_JOB, (endpoint_id, tenant_id, now, max_attempts, payload, now, now)
+            INSERT_WEBHOOK_JOB,
+            (endpoint_id, tenant_id, now, max_attempts, rows.dumps(payload), now, now),
         )
-        n += 1
-    return n
+    return len(jobs)

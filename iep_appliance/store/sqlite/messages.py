@@ -11,13 +11,13 @@ from iep_appliance.domain.models import (
     PRIORITY_RANK,
     Accepted,
     Event,
-    MessageFilter,
     MessageRecord,
     NewMessage,
     Replayed,
     StoredAttachment,
 )
-from iep_appliance.store.sqlite import analytics, rows
+from iep_appliance.domain.search import MessageSearch
+from iep_appliance.store.sqlite import analytics, rows, search
 from iep_appliance.store.sqlite import queues as q_queues
 
 INSERT_MESSAGE = (
@@ -29,7 +29,7 @@ INSERT_MESSAGE = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?,"
     " ?, ?, ?, ?, ?, ?)"
 )
-# The client's MIME of a raw_mime message (issue 15), in the accepting transaction.
+# The client's MIME of a raw_mime message (submitted as MIME), in the accepting transaction.
 INSERT_RAW = "INSERT INTO message_raw (message_id, tenant_id, mime) VALUES (?, ?, ?)"
 SELECT_RAW = "SELECT message_id, mime FROM message_raw WHERE message_id IN ({})"
 # The send job that delivers a message; in a paused queue it waits in 'paused' (queues.py).
@@ -240,54 +240,21 @@ def load_for_send(conn: sqlite3.Connection, message_ids: list[str]) -> dict[str,
 
 
 def list_messages(
-    conn: sqlite3.Connection, tenant_id: str, f: MessageFilter
+    conn: sqlite3.Connection, tenant_id: str, f: MessageSearch
 ) -> list[MessageRecord]:
-    where = ["tenant_id = ?"]
-    args: list[Any] = [tenant_id]
-    if f.status:
-        where.append("status = ?")
-        args.append(f.status)
-    if f.batch_id:
-        where.append("batch_id = ?")
-        args.append(f.batch_id)
-    if f.created_from:
-        where.append("created_at >= ?")
-        args.append(f.created_from)
-    if f.created_to:
-        where.append("created_at < ?")
-        args.append(f.created_to)
-    if f.category:
-        where.append("category = ?")
-        args.append(f.category)
-    if f.tag:
-        where.append("EXISTS (SELECT 1 FROM json_each(metadata, '$.tags') WHERE value = ?)")
-        args.append(f.tag)
-    if f.recipient:
-        where.append(
-            "(EXISTS (SELECT 1 FROM json_each(to_addrs) WHERE lower(value) = ?)"
-            " OR EXISTS (SELECT 1 FROM json_each(cc_addrs) WHERE lower(value) = ?)"
-            " OR EXISTS (SELECT 1 FROM json_each(bcc_addrs) WHERE lower(value) = ?))"
-        )
-        r = f.recipient.lower()
-        args.extend([r, r, r])
-    if f.after:
-        where.append("(created_at, id) < (?, ?)")
-        args.extend(f.after)
-    sql = (
-        f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE {' AND '.join(where)}"
-        " ORDER BY created_at DESC, id DESC LIMIT ?"
-    )
-    args.append(f.limit)
-    return [rows.message(r) for r in conn.execute(sql, args)]
+    """The tenant's messages matching `f` (its own tenant id, whatever `f` says)."""
+    return search.page(conn, msgspec.structs.replace(f, tenant_id=tenant_id))
 
 
-def retry_message(conn: sqlite3.Connection, tenant_id: str, message_id: str, now: str) -> str:
-    """Failed → queued. Returns the status before ('' when the message does not exist)."""
+def retry_message(
+    conn: sqlite3.Connection, tenant_id: str, message_id: str, now: str
+) -> str | None:
+    """Failed → queued. Returns the status before (None when the message does not exist)."""
     row = conn.execute(SELECT_STATUS, (tenant_id, message_id)).fetchone()
     if row is None:
-        return ""
+        return None
     if row[0] != "failed":
-        return row[0]
+        return str(row[0])
     conn.execute(RETRY_MESSAGE, (now, tenant_id, message_id))
     conn.execute(RESET_SEND_JOB, (now, now, message_id))
     conn.execute(INSERT_EVENT, (message_id, tenant_id, "queued", '{"retry":true}', now))
@@ -296,7 +263,12 @@ def retry_message(conn: sqlite3.Connection, tenant_id: str, message_id: str, now
 
 
 def add_event(
-    conn: sqlite3.Connection, tenant_id: str, message_id: str, type_: str, data: dict, now: str
+    conn: sqlite3.Connection,
+    tenant_id: str,
+    message_id: str,
+    type_: str,
+    data: dict[str, Any],
+    now: str,
 ) -> None:
     conn.execute(INSERT_EVENT, (message_id, tenant_id, type_, rows.dumps(data), now))
 
@@ -323,11 +295,7 @@ def get_outbox(conn: sqlite3.Connection, tenant_id: str, message_id: str) -> byt
     return bytes(row[0]) if row else None
 
 
-def list_outbox(conn: sqlite3.Connection, limit: int) -> list[tuple[str, str, str, int]]:
-    return [tuple(r) for r in conn.execute(LIST_OUTBOX, (limit,))]
-
-
-# ---- cancellation (issue 7): scheduled or queued messages whose job has not started -------
+# ---- cancellation: scheduled or queued messages whose job has not started -------
 
 # A message and the state of its send job.
 SELECT_WITH_JOB = (
@@ -363,16 +331,18 @@ def cancel_ids(conn: sqlite3.Connection, tenant_id: str, ids: list[str], now: st
     return n
 
 
-def cancel_message(conn: sqlite3.Connection, tenant_id: str, message_id: str, now: str) -> str:
+def cancel_message(
+    conn: sqlite3.Connection, tenant_id: str, message_id: str, now: str
+) -> str | None:
     """Cancel one message that has not started. Returns its status afterwards ('' = not
     found); 'cancelled' when cancelled now or before, else the status that forbids it
     (a queued message whose job is leased reads as 'processing')."""
     row = conn.execute(SELECT_WITH_JOB, (tenant_id, message_id)).fetchone()
     if row is None:
-        return ""
+        return None
     status, job_state = row
     if status not in CANCELLABLE_STATUSES:
-        return status
+        return str(status)
     if job_state not in ("ready", "paused"):
         return "processing"
     cancel_ids(conn, tenant_id, [message_id], now)
@@ -394,15 +364,15 @@ RESCHEDULE_JOB = (
 
 def reschedule_message(
     conn: sqlite3.Connection, tenant_id: str, message_id: str, scheduled_at: str, now: str
-) -> str:
+) -> str | None:
     """Move one scheduled message that has not started. Returns 'scheduled' when moved, ''
     when not found, else the status that forbids it ('processing' while its job is leased)."""
     row = conn.execute(SELECT_WITH_JOB, (tenant_id, message_id)).fetchone()
     if row is None:
-        return ""
+        return None
     status, job_state = row
     if status != "scheduled":
-        return status
+        return str(status)
     if job_state not in ("ready", "paused"):
         return "processing"
     conn.execute(RESCHEDULE_MESSAGE, (scheduled_at, now, tenant_id, message_id))

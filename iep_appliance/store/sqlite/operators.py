@@ -1,4 +1,4 @@
-"""All SQL of the dashboard's operator actions (issue 8, part B): dashboard users (list,
+"""All SQL of the dashboard's operator actions: dashboard users (list,
 change role, delete, never leaving no admin) and a tenant's active flag. Runs on a connection
 handed in by the writer or a reader; never awaits."""
 

@@ -1,4 +1,4 @@
-"""All SQL of a tenant's outbox (GET/DELETE /v1/outbox, issue 15). Reads run on a reader,
+"""All SQL of a tenant's outbox (GET/DELETE /v1/outbox). Reads run on a reader,
 the delete on the writer; every statement is scoped by tenant_id."""
 
 import sqlite3
@@ -6,7 +6,6 @@ from typing import Any
 
 from iep_appliance.domain.outbox import OutboxEntry, OutboxFilter
 from iep_appliance.store.sqlite import rows
-from iep_appliance.store.sqlite.db import Database
 
 # One tenant's outbox joined to its messages, newest first (index outbox_tenant).
 SELECT_ENTRIES = (
@@ -56,15 +55,3 @@ def entries(conn: sqlite3.Connection, tenant_id: str, f: OutboxFilter) -> list[O
         )
         for r in conn.execute(sql, [*args, f.limit])
     ]
-
-
-class OutboxVerbs:
-    """The tenant outbox verbs of store/base.py, mixed into SqliteStore."""
-
-    db: Database
-
-    async def tenant_outbox(self, tenant_id: str, f: OutboxFilter) -> list[OutboxEntry]:
-        return await self.db.read(lambda c: entries(c, tenant_id, f))
-
-    async def clear_outbox(self, tenant_id: str) -> int:
-        return await self.db.write(lambda c: c.execute(DELETE_TENANT_OUTBOX, (tenant_id,)).rowcount)

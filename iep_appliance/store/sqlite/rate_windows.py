@@ -4,6 +4,8 @@ this module only persists increments and reads the current windows back at start
 
 import sqlite3
 
+from iep_appliance.domain.ratelimit import WindowCount
+
 # The counts of the windows that are current at start (one start per window name).
 SELECT_CURRENT = "SELECT tenant_id, window, count FROM rate_windows WHERE window = ? AND start = ?"
 # Add a (possibly negative: a refund) delta; a count never goes below zero.
@@ -16,11 +18,12 @@ ADD = (
 PURGE = "DELETE FROM rate_windows WHERE window = ? AND start < ?"
 
 
-def current(conn: sqlite3.Connection, starts: dict[str, str]) -> list[tuple[str, str, int]]:
-    """(tenant_id, window, count) of every window starting at `starts[window]`."""
-    out: list[tuple[str, str, int]] = []
+def current(conn: sqlite3.Connection, starts: dict[str, str]) -> list[WindowCount]:
+    """The count of every window starting at `starts[window]`."""
+    out: list[WindowCount] = []
     for window, start in starts.items():
-        out.extend(conn.execute(SELECT_CURRENT, (window, start)).fetchall())
+        for tenant_id, name, count in conn.execute(SELECT_CURRENT, (window, start)):
+            out.append(WindowCount(tenant_id=tenant_id, window=name, count=int(count)))
     return out
 
 

@@ -4,6 +4,7 @@ its `tenant.paused` webhook, once per hold) and resuming it, and the per-day tre
 import sqlite3
 from typing import Any
 
+from iep_appliance.domain.reputation import ReputationDay, ReputationHold
 from iep_appliance.store.sqlite.jobs import enqueue_webhooks
 
 SELECT_HOLDS = (
@@ -18,7 +19,7 @@ RESUME = (
     "UPDATE tenants SET reputation_held_at = NULL, reputation_resumed_at = ?, updated_at = ?"
     " WHERE id = ? AND reputation_held_at IS NOT NULL"
 )
-# Held mail was deferred to a later recheck (delivery/sender.py `hold`, last_error "held: …"):
+# Held mail was deferred to a later recheck (domain/verdicts.py `held`, last_error "held: …"):
 # due again now. Not the tenant's scheduled sends or retries in backoff: they keep their time.
 RELEASE_HELD = (
     "UPDATE jobs SET run_at = ?, updated_at = ? WHERE kind = 'send' AND tenant_id = ?"
@@ -36,8 +37,8 @@ TREND_COMPLAINTS = (
 )
 
 
-def holds(conn: sqlite3.Connection) -> dict[str, tuple[str | None, str | None]]:
-    return {r[0]: (r[1], r[2]) for r in conn.execute(SELECT_HOLDS).fetchall()}
+def holds(conn: sqlite3.Connection) -> dict[str, ReputationHold]:
+    return {r[0]: ReputationHold(r[1], r[2]) for r in conn.execute(SELECT_HOLDS).fetchall()}
 
 
 def hold(
@@ -58,11 +59,11 @@ def resume(conn: sqlite3.Connection, tenant_id: str, now: str) -> bool:
     return True
 
 
-def trend(conn: sqlite3.Connection, tenant_id: str, since: str) -> list[tuple[str, int, int, int]]:
+def trend(conn: sqlite3.Connection, tenant_id: str, since: str) -> list[ReputationDay]:
     """(day, messages, bounces, complaints) per day with any, oldest first."""
     days: dict[str, list[int]] = {}
     for day, messages, bounced in conn.execute(TREND_MESSAGES, (tenant_id, since)):
         days[day] = [int(messages), int(bounced), 0]
     for day, complaints in conn.execute(TREND_COMPLAINTS, (tenant_id, since)):
         days.setdefault(day, [0, 0, 0])[2] = int(complaints)
-    return [(day, d[0], d[1], d[2]) for day, d in sorted(days.items())]
+    return [ReputationDay(day, d[0], d[1], d[2]) for day, d in sorted(days.items())]

@@ -1,4 +1,4 @@
-"""All SQL of the retention purge (issue 9). Runs on the writer (one small step per call) or a
+"""All SQL of the retention purge. Runs on the writer (one small step per call) or a
 reader (the dry-run plan); never awaits.
 
 A step scans at most `limit` rows along an index, from a keyset position, and deletes only what
@@ -36,7 +36,7 @@ LIVE_JOBS_OF = "SELECT DISTINCT ref_id FROM jobs WHERE state IN " + _LIVE_JOB + 
 DELETE_EVENTS_OF = "DELETE FROM events WHERE message_id IN "
 DELETE_JOBS_OF = "DELETE FROM jobs WHERE kind = 'send' AND ref_id IN "
 DELETE_OUTBOX_OF = "DELETE FROM outbox WHERE message_id IN "
-# The client's MIME of raw_mime messages (issue 15).
+# The client's MIME of raw_mime messages (submitted as MIME).
 DELETE_RAW_OF = "DELETE FROM message_raw WHERE message_id IN "
 DELETE_DELIVERIES_OF = "DELETE FROM webhook_deliveries WHERE message_id IN "
 DELETE_ATTACHMENTS_OF = "DELETE FROM attachments WHERE message_id IN "

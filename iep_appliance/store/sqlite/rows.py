@@ -29,7 +29,7 @@ def loads(text: str | None, default: Any = None) -> Any:
     return _json_decode(text)
 
 
-def tenant(row: sqlite3.Row | tuple) -> Tenant:
+def tenant(row: sqlite3.Row | tuple[Any, ...]) -> Tenant:
     id_, slug, name, settings, active, created_at = row
     return Tenant(
         id=id_,
@@ -49,7 +49,7 @@ KEY_COLUMNS = (
 )
 
 
-def api_key(row: tuple) -> ApiKey:
+def api_key(row: tuple[Any, ...]) -> ApiKey:
     return ApiKey(
         id=row[0],
         tenant_id=row[1],
@@ -75,7 +75,7 @@ MESSAGE_COLUMNS = (
 
 
 def message(
-    row: tuple,
+    row: tuple[Any, ...],
     attachments: tuple[StoredAttachment, ...] = (),
     events: tuple[Event, ...] = (),
 ) -> MessageRecord:
@@ -124,5 +124,5 @@ JOB_COLUMNS = (
 )
 
 
-def job(row: tuple) -> Job:
+def job(row: tuple[Any, ...]) -> Job:
     return Job(*row)

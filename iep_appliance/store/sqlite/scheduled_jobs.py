@@ -151,7 +151,8 @@ def due_jobs(conn: sqlite3.Connection, now: str, limit: int) -> list[ScheduledJo
 
 
 def next_due(conn: sqlite3.Connection) -> str | None:
-    return conn.execute(NEXT_DUE).fetchone()[0]
+    value: str | None = conn.execute(NEXT_DUE).fetchone()[0]
+    return value
 
 
 def list_runs(

@@ -2,6 +2,7 @@
 writer or a reader; never awaits. Domain names are stored lower-cased."""
 
 import sqlite3
+from typing import Any
 
 import msgspec
 
@@ -65,7 +66,7 @@ MARK_VERIFIED = (
 SELECT_LISTED = "SELECT status FROM allowed_sender_domains WHERE tenant_id = ? AND domain = ?"
 
 
-def _key(row: tuple) -> DkimKeyRecord:
+def _key(row: tuple[Any, ...]) -> DkimKeyRecord:
     domain, selector, algorithm, private, public, state, created, activated = row
     return DkimKeyRecord(
         domain=domain,

@@ -1,8 +1,10 @@
-"""SQL of the dashboard's operator sessions (issue 8): kept by a SHA-256 of the session id,
+"""SQL of the dashboard's operator sessions: kept by a SHA-256 of the session id,
 never the id itself. Runs on a connection handed in by the writer or a reader; never awaits.
 """
 
 import sqlite3
+
+from iep_appliance.domain.dashboard import AdminSession
 
 # A new session (its id's hash), dropping the expired ones on the way.
 INSERT_SESSION = (
@@ -26,9 +28,9 @@ def save(
     conn.execute(INSERT_SESSION, (id_hash, email, role, expires_at, now))
 
 
-def find(conn: sqlite3.Connection, id_hash: str, now: str) -> tuple[str, str, str] | None:
+def find(conn: sqlite3.Connection, id_hash: str, now: str) -> AdminSession | None:
     row = conn.execute(SELECT_SESSION, (id_hash, now)).fetchone()
-    return (row[0], row[1], row[2]) if row else None
+    return AdminSession(email=row[0], role=row[1], expires_at=row[2]) if row else None
 
 
 def drop(conn: sqlite3.Connection, id_hash: str) -> None:

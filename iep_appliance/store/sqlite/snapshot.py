@@ -1,4 +1,4 @@
-"""Online copies of the SQLite file (issue 9 backups) and checks of a copy. Blocking: callers
+"""Online copies of the SQLite file (backups) and checks of a copy. Blocking: callers
 run these in a thread.
 
 `copy_database` uses SQLite's online backup API in steps (progress after each), holding ONE

@@ -1,4 +1,5 @@
-"""What every group of SqliteStore verbs shares: the database, the clock, the wake-ups."""
+"""What every SqliteStore verb mixin (store/sqlite/verbs/) shares: the database, the clock,
+the wake-ups."""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -19,6 +20,7 @@ class StoreBase:
     db: Database
     clock: TimeSource
     webhook_attempts: int
+    node_id: str | None = None  # the lease owner claims record (None: the only process)
     _listeners: list[Callable[[str], None]]
 
     def _notify(self, run_at: str) -> None:
@@ -28,3 +30,6 @@ class StoreBase:
 
     def _now(self) -> str:
         return ids.iso(self.clock.now())
+
+    def new_id(self) -> str:
+        return self.clock.new_id()

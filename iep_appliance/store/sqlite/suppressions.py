@@ -1,6 +1,7 @@
 """All SQL for a tenant's suppression list. Runs on a connection handed in by the writer or a
 reader; never awaits. Addresses are stored lower-cased, so lookups compare case-insensitively.
-Automatic entries (third hard bounce) are written by `jobs.count_hard_bounce`."""
+Automatic entries (hard bounces past domain/bounces.py's threshold) are written by
+`jobs.count_hard_bounce`."""
 
 import sqlite3
 

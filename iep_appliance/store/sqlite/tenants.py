@@ -3,7 +3,8 @@ handed in by the writer or a reader; never awaits."""
 
 import sqlite3
 
-from iep_appliance.domain.models import AdminUser, Tenant, TenantSettings
+from iep_appliance.domain.models import AdminUser, SenderDomain, Tenant, TenantSettings
+from iep_appliance.domain.sender_domains import DomainClaim
 from iep_appliance.store.sqlite import rows
 
 # Insert one tenant.
@@ -94,15 +95,18 @@ def patch_tenant(
     return get_tenant(conn, tenant_id)
 
 
-def list_domains(conn: sqlite3.Connection, tenant_id: str) -> list[tuple[str, str, str]]:
-    return [(d, s, c) for d, s, c in conn.execute(SELECT_DOMAINS, (tenant_id,))]
+def list_domains(conn: sqlite3.Connection, tenant_id: str) -> list[SenderDomain]:
+    return [
+        SenderDomain(domain=d, status="pending" if s == "pending" else "verified", created_at=c)
+        for d, s, c in conn.execute(SELECT_DOMAINS, (tenant_id,))
+    ]
 
 
 def add_domain(conn: sqlite3.Connection, tenant_id: str, domain: str, now: str) -> bool:
     return conn.execute(INSERT_DOMAIN, (tenant_id, domain.lower(), now)).rowcount == 1
 
 
-def claim_domain(conn: sqlite3.Connection, tenant_id: str, domain: str, now: str) -> str:
+def claim_domain(conn: sqlite3.Connection, tenant_id: str, domain: str, now: str) -> DomainClaim:
     """Add a pending domain unless another tenant lists it: "added", "listed" or "taken"."""
     domain = domain.lower()
     if conn.execute(SELECT_DOMAIN_ELSEWHERE, (domain, tenant_id)).fetchone() is not None:

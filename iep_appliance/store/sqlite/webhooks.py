@@ -6,12 +6,14 @@ job (and the endpoint's health) in the caller's transaction.
 """
 
 import sqlite3
+from typing import Any
 
 from iep_appliance.domain.webhooks import (
     EndpointChange,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
+    resend_payload,
 )
 from iep_appliance.store.sqlite import rows
 from iep_appliance.store.sqlite.jobs import INSERT_WEBHOOK_JOB, JOB_DEAD, JOB_DONE, JOB_RETRY
@@ -94,7 +96,7 @@ SELECT_JOB_PAYLOAD = "SELECT payload FROM jobs WHERE id = ? AND kind = 'webhook'
 _LAST = ("\uffff", "\uffff")  # sorts after every timestamp and id: the first page of a DESC list
 
 
-def endpoint(row: tuple) -> WebhookEndpoint:
+def endpoint(row: tuple[Any, ...]) -> WebhookEndpoint:
     return WebhookEndpoint(
         id=row[0],
         tenant_id=row[1],
@@ -112,7 +114,7 @@ def endpoint(row: tuple) -> WebhookEndpoint:
     )
 
 
-def delivery(row: tuple) -> WebhookDelivery:
+def delivery(row: tuple[Any, ...]) -> WebhookDelivery:
     return WebhookDelivery(*row)
 
 
@@ -272,9 +274,7 @@ def resend_delivery(
     )
     if row is None or not row[0]:
         return "the event of this delivery is no longer stored"
-    payload = rows.loads(row[0], {})
-    payload["webhookId"] = found.webhook_id
-    payload["endpointId"] = endpoint_id
+    payload = resend_payload(rows.loads(row[0], {}), found.webhook_id, endpoint_id)
     conn.execute(
         INSERT_WEBHOOK_JOB,
         (endpoint_id, tenant_id, now, max_attempts, rows.dumps(payload), now, now),

@@ -1,27 +1,30 @@
-"""All SQL for worker processes sharing one store (issue 19): the change feed, exact rate
+"""All SQL for worker processes sharing one store: the change feed, exact rate
 windows counted in the store, and leases released by their owner.
 
-Runs on a connection handed in by the writer or a reader; never awaits. Every write here runs
-inside the writer's `BEGIN IMMEDIATE` group, so a read-decide-increment is atomic across
-processes (SQLite has one writer at a time).
+Runs on a connection handed in by the writer or a reader; never awaits. The statements are
+portable: PostgreSQL runs them through store/postgres/dialect.py. A rate reservation adds
+first and decides on what the upsert returned (taking it back when over): the upsert holds the
+window's row until the transaction ends, so processes (SQLite: one writer at a time;
+PostgreSQL: the row lock) reserve one after another, exactly.
 """
 
 import json
 import sqlite3
 
 from iep_appliance.domain import ids
+from iep_appliance.domain.changes import Change
 from iep_appliance.domain.ratelimit import Limits, RateDecision, check, window_starts
 from iep_appliance.store.sqlite import jobs as q_jobs
 
-INSERT_CHANGE = "INSERT INTO changes (kind, ref, at) VALUES (?, ?, ?)"
+INSERT_CHANGE = "INSERT INTO changes (kind, ref, at) VALUES (?, ?, ?) RETURNING id"
 LAST_CHANGE = "SELECT coalesce(max(id), 0) FROM changes"
 CHANGES_AFTER = "SELECT id, kind, ref FROM changes WHERE id > ? ORDER BY id LIMIT 1000"
 PURGE_CHANGES = "DELETE FROM changes WHERE at < ?"
 
-SELECT_WINDOW = "SELECT count FROM rate_windows WHERE tenant_id = ? AND window = ? AND start = ?"
 ADD_TO_WINDOW = (
     "INSERT INTO rate_windows (tenant_id, window, start, count) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (tenant_id, window, start) DO UPDATE SET count = count + excluded.count"
+    " RETURNING count"
 )
 TAKE_FROM_WINDOW = (
     "UPDATE rate_windows SET count = max(0, count - ?)"
@@ -41,15 +44,15 @@ RELEASE_ORPHANED = (
 
 
 def note_change(conn: sqlite3.Connection, kind: str, ref: str, now: str) -> int:
-    return int(conn.execute(INSERT_CHANGE, (kind, ref, now)).lastrowid or 0)
+    return int(conn.execute(INSERT_CHANGE, (kind, ref, now)).fetchone()[0])
 
 
 def last_change(conn: sqlite3.Connection) -> int:
     return int(conn.execute(LAST_CHANGE).fetchone()[0])
 
 
-def changes_after(conn: sqlite3.Connection, after: int) -> list[tuple[int, str, str]]:
-    return [(int(i), k, r) for i, k, r in conn.execute(CHANGES_AFTER, (after,))]
+def changes_after(conn: sqlite3.Connection, after: int) -> list[Change]:
+    return [Change(int(i), k, r) for i, k, r in conn.execute(CHANGES_AFTER, (after,))]
 
 
 def purge_changes(conn: sqlite3.Connection, before: str) -> int:
@@ -59,17 +62,18 @@ def purge_changes(conn: sqlite3.Connection, before: str) -> int:
 def reserve_rate(
     conn: sqlite3.Connection, tenant_id: str, limits: Limits, n: int, now: str
 ) -> RateDecision:
-    """Decide over the counts in the store and add `n` when allowed, in one transaction."""
+    """Add `n` to every current window, decide over the counts before it, and take it back
+    when over: one transaction, the windows' rows held (in one order) until it ends."""
     at = ids.parse_iso(now)
     starts = {name: ids.iso(s) for name, s in window_starts(at).items()}
     counts = {}
-    for name in limits.by_window():
-        row = conn.execute(SELECT_WINDOW, (tenant_id, name, starts[name])).fetchone()
-        counts[name] = int(row[0]) if row else 0
-    decision = check(limits, counts, at, n)
-    if decision.allowed:
-        for name in starts:
-            conn.execute(ADD_TO_WINDOW, (tenant_id, name, starts[name], n))
+    for name in sorted(starts):
+        after = int(conn.execute(ADD_TO_WINDOW, (tenant_id, name, starts[name], n)).fetchone()[0])
+        counts[name] = after - n
+    decision = check(limits, {k: counts[k] for k in limits.by_window()}, at, n)
+    if not decision.allowed:
+        for name in sorted(starts):
+            conn.execute(TAKE_FROM_WINDOW, (n, tenant_id, name, starts[name]))
     return decision
 
 

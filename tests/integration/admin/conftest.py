@@ -115,6 +115,6 @@ async def admin(appliance: Appliance, web: Litestar) -> AsyncIterator[Operator]:
 
 @pytest.fixture
 async def viewer(appliance: Appliance, web: Litestar) -> AsyncIterator[Operator]:
-    await create_admin_user(appliance.rt.store, *VIEWER, "viewer")
+    await create_admin_user(appliance.rt.services.store, *VIEWER, "viewer")
     async for op in signed_in(web, *VIEWER):
         yield op

@@ -139,9 +139,9 @@ async def test_the_database_keeps_only_a_hash_of_the_session_id(appliance: Appli
 
 
 async def test_a_removed_operator_is_signed_out_after_a_restart(appliance: Appliance) -> None:
-    user_id = await create_admin_user(appliance.rt.store, *VIEWER, "viewer")
+    user_id = await create_admin_user(appliance.rt.services.store, *VIEWER, "viewer")
     cookie = await signed_in_cookie(appliance, *VIEWER)
-    assert await appliance.rt.store.delete_admin_user(user_id)
+    assert await appliance.rt.services.store.delete_admin_user(user_id)
 
     await appliance.restart()
 
@@ -151,14 +151,14 @@ async def test_a_removed_operator_is_signed_out_after_a_restart(appliance: Appli
 async def test_a_deleted_and_recreated_operator_does_not_get_old_sessions_back(
     appliance: Appliance,
 ) -> None:
-    user_id = await create_admin_user(appliance.rt.store, *VIEWER, "viewer")
+    user_id = await create_admin_user(appliance.rt.services.store, *VIEWER, "viewer")
     cookie = await signed_in_cookie(appliance, *VIEWER)
     await appliance.restart()  # the session now lives only in the database
 
     # What deleting the user on /admin/users does: sign them out everywhere, then delete.
     await admin_state(build_app(appliance.rt)).sessions.end_all_of(VIEWER[0])
-    assert await appliance.rt.store.delete_admin_user(user_id)
-    await create_admin_user(appliance.rt.store, *VIEWER, "viewer")  # same email, same role
+    assert await appliance.rt.services.store.delete_admin_user(user_id)
+    await create_admin_user(appliance.rt.services.store, *VIEWER, "viewer")  # same email, same role
 
     assert await overview_status(appliance, cookie) == 303
 

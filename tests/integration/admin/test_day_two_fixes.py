@@ -1,4 +1,4 @@
-"""Dashboard fixes of issue 14 over a real Runtime: a favicon, the Users page in the admins'
+"""Dashboard day-two fixes over a real Runtime: a favicon, the Users page in the admins'
 navigation, the key Rotate form's 3600 s grace, "Headers as sent" for a message sent through
 a relay, and "Retry selected" coming back to the filtered list."""
 
@@ -32,9 +32,7 @@ async def test_the_favicon_is_served_and_linked_from_every_page(admin: Operator)
     assert (await admin.client.get("/admin/static/favicon.svg")).status_code == 200
 
 
-async def test_users_is_in_the_navigation_of_admins_only(
-    admin: Operator, viewer: Operator
-) -> None:
+async def test_users_is_in_the_navigation_of_admins_only(admin: Operator, viewer: Operator) -> None:
     as_admin = await admin.page("/admin/users")
     as_viewer = await viewer.page("/admin/")
 

@@ -62,9 +62,9 @@ async def test_a_viewer_is_refused_every_action(appliance: Appliance, viewer: Op
         resp = await viewer.post(path.format(t=acme.tenant_id), data)
         assert resp.status_code == 403, path
         assert "needs the admin role" in resp.text
-    tenant = await appliance.rt.store.get_tenant(acme.tenant_id)
+    tenant = await appliance.rt.services.store.get_tenant(acme.tenant_id)
     assert tenant is not None and tenant.active and tenant.name == "Acme"
-    assert await appliance.rt.store.allowed_domains(acme.tenant_id) == {"example.com"}
+    assert await appliance.rt.services.store.allowed_domains(acme.tenant_id) == {"example.com"}
 
 
 @pytest.mark.parametrize("token", [None, "wrong"])
@@ -76,7 +76,7 @@ async def test_an_action_without_the_csrf_token_is_refused(
     for path in ACTIONS:
         resp = await admin.post(path.format(t=acme.tenant_id), data, csrf=False)
         assert resp.status_code == 403, path
-    tenant = await appliance.rt.store.get_tenant(acme.tenant_id)
+    tenant = await appliance.rt.services.store.get_tenant(acme.tenant_id)
     assert tenant is not None and tenant.active
 
 
@@ -84,7 +84,7 @@ async def test_garbage_in_any_form_is_a_4xx_page_never_a_500(
     appliance: Appliance, admin: Operator
 ) -> None:
     acme = await appliance.tenant("acme")
-    key = (await appliance.rt.keys.list_keys(acme.tenant_id))[0]
+    key = (await appliance.rt.services.keys.list_keys(acme.tenant_id))[0]
     await admin.page(f"/admin/tenants/{acme.tenant_id}")
     junk = {
         "name": "x" * 500 + "\r\n",

@@ -70,7 +70,7 @@ async def test_a_key_revoked_in_the_page_is_refused_by_the_api_at_once(
     appliance: Appliance, admin: Operator, acme: TenantKey
 ) -> None:
     assert (await appliance.client.get("/v1/messages", headers=acme.auth)).status_code == 200
-    record = (await appliance.rt.keys.list_keys(acme.tenant_id))[0]
+    record = (await appliance.rt.services.keys.list_keys(acme.tenant_id))[0]
     await admin.page(f"/admin/tenants/{acme.tenant_id}")
 
     resp = await admin.post(f"/admin/tenants/{acme.tenant_id}/keys/{record.id}/revoke")
@@ -83,7 +83,7 @@ async def test_a_key_revoked_in_the_page_is_refused_by_the_api_at_once(
 async def test_rotating_a_key_shows_the_new_one_and_keeps_the_old_for_the_grace(
     appliance: Appliance, admin: Operator, acme: TenantKey
 ) -> None:
-    record = (await appliance.rt.keys.list_keys(acme.tenant_id))[0]
+    record = (await appliance.rt.services.keys.list_keys(acme.tenant_id))[0]
     await admin.page(f"/admin/tenants/{acme.tenant_id}")
 
     resp = await admin.post(
@@ -161,7 +161,7 @@ async def test_settings_are_saved_through_the_api_rules(
 async def test_bad_settings_name_the_field_and_write_nothing(
     appliance: Appliance, admin: Operator, acme: TenantKey
 ) -> None:
-    before = await appliance.rt.store.get_tenant(acme.tenant_id)
+    before = await appliance.rt.services.store.get_tenant(acme.tenant_id)
     await admin.page(f"/admin/tenants/{acme.tenant_id}")
     form = {
         "name": "Renamed",
@@ -179,7 +179,7 @@ async def test_bad_settings_name_the_field_and_write_nothing(
     assert "rateLimits.maxPerMinute" in resp.text and "routing.primaryProvider" in resp.text
     assert resp.text.count('class="field-error"') >= 2
     assert 'value="lots"' in resp.text  # the form keeps what was typed
-    assert await appliance.rt.store.get_tenant(acme.tenant_id) == before
+    assert await appliance.rt.services.store.get_tenant(acme.tenant_id) == before
 
 
 async def test_a_deactivated_tenants_keys_are_refused_until_reactivated(
@@ -231,7 +231,7 @@ async def test_sender_domains_are_added_and_removed(
     assert added.status_code == 200 and "mail.acme.io" in added.text
     assert bad.status_code == 422 and 'class="field-error"' in bad.text
     assert removed.status_code == 303
-    assert await appliance.rt.store.allowed_domains(acme.tenant_id) == {"mail.acme.io"}
+    assert await appliance.rt.services.store.allowed_domains(acme.tenant_id) == {"mail.acme.io"}
 
 
 async def test_a_tenant_name_with_html_is_shown_escaped(
@@ -240,7 +240,10 @@ async def test_a_tenant_name_with_html_is_shown_escaped(
     from iep_appliance.services.tenants import create_tenant
 
     tenant = await create_tenant(
-        appliance.rt.store, "xss", "<script>alert(1)</script><img src=x onerror=alert(2)>", []
+        appliance.rt.services.store,
+        "xss",
+        "<script>alert(1)</script><img src=x onerror=alert(2)>",
+        [],
     )
 
     for path in (f"/admin/tenants/{tenant.id}", "/admin/tenants"):

@@ -10,7 +10,7 @@ from tests.integration.tenant.conftest import Appliance
 
 
 async def listed(appliance: Appliance, tenant_id: str) -> dict[str, str]:
-    items, _next = await appliance.rt.suppressions.list_page(tenant_id, None, 200)
+    items, _next = await appliance.rt.services.suppressions.list_page(tenant_id, None, 200)
     return {s.email: s.reason for s in items}
 
 
@@ -52,7 +52,7 @@ async def test_csv_import_reports_added_skipped_and_invalid_rows(
     appliance: Appliance, admin: Operator
 ) -> None:
     acme = await appliance.tenant("acme")
-    await appliance.rt.suppressions.add(acme.tenant_id, ["old@example.org"], "manual")
+    await appliance.rt.services.suppressions.add(acme.tenant_id, ["old@example.org"], "manual")
     await admin.page(f"/admin/tenants/{acme.tenant_id}")
     data = (
         b"email,reason\r\n"
@@ -86,7 +86,7 @@ async def test_csv_export_then_import_round_trips_the_list(
     acme = await appliance.tenant("acme")
     globex = await appliance.tenant("globex")
     emails = [f"user{i:03}@example.org" for i in range(250)]  # more than one page
-    await appliance.rt.suppressions.add(acme.tenant_id, emails, "manual")
+    await appliance.rt.services.suppressions.add(acme.tenant_id, emails, "manual")
     await admin.page(f"/admin/tenants/{acme.tenant_id}")
 
     exported = await admin.page(f"/admin/tenants/{acme.tenant_id}/suppressions.csv")
@@ -111,7 +111,9 @@ async def _all(appliance: Appliance, tenant_id: str) -> list[str]:
     out: list[str] = []
     cursor = None
     while True:
-        items, cursor = await appliance.rt.suppressions.list_page(tenant_id, None, 200, cursor)
+        items, cursor = await appliance.rt.services.suppressions.list_page(
+            tenant_id, None, 200, cursor
+        )
         out += [s.email for s in items]
         if cursor is None:
             return out

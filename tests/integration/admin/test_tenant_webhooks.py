@@ -25,14 +25,14 @@ async def test_a_webhook_created_in_the_page_is_called_and_its_delivery_re_sent(
     assert created.status_code == 201
     secret = SECRET.search(created.text)
     assert secret, created.text[:3000]
-    endpoint = (await appliance.rt.webhooks.list_endpoints(acme.tenant_id))[0][0]
+    endpoint = (await appliance.rt.services.webhooks.list_endpoints(acme.tenant_id))[0][0]
     assert endpoint.secret == secret.group(1)
     assert secret.group(1) not in (await admin.page(f"/admin/tenants/{acme.tenant_id}")).text
     sent = await appliance.client.post("/v1/messages", json=message(), headers=acme.auth)
     assert sent.status_code == 202, sent.text
 
     async def logged() -> WebhookDelivery | None:
-        found, _next = await appliance.rt.webhooks.deliveries(acme.tenant_id, endpoint.id)
+        found, _next = await appliance.rt.services.webhooks.deliveries(acme.tenant_id, endpoint.id)
         return found[0] if found and found[0].status == "delivered" else None
 
     delivery = await wait_until(logged, timeout=15, message="the delivery logged")
@@ -53,17 +53,17 @@ async def test_a_webhook_is_disabled_enabled_and_deleted(
     base = f"/admin/tenants/{acme.tenant_id}/webhooks"
     await admin.page(f"/admin/tenants/{acme.tenant_id}")
     await admin.post(base, {"url": webhook_sink.url("/hook"), "events": ["message.sent"]})
-    endpoint = (await appliance.rt.webhooks.list_endpoints(acme.tenant_id))[0][0]
+    endpoint = (await appliance.rt.services.webhooks.list_endpoints(acme.tenant_id))[0][0]
 
     disabled = await admin.post(f"{base}/{endpoint.id}/disable", htmx=True)
     assert "disabled" in disabled.text
-    assert not (await appliance.rt.webhooks.get(acme.tenant_id, endpoint.id)).active
+    assert not (await appliance.rt.services.webhooks.get(acme.tenant_id, endpoint.id)).active
     await admin.post(f"{base}/{endpoint.id}/enable")
-    assert (await appliance.rt.webhooks.get(acme.tenant_id, endpoint.id)).active
+    assert (await appliance.rt.services.webhooks.get(acme.tenant_id, endpoint.id)).active
     deleted = await admin.post(f"{base}/{endpoint.id}/delete")
 
     assert deleted.status_code == 303
-    assert (await appliance.rt.webhooks.list_endpoints(acme.tenant_id))[0] == []
+    assert (await appliance.rt.services.webhooks.list_endpoints(acme.tenant_id))[0] == []
 
 
 async def test_a_refused_webhook_url_is_shown_on_the_form(
@@ -78,4 +78,4 @@ async def test_a_refused_webhook_url_is_shown_on_the_form(
 
     assert resp.status_code == 422
     assert 'class="field-error"' in resp.text and "url" in resp.text
-    assert (await appliance.rt.webhooks.list_endpoints(acme.tenant_id))[0] == []
+    assert (await appliance.rt.services.webhooks.list_endpoints(acme.tenant_id))[0] == []

@@ -9,7 +9,7 @@ from tests.integration.tenant.conftest import Appliance
 
 
 async def user_id(appliance: Appliance, email: str) -> str:
-    found = await appliance.rt.store.admin_user_by_email(email)
+    found = await appliance.rt.services.store.admin_user_by_email(email)
     assert found is not None
     return found.id
 
@@ -46,7 +46,9 @@ async def test_a_bad_new_user_names_the_field(appliance: Appliance, admin: Opera
     assert bad_email.status_code == 422 and 'class="field-error"' in bad_email.text
     assert short.status_code == 422 and "at least 8 characters" in short.text
     assert taken.status_code == 409 and "already exists" in taken.text
-    assert [u.email for u in await appliance.rt.store.list_admin_users()] == ["admin@example.com"]
+    assert [u.email for u in await appliance.rt.services.store.list_admin_users()] == [
+        "admin@example.com"
+    ]
 
 
 async def test_changing_a_role_ends_the_users_sessions(
@@ -59,7 +61,7 @@ async def test_changing_a_role_ends_the_users_sessions(
     resp = await admin.post(f"/admin/users/{target}/role", {"role": "admin"})
 
     assert resp.status_code == 303
-    user = await appliance.rt.store.admin_user_by_email(VIEWER[0])
+    user = await appliance.rt.services.store.admin_user_by_email(VIEWER[0])
     assert user is not None and user.role == "admin"
     after = await viewer.page("/admin/users", follow_redirects=False)
     assert after.status_code == 303 and after.headers["location"].startswith("/admin/login")
@@ -74,7 +76,7 @@ async def test_a_user_is_deleted_and_signed_out(
     resp = await admin.post(f"/admin/users/{await user_id(appliance, VIEWER[0])}/delete")
 
     assert resp.status_code == 303
-    assert await appliance.rt.store.admin_user_by_email(VIEWER[0]) is None
+    assert await appliance.rt.services.store.admin_user_by_email(VIEWER[0]) is None
     after = await viewer.page("/admin/users", follow_redirects=False)
     assert after.status_code == 303
 
@@ -90,14 +92,14 @@ async def test_you_cannot_delete_yourself_or_change_your_own_role(
 
     assert deleted.status_code == 409 and "cannot delete yourself" in deleted.text
     assert demoted.status_code == 409 and "own role" in demoted.text
-    user = await appliance.rt.store.admin_user_by_email("admin@example.com")
+    user = await appliance.rt.services.store.admin_user_by_email("admin@example.com")
     assert user is not None and user.role == "admin"
 
 
 async def test_the_last_admin_cannot_be_removed_or_demoted(appliance: Appliance) -> None:
     from iep_appliance.domain.errors import Conflict
 
-    store = appliance.rt.store
+    store = appliance.rt.services.store
     me = await user_id(appliance, "admin@example.com")
     for attempt in (store.delete_admin_user(me), store.set_admin_user_role(me, "viewer")):
         try:
@@ -113,7 +115,9 @@ async def test_the_last_admin_cannot_be_removed_or_demoted(appliance: Appliance)
 async def test_with_a_second_admin_the_first_can_be_deleted(
     appliance: Appliance, admin: Operator, web: Litestar
 ) -> None:
-    await create_admin_user(appliance.rt.store, "second@example.org", "second-pass", "admin")
+    await create_admin_user(
+        appliance.rt.services.store, "second@example.org", "second-pass", "admin"
+    )
     first = await user_id(appliance, "admin@example.com")
 
     async for second in signed_in(web, "second@example.org", "second-pass"):
@@ -121,5 +125,5 @@ async def test_with_a_second_admin_the_first_can_be_deleted(
         resp = await second.post(f"/admin/users/{first}/delete")
 
         assert resp.status_code == 303
-    assert await appliance.rt.store.admin_user_by_email("admin@example.com") is None
+    assert await appliance.rt.services.store.admin_user_by_email("admin@example.com") is None
     assert (await admin.page("/admin/users", follow_redirects=False)).status_code == 303

@@ -1,4 +1,4 @@
-"""`iep backup`, `iep restore` and `iep purge` as commands (issue 9, DESIGN §7), run in-process
+"""`iep backup`, `iep restore` and `iep purge` as commands (DESIGN §7), run in-process
 through `cli.main` on real data directories under tmp_path: a restore refuses an occupied data
 directory and any archive that is corrupt, foreign or fails its checks, placing nothing; the
 purge dry run prints what would go and changes nothing."""
@@ -237,11 +237,13 @@ def test_the_master_key_file_travels_with_the_backup_and_is_restored_0600(
         rt = Runtime(load_config(str(config)), deliver=False)
         await rt.start()
         try:
-            signer = await rt.dkim_keys.signer_for("x@news.example.com")
+            signer = await rt.services.dkim_keys.signer_for("x@news.example.com")
             assert signer is not None  # the sealed private key opens
             signed = signer(b"From: x@news.example.com\r\nSubject: s\r\n\r\nbody\r\n")
             address = verp.bounce_address(
-                rt.bounce_key, "019b76da-a800-7be1-bbcc-7681ead146e4", "b.example.com"
+                rt.services.inbound.bounce_key,
+                "019b76da-a800-7be1-bbcc-7681ead146e4",
+                "b.example.com",
             )
             return address, signed.startswith(b"DKIM-Signature:")
         finally:

@@ -1,4 +1,4 @@
-"""`iep domain add` (issue 16, DESIGN §10.3), run in-process through `cli.main`: the domain is
+"""`iep domain add` (DESIGN §10.3), run in-process through `cli.main`: the domain is
 listed for the tenant, its DKIM key is made and sealed, `--verified` makes it usable at once,
 and the records to publish are printed."""
 

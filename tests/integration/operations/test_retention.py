@@ -1,4 +1,4 @@
-"""Retention (issue 9): a purge removes finished messages past `storage.retention_days` with
+"""Retention: a purge removes finished messages past `storage.retention_days` with
 their events, jobs, outbox copy and attachment files, never unfinished work; attachments go
 after `storage.attachment_retention_days` while the message stays; a dry run changes nothing;
 the housekeeping task purges on its own. Time moves with a FakeClock."""
@@ -68,7 +68,7 @@ async def test_purge_removes_a_message_just_outside_the_window_and_keeps_one_jus
     inside = await cancelled(appliance, key)
 
     clock(appliance).advance(90 * DAY - 30)  # the cutoff falls 30 s after `outside` finished
-    counts = await appliance.rt.retention.purge()
+    counts = await appliance.rt.services.retention.purge()
 
     assert counts["messages"] == 1
     assert await status(appliance, key, outside) == 404
@@ -87,7 +87,7 @@ async def test_purge_never_removes_queued_or_scheduled_messages(appliance: Appli
     finished = await cancelled(appliance, key)
 
     clock(appliance).advance(400 * DAY)
-    counts = await appliance.rt.retention.purge()
+    counts = await appliance.rt.services.retention.purge()
 
     assert counts["messages"] == 1
     assert await status(appliance, key, finished) == 404
@@ -112,7 +112,7 @@ async def test_a_purged_sent_message_takes_its_events_jobs_outbox_copy_and_files
     assert rows(appliance, "SELECT count(*) FROM outbox WHERE message_id = ?", sent) == 1
 
     clock(appliance).advance(91 * DAY)
-    counts = await appliance.rt.retention.purge()
+    counts = await appliance.rt.services.retention.purge()
 
     assert counts["messages"] == 1
     assert counts["outbox"] == 1
@@ -136,10 +136,10 @@ async def test_old_attachments_of_finished_messages_go_while_the_message_stays(
     assert len(files(appliance)) == 2
 
     clock(appliance).advance(30 * DAY - 60)
-    assert (await appliance.rt.retention.purge())["attachments"] == 0  # not yet 30 days
+    assert (await appliance.rt.services.retention.purge())["attachments"] == 0  # not yet 30 days
 
     clock(appliance).advance(120)
-    counts = await appliance.rt.retention.purge()
+    counts = await appliance.rt.services.retention.purge()
 
     assert counts["attachments"] == 1
     assert counts["attachment_files"] == 1
@@ -165,7 +165,7 @@ async def test_a_failed_message_keeps_its_attachments_for_a_retry(appliance: App
         conn.close()
 
     clock(appliance).advance(31 * DAY)
-    counts = await appliance.rt.retention.purge()
+    counts = await appliance.rt.services.retention.purge()
 
     assert counts["attachments"] == 0
     assert [p.parent.name for p in files(appliance)] == [failed]
@@ -194,7 +194,7 @@ async def test_a_shared_batch_file_stays_while_a_message_still_refers_to_it(
     assert cancel.status_code == 200
     clock(appliance).advance(91 * DAY)
 
-    counts = await appliance.rt.retention.purge()
+    counts = await appliance.rt.services.retention.purge()
 
     assert counts["messages"] == 1
     assert counts["attachment_files"] == 0
@@ -212,14 +212,14 @@ async def test_dry_run_counts_what_the_purge_then_removes_and_changes_nothing(
     await send(appliance, key)  # queued: never counted
     clock(appliance).advance(100 * DAY)
 
-    plan = await appliance.rt.retention.plan()
+    plan = await appliance.rt.services.retention.plan()
 
     assert plan.counts["messages"] == 3
     assert plan.counts["attachment_files"] == 3
     assert plan.oldest is not None and plan.newest is not None
     assert all([await status(appliance, key, m) == 200 for m in old])
     assert len(files(appliance)) == 3
-    counts = await appliance.rt.retention.purge()
+    counts = await appliance.rt.services.retention.purge()
     assert counts == plan.counts
 
 
@@ -231,7 +231,7 @@ async def test_retention_days_zero_keeps_finished_messages_forever(appliance: Ap
     finished = await cancelled(appliance, key, attachments=[PDF])
     clock(appliance).advance(3650 * DAY)
 
-    counts = await appliance.rt.retention.purge()
+    counts = await appliance.rt.services.retention.purge()
 
     assert not any(counts.values())
     assert await status(appliance, key, finished) == 200
@@ -252,5 +252,5 @@ async def test_the_housekeeping_task_purges_on_its_interval_and_counts_the_rows(
         return all([await status(appliance, key, m) == 404 for m in finished])
 
     await wait_until(all_gone, message="the housekeeping task never purged")
-    metrics = appliance.rt.metrics.render().decode()
+    metrics = appliance.rt.services.metrics.render().decode()
     assert 'iep_purged_rows_total{kind="messages"} 5.0' in metrics

@@ -90,7 +90,7 @@ class Appliance:
         self.runtime = Runtime(self.config, self.clock, deliver=deliver)
         await self.runtime.start()
         if self.runtime.first_start is not None:
-            tenant = await self.runtime.store.get_tenant_by_slug("default")
+            tenant = await self.runtime.services.store.get_tenant_by_slug("default")
             assert tenant is not None
             self.admin = TenantKey(tenant.id, "default", self.runtime.first_start.key)
         self._client = httpx.AsyncClient(
@@ -120,12 +120,12 @@ class Appliance:
         scopes: tuple[str, ...] = ("send", "read", "admin"),
     ) -> TenantKey:
         """A new tenant with an API key of `scopes`."""
-        tenant = await create_tenant(self.rt.store, slug, slug.title(), list(domains))
-        created = await self.rt.keys.create(tenant.id, list(scopes), name=f"{slug}-key")
+        tenant = await create_tenant(self.rt.services.store, slug, slug.title(), list(domains))
+        created = await self.rt.services.keys.create(tenant.id, list(scopes), name=f"{slug}-key")
         return TenantKey(tenant.id, slug, created.key)
 
     async def key(self, owner: TenantKey, scopes: tuple[str, ...]) -> TenantKey:
-        created = await self.rt.keys.create(owner.tenant_id, list(scopes), name="extra")
+        created = await self.rt.services.keys.create(owner.tenant_id, list(scopes), name="extra")
         return TenantKey(owner.tenant_id, owner.slug, created.key)
 
 

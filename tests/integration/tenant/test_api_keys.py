@@ -169,7 +169,7 @@ async def test_sandbox_key_is_created_with_the_test_prefix(appliance: Appliance)
 
 async def sandbox_admin(appliance: Appliance, owner: TenantKey) -> TenantKey:
     """A sandbox key that was given `admin` by name (the operator may)."""
-    created = await appliance.rt.keys.create(
+    created = await appliance.rt.services.keys.create(
         owner.tenant_id, ["send", "read", "admin"], "sandbox-admin", sandbox=True
     )
     return TenantKey(owner.tenant_id, owner.slug, created.key)

@@ -119,8 +119,8 @@ async def test_one_tenants_refused_mail_never_opens_the_breaker_for_another(
     for d in finished:  # each message carries its own reply, not a breaker's
         assert reply.split(" ")[0] in d["lastError"], d["lastError"]
         assert "circuit" not in d["lastError"]
-    assert appliance.rt.delivery is not None
-    assert appliance.rt.delivery.router.breakers["relay"].state == "closed"
+    assert appliance.rt.services.delivery is not None
+    assert appliance.rt.services.delivery.router.breakers["relay"].state == "closed"
     assert log_events(captured, "provider.circuit_") == []
     metrics = (await appliance.client.get("/metrics")).text
     assert 'iep_provider_circuit_state{provider="relay"} 0.0' in metrics
@@ -144,7 +144,7 @@ async def test_a_dead_relay_opens_the_breaker_defers_for_free_and_the_trial_reco
     try:
         await start(appliance, port, [60, 60])
         acme = await appliance.tenant("acme")
-        engine = appliance.rt.delivery
+        engine = appliance.rt.services.delivery
         assert engine is not None
 
         first = [await send(appliance, acme, "example.com", f"f{i}@example.org") for i in range(3)]

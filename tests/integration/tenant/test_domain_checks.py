@@ -143,5 +143,5 @@ async def test_a_bad_rotation_algorithm_is_422_naming_it(started: Appliance) -> 
     )
 
     assert_problem(resp, 422, "algorithm")
-    keys = await started.rt.store.dkim_keys("example.com")
+    keys = await started.rt.services.store.dkim_keys("example.com")
     assert [k.state for k in keys] == ["active"]

@@ -65,7 +65,9 @@ async def test_pending_domain_is_refused_in_a_batch_too(appliance: Appliance) ->
 async def test_operator_assigned_domains_are_usable_at_once(appliance: Appliance) -> None:
     await appliance.start(deliver=False)
     acme = await appliance.tenant("acme", domains=("acme.example",))
-    await appliance.rt.domains.add(acme.tenant_id, "mail.acme.example")  # the dashboard's way
+    await appliance.rt.services.domains.add(
+        acme.tenant_id, "mail.acme.example"
+    )  # the dashboard's way
 
     assert (await send_from(appliance, acme, "hi@acme.example")).status_code == 202
     assert (await send_from(appliance, acme, "hi@mail.acme.example")).status_code == 202
@@ -149,7 +151,9 @@ async def test_domains_are_tenant_scoped_and_the_operator_may_share_one(
     await appliance.start(deliver=False)
     acme = await appliance.tenant("acme")
     globex = await appliance.tenant("globex", domains=("globex.example",))
-    await appliance.rt.domains.add(acme.tenant_id, "globex.example")  # the operator shares it
+    await appliance.rt.services.domains.add(
+        acme.tenant_id, "globex.example"
+    )  # the operator shares it
 
     resp = await appliance.client.delete("/v1/domains/example.com", headers=globex.auth)
 

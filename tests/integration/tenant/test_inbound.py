@@ -53,7 +53,7 @@ def sample(name: str, rcpt: str, message_id: str, verp: str) -> bytes:
 
 async def mail(appliance: Appliance, rcpt: str, data: bytes, sender: str = "") -> None:
     """MAIL FROM:<sender> (default <>, as MTAs send bounces), one RCPT, DATA."""
-    port = appliance.rt.inbound_listener.port
+    port = appliance.rt.services.inbound_listener.port
     async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30) as smtp:
         await smtp.mail(sender)
         await smtp.rcpt(rcpt)
@@ -99,8 +99,8 @@ async def test_a_postfix_5_1_1_dsn_bounces_a_sent_message_and_suppresses_at_once
     body = webhook_sink.requests[0].json()
     assert body["event"] == "message.bounced" and body["messageId"] == message_id
     assert body["data"]["status"] == "5.1.1"
-    inbound = await started.rt.store.inbound_for_message(acme.tenant_id, message_id)
-    assert [i["kind"] for i in inbound] == ["bounce"]
+    inbound = await started.rt.services.store.inbound_for_message(acme.tenant_id, message_id)
+    assert [i.kind for i in inbound] == ["bounce"]
 
 
 async def test_a_replayed_dsn_changes_nothing_twice(
@@ -116,7 +116,7 @@ async def test_a_replayed_dsn_changes_nothing_twice(
     events = (await detail(started, acme, message_id))["events"]
     assert [e["type"] for e in events].count("bounced") == 1
     assert await suppressed(started, acme) == {}  # 5.0.0: one of three strikes
-    assert len(await started.rt.store.inbound_for_message(acme.tenant_id, message_id)) == 2
+    assert len(await started.rt.services.store.inbound_for_message(acme.tenant_id, message_id)) == 2
 
 
 async def test_a_complaint_to_fbl_suppresses_with_reason_complaint(
@@ -216,7 +216,7 @@ async def test_malformed_reports_are_stored_and_change_nothing(
     found = await detail(started, acme, message_id)
     assert found["status"] == "sent"
     assert await suppressed(started, acme) == {}
-    assert len(await started.rt.store.inbound_for_message(acme.tenant_id, message_id)) == 1
+    assert len(await started.rt.services.store.inbound_for_message(acme.tenant_id, message_id)) == 1
 
 
 async def test_a_mail_over_the_size_limit_is_refused_552(started: Appliance) -> None:
@@ -360,7 +360,7 @@ async def test_reputation_shows_the_rates_and_the_state_they_put_the_tenant_in(
         "bounces": 0,
         "complaints": 1,
     }
-    await started.rt.refresh_gauges()
+    await started.rt.services.health.refresh_gauges()
     metrics = (await started.client.get("/metrics")).text
     assert 'iep_tenant_complaint_rate{tenant="acme"} 0.5' in metrics
     assert 'iep_tenant_bounce_rate{tenant="acme"} 0.0' in metrics

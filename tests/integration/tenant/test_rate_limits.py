@@ -85,7 +85,7 @@ async def test_increments_reach_the_database_without_a_graceful_stop(
         assert (await send(appliance, acme)).status_code == 202
 
     async def four_on_disk() -> bool:
-        rows = await appliance.rt.store.db.read(
+        rows = await appliance.rt.services.store.db.read(
             lambda c: c.execute(
                 "SELECT count FROM rate_windows WHERE tenant_id = ? AND window = 'hour'",
                 (acme.tenant_id,),

@@ -45,7 +45,7 @@ async def paused_by_a_complaint(
         f"fbl@{BOUNCE_DOMAIN}",
         sample("yahoo_arf_abuse.eml", "c@example.org", first, verp),
     )
-    await wait_until(lambda: appliance.rt.reputation.is_held(who.tenant_id), timeout=15)
+    await wait_until(lambda: appliance.rt.services.reputation.is_held(who.tenant_id), timeout=15)
     if hooks is not None:
         await wait_until(lambda: paused_hooks(hooks), timeout=15)
 
@@ -70,7 +70,9 @@ async def test_a_held_tenant_is_accepted_but_not_sent_until_resumed(
     assert paused["tenantId"] == acme.tenant_id and paused["messageId"] is None
     assert paused["data"]["reason"] == "complaint_rate"
     assert paused["data"]["complaintRate"] == 0.5
-    await started.rt.refresh_gauges()  # the gauge behind the IEPTenantSendingHeld alert
+    await (
+        started.rt.services.health.refresh_gauges()
+    )  # the gauge behind the IEPTenantSendingHeld alert
     assert (
         'iep_tenant_sending_held{tenant="acme"} 1.0' in (await started.client.get("/metrics")).text
     )
@@ -89,7 +91,7 @@ async def test_a_held_tenant_is_accepted_but_not_sent_until_resumed(
     assert held_id not in smtp_sink.by_iep_id()
     found = await detail(started, acme, held_id)
     assert found["attempts"] == 0  # the hold spends no attempt
-    assert await started.rt.reputation.enforce() == []  # already held: no second webhook
+    assert await started.rt.services.reputation.enforce() == []  # already held: no second webhook
 
     later = await started.client.post(
         "/v1/messages",
@@ -98,7 +100,7 @@ async def test_a_held_tenant_is_accepted_but_not_sent_until_resumed(
     )
     assert later.status_code == 202, later.text
     started.clock.advance(5)  # type: ignore[attr-defined]  # the resume comes later (< the 60 s recheck)
-    assert await started.rt.reputation.resume(acme.tenant_id) is True
+    assert await started.rt.services.reputation.resume(acme.tenant_id) is True
     await wait_until(lambda: held_id in smtp_sink.by_iep_id(), timeout=15)
 
     async def sent_now() -> bool:
@@ -106,17 +108,17 @@ async def test_a_held_tenant_is_accepted_but_not_sent_until_resumed(
 
     await wait_until(sent_now, timeout=15)
     # The complaint that paused it is from before the resume: it does not pause it again.
-    assert await started.rt.reputation.enforce() == []
+    assert await started.rt.services.reputation.enforce() == []
     assert (await reputation(started, acme))["state"] == "ok"
     assert len(paused_hooks(webhook_sink)) == 1
     # The resume released the held mail only: a scheduled send keeps its time.
     assert later.json()["messageId"] not in smtp_sink.by_iep_id()
     assert (await detail(started, acme, later.json()["messageId"]))["status"] != "sent"
-    await started.rt.refresh_gauges()
+    await started.rt.services.health.refresh_gauges()
     assert (
         'iep_tenant_sending_held{tenant="acme"} 0.0' in (await started.client.get("/metrics")).text
     )
-    assert await started.rt.reputation.resume(acme.tenant_id) is False  # not held now
+    assert await started.rt.services.reputation.resume(acme.tenant_id) is False  # not held now
 
 
 async def test_a_hold_does_not_touch_other_tenants(started: Appliance, smtp_sink: SmtpSink) -> None:
@@ -132,7 +134,7 @@ async def test_the_hold_survives_a_restart(started: Appliance, smtp_sink: SmtpSi
     acme = await started.tenant("acme")
     await paused_by_a_complaint(started, acme, smtp_sink, None)
     await started.restart()
-    assert started.rt.reputation.is_held(acme.tenant_id)
+    assert started.rt.services.reputation.is_held(acme.tenant_id)
     assert (await reputation(started, acme))["state"] == "paused"
 
 
@@ -143,6 +145,6 @@ async def test_a_hard_bounce_rate_over_the_threshold_holds_the_tenant(
     first, verp = await sent(started, acme, smtp_sink, ["nobody@example.org"])
     await sent(started, acme, smtp_sink, ["d@example.org"])
     await mail(started, verp, sample("postfix_dsn_5.1.1.eml", "nobody@example.org", first, verp))
-    await wait_until(lambda: started.rt.reputation.is_held(acme.tenant_id), timeout=15)
+    await wait_until(lambda: started.rt.services.reputation.is_held(acme.tenant_id), timeout=15)
     rep = await reputation(started, acme)
     assert rep["state"] == "paused" and rep["bounceRate"] == 0.5

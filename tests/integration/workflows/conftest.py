@@ -140,15 +140,15 @@ class Env:
 
     async def tenant(self, slug: str, scopes: str = "send,read,admin", **key: Any) -> str:
         """A new tenant (sender domain example.com) and a key for it."""
-        tenant = await create_tenant(self.rt.store, slug, slug.title(), ["example.com"])
-        created = await self.rt.keys.create(tenant.id, scopes.split(","), name=slug, **key)
+        tenant = await create_tenant(self.rt.services.store, slug, slug.title(), ["example.com"])
+        created = await self.rt.services.keys.create(tenant.id, scopes.split(","), name=slug, **key)
         return created.key
 
     async def key_for(self, scopes: str, sandbox: bool = False) -> str:
         """Another key of the default tenant."""
-        tenant = await self.rt.store.get_tenant_by_slug("default")
+        tenant = await self.rt.services.store.get_tenant_by_slug("default")
         assert tenant is not None
-        created = await self.rt.keys.create(tenant.id, scopes.split(","), sandbox=sandbox)
+        created = await self.rt.services.keys.create(tenant.id, scopes.split(","), sandbox=sandbox)
         return created.key
 
     async def message(self, message_id: str) -> dict[str, Any]:

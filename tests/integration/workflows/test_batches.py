@@ -1,4 +1,4 @@
-"""POST /v1/messages/batch and /v1/batches/{id} (issue 7, item 1): one message per recipient
+"""POST /v1/messages/batch and /v1/batches/{id}: one message per recipient
 entry, each rendered with its own variables merged over the shared ones; validated as a whole
 and accepted in one durable transaction; one idempotency key for the batch."""
 
@@ -252,4 +252,3 @@ async def test_cancelling_a_fully_sent_batch_is_409_not_cancelled(env: Env) -> N
     problem = assert_problem(resp, 409)
     assert "Nothing to cancel" in problem["detail"] and "2 sent" in problem["detail"]
     assert (await env.http.get(batch_path)).json()["counts"] == {"sent": 2}
-

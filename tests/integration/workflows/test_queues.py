@@ -1,4 +1,4 @@
-"""Named queues (issue 7, item 4): the admin API and its shape, pause/resume/drain, the
+"""Named queues: the admin API and its shape, pause/resume/drain, the
 priority policy (higher first, lower never starved: domain/queues.py), the per-queue rate
 limit and retry schedule. Order and content are read at the SMTP sink."""
 
@@ -241,11 +241,11 @@ async def test_queue_rate_limit_sends_its_budget_per_minute_and_the_rest_next_mi
     assert (await env.message(fast))["status"] == "sent"
 
     clock.advance(60)  # the next minute: 3 more
-    env.rt.delivery.wake()
+    env.rt.services.delivery.wake()
     await wait_until(lambda: arrived(env, "slow") == 6, timeout=15)
     await wait_until(lambda: held(1), timeout=10)
     clock.advance(60)
-    env.rt.delivery.wake()
+    env.rt.services.delivery.wake()
     await wait_until(lambda: arrived(env, "slow") == 7, timeout=15)
 
 

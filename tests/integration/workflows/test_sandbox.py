@@ -1,4 +1,4 @@
-"""Sandbox mode end to end (issue 7, item 5): a sandbox key (`iep_test_…`, from the CLI or
+"""Sandbox mode end to end: a sandbox key (`iep_test_…`, from the CLI or
 `POST /v1/api-keys`) or the tenant's sandbox switch runs the whole pipeline (validation,
 rendering, events, webhooks) but delivers only to the outbox; events and webhooks say
 `sandbox: true`. The SMTP sink is the default provider, so anything leaking would land there."""
@@ -16,9 +16,9 @@ from tests.support.webhook_sink import WebhookSink
 
 async def outbox_of(env: Env, message_id: str) -> bytes | None:
     """The MIME the outbox kept for a message of the default tenant."""
-    tenant = await env.rt.store.get_tenant_by_slug("default")
+    tenant = await env.rt.services.store.get_tenant_by_slug("default")
     assert tenant is not None
-    return await env.rt.store.get_outbox(tenant.id, message_id)
+    return await env.rt.services.store.get_outbox(tenant.id, message_id)
 
 
 async def prove_sink_is_live(env: Env) -> None:

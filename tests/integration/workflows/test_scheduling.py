@@ -1,4 +1,4 @@
-"""Scheduled sends and cancellation (issue 7, item 2) on the real clock: `scheduledAt` holds a
+"""Scheduled sends and cancellation on the real clock: `scheduledAt` holds a
 message until its time, `cancel` stops what has not started (409 once sending began), a
 restart in between changes nothing, and a large schedule falling due does not stall the API."""
 

@@ -1,4 +1,4 @@
-"""Text-only messages and queues by name (issue 14), over real HTTP to a real SMTP sink.
+"""Text-only messages and queues by name, over real HTTP to a real SMTP sink.
 
 `textBody` without `htmlBody` is a text/plain message with no HTML part, through the fast
 path (`application/json`) and the Litestar handler (any other JSON content type) alike,
@@ -38,9 +38,7 @@ async def post(env: Env, path: str, body: dict[str, Any], content_type: str) -> 
 
 
 @pytest.mark.parametrize("content_type", [FAST, HANDLER], ids=["fast-path", "handler"])
-async def test_text_body_without_html_is_one_text_plain_part(
-    env: Env, content_type: str
-) -> None:
+async def test_text_body_without_html_is_one_text_plain_part(env: Env, content_type: str) -> None:
     to = f"text-{len(content_type)}@example.org"
 
     resp = await post(env, "/v1/messages", text_only(to=[to]), content_type)

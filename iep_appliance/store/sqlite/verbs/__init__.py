@@ -1,0 +1,1 @@
+"""SqliteStore's verbs, one mixin per aggregate (the modules of store/protocols/)."""
