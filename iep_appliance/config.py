@@ -62,6 +62,14 @@ class ServerConfig(_Section):
             " (`iep serve --workers N` wins); 0 = one per CPU core.",
         ),
     ] = 1
+    node_id: Annotated[
+        str,
+        Meta(
+            max_length=100,
+            description="This node's name among the nodes sharing a PostgreSQL store (the"
+            ' owner its leases record; with workers "NODE/wI"); empty = the hostname.',
+        ),
+    ] = ""
 
 
 class StorageConfig(_Section):

@@ -25,6 +25,7 @@ from iep_appliance.wiring import Services, wire
 from iep_appliance.worker_role import WorkerRole
 
 log = logging.getLogger("iep.runtime")
+SINGLETON_RETRY_SECONDS = 3.0
 
 
 class Runtime:
@@ -100,12 +101,7 @@ class Runtime:
         s.tasks.spawn(s.housekeeping.run(self._stopping), "housekeeping")
         s.tasks.spawn(s.rate_limits.run(), "rate-limit-flusher")
         s.tasks.spawn(s.changes.run(self._stopping), "change-feed")
-        if s.role.runs_singletons:  # in exactly one process on the store
-            s.tasks.spawn(s.ticker.run(), "ticker")
-            s.tasks.spawn(
-                s.retention.run(lambda: self.config.storage.purge_interval_seconds, self._stopping),
-                "retention",
-            )
+        s.tasks.spawn(self._singletons(), "singletons")  # in exactly one process on the store
 
     async def _release_leases(self) -> int:
         """At start: the only process releases every lease; a worker only its own (the ones a
@@ -114,8 +110,31 @@ class Runtime:
         s, role = self.services, self.services.role
         if role.node_id is None:
             return await s.store.release_all_leases()
+        if role.cluster:  # only this process's: another node's expire (the lease sweep)
+            return await s.store.release_owned_leases(role.node_id, [])
         orphans = role.owners() if role.runs_singletons else []
         return await s.store.release_owned_leases(role.node_id, orphans)
+
+    async def _singletons(self) -> None:
+        """Run the singletons once this process holds them: on SQLite the first worker at
+        once; on PostgreSQL the first worker of the node holding the singleton lock (tried now
+        and every few seconds: a dead node's lock goes with its session)."""
+        s = self.services
+        if not s.role.runs_singletons:
+            return
+        while not await s.store.hold_singletons():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=SINGLETON_RETRY_SECONDS)
+            if self._stopping.is_set():
+                return
+        event(log, "singletons.held", node=s.role.node_id or "")
+        s.health.singletons = True
+        s.housekeeping.singletons = True
+        s.tasks.spawn(s.ticker.run(), "ticker")
+        s.tasks.spawn(
+            s.retention.run(lambda: self.config.storage.purge_interval_seconds, self._stopping),
+            "retention",
+        )
 
     # ---- stop --------------------------------------------------------------------------------
 

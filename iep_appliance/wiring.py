@@ -6,6 +6,7 @@ dependency order: the store, then what only needs the store, then the delivery e
 the DKIM, VERP and reputation hooks), then what tells the engine a tenant changed.
 """
 
+import dataclasses
 import os
 import socket
 from collections.abc import Callable
@@ -147,7 +148,11 @@ def wire(
 ) -> Services:
     clock = clock or Clock()
     cfg = config
-    role = role or WorkerRole()
+    role = dataclasses.replace(
+        role or WorkerRole(),
+        node=cfg.server.node_id or socket.gethostname(),
+        cluster=cfg.storage.backend == "postgresql",
+    )
     metrics = Metrics()
     store = open_store(cfg, clock, role.node_id)
     # Built first: every service that drops a cache tells the others through it.
@@ -196,6 +201,7 @@ def wire(
             held=reputation.is_held,
         )
     health = Health(store, clock, metrics, reputation, engine, cfg)
+    health.node = role.node_id or role.node
 
     # ---- sending: queues, messages, rate limits, batches, submission ------------------------
     keys = KeyService(store, clock, on_change=feed.note)
@@ -240,7 +246,7 @@ def wire(
     domain_checks = _domain_checks(cfg, store, dkim_keys, clock, changed)
     ticker = Ticker(scheduled_jobs, store, clock)
     _apply_changes(feed, keys, changed_here, engine, ticker, reputation)
-    singletons = role.runs_singletons  # the SMTP listeners bind their own ports: one process
+    listeners = role.runs_singletons  # the SMTP listeners bind their own ports: one process
     return Services(
         config=cfg,
         clock=clock,
@@ -301,7 +307,7 @@ def wire(
             reputation,
             engine,
             storage,
-            singletons=singletons,
+            singletons=False,  # until this process holds the singletons (runtime.py)
             chores=(feed.purge, rate_limits.purge_ended),
         ),
         dashboard=DashboardService(store, clock),
@@ -319,14 +325,14 @@ def wire(
         hostname=hostname,
         submission_server=(
             SubmissionServer(cfg.submission, keys, submissions, clock, hostname or "iep.local")
-            if cfg.submission.enabled and singletons
+            if cfg.submission.enabled and listeners
             else None
         ),
         inbound_listener=(
             InboundListener(
                 cfg.inbound, inbound.accepts, inbound.receive, socket.getfqdn() or "localhost"
             )
-            if cfg.inbound.enabled and singletons
+            if cfg.inbound.enabled and listeners
             else None
         ),
         tenant_changed=changed,

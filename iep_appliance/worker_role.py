@@ -18,6 +18,8 @@ ROLE_ENV = "IEP_WORKER"
 class WorkerRole:
     index: int = 0
     count: int = 1
+    node: str = ""  # this node's name ([server] node_id, default the hostname)
+    cluster: bool = False  # other nodes may share the store (PostgreSQL)
 
     @property
     def runs_singletons(self) -> bool:
@@ -30,10 +32,17 @@ class WorkerRole:
 
     @property
     def node_id(self) -> str | None:
-        """The lease owner this worker claims as; None for a single process."""
-        return f"w{self.index}" if self.shared else None
+        """The lease owner this process claims as: on a cluster the node's name (with
+        workers "NODE/wI"); else "wI" with workers, None for the only process."""
+        worker = f"w{self.index}"
+        if self.cluster:
+            return f"{self.node}/{worker}" if self.count > 1 else self.node
+        return worker if self.shared else None
 
     def owners(self) -> list[str]:
+        """Every lease owner of this node's processes."""
+        if self.cluster:
+            return [f"{self.node}/w{i}" if self.count > 1 else self.node for i in range(self.count)]
         return [f"w{i}" for i in range(self.count)]
 
     def env(self) -> dict[str, str]:

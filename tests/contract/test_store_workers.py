@@ -127,3 +127,23 @@ async def test_the_first_owner_also_releases_leases_no_current_owner_holds(
     for job in freed:
         record = await store.get_message(tenant.id, job.ref_id)
         assert record is not None and [e.type for e in record.events].count("queued") >= 2
+
+
+# ---- which process runs the singletons -------------------------------------------------------
+
+
+async def test_one_node_holds_the_singletons_and_another_takes_over_when_it_closes(
+    store: Store, open_store: OpenStore, backend: str
+) -> None:
+    other = await open_store()
+    assert await store.hold_singletons() is True
+    assert await store.hold_singletons() is True  # held: still this node's
+    if backend == "sqlite":  # one machine: the worker role decides, not the store
+        assert await other.hold_singletons() is True
+        return
+    assert await other.hold_singletons() is False
+
+    await store.close()  # a dead node's session (and lock) ends the same way
+
+    assert await other.hold_singletons() is True
+    await store.open()  # the fixture closes it again

@@ -16,6 +16,7 @@ from iep_appliance.domain.models import Principal, SendRequest
 from iep_appliance.runtime import Runtime
 from iep_appliance.services.tenants import create_tenant
 from iep_appliance.worker_role import WorkerRole
+from tests.support.waiting import wait_until
 
 
 def config(tmp_path: Path) -> Config:
@@ -106,3 +107,22 @@ async def test_a_worker_releases_only_its_own_leases(pair: tuple[Runtime, Runtim
     )  # w1 restarted: its own only
     again = await one.services.store.claim_due(now, 10, timedelta(minutes=5))
     assert {j.id for j in again} == {j.id for j in b}
+
+
+async def test_only_the_first_worker_runs_the_singletons_and_ready_names_it(
+    pair: tuple[Runtime, Runtime],
+) -> None:
+    one, two = pair
+    await wait_until(lambda: one.services.health.singletons)
+    report = await one.services.health.readiness()
+    assert report["node"] == "w0" and report["backend"] == "sqlite"
+    assert report["singletons"] is True and one.services.housekeeping.singletons
+    other = await two.services.health.readiness()
+    assert other["node"] == "w1" and other["singletons"] is False
+    assert not two.services.housekeeping.singletons
+
+
+def test_a_cluster_role_owns_leases_by_node_name() -> None:
+    assert WorkerRole(node="n1", cluster=True).node_id == "n1"
+    assert WorkerRole(1, 2, node="n1", cluster=True).node_id == "n1/w1"
+    assert WorkerRole(0, 2, node="n1", cluster=True).owners() == ["n1/w0", "n1/w1"]

@@ -30,6 +30,10 @@ class WorkerStore(Protocol):
     async def refund_rate(self, tenant_id: str, n: int) -> None:
         """Give `n` back to the tenant's current windows (never below 0)."""
 
+    async def hold_singletons(self) -> bool:
+        """Whether this process may run the singletons now: SQLite (one machine) always;
+        PostgreSQL while this node holds the singleton lock (a dead node's goes with it)."""
+
     async def release_owned_leases(self, owner: str, current_owners: list[str]) -> int:
         """Release `owner`'s leases (and, given the current owners, every lease none of them
         holds); their messages back to queued."""

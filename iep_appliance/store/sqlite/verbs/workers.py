@@ -33,6 +33,9 @@ class WorkerVerbs(StoreBase):
         now = self._now()
         await self.db.write(lambda c: q_workers.refund_rate(c, tenant_id, n, now))
 
+    async def hold_singletons(self) -> bool:
+        return True  # one machine: the caller's worker role decides
+
     async def release_owned_leases(self, owner: str, current_owners: list[str]) -> int:
         now = self._now()
         n = await self.db.write(lambda c: q_workers.release_owned(c, owner, now, current_owners))
