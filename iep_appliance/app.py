@@ -98,6 +98,7 @@ def dashboard_services(s: Services) -> admin_context.DashboardServices:
         rate_limits=s.rate_limits,
         health=s.health,
         connect=s.connect,
+        nodes=s.nodes,
     )
 
 

@@ -6,6 +6,7 @@ a bounce or complaint triggers at once, not at the next round."""
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -15,6 +16,7 @@ from iep_appliance.config import StorageConfig
 from iep_appliance.delivery.engine import DeliveryEngine
 from iep_appliance.domain import ids
 from iep_appliance.domain.bounces import InboundEffect
+from iep_appliance.domain.changes import NodeBeat
 from iep_appliance.services.dkim_keys import DkimKeyService
 from iep_appliance.services.domain_checks import DomainCheckService
 from iep_appliance.services.keys import KeyService
@@ -22,6 +24,7 @@ from iep_appliance.services.reputation import ReputationService
 
 log = logging.getLogger("iep.runtime")
 ROUND_SECONDS = 10
+HEARTBEAT_SECONDS = 5.0
 
 
 class HousekeepingStore(Protocol):
@@ -120,3 +123,34 @@ class Housekeeping:
         if days:
             before = ids.iso(self.clock.now() - timedelta(days=days))
             await self.store.purge_inbound(before, self.purge_batch_size)
+
+
+class HeartbeatStore(Protocol):
+    async def heartbeat(self, beat: NodeBeat) -> None: ...
+
+
+class Heartbeat:
+    """This process's row of `nodes`, written at start and every HEARTBEAT_SECONDS (the
+    dashboard's Nodes page shows when each process was last heard from)."""
+
+    def __init__(
+        self, store: HeartbeatStore, clock: Clock, node_id: str, host: str, backend: str
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.node_id, self.host, self.backend = node_id, host, backend
+        self.started_at = ids.iso(clock.now())
+
+    async def beat(self) -> None:
+        now = ids.iso(self.clock.now())
+        beat = NodeBeat(self.node_id, self.host, os.getpid(), self.backend, self.started_at, now)
+        await self.store.heartbeat(beat)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await self.beat()
+            except Exception:
+                log.exception("heartbeat.failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=HEARTBEAT_SECONDS)

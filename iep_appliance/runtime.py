@@ -101,6 +101,8 @@ class Runtime:
         s.tasks.spawn(s.housekeeping.run(self._stopping), "housekeeping")
         s.tasks.spawn(s.rate_limits.run(), "rate-limit-flusher")
         s.tasks.spawn(s.changes.run(self._stopping), "change-feed")
+        if self.deliver:  # a serving process (not a CLI command)
+            s.tasks.spawn(s.heartbeat.run(self._stopping), "heartbeat")
         s.tasks.spawn(self._singletons(), "singletons")  # in exactly one process on the store
 
     async def _release_leases(self) -> int:

@@ -24,7 +24,7 @@ from iep_appliance.domain.models import RateLimits
 from iep_appliance.domain.ratelimit import Limits
 from iep_appliance.domain.retry import attempts_from
 from iep_appliance.health import Health
-from iep_appliance.housekeeping import Housekeeping, ReputationChecks
+from iep_appliance.housekeeping import Heartbeat, Housekeeping, ReputationChecks
 from iep_appliance.metrics import Metrics
 from iep_appliance.services.admin_sessions import SessionRecords
 from iep_appliance.services.analytics import AnalyticsService
@@ -38,6 +38,7 @@ from iep_appliance.services.domain_checks import DomainCheckService, Resolver
 from iep_appliance.services.domains import DomainService
 from iep_appliance.services.inbound import InboundService
 from iep_appliance.services.keys import KeyService
+from iep_appliance.services.nodes import NodeDirectory
 from iep_appliance.services.messages import MessageService
 from iep_appliance.services.operators import OperatorService
 from iep_appliance.services.outbox import OutboxService
@@ -104,6 +105,8 @@ class Services:
     analytics: AnalyticsService
     retention: RetentionService
     housekeeping: Housekeeping
+    heartbeat: Heartbeat  # this process's row of `nodes`
+    nodes: NodeDirectory  # every process's heartbeat (the dashboard's Nodes page)
     dashboard: DashboardService
     dashboard_actions: DashboardActions
     admin_sessions: SessionRecords
@@ -310,6 +313,8 @@ def wire(
             singletons=False,  # until this process holds the singletons (runtime.py)
             chores=(feed.purge, rate_limits.purge_ended),
         ),
+        heartbeat=Heartbeat(store, clock, health.node, socket.gethostname(), cfg.storage.backend),
+        nodes=NodeDirectory(store, clock),
         dashboard=DashboardService(store, clock),
         dashboard_actions=DashboardActions(store, messages, blobs),
         admin_sessions=SessionRecords(store),

@@ -12,6 +12,7 @@ from iep_appliance.services.domain_checks import DomainCheckService
 from iep_appliance.services.domains import DomainService
 from iep_appliance.services.inbound import InboundService
 from iep_appliance.services.keys import KeyService
+from iep_appliance.services.nodes import NodeDirectory
 from iep_appliance.services.operators import OperatorService
 from iep_appliance.services.queues import QueueService
 from iep_appliance.services.ratelimits import RateLimitService
@@ -41,6 +42,7 @@ class DashboardServices:
     rate_limits: RateLimitService
     health: Health
     connect: ConnectInfo
+    nodes: NodeDirectory
 
 
 def install(app: Litestar, services: DashboardServices) -> None:

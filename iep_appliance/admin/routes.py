@@ -20,6 +20,7 @@ from litestar.template.config import TemplateConfig
 from iep_appliance.admin import (
     auth,
     connect,
+    nodes,
     messages,
     outbox,
     overview,
@@ -93,6 +94,7 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (queue.retry_jobs, "admin"),  # POST /admin/queue/retry (DLQ, bulk)
     (queue.discard_jobs, "admin"),  # POST /admin/queue/discard (DLQ, bulk)
     (connect.show, "viewer"),  # GET  /admin/connect (SMTP & compatible APIs settings)
+    (nodes.show, "admin"),  # GET  /admin/nodes (the processes serving, their heartbeats)
 )
 for _handler, _role in ROUTES:
     _handler.opt["role"] = _role

@@ -27,7 +27,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("SMTP & APIs", "/admin/connect"),  # how a product connects (issue 15)
 )
 # Shown to admins only, after NAV.
-ADMIN_NAV: tuple[tuple[str, str], ...] = (("Users", "/admin/users"),)
+ADMIN_NAV: tuple[tuple[str, str], ...] = (("Users", "/admin/users"), ("Nodes", "/admin/nodes"))
 HTMX_JS = "/admin/static/htmx-2.0.11.min.js"
 
 

@@ -8,6 +8,17 @@ wakes), `reputation` (ref: tenant id).
 import msgspec
 
 
+class NodeBeat(msgspec.Struct, frozen=True):
+    """One process serving from the store, as its last heartbeat wrote it."""
+
+    node_id: str
+    host: str
+    pid: int
+    backend: str
+    started_at: str
+    heartbeat_at: str
+
+
 class Change(msgspec.Struct, frozen=True):
     id: int
     kind: str

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from iep_appliance.clock import FakeClock
+from iep_appliance.domain.changes import NodeBeat
 from iep_appliance.domain.models import Tenant
 from iep_appliance.domain.ratelimit import Limits
 from iep_appliance.store.base import Store
@@ -147,3 +148,28 @@ async def test_one_node_holds_the_singletons_and_another_takes_over_when_it_clos
 
     assert await other.hold_singletons() is True
     await store.open()  # the fixture closes it again
+
+
+# ---- heartbeats --------------------------------------------------------------------------------
+
+
+async def test_each_process_has_one_heartbeat_row_the_latest(
+    store: Store, open_store: OpenStore
+) -> None:
+    other = await open_store()
+    await store.heartbeat(
+        NodeBeat("n1", "h1", 10, "x", "2026-01-01T00:00:00Z", "2026-01-01T00:00:05Z")
+    )
+    await other.heartbeat(
+        NodeBeat("n2", "h2", 20, "x", "2026-01-01T00:00:00Z", "2026-01-01T00:00:06Z")
+    )
+    await store.heartbeat(
+        NodeBeat("n1", "h1", 10, "x", "2026-01-01T00:00:00Z", "2026-01-01T00:00:09Z")
+    )
+
+    nodes = await other.list_nodes()
+
+    assert [(n.node_id, n.pid, n.heartbeat_at) for n in nodes] == [
+        ("n1", 10, "2026-01-01T00:00:09Z"),
+        ("n2", 20, "2026-01-01T00:00:06Z"),
+    ]

@@ -4,7 +4,7 @@ rate windows decided in the store."""
 from datetime import datetime
 from typing import Protocol
 
-from iep_appliance.domain.changes import Change
+from iep_appliance.domain.changes import Change, NodeBeat
 from iep_appliance.domain.ratelimit import Limits, RateDecision
 
 
@@ -29,6 +29,12 @@ class WorkerStore(Protocol):
 
     async def refund_rate(self, tenant_id: str, n: int) -> None:
         """Give `n` back to the tenant's current windows (never below 0)."""
+
+    async def heartbeat(self, beat: NodeBeat) -> None:
+        """Write this process's row of `nodes` (its heartbeat_at now)."""
+
+    async def list_nodes(self) -> list[NodeBeat]:
+        """Every process that wrote a heartbeat, by node id."""
 
     async def hold_singletons(self) -> bool:
         """Whether this process may run the singletons now: SQLite (one machine) always;

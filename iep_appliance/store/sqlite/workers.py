@@ -12,7 +12,7 @@ import json
 import sqlite3
 
 from iep_appliance.domain import ids
-from iep_appliance.domain.changes import Change
+from iep_appliance.domain.changes import Change, NodeBeat
 from iep_appliance.domain.ratelimit import Limits, RateDecision, check, window_starts
 from iep_appliance.store.sqlite import jobs as q_jobs
 
@@ -41,6 +41,25 @@ RELEASE_ORPHANED = (
     " WHERE state = 'leased' AND (lease_owner IS NULL"
     " OR lease_owner NOT IN (SELECT value FROM json_each(?)))"
 )
+
+
+HEARTBEAT = (
+    "INSERT INTO nodes (node_id, host, pid, backend, started_at, heartbeat_at)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET host = excluded.host,"
+    " pid = excluded.pid, backend = excluded.backend, started_at = excluded.started_at,"
+    " heartbeat_at = excluded.heartbeat_at"
+)
+LIST_NODES = (
+    "SELECT node_id, host, pid, backend, started_at, heartbeat_at FROM nodes ORDER BY node_id"
+)
+
+
+def heartbeat(conn: sqlite3.Connection, b: NodeBeat) -> None:
+    conn.execute(HEARTBEAT, (b.node_id, b.host, b.pid, b.backend, b.started_at, b.heartbeat_at))
+
+
+def list_nodes(conn: sqlite3.Connection) -> list[NodeBeat]:
+    return [NodeBeat(n, h, int(p), be, s, at) for n, h, p, be, s, at in conn.execute(LIST_NODES)]
 
 
 def note_change(conn: sqlite3.Connection, kind: str, ref: str, now: str) -> int:

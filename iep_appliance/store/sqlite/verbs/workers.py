@@ -4,7 +4,7 @@ windows, leases released by owner. SQL in store/sqlite/workers.py."""
 from datetime import datetime
 
 from iep_appliance.domain import ids
-from iep_appliance.domain.changes import Change
+from iep_appliance.domain.changes import Change, NodeBeat
 from iep_appliance.domain.ratelimit import Limits, RateDecision
 from iep_appliance.store.sqlite import workers as q_workers
 from iep_appliance.store.sqlite.store_base import StoreBase
@@ -32,6 +32,12 @@ class WorkerVerbs(StoreBase):
     async def refund_rate(self, tenant_id: str, n: int) -> None:
         now = self._now()
         await self.db.write(lambda c: q_workers.refund_rate(c, tenant_id, n, now))
+
+    async def heartbeat(self, beat: NodeBeat) -> None:
+        await self.db.write(lambda c: q_workers.heartbeat(c, beat))
+
+    async def list_nodes(self) -> list[NodeBeat]:
+        return await self.db.read(q_workers.list_nodes)
 
     async def hold_singletons(self) -> bool:
         return True  # one machine: the caller's worker role decides
