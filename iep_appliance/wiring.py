@@ -38,8 +38,8 @@ from iep_appliance.services.domain_checks import DomainCheckService, Resolver
 from iep_appliance.services.domains import DomainService
 from iep_appliance.services.inbound import InboundService
 from iep_appliance.services.keys import KeyService
-from iep_appliance.services.nodes import NodeDirectory
 from iep_appliance.services.messages import MessageService
+from iep_appliance.services.nodes import NodeDirectory
 from iep_appliance.services.operators import OperatorService
 from iep_appliance.services.outbox import OutboxService
 from iep_appliance.services.queues import QueueService

@@ -20,8 +20,8 @@ from litestar.template.config import TemplateConfig
 from iep_appliance.admin import (
     auth,
     connect,
-    nodes,
     messages,
+    nodes,
     outbox,
     overview,
     queue,
