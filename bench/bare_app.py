@@ -32,8 +32,13 @@ app = Litestar(route_handlers=[send_message], openapi_config=None, debug=False)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--reuseport",
+        action="store_true",
+        help="listen with SO_REUSEPORT, as each `iep serve --workers N` worker does: start N",
+    )
     args = parser.parse_args()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=args.port,
@@ -42,6 +47,17 @@ def main() -> None:
         access_log=False,
         log_level="warning",
     )
+    if not args.reuseport:
+        uvicorn.Server(config).run()
+        return
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", args.port))
+    sock.listen(2048)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":

@@ -191,7 +191,8 @@ class Iep:
             # The first start makes example.com's DKIM key with this algorithm.
             dkim={"sign": dkim != "off", "algorithm": "rsa" if dkim == "off" else dkim},
         )
-        self.server = ServerProcess(config, self.port, workdir / "logs")
+        workers = getattr(opts, "workers", 0)  # bench/workers.py: `--workers N`
+        self.server = ServerProcess(config, self.port, workdir / "logs", workers=workers)
         self.workdir = workdir
 
     def __enter__(self) -> "Iep":

@@ -119,6 +119,7 @@ def dashboard_services(s: Services) -> admin_context.DashboardServices:
         audit=s.audit,
         gdpr=s.gdpr,
         tenant_providers=s.tenant_providers,
+        nodes=s.nodes,
     )
 
 

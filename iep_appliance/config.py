@@ -59,6 +59,24 @@ class ServerConfig(_Section):
             " server."
         ),
     ] = ""
+    # -- worker processes (worker_supervisor.py)
+    workers: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=256,
+            description="Worker processes serving HTTP and sending from the same store"
+            " (`iep serve --workers N` wins); 0 = one per CPU core.",
+        ),
+    ] = 1
+    node_id: Annotated[
+        str,
+        Meta(
+            max_length=100,
+            description="This node's name among the nodes sharing a PostgreSQL store (the"
+            ' owner its leases record; with workers "NODE/wI"); empty = the hostname.',
+        ),
+    ] = ""
     trusted_proxies: TrustedProxies = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:

@@ -38,6 +38,9 @@ class Health:
         self.reputation = reputation
         self.engine = engine
         self.ready = False
+        self.node = ""  # this process's lease owner / node name (wiring sets it)
+        self.singletons = False  # this process runs the singletons (runtime.py sets it)
+        self.backend = config.storage.backend
         self._store_probe: tuple[float, str] | None = None  # (monotonic time, "ok" | error)
         self._latency_children: dict[tuple[str, str, int], Any] = {}
         self._accepted_children: dict[str, Any] = {}
@@ -51,7 +54,13 @@ class Health:
     # ---- /ready ------------------------------------------------------------------------------
 
     async def readiness(self) -> dict[str, Any]:
-        report: dict[str, Any] = {"status": "ready", "checks": {}}
+        report: dict[str, Any] = {
+            "status": "ready",
+            "node": self.node,
+            "backend": self.backend,
+            "singletons": self.singletons,
+            "checks": {},
+        }
         if not self.ready:
             report["status"] = "not_ready"
             report["checks"]["runtime"] = "starting or stopping"

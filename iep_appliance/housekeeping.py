@@ -6,7 +6,8 @@ a bounce or complaint triggers at once, not at the next round."""
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection
+import os
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -15,6 +16,7 @@ from iep_appliance.config import StorageConfig
 from iep_appliance.delivery.engine import DeliveryEngine
 from iep_appliance.domain import ids
 from iep_appliance.domain.bounces import InboundEffect
+from iep_appliance.domain.changes import NodeBeat
 from iep_appliance.services.dkim_keys import DkimKeyService
 from iep_appliance.services.domain_checks import DomainCheckService
 from iep_appliance.services.keys import KeyService
@@ -22,6 +24,7 @@ from iep_appliance.services.reputation import ReputationService
 
 log = logging.getLogger("iep.runtime")
 ROUND_SECONDS = 10
+HEARTBEAT_SECONDS = 5.0
 
 
 class HousekeepingStore(Protocol):
@@ -68,8 +71,14 @@ class Housekeeping:
         reputation: ReputationService,
         engine: DeliveryEngine | None,
         storage: StorageConfig,
+        singletons: bool = True,
+        chores: Sequence[Callable[[], Awaitable[object]]] = (),
     ) -> None:
         self.store = store
+        # Another process on the store runs the rest (worker 0, or the node holding the
+        # singleton lock): here only the key last-use times are flushed.
+        self.singletons = singletons
+        self.chores = tuple(chores)  # the singletons' extra rounds (old changes, ended windows)
         self.clock = clock
         self.keys = keys
         self.dkim_keys = dkim_keys
@@ -96,6 +105,10 @@ class Housekeeping:
 
     async def round(self) -> None:
         await self.keys.flush_last_used()
+        if not self.singletons:
+            return
+        for chore in self.chores:
+            await chore()
         # Not the jobs still in hand here (a completion retrying against a full disk
         # outlives its lease): releasing those would send them twice.
         keep = self.engine.in_hand() if self.engine is not None else ()
@@ -110,3 +123,34 @@ class Housekeeping:
         if days:
             before = ids.iso(self.clock.now() - timedelta(days=days))
             await self.store.purge_inbound(before, self.purge_batch_size)
+
+
+class HeartbeatStore(Protocol):
+    async def heartbeat(self, beat: NodeBeat) -> None: ...
+
+
+class Heartbeat:
+    """This process's row of `nodes`, written at start and every HEARTBEAT_SECONDS (the
+    dashboard's Nodes page shows when each process was last heard from)."""
+
+    def __init__(
+        self, store: HeartbeatStore, clock: Clock, node_id: str, host: str, backend: str
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.node_id, self.host, self.backend = node_id, host, backend
+        self.started_at = ids.iso(clock.now())
+
+    async def beat(self) -> None:
+        now = ids.iso(self.clock.now())
+        beat = NodeBeat(self.node_id, self.host, os.getpid(), self.backend, self.started_at, now)
+        await self.store.heartbeat(beat)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await self.beat()
+            except Exception:
+                log.exception("heartbeat.failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=HEARTBEAT_SECONDS)

@@ -98,11 +98,12 @@ class HttpServer:
             self.server.should_exit = True
         self._stop.set()
 
-    async def run(self) -> bool:
-        """Serve until stopped and drained; True if the listener ever started."""
+    async def run(self, sock: socket.socket | None = None) -> bool:
+        """Serve until stopped and drained; True if the listener ever started. `sock`: a
+        listening socket already bound (a worker's, from the supervisor)."""
         drainer = asyncio.create_task(self._drain_on_stop(), name="http-drain")
         try:
-            await self.server.serve()
+            await self.server.serve(sockets=[sock] if sock is not None else None)
         finally:
             drainer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,6 +4,7 @@ Never log a secret, a key or a message body."""
 
 import contextvars
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -24,6 +25,9 @@ _encode = msgspec.json.Encoder().encode
 
 
 class JsonFormatter(logging.Formatter):
+    # Under `iep serve --workers N` every line says which worker wrote it.
+    static: dict[str, Any] = {}
+
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
@@ -31,6 +35,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "event": record.getMessage(),
             "logger": record.name,
+            **self.static,
         }
         for key, var in (
             ("messageId", message_id_var),
@@ -57,7 +62,11 @@ def setup(level: str = "INFO", stream: Any = None) -> None:
     for h in list(root.handlers):
         root.removeHandler(h)
     handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(JsonFormatter())
+    formatter = JsonFormatter()
+    role = os.environ.get("IEP_WORKER", "")  # "index/count", set by supervisor.py
+    if role:
+        formatter.static = {"worker": int(role.partition("/")[0])}
+    handler.setFormatter(formatter)
     root.addHandler(handler)
     root.setLevel(level)
     for noisy in ("uvicorn.access", "httpx", "httpcore", "aiosmtplib", "mail.log"):

@@ -1,8 +1,31 @@
-"""Prometheus metrics (prometheus-client), all prefixed `iep_`, in one registry per runtime."""
+"""Prometheus metrics (prometheus-client), all prefixed `iep_`, in one registry per runtime.
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+Under `iep serve --workers N` the supervisor sets `PROMETHEUS_MULTIPROC_DIR` (a fresh
+temp directory) before any worker imports prometheus-client: every worker writes its
+values there and `/metrics`, whichever worker answers it, renders all of them (counters and
+histograms summed; the store-derived gauges as last written; breaker states as the worst).
+"""
+
+import os
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import Gauge as _Gauge
 
 from iep_appliance.domain.retention import PURGE_KINDS
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _multiproc() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+def Gauge(*args: Any, mode: str = "mostrecent", **kwargs: Any) -> _Gauge:
+    """A gauge; across worker processes, `mode` says how their values combine."""
+    if _multiproc():
+        kwargs["multiprocess_mode"] = mode
+    return _Gauge(*args, **kwargs)
 
 
 class Metrics:
@@ -70,6 +93,7 @@ class Metrics:
             "Circuit breaker state per provider (0 closed, 1 open, 2 half-open).",
             ["provider"],
             registry=r,
+            mode="max",  # each worker has its own breakers: the worst one
         )
         self.circuit_transitions = Counter(
             "iep_provider_circuit_transitions_total",
@@ -114,4 +138,10 @@ class Metrics:
             self.purged_rows.labels(kind=kind)
 
     def render(self) -> bytes:
+        if _multiproc():
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
         return generate_latest(self.registry)

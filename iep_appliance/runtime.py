@@ -22,13 +22,21 @@ from iep_appliance.config import Config
 from iep_appliance.logs import event
 from iep_appliance.services.tenants import FirstStart, first_start
 from iep_appliance.wiring import Services, wire
+from iep_appliance.worker_role import WorkerRole
 
 log = logging.getLogger("iep.runtime")
+SINGLETON_RETRY_SECONDS = 3.0
 
 
 class Runtime:
-    def __init__(self, config: Config, clock: Clock | None = None, deliver: bool = True) -> None:
-        self.services: Services = wire(config, clock, deliver)
+    def __init__(
+        self,
+        config: Config,
+        clock: Clock | None = None,
+        deliver: bool = True,
+        role: WorkerRole | None = None,
+    ) -> None:
+        self.services: Services = wire(config, clock, deliver, role)
         self.deliver = deliver
         self.first_start: FirstStart | None = None
         self._stack: contextlib.AsyncExitStack | None = None
@@ -71,7 +79,8 @@ class Runtime:
         await s.rate_limits.load()
         await s.dkim_keys.ensure_all()
         await s.reputation.load()
-        released = await s.store.release_all_leases()
+        released = await self._release_leases()
+        await s.changes.start()
         if released:
             event(log, "leases.released", count=released)
         stack.push_async_callback(self._flush)
@@ -92,6 +101,38 @@ class Runtime:
             stack.push_async_callback(self._stop_inbound)
         s.tasks.spawn(s.housekeeping.run(self._stopping), "housekeeping")
         s.tasks.spawn(s.rate_limits.run(), "rate-limit-flusher")
+        s.tasks.spawn(s.changes.run(self._stopping), "change-feed")
+        if self.deliver:  # a serving process (not a CLI command)
+            s.tasks.spawn(s.heartbeat.run(self._stopping), "heartbeat")
+        s.tasks.spawn(self._singletons(), "singletons")  # in exactly one process on the store
+
+    async def _release_leases(self) -> int:
+        """At start: the only process releases every lease; a worker only its own (the ones a
+        killed predecessor of the same index left), the first also those no current worker
+        holds."""
+        s, role = self.services, self.services.role
+        if role.node_id is None:
+            return await s.store.release_all_leases()
+        if role.cluster:  # only this process's: another node's expire (the lease sweep)
+            return await s.store.release_owned_leases(role.node_id, [])
+        orphans = role.owners() if role.runs_singletons else []
+        return await s.store.release_owned_leases(role.node_id, orphans)
+
+    async def _singletons(self) -> None:
+        """Run the singletons once this process holds them: on SQLite the first worker at
+        once; on PostgreSQL the first worker of the node holding the singleton lock (tried now
+        and every few seconds: a dead node's lock goes with its session)."""
+        s = self.services
+        if not s.role.runs_singletons:
+            return
+        while not await s.store.hold_singletons():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=SINGLETON_RETRY_SECONDS)
+            if self._stopping.is_set():
+                return
+        event(log, "singletons.held", node=s.role.node_id or "")
+        s.health.singletons = True
+        s.housekeeping.singletons = True
         s.tasks.spawn(s.ticker.run(), "ticker")
         s.tasks.spawn(
             s.retention.run(lambda: self.config.storage.purge_interval_seconds, self._stopping),
@@ -149,3 +190,5 @@ class Runtime:
             await self.services.rate_limits.flush()
         with contextlib.suppress(Exception):
             await self.services.keys.flush_last_used()
+        with contextlib.suppress(Exception):
+            await self.services.changes.flush()  # the notes not yet written

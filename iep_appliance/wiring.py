@@ -6,6 +6,7 @@ dependency order: the store, then what only needs the store, then the delivery e
 the DKIM, VERP and reputation hooks), then what tells the engine a tenant changed.
 """
 
+import dataclasses
 import os
 import socket
 from collections.abc import Callable
@@ -33,12 +34,13 @@ from iep_appliance.domain.ratelimit import Limits
 from iep_appliance.domain.render import RenderLimits
 from iep_appliance.domain.retry import attempts_from
 from iep_appliance.health import Health
-from iep_appliance.housekeeping import Housekeeping, ReputationChecks
+from iep_appliance.housekeeping import Heartbeat, Housekeeping, ReputationChecks
 from iep_appliance.metrics import Metrics
 from iep_appliance.services.admin_sessions import SessionRecords
 from iep_appliance.services.analytics import AnalyticsService
 from iep_appliance.services.audit import AuditService
 from iep_appliance.services.batches import BatchPayloads, BatchService
+from iep_appliance.services.changes import ChangeFeed
 from iep_appliance.services.compat import CompatService
 from iep_appliance.services.dashboard import DashboardService
 from iep_appliance.services.dashboard_actions import DashboardActions
@@ -49,6 +51,7 @@ from iep_appliance.services.gdpr import GdprService
 from iep_appliance.services.inbound import InboundService
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
+from iep_appliance.services.nodes import NodeDirectory
 from iep_appliance.services.operators import OperatorService
 from iep_appliance.services.outbox import OutboxService
 from iep_appliance.services.provider_webhooks import ProviderEventsService, WebhookSource
@@ -74,6 +77,7 @@ from iep_appliance.supervisor import Supervisor
 from iep_appliance.webhooks.dispatcher import WebhookDispatcher
 from iep_appliance.webhooks.guard import Guard
 from iep_appliance.wiring_compliance import wire_compliance
+from iep_appliance.worker_role import WorkerRole
 
 
 @dataclass(eq=False)
@@ -88,6 +92,8 @@ class Services:
     storage_path: str  # the database file, for the first-start credentials next to it
     blobs: Blobs
     tasks: Supervisor
+    role: WorkerRole  # which of the processes on the store this is (the only one by default)
+    changes: ChangeFeed  # what this process changed, for the others; what they changed, here
     health: Health
     keys: KeyService
     queues: QueueService
@@ -118,6 +124,8 @@ class Services:
     analytics: AnalyticsService
     retention: RetentionService
     housekeeping: Housekeeping
+    heartbeat: Heartbeat  # this process's row of `nodes`
+    nodes: NodeDirectory  # every process's heartbeat (the dashboard's Nodes page)
     dashboard: DashboardService
     dashboard_actions: DashboardActions
     admin_sessions: SessionRecords
@@ -161,11 +169,23 @@ def limits_of(config: Config) -> Limits:
     return Limits(limits.max_per_minute, limits.max_per_hour, limits.max_per_day)
 
 
-def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Services:
+def wire(
+    config: Config,
+    clock: Clock | None = None,
+    deliver: bool = True,
+    role: WorkerRole | None = None,
+) -> Services:
     clock = clock or Clock()
     cfg = config
+    role = dataclasses.replace(
+        role or WorkerRole(),
+        node=cfg.server.node_id or socket.gethostname(),
+        cluster=cfg.storage.backend == "postgresql",
+    )
     metrics = Metrics()
-    store = open_store(cfg, clock)
+    store = open_store(cfg, clock, role.node_id)
+    # Built first: every service that drops a cache tells the others through it.
+    feed = ChangeFeed(store, clock)
     blobs = open_blobs(cfg.blobs, cfg.storage.attachments_dir, os.environ)
     tasks = Supervisor()
     hostname = machine_hostname()
@@ -176,7 +196,9 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
         lambda: load_master_key(cfg.security.secret_key_env, data_dir, os.environ)
     )
     dkim_keys = DkimKeyService(store, secret_box, clock, cfg.dkim.algorithm)
-    reputation = ReputationService(store, clock, cfg.reputation)
+    reputation = ReputationService(
+        store, clock, cfg.reputation, on_change=lambda t: feed.note("reputation", t)
+    )
     reputation_checks = ReputationChecks(reputation)
     inbound = InboundService(
         store,
@@ -224,12 +246,14 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
             track=tracking.rewrite,
         )
     health = Health(store, clock, metrics, reputation, engine, cfg)
+    health.node = role.node_id or role.node
 
     # ---- sending: queues, messages, rate limits, batches, submission ------------------------
-    keys = KeyService(store, clock)
+    keys = KeyService(store, clock, on_change=feed.note)
     queues = QueueService(store, clock, tuple(cfg.delivery.retry_schedule))
     if engine is not None:
         queues.on_change.append(engine.queues.invalidate)
+    queues.on_change.append(lambda tenant_id: feed.note("queues", tenant_id))
     messages = MessageService(
         store,
         blobs,
@@ -240,7 +264,11 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
         on_accepted=[health.count_accepted],
         templates=templates,
     )
-    changed = tenant_changed(messages, engine)
+    changed_here = tenant_changed(messages, engine)
+
+    def changed(tenant_id: str) -> None:
+        changed_here(tenant_id)
+        feed.note("tenant_rules", tenant_id)
 
     async def tenant_rate_limits(tenant_id: str) -> RateLimits:
         return (await messages.context(tenant_id)).tenant.settings.rate_limits
@@ -251,12 +279,14 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
         limits_of(cfg),
         tenant_rate_limits,
         lambda tenant_id: metrics.rate_limit_hits.labels(tenant=tenant_id).inc(),
+        shared=role.shared,
     )
     submissions = SubmissionService(messages, rate_limits.check, rate_limits.release, hostname)
     batches = BatchService(store, clock, messages, queues)
     scheduled_jobs = ScheduledJobService(store, messages, clock, batches=BatchPayloads(batches))
+    scheduled_jobs.on_change.append(lambda: feed.note("jobs", ""))
     suppressions = SuppressionService(store)
-    domains = DomainService(store, messages.invalidate, dkim_keys)
+    domains = DomainService(store, changed, dkim_keys)
     purged = metrics.purged_rows
     storage = cfg.storage
     domain_checks = _domain_checks(cfg, store, dkim_keys, clock, changed)
@@ -291,6 +321,9 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
         on_effects=reputation_checks,
     )
     compliance = wire_compliance(cfg, store, blobs, clock, tasks)
+    ticker = Ticker(scheduled_jobs, store, clock)
+    _apply_changes(feed, keys, changed_here, engine, ticker, reputation)
+    listeners = role.runs_singletons  # the SMTP listeners bind their own ports: one process
     services = Services(
         config=cfg,
         clock=clock,
@@ -299,6 +332,8 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
         storage_path=cfg.storage.path,
         blobs=blobs,
         tasks=tasks,
+        role=role,
+        changes=feed,
         health=health,
         keys=keys,
         queues=queues,
@@ -333,7 +368,7 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
         batches=batches,
         compat=CompatService(messages),
         scheduled_jobs=scheduled_jobs,
-        ticker=Ticker(scheduled_jobs, store, clock),
+        ticker=ticker,
         analytics=AnalyticsService(store, clock),
         retention=RetentionService(
             store,
@@ -345,8 +380,19 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
             lambda kind, n: purged.labels(kind=kind).inc(n),
         ),
         housekeeping=Housekeeping(
-            store, clock, keys, dkim_keys, domain_checks, reputation, engine, storage
+            store,
+            clock,
+            keys,
+            dkim_keys,
+            domain_checks,
+            reputation,
+            engine,
+            storage,
+            singletons=False,  # until this process holds the singletons (runtime.py)
+            chores=(feed.purge, rate_limits.purge_ended),
         ),
+        heartbeat=Heartbeat(store, clock, health.node, socket.gethostname(), cfg.storage.backend),
+        nodes=NodeDirectory(store, clock),
         dashboard=DashboardService(store, clock),
         dashboard_actions=DashboardActions(store, messages, blobs),
         admin_sessions=SessionRecords(store),
@@ -362,14 +408,14 @@ def wire(config: Config, clock: Clock | None = None, deliver: bool = True) -> Se
         hostname=hostname,
         submission_server=(
             SubmissionServer(cfg.submission, keys, submissions, clock, hostname or "iep.local")
-            if cfg.submission.enabled
+            if cfg.submission.enabled and listeners
             else None
         ),
         inbound_listener=(
             InboundListener(
                 cfg.inbound, inbound.accepts, inbound.receive, socket.getfqdn() or "localhost"
             )
-            if cfg.inbound.enabled
+            if cfg.inbound.enabled and listeners
             else None
         ),
         tenant_changed=changed,
@@ -390,6 +436,29 @@ def public_url(cfg: Config) -> str:
     else http://HOST:PORT of this server."""
     host = cfg.server.host if cfg.server.host not in ("0.0.0.0", "::") else "127.0.0.1"
     return cfg.server.public_url or f"http://{host}:{cfg.server.port}"
+
+
+def _apply_changes(
+    feed: ChangeFeed,
+    keys: KeyService,
+    tenant_changed_here: Callable[[str], None],
+    engine: DeliveryEngine | None,
+    ticker: Ticker,
+    reputation: ReputationService,
+) -> None:
+    """What a change another process noted drops here (only here: it is not noted again)."""
+
+    def tenant(tenant_id: str) -> None:
+        tenant_changed_here(tenant_id)
+        keys.drop_tenant(tenant_id)
+
+    feed.on("key", keys.drop_key)
+    feed.on("tenant", tenant)
+    feed.on("tenant_rules", tenant_changed_here)
+    if engine is not None:
+        feed.on("queues", engine.queues.invalidate)
+    feed.on("jobs", lambda _ref: ticker.wake())
+    feed.on("reputation", lambda _ref: reputation.load())
 
 
 def _verp_hooks(

@@ -12,14 +12,16 @@
                          metrics: the engine and the pools get their parts, never the runtime)
     api, admin         ← services, domain, logs (never store, not even for a type; never SQL)
     cli                ← config, services, runtime, wiring, app, domain, clock, logs, reload,
-                         http_server, store.factory (`iep store copy`), blobs
+                         http_server, store.factory (`iep store copy`), blobs,
+                         worker_supervisor (`iep serve --workers N`)
+    worker_supervisor  ← config, logs, metrics, worker_role (starts the worker processes)
     http_server        ← config, clock, logs (uvicorn and the SIGTERM drain of `iep serve`)
     reload             ← config, delivery, domain, logs, wiring (SIGHUP: each part reconfigures)
     submission         ← services, domain, logs, config, clock (the SMTP edge)
     client             ← domain (standalone HTTP client; never store, services or runtime)
     health, housekeeping ← services, delivery, domain, store.base + infrastructure (what
                          /ready, /metrics and the dashboard read; the periodic round)
-    config clock logs metrics blobs paths supervisor  ← domain
+    config clock logs metrics blobs paths supervisor worker_role  ← domain
     wiring             ← anything but runtime and app (builds every part once)
     runtime            ← wiring, services, config, clock, logs (starts and stops the parts)
     app                ← anything
@@ -60,7 +62,7 @@ CLOCK_READS = {"now", "utcnow", "today", "time", "time_ns", "monotonic"}
 INFRA = {
     "config", "config_env", "config_providers", "config_provider_section",
     "config_http_providers", "config_blobs", "config_compliance", "clock", "logs", "metrics",
-    "blobs", "blobs_s3", "paths", "supervisor",
+    "blobs", "blobs_s3", "paths", "supervisor", "worker_role",
 }  # fmt: skip
 PARTS = {"services", "delivery", "domain", "store.base", "config", "clock", "logs", "metrics"}
 # Tracing: `traces` is the off-by-default facade every layer that opens a span may import;
@@ -110,7 +112,11 @@ ALLOWED: dict[str, set[str]] = {
         "logs",
         "reload",
         "http_server",
+        "worker_supervisor",  # `iep serve --workers N`
+        "worker_role",
     },
+    # `iep serve --workers N`: the supervisor process starts and restarts the workers.
+    "worker_supervisor": {"config", "logs", "metrics", "worker_role"},
     # `iep serve`'s listener: uvicorn and the SIGTERM drain (http_server.py).
     "http_server": {"config", "clock", "logs"},
     "__main__": {"cli"},
@@ -136,7 +142,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     # The compliance parts (audit, GDPR, proxies, traces), built for the wiring.
     "wiring_compliance": {*PARTS, *INFRA, *TRACES},
-    "runtime": {"wiring", "services", "config", "clock", "logs"},
+    "runtime": {"wiring", "services", "config", "clock", "logs", "worker_role"},
     **{name: {"domain"} for name in INFRA},
     "traces": {"traces_otel", "traces_off"},  # traces_otel: inside configure(), when on
     "traces_off": set(),

@@ -15,6 +15,7 @@ from iep_appliance.services.gdpr import GdprService
 from iep_appliance.services.inbound import InboundService
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
+from iep_appliance.services.nodes import NodeDirectory
 from iep_appliance.services.operators import OperatorService
 from iep_appliance.services.queues import QueueService
 from iep_appliance.services.ratelimits import RateLimitService
@@ -53,6 +54,7 @@ class DashboardServices:
     audit: AuditService
     gdpr: GdprService
     tenant_providers: TenantProvidersService
+    nodes: NodeDirectory
 
 
 def install(app: Litestar, services: DashboardServices) -> None:

@@ -23,6 +23,7 @@ from iep_appliance.admin import (
     connect,
     engagement,
     messages,
+    nodes,
     outbox,
     overview,
     queue,
@@ -118,6 +119,7 @@ ROUTES: tuple[tuple[HTTPRouteHandler, str], ...] = (
     (tenant_gdpr.show, "viewer"),  # GET  /admin/tenants/{id}/gdpr
     (tenant_gdpr.export, "admin"),  # GET  /admin/tenants/{id}/gdpr/export?email=
     (tenant_gdpr.erase, "admin"),  # POST /admin/tenants/{id}/gdpr/erase
+    (nodes.show, "admin"),  # GET  /admin/nodes (the processes serving, their heartbeats)
 )
 for _handler, _role in ROUTES:
     _handler.opt["role"] = _role

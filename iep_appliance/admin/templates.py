@@ -32,6 +32,7 @@ NAV: tuple[tuple[str, str], ...] = (
 ADMIN_NAV: tuple[tuple[str, str], ...] = (
     ("Users", "/admin/users"),
     ("Audit log", "/admin/audit"),
+    ("Nodes", "/admin/nodes"),
 )
 HTMX_JS = "/admin/static/htmx-2.0.11.min.js"
 

@@ -1,7 +1,7 @@
 """The services an operator's command works through, over the store of the configured data
 directory. A command runs next to a running server (SQLite WAL; writes take their turn):
-a key revoked or a tenant deactivated here is refused by the server within its key cache's
-lifetime (60 s), because that cache lives in the server's process."""
+a key revoked or a tenant deactivated here is refused by the server within a second: the
+change is noted in the store's change feed, which every server process polls."""
 
 import argparse
 from collections.abc import Awaitable, Callable
@@ -39,6 +39,7 @@ def with_services(action: Action) -> Callable[[Config, argparse.Namespace], Awai
                 await record_command(services, args)
             return result
         finally:
+            await services.changes.flush()  # the change feed's notes, before the store closes
             await services.store.close()
 
     return command

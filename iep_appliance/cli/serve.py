@@ -19,6 +19,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     sp = sub.add_parser("serve", parents=[common], help="run the appliance")
     sp.add_argument("--host", default=None, help="address to bind (overrides server.host)")
     sp.add_argument("--port", type=int, default=None, help="port to bind (overrides server.port)")
+    sp.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (overrides server.workers; 0 = one per core)",
+    )
     sp.set_defaults(run=None)
 
 
@@ -29,6 +35,10 @@ def with_flags(cfg: Config, args: argparse.Namespace) -> Config:
         changes["host"] = args.host
     if args.port is not None:
         changes["port"] = args.port
+    if getattr(args, "workers", None) is not None:
+        if args.workers < 0:
+            raise SystemExit("iep serve: --workers must be 0 (one per core) or more")
+        changes["workers"] = args.workers
     if not changes:
         return cfg
     return msgspec.structs.replace(cfg, server=msgspec.structs.replace(cfg.server, **changes))
@@ -46,14 +56,50 @@ def urls(host: str, port: int) -> str:
 def serve(
     cfg: Config, config_path: str | None = None, args: argparse.Namespace | None = None
 ) -> int:
-    """Run until SIGTERM/SIGINT; `args` carries --host/--port, kept over a SIGHUP reload."""
+    """Run until SIGTERM/SIGINT; `args` carries --host/--port, kept over a SIGHUP reload.
+    With more than one worker this process is the supervisor (worker_supervisor.py)."""
     import uvloop
 
-    return uvloop.run(_serve(cfg, config_path, args))
+    from iep_appliance.worker_role import WorkerRole
+
+    role = WorkerRole.from_env()
+    if role is None:
+        from iep_appliance.worker_supervisor import worker_count
+
+        count = worker_count(cfg.server.workers)
+        if count > 1:
+            return _supervise(cfg, config_path, args, count)
+    else:
+        from iep_appliance.worker_supervisor import die_with_supervisor
+
+        die_with_supervisor()
+    return uvloop.run(_serve(cfg, config_path, args, role))
+
+
+def _supervise(
+    cfg: Config, config_path: str | None, args: argparse.Namespace | None, count: int
+) -> int:
+    from iep_appliance import logs
+    from iep_appliance.worker_supervisor import WorkerSupervisor
+
+    logs.setup(cfg.logging.level)
+    argv = ["serve"]
+    if config_path is not None:
+        argv += ["--config", config_path]
+    if args is not None and args.host is not None:
+        argv += ["--host", args.host]
+    if args is not None and args.port is not None:  # else the file's, as a reload reads it
+        argv += ["--port", str(args.port)]
+    host = cfg.server.host
+    supervisor = WorkerSupervisor(cfg, count, argv)
+    return asyncio.run(supervisor.run(lambda port: print(urls(host, port), flush=True)))
 
 
 async def _serve(
-    cfg: Config, config_path: str | None = None, args: argparse.Namespace | None = None
+    cfg: Config,
+    config_path: str | None = None,
+    args: argparse.Namespace | None = None,
+    role: Any = None,
 ) -> int:
     from iep_appliance import logs
     from iep_appliance.app import build_app
@@ -65,20 +111,27 @@ async def _serve(
     # SIGHUP's default action ends the process; until the reloader takes it over below (after
     # migrations and first start), one is ignored.
     loop.add_signal_handler(signal.SIGHUP, lambda: None)
-    rt = Runtime(cfg)
+    if role is not None:  # the other workers wait for worker 0's first start
+        from iep_appliance.worker_supervisor import wait_for_gate
+
+        await asyncio.to_thread(wait_for_gate)
+    rt = Runtime(cfg, role=role)
     await rt.start()
     if rt.first_start is not None:
         print(f"IEP first start: save these credentials (also written to {rt.first_start.path})")
         print(rt.first_start.lines(), end="", flush=True)
     host = cfg.server.host
+    sock = None
+    announce: Any = lambda port: print(urls(host, port), flush=True)  # noqa: E731
+    if role is not None:  # a worker: the supervisor's socket; it prints the line
+        from iep_appliance.worker_supervisor import listening_socket, tell_ready
+
+        sock = listening_socket()
+        announce = lambda port: tell_ready()  # noqa: E731
     http = HttpServer(
-        cfg.server,
-        rt.services.clock,
-        build_app(rt),
-        rt.begin_drain,
-        announce=lambda port: print(urls(host, port), flush=True),
+        cfg.server, rt.services.clock, build_app(rt), rt.begin_drain, announce=announce
     )
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM,) if role is not None else (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, http.stop)
     if config_path is not None:
         from iep_appliance.reload import Reloader
@@ -86,7 +139,7 @@ async def _serve(
         adjust = (lambda new: with_flags(new, args)) if args is not None else None
         Reloader(rt.services, config_path, adjust).install(loop)
     try:
-        started = await http.run()
+        started = await http.run(sock)
     finally:
         await rt.stop()
     return 0 if started else 1

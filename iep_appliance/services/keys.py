@@ -6,7 +6,7 @@ in memory and flushed in batches by housekeeping.
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import msgspec
@@ -43,9 +43,17 @@ class CreatedKey(msgspec.Struct, frozen=True):
 
 class KeyService:
     def __init__(
-        self, store: Store, clock: Clock, ttl_seconds: float = 60, max_cached: int = 10_000
+        self,
+        store: Store,
+        clock: Clock,
+        ttl_seconds: float = 60,
+        max_cached: int = 10_000,
+        on_change: Callable[[str, str], None] | None = None,
     ):
         self.store = store
+        # (kind, ref) of a dropped key ("key", key id) or tenant ("tenant", tenant id): the
+        # change feed tells the other processes on the store.
+        self.on_change = on_change
         self.clock = clock
         self.ttl = ttl_seconds
         self.max_cached = max_cached
@@ -195,12 +203,25 @@ class KeyService:
             raise Forbidden(f"This API key lacks the {scope!r} scope")
 
     def forget(self, key_id: str) -> None:
-        """Drop a key from the cache at once (revoke, rotate)."""
+        """Drop a key from the cache at once (revoke, rotate), here and in every process."""
+        self.drop_key(key_id)
+        if self.on_change is not None:
+            self.on_change("key", key_id)
+
+    def forget_tenant(self, tenant_id: str) -> None:
+        """Drop every cached key of a tenant at once (the tenant was deactivated), here and in
+        every process."""
+        self.drop_tenant(tenant_id)
+        if self.on_change is not None:
+            self.on_change("tenant", tenant_id)
+
+    def drop_key(self, key_id: str) -> None:
+        """Drop a key from this process's cache (another process changed it)."""
         for digest in [d for d, (p, _u, _e) in self._cache.items() if p.key_id == key_id]:
             del self._cache[digest]
 
-    def forget_tenant(self, tenant_id: str) -> None:
-        """Drop every cached key of a tenant at once (the tenant was deactivated)."""
+    def drop_tenant(self, tenant_id: str) -> None:
+        """Drop a tenant's keys from this process's cache (another process changed it)."""
         for digest in [d for d, (p, _u, _e) in self._cache.items() if p.tenant_id == tenant_id]:
             del self._cache[digest]
 

@@ -10,7 +10,9 @@ task, woken by every reservation; while one flush is being committed the next in
 gather, so under load there is at most one small upsert per group commit, usually in the
 same commit as the messages it counts. `load` reads the current windows back at start, so a
 restart keeps them. A crash loses at most the increments of the flush not yet committed.
-One node only: several nodes on a shared store would each count alone.
+With several worker processes (or nodes) on one store (`shared = True`), counting
+in memory would let each count alone: then every check is one atomic read-decide-increment in
+the store instead (`Store.reserve_rate`, in the group commit), exact across processes.
 """
 
 import asyncio
@@ -66,6 +68,7 @@ class RateLimitService:
         defaults: Limits,
         tenant_limits: Callable[[str], Awaitable[RateLimits]],
         on_hit: Callable[[str], None] | None = None,
+        shared: bool = False,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -76,6 +79,8 @@ class RateLimitService:
         self._dirty: dict[WindowKey, int] = {}
         self._wanted = asyncio.Event()
         self._purged_for = ""
+        self.shared = shared  # other processes on the store: count there, exact across them
+        self._refunds: set[asyncio.Task[None]] = set()
 
     # ---- the hot path ------------------------------------------------------------------------
 
@@ -93,6 +98,8 @@ class RateLimitService:
         limits = effective_limits(await self.tenant_limits(tenant_id), self.defaults)
         if not limits.by_window():
             return {}
+        if self.shared:
+            return self._decided(tenant_id, await self.store.reserve_rate(tenant_id, limits, n))
         now = self.clock.now()
         starts = self._starts(now)
         windows = self._windows(tenant_id, starts)
@@ -105,8 +112,21 @@ class RateLimitService:
         self._add(tenant_id, windows, n)
         return headers
 
+    def _decided(self, tenant_id: str, decision: RateDecision) -> dict[str, str]:
+        headers = headers_of(decision)
+        if not decision.allowed:
+            if self.on_hit is not None:
+                self.on_hit(tenant_id)
+            raise RateLimited(retry_after=decision.retry_after or 1, headers=headers)
+        return headers
+
     def refund(self, tenant_id: str, n: int) -> None:
         """Give back `n` reserved messages that were not accepted (rejected or replayed)."""
+        if self.shared:
+            task = asyncio.get_running_loop().create_task(self.store.refund_rate(tenant_id, n))
+            self._refunds.add(task)
+            task.add_done_callback(self._refunds.discard)
+            return
         windows = self._counts.get(tenant_id)
         if not windows:
             return
@@ -146,6 +166,8 @@ class RateLimitService:
 
     async def flush(self) -> None:
         """Write the increments gathered since the last flush (and drop ended windows)."""
+        if self._refunds:
+            await asyncio.gather(*self._refunds, return_exceptions=True)
         if not self._dirty:
             return
         deltas, self._dirty = self._dirty, {}
@@ -160,6 +182,12 @@ class RateLimitService:
             raise
         if purge:
             self._purged_for = starts["minute"]
+
+    async def purge_ended(self) -> None:
+        """Drop the windows that ended (counted in the store when shared: one process, the
+        singletons' one, does it; the only process does it in `flush`)."""
+        if self.shared:
+            await self.store.add_rate_counts({}, self._starts(self.clock.now()))
 
     async def run(self) -> None:
         """The flusher task (spawned by Runtime): flush whenever something was reserved."""

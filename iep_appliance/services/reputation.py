@@ -33,13 +33,21 @@ class DayRates(msgspec.Struct, frozen=True):
 
 
 class ReputationService:
-    def __init__(self, store: Store, clock: Clock, cfg: Any) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        cfg: Any,
+        on_change: Callable[[str], None] | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.cfg = cfg
         self._held: set[str] = set()
         self._resumed: dict[str, str] = {}
         self.on_resume: list[Callable[[str], None]] = []
+        # A tenant held or resumed here: the change feed tells the other processes to reload.
+        self.on_change = on_change
 
     async def load(self) -> None:
         """Read the holds from the store (at start, and after a change)."""
@@ -97,6 +105,8 @@ class ReputationService:
             if await self.store.hold_tenant(tenant_id, data):
                 newly.append(tenant_id)
                 event(log, "tenant.paused", tenant=tenant_id, **data)
+                if self.on_change is not None:
+                    self.on_change(tenant_id)
             self._held.add(tenant_id)
         return newly
 
@@ -108,6 +118,8 @@ class ReputationService:
             event(log, "tenant.resumed", tenant=tenant_id)
             for hook in self.on_resume:
                 hook(tenant_id)
+            if self.on_change is not None:
+                self.on_change(tenant_id)
         return resumed
 
     async def trend(self, tenant_id: str) -> list[DayRates]:

@@ -44,6 +44,7 @@ from iep_appliance.store.protocols.templates import TemplateStore
 from iep_appliance.store.protocols.tenants import TenantStore
 from iep_appliance.store.protocols.tracking import TrackingStore
 from iep_appliance.store.protocols.webhooks import WebhookStore
+from iep_appliance.store.protocols.workers import WorkerStore
 
 # Every aggregate of `Store`, in the order of its bases (the Protocol check walks this list).
 AGGREGATES: tuple[type, ...] = (
@@ -73,6 +74,7 @@ AGGREGATES: tuple[type, ...] = (
     TrackingStore,
     AuditStore,
     GdprStore,
+    WorkerStore,
 )
 
 
@@ -103,6 +105,7 @@ class Store(
     TrackingStore,
     AuditStore,
     GdprStore,
+    WorkerStore,
     Protocol,
 ):
     """Every verb of every aggregate."""

@@ -19,7 +19,7 @@ from iep_appliance.domain.store_copy import TableCount
 from iep_appliance.store.base import Store
 
 
-def _sqlite(config: Config, clock: Clock) -> Store:
+def _sqlite(config: Config, clock: Clock, node_id: str | None) -> Store:
     from iep_appliance.store.sqlite.store import SqliteStore
 
     storage = config.storage
@@ -29,10 +29,11 @@ def _sqlite(config: Config, clock: Clock) -> Store:
         synchronous=storage.synchronous,
         commit_window_ms=storage.commit_window_ms,
         webhook_attempts=attempts_from(config.webhooks.retry_schedule),
+        node_id=node_id,
     )
 
 
-def _postgresql(config: Config, clock: Clock) -> Store:
+def _postgresql(config: Config, clock: Clock, node_id: str | None) -> Store:
     from iep_appliance.store.postgres.store import PostgresStore  # psycopg loads only here
 
     storage = config.storage
@@ -44,23 +45,25 @@ def _postgresql(config: Config, clock: Clock) -> Store:
         clock,
         storage.pool_size,
         webhook_attempts=attempts_from(config.webhooks.retry_schedule),
+        node_id=node_id,
     )
 
 
 # backend name ([storage] backend) -> how to build it
-BACKENDS: dict[str, Callable[[Config, Clock], Store]] = {
+BACKENDS: dict[str, Callable[[Config, Clock, str | None], Store]] = {
     "sqlite": _sqlite,
     "postgresql": _postgresql,
 }
 
 
-def open_store(config: Config, clock: Clock) -> Store:
-    """The configured backend's store. Raises ValueError for a backend this build lacks
-    (config.py's Literal already refuses unknown names at load)."""
+def open_store(config: Config, clock: Clock, node_id: str | None = None) -> Store:
+    """The configured backend's store; `node_id`: the lease owner its claims record (a
+    worker process or node sharing the store; None for the only one). Raises ValueError for
+    a backend this build lacks (config.py's Literal already refuses unknown names at load)."""
     build = BACKENDS.get(config.storage.backend)
     if build is None:
         raise ValueError(f"no storage backend {config.storage.backend!r}")
-    return build(config, clock)
+    return build(config, clock, node_id)
 
 
 def copy_sqlite_to_postgresql(

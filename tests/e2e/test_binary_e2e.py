@@ -192,3 +192,43 @@ def test_binary_serves_sends_through_outbox_and_stops_cleanly_on_sigterm(
         f"binary {binary.path}: {binary.path.stat().st_size / 2**20:.1f} MiB{built}, "
         f"cold start to the first /health 200: {cold_start:.2f} s"
     )
+
+
+def test_binary_runs_two_workers_that_send_and_stop_cleanly(
+    binary: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: the supervisor starts its workers as the binary itself (`sys.executable`)."""
+    monkeypatch.setenv(BINARY_ENV, str(binary.path))
+    port = free_port()
+    config = write_config(tmp_path, port, logging={"access_log": False})
+    server = ServerProcess(config, port, tmp_path / "logs", cwd=tmp_path, workers=2)
+    server.start()
+    try:
+        server.wait_ready(timeout=120)
+        started = re.findall(r'"event":"runtime.started"[^\n]*', server.stdout_text())
+        assert len(started) == 2, server.stdout_text()[-3000:]
+        with httpx.Client(base_url=server.base_url, trust_env=False, timeout=30) as http:
+            key = {"x-api-key": first_start_key(tmp_path / "data")}
+            ids = []
+            for _ in range(20):
+                sent = http.post(
+                    "/v1/messages",
+                    headers=key,
+                    json={"to": ["ada@example.org"], "from": "a@example.com", "subject": "s",
+                          "textBody": "t"},
+                )  # fmt: skip
+                assert sent.status_code == 202, sent.text
+                ids.append(sent.json()["messageId"])
+            wait_until_sync(
+                lambda: all(
+                    http.get(f"/v1/messages/{i}", headers=key).json()["status"] == "sent"
+                    for i in ids
+                ),
+                timeout=30,
+                message="messages not sent by the binary's workers",
+            )
+            assert "iep_jobs_claimed_total" in http.get("/metrics").text
+    finally:
+        code = server.stop()
+    assert code == 0, server.stderr_text()[-5000:]
+    assert server.stdout_text().count('"event":"runtime.stopped"') == 2

@@ -32,6 +32,9 @@ from typing import IO, Any
 import httpx
 
 BINARY_ENV = "IEP_BINARY"
+# `IEP_TEST_WORKERS=2 pytest tests/e2e`: every ServerProcess runs `iep serve --workers 2`
+# (issue 19: the end-to-end tests pass with one process and with a supervisor and workers).
+WORKERS_ENV = "IEP_TEST_WORKERS"
 
 BASE_CONFIG: dict[str, Any] = {
     "server": {"host": "127.0.0.1", "port": 0},
@@ -96,12 +99,14 @@ class ServerProcess:
         *,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        workers: int | None = None,
     ) -> None:
         self.config_path = Path(config_path)
         self.port = port
         self.log_dir = Path(log_dir)
         self.extra_env = dict(env or {})
         self.cwd = cwd
+        self.workers = workers if workers is not None else int(os.environ.get(WORKERS_ENV) or 0)
         self.proc: subprocess.Popen[bytes] | None = None
         self.runs = 0
         self._stdout_path: Path | None = None
@@ -121,7 +126,17 @@ class ServerProcess:
     def command(self) -> list[str]:
         binary = os.environ.get(BINARY_ENV)
         head = [binary] if binary else [sys.executable, "-m", "iep_appliance"]
-        return [*head, "serve", "--config", str(self.config_path)]
+        tail = ["--workers", str(self.workers)] if self.workers else []
+        return [*head, "serve", "--config", str(self.config_path), *tail]
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes of a supervisor (`--workers N`): its children, oldest first."""
+        pid = self.pid
+        try:
+            text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        except OSError:
+            return []
+        return sorted(int(p) for p in text.split())
 
     def start(self) -> "ServerProcess":
         if self.proc is not None and self.proc.poll() is None:
@@ -147,8 +162,11 @@ class ServerProcess:
         return self
 
     def wait_ready(self, timeout: float = 30.0, path: str = "/ready") -> None:
-        """Poll GET `path` until it answers 200; raise with the output on exit or timeout."""
+        """Poll GET `path` until it answers 200; raise with the output on exit or timeout.
+        With workers, N processes start on the same cores: the timeout is doubled."""
         proc = self._require_proc()
+        if self.workers > 1:
+            timeout *= 2
         deadline = time.monotonic() + timeout
         last = "no answer yet"
         # trust_env=False: a proxy variable in the environment must not capture 127.0.0.1.

@@ -211,4 +211,5 @@ def test_the_example_is_valid_toml_without_the_loader() -> None:
         "port": 8080,
         "max_request_bytes": 31457280,
         "drain_seconds": 10.0,
+        "workers": 1,
     }

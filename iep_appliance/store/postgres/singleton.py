@@ -32,7 +32,11 @@ class SingletonLock:
                 return True
             self._drop()
             conn = self._connect()
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+            # Advisory locks are per database: the schema's hash is the second key, so two
+            # installations in one database (schemas) each elect their own node.
+            row = conn.execute(
+                "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (self.key,)
+            ).fetchone()
             if row and row[0]:
                 self._conn = conn
                 return True

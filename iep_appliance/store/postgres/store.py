@@ -14,6 +14,7 @@ from iep_appliance.clock import Clock
 from iep_appliance.store.postgres.db import PgDatabase
 from iep_appliance.store.postgres.migrate import migrate
 from iep_appliance.store.postgres.notify import Notifier
+from iep_appliance.store.postgres.singleton import SingletonLock
 from iep_appliance.store.sqlite.store import READY_PROBE, READY_PROBE_BYTES, SqlVerbs
 
 
@@ -26,12 +27,15 @@ class PostgresStore(SqlVerbs):
         webhook_attempts: int = 4,
         search_path: str = "",
         node: str = "",
+        node_id: str | None = None,
     ) -> None:
+        self.node_id = node_id  # the lease owner this store claims as (None: the only process)
         self.pg = PgDatabase(url, pool_size, search_path)
         self.db = self.pg  # type: ignore[assignment]  # the verbs' `db`: same write/read verbs
         self.clock = clock
         self._listeners: list[Callable[[str], None]] = []
         self.webhook_attempts = webhook_attempts
+        self.singleton_lock = SingletonLock(self.pg.connect)
         self.notifier = Notifier(self.pg.connect, node or uuid.uuid4().hex[:12], search_path)
 
     def open_sync(self) -> None:
@@ -47,8 +51,12 @@ class PostgresStore(SqlVerbs):
         self.notifier.start(self._wake_local)
 
     async def close(self) -> None:
+        await asyncio.to_thread(self.singleton_lock.release)
         await asyncio.to_thread(self.notifier.stop)
         await self.db.close()
+
+    async def hold_singletons(self) -> bool:
+        return await asyncio.to_thread(self.singleton_lock.try_acquire)
 
     def _notify(self, run_at: str) -> None:
         """A job became due at `run_at`: wake this node's scheduler, and the others'."""

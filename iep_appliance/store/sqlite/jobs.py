@@ -23,7 +23,7 @@ _DUE = (
 )
 _LEASE = (
     "UPDATE jobs SET state = 'leased', lease_until = :until, attempts = attempts + 1,"
-    " updated_at = :now WHERE id IN "
+    " lease_owner = :owner, updated_at = :now WHERE id IN "
 )
 # Lease the next due jobs: rank first (see domain/queues.py), then age.
 CLAIM = (
@@ -126,6 +126,7 @@ def claim_due(
     lane_from: int = 0,
     hold_queues: tuple[str, ...] = (),
     hold_until: str | None = None,
+    owner: str | None = None,
 ) -> list[Job]:
     """Lease up to `limit` due jobs: `lane` of them from rank `lane_from` on (wrapping to the
     top), the rest strictly by rank. First the due jobs of `hold_queues` (over their rate)
@@ -139,6 +140,7 @@ def claim_due(
         "strict": max(0, limit - lane),
         "lane": lane,
         "cursor": lane_from,
+        "owner": owner,  # the worker or node holding the lease
     }
     jobs = [rows.job(r) for r in conn.execute(CLAIM_FAIR if lane else CLAIM, args)]
     if len(jobs) < limit:

@@ -39,6 +39,7 @@ from iep_appliance.store.sqlite.verbs.templates import TemplateVerbs
 from iep_appliance.store.sqlite.verbs.tenants import TenantVerbs
 from iep_appliance.store.sqlite.verbs.tracking import TrackingVerbs
 from iep_appliance.store.sqlite.verbs.webhooks import WebhookVerbs
+from iep_appliance.store.sqlite.verbs.workers import WorkerVerbs
 
 # /ready's probe (DESIGN §10.1): a real commit of about a message's worth of pages, so a
 # store without room for one more message does not report itself ready.
@@ -74,6 +75,7 @@ class SqlVerbs(
     TrackingVerbs,
     AuditVerbs,
     GdprVerbs,
+    WorkerVerbs,
     StoreBase,
 ):
     """Every Store verb, over `self.db` (a SQLite `Database`, or PostgreSQL's `PgDatabase`,
@@ -94,8 +96,10 @@ class SqliteStore(SnapshotVerbs, CompactionVerbs, SqlVerbs):
         synchronous: str = "FULL",
         commit_window_ms: float = 0.0,
         webhook_attempts: int = 4,
+        node_id: str | None = None,
     ) -> None:
         self.db = Database(path, synchronous, commit_window_ms)
+        self.node_id = node_id  # the lease owner this store claims as (None: the only process)
         self.clock = clock
         self._listeners: list[Callable[[str], None]] = []
         self.webhook_attempts = webhook_attempts

@@ -20,6 +20,7 @@ class StoreBase:
     db: Database
     clock: TimeSource
     webhook_attempts: int
+    node_id: str | None = None  # the lease owner claims record (None: the only process)
     _listeners: list[Callable[[str], None]]
 
     def _notify(self, run_at: str) -> None:

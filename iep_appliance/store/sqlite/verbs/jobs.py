@@ -31,7 +31,9 @@ class JobVerbs(StoreBase):
         now_s, until = ids.iso(now), ids.iso(now + lease)
         hold_s = ids.iso(hold_until) if hold_until else None
         return await self.db.write(
-            lambda c: q_jobs.claim_due(c, now_s, until, limit, lane, lane_from, hold_queues, hold_s)
+            lambda c: q_jobs.claim_due(
+                c, now_s, until, limit, lane, lane_from, hold_queues, hold_s, self.node_id
+            )
         )
 
     async def finish_sends(self, completions: list[Completion]) -> None:
