@@ -205,8 +205,12 @@ def test_binary_runs_two_workers_that_send_and_stop_cleanly(
     server.start()
     try:
         server.wait_ready(timeout=120)
-        started = re.findall(r'"event":"runtime.started"[^\n]*', server.stdout_text())
-        assert len(started) == 2, server.stdout_text()[-3000:]
+        # /ready answers once a worker serves; the other's start line may still be on its way.
+        wait_until_sync(
+            lambda: len(re.findall(r'"event":"runtime.started"', server.stdout_text())) == 2,
+            timeout=60,
+            message="both workers started",
+        )
         with httpx.Client(base_url=server.base_url, trust_env=False, timeout=30) as http:
             key = {"x-api-key": first_start_key(tmp_path / "data")}
             ids = []
