@@ -21,13 +21,13 @@ from iep_appliance.config_compliance import (
     TrustedProxies,
     check_cidrs,
 )
+from iep_appliance.config_convert import convert
 from iep_appliance.config_env import apply_environ, blame
 from iep_appliance.config_providers import (
     PROVIDER_TYPES,
     OutboxProviderConfig,
     ProviderConfig,
 )
-from iep_appliance.domain.decode_errors import read_decode_error
 from iep_appliance.domain.errors import ConfigError
 from iep_appliance.domain.sender_domains import parse_nameserver
 
@@ -408,12 +408,6 @@ class Config(_Section):
     ] = "."
 
 
-_FRIENDLY = {
-    "delivery.retry_schedule": "expected a list of positive integers",
-    "webhooks.retry_schedule": "expected a list of positive integers",
-}
-
-
 def parse(data: dict, base_dir: Path, environ: Mapping[str, str] | None = None) -> Config:
     """Validate a parsed TOML document. Raises ConfigError naming every bad key."""
     problems: list[str] = []
@@ -426,7 +420,7 @@ def parse(data: dict, base_dir: Path, environ: Mapping[str, str] | None = None) 
         if name == "providers":
             sections[name] = _parse_providers(value, problems)
             continue
-        converted = _convert(value, fields[name].type, name, problems)
+        converted = convert(value, fields[name].type, name, problems)
         if converted is not None:
             sections[name] = converted
     # Every problem at once: the cross-key checks run on the sections that did parse too
@@ -441,18 +435,6 @@ def parse(data: dict, base_dir: Path, environ: Mapping[str, str] | None = None) 
     if problems or cfg is None:
         raise ConfigError(problems)
     return cfg
-
-
-def _explain(section: str, message: str) -> str:
-    """Turn msgspec's "Expected ... - at `$.b[0]`" into "section.b: expected ..."."""
-    error = read_decode_error(message)
-    at = error.at.split("[", 1)[0]
-    key = f"{section}.{at}" if at else section
-    if error.problem == "unknown":
-        return f"{key}.{error.field}: unknown key"
-    if error.problem == "missing":
-        return f"{key}.{error.field}: required key is missing"
-    return f"{key}: {_FRIENDLY.get(key, error.text)}"
 
 
 def _parse_providers(value: object, problems: list[str]) -> dict[str, ProviderConfig]:
@@ -472,7 +454,7 @@ def _parse_providers(value: object, problems: list[str]) -> dict[str, ProviderCo
                 continue
         # The Struct of its `type`, so each bad key of the table is named (the union would
         # answer "missing `type`" for every key converted on its own).
-        converted = _convert(table, variant, section, problems)
+        converted = convert(table, variant, section, problems)
         if converted is not None:
             out[name] = converted
     return out
@@ -485,26 +467,6 @@ def _unknown_type(section: str, kind: object) -> str:
         return f"{section}.type: expected `str`, got `{type(kind).__name__}`"
     expected = ", ".join(repr(t) for t in PROVIDER_TYPES)
     return f"{section}.type: invalid enum value {kind!r} (expected one of {expected})"
-
-
-def _convert(value: object, kind: type, section: str, problems: list[str]) -> object | None:
-    """`value` as `kind`, or None with one problem per bad key (msgspec stops at the first,
-    so on failure each key is converted alone to find the others)."""
-    try:
-        return msgspec.convert(value, kind, strict=True)
-    except msgspec.ValidationError as exc:
-        first = _explain(section, str(exc))
-    found = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            try:
-                msgspec.convert({key: item}, kind, strict=True)
-            except msgspec.ValidationError as exc:
-                line = _explain(section, str(exc))
-                if not line.endswith("required key is missing"):
-                    found.append(line)
-    problems.extend(found or [first])
-    return None
 
 
 def _resolve(cfg: Config, base_dir: Path, environ: Mapping[str, str]) -> Config:

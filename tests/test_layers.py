@@ -61,7 +61,8 @@ CLOCK_READS = {"now", "utcnow", "today", "time", "time_ns", "monotonic"}
 
 INFRA = {
     "config", "config_env", "config_providers", "config_provider_section",
-    "config_http_providers", "config_blobs", "config_compliance", "clock", "logs", "metrics",
+    "config_http_providers", "config_blobs", "config_compliance", "config_convert", "clock",
+    "logs", "metrics",
     "blobs", "blobs_s3", "paths", "supervisor", "worker_role",
 }  # fmt: skip
 PARTS = {"services", "delivery", "domain", "store.base", "config", "clock", "logs", "metrics"}
@@ -151,7 +152,13 @@ ALLOWED: dict[str, set[str]] = {
 EXTRA: dict[str, set[str]] = {
     "iep_appliance.store.sqlite.store": {"clock"},
     # the IEP_SECTION__KEY overrides, the provider tables and the compliance keys, split out
-    "iep_appliance.config": {"config_env", "config_providers", "config_blobs", "config_compliance"},
+    "iep_appliance.config": {
+        "config_env",
+        "config_providers",
+        "config_blobs",
+        "config_compliance",
+        "config_convert",
+    },
     # the provider Structs: their shared base, and the HTTP-API ones joined in the union
     "iep_appliance.config_providers": {"config_provider_section", "config_http_providers"},
     "iep_appliance.config_http_providers": {"config_provider_section"},

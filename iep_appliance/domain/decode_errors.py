@@ -3,7 +3,7 @@
 msgspec says "Expected `int`, got `str` - at `$.to[0]`", "Object missing required field
 `from` - at `$.x`", "Object contains unknown field `bogus`". The API turns that into a
 FieldError (`domain.validation.decode_error_path`), the config loader into a line naming the
-key (`config._explain`); both read it here.
+key (`config_convert.explain`); both read it here.
 """
 
 from typing import Literal, NamedTuple
