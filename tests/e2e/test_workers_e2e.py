@@ -93,7 +93,12 @@ def cluster(tmp_path: Path) -> Iterator[ServerProcess]:
     )
     server = ServerProcess(config, port, tmp_path / "logs", cwd=tmp_path, workers=2)
     with server:
-        wait_until_sync(lambda: len(server.worker_pids()) == 2, timeout=10, message="2 workers")
+        # /ready answers once worker 0 serves; `supervisor.ready` once both workers listen.
+        wait_until_sync(
+            lambda: '"supervisor.ready"' in server.stdout_text() and len(server.worker_pids()) == 2,
+            timeout=60,
+            message="both workers listening",
+        )
         yield server
 
 
