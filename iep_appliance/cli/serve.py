@@ -7,6 +7,7 @@ SIGHUP re-reads the config file (reload.py).
 
 import argparse
 import asyncio
+import os
 import signal
 from typing import Any
 
@@ -111,6 +112,20 @@ async def _serve(
     # SIGHUP's default action ends the process; until the reloader takes it over below (after
     # migrations and first start), one is ignored.
     loop.add_signal_handler(signal.SIGHUP, lambda: None)
+    # A stop signal before the listener's handler is in place (during start-up) is kept and
+    # honoured once it is: the process starts, then drains and stops at once (exit 0), as it
+    # would after a signal a moment later, never killed by the default action mid-start.
+    stop_signals = (signal.SIGTERM,) if role is not None else (signal.SIGTERM, signal.SIGINT)
+    early_stop: list[int] = []
+
+    def stop_early(sig: int) -> None:  # a second one: stop now, as the default action does
+        if early_stop:
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        early_stop.append(sig)
+
+    for sig in stop_signals:
+        loop.add_signal_handler(sig, stop_early, sig)
     if role is not None:  # the other workers wait for worker 0's first start
         from iep_appliance.worker_supervisor import wait_for_gate
 
@@ -131,8 +146,10 @@ async def _serve(
     http = HttpServer(
         cfg.server, rt.services.clock, build_app(rt), rt.begin_drain, announce=announce
     )
-    for sig in (signal.SIGTERM,) if role is not None else (signal.SIGTERM, signal.SIGINT):
+    for sig in stop_signals:
         loop.add_signal_handler(sig, http.stop)
+    for _ in early_stop:  # each signal that came during start-up, as if it came now
+        http.stop()
     if config_path is not None:
         from iep_appliance.reload import Reloader
 

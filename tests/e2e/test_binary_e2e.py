@@ -205,11 +205,11 @@ def test_binary_runs_two_workers_that_send_and_stop_cleanly(
     server.start()
     try:
         server.wait_ready(timeout=120)
-        # /ready answers once a worker serves; the other's start line may still be on its way.
+        # /ready answers once a worker serves; the supervisor says when both do.
         wait_until_sync(
-            lambda: len(re.findall(r'"event":"runtime.started"', server.stdout_text())) == 2,
+            lambda: '"event":"supervisor.ready"' in server.stdout_text(),
             timeout=60,
-            message="both workers started",
+            message="both workers ready",
         )
         with httpx.Client(base_url=server.base_url, trust_env=False, timeout=30) as http:
             key = {"x-api-key": first_start_key(tmp_path / "data")}
