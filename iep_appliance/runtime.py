@@ -78,6 +78,8 @@ class Runtime:
         self.first_start = await first_start(s.store, s.keys, s.storage_path, url)
         await s.rate_limits.load()
         await s.dkim_keys.ensure_all()
+        if sealed := await s.webhooks.seal_stored():
+            event(log, "webhook_secrets.sealed", count=sealed)
         await s.reputation.load()
         released = await self._release_leases()
         await s.changes.start()

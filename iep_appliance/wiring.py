@@ -69,6 +69,7 @@ from iep_appliance.services.tenant_providers import TenantProvidersService
 from iep_appliance.services.tenant_settings import TenantSettingsService
 from iep_appliance.services.ticker import Ticker
 from iep_appliance.services.tracking import TrackingService
+from iep_appliance.services.webhook_secrets import WebhookSecrets
 from iep_appliance.services.webhooks import WebhookService
 from iep_appliance.store.base import Store
 from iep_appliance.store.factory import open_store
@@ -196,6 +197,7 @@ def wire(
         lambda: load_master_key(cfg.security.secret_key_env, data_dir, os.environ)
     )
     dkim_keys = DkimKeyService(store, secret_box, clock, cfg.dkim.algorithm)
+    webhook_secrets = WebhookSecrets(secret_box)
     reputation = ReputationService(
         store, clock, cfg.reputation, on_change=lambda t: feed.note("reputation", t)
     )
@@ -231,7 +233,9 @@ def wire(
     dispatcher: WebhookDispatcher | None = None
     engine: DeliveryEngine | None = None
     if deliver:
-        dispatcher = WebhookDispatcher(store, clock, cfg.webhooks, metrics, webhook_guard)
+        dispatcher = WebhookDispatcher(
+            store, clock, cfg.webhooks, metrics, webhook_guard, reveal=webhook_secrets.reveal
+        )
         engine = DeliveryEngine(
             store,
             clock,
@@ -354,6 +358,7 @@ def wire(
             webhook_guard.check_url,
             cfg.webhooks.rotation_grace_seconds,
             attempts_from(cfg.webhooks.retry_schedule),
+            webhook_secrets,
         ),
         webhook_dispatcher=dispatcher,
         delivery=engine,

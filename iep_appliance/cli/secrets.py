@@ -1,4 +1,4 @@
-"""`iep secrets rotate`: re-encrypt provider credentials and DKIM keys under a new
+"""`iep secrets rotate`: re-encrypt provider credentials, DKIM keys and webhook secrets under a new
 master key (services/secret_rotation.py). Stop the server first: it holds the old key.
 
 Note: bounce (VERP) and unsubscribe tokens are derived from the master key, so links and
@@ -22,7 +22,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     rot = inner.add_parser(
         "rotate",
         parents=[common],
-        help="re-encrypt provider credentials and DKIM keys under a new master key",
+        help="re-encrypt provider credentials, DKIM keys and webhook secrets under a new key",
     )
     rot.add_argument(
         "--new-key-env",

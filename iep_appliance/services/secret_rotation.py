@@ -1,7 +1,7 @@
-"""`iep secrets rotate` (DESIGN §10): every secret at rest — tenant provider credentials and
-DKIM private keys — opened under the current master key and sealed again under a new one, in
-one store transaction (all or nothing). A secret that does not open under the current key
-stops the rotation before anything is written.
+"""`iep secrets rotate` (DESIGN §10): every secret at rest — tenant provider credentials, DKIM
+private keys and webhook signing secrets — opened under the current master key and sealed
+again under a new one, in one store transaction (all or nothing). A secret that does not
+open under the current key stops the rotation before anything is written.
 
 Where the new key lives: with the key in `secret.key`, a new random key is written to
 `secret.key.new` (0600) first, the store rewritten, then the file renamed over `secret.key`;
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from iep_appliance.domain.errors import ConfigError
 from iep_appliance.services.secret_box import KEY_FILE, SecretBox, _decode_key
+from iep_appliance.services.webhook_secrets import reseal_text
 from iep_appliance.store.protocols.providers import TenantProviderStore
 
 
@@ -45,4 +46,4 @@ async def rotate(store: TenantProviderStore, old: SecretBox, new: SecretBox) -> 
     def reseal(context: str, sealed: bytes) -> bytes:
         return new.seal(old.open(sealed, context), context)
 
-    return await store.reseal_secrets(reseal)
+    return await store.reseal_secrets(reseal, lambda ctx, text: reseal_text(old, new, ctx, text))

@@ -1,12 +1,15 @@
 """Webhook endpoints: the use cases behind /v1/webhooks.
 
 Create, read, update (with secret rotation), delete, list attempts and re-send one. A secret
-comes from the clock's CSPRNG, is shown once (at creation or rotation) and never listed.
+comes from the clock's CSPRNG, is shown once (at creation or rotation) and never listed; it
+is stored sealed under the master key (services/webhook_secrets.py).
 The SSRF check of a URL (`webhooks/guard.py`) is handed in, so this layer does no I/O itself.
 """
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+
+import msgspec
 
 from iep_appliance.clock import Clock
 from iep_appliance.domain import ids
@@ -28,6 +31,7 @@ from iep_appliance.domain.webhooks import (
     WebhookUpdate,
     normalize_events,
 )
+from iep_appliance.services.webhook_secrets import WebhookSecrets
 from iep_appliance.store.base import Store
 
 CheckUrl = Callable[[str], Awaitable[None]]
@@ -42,8 +46,10 @@ class WebhookService:
         check_url: CheckUrl,
         rotation_grace_seconds: int,
         max_attempts: int,
+        secrets: WebhookSecrets,
     ) -> None:
         self.store = store
+        self.secrets = secrets
         self.clock = clock
         self.check_url = check_url
         self.rotation_grace = timedelta(seconds=rotation_grace_seconds)
@@ -54,13 +60,15 @@ class WebhookService:
         url, events = await self._validate(req.url, req.events)
         assert url is not None and events is not None
         now = ids.iso(self.clock.now())
-        return await self.store.create_webhook(
+        endpoint_id = self.clock.new_id()
+        secret = self._new_secret()
+        created = await self.store.create_webhook(
             WebhookEndpoint(
-                id=self.clock.new_id(),
+                id=endpoint_id,
                 tenant_id=tenant_id,
                 url=url,
                 events=events,
-                secret=self._new_secret(),
+                secret=self.secrets.seal(tenant_id, endpoint_id, secret),
                 old_secret=None,
                 old_secret_until=None,
                 active=req.active,
@@ -71,6 +79,7 @@ class WebhookService:
                 format=req.format,
             )
         )
+        return msgspec.structs.replace(created, secret=secret)  # shown once, never stored
 
     async def list_endpoints(
         self, tenant_id: str, limit: int = 50, cursor: str | None = None
@@ -99,7 +108,7 @@ class WebhookService:
             url=url,
             events=events,
             active=req.active,
-            new_secret=secret,
+            new_secret=self.secrets.seal(tenant_id, endpoint_id, secret) if secret else None,
             old_secret_until=ids.iso(now + self.rotation_grace) if secret else None,
         )
         updated = or_not_found(
@@ -164,6 +173,10 @@ class WebhookService:
         if errors:
             raise ValidationFailed(errors)
         return clean_url, clean_events
+
+    async def seal_stored(self) -> int:
+        """At start: seal the secrets stored in plaintext before they were sealed at rest."""
+        return await self.secrets.seal_stored(self.store)
 
     def _new_secret(self) -> str:
         return make_secret(self.clock.random(32))

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import httpx
@@ -60,8 +61,10 @@ class WebhookDispatcher:
         config: WebhooksConfig,
         metrics: Metrics,
         guard: Guard,
+        reveal: Callable[[WebhookEndpoint], WebhookEndpoint] = lambda endpoint: endpoint,
     ) -> None:
         self.store = store
+        self.reveal = reveal  # the endpoint with its secrets opened (stored sealed)
         self.clock = clock
         self.config = config
         self.metrics = metrics
@@ -161,10 +164,16 @@ class WebhookDispatcher:
             await self.store.drop_webhook_job(job.id, "endpoint inactive")
             event(log, "webhook.dropped", endpointId=job.ref_id, reason="endpoint inactive")
             return
+        try:
+            opened = self.reveal(endpoint)
+        except Exception:  # sealed under another master key, or altered: never retried
+            await self.store.drop_webhook_job(job.id, "signing secret unreadable")
+            event(log, "webhook.dropped", endpointId=job.ref_id, reason="secret unreadable")
+            return
         webhook_id = webhook_id_for(job.id, job.tenant_id, ev)
         body = await self.body(job.tenant_id, endpoint, ev)
         now = self.clock.now()
-        secrets = signing_secrets(endpoint, ids.iso(now))
+        secrets = signing_secrets(opened, ids.iso(now))
         signed = sign(secrets, webhook_id, int(now.timestamp()), body)
         if endpoint.format == "resend":  # the same Standard Webhooks signature, as svix names it
             for name in ("id", "timestamp", "signature"):

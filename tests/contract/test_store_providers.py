@@ -7,6 +7,7 @@ import pytest
 from iep_appliance.domain.errors import Conflict
 from iep_appliance.domain.sender_domains import DkimKeyRecord
 from iep_appliance.domain.tenant_providers import TenantProviderRecord
+from iep_appliance.domain.webhooks import EndpointChange, WebhookEndpoint
 from iep_appliance.store.base import Store
 
 NOW = "2026-01-01T00:00:00.000Z"
@@ -20,6 +21,23 @@ def record(pid: str, tenant: str = "t1", name: str = "sg") -> TenantProviderReco
         type="sendgrid",
         settings={"endpointUrl": "http://x"},
         secret=b"sealed-" + pid.encode(),
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def endpoint(eid: str, tenant: str = "t1", secret: str | None = None) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        id=eid,
+        tenant_id=tenant,
+        url="https://hooks.example/h",
+        events=("message.sent",),
+        secret=secret or f"sealed:{eid}",
+        old_secret=None,
+        old_secret_until=None,
+        active=True,
+        disabled_reason=None,
+        failing_since=None,
         created_at=NOW,
         updated_at=NOW,
     )
@@ -60,14 +78,40 @@ async def test_reseal_rewrites_every_secret(store: Store) -> None:
                         private_key=b"dkim-sealed", public_key="P", state="active",
                         created_at=NOW)  # fmt: skip
     await store.add_dkim_key(key)
+
+    await store.create_webhook(endpoint("w1"))
     seen: list[str] = []
 
     def reseal(context: str, sealed: bytes) -> bytes:
         seen.append(context)
         return b"new:" + sealed
 
-    assert await store.reseal_secrets(reseal) == 2
-    assert sorted(seen) == ["dkim:example.com:iep1", "provider:t1:p1"]
+    def reseal_text(context: str, stored: str) -> str:
+        seen.append(context)
+        return "new:" + stored
+
+    assert await store.reseal_secrets(reseal, reseal_text) == 3
+    assert sorted(seen) == ["dkim:example.com:iep1", "provider:t1:p1", "webhook:t1:w1"]
     got = await store.get_tenant_provider("t1", "p1")
     assert got is not None and got.secret == b"new:sealed-p1"
     assert (await store.dkim_keys("example.com"))[0].private_key == b"new:dkim-sealed"
+    hook = await store.get_webhook("t1", "w1")
+    assert hook is not None and hook.secret == "new:sealed:w1" and hook.old_secret is None
+
+
+async def test_reseal_webhook_secrets_rewrites_only_what_changes(store: Store) -> None:
+    await store.create_webhook(endpoint("w1"))
+    await store.create_webhook(endpoint("w2", secret="whsec_plain"))
+    rotated = EndpointChange(updated_at=NOW, new_secret="sealed:w1b", old_secret_until=NOW)
+    assert await store.update_webhook("t1", "w1", rotated) is not None
+    other = await store.get_webhook("t2", "w1")
+    assert other is None  # another tenant's id finds nothing
+
+    def seal_plain(context: str, stored: str) -> str:
+        return stored if stored.startswith("sealed:") else f"sealed:{context}"
+
+    assert await store.reseal_webhook_secrets(seal_plain) == 1
+    w1, w2 = await store.get_webhook("t1", "w1"), await store.get_webhook("t1", "w2")
+    assert w1 is not None and (w1.secret, w1.old_secret) == ("sealed:w1b", "sealed:w1")
+    assert w2 is not None and w2.secret == "sealed:webhook:t1:w2"
+    assert await store.reseal_webhook_secrets(seal_plain) == 0

@@ -1,5 +1,6 @@
 """Store verbs of provider events (deduplicated) and tenant providers."""
 
+from collections.abc import Callable
 from typing import Protocol
 
 from iep_appliance.domain.bounces import InboundEffect
@@ -45,6 +46,11 @@ class TenantProviderStore(Protocol):
         Conflict on a name the tenant uses for another provider."""
 
     async def delete_tenant_provider(self, tenant_id: str, provider_id: str) -> bool: ...
-    async def reseal_secrets(self, reseal: object) -> int:
-        """Re-encrypt every tenant provider secret and DKIM private key in one transaction:
-        `reseal(context, sealed) -> sealed`. Returns how many were rewritten."""
+    async def reseal_secrets(
+        self,
+        reseal: Callable[[str, bytes], bytes],
+        reseal_text: Callable[[str, str], str],
+    ) -> int:
+        """Re-encrypt every secret at rest in one transaction: tenant provider secrets and
+        DKIM private keys as `reseal(context, sealed) -> sealed`, webhook signing secrets
+        (stored as text) as `reseal_text(context, stored) -> stored`. Returns how many."""

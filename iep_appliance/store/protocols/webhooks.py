@@ -1,5 +1,6 @@
 """Webhook endpoints, their delivery attempts and re-sends."""
 
+from collections.abc import Callable
 from typing import Protocol
 
 from iep_appliance.domain.webhooks import (
@@ -50,3 +51,8 @@ class WebhookStore(Protocol):
     ) -> WebhookDelivery | None:
         """Enqueue the delivery's event again with the same `webhook-id`. None when there is
         no such delivery; raises Conflict when its event is no longer stored."""
+
+    async def reseal_webhook_secrets(self, reseal: Callable[[str, str], str]) -> int:
+        """Rewrite every endpoint's stored secret (and previous secret) as
+        `reseal(context, stored) -> stored` (context `webhook:<tenant>:<endpoint>`), in one
+        transaction; returns how many values changed."""

@@ -1,5 +1,5 @@
-"""All SQL of tenant providers, and the reseal of every secret at rest (the verbs:
-store/sqlite/verbs/providers.py)."""
+"""All SQL of tenant providers, and the reseal of every secret at rest (webhook secrets through
+store/sqlite/webhooks.py; the verbs: store/sqlite/verbs/providers.py)."""
 
 import sqlite3
 from collections.abc import Callable
@@ -8,6 +8,7 @@ from typing import Any
 from iep_appliance.domain.errors import Conflict
 from iep_appliance.domain.tenant_providers import TenantProviderRecord
 from iep_appliance.store.sqlite import rows
+from iep_appliance.store.sqlite import webhooks as q_webhooks
 
 _COLUMNS = "id, tenant_id, name, type, settings, secret, created_at, updated_at"
 SELECT_ONE = f"SELECT {_COLUMNS} FROM tenant_providers WHERE tenant_id = ? AND id = ?"
@@ -72,8 +73,12 @@ def update(conn: sqlite3.Connection, r: TenantProviderRecord) -> bool:
     return bool(conn.execute(UPDATE, args).rowcount == 1)
 
 
-def reseal(conn: sqlite3.Connection, reseal: Callable[[str, bytes], bytes]) -> int:
-    n = 0
+def reseal(
+    conn: sqlite3.Connection,
+    reseal: Callable[[str, bytes], bytes],
+    reseal_text: Callable[[str, str], str],
+) -> int:
+    n = q_webhooks.reseal_secrets(conn, reseal_text)
     for tenant_id, id_, secret in conn.execute(SECRETS).fetchall():
         new = reseal(f"provider:{tenant_id}:{id_}", bytes(secret))
         conn.execute(RESEAL, (new, tenant_id, id_))

@@ -6,6 +6,7 @@ job (and the endpoint's health) in the caller's transaction.
 """
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from iep_appliance.domain.webhooks import (
@@ -280,3 +281,22 @@ def resend_delivery(
         (endpoint_id, tenant_id, now, max_attempts, rows.dumps(payload), now, now),
     )
     return found
+
+
+SECRETS = "SELECT tenant_id, id, secret, old_secret FROM webhook_endpoints"
+RESEAL = "UPDATE webhook_endpoints SET secret = ?, old_secret = ? WHERE tenant_id = ? AND id = ?"
+
+
+def reseal_secrets(conn: sqlite3.Connection, reseal: Callable[[str, str], str]) -> int:
+    """Every endpoint's secret and previous secret through `reseal(context, stored)`; the
+    rows whose values change are rewritten. Returns how many values changed."""
+    changed = 0
+    for tenant_id, id_, secret, old in conn.execute(SECRETS).fetchall():
+        ctx = f"webhook:{tenant_id}:{id_}"
+        new_secret = reseal(ctx, secret)
+        new_old = reseal(ctx, old) if old else old
+        n = (new_secret != secret) + (new_old != old)
+        if n:
+            conn.execute(RESEAL, (new_secret, new_old, tenant_id, id_))
+            changed += n
+    return changed

@@ -1,6 +1,7 @@
-"""`iep secrets rotate`, in-process through `cli.main`: provider credentials and DKIM
-keys are sealed again under a new master key (the old one no longer opens them), with the key
-in data/secret.key (replaced) or from an environment variable the operator names."""
+"""`iep secrets rotate`, in-process through `cli.main`: provider credentials, DKIM keys and
+webhook signing secrets are sealed again under a new master key (the old one no longer opens
+them), with the key in data/secret.key (replaced) or from an environment variable the operator
+names."""
 
 import asyncio
 import sqlite3
@@ -12,14 +13,20 @@ import pytest
 from iep_appliance.cli import main
 from iep_appliance.config import load
 from iep_appliance.domain.tenant_providers import ProviderCreate
+from iep_appliance.domain.webhooks import WebhookCreate
 from iep_appliance.runtime import Runtime
 from iep_appliance.services.secret_box import SecretBox, SecretUnreadable
+from iep_appliance.services.webhook_secrets import context as webhook_context
+from iep_appliance.services.webhook_secrets import open_text
 
 
 def setup(directory: Path) -> tuple[Path, str, str]:
     """A config, a tenant with a DKIM-keyed domain and a provider; (config, tenant, provider)."""
     path = directory / "iep.toml"
-    path.write_text('[storage]\npath = "data/iep.db"\nattachments_dir = "data/attachments"\n')
+    path.write_text(
+        '[storage]\npath = "data/iep.db"\nattachments_dir = "data/attachments"\n'
+        "[webhooks]\nallow_private_networks = true\n"
+    )
     assert main(["tenant", "create", "--config", str(path), "--name", "A", "--slug", "a"]) == 0
     assert main(["domain", "add", "--config", str(path), "--tenant", "a", "example.net"]) == 0
 
@@ -31,6 +38,8 @@ def setup(directory: Path) -> tuple[Path, str, str]:
             assert tenant is not None
             body = ProviderCreate(name="sg", type="sendgrid", credentials={"apiKey": "SG.k"})
             view = await rt.services.tenant_providers.create(tenant.id, body)
+            hook = WebhookCreate(url="http://127.0.0.1:9/hook", events=["message.sent"])
+            await rt.services.webhooks.create(tenant.id, hook)
             return tenant.id, view.id
         finally:
             await rt.services.store.close()
@@ -46,13 +55,25 @@ def sealed(directory: Path) -> tuple[bytes, bytes, str]:
     return bytes(provider), bytes(dkim), selector
 
 
+def webhook_secret(directory: Path) -> tuple[str, str]:
+    """(context, stored secret) of the one webhook endpoint."""
+    conn = sqlite3.connect(directory / "data" / "iep.db")
+    tenant_id, id_, secret = conn.execute(
+        "SELECT tenant_id, id, secret FROM webhook_endpoints"
+    ).fetchone()
+    return webhook_context(tenant_id, id_), secret
+
+
 def test_rotate_with_the_key_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg, tenant_id, provider_id = setup(tmp_path)
     key_file = tmp_path / "data" / "secret.key"
     old = SecretBox(bytes.fromhex(key_file.read_text().strip()))
+    hook_context, hook_before = webhook_secret(tmp_path)
+    plaintext = open_text(old, hook_context, hook_before)
+    assert plaintext.startswith("whsec_")
     capsys.readouterr()
     assert main(["secrets", "rotate", "--config", str(cfg)]) == 0
-    assert "rotated 2 secrets" in capsys.readouterr().out
+    assert "rotated 3 secrets" in capsys.readouterr().out
     new = SecretBox(bytes.fromhex(key_file.read_text().strip()))
     assert key_file.stat().st_mode & 0o077 == 0
     provider, dkim, selector = sealed(tmp_path)
@@ -61,6 +82,10 @@ def test_rotate_with_the_key_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert b"PRIVATE KEY" in new.open(dkim, f"dkim:example.net:{selector}")
     with pytest.raises(SecretUnreadable):
         old.open(provider, context)
+    _ctx, hook_after = webhook_secret(tmp_path)
+    assert hook_after != hook_before and open_text(new, hook_context, hook_after) == plaintext
+    with pytest.raises(SecretUnreadable):
+        open_text(old, hook_context, hook_after)
     assert not (tmp_path / "data" / "secret.key.new").exists()
 
 

@@ -1,6 +1,8 @@
 """The ProviderEventStore and TenantProviderStore verbs (store/protocols/providers.py) over
 SQLite; the SQL lives in store/sqlite/provider_events.py and store/sqlite/tenant_providers.py."""
 
+from collections.abc import Callable
+
 from iep_appliance.domain.bounces import InboundEffect
 from iep_appliance.domain.tenant_providers import TenantProviderRecord
 from iep_appliance.store.sqlite import provider_events as q_events
@@ -69,5 +71,9 @@ class ProviderVerbs(StoreBase):
             lambda c: c.execute(q_providers.DELETE, (tenant_id, provider_id)).rowcount == 1
         )
 
-    async def reseal_secrets(self, reseal: object) -> int:
-        return await self.db.write(lambda c: q_providers.reseal(c, reseal))  # type: ignore[arg-type]
+    async def reseal_secrets(
+        self,
+        reseal: Callable[[str, bytes], bytes],
+        reseal_text: Callable[[str, str], str],
+    ) -> int:
+        return await self.db.write(lambda c: q_providers.reseal(c, reseal, reseal_text))

@@ -1,6 +1,8 @@
 """The WebhookStore verbs (store/protocols/webhooks.py) over SQLite; the SQL lives in the
 per-table modules of store/sqlite/."""
 
+from collections.abc import Callable
+
 from iep_appliance.domain.errors import Conflict
 from iep_appliance.domain.webhooks import (
     EndpointChange,
@@ -80,3 +82,6 @@ class WebhookVerbs(StoreBase):
         if found is not None:
             self._notify(now)
         return found
+
+    async def reseal_webhook_secrets(self, reseal: Callable[[str, str], str]) -> int:
+        return await self.db.write(lambda c: q_webhooks.reseal_secrets(c, reseal))
