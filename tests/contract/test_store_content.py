@@ -10,9 +10,9 @@ from iep_appliance.domain import ids
 from iep_appliance.domain.models import Tenant
 from iep_appliance.domain.templates import TemplateBody, version_of
 from iep_appliance.domain.tracking import EngagementHit
-from iep_appliance.domain.webhooks import WebhookEndpoint
 from iep_appliance.store.base import Store
 from tests.contract.test_store import accept, claim_all
+from tests.support.endpoints import endpoint_record
 
 
 def draft(clock: FakeClock, tenant: Tenant, subject: str = "Hi {{name}}", template_id: str = ""):
@@ -102,19 +102,8 @@ def hit(tenant: Tenant, message_id: str, kind: str, bot: str | None = None, url:
 async def _endpoint(store: Store, tenant: Tenant, clock: FakeClock) -> None:
     now = ids.iso(clock.now())
     await store.create_webhook(
-        WebhookEndpoint(
-            id=clock.new_id(),
-            tenant_id=tenant.id,
-            url="https://hooks.example/h",
-            events=("message.opened", "message.clicked"),
-            secret="whsec_" + "A" * 32,
-            old_secret=None,
-            old_secret_until=None,
-            active=True,
-            disabled_reason=None,
-            failing_since=None,
-            created_at=now,
-            updated_at=now,
+        endpoint_record(
+            clock.new_id(), tenant.id, events=("message.opened", "message.clicked"), now=now
         )
     )
 

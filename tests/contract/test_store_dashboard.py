@@ -10,7 +10,6 @@ from iep_appliance.domain import ids
 from iep_appliance.domain.analytics import StatusCount, stats_query
 from iep_appliance.domain.models import Tenant
 from iep_appliance.domain.search import MessageSearch
-from iep_appliance.domain.webhooks import WebhookEndpoint
 from iep_appliance.store.base import Store
 from tests.contract.test_store import (
     LEASE,
@@ -18,6 +17,7 @@ from tests.contract.test_store import (
     claim_all,
     completion,
 )
+from tests.support.endpoints import endpoint_record
 
 
 async def five(store: Store, tenant: Tenant, clock: FakeClock) -> list[str]:
@@ -192,22 +192,7 @@ async def test_a_dead_webhook_job_is_requeued_due_now(
     store: Store, tenant: Tenant, clock: FakeClock
 ) -> None:
     now = ids.iso(clock.now())
-    await store.create_webhook(
-        WebhookEndpoint(
-            id=clock.new_id(),
-            tenant_id=tenant.id,
-            url="https://hooks.example/h",
-            events=("sent",),
-            secret="whsec_" + "A" * 32,
-            old_secret=None,
-            old_secret_until=None,
-            active=True,
-            disabled_reason=None,
-            failing_since=None,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    await store.create_webhook(endpoint_record(clock.new_id(), tenant.id, now=now))
     await accept(store, tenant, clock)
     (send,) = await claim_all(store, clock)
     await store.finish_sends([completion(send, "sent", webhook_event="sent")])
@@ -226,22 +211,7 @@ async def _endpoint_with_events(store: Store, tenant: Tenant, clock: FakeClock, 
     """An endpoint for `sent` and `n` sent messages: `n` webhook jobs waiting for it."""
     now = ids.iso(clock.now())
     endpoint_id = clock.new_id()
-    await store.create_webhook(
-        WebhookEndpoint(
-            id=endpoint_id,
-            tenant_id=tenant.id,
-            url="https://hooks.example/h",
-            events=("sent",),
-            secret="whsec_" + "A" * 32,
-            old_secret=None,
-            old_secret_until=None,
-            active=True,
-            disabled_reason=None,
-            failing_since=None,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    await store.create_webhook(endpoint_record(endpoint_id, tenant.id, now=now))
     for _ in range(n):
         await accept(store, tenant, clock)
     sends = await claim_all(store, clock)

@@ -9,6 +9,7 @@ from iep_appliance.domain.sender_domains import DkimKeyRecord
 from iep_appliance.domain.tenant_providers import TenantProviderRecord
 from iep_appliance.domain.webhooks import EndpointChange, WebhookEndpoint
 from iep_appliance.store.base import Store
+from tests.support.endpoints import endpoint_record
 
 NOW = "2026-01-01T00:00:00.000Z"
 
@@ -27,20 +28,7 @@ def record(pid: str, tenant: str = "t1", name: str = "sg") -> TenantProviderReco
 
 
 def endpoint(eid: str, tenant: str = "t1", secret: str | None = None) -> WebhookEndpoint:
-    return WebhookEndpoint(
-        id=eid,
-        tenant_id=tenant,
-        url="https://hooks.example/h",
-        events=("message.sent",),
-        secret=secret or f"sealed:{eid}",
-        old_secret=None,
-        old_secret_until=None,
-        active=True,
-        disabled_reason=None,
-        failing_since=None,
-        created_at=NOW,
-        updated_at=NOW,
-    )
+    return endpoint_record(eid, tenant, secret=secret or f"sealed:{eid}")
 
 
 async def test_provider_event_is_kept_once(store: Store) -> None:

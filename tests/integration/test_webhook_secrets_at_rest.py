@@ -12,7 +12,6 @@ import httpx
 
 from iep_appliance.app import build_app
 from iep_appliance.domain.scopes import ALL_SCOPES
-from iep_appliance.domain.webhooks import WebhookEndpoint
 from iep_appliance.runtime import Runtime
 from iep_appliance.services.secret_box import SecretBox
 from iep_appliance.services.webhook_secrets import context, open_text, seal_text
@@ -23,6 +22,7 @@ from tests.integration.test_webhooks import (
     verify_iep,
     verify_standard,
 )
+from tests.support.endpoints import endpoint_record
 from tests.support.waiting import wait_until
 from tests.support.webhook_sink import WebhookSink
 
@@ -85,19 +85,13 @@ async def plaintext_endpoint(env: Env, secret: str) -> str:
     now = "2026-01-01T00:00:00.000Z"
     endpoint_id = env.rt.services.clock.new_id()
     await env.rt.services.store.create_webhook(
-        WebhookEndpoint(
-            id=endpoint_id,
-            tenant_id=env.tenant_id,
+        endpoint_record(
+            endpoint_id,
+            env.tenant_id,
             url=env.sink.url("/hook"),
             events=("message.sent",),
             secret=secret,
-            old_secret=None,
-            old_secret_until=None,
-            active=True,
-            disabled_reason=None,
-            failing_since=None,
-            created_at=now,
-            updated_at=now,
+            now=now,
         )
     )
     return endpoint_id

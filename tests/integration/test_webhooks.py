@@ -24,10 +24,10 @@ from standardwebhooks.webhooks import Webhook
 from iep_appliance.app import build_app
 from iep_appliance.config import parse
 from iep_appliance.domain.netaddr import parse_webhook_url
-from iep_appliance.domain.webhooks import WebhookEndpoint
 from iep_appliance.runtime import Runtime
 from iep_appliance.services.tenants import create_tenant
 from iep_appliance.webhooks.guard import Guard, Target, pinned, pinned_client
+from tests.support.endpoints import endpoint_record
 from tests.support.problems import assert_problem
 from tests.support.waiting import wait_until
 from tests.support.webhook_sink import Request, WebhookSink
@@ -517,19 +517,12 @@ async def test_stored_loopback_url_is_refused_again_at_send_time(guarded: Env) -
     # As if the name had resolved to a public address at registration and rebinds now.
     now = "2026-01-01T00:00:00.000Z"
     await guarded.rt.services.store.create_webhook(
-        WebhookEndpoint(
-            id=guarded.rt.services.clock.new_id(),
-            tenant_id=guarded.tenant_id,
+        endpoint_record(
+            guarded.rt.services.clock.new_id(),
+            guarded.tenant_id,
             url=guarded.sink.url("/hook"),
             events=tuple(ALL_EVENTS),
-            secret="whsec_" + "A" * 32,
-            old_secret=None,
-            old_secret_until=None,
-            active=True,
-            disabled_reason=None,
-            failing_since=None,
-            created_at=now,
-            updated_at=now,
+            now=now,
         )
     )
     [hook] = (await guarded.client.get("/v1/webhooks")).json()["data"]
