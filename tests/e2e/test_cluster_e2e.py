@@ -3,15 +3,19 @@ processes: each /ready names its node and backend and exactly one runs the singl
 revoked through one node is refused by every node within a second; under load across the
 three, a SIGKILLed node restarted releases its own leases and no accepted message is lost."""
 
+import json
 import os
 import secrets
 import signal
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
+import psycopg
 import pytest
 
 from tests.support.postgres import fresh_schema
@@ -79,6 +83,19 @@ def test_three_nodes_share_one_postgresql_store(tmp_path: Path, s3: S3Server) ->
                 message="one node holding the singletons",
             )
 
+            # ---- a scheduled tick, due at once, runs once across the three ---------------
+            job_id = _tick_due_now(nodes, key, url, schema)
+            wait_until_sync(
+                lambda: len(_runs(nodes[0], key, job_id)) >= 1,
+                timeout=30,
+                message="the due tick run by the singleton holder",
+            )
+            wait_until_sync(
+                lambda: _at_sink(sink, "digest@example.org") >= 1,
+                timeout=30,
+                message="the tick's message at the sink",
+            )
+
             # ---- load across the three, one SIGKILLed and restarted ---------------------
             def send(i: int) -> str | None:
                 n = nodes[i % 3]
@@ -98,15 +115,23 @@ def test_three_nodes_share_one_postgresql_store(tmp_path: Path, s3: S3Server) ->
                 first = list(pool.map(send, range(60)))
                 os.kill(nodes[1].pid, signal.SIGKILL)
                 nodes[1].proc.wait(10)  # type: ignore[union-attr]
+                # What the dead node held: the only sends another node may send again.
+                in_flight = _leased_by(url, schema, "n2")
                 second = list(pool.map(send, range(60, 90)))
             accepted = {m for m in first + second if m}
             assert len(accepted) >= 80
             nodes[1].start().wait_ready(60)
             wait_until_sync(
-                lambda: _delivered(sink) >= len(accepted),
+                lambda: _delivered(sink) >= len(accepted) + 1,  # + the tick's message
                 timeout=90,
                 message="every accepted message at the sink",
             )
+            sent_twice = _sent_twice(sink)
+            recipients = _recipients(url, schema, in_flight)
+            assert sent_twice <= recipients, (sent_twice, recipients)
+            assert _at_sink(sink, "digest@example.org") == 1
+            [run] = _runs(nodes[2], key, job_id)  # the tick once, whichever node is asked
+            assert run["error"] is None and run["messageId"], run
 
             # ---- a key revoked through one node, refused by all within a second --------
             made = httpx.post(
@@ -141,3 +166,74 @@ def _get(n: ServerProcess, key: str) -> int:
 
 def _delivered(sink: SmtpSink) -> int:
     return len({r.parsed["To"] for r in sink.received})
+
+
+def _tick_due_now(nodes: list[ServerProcess], key: str, url: str, schema: str) -> str:
+    """An every-minute job created through one node, its next tick moved a minute back, and a
+    change through another node (the change feed wakes the holder's ticker)."""
+    headers = {"x-api-key": key}
+    message = {**MAIL, "to": ["digest@example.org"]}
+    made = httpx.post(
+        f"{nodes[2].base_url}/v1/scheduled-jobs",
+        headers=headers,
+        json={"name": "digest", "cron": "* * * * *", "message": message},
+        trust_env=False,
+    )
+    assert made.status_code == 201, made.text
+    job_id = str(made.json()["id"])
+    past = (datetime.now(UTC) - timedelta(minutes=1)).replace(second=0, microsecond=0)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            f'UPDATE "{schema}".scheduled_jobs SET next_run_at = %s WHERE id = %s',
+            (past.strftime("%Y-%m-%dT%H:%M:%S.000Z"), job_id),
+        )
+    other = httpx.post(
+        f"{nodes[1].base_url}/v1/scheduled-jobs",
+        headers=headers,
+        json={"name": "yearly", "cron": "0 0 1 1 *", "message": message},
+        trust_env=False,
+    )
+    assert other.status_code == 201, other.text
+    return job_id
+
+
+def _runs(n: ServerProcess, key: str, job_id: str) -> list[dict[str, object]]:
+    r = httpx.get(
+        f"{n.base_url}/v1/scheduled-jobs/{job_id}/runs",
+        headers={"x-api-key": key},
+        trust_env=False,
+    )
+    assert r.status_code == 200, r.text
+    return list(r.json()["data"])
+
+
+def _leased_by(url: str, schema: str, owner: str) -> set[str]:
+    """The message ids of the sends `owner` held a lease on."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            f'SELECT ref_id FROM "{schema}".jobs'
+            " WHERE kind = 'send' AND state = 'leased' AND lease_owner = %s",
+            (owner,),
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _recipients(url: str, schema: str, message_ids: set[str]) -> set[str]:
+    if not message_ids:
+        return set()
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            f'SELECT to_addrs FROM "{schema}".messages WHERE id = ANY(%s)',
+            (list(message_ids),),
+        ).fetchall()
+    addresses = [a for (value,) in rows for a in json.loads(value)]
+    return {str(a["email"] if isinstance(a, dict) else a) for a in addresses}
+
+
+def _at_sink(sink: SmtpSink, address: str) -> int:
+    return sum(1 for r in sink.received if r.parsed["To"] == address)
+
+
+def _sent_twice(sink: SmtpSink) -> set[str]:
+    counts = Counter(str(r.parsed["To"]) for r in sink.received)
+    return {address for address, n in counts.items() if n > 1}
