@@ -6,6 +6,7 @@ added), adds an SMTP provider with a password that the page never shows again, t
 at auth), sees the provider over `GET /v1/providers` with the tenant's key, and deletes it.
 """
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,12 +43,13 @@ def settings(port: int) -> str:
     return f'{{"host": "127.0.0.1", "port": {port}, "security": "none", "username": "{LOGIN}"}}'
 
 
-def add_provider(page: Any, name: str, port: int, password: str) -> None:
+def add_provider(page: Any, name: str, port: int, password: Any) -> None:
     form = page.locator("form:has(button:has-text('Add provider'))")
     form.locator("input[name=name]").fill(name)
     form.locator("select[name=type]").select_option("smtp")
     form.locator("textarea[name=settings]").fill(settings(port))
-    form.locator("textarea[name=credentials]").fill(f'{{"password": "{password}"}}')
+    secret = f'"{password}"' if isinstance(password, str) else str(password)
+    form.locator("textarea[name=credentials]").fill(f'{{"password": {secret}}}')
     form.locator("button:has-text('Add provider')").click()
 
 
@@ -84,11 +86,18 @@ def test_operator_adds_tests_and_deletes_a_tenants_smtp_provider(
             expect(errors.filter(has_text="settings.port")).to_contain_text("1-65535")
             expect(table).to_contain_text("No provider of its own")
             assert PASSWORD not in page.content()  # not echoed back into the form either
+            # A password that is not a string: the error names it (it used to say `type`).
+            add_provider(page, "own-relay", relay.port, 12345)
+            expect(errors).to_have_count(1)
+            expect(errors.locator("code")).to_have_text(re.compile(r"^credentials\b"))
+            expect(errors).to_contain_text("expected `str`, got `int`")
+            expect(table).to_contain_text("No provider of its own")
             assert api.get("/v1/providers", headers=auth).json()["data"] == []
 
             add_provider(page, "own-relay", relay.port, PASSWORD)
             expect(page.locator(".notice")).to_contain_text("Provider added.")
             row = table.locator("tr:has-text('own-relay')")
+            expect(row).to_have_count(1)
             expect(row).to_contain_text(f"port={relay.port}")
             expect(row).to_contain_text("password")  # which credential is set, not its value
             assert PASSWORD not in page.content()
@@ -98,6 +107,11 @@ def test_operator_adds_tests_and_deletes_a_tenants_smtp_provider(
             expect(probe).to_contain_text("ok")
             expect(probe).not_to_contain_text("failed")
             assert PASSWORD not in page.content()
+
+            add_provider(page, "own-relay", relay.port, PASSWORD)  # the name is taken
+            expect(errors).to_have_count(1)
+            expect(errors.filter(has_text="name")).to_have_count(1)
+            expect(row).to_have_count(1)
 
             add_provider(page, "closed-port", free_port(), PASSWORD)
             table.locator("tr:has-text('closed-port') button:has-text('Test')").click()
