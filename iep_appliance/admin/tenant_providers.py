@@ -14,6 +14,7 @@ from iep_appliance.admin.templates import page
 from iep_appliance.admin.tenant_page import operators, text
 from iep_appliance.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.tenant_providers import PROVIDER_TYPES, ProbeView, ProviderCreate
+from iep_appliance.domain.validation import decode_error_path
 
 NOTICES = {"created": "Provider added.", "deleted": "Provider deleted."}
 
@@ -84,7 +85,7 @@ async def create(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> R
         )  # fmt: skip
         await services(request).tenant_providers.create(tenant_id, body)
     except msgspec.ValidationError as exc:
-        errors = [FieldError("type", str(exc))]
+        errors = [decode_error_path(str(exc))]  # `credentials.password`, not always `type`
         return await _page(request, tenant_id, errors=errors, form=shown, status=422)
     except ValidationFailed as exc:
         return await _page(request, tenant_id, errors=exc.errors, form=shown, status=422)

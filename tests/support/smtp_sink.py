@@ -13,6 +13,9 @@ shared state is guarded by one lock and read through snapshots.
         sink.refuse_sender("acme.test", "550 5.7.1 no", at="mail")  # one tenant's mail refused
         ... send to ("127.0.0.1", sink.port) ...
         await wait_until(lambda: len(sink.received) == 1)
+
+`SmtpSink(auth=("relay-user", "s3cret"))` also offers AUTH PLAIN/LOGIN without TLS and takes
+only that login (535 for any other); MAIL does not require it.
 """
 
 import asyncio
@@ -26,7 +29,7 @@ from email.message import EmailMessage
 from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 Reply = str | None
 """An SMTP reply line such as "451 4.3.0 try later"; None means accept ("250 OK")."""
@@ -91,8 +94,10 @@ class SmtpSink:
         hostname: str = "127.0.0.1",
         pipelining: bool = True,
         port: int = 0,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         self.hostname = hostname
+        self.auth = auth  # (login, password) the sink offers AUTH for; None: no AUTH
         self._port = port  # 0: a free port the kernel picks; else come back on a known one
         self.pipelining = pipelining
         self._lock = threading.Lock()
@@ -124,10 +129,27 @@ class SmtpSink:
             # A fixed name: the default calls socket.getfqdn(), a DNS lookup per connection.
             server_hostname="sink.test",
             ready_timeout=10.0,
+            **self._auth_parameters(),
         )
         controller.start()
         self._controller = controller
         return self
+
+    def _auth_parameters(self) -> dict[str, Any]:
+        if self.auth is None:
+            return {}
+        return {"authenticator": self._authenticate, "auth_require_tls": False}
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert self.auth is not None
+        login, password = self.auth
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            login.encode(),
+            password.encode(),
+        )
+        return AuthResult(success=ok, handled=False)
 
     def stop(self) -> None:
         if self._controller is not None:
