@@ -41,6 +41,7 @@ Cost per message, over the phase (first POST → last delivery), divided by deli
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -152,10 +153,8 @@ def cpu_seconds(pid: int) -> float:
 def children(pid: int) -> list[int]:
     out: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
+        with contextlib.suppress(OSError):
             out += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            pass
     return out
 
 
@@ -218,10 +217,17 @@ class PgProbe:
         ).fetchall()
         clients = {pid for pid, kind, _ in rows if kind == "client backend"}
         ours = [pid for pid, kind, app in rows if kind == "client backend" and app == self.app_name]
-        server = [self.postmaster] if self.postmaster else []
-        if self.postmaster:
-            server += [p for p in children(self.postmaster) if p not in clients]
-        return ours + server
+        return ours + self._server_pids(clients)
+
+    def _server_pids(self, clients: set[int] | None = None) -> list[int]:
+        if self.postmaster is None:
+            return []
+        if clients is None:
+            rows = self.conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'"
+            ).fetchall()
+            clients = {pid for (pid,) in rows}
+        return [self.postmaster] + [p for p in children(self.postmaster) if p not in clients]
 
     def sample(self) -> dict[str, Any]:
         (commits,) = self.conn.execute(
@@ -237,7 +243,12 @@ class PgProbe:
         time.sleep(settle)
         after = self.sample()
         # The probe's own sampling transactions (3 between the two reads) are not the nodes'.
-        return {"pg_cpu_s": cpu, "commits": after["commits"] - before["commits"] - 3}
+        ours = len(self._pids()) - len(self._server_pids())
+        return {
+            "pg_cpu_s": cpu,
+            "commits": after["commits"] - before["commits"] - 3,
+            "backends": ours,
+        }
 
 
 # ---- one configuration ------------------------------------------------------------------------
@@ -397,6 +408,7 @@ def run_config(
     if pg:
         result["pg_cpu_ms_per_msg"] = round(1000 * pg["pg_cpu_s"] / per, 3)
         result["commits_per_msg"] = round(pg["commits"] / per, 3)
+        result["pg_backends_measured"] = pg["backends"]
     return result
 
 
