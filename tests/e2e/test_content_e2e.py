@@ -17,7 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, credentials, need_chromium
+from tests.e2e.test_dashboard_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    credentials,
+    log_in,
+    need_chromium,
+)
 from tests.support.procs import ServerProcess, free_port, write_config
 from tests.support.smtp_sink import SmtpSink
 from tests.support.waiting import wait_until_sync
@@ -137,11 +143,7 @@ def test_an_operator_edits_a_template_with_live_preview_history_and_a_test_send(
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(creds["dashboard_url"])
-            page.fill("input[name=email]", creds["admin_email"])
-            page.fill("input[name=password]", creds["admin_password"])
-            page.click("button[type=submit]")
-            expect(page.locator("h1")).to_have_text("Overview")
+            log_in(page, creds)
             page.click("nav >> text=Templates")
             expect(page.locator("#templates")).to_contain_text("No templates yet")
             page.click("#new-template button[type=submit]")

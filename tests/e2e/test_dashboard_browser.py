@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -47,6 +48,17 @@ BODY = {
 
 def credentials(stdout: str) -> dict[str, str]:
     return dict(re.findall(r"^(key|admin_email|admin_password|dashboard_url)=(\S+)$", stdout, re.M))
+
+
+def log_in(page: Any, creds: dict[str, str]) -> None:
+    """Open the dashboard, sign in as the first-start admin, land on the overview."""
+    from playwright.sync_api import expect
+
+    page.goto(creds["dashboard_url"])
+    page.fill("input[name=email]", creds["admin_email"])
+    page.fill("input[name=password]", creds["admin_password"])
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Overview")
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from tests.e2e.test_dashboard_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     credentials,
+    log_in,
     need_chromium,
     wait_for_status,
 )
@@ -64,11 +65,7 @@ def test_retry_selected_on_a_filtered_list_comes_back_filtered_and_nothing_is_mi
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
-            page.goto(creds["dashboard_url"])
-            page.fill("input[name=email]", creds["admin_email"])
-            page.fill("input[name=password]", creds["admin_password"])
-            page.click("button[type=submit]")
-            expect(page.locator("h1")).to_have_text("Overview")
+            log_in(page, creds)
             expect(page.locator("nav a[href='/admin/users']")).to_have_text("Users")
 
             page.click("nav >> text=Messages")

@@ -9,7 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, credentials, need_chromium
+from tests.e2e.test_dashboard_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    credentials,
+    log_in,
+    need_chromium,
+)
 from tests.e2e.test_dashboard_browser import screenshots as screenshot_dir
 from tests.support.dns_server import DnsServer
 from tests.support.procs import ServerProcess, free_port, write_config
@@ -51,11 +57,7 @@ def test_operator_sees_records_copies_one_and_watches_the_domain_verify(
                 permissions=["clipboard-read", "clipboard-write"],
             )
             page = context.new_page()
-            page.goto(creds["dashboard_url"])
-            page.fill("input[name=email]", creds["admin_email"])
-            page.fill("input[name=password]", creds["admin_password"])
-            page.click("button[type=submit]")
-            expect(page.locator("h1")).to_have_text("Overview")
+            log_in(page, creds)
             page.click("nav >> text=Tenants")
             page.click("a:has-text('default')")
             page.click("#t-domains a:has-text('news.example.com')")

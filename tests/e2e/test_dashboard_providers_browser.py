@@ -18,6 +18,7 @@ from tests.e2e.test_dashboard_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     credentials,
+    log_in,
     need_chromium,
     screenshots,
     server,
@@ -67,11 +68,7 @@ def test_operator_adds_tests_and_deletes_a_tenants_smtp_provider(
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(creds["dashboard_url"])
-            page.fill("input[name=email]", creds["admin_email"])
-            page.fill("input[name=password]", creds["admin_password"])
-            page.click("button[type=submit]")
-            expect(page.locator("h1")).to_have_text("Overview")
+            log_in(page, creds)
             page.click("nav >> text=Tenants")
             page.click("a:has-text('default')")
             page.click("a:has-text('Providers')")

@@ -10,7 +10,13 @@ import aiosmtplib
 import httpx
 import pytest
 
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, credentials, need_chromium
+from tests.e2e.test_dashboard_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    credentials,
+    log_in,
+    need_chromium,
+)
 from tests.support.procs import ServerProcess, free_port, write_config
 from tests.support.smtp_sink import SmtpSink
 from tests.support.waiting import wait_until_sync
@@ -100,11 +106,7 @@ def test_operator_resumes_a_held_tenant_and_the_held_mail_goes_out(
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(creds["dashboard_url"])
-                page.fill("input[name=email]", creds["admin_email"])
-                page.fill("input[name=password]", creds["admin_password"])
-                page.click("button[type=submit]")
-                expect(page.locator("h1")).to_have_text("Overview")
+                log_in(page, creds)
                 page.click("nav >> text=Tenants")
                 page.click("a:has-text('default')")
 

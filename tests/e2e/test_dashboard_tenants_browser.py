@@ -16,6 +16,7 @@ from tests.e2e.test_dashboard_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     credentials,
+    log_in,
     screenshots,
     server,
 )
@@ -53,11 +54,7 @@ def test_operator_creates_a_tenant_and_a_key_then_revokes_it(
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm on Revoke
-            page.goto(creds["dashboard_url"])
-            page.fill("input[name=email]", creds["admin_email"])
-            page.fill("input[name=password]", creds["admin_password"])
-            page.click("button[type=submit]")
-            expect(page.locator("h1")).to_have_text("Overview")
+            log_in(page, creds)
 
             page.click("nav >> text=Tenants")
             page.fill("input[name=slug]", "globex")

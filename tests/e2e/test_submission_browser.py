@@ -16,6 +16,7 @@ from tests.e2e.test_dashboard_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     credentials,
+    log_in,
     need_chromium,
     screenshots,
 )
@@ -65,11 +66,7 @@ def test_message_page_shows_its_origin_and_the_connect_page_its_settings(
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(creds["dashboard_url"])
-                page.fill("input[name=email]", creds["admin_email"])
-                page.fill("input[name=password]", creds["admin_password"])
-                page.click("button[type=submit]")
-                expect(page.locator("h1")).to_have_text("Overview")
+                log_in(page, creds)
 
                 page.goto(f"{server.base_url}/admin/messages/{smtp_id}")
                 expect(page.locator("h1")).to_have_text("Over SMTP")
