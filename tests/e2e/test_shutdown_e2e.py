@@ -126,7 +126,8 @@ def test_sigterm_under_load_answers_in_flight_requests_and_refuses_new_ones(
             t.join(timeout=60)
         server.stop()
 
-    assert [e["inFlight"] for e in drained] == [0]  # no admitted request left unanswered
+    # No admitted request left unanswered, in each process that served (one per worker).
+    assert [e["inFlight"] for e in drained] == [0] * max(1, server.workers)
     assert [error for key, error in out.broken if not key] == []  # only 202, 503 or no answer
     assert len(out.accepted) >= SIGNAL_AFTER
     assert out.connection_refused == CLIENTS  # every client ran until the listener closed
