@@ -3,7 +3,7 @@
 pytest_plugins = ["tests.support.fixtures"]
 
 
-def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ANN001
+def pytest_sessionfinish(session, exitstatus) -> None:
     """IEP_TEST_BACKEND=postgresql: drop the schemas this process's configs were given."""
     from tests.support.procs import drop_test_schemas
 

@@ -38,7 +38,7 @@ BINARY_ENV = "IEP_BINARY"
 # (issue 19: the end-to-end tests pass with one process and with a supervisor and workers).
 WORKERS_ENV = "IEP_TEST_WORKERS"
 # `IEP_TEST_BACKEND=postgresql pytest tests/e2e`: every config `write_config` writes (without an
-# explicit storage.backend) stores in a fresh schema of the test PostgreSQL (tests/support/postgres).
+# explicit storage.backend) stores in a fresh schema of the test PostgreSQL (support/postgres).
 BACKEND_ENV = "IEP_TEST_BACKEND"
 
 BASE_CONFIG: dict[str, Any] = {

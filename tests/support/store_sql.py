@@ -18,7 +18,7 @@ from tests.support.procs import pg_url_for, test_backend
 
 
 def db_path(where: Path) -> Path:
-    """The SQLite path `where` names: the file itself, `<dir>/iep.db`, or a config's storage.path."""
+    """The SQLite path `where` names: the file, `<dir>/iep.db`, or a config's storage.path."""
     where = Path(where)
     if where.suffix == ".toml":
         storage = tomllib.loads(where.read_text(encoding="utf-8")).get("storage", {})
