@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.procs import pg_url_for, test_backend
 
 
@@ -55,3 +57,10 @@ def query(where: Path, sql: str, params: Sequence[Any] = (), *, timeout: float =
     with psycopg.connect(url, autocommit=True, connect_timeout=int(timeout)) as conn:
         cursor = conn.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(params))
         return cursor.fetchall() if cursor.description is not None else []
+
+
+def sqlite_only(reason: str) -> pytest.MarkDecorator:
+    """Skip under IEP_TEST_BACKEND=postgresql: the test is about the SQLite file itself."""
+    return pytest.mark.skipif(
+        test_backend() == "postgresql", reason=f"about the SQLite store: {reason}"
+    )
