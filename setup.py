@@ -10,7 +10,7 @@ setup(
     packages=[*find_packages(include=["iep_appliance*"]), "iep_appliance.webui"],
     package_dir={"iep_appliance.webui": "webui"},
     package_data={
-        "iep_appliance": ["store/sqlite/schema/*.sql"],
+        "iep_appliance": ["store/sqlite/schema/*.sql", "store/postgres/schema/*.sql"],
         "iep_appliance.webui": ["templates/admin/*.html", "static/*"],
     },
 )

@@ -18,9 +18,17 @@ import httpx
 import pytest
 
 from tests.support.procs import ServerProcess, free_port, write_config
+from tests.support.store_sql import sqlite_only
 from tests.support.waiting import wait_until_sync
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+    sqlite_only(
+        "`iep backup` snapshots the SQLite file (PostgreSQL is backed up with its own tools)"
+    ),
+]
 
 PDF = "JVBERi0xLjQgdGlueQ=="  # b"%PDF-1.4 tiny"
 MAX_POSTS = 5000  # the loader's bound, whatever happens

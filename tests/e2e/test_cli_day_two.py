@@ -63,6 +63,7 @@ class Site:
         self.server = ServerProcess(self.config, self.port, tmp / "logs")
         self.sink = sink
         self.key = ""
+        self.refusing = True  # the sink refuses REFUSED_RCPT
 
     @property
     def url(self) -> str:
@@ -86,7 +87,9 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with SmtpSink() as sink:
         sink.set_data_rule(
-            lambda _f, rcpts, _d: "451 4.3.0 try later" if REFUSED_RCPT in rcpts else None
+            lambda _f, rcpts, _d: (
+                "451 4.3.0 try later" if s.refusing and REFUSED_RCPT in rcpts else None
+            )
         )
         s = Site(tmp_path_factory.mktemp("day2"), sink)
         ok_json(s.config, "tenant", "create", "--name", "Acme", "--slug", "acme",
@@ -105,10 +108,15 @@ def retries(site: Site, message_id: str) -> int:
 
 
 def failed_message(site: Site) -> str:
+    """A message that failed; the sink then takes REFUSED_RCPT, so a retry is delivered.
+    (A store that wakes the server at once, PostgreSQL's change feed, would otherwise see the
+    retried send fail again, twice, before the test looks at it.)"""
+    site.refusing = True
     resp = site.send(REFUSED_RCPT)
     assert resp.status_code == 202, resp.text
     message_id = str(resp.json()["messageId"])
     wait_until_sync(lambda: site.status(message_id) == "failed", timeout=30)
+    site.refusing = False
     return message_id
 
 

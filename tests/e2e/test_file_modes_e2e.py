@@ -16,9 +16,14 @@ import httpx
 import pytest
 
 from tests.support.procs import ServerProcess, free_port, write_config
+from tests.support.store_sql import sqlite_only
 from tests.support.waiting import wait_until_sync
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(120),
+    sqlite_only("the modes of iep.db, its -wal and -shm, and of its backup"),
+]
 
 
 @pytest.fixture

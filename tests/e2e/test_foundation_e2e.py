@@ -8,7 +8,6 @@ with its job, and nothing is half-written.
 
 import json
 import random
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from argon2 import PasswordHasher
 from iep_appliance import __version__
 from tests.support.problems import assert_problem
 from tests.support.procs import ServerProcess, free_port, write_config
+from tests.support.store_sql import query
 from tests.support.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -70,12 +70,8 @@ def client() -> httpx.Client:
     return httpx.Client(trust_env=False, timeout=30)
 
 
-def db_rows(path: Path, query: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return conn.execute(query).fetchall()
-    finally:
-        conn.close()
+def db_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in query(path, sql)]
 
 
 def credentials(text: str) -> dict[str, str]:

@@ -12,7 +12,6 @@ its idempotency key) was committed, and that the server drained with nothing in 
 
 import contextlib
 import json
-import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import httpx
 import pytest
 
 from tests.support.procs import ServerProcess, free_port, write_config
+from tests.support.store_sql import query
 from tests.support.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -142,12 +142,9 @@ def test_sigterm_under_load_answers_in_flight_requests_and_refuses_new_ones(
         server.wait_ready()
     finally:
         server.stop()
-    db = sqlite3.connect(tmp_path / "data" / "iep.db")
-    try:
-        stored = {row[0] for row in db.execute("SELECT id FROM messages")}
-        keys = {row[0] for row in db.execute("SELECT idempotency_key FROM messages")}
-    finally:
-        db.close()
+    db = tmp_path / "data" / "iep.db"
+    stored = {row[0] for row in query(db, "SELECT id FROM messages")}
+    keys = {row[0] for row in query(db, "SELECT idempotency_key FROM messages")}
     missing = [m for m in out.accepted if m not in stored]
     assert missing == [], f"{len(missing)} accepted messages are not in the database"
     # A request reset or cut without an answer was never processed: nothing of it committed.

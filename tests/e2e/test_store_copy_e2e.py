@@ -16,8 +16,13 @@ import pytest
 from tests.support.postgres import fresh_schema
 from tests.support.procs import ServerProcess, free_port, write_config
 from tests.support.s3_server import ENVIRON, s3_server
+from tests.support.store_sql import sqlite_only
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(240),
+    sqlite_only("`iep store copy` reads a SQLite source"),
+]
 
 PDF = b"%PDF-1.4 moved along \x00\x01"
 

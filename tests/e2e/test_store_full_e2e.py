@@ -27,9 +27,14 @@ import pytest
 
 from tests.support.procs import ServerProcess, free_port, write_config
 from tests.support.smtp_sink import SmtpSink
+from tests.support.store_sql import sqlite_only
 from tests.support.waiting import wait_until_sync
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(240),
+    sqlite_only("a full or read-only disk under the SQLite file"),
+]
 
 IMAGE_BYTES = 8 * 1024 * 1024
 PROBLEM = "application/problem+json"

@@ -65,10 +65,19 @@ def test_the_wheel_holds_every_webui_file_and_migration_inside_the_package(wheel
     assert any(name.endswith(".html") for name in webui)
     assert any(name.endswith(".js") for name in webui)
     assert webui <= names, sorted(webui - names)
-    schema = PACKAGE / "store" / "sqlite" / "schema"
-    migrations = {f"iep_appliance/store/sqlite/schema/{name}" for name in files_under(schema)}
-    assert migrations and migrations <= names, sorted(migrations - names)
-    # Every package of the tree is in it (setup.py finds them; webui/ is mapped in beside).
+    for backend in ("sqlite", "postgresql"):
+        folder = "postgres" if backend == "postgresql" else backend
+        schema = PACKAGE / "store" / folder / "schema"
+        migrations = {f"iep_appliance/store/{folder}/schema/{n}" for n in files_under(schema)}
+        assert migrations and migrations <= names, (backend, sorted(migrations - names))
+    # Every package of the tree is in it (setup.py finds them; webui/ is mapped in beside), and
+    # no directory of modules lacks its __init__.py (find_packages skips those: the wheel had no
+    # store/postgres, and `iep serve` on PostgreSQL failed from it).
+    assert not [
+        d
+        for d in PACKAGE.rglob("*")
+        if d.is_dir() and any(d.glob("*.py")) and not (d / "__init__.py").exists()
+    ]
     packages = {
         f"iep_appliance/{p.parent.relative_to(PACKAGE).as_posix()}/__init__.py".replace("/./", "/")
         for p in PACKAGE.rglob("__init__.py")

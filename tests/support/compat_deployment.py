@@ -8,7 +8,6 @@ stored" checks.
 """
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import httpx
 
 from tests.support.procs import ServerProcess, free_port, write_config
 from tests.support.smtp_sink import SmtpSink
+from tests.support.store_sql import query
 from tests.support.webhook_sink import WebhookSink
 
 # What an accepted send writes (delivery adds later events, so only accept-time ones count).
@@ -103,8 +103,4 @@ class CompatDeployment:
         self.smtp.stop()
 
     def written(self) -> list[tuple[Any, ...]]:
-        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
-        try:
-            return conn.execute(WRITTEN).fetchall()
-        finally:
-            conn.close()
+        return [tuple(row) for row in query(self.db, WRITTEN)]

@@ -25,9 +25,11 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 import httpx
 
@@ -35,6 +37,9 @@ BINARY_ENV = "IEP_BINARY"
 # `IEP_TEST_WORKERS=2 pytest tests/e2e`: every ServerProcess runs `iep serve --workers 2`
 # (issue 19: the end-to-end tests pass with one process and with a supervisor and workers).
 WORKERS_ENV = "IEP_TEST_WORKERS"
+# `IEP_TEST_BACKEND=postgresql pytest tests/e2e`: every config `write_config` writes (without an
+# explicit storage.backend) stores in a fresh schema of the test PostgreSQL (support/postgres).
+BACKEND_ENV = "IEP_TEST_BACKEND"
 
 BASE_CONFIG: dict[str, Any] = {
     "server": {"host": "127.0.0.1", "port": 0},
@@ -282,9 +287,76 @@ def write_config(directory: Path, port: int, filename: str = "iep.toml", **overr
     config = merge_config(BASE_CONFIG, {"server": {"port": port}, **overrides})
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    if test_backend() == "postgresql" and "backend" not in (overrides.get("storage") or {}):
+        storage = config.setdefault("storage", {})
+        url_env = pg_url_env_for(directory / str(storage.get("path", "data/iep.db")))
+        storage["backend"] = "postgresql"
+        storage["url_env"] = url_env
     path = directory / filename
     path.write_text(dumps_toml(config), encoding="utf-8")
     return path
+
+
+def test_backend() -> str:
+    """The store backend the end-to-end servers use: $IEP_TEST_BACKEND, default "sqlite"."""
+    backend = os.environ.get(BACKEND_ENV, "") or "sqlite"
+    if backend not in ("sqlite", "postgresql"):
+        raise RuntimeError(f"{BACKEND_ENV}={backend!r}: expected sqlite or postgresql")
+    return backend
+
+
+# One token per pytest process: its schemas (and only they) are dropped at session end.
+_SCHEMA_PREFIX = f"e2e_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}_"
+# resolved SQLite path of a config -> the environment variable holding its schema's URL: a
+# config rewritten for the same data directory (a restart) keeps its schema, as it keeps its file.
+_PG_STORES: dict[Path, str] = {}
+
+
+def pg_url_env_for(db_path: Path) -> str:
+    """The url_env of the schema that stands in for the SQLite file `db_path` (created on
+    first use; its URL, scoped by search_path, is put into os.environ, which servers inherit)."""
+    key = Path(os.path.abspath(db_path))
+    if key in _PG_STORES:
+        return _PG_STORES[key]
+    import psycopg
+
+    from tests.support.postgres import database_url
+
+    url = database_url()
+    schema = f"{_SCHEMA_PREFIX}{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in url else "?"
+    name = f"IEP_TEST_DB_{schema.upper()}"
+    os.environ[name] = f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
+    _PG_STORES[key] = name
+    return name
+
+
+def pg_url_for(db_path: Path) -> str | None:
+    """The URL of the schema `write_config` made for the SQLite path `db_path`, or None."""
+    name = _PG_STORES.get(Path(os.path.abspath(db_path)))
+    return os.environ.get(name) if name else None
+
+
+def drop_test_schemas() -> None:
+    """Drop the schemas this pytest process made (by its own prefix); a no-op if none."""
+    if not _PG_STORES:
+        return
+    import psycopg
+
+    from tests.support.postgres import database_url
+
+    with psycopg.connect(database_url(), autocommit=True, connect_timeout=10) as conn:
+        rows = conn.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+            (_SCHEMA_PREFIX.replace("_", "\\_") + "%",),
+        ).fetchall()
+        for (schema,) in rows:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    for name in _PG_STORES.values():
+        os.environ.pop(name, None)
+    _PG_STORES.clear()
 
 
 def merge_config(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
