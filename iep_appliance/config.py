@@ -142,6 +142,15 @@ class StorageConfig(_Section):
         Meta(gt=0, description="How often the housekeeping task purges (first run after this)."),
     ] = 3600
     audit_retention_days: AuditRetentionDays = 365
+    provider_event_retention_days: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description="Provider events (SES/SendGrid/Mailgun webhooks) are kept this many"
+            " days to refuse replays; Mailgun's one-time tokens one day (its signatures"
+            " expire after 15 minutes).",
+        ),
+    ] = 90
 
 
 class DeliveryConfig(_Section):

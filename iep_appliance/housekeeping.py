@@ -1,7 +1,7 @@
 """The housekeeping round, every ten seconds until stop: key last-use times written, expired
 leases released (not those of jobs still in hand), DKIM keys made for new domains, due DNS
-checks run, reputation holds enforced, old inbound messages purged. Also the reputation check
-a bounce or complaint triggers at once, not at the next round."""
+checks run, reputation holds enforced, old inbound messages and provider events purged. Also
+the reputation check a bounce or complaint triggers at once, not at the next round."""
 
 import asyncio
 import contextlib
@@ -25,11 +25,15 @@ from iep_appliance.services.reputation import ReputationService
 log = logging.getLogger("iep.runtime")
 ROUND_SECONDS = 10
 HEARTBEAT_SECONDS = 5.0
+TOKEN_RETENTION = timedelta(days=1)
 
 
 class HousekeepingStore(Protocol):
     async def release_expired_leases(self, now: datetime, keep: Collection[int] = ()) -> int: ...
     async def purge_inbound(self, before: str, limit: int) -> int: ...
+    async def purge_provider_events(
+        self, events_before: str, tokens_before: str, limit: int
+    ) -> int: ...
 
 
 class ReputationChecks:
@@ -91,6 +95,7 @@ class Housekeeping:
         """`storage.retention_days` and `storage.purge_batch_size`: the next purge uses them."""
         self.retention_days = storage.retention_days
         self.purge_batch_size = storage.purge_batch_size
+        self.provider_event_retention_days = storage.provider_event_retention_days
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -117,12 +122,23 @@ class Housekeeping:
         await self.domain_checks.run_due()
         await self.reputation.enforce()
         await self._purge_inbound()
+        await self.purge_provider_events()
 
     async def _purge_inbound(self) -> None:
         days = self.retention_days
         if days:
             before = ids.iso(self.clock.now() - timedelta(days=days))
             await self.store.purge_inbound(before, self.purge_batch_size)
+
+    async def purge_provider_events(self) -> None:
+        """Events past their retention (kept to refuse a replayed event), Mailgun tokens after
+        a day (a signature older than 15 minutes is refused anyway): a step per round."""
+        now = self.clock.now()
+        await self.store.purge_provider_events(
+            ids.iso(now - timedelta(days=self.provider_event_retention_days)),
+            ids.iso(now - TOKEN_RETENTION),
+            self.purge_batch_size * 10,
+        )
 
 
 class HeartbeatStore(Protocol):

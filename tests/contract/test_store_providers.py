@@ -4,6 +4,8 @@ id finds nothing, names unique per tenant), and the reseal of every secret at re
 
 import pytest
 
+from iep_appliance.clock import FakeClock
+from iep_appliance.domain import ids
 from iep_appliance.domain.errors import Conflict
 from iep_appliance.domain.sender_domains import DkimKeyRecord
 from iep_appliance.domain.tenant_providers import TenantProviderRecord
@@ -36,6 +38,32 @@ async def test_provider_event_is_kept_once(store: Store) -> None:
     assert await store.record_provider_event(*args) == 0
     assert await store.record_provider_event(*args) is None
     assert await store.record_provider_event("other", *args[1:]) == 0  # per provider
+
+
+async def test_old_provider_events_and_tokens_are_purged_in_steps(
+    store: Store, clock: FakeClock
+) -> None:
+    for n in range(3):
+        await store.record_provider_event("ses", f"old-{n}", "other", None, None, None, b"{}", [])
+    assert await store.use_webhook_token("mg", "old-token")
+    clock.advance(3600)
+    cut = ids.iso(clock.now())
+    await store.record_provider_event("ses", "new", "other", None, None, None, b"{}", [])
+    assert await store.use_webhook_token("mg", "new-token")
+
+    assert await store.purge_provider_events(cut, cut, 2) == 3  # 2 events (the limit), 1 token
+    assert await store.purge_provider_events(cut, cut, 2) == 1
+    assert await store.purge_provider_events(cut, cut, 2) == 0
+    # What was purged is new again; what is inside the window is still refused.
+    assert (
+        await store.record_provider_event("ses", "old-0", "other", None, None, None, b"{}", []) == 0
+    )
+    assert (
+        await store.record_provider_event("ses", "new", "other", None, None, None, b"{}", [])
+        is None
+    )
+    assert await store.use_webhook_token("mg", "old-token")
+    assert not await store.use_webhook_token("mg", "new-token")
 
 
 async def test_webhook_token_is_used_once(store: Store) -> None:

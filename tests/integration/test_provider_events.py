@@ -187,6 +187,21 @@ async def test_ses_replay_is_recorded_once(env: Env) -> None:
     assert len(await env.stored_events()) == 1
 
 
+async def test_events_past_their_retention_are_purged_by_housekeeping(env: Env) -> None:
+    message_id = await env.send_via("ses")
+    old = env.sns.notification(ses_event("Delivery", message_id, "ada@example.org"), env.cert_url)
+    assert (await env.sns_post(old)).json()["applied"] == 1
+    await env.rt.services.store.db.write(
+        lambda c: c.execute("UPDATE provider_events SET received_at = '2020-01-01T00:00:00.000Z'")
+    )
+    new = env.sns.notification(ses_event("Complaint", message_id, "ada@example.org"), env.cert_url)
+    assert (await env.sns_post(new)).json()["applied"] >= 1
+
+    await env.rt.services.housekeeping.purge_provider_events()  # 90 days by default
+
+    assert [e[2] for e in await env.stored_events()] == ["complained"]
+
+
 async def test_sendgrid_bounced_hard(env: Env) -> None:
     message_id = await env.send_via("sendgrid", "bob@example.org")
     assert env.sendgrid.sent[-1]["custom_args"] == {"iep_message_id": message_id}

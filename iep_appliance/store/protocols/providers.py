@@ -29,6 +29,12 @@ class ProviderEventStore(Protocol):
     async def provider_events_for_message(self, message_id: str) -> list[dict[str, object]]:
         """The provider events matched to a message: provider, eventId, type, receivedAt."""
 
+    async def purge_provider_events(
+        self, events_before: str, tokens_before: str, limit: int
+    ) -> int:
+        """Delete up to `limit` events received before `events_before` and up to `limit`
+        webhook tokens seen before `tokens_before`; returns how many rows went."""
+
 
 class TenantProviderStore(Protocol):
     async def list_tenant_providers(self, tenant_id: str) -> list[TenantProviderRecord]: ...

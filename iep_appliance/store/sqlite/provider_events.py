@@ -14,6 +14,14 @@ INSERT_EVENT = (
 INSERT_TOKEN = (
     "INSERT OR IGNORE INTO provider_webhook_tokens (provider, token, seen_at) VALUES (?, ?, ?)"
 )
+PURGE_EVENTS = (
+    "DELETE FROM provider_events WHERE rowid IN"
+    " (SELECT rowid FROM provider_events WHERE received_at < ? LIMIT ?)"
+)
+PURGE_TOKENS = (
+    "DELETE FROM provider_webhook_tokens WHERE rowid IN"
+    " (SELECT rowid FROM provider_webhook_tokens WHERE seen_at < ? LIMIT ?)"
+)
 SELECT_FOR_MESSAGE = (
     "SELECT provider, event_id, type, received_at FROM provider_events WHERE message_id = ?"
     " ORDER BY received_at, event_id"
@@ -42,3 +50,10 @@ def for_message(conn: sqlite3.Connection, message_id: str) -> list[dict[str, obj
         {"provider": p, "eventId": e, "type": t, "receivedAt": r}
         for p, e, t, r in conn.execute(SELECT_FOR_MESSAGE, (message_id,))
     ]
+
+
+def purge(conn: sqlite3.Connection, events_before: str, tokens_before: str, limit: int) -> int:
+    """At most `limit` events received before `events_before` and `limit` tokens seen before
+    `tokens_before`; returns how many rows went."""
+    n = conn.execute(PURGE_EVENTS, (events_before, limit)).rowcount
+    return n + conn.execute(PURGE_TOKENS, (tokens_before, limit)).rowcount

@@ -71,6 +71,11 @@ class ProviderVerbs(StoreBase):
             lambda c: c.execute(q_providers.DELETE, (tenant_id, provider_id)).rowcount == 1
         )
 
+    async def purge_provider_events(
+        self, events_before: str, tokens_before: str, limit: int
+    ) -> int:
+        return await self.db.write(lambda c: q_events.purge(c, events_before, tokens_before, limit))
+
     async def reseal_secrets(
         self,
         reseal: Callable[[str, bytes], bytes],
