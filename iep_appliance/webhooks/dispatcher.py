@@ -61,7 +61,7 @@ class WebhookDispatcher:
         config: WebhooksConfig,
         metrics: Metrics,
         guard: Guard,
-        reveal: Callable[[WebhookEndpoint], WebhookEndpoint] = lambda endpoint: endpoint,
+        reveal: Callable[[WebhookEndpoint], WebhookEndpoint],
     ) -> None:
         self.store = store
         self.reveal = reveal  # the endpoint with its secrets opened (stored sealed)

@@ -248,6 +248,7 @@ async def run_seed(tmp_path: Path, seed: int) -> Counter[str]:
             rt.config.webhooks,
             rt.services.metrics,
             FaultyGuard(faults),
+            reveal=rt.services.webhooks.secrets.reveal,
         )
         await dispatcher.start()
         engine = engine_of(rt, FaultyStore(real, faults))  # the seam the engine is built from
@@ -365,6 +366,7 @@ async def test_a_webhook_job_that_always_raises_is_dead_after_its_attempts(
             rt.config.webhooks,
             rt.services.metrics,
             Guard(True),
+            reveal=rt.services.webhooks.secrets.reveal,
         )
         await dispatcher.start()
         engine = engine_of(rt)
