@@ -13,7 +13,7 @@ import base64
 import msgspec
 
 from iep_appliance.domain.webhooks import WebhookEndpoint
-from iep_appliance.services.secret_box import SecretBox
+from iep_appliance.services.secret_box import SecretBox, SecretUnreadable
 from iep_appliance.store.protocols.webhooks import WebhookStore
 
 PREFIX = "sealed:"
@@ -51,15 +51,21 @@ class WebhookSecrets:
     def seal(self, tenant_id: str, endpoint_id: str, plaintext: str) -> str:
         return seal_text(self.box, context(tenant_id, endpoint_id), plaintext)
 
-    def reveal(self, endpoint: WebhookEndpoint) -> WebhookEndpoint:
-        """The endpoint with its secrets in plaintext, to sign with (never to store or show)."""
+    def reveal(self, endpoint: WebhookEndpoint) -> WebhookEndpoint | None:
+        """The endpoint with its secrets in plaintext, to sign with (never to store or show);
+        None when a secret does not open under this master key (sealed under another, or
+        altered). A master key that cannot be loaded at all raises: that is the node's
+        failure, not this endpoint's."""
         ctx = context(endpoint.tenant_id, endpoint.id)
         old = endpoint.old_secret
-        return msgspec.structs.replace(
-            endpoint,
-            secret=open_text(self.box, ctx, endpoint.secret),
-            old_secret=open_text(self.box, ctx, old) if old else old,
-        )
+        try:
+            return msgspec.structs.replace(
+                endpoint,
+                secret=open_text(self.box, ctx, endpoint.secret),
+                old_secret=open_text(self.box, ctx, old) if old else old,
+            )
+        except (SecretUnreadable, ValueError):  # ValueError: not base64 after the prefix
+            return None
 
     async def seal_stored(self, store: WebhookStore) -> int:
         """Seal every secret still stored in plaintext (from before they were sealed)."""

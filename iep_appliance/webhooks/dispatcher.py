@@ -61,7 +61,7 @@ class WebhookDispatcher:
         config: WebhooksConfig,
         metrics: Metrics,
         guard: Guard,
-        reveal: Callable[[WebhookEndpoint], WebhookEndpoint],
+        reveal: Callable[[WebhookEndpoint], WebhookEndpoint | None],
     ) -> None:
         self.store = store
         self.reveal = reveal  # the endpoint with its secrets opened (stored sealed)
@@ -164,9 +164,8 @@ class WebhookDispatcher:
             await self.store.drop_webhook_job(job.id, "endpoint inactive")
             event(log, "webhook.dropped", endpointId=job.ref_id, reason="endpoint inactive")
             return
-        try:
-            opened = self.reveal(endpoint)
-        except Exception:  # sealed under another master key, or altered: never retried
+        opened = self.reveal(endpoint)
+        if opened is None:  # sealed under another master key, or altered: never retried
             await self.store.drop_webhook_job(job.id, "signing secret unreadable")
             event(log, "webhook.dropped", endpointId=job.ref_id, reason="secret unreadable")
             return
