@@ -3,15 +3,19 @@ gauges refreshed on scrape, each provider's breaker and last error, request timi
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from iep_appliance.clock import Clock
 from iep_appliance.config import Config
 from iep_appliance.delivery.engine import DeliveryEngine
+from iep_appliance.domain import ids
+from iep_appliance.domain.changes import ProviderBeat, merge_provider_beats
 from iep_appliance.domain.errors import StoreUnavailable
 from iep_appliance.logs import event
 from iep_appliance.metrics import Metrics
 from iep_appliance.services.dashboard import ProviderHealth
+from iep_appliance.services.nodes import STALE_SECONDS as NODE_STALE_SECONDS
 from iep_appliance.services.reputation import ReputationService
 from iep_appliance.store.base import Store
 
@@ -149,20 +153,45 @@ class Health:
 
     # ---- the dashboard -----------------------------------------------------------------------
 
-    def provider_health(self) -> list[ProviderHealth]:
+    def provider_beats(self) -> tuple[ProviderBeat, ...]:
+        """This process's providers for its heartbeat: breaker state and newest failure, the
+        failure's time on the wall clock (other processes read it)."""
         engine = self.engine
         if engine is None:
-            return [ProviderHealth(name, "not delivering") for name in self.provider_names]
-        now = self.clock.monotonic()
-        found = []
+            return ()
+        mono, wall = self.clock.monotonic(), self.clock.now()
+        beats = []
         for name, state in engine.provider_states().items():
             last = engine.router.last_error(name)
-            found.append(
-                ProviderHealth(
-                    name=name,
-                    state=state,
-                    last_error=last[0] if last else None,
-                    error_age_seconds=now - last[1] if last else None,
-                )
+            at = ids.iso(wall - timedelta(seconds=mono - last[1])) if last else None
+            beats.append(ProviderBeat(name, state, last[0] if last else None, at))
+        return tuple(beats)
+
+    async def provider_health(self) -> list[ProviderHealth]:
+        """Every live process's providers merged (breakers are per process: the dashboard may
+        be answered by any worker or node), this process's own view current to the call."""
+        if self.engine is None:
+            return [ProviderHealth(name, "not delivering") for name in self.provider_names]
+        views = [self.provider_beats()]
+        try:
+            nodes = await self.store.list_nodes()
+        except StoreUnavailable:  # this process's own view is still worth showing
+            nodes = []
+        now = self.clock.now()
+        for beat in nodes:
+            age = (now - ids.parse_iso(beat.heartbeat_at)).total_seconds()
+            if beat.node_id != self.node and age < NODE_STALE_SECONDS:
+                views.append(beat.providers)
+        return [
+            ProviderHealth(
+                name=p.name,
+                state=p.state,
+                last_error=p.last_error,
+                error_age_seconds=(
+                    max(0.0, (now - ids.parse_iso(p.error_at)).total_seconds())
+                    if p.error_at
+                    else None
+                ),
             )
-        return found
+            for p in merge_provider_beats(views)
+        ]

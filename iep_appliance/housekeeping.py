@@ -16,7 +16,7 @@ from iep_appliance.config import StorageConfig
 from iep_appliance.delivery.engine import DeliveryEngine
 from iep_appliance.domain import ids
 from iep_appliance.domain.bounces import InboundEffect
-from iep_appliance.domain.changes import NodeBeat
+from iep_appliance.domain.changes import NodeBeat, ProviderBeat
 from iep_appliance.services.dkim_keys import DkimKeyService
 from iep_appliance.services.domain_checks import DomainCheckService
 from iep_appliance.services.keys import KeyService
@@ -25,6 +25,7 @@ from iep_appliance.services.reputation import ReputationService
 log = logging.getLogger("iep.runtime")
 ROUND_SECONDS = 10
 HEARTBEAT_SECONDS = 5.0
+PROVIDER_CHECK_SECONDS = 0.5  # how often the heartbeat looks for a provider change
 TOKEN_RETENTION = timedelta(days=1)
 
 
@@ -147,26 +148,44 @@ class HeartbeatStore(Protocol):
 
 class Heartbeat:
     """This process's row of `nodes`, written at start and every HEARTBEAT_SECONDS (the
-    dashboard's Nodes page shows when each process was last heard from)."""
+    dashboard's Nodes page shows when each process was last heard from), with its providers'
+    breakers and newest failures: written again within PROVIDER_CHECK_SECONDS when those
+    change, so a dashboard answered by another worker or node shows a failure at once."""
 
     def __init__(
-        self, store: HeartbeatStore, clock: Clock, node_id: str, host: str, backend: str
+        self,
+        store: HeartbeatStore,
+        clock: Clock,
+        node_id: str,
+        host: str,
+        backend: str,
+        providers: Callable[[], tuple[ProviderBeat, ...]] = tuple,
     ) -> None:
         self.store = store
         self.clock = clock
         self.node_id, self.host, self.backend = node_id, host, backend
+        self.providers = providers
         self.started_at = ids.iso(clock.now())
+        self._written: tuple[ProviderBeat, ...] | None = None
 
     async def beat(self) -> None:
         now = ids.iso(self.clock.now())
-        beat = NodeBeat(self.node_id, self.host, os.getpid(), self.backend, self.started_at, now)
+        providers = self.providers()
+        beat = NodeBeat(
+            self.node_id, self.host, os.getpid(), self.backend, self.started_at, now, providers
+        )
+        self._written = providers  # a failed write is tried again at the next interval
         await self.store.heartbeat(beat)
 
     async def run(self, stopping: asyncio.Event) -> None:
+        last = -HEARTBEAT_SECONDS
         while not stopping.is_set():
-            try:
-                await self.beat()
-            except Exception:
-                log.exception("heartbeat.failed")
+            due = self.clock.monotonic() - last >= HEARTBEAT_SECONDS
+            if due or self.providers() != self._written:
+                try:
+                    await self.beat()
+                except Exception:
+                    log.exception("heartbeat.failed")  # tried again at the next interval
+                last = self.clock.monotonic()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=HEARTBEAT_SECONDS)
+                await asyncio.wait_for(stopping.wait(), timeout=PROVIDER_CHECK_SECONDS)

@@ -396,7 +396,14 @@ def wire(
             singletons=False,  # until this process holds the singletons (runtime.py)
             chores=(feed.purge, rate_limits.purge_ended),
         ),
-        heartbeat=Heartbeat(store, clock, health.node, socket.gethostname(), cfg.storage.backend),
+        heartbeat=Heartbeat(
+            store,
+            clock,
+            health.node,
+            socket.gethostname(),
+            cfg.storage.backend,
+            providers=health.provider_beats,
+        ),
         nodes=NodeDirectory(store, clock),
         dashboard=DashboardService(store, clock),
         dashboard_actions=DashboardActions(store, messages, blobs),

@@ -18,7 +18,7 @@ from iep_appliance.admin.templates import page
 async def show(request: Request[Any, Any, Any]) -> Template:
     tenant = (request.query_params.get("tenant") or "").strip()
     service = dashboard(request)
-    data = await service.overview(services(request).health.provider_health(), tenant)
+    data = await service.overview(await services(request).health.provider_health(), tenant)
     return page(
         request,
         "overview",

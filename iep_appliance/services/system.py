@@ -18,7 +18,9 @@ class Health(Protocol):
         """The Prometheus exposition, gauges refreshed first."""
         ...
 
-    def provider_health(self) -> list[ProviderHealth]: ...
+    async def provider_health(self) -> list[ProviderHealth]:
+        """Each provider's breaker state and newest failure, over every live process."""
+        ...
 
     def observe_request(
         self, method: str, route: str, status: int, seconds: float, path: str

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from iep_appliance.clock import FakeClock
-from iep_appliance.domain.changes import NodeBeat
+from iep_appliance.domain.changes import NodeBeat, ProviderBeat
 from iep_appliance.domain.models import Tenant
 from iep_appliance.domain.ratelimit import Limits
 from iep_appliance.store.base import Store
@@ -173,3 +173,24 @@ async def test_each_process_has_one_heartbeat_row_the_latest(
         ("n1", 10, "2026-01-01T00:00:09Z"),
         ("n2", 20, "2026-01-01T00:00:06Z"),
     ]
+
+
+async def test_a_heartbeat_carries_its_providers_and_the_latest_replaces_them(
+    store: Store, open_store: OpenStore
+) -> None:
+    other = await open_store()
+    failing = ProviderBeat("relay", "open", "connect: refused", "2026-01-01T00:00:04Z")
+    start, at = "2026-01-01T00:00:00Z", "2026-01-01T00:00:05Z"
+    await store.heartbeat(NodeBeat("n1", "h1", 10, "x", start, at, (failing,)))
+    await store.heartbeat(NodeBeat("n2", "h2", 20, "x", start, at))
+    first = {n.node_id: n.providers for n in await other.list_nodes()}
+    await store.heartbeat(
+        NodeBeat(
+            "n1", "h1", 10, "x", start, "2026-01-01T00:00:09Z", (ProviderBeat("relay", "closed"),)
+        )
+    )
+
+    latest = {n.node_id: n.providers for n in await other.list_nodes()}
+
+    assert first == {"n1": (failing,), "n2": ()}
+    assert latest["n1"] == (ProviderBeat("relay", "closed", None, None),)

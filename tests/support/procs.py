@@ -190,10 +190,15 @@ class ServerProcess:
                 except httpx.HTTPError as exc:
                     last = f"{type(exc).__name__}: {exc}"
                 else:
-                    if response.status_code == 200:
+                    if response.status_code == 200 and self._all_workers_ready():
                         return
                     last = f"HTTP {response.status_code}: {response.text[:200]}"
                 time.sleep(0.05)
+
+    def _all_workers_ready(self) -> bool:
+        """With a supervisor, the first worker answers before the others have started: ready
+        means every worker is (`supervisor.ready`), or a test races a worker's start-up."""
+        return not self.workers or '"supervisor.ready"' in self.stdout_text()
 
     def stop(self, timeout: float = 35.0) -> int | None:
         """SIGTERM, wait up to `timeout` seconds, then SIGKILL. Returns the exit code."""

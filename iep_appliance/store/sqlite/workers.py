@@ -11,8 +11,10 @@ PostgreSQL: the row lock) reserve one after another, exactly.
 import json
 import sqlite3
 
+import msgspec
+
 from iep_appliance.domain import ids
-from iep_appliance.domain.changes import Change, NodeBeat
+from iep_appliance.domain.changes import Change, NodeBeat, ProviderBeat
 from iep_appliance.domain.ratelimit import Limits, RateDecision, check, window_starts
 from iep_appliance.store.sqlite import jobs as q_jobs
 
@@ -44,22 +46,30 @@ RELEASE_ORPHANED = (
 
 
 HEARTBEAT = (
-    "INSERT INTO nodes (node_id, host, pid, backend, started_at, heartbeat_at)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET host = excluded.host,"
+    "INSERT INTO nodes (node_id, host, pid, backend, started_at, heartbeat_at, providers)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET host = excluded.host,"
     " pid = excluded.pid, backend = excluded.backend, started_at = excluded.started_at,"
-    " heartbeat_at = excluded.heartbeat_at"
+    " heartbeat_at = excluded.heartbeat_at, providers = excluded.providers"
 )
 LIST_NODES = (
-    "SELECT node_id, host, pid, backend, started_at, heartbeat_at FROM nodes ORDER BY node_id"
+    "SELECT node_id, host, pid, backend, started_at, heartbeat_at, providers FROM nodes"
+    " ORDER BY node_id"
 )
+_providers = msgspec.json.Decoder(tuple[ProviderBeat, ...])
 
 
 def heartbeat(conn: sqlite3.Connection, b: NodeBeat) -> None:
-    conn.execute(HEARTBEAT, (b.node_id, b.host, b.pid, b.backend, b.started_at, b.heartbeat_at))
+    providers = msgspec.json.encode(b.providers).decode()
+    conn.execute(
+        HEARTBEAT, (b.node_id, b.host, b.pid, b.backend, b.started_at, b.heartbeat_at, providers)
+    )
 
 
 def list_nodes(conn: sqlite3.Connection) -> list[NodeBeat]:
-    return [NodeBeat(n, h, int(p), be, s, at) for n, h, p, be, s, at in conn.execute(LIST_NODES)]
+    return [
+        NodeBeat(n, h, int(p), be, s, at, _providers.decode(prov))
+        for n, h, p, be, s, at, prov in conn.execute(LIST_NODES)
+    ]
 
 
 def note_change(conn: sqlite3.Connection, kind: str, ref: str, now: str) -> int:

@@ -4,10 +4,13 @@ the last error (a real SMTP sink refusing), and the outbox's raw source and .eml
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from iep_appliance.domain import ids
+from iep_appliance.domain.changes import NodeBeat, ProviderBeat
 from tests.integration.admin.conftest import Operator, relay_appliance
 from tests.integration.admin.test_messages_page import failed, relayed, status_of
 from tests.integration.tenant.conftest import Appliance
@@ -90,6 +93,27 @@ async def test_the_overview_shows_named_queues_and_provider_health(
     assert "<th>relay</th>" in providers and "451 4.3.0 mailbox busy" in providers
     assert "<td>acme</td>\n        <td>default</td>" in resp.text  # its named queue
     assert stat(resp.text, "failed") == 1
+
+
+async def test_the_overview_shows_a_failure_another_worker_saw(
+    appliance: Appliance, admin: Operator
+) -> None:
+    """Breakers are per process: the page merges every live process's heartbeat."""
+    services = appliance.rt.services
+    now = services.clock.now()
+    seen = ProviderBeat("outbox", "open", "connect: refused by the other worker", ids.iso(now))
+    await services.store.heartbeat(
+        NodeBeat("other-worker", "h", 1, "sqlite", ids.iso(now), ids.iso(now), (seen,))
+    )
+    stale = ids.iso(now - timedelta(minutes=5))
+    gone = ProviderBeat("outbox", "open", "from a process long gone", stale)
+    await services.store.heartbeat(NodeBeat("gone", "h", 2, "sqlite", stale, stale, (gone,)))
+
+    resp = await admin.page("/admin/")
+
+    providers = resp.text[resp.text.index('class="kv providers"') :]
+    assert "<th>outbox</th>" in providers and "connect: refused by the other worker" in providers
+    assert "open" in providers and "from a process long gone" not in providers
 
 
 async def test_the_outbox_offers_raw_source_and_eml_download(
