@@ -64,7 +64,7 @@ class QuickStartServer(ServerProcess):
         self.directory = directory
 
     def command(self) -> list[str]:
-        return [str(self.directory / ".venv" / "bin" / "iep"), "serve"]
+        return [str(self.directory / ".venv" / "bin" / "iep"), "serve", *self.workers_args()]
 
 
 def install_iep(directory: Path) -> Path:

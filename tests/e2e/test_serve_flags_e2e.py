@@ -25,7 +25,7 @@ class BareServe(ServerProcess):
         self.args = args
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "iep_appliance", "serve", *self.args]
+        return [sys.executable, "-m", "iep_appliance", "serve", *self.args, *self.workers_args()]
 
 
 def test_serve_without_a_config_takes_the_port_flag_and_prints_its_urls(tmp_path: Path) -> None:

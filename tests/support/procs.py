@@ -131,8 +131,12 @@ class ServerProcess:
     def command(self) -> list[str]:
         binary = os.environ.get(BINARY_ENV)
         head = [binary] if binary else [sys.executable, "-m", "iep_appliance"]
-        tail = ["--workers", str(self.workers)] if self.workers else []
-        return [*head, "serve", "--config", str(self.config_path), *tail]
+        return [*head, "serve", "--config", str(self.config_path), *self.workers_args()]
+
+    def workers_args(self) -> list[str]:
+        """`--workers N` when this server runs N workers (`IEP_TEST_WORKERS`), else nothing:
+        a subclass with its own command appends it so it runs both ways too."""
+        return ["--workers", str(self.workers)] if self.workers else []
 
     def worker_pids(self) -> list[int]:
         """The worker processes of a supervisor (`--workers N`): its children, oldest first."""
@@ -174,8 +178,11 @@ class ServerProcess:
             timeout *= 2
         deadline = time.monotonic() + timeout
         last = "no answer yet"
+        nodes: set[str] = set()
         # trust_env=False: a proxy variable in the environment must not capture 127.0.0.1.
-        with httpx.Client(trust_env=False) as client:
+        # A fresh connection each poll: SO_REUSEPORT spreads connections, not requests, over
+        # the workers, so each answers in turn and names itself (`node`).
+        with httpx.Client(trust_env=False, headers={"Connection": "close"}) as client:
             while True:
                 code = proc.poll()
                 if code is not None:
@@ -190,15 +197,22 @@ class ServerProcess:
                 except httpx.HTTPError as exc:
                     last = f"{type(exc).__name__}: {exc}"
                 else:
-                    if response.status_code == 200 and self._all_workers_ready():
+                    if response.status_code == 200 and self._all_workers_ready(response, nodes):
                         return
                     last = f"HTTP {response.status_code}: {response.text[:200]}"
                 time.sleep(0.05)
 
-    def _all_workers_ready(self) -> bool:
+    def _all_workers_ready(self, response: httpx.Response, nodes: set[str]) -> bool:
         """With a supervisor, the first worker answers before the others have started: ready
-        means every worker is (`supervisor.ready`), or a test races a worker's start-up."""
-        return not self.workers or '"supervisor.ready"' in self.stdout_text()
+        means every worker is, or a test races a worker's start-up. Known from the log's
+        `supervisor.ready` or, when the log level hides it, from every worker's own answer."""
+        if not self.workers:
+            return True
+        try:
+            nodes.add(str(response.json().get("node")))
+        except ValueError:
+            pass
+        return len(nodes) >= self.workers or '"supervisor.ready"' in self.stdout_text()
 
     def stop(self, timeout: float = 35.0) -> int | None:
         """SIGTERM, wait up to `timeout` seconds, then SIGKILL. Returns the exit code."""
