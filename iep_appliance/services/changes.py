@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from iep_appliance.clock import Clock
+from iep_appliance.logs import event
 from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.changes")
@@ -75,6 +76,9 @@ class ChangeFeed:
                         await result
                 except Exception:
                     log.exception("changes.apply_failed")
+            # One line a change (they are rare: a revocation, a tenant's rules, a hold): says
+            # when this process has applied it, which the 1-second promise is measured by.
+            event(log, "changes.applied", kind=change.kind, ref=change.ref)
         return len(rows)
 
     async def run(self, stopping: asyncio.Event) -> None:

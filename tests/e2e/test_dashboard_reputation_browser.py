@@ -74,6 +74,15 @@ def complain(port: int, message_id: str, rcpt: str, verp: str) -> None:
     asyncio.run(go())
 
 
+def hold_applied(server: ServerProcess) -> int:
+    """How many processes logged that they applied a reputation change (a hold)."""
+    return sum(
+        1
+        for line in server.stdout_text().splitlines()
+        if '"event":"changes.applied"' in line and '"kind":"reputation"' in line
+    )
+
+
 def test_operator_resumes_a_held_tenant_and_the_held_mail_goes_out(
     server: ServerProcess, smtp_sink: SmtpSink, inbound_port: int
 ) -> None:
@@ -93,6 +102,9 @@ def test_operator_resumes_a_held_tenant_and_the_held_mail_goes_out(
             lambda: client.get("/v1/analytics/reputation").json()["state"] == "paused",
             timeout=30,
         )
+        # The rates say paused; the hold is in force once every process has applied it (the
+        # change feed: within a second; each process logs it).
+        wait_until_sync(lambda: hold_applied(server) >= max(1, server.workers), timeout=30)
         held = send(client, "e@example.org")
         wait_until_sync(
             lambda: (client.get(f"/v1/messages/{held}").json()["lastError"] or "").startswith(
