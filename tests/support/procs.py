@@ -14,10 +14,10 @@ process exits first or the deadline passes. `stop` sends SIGTERM, then SIGKILL a
         server.start(); server.wait_ready()
 """
 
+import contextlib
 import copy
 import json
 import math
-import contextlib
 import os
 import random
 import re
