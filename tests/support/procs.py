@@ -14,7 +14,6 @@ process exits first or the deadline passes. `stop` sends SIGTERM, then SIGKILL a
         server.start(); server.wait_ready()
 """
 
-import contextlib
 import copy
 import json
 import math
@@ -179,11 +178,8 @@ class ServerProcess:
             timeout *= 2
         deadline = time.monotonic() + timeout
         last = "no answer yet"
-        nodes: set[str] = set()
         # trust_env=False: a proxy variable in the environment must not capture 127.0.0.1.
-        # A fresh connection each poll: SO_REUSEPORT spreads connections, not requests, over
-        # the workers, so each answers in turn and names itself (`node`).
-        with httpx.Client(trust_env=False, headers={"Connection": "close"}) as client:
+        with httpx.Client(trust_env=False) as client:
             while True:
                 code = proc.poll()
                 if code is not None:
@@ -198,20 +194,20 @@ class ServerProcess:
                 except httpx.HTTPError as exc:
                     last = f"{type(exc).__name__}: {exc}"
                 else:
-                    if response.status_code == 200 and self._all_workers_ready(response, nodes):
+                    if response.status_code == 200 and self._all_workers_ready():
                         return
                     last = f"HTTP {response.status_code}: {response.text[:200]}"
                 time.sleep(0.05)
 
-    def _all_workers_ready(self, response: httpx.Response, nodes: set[str]) -> bool:
+    def _all_workers_ready(self) -> bool:
         """With a supervisor, the first worker answers before the others have started: ready
-        means every worker is, or a test races a worker's start-up. Known from the log's
-        `supervisor.ready` or, when the log level hides it, from every worker's own answer."""
+        means every worker is, or a test races a worker's start-up. The supervisor says so
+        once all are (`supervisor.ready`, then the "IEP listening on" line it prints at any
+        log level)."""
         if not self.workers:
             return True
-        with contextlib.suppress(ValueError):
-            nodes.add(str(response.json().get("node")))
-        return len(nodes) >= self.workers or '"supervisor.ready"' in self.stdout_text()
+        out = self.stdout_text()
+        return '"supervisor.ready"' in out or "IEP listening on " in out
 
     def stop(self, timeout: float = 35.0) -> int | None:
         """SIGTERM, wait up to `timeout` seconds, then SIGKILL. Returns the exit code."""
