@@ -92,16 +92,7 @@ def get_batch(conn: sqlite3.Connection, tenant_id: str, batch_id: str) -> BatchR
     if row is None:
         return None
     counts = dict(conn.execute(COUNTS, (batch_id, tenant_id)).fetchall())
-    return BatchRecord(
-        id=row[0],
-        tenant_id=row[1],
-        count=row[2],
-        queue=row[3],
-        scheduled_at=row[4],
-        sandbox=bool(row[5]),
-        created_at=row[6],
-        counts=counts,
-    )
+    return rows.struct_of(BatchRecord, row, sandbox=bool(row[5]), counts=counts)
 
 
 def cancel_batch(conn: sqlite3.Connection, tenant_id: str, batch_id: str, now: str) -> int | None:
