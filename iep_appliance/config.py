@@ -208,16 +208,13 @@ class WebhooksConfig(_Section):
     ] = 86400
 
 
+_TenantLimit = Annotated[int, Meta(ge=0, description="Default per-tenant limit; 0 = unlimited.")]
+
+
 class LimitsConfig(_Section):
-    max_per_minute: Annotated[
-        int, Meta(ge=0, description="Default per-tenant limit; 0 = unlimited.")
-    ] = 0
-    max_per_hour: Annotated[
-        int, Meta(ge=0, description="Default per-tenant limit; 0 = unlimited.")
-    ] = 0
-    max_per_day: Annotated[
-        int, Meta(ge=0, description="Default per-tenant limit; 0 = unlimited.")
-    ] = 0
+    max_per_minute: _TenantLimit = 0
+    max_per_hour: _TenantLimit = 0
+    max_per_day: _TenantLimit = 0
 
 
 class BreakerConfig(_Section):

@@ -7,7 +7,6 @@ write is logged, never raised into the request whose change already committed.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -23,6 +22,7 @@ from iep_appliance.domain.audit import (
     retention_cutoff,
 )
 from iep_appliance.logs import event
+from iep_appliance.services.pacing import stopped_during
 from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.audit")
@@ -124,9 +124,7 @@ class AuditService:
     async def run(self, interval_seconds: Callable[[], float], stopping: asyncio.Event) -> None:
         """Purge entries past retention every `interval_seconds()` until `stopping` is set."""
         while not stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=interval_seconds())
-            if stopping.is_set():
+            if await stopped_during(stopping, interval_seconds()):
                 return
             try:
                 await self.purge()

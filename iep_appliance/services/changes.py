@@ -13,13 +13,13 @@ in the processes that did not make the change.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import timedelta
 
 from iep_appliance.clock import Clock
 from iep_appliance.logs import event
+from iep_appliance.services.pacing import stopped_during
 from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.changes")
@@ -84,9 +84,7 @@ class ChangeFeed:
     async def run(self, stopping: asyncio.Event) -> None:
         """The poller (spawned by Runtime in every process)."""
         while not stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=POLL_SECONDS)
-            if stopping.is_set():
+            if await stopped_during(stopping, POLL_SECONDS):
                 return
             try:
                 await self.poll()

@@ -14,7 +14,6 @@ What a crash leaves: committed steps stay purged; blob files freed by the last s
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -29,6 +28,7 @@ from iep_appliance.domain.retention import (
     empty_counts,
 )
 from iep_appliance.logs import event
+from iep_appliance.services.pacing import stopped_during
 from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.retention")
@@ -144,9 +144,7 @@ class RetentionService:
         """The housekeeping task: a purge every `interval_seconds()` (read before each wait, so
         a config reload applies) until `stopping` is set."""
         while not stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=interval_seconds())
-            if stopping.is_set():
+            if await stopped_during(stopping, interval_seconds()):
                 return
             try:
                 started = self.clock.monotonic()

@@ -46,37 +46,6 @@ from iep_appliance.store.protocols.tracking import TrackingStore
 from iep_appliance.store.protocols.webhooks import WebhookStore
 from iep_appliance.store.protocols.workers import WorkerStore
 
-# Every aggregate of `Store`, in the order of its bases (the Protocol check walks this list).
-AGGREGATES: tuple[type, ...] = (
-    Lifecycle,
-    TenantStore,
-    SenderDomainStore,
-    DkimKeyStore,
-    KeyStore,
-    OperatorStore,
-    MessageStore,
-    ProviderEventStore,
-    TenantProviderStore,
-    OutboxStore,
-    JobStore,
-    WebhookStore,
-    SuppressionStore,
-    RateWindowStore,
-    BatchStore,
-    QueueStore,
-    ScheduleStore,
-    AnalyticsStore,
-    RetentionStore,
-    InboundStore,
-    ReputationStore,
-    DashboardStore,
-    TemplateStore,
-    TrackingStore,
-    AuditStore,
-    GdprStore,
-    WorkerStore,
-)
-
 
 class Store(
     Lifecycle,
@@ -109,6 +78,10 @@ class Store(
     Protocol,
 ):
     """Every verb of every aggregate."""
+
+
+# Every aggregate of `Store`, in the order of its bases (the Protocol check walks this list).
+AGGREGATES: tuple[type, ...] = tuple(base for base in Store.__bases__ if base is not Protocol)
 
 
 class DeliverabilityStore(SenderDomainStore, DkimKeyStore, InboundStore, ReputationStore, Protocol):

@@ -12,9 +12,7 @@ the breaker (`domain.breaker.health_failure`). A body that is not JSON is read a
 failed ("connect", "auth", "api").
 """
 
-import asyncio
 import email.utils
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +20,7 @@ import httpx
 import msgspec
 
 from iep_appliance.delivery.providers.base import Envelope
+from iep_appliance.delivery.providers.pacer import Pacer
 from iep_appliance.domain.outcomes import SendOutcome
 
 MAX_ERROR_TEXT = 300
@@ -33,25 +32,6 @@ class ProbeResult(msgspec.Struct, frozen=True):
     ok: bool
     step: str = ""  # "connect" | "ehlo" | "auth" | "api" | "" when ok
     detail: str = ""
-
-
-class Pacer:
-    """Spaces sends `1 / max_per_second` apart (0: unlimited)."""
-
-    def __init__(self, max_per_second: float) -> None:
-        self._interval = 1.0 / max_per_second if max_per_second > 0 else 0.0
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        if not self._interval:
-            return
-        async with self._lock:
-            now = time.monotonic()
-            wait = self._next - now
-            self._next = max(now, self._next) + self._interval
-        if wait > 0:
-            await asyncio.sleep(wait)
 
 
 def make_client(timeout_seconds: float, connections: int) -> httpx.AsyncClient:

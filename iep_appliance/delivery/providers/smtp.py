@@ -11,7 +11,6 @@ become SendOutcome values, never raises.
 import asyncio
 import socket
 import ssl
-import time
 
 import aiosmtplib
 from aiosmtplib import (
@@ -26,6 +25,7 @@ from aiosmtplib import (
 
 from iep_appliance.config_providers import SmtpProviderConfig
 from iep_appliance.delivery.providers.base import Envelope
+from iep_appliance.delivery.providers.pacer import Pacer
 from iep_appliance.delivery.providers.smtp_wire import SmtpWire, enhanced, transaction
 from iep_appliance.domain.hostnames import name_for, own_hostname
 from iep_appliance.domain.outcomes import SendOutcome, Stage
@@ -40,9 +40,7 @@ class SmtpProvider:
         self._hostname = hostname  # `[delivery] hostname`; "" = the FQDN, or the sender's domain
         self._idle: list[SmtpWire] = []
         self._slots = asyncio.Semaphore(cfg.connections)
-        self._interval = 1.0 / cfg.max_per_second if cfg.max_per_second > 0 else 0.0
-        self._next_slot = 0.0
-        self._rate_lock = asyncio.Lock()
+        self._pacer = Pacer(cfg.max_per_second)
         self._local_hostname: str | None = None
 
     # ---- connections -----------------------------------------------------------------------
@@ -97,20 +95,10 @@ class SmtpProvider:
         else:
             wire.close()
 
-    async def _pace(self) -> None:
-        if not self._interval:
-            return
-        async with self._rate_lock:
-            now = time.monotonic()
-            wait = self._next_slot - now
-            self._next_slot = max(now, self._next_slot) + self._interval
-        if wait > 0:
-            await asyncio.sleep(wait)
-
     # ---- send ------------------------------------------------------------------------------
 
     async def send(self, envelope: Envelope, mime: bytes) -> SendOutcome:
-        await self._pace()
+        await self._pacer.wait()
         async with self._slots:
             outcome, retry_fresh = await self._attempt(envelope, mime, reuse=True)
             if retry_fresh:

@@ -5,22 +5,18 @@ what is missing; the others wait on the lock, then find nothing left to do. The 
 are kept in `iep_schema_migrations` (SQLite keeps them in `PRAGMA user_version`).
 """
 
-from importlib import resources
 from typing import Any
 
 import psycopg
+
+from iep_appliance.store.sqlite.migrate import schema_scripts
 
 # pg_advisory_xact_lock key: "IEP" migrations (any constant the appliance owns).
 _LOCK = 0x1E9_0001
 
 
 def scripts() -> list[tuple[int, str, str]]:
-    out = []
-    for entry in resources.files("iep_appliance.store.postgres").joinpath("schema").iterdir():
-        name = entry.name
-        if name.endswith(".sql") and name[:4].isdigit():
-            out.append((int(name[:4]), name, entry.read_text("utf-8")))
-    return sorted(out)
+    return schema_scripts("iep_appliance.store.postgres")
 
 
 def latest_version() -> int:

@@ -18,6 +18,7 @@ from iep_appliance.domain.audit import (
 from iep_appliance.domain.models import ApiKey
 from iep_appliance.store.sqlite import keys as q_keys
 from iep_appliance.store.sqlite import rows
+from iep_appliance.store.sqlite.where import Where
 
 INSERT_ENTRY = (
     "INSERT INTO audit_log (id, at, tenant_id, actor_type, actor_id, actor_name, action,"
@@ -39,37 +40,25 @@ SET_ALLOWLIST = "UPDATE api_keys SET ip_allowlist = ? WHERE tenant_id = ? AND id
 
 def select_of(q: AuditQuery) -> tuple[str, list[object]]:
     """The page query: every filter a bound parameter, newest first along an index."""
-    where: list[str] = []
-    args: list[object] = []
+    where = Where()
     if q.tenant_id is not None:
-        where.append("tenant_id = ?")
-        args.append(q.tenant_id)
+        where.add("tenant_id = ?", q.tenant_id)
     if q.actor:
-        where.append("(actor_id = ? OR actor_name = ? OR actor_type = ?)")
-        args += [q.actor, q.actor, q.actor]
+        where.add("(actor_id = ? OR actor_name = ? OR actor_type = ?)", q.actor, q.actor, q.actor)
     if q.action:
         text, prefix = action_pattern(q.action)
         if prefix:
-            where.append("substr(action, 1, ?) = ?")
-            args += [len(text), text]
+            where.add("substr(action, 1, ?) = ?", len(text), text)
         else:
-            where.append("action = ?")
-            args.append(text)
+            where.add("action = ?", text)
     if q.since:
-        where.append("at >= ?")
-        args.append(q.since)
+        where.add("at >= ?", q.since)
     if q.until:
-        where.append("at < ?")
-        args.append(q.until)
+        where.add("at < ?", q.until)
     if q.before_seq is not None:
-        where.append("seq < ?")
-        args.append(q.before_seq)
-    sql = f"SELECT {_COLUMNS} FROM audit_log"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY seq DESC LIMIT ?"
-    args.append(q.limit)
-    return sql, args
+        where.add("seq < ?", q.before_seq)
+    sql = f"SELECT {_COLUMNS} FROM audit_log{where.clause()} ORDER BY seq DESC LIMIT ?"
+    return sql, [*where.args, q.limit]
 
 
 def entry_of(row: tuple[Any, ...]) -> AuditEntry:

@@ -5,7 +5,6 @@ reader; never awaits. Every statement is scoped by tenant_id."""
 import sqlite3
 from collections.abc import Sequence
 
-from iep_appliance.domain.errors import Conflict
 from iep_appliance.domain.models import (
     BatchAccepted,
     BatchRecord,
@@ -52,15 +51,11 @@ def accept_batch(
     """The batch row and every message with its job and event, or the earlier batch for a
     replayed idempotency key. Raises Conflict for a reused key with another body, or when
     the queue is draining."""
-    if batch.idempotency_key is not None:
-        row = conn.execute(SELECT_BY_IDEMPOTENCY, (tenant_id, batch.idempotency_key)).fetchone()
-        if row is not None:
-            if row[2] != batch.body_hash:
-                raise Conflict(
-                    "Idempotency key was already used with a different request body",
-                    {"batchId": row[0]},
-                )
-            return BatchReplayed(batch_id=row[0], count=row[1])
+    row = q_messages.earlier_request(
+        conn, SELECT_BY_IDEMPOTENCY, tenant_id, batch.idempotency_key, batch.body_hash, "batchId"
+    )
+    if row is not None:
+        return BatchReplayed(batch_id=row[0], count=row[1])
     q_queues.check_open(conn, batch.queue_id)
     conn.execute(
         INSERT,
@@ -92,16 +87,7 @@ def get_batch(conn: sqlite3.Connection, tenant_id: str, batch_id: str) -> BatchR
     if row is None:
         return None
     counts = dict(conn.execute(COUNTS, (batch_id, tenant_id)).fetchall())
-    return BatchRecord(
-        id=row[0],
-        tenant_id=row[1],
-        count=row[2],
-        queue=row[3],
-        scheduled_at=row[4],
-        sandbox=bool(row[5]),
-        created_at=row[6],
-        counts=counts,
-    )
+    return rows.struct_of(BatchRecord, row, sandbox=bool(row[5]), counts=counts)
 
 
 def cancel_batch(conn: sqlite3.Connection, tenant_id: str, batch_id: str, now: str) -> int | None:

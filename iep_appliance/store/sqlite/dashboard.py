@@ -70,14 +70,7 @@ def list_outbox(
 ) -> list[OutboxItem]:
     at, message_id = before or (None, None)
     return [
-        OutboxItem(
-            message_id=r[0],
-            tenant_id=r[1],
-            created_at=r[2],
-            size_bytes=int(r[3]),
-            subject=r[4],
-            to=tuple(rows.loads(r[5], [])),
-        )
+        rows.struct_of(OutboxItem, r, size_bytes=int(r[3]), to=tuple(rows.loads(r[5], [])))
         for r in conn.execute(SELECT_OUTBOX, (at, message_id, limit))
     ]
 
@@ -89,17 +82,6 @@ def outbox_mime(conn: sqlite3.Connection, message_id: str) -> OutboxMime | None:
 
 def dead_jobs(conn: sqlite3.Connection, limit: int, before_id: int | None) -> list[DeadJob]:
     return [
-        DeadJob(
-            id=r[0],
-            kind=r[1],
-            ref_id=r[2],
-            tenant_id=r[3],
-            attempts=r[4],
-            last_error=r[5],
-            updated_at=r[6],
-            message_status=r[7],
-            subject=r[8],
-            to=tuple(rows.loads(r[9], [])),
-        )
+        rows.struct_of(DeadJob, r, to=tuple(rows.loads(r[9], [])))
         for r in conn.execute(SELECT_DEAD_JOBS, (before_id, limit))
     ]

@@ -134,19 +134,7 @@ def waiting_jobs(
 ) -> list[JobRow]:
     at, job_id = after or (None, None)
     return [
-        JobRow(
-            id=r[0],
-            kind=r[1],
-            ref_id=r[2],
-            tenant_id=r[3],
-            attempts=r[4],
-            max_attempts=r[5],
-            run_at=r[6],
-            last_error=r[7],
-            message_status=r[8],
-            subject=r[9],
-            to=tuple(rows.loads(r[10], [])),
-        )
+        rows.struct_of(JobRow, r, to=tuple(rows.loads(r[10], [])))
         for r in conn.execute(SELECT_WAITING, (now, at, job_id, limit))
     ]
 

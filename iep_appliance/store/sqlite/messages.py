@@ -88,21 +88,38 @@ def suppressed_among(conn: sqlite3.Connection, tenant_id: str, emails: list[str]
     return [e for e in emails if e.lower() in found]
 
 
+def earlier_request(
+    conn: sqlite3.Connection,
+    select: str,
+    tenant_id: str,
+    key: str | None,
+    body_hash: str | None,
+    id_name: str,
+) -> tuple[Any, ...] | None:
+    """The row of the request that `key` already named (`select` finds it by tenant and key:
+    its id, what a replay answers, its body hash), or None. Raises Conflict, naming its id as
+    `id_name`, when that request had another body."""
+    if key is None:
+        return None
+    row: tuple[Any, ...] | None = conn.execute(select, (tenant_id, key)).fetchone()
+    if row is not None and row[2] != body_hash:
+        raise Conflict(
+            "Idempotency key was already used with a different request body", {id_name: row[0]}
+        )
+    return row
+
+
 def accept_message(
     conn: sqlite3.Connection, tenant_id: str, msg: NewMessage
 ) -> Accepted | Replayed:
     """Insert message + job + first event in the caller's transaction.
 
     Raises Conflict when the idempotency key was used with another body."""
-    if msg.idempotency_key is not None:
-        row = conn.execute(SELECT_BY_IDEMPOTENCY, (tenant_id, msg.idempotency_key)).fetchone()
-        if row is not None:
-            if row[2] != msg.body_hash:
-                raise Conflict(
-                    "Idempotency key was already used with a different request body",
-                    {"messageId": row[0]},
-                )
-            return Replayed(message_id=row[0], status=row[1])
+    row = earlier_request(
+        conn, SELECT_BY_IDEMPOTENCY, tenant_id, msg.idempotency_key, msg.body_hash, "messageId"
+    )
+    if row is not None:
+        return Replayed(message_id=row[0], status=row[1])
     q_queues.check_open(conn, msg.queue_id)
     insert_message(conn, tenant_id, msg)
     recipients = [*msg.to, *msg.cc, *msg.bcc]

@@ -4,13 +4,19 @@ import sqlite3
 from importlib import resources
 
 
-def _scripts() -> list[tuple[int, str, str]]:
+def schema_scripts(package: str) -> list[tuple[int, str, str]]:
+    """(number, file name, text) of every schema/NNNN_name.sql of `package`, in order (the
+    PostgreSQL migrations read theirs with it too)."""
     out = []
-    for entry in resources.files("iep_appliance.store.sqlite").joinpath("schema").iterdir():
+    for entry in resources.files(package).joinpath("schema").iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:4].isdigit():
             out.append((int(name[:4]), name, entry.read_text("utf-8")))
     return sorted(out)
+
+
+def _scripts() -> list[tuple[int, str, str]]:
+    return schema_scripts("iep_appliance.store.sqlite")
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

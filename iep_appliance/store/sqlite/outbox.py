@@ -2,10 +2,10 @@
 the delete on the writer; every statement is scoped by tenant_id."""
 
 import sqlite3
-from typing import Any
 
 from iep_appliance.domain.outbox import OutboxEntry, OutboxFilter
 from iep_appliance.store.sqlite import rows
+from iep_appliance.store.sqlite.where import Where
 
 # One tenant's outbox joined to its messages, newest first (index outbox_tenant).
 SELECT_ENTRIES = (
@@ -27,31 +27,24 @@ DELETE_TENANT_OUTBOX = "DELETE FROM outbox WHERE tenant_id = ?"
 
 
 def entries(conn: sqlite3.Connection, tenant_id: str, f: OutboxFilter) -> list[OutboxEntry]:
-    where = ["o.tenant_id = ?"]
-    args: list[Any] = [tenant_id]
+    where = Where()
+    where.add("o.tenant_id = ?", tenant_id)
     if f.to:
-        where.append(RECIPIENT)
-        args.extend([f.to.lower()] * 3)
+        where.add(RECIPIENT, *[f.to.lower()] * 3)
     if f.subject:
-        where.append(SUBJECT)
-        args.append(f.subject.lower())
+        where.add(SUBJECT, f.subject.lower())
     if f.since:
-        where.append("o.created_at >= ?")
-        args.append(f.since)
+        where.add("o.created_at >= ?", f.since)
     if f.after:
-        where.append("(o.created_at, o.message_id) < (?, ?)")
-        args.extend(f.after)
-    sql = SELECT_ENTRIES.format(where=" AND ".join(where))
+        where.add("(o.created_at, o.message_id) < (?, ?)", *f.after)
+    sql = SELECT_ENTRIES.format(where=where.sql())
     return [
-        OutboxEntry(
-            message_id=r[0],
-            created_at=r[1],
-            size_bytes=r[2],
-            subject=r[3],
-            from_email=r[4],
+        rows.struct_of(
+            OutboxEntry,
+            r,
             to=tuple(rows.loads(r[5], [])),
             cc=tuple(rows.loads(r[6], [])),
             bcc=tuple(rows.loads(r[7], [])),
         )
-        for r in conn.execute(sql, [*args, f.limit])
+        for r in conn.execute(sql, [*where.args, f.limit])
     ]

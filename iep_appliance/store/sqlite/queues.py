@@ -83,16 +83,8 @@ LAST_HOUR = (
 
 def queue(row: tuple[Any, ...]) -> Queue:
     schedule = rows.loads(row[5])
-    return Queue(
-        id=row[0],
-        tenant_id=row[1],
-        name=row[2],
-        priority=row[3],
-        rate_per_minute=row[4],
-        retry_schedule=tuple(schedule) if schedule is not None else None,
-        state=row[6],
-        created_at=row[7],
-        updated_at=row[8],
+    return rows.struct_of(
+        Queue, row, retry_schedule=tuple(schedule) if schedule is not None else None
     )
 
 

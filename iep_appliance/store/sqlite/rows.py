@@ -1,7 +1,8 @@
 """Row → domain Struct conversions shared by the SQLite aggregate modules."""
 
 import sqlite3
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -18,6 +19,8 @@ from iep_appliance.domain.models import (
 _json_decode = msgspec.json.decode
 json_encode = msgspec.json.encode
 
+S = TypeVar("S", bound=msgspec.Struct)
+
 
 def dumps(value: Any) -> str:
     return msgspec.json.encode(value).decode()
@@ -27,6 +30,18 @@ def loads(text: str | None, default: Any = None) -> Any:
     if text is None:
         return default
     return _json_decode(text)
+
+
+def struct_of(cls: type[S], row: Sequence[Any], **decoded: Any) -> S:
+    """A `cls` from a row whose columns are the Struct's fields in order (its SELECT lists them
+    so); `decoded` gives, by field name, the columns that need decoding (JSON text, 0/1 as
+    bool). Fields past the row's end keep their defaults."""
+    fields = cls.__struct_fields__
+    if len(row) > len(fields):
+        raise ValueError(f"{len(row)} columns for the {len(fields)} fields of {cls.__name__}")
+    values = dict(zip(fields, row, strict=False))
+    values.update(decoded)
+    return cls(**values)
 
 
 def tenant(row: sqlite3.Row | tuple[Any, ...]) -> Tenant:
@@ -50,18 +65,12 @@ KEY_COLUMNS = (
 
 
 def api_key(row: tuple[Any, ...]) -> ApiKey:
-    return ApiKey(
-        id=row[0],
-        tenant_id=row[1],
-        name=row[2],
-        prefix=row[3],
-        key_hash=row[4],
+    return struct_of(
+        ApiKey,
+        row,
         scopes=tuple(loads(row[5], [])),
         sandbox=bool(row[6]),
         active=bool(row[7]),
-        expires_at=row[8],
-        last_used_at=row[9],
-        created_at=row[10],
         ip_allowlist=tuple(loads(row[11], [])),
     )
 

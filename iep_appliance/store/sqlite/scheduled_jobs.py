@@ -63,21 +63,12 @@ _FAR = "9999-12-31T23:59:59.999Z"
 
 
 def job(row: tuple[Any, ...]) -> ScheduledJob:
-    return ScheduledJob(
-        id=row[0],
-        tenant_id=row[1],
-        name=row[2],
-        cron=row[3],
-        timezone=row[4],
-        kind=row[5],
+    return rows.struct_of(
+        ScheduledJob,
+        row,
         payload=rows.loads(row[6], {}),
         active=bool(row[7]),
         sandbox=bool(row[8]),
-        revision=row[9],
-        last_run_at=row[10],
-        next_run_at=row[11],
-        created_at=row[12],
-        updated_at=row[13],
     )
 
 

@@ -2,11 +2,11 @@
 the dashboard's. Runs on a reader; never awaits."""
 
 import sqlite3
-from typing import Any
 
 from iep_appliance.domain.models import MessageRecord
 from iep_appliance.domain.search import MessageSearch, MessageSlice
 from iep_appliance.store.sqlite import rows
+from iep_appliance.store.sqlite.where import Where
 
 # An address of to, cc or bcc, whole, lower-cased on both sides.
 RECIPIENT = (
@@ -25,13 +25,10 @@ SELECT_MESSAGE = f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE id = ?"
 # and messages_tenant_* indexes, so a page reads `limit` index entries, not the table.
 ORDER_NEWEST = " ORDER BY created_at DESC, id DESC"
 
-Where = tuple[list[str], list[Any]]
-
 
 def indexed(f: MessageSearch) -> Where:
     """The conditions an index serves, with their arguments."""
-    where: list[str] = []
-    args: list[Any] = []
+    where = Where()
     for column, value in (
         ("tenant_id", f.tenant_id),
         ("status", f.status),
@@ -39,54 +36,38 @@ def indexed(f: MessageSearch) -> Where:
         ("id", f.message_id),
     ):
         if value:
-            where.append(f"{column} = ?")
-            args.append(value)
+            where.add(f"{column} = ?", value)
     if f.created_from:
-        where.append("created_at >= ?")
-        args.append(f.created_from)
+        where.add("created_at >= ?", f.created_from)
     if f.created_to:
-        where.append("created_at < ?")
-        args.append(f.created_to)
+        where.add("created_at < ?", f.created_to)
     if f.after:
-        where.append("(created_at, id) < (?, ?)")
-        args.extend(f.after)
-    return where, args
+        where.add("(created_at, id) < (?, ?)", *f.after)
+    return where
 
 
 def residual(f: MessageSearch) -> Where:
     """The conditions read row by row (MessageSearch.has_residual)."""
-    where: list[str] = []
-    args: list[Any] = []
+    where = Where()
     if f.recipient:
-        where.append(RECIPIENT)
-        args.extend([f.recipient.lower()] * 3)
+        where.add(RECIPIENT, *[f.recipient.lower()] * 3)
     if f.subject:
-        where.append(SUBJECT)
-        args.append(f.subject.lower())
+        where.add(SUBJECT, f.subject.lower())
     if f.category:
-        where.append("category = ?")
-        args.append(f.category)
+        where.add("category = ?", f.category)
     if f.queue:
-        where.append("queue = ?")
-        args.append(f.queue)
+        where.add("queue = ?", f.queue)
     if f.tag:
-        where.append(TAG)
-        args.append(f.tag)
-    return where, args
-
-
-def _clause(where: list[str]) -> str:
-    return f" WHERE {' AND '.join(where)}" if where else ""
+        where.add(TAG, f.tag)
+    return where
 
 
 def page(conn: sqlite3.Connection, f: MessageSearch) -> list[MessageRecord]:
     """Up to `f.limit` matches after `f.after`, every filter applied (the tenant API)."""
-    where, args = indexed(f)
-    more, more_args = residual(f)
-    sql = (
-        f"SELECT {rows.MESSAGE_COLUMNS} FROM messages{_clause(where + more)}{ORDER_NEWEST} LIMIT ?"
-    )
-    return [rows.message(r) for r in conn.execute(sql, [*args, *more_args, f.limit])]
+    where = indexed(f)
+    where.extend(residual(f))
+    sql = f"SELECT {rows.MESSAGE_COLUMNS} FROM messages{where.clause()}{ORDER_NEWEST} LIMIT ?"
+    return [rows.message(r) for r in conn.execute(sql, [*where.args, f.limit])]
 
 
 def window(conn: sqlite3.Connection, f: MessageSearch) -> MessageSlice:
@@ -96,17 +77,18 @@ def window(conn: sqlite3.Connection, f: MessageSearch) -> MessageSlice:
     if f.message_id:
         row = conn.execute(SELECT_MESSAGE, (f.message_id,)).fetchone()
         return MessageSlice(items=[rows.message(row)] if row else [], resume=None)
-    where, args = indexed(f)
-    more, more_args = residual(f)
-    clause = _clause(where)
-    if not more:
+    where = indexed(f)
+    more = residual(f)
+    args = where.args
+    clause = where.clause()
+    if not more.conditions:
         sql = f"SELECT {rows.MESSAGE_COLUMNS} FROM messages{clause}{ORDER_NEWEST} LIMIT ?"
         items = [rows.message(r) for r in conn.execute(sql, [*args, f.limit])]
         last = items[-1] if len(items) == f.limit else None
         return MessageSlice(items=items, resume=(last.created_at, last.id) if last else None)
     scanned = f"SELECT * FROM messages{clause}{ORDER_NEWEST} LIMIT ?"
-    sql = f"SELECT {rows.MESSAGE_COLUMNS} FROM ({scanned}){_clause(more)}{ORDER_NEWEST} LIMIT ?"
-    found = conn.execute(sql, [*args, f.scan_limit, *more_args, f.limit])
+    sql = f"SELECT {rows.MESSAGE_COLUMNS} FROM ({scanned}){more.clause()}{ORDER_NEWEST} LIMIT ?"
+    found = conn.execute(sql, [*args, f.scan_limit, *more.args, f.limit])
     items = [rows.message(r) for r in found]
     if len(items) == f.limit:
         return MessageSlice(items=items, resume=(items[-1].created_at, items[-1].id))

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from iep_appliance.domain.sender_domains import DkimKeyRecord, DnsRecord, DomainCheck
+from iep_appliance.store.sqlite import rows
 
 KEY_COLUMNS = (
     "domain, selector, algorithm, private_key, public_key, state, created_at, activated_at"
@@ -67,17 +68,7 @@ SELECT_LISTED = "SELECT status FROM allowed_sender_domains WHERE tenant_id = ? A
 
 
 def _key(row: tuple[Any, ...]) -> DkimKeyRecord:
-    domain, selector, algorithm, private, public, state, created, activated = row
-    return DkimKeyRecord(
-        domain=domain,
-        selector=selector,
-        algorithm=algorithm,
-        private_key=bytes(private),
-        public_key=public,
-        state=state,
-        created_at=created,
-        activated_at=activated,
-    )
+    return rows.struct_of(DkimKeyRecord, row, private_key=bytes(row[3]))
 
 
 def keys_of(conn: sqlite3.Connection, domain: str) -> list[DkimKeyRecord]:

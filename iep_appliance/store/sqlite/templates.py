@@ -45,18 +45,11 @@ DELETE_TEMPLATE = "DELETE FROM templates WHERE id = ? AND tenant_id = ?"
 
 
 def _version(row: tuple[Any, ...]) -> TemplateVersion:
-    return TemplateVersion(
-        id=row[0],
-        tenant_id=row[1],
-        version=row[2],
-        name=row[3],
-        subject=row[4],
-        html_body=row[5],
-        text_body=row[6],
+    return rows.struct_of(
+        TemplateVersion,
+        row,
         sample_variables=rows.loads(row[7], {}),
         variables=tuple(rows.loads(row[8], [])),
-        created_at=row[9],
-        template_created_at=row[10],
     )
 
 

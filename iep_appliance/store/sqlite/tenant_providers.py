@@ -27,16 +27,8 @@ RESEAL_DKIM = "UPDATE dkim_keys SET private_key = ? WHERE domain = ? AND selecto
 
 
 def record(row: tuple[Any, ...]) -> TenantProviderRecord:
-    id_, tenant_id, name, kind, settings, secret, created, updated = row
-    return TenantProviderRecord(
-        id=id_,
-        tenant_id=tenant_id,
-        name=name,
-        type=kind,
-        settings=rows.loads(settings, {}),
-        secret=bytes(secret),
-        created_at=created,
-        updated_at=updated,
+    return rows.struct_of(
+        TenantProviderRecord, row, settings=rows.loads(row[4], {}), secret=bytes(row[5])
     )
 
 

@@ -98,20 +98,8 @@ _LAST = ("\uffff", "\uffff")  # sorts after every timestamp and id: the first pa
 
 
 def endpoint(row: tuple[Any, ...]) -> WebhookEndpoint:
-    return WebhookEndpoint(
-        id=row[0],
-        tenant_id=row[1],
-        url=row[2],
-        events=tuple(rows.loads(row[3], [])),
-        secret=row[4],
-        old_secret=row[5],
-        old_secret_until=row[6],
-        active=bool(row[7]),
-        disabled_reason=row[8],
-        failing_since=row[9],
-        created_at=row[10],
-        updated_at=row[11],
-        format=row[12],
+    return rows.struct_of(
+        WebhookEndpoint, row, events=tuple(rows.loads(row[3], [])), active=bool(row[7])
     )
 
 
