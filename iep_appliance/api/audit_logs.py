@@ -4,15 +4,17 @@
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get
+from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.routes import Routes
 from iep_appliance.domain.audit import AuditEntry, next_cursor, parse_query
 from iep_appliance.domain.models import Principal
 from iep_appliance.services.audit import AuditService
+
+routes = Routes(tag="audit", scope="admin")
 
 
 class ActorView(msgspec.Struct, frozen=True):
@@ -62,14 +64,12 @@ def view(e: AuditEntry) -> AuditView:
     )
 
 
-@get(
+@routes.get(
     "/v1/audit-logs",
-    dependencies={"principal": needs("admin")},
     summary="The tenant's audit log (newest first; filters; cursor pagination)",
     description="Every change made through the API, the dashboard or the CLI. `actor`: an"
     " actor id, name or type; `action`: exact, or a prefix like `api_key.*`; `from`/`to`:"
     " ISO 8601 (from inclusive, to exclusive). A bad range → 400 naming the parameter.",
-    tags=["audit"],
 )
 async def list_audit_logs(
     request: Request,

@@ -4,14 +4,16 @@
 from typing import Annotated
 
 import msgspec
-from litestar import Request, delete, get, post
+from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.routes import Routes
 from iep_appliance.domain.models import DomainStatus, Principal, SenderDomain
 from iep_appliance.services.domains import DomainService
+
+routes = Routes(tag="domains", scope="admin")
 
 
 class DomainView(msgspec.Struct, frozen=True, rename="camel"):
@@ -57,12 +59,7 @@ def view(d: SenderDomain) -> DomainView:
     )
 
 
-@get(
-    "/v1/domains",
-    dependencies={"principal": needs("admin")},
-    summary="List allowed sender domains",
-    tags=["domains"],
-)
+@routes.get("/v1/domains", summary="List allowed sender domains")
 async def list_domains(
     request: Request, domains: Injected[DomainService], principal: NamedDependency[Principal]
 ) -> DomainList:
@@ -70,14 +67,12 @@ async def list_domains(
     return DomainList(data=[view(d) for d in found])
 
 
-@post(
+@routes.post(
     "/v1/domains",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Add a sender domain: pending until verified (a subdomain is listed itself)",
     description="A domain another tenant lists is refused with 409. Sending from a pending"
     " domain is refused with 403 naming `from.email`.",
-    tags=["domains"],
 )
 async def add_domain(
     request: Request,
@@ -88,12 +83,8 @@ async def add_domain(
     return view(await domains.request(principal.tenant_id, data.domain, data.dkim_algorithm))
 
 
-@delete(
-    "/v1/domains/{domain:str}",
-    dependencies={"principal": needs("admin")},
-    status_code=204,
-    summary="Remove an allowed sender domain",
-    tags=["domains"],
+@routes.delete(
+    "/v1/domains/{domain:str}", status_code=204, summary="Remove an allowed sender domain"
 )
 async def remove_domain(
     request: Request,

@@ -4,14 +4,16 @@ lists never carry a hash or secret. Revocation drops the auth cache at once."""
 from typing import Annotated
 
 import msgspec
-from litestar import Request, delete, get, patch, post
+from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.routes import Routes
 from iep_appliance.domain.models import ApiKey, Principal
 from iep_appliance.services.keys import KeyService
+
+routes = Routes(tag="api-keys", scope="admin")
 
 
 class KeyView(msgspec.Struct, frozen=True, rename="camel"):
@@ -117,14 +119,12 @@ def created_view(k: ApiKey, key: str) -> CreatedKeyView:
     return CreatedKeyView(**msgspec.structs.asdict(view(k)), key=key)
 
 
-@post(
+@routes.post(
     "/v1/api-keys",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Create an API key (the key is shown once)",
     description="Privileges never grow: a key grants only scopes it has, and a sandbox key"
     " creates only sandbox keys (403 naming `scopes` / `sandbox`).",
-    tags=["api-keys"],
 )
 async def create_key(
     request: Request,
@@ -144,12 +144,7 @@ async def create_key(
     return created_view(created.record, created.key)
 
 
-@get(
-    "/v1/api-keys",
-    dependencies={"principal": needs("admin")},
-    summary="List the tenant's API keys (never the secret)",
-    tags=["api-keys"],
-)
+@routes.get("/v1/api-keys", summary="List the tenant's API keys (never the secret)")
 async def list_keys(
     request: Request, keys: Injected[KeyService], principal: NamedDependency[Principal]
 ) -> KeyList:
@@ -157,12 +152,10 @@ async def list_keys(
     return KeyList(data=[view(k) for k in keys])
 
 
-@patch(
+@routes.patch(
     "/v1/api-keys/{key_id:str}",
-    dependencies={"principal": needs("admin")},
     summary="Change an API key's IP allowlist",
     description="A CIDR that does not parse → 422 naming `ipAllowlist[i]`.",
-    tags=["api-keys"],
 )
 async def update_key(
     request: Request,
@@ -175,13 +168,7 @@ async def update_key(
     return view(updated)
 
 
-@delete(
-    "/v1/api-keys/{key_id:str}",
-    dependencies={"principal": needs("admin")},
-    status_code=204,
-    summary="Revoke an API key (at once)",
-    tags=["api-keys"],
-)
+@routes.delete("/v1/api-keys/{key_id:str}", status_code=204, summary="Revoke an API key (at once)")
 async def revoke_key(
     request: Request,
     keys: Injected[KeyService],
@@ -191,12 +178,10 @@ async def revoke_key(
     await keys.revoke(principal.tenant_id, key_id, principal)
 
 
-@post(
+@routes.post(
     "/v1/api-keys/{key_id:str}/rotate",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Rotate an API key: a new key; the old one works for `graceSeconds` more",
-    tags=["api-keys"],
 )
 async def rotate_key(
     request: Request,

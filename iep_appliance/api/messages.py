@@ -3,12 +3,13 @@
 from typing import Annotated
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from iep_appliance.api.auth import authorize, needs
+from iep_appliance.api.auth import authorize
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.routes import Routes
 from iep_appliance.api.schemas import (
     AcceptedView,
     MessageList,
@@ -21,6 +22,8 @@ from iep_appliance.domain.models import Principal, SendRequest
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
 from iep_appliance.services.ratelimits import RateLimitService
+
+routes = Routes(tag="messages", scope="read")
 
 _encode = msgspec.json.encode
 JSON = "application/json"
@@ -50,12 +53,7 @@ async def send_message(
     return Response(content=body, status_code=status, headers=headers)
 
 
-@get(
-    "/v1/messages/{message_id:str}",
-    dependencies={"principal": needs("read")},
-    summary="One message with its events",
-    tags=["messages"],
-)
+@routes.get("/v1/messages/{message_id:str}", summary="One message with its events")
 async def get_message(
     request: Request,
     messages: Injected[MessageService],
@@ -66,12 +64,7 @@ async def get_message(
     return message_view(record, with_events=True)
 
 
-@get(
-    "/v1/messages",
-    dependencies={"principal": needs("read")},
-    summary="List messages (filters, cursor pagination)",
-    tags=["messages"],
-)
+@routes.get("/v1/messages", summary="List messages (filters, cursor pagination)")
 async def list_messages(
     request: Request,
     messages: Injected[MessageService],
@@ -101,12 +94,11 @@ async def list_messages(
     return MessageList(data=[message_view(m) for m in items], next_cursor=nxt)
 
 
-@post(
+@routes.post(
     "/v1/messages/{message_id:str}/retry",
-    dependencies={"principal": needs("send")},
+    scope="send",
     status_code=202,
     summary="Retry a failed message",
-    tags=["messages"],
 )
 async def retry_message(
     request: Request,

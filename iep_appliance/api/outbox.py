@@ -4,15 +4,17 @@ live in services/outbox.py."""
 from typing import Annotated
 
 import msgspec
-from litestar import Request, Response, delete, get
+from litestar import Request, Response
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.routes import Routes
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.outbox import OutboxEntry
 from iep_appliance.services.outbox import OutboxService
+
+routes = Routes(tag="outbox", scope="read")
 
 
 def _d(text: str) -> msgspec.Meta:
@@ -78,12 +80,7 @@ def _item(e: OutboxEntry) -> OutboxItemView:
     )
 
 
-@get(
-    "/v1/outbox",
-    dependencies={"principal": needs("read")},
-    summary="Messages the outbox provider kept (filters, cursor pagination)",
-    tags=["outbox"],
-)
+@routes.get("/v1/outbox", summary="Messages the outbox provider kept (filters, cursor pagination)")
 async def list_outbox(
     request: Request,
     outbox: Injected[OutboxService],
@@ -98,11 +95,8 @@ async def list_outbox(
     return OutboxList(data=[_item(e) for e in items], next_cursor=nxt)
 
 
-@get(
-    "/v1/outbox/{message_id:str}",
-    dependencies={"principal": needs("read")},
-    summary="One kept message: headers, HTML, text, attachments",
-    tags=["outbox"],
+@routes.get(
+    "/v1/outbox/{message_id:str}", summary="One kept message: headers, HTML, text, attachments"
 )
 async def get_outbox_message(
     request: Request,
@@ -124,11 +118,9 @@ async def get_outbox_message(
     )
 
 
-@get(
+@routes.get(
     "/v1/outbox/{message_id:str}/raw",
-    dependencies={"principal": needs("read")},
     summary="The kept message as sent (message/rfc822)",
-    tags=["outbox"],
     media_type="message/rfc822",
 )
 async def get_outbox_raw(
@@ -141,12 +133,11 @@ async def get_outbox_raw(
     return Response(content=mime, media_type="message/rfc822")
 
 
-@delete(
+@routes.delete(
     "/v1/outbox",
-    dependencies={"principal": needs("admin")},
+    scope="admin",
     status_code=200,
     summary="Empty the tenant's outbox (its messages stay)",
-    tags=["outbox"],
 )
 async def clear_outbox(
     request: Request, outbox: Injected[OutboxService], principal: NamedDependency[Principal]

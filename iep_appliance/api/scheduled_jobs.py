@@ -4,12 +4,12 @@ services/scheduled_jobs.py and domain/schedules.py; the ticker runs the ticks.""
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, delete, get, patch, post
+from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.routes import Routes
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.schedules import (
     ScheduledJob,
@@ -18,6 +18,8 @@ from iep_appliance.domain.schedules import (
     ScheduledRun,
 )
 from iep_appliance.services.scheduled_jobs import ScheduledJobService
+
+routes = Routes(tag="scheduled-jobs", scope="admin")
 
 
 class ScheduledJobView(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -112,15 +114,13 @@ def run_view(r: ScheduledRun) -> RunView:
     )
 
 
-@post(
+@routes.post(
     "/v1/scheduled-jobs",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Create a recurring send (cron + IANA timezone + a message or batch payload)",
     description="`cron` has 5 fields; `timezone` is an IANA name (default UTC) and ticks are "
     "DST-correct; the payload is validated like a real send. After downtime only the latest "
     "missed tick runs.",
-    tags=["scheduled-jobs"],
 )
 async def create_scheduled_job(
     request: Request,
@@ -131,12 +131,7 @@ async def create_scheduled_job(
     return view(await scheduled_jobs.create(principal, data))
 
 
-@get(
-    "/v1/scheduled-jobs",
-    dependencies={"principal": needs("admin")},
-    summary="List recurring sends, oldest first",
-    tags=["scheduled-jobs"],
-)
+@routes.get("/v1/scheduled-jobs", summary="List recurring sends, oldest first")
 async def list_scheduled_jobs(
     request: Request,
     scheduled_jobs: Injected[ScheduledJobService],
@@ -148,12 +143,7 @@ async def list_scheduled_jobs(
     return ScheduledJobList(data=[view(j) for j in items], next_cursor=nxt)
 
 
-@get(
-    "/v1/scheduled-jobs/{job_id:str}",
-    dependencies={"principal": needs("admin")},
-    summary="One recurring send",
-    tags=["scheduled-jobs"],
-)
+@routes.get("/v1/scheduled-jobs/{job_id:str}", summary="One recurring send")
 async def get_scheduled_job(
     request: Request,
     scheduled_jobs: Injected[ScheduledJobService],
@@ -163,14 +153,12 @@ async def get_scheduled_job(
     return view(await scheduled_jobs.get(principal.tenant_id, job_id))
 
 
-@patch(
+@routes.patch(
     "/v1/scheduled-jobs/{job_id:str}",
-    dependencies={"principal": needs("admin")},
     status_code=200,
     summary="Update a recurring send (any subset of its fields)",
     description="A new cron or timezone, or resuming (`active: true`), schedules from now: "
     "nothing is caught up.",
-    tags=["scheduled-jobs"],
 )
 async def update_scheduled_job(
     request: Request,
@@ -182,12 +170,10 @@ async def update_scheduled_job(
     return view(await scheduled_jobs.update(principal, job_id, data))
 
 
-@delete(
+@routes.delete(
     "/v1/scheduled-jobs/{job_id:str}",
-    dependencies={"principal": needs("admin")},
     status_code=204,
     summary="Delete a recurring send (messages it created stay)",
-    tags=["scheduled-jobs"],
 )
 async def delete_scheduled_job(
     request: Request,
@@ -198,12 +184,10 @@ async def delete_scheduled_job(
     await scheduled_jobs.delete(principal.tenant_id, job_id)
 
 
-@post(
+@routes.post(
     "/v1/scheduled-jobs/{job_id:str}/run",
-    dependencies={"principal": needs("admin")},
     status_code=202,
     summary="Run a recurring send once, now (its schedule does not move)",
-    tags=["scheduled-jobs"],
 )
 async def run_scheduled_job(
     request: Request,
@@ -214,11 +198,8 @@ async def run_scheduled_job(
     return run_view(await scheduled_jobs.run_now(principal.tenant_id, job_id))
 
 
-@get(
-    "/v1/scheduled-jobs/{job_id:str}/runs",
-    dependencies={"principal": needs("admin")},
-    summary="Runs of a recurring send, newest first",
-    tags=["scheduled-jobs"],
+@routes.get(
+    "/v1/scheduled-jobs/{job_id:str}/runs", summary="Runs of a recurring send, newest first"
 )
 async def list_scheduled_job_runs(
     request: Request,

@@ -6,14 +6,16 @@ Thin: validation and case-insensitive comparison live in services/suppressions.p
 from typing import Annotated
 
 import msgspec
-from litestar import Request, delete, get, post
+from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.routes import Routes
 from iep_appliance.domain.models import Principal, Suppression
 from iep_appliance.services.suppressions import SuppressionService
+
+routes = Routes(tag="suppressions", scope="admin")
 
 
 class SuppressionView(msgspec.Struct, frozen=True, rename="camel"):
@@ -58,11 +60,9 @@ def view(s: Suppression) -> SuppressionView:
     )
 
 
-@get(
+@routes.get(
     "/v1/suppressions",
-    dependencies={"principal": needs("admin")},
     summary="List suppressed addresses (address order, `search` substring, cursor)",
-    tags=["suppressions"],
 )
 async def list_suppressions(
     request: Request,
@@ -76,13 +76,11 @@ async def list_suppressions(
     return SuppressionList(data=[view(s) for s in items], next_cursor=nxt)
 
 
-@post(
+@routes.post(
     "/v1/suppressions",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Suppress one or many addresses",
     description="Existing entries are kept as they are (an automatic one keeps its source).",
-    tags=["suppressions"],
 )
 async def add_suppressions(
     request: Request,
@@ -94,12 +92,8 @@ async def add_suppressions(
     return SuppressionsAdded(data=[view(s) for s in added])
 
 
-@delete(
-    "/v1/suppressions/{email:str}",
-    dependencies={"principal": needs("admin")},
-    status_code=204,
-    summary="Un-suppress an address (URL-encoded)",
-    tags=["suppressions"],
+@routes.delete(
+    "/v1/suppressions/{email:str}", status_code=204, summary="Un-suppress an address (URL-encoded)"
 )
 async def remove_suppression(
     request: Request,

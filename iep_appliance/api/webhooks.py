@@ -5,12 +5,12 @@ and after `rotateSecret`; lists and reads never carry it."""
 from typing import Annotated
 
 import msgspec
-from litestar import Request, delete, get, post, put
+from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.routes import Routes
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.webhooks import (
     WebhookCreate,
@@ -19,6 +19,8 @@ from iep_appliance.domain.webhooks import (
     WebhookUpdate,
 )
 from iep_appliance.services.webhooks import WebhookService
+
+routes = Routes(tag="webhooks", scope="admin")
 
 
 class WebhookView(msgspec.Struct, frozen=True, rename="camel"):
@@ -147,15 +149,13 @@ def delivery_view(d: WebhookDelivery) -> DeliveryView:
     )
 
 
-@post(
+@routes.post(
     "/v1/webhooks",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Register a webhook endpoint (the secret is shown once)",
     description="Body `{url, events, active?}`. Events: message.sent, message.failed, "
     "message.bounced, message.retrying. URLs on private, loopback, link-local, CGNAT or "
     "metadata addresses are refused (422 naming `url`) unless the operator allows them.",
-    tags=["webhooks"],
 )
 async def create_webhook(
     request: Request,
@@ -167,12 +167,7 @@ async def create_webhook(
     return view(created, secret=created.secret)
 
 
-@get(
-    "/v1/webhooks",
-    dependencies={"principal": needs("admin")},
-    summary="List webhook endpoints (never their secrets)",
-    tags=["webhooks"],
-)
+@routes.get("/v1/webhooks", summary="List webhook endpoints (never their secrets)")
 async def list_webhooks(
     request: Request,
     webhooks: Injected[WebhookService],
@@ -184,12 +179,7 @@ async def list_webhooks(
     return WebhookList(data=[view(e) for e in items], next_cursor=nxt)
 
 
-@get(
-    "/v1/webhooks/{webhook_id:str}",
-    dependencies={"principal": needs("admin")},
-    summary="One webhook endpoint",
-    tags=["webhooks"],
-)
+@routes.get("/v1/webhooks/{webhook_id:str}", summary="One webhook endpoint")
 async def get_webhook(
     request: Request,
     webhooks: Injected[WebhookService],
@@ -199,14 +189,12 @@ async def get_webhook(
     return view(await webhooks.get(principal.tenant_id, webhook_id))
 
 
-@put(
+@routes.put(
     "/v1/webhooks/{webhook_id:str}",
-    dependencies={"principal": needs("admin")},
     status_code=200,
     summary="Update a webhook endpoint (url, events, active, rotateSecret)",
     description="Any subset of `{url, events, active, rotateSecret}`. `rotateSecret: true` "
     "returns a new secret once; the previous one keeps signing for the rotation grace.",
-    tags=["webhooks"],
 )
 async def update_webhook(
     request: Request,
@@ -219,12 +207,8 @@ async def update_webhook(
     return view(updated, secret=secret)
 
 
-@delete(
-    "/v1/webhooks/{webhook_id:str}",
-    dependencies={"principal": needs("admin")},
-    status_code=204,
-    summary="Delete a webhook endpoint",
-    tags=["webhooks"],
+@routes.delete(
+    "/v1/webhooks/{webhook_id:str}", status_code=204, summary="Delete a webhook endpoint"
 )
 async def delete_webhook(
     request: Request,
@@ -235,11 +219,9 @@ async def delete_webhook(
     await webhooks.delete(principal.tenant_id, webhook_id)
 
 
-@get(
+@routes.get(
     "/v1/webhooks/{webhook_id:str}/deliveries",
-    dependencies={"principal": needs("admin")},
     summary="Delivery attempts of an endpoint, newest first",
-    tags=["webhooks"],
 )
 async def list_deliveries(
     request: Request,
@@ -253,11 +235,8 @@ async def list_deliveries(
     return DeliveryList(data=[delivery_view(d) for d in items], next_cursor=nxt)
 
 
-@get(
-    "/v1/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}",
-    dependencies={"principal": needs("admin")},
-    summary="One delivery attempt",
-    tags=["webhooks"],
+@routes.get(
+    "/v1/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}", summary="One delivery attempt"
 )
 async def get_delivery(
     request: Request,
@@ -270,12 +249,10 @@ async def get_delivery(
     return delivery_view(found)
 
 
-@post(
+@routes.post(
     "/v1/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}/retry",
-    dependencies={"principal": needs("admin")},
     status_code=202,
     summary="Send a delivery's event again (same webhook-id)",
-    tags=["webhooks"],
 )
 async def resend_delivery(
     request: Request,
