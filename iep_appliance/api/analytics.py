@@ -4,7 +4,6 @@ Thin: ranges and rates live in domain/analytics.py, reads in services/analytics.
 from typing import Annotated
 
 import msgspec
-from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
@@ -55,7 +54,6 @@ class OverviewView(msgspec.Struct, frozen=True, rename="camel"):
     "filters `queue`, `category`, `tag`. Counts are status changes in each bucket.",
 )
 async def delivery_stats(
-    request: Request,
     analytics: Injected[AnalyticsService],
     principal: NamedDependency[Principal],
     group_by: Annotated[str | None, QueryParameter(name="groupBy")] = None,
@@ -91,7 +89,6 @@ async def delivery_stats(
     "`queueDepths` are the messages scheduled, queued and processing now, by queue.",
 )
 async def overview(
-    request: Request,
     analytics: Injected[AnalyticsService],
     principal: NamedDependency[Principal],
     from_: Annotated[str | None, QueryParameter(name="from")] = None,

@@ -4,7 +4,6 @@
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
@@ -72,7 +71,6 @@ def view(e: AuditEntry) -> AuditView:
     " ISO 8601 (from inclusive, to exclusive). A bad range → 400 naming the parameter.",
 )
 async def list_audit_logs(
-    request: Request,
     audit: Injected[AuditService],
     principal: NamedDependency[Principal],
     actor: FromQuery[str | None] = None,

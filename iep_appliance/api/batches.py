@@ -4,7 +4,7 @@ list the batch's messages, cancel what has not started. Thin: rules live in serv
 from typing import Annotated
 
 import msgspec
-from litestar import Request, Response
+from litestar import Response
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
@@ -64,7 +64,6 @@ def view(b: BatchRecord) -> BatchView:
     "one message per entry against rate limits.",
 )
 async def send_batch(
-    request: Request,
     batches: Injected[BatchService],
     rate_limits: Injected[RateLimitService],
     principal: NamedDependency[Principal],
@@ -95,10 +94,7 @@ async def send_batch(
     summary="A batch's progress: its messages counted by status",
 )
 async def get_batch(
-    request: Request,
-    batches: Injected[BatchService],
-    principal: NamedDependency[Principal],
-    batch_id: FromPath[str],
+    batches: Injected[BatchService], principal: NamedDependency[Principal], batch_id: FromPath[str]
 ) -> BatchView:
     return view(await batches.get(principal.tenant_id, batch_id))
 
@@ -109,7 +105,6 @@ async def get_batch(
     summary="The batch's messages (filter `status`, cursor pagination)",
 )
 async def list_batch_messages(
-    request: Request,
     batches: Injected[BatchService],
     principal: NamedDependency[Principal],
     batch_id: FromPath[str],
@@ -132,10 +127,7 @@ async def list_batch_messages(
     "some were sending or finished; 409 when none was waiting (a fully sent batch).",
 )
 async def cancel_batch(
-    request: Request,
-    batches: Injected[BatchService],
-    principal: NamedDependency[Principal],
-    batch_id: FromPath[str],
+    batches: Injected[BatchService], principal: NamedDependency[Principal], batch_id: FromPath[str]
 ) -> BatchCancelledView:
     cancelled, batch, status = await batches.cancel(principal.tenant_id, batch_id)
     return BatchCancelledView(

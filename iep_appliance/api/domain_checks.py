@@ -3,7 +3,6 @@
 from typing import Annotated
 
 import msgspec
-from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from msgspec import Meta
@@ -86,7 +85,6 @@ def detail_view(d: DomainDetail) -> DomainDetailView:
     summary="A sender domain: its status, DKIM key and the DNS records to publish",
 )
 async def get_domain(
-    request: Request,
     domain_checks: Injected[DomainCheckService],
     principal: NamedDependency[Principal],
     domain: FromPath[str],
@@ -101,7 +99,6 @@ async def get_domain(
     description="A DNS timeout or SERVFAIL keeps the status and shows why in `reason`.",
 )
 async def verify_domain(
-    request: Request,
     domain_checks: Injected[DomainCheckService],
     principal: NamedDependency[Principal],
     domain: FromPath[str],
@@ -117,7 +114,6 @@ async def verify_domain(
     " signing until then. 409 while an earlier rotation still waits for DNS.",
 )
 async def rotate_dkim(
-    request: Request,
     domain_checks: Injected[DomainCheckService],
     dkim_keys: Injected[DkimKeyService],
     principal: NamedDependency[Principal],

@@ -87,10 +87,7 @@ async def add_domain(
     "/v1/domains/{domain:str}", status_code=204, summary="Remove an allowed sender domain"
 )
 async def remove_domain(
-    request: Request,
-    domains: Injected[DomainService],
-    principal: NamedDependency[Principal],
-    domain: FromPath[str],
+    domains: Injected[DomainService], principal: NamedDependency[Principal], domain: FromPath[str]
 ) -> None:
     await domains.remove(principal.tenant_id, domain)
 

@@ -59,10 +59,7 @@ def view(r: GdprRequest) -> RequestView:
     summary="Everything of the tenant naming an address, as one JSON document",
 )
 async def export_address(
-    request: Request,
-    gdpr: Injected[GdprService],
-    principal: NamedDependency[Principal],
-    email: FromPath[str],
+    gdpr: Injected[GdprService], principal: NamedDependency[Principal], email: FromPath[str]
 ) -> Response[dict[str, Any]]:
     found = await gdpr.export(principal.tenant_id, email)
     name = "gdpr-export.json"
@@ -78,10 +75,7 @@ async def export_address(
     " by its hash.",
 )
 async def erase_address(
-    request: Request,
-    gdpr: Injected[GdprService],
-    principal: NamedDependency[Principal],
-    email: FromPath[str],
+    gdpr: Injected[GdprService], principal: NamedDependency[Principal], email: FromPath[str]
 ) -> EraseAccepted:
     found = await gdpr.erase(principal.tenant_id, email)
     return EraseAccepted(request_id=found.id)

@@ -127,10 +127,7 @@ def created_view(k: ApiKey, key: str) -> CreatedKeyView:
     " creates only sandbox keys (403 naming `scopes` / `sandbox`).",
 )
 async def create_key(
-    request: Request,
-    keys: Injected[KeyService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[KeyIn],
+    keys: Injected[KeyService], principal: NamedDependency[Principal], data: JSONBody[KeyIn]
 ) -> CreatedKeyView:
     created = await keys.issue(
         principal.tenant_id,
@@ -158,7 +155,6 @@ async def list_keys(
     description="A CIDR that does not parse → 422 naming `ipAllowlist[i]`.",
 )
 async def update_key(
-    request: Request,
     keys: Injected[KeyService],
     principal: NamedDependency[Principal],
     key_id: FromPath[str],
@@ -170,10 +166,7 @@ async def update_key(
 
 @routes.delete("/v1/api-keys/{key_id:str}", status_code=204, summary="Revoke an API key (at once)")
 async def revoke_key(
-    request: Request,
-    keys: Injected[KeyService],
-    principal: NamedDependency[Principal],
-    key_id: FromPath[str],
+    keys: Injected[KeyService], principal: NamedDependency[Principal], key_id: FromPath[str]
 ) -> None:
     await keys.revoke(principal.tenant_id, key_id, principal)
 
@@ -184,7 +177,6 @@ async def revoke_key(
     summary="Rotate an API key: a new key; the old one works for `graceSeconds` more",
 )
 async def rotate_key(
-    request: Request,
     keys: Injected[KeyService],
     principal: NamedDependency[Principal],
     key_id: FromPath[str],

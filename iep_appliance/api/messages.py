@@ -55,7 +55,6 @@ async def send_message(
 
 @routes.get("/v1/messages/{message_id:str}", summary="One message with its events")
 async def get_message(
-    request: Request,
     messages: Injected[MessageService],
     principal: NamedDependency[Principal],
     message_id: FromPath[str],
@@ -66,7 +65,6 @@ async def get_message(
 
 @routes.get("/v1/messages", summary="List messages (filters, cursor pagination)")
 async def list_messages(
-    request: Request,
     messages: Injected[MessageService],
     principal: NamedDependency[Principal],
     status: FromQuery[str | None] = None,
@@ -101,7 +99,6 @@ async def list_messages(
     summary="Retry a failed message",
 )
 async def retry_message(
-    request: Request,
     messages: Injected[MessageService],
     principal: NamedDependency[Principal],
     message_id: FromPath[str],

@@ -82,7 +82,6 @@ def _item(e: OutboxEntry) -> OutboxItemView:
 
 @routes.get("/v1/outbox", summary="Messages the outbox provider kept (filters, cursor pagination)")
 async def list_outbox(
-    request: Request,
     outbox: Injected[OutboxService],
     principal: NamedDependency[Principal],
     to: FromQuery[str | None] = None,
@@ -99,7 +98,6 @@ async def list_outbox(
     "/v1/outbox/{message_id:str}", summary="One kept message: headers, HTML, text, attachments"
 )
 async def get_outbox_message(
-    request: Request,
     outbox: Injected[OutboxService],
     principal: NamedDependency[Principal],
     message_id: FromPath[str],
@@ -124,7 +122,6 @@ async def get_outbox_message(
     media_type="message/rfc822",
 )
 async def get_outbox_raw(
-    request: Request,
     outbox: Injected[OutboxService],
     principal: NamedDependency[Principal],
     message_id: FromPath[str],

@@ -7,7 +7,6 @@ domain/queues.py. Thin: rules live in services/queues.py."""
 from typing import Annotated
 
 import msgspec
-from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -83,7 +82,6 @@ def view(q: Queue) -> QueueView:
 
 @routes.get("/v1/queues", summary="List queues by name (the implicit `default` included)")
 async def list_queues(
-    request: Request,
     queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     limit: FromQuery[int] = 50,
@@ -101,7 +99,6 @@ async def list_queues(
     "`ratePerMinute` (null = unlimited), `retrySchedule` in seconds (null = the server's).",
 )
 async def create_queue(
-    request: Request,
     queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     data: JSONBody[QueueCreate],
@@ -111,10 +108,7 @@ async def create_queue(
 
 @routes.get("/v1/queues/{queue_id:str}", summary="One queue")
 async def get_queue(
-    request: Request,
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    queue_id: FromPath[str],
+    queues: Injected[QueueService], principal: NamedDependency[Principal], queue_id: FromPath[str]
 ) -> QueueView:
     return view(await queues.get(principal.tenant_id, queue_id))
 
@@ -127,7 +121,6 @@ async def get_queue(
     "the messages already waiting in the queue.",
 )
 async def patch_queue(
-    request: Request,
     queues: Injected[QueueService],
     principal: NamedDependency[Principal],
     queue_id: FromPath[str],
@@ -142,10 +135,7 @@ async def patch_queue(
     summary="Delete an empty queue (409 for `default` or a queue with unfinished messages)",
 )
 async def delete_queue(
-    request: Request,
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    queue_id: FromPath[str],
+    queues: Injected[QueueService], principal: NamedDependency[Principal], queue_id: FromPath[str]
 ) -> None:
     await queues.delete(principal.tenant_id, queue_id)
 
@@ -156,10 +146,7 @@ async def delete_queue(
     summary="Pause: the queue accepts messages but sends none until resumed",
 )
 async def pause_queue(
-    request: Request,
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    queue_id: FromPath[str],
+    queues: Injected[QueueService], principal: NamedDependency[Principal], queue_id: FromPath[str]
 ) -> QueueView:
     return view(await queues.set_state(principal.tenant_id, queue_id, "paused"))
 
@@ -168,10 +155,7 @@ async def pause_queue(
     "/v1/queues/{queue_id:str}/resume", status_code=200, summary="Resume a paused or draining queue"
 )
 async def resume_queue(
-    request: Request,
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    queue_id: FromPath[str],
+    queues: Injected[QueueService], principal: NamedDependency[Principal], queue_id: FromPath[str]
 ) -> QueueView:
     return view(await queues.set_state(principal.tenant_id, queue_id, "active"))
 
@@ -182,10 +166,7 @@ async def resume_queue(
     summary="Drain: reject new sends to the queue (409) and finish the ones it holds",
 )
 async def drain_queue(
-    request: Request,
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    queue_id: FromPath[str],
+    queues: Injected[QueueService], principal: NamedDependency[Principal], queue_id: FromPath[str]
 ) -> QueueView:
     return view(await queues.set_state(principal.tenant_id, queue_id, "draining"))
 
@@ -197,10 +178,7 @@ async def drain_queue(
     "`leased`: being sent; `paused`: held by a pause.",
 )
 async def queue_stats(
-    request: Request,
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    queue_id: FromPath[str],
+    queues: Injected[QueueService], principal: NamedDependency[Principal], queue_id: FromPath[str]
 ) -> QueueStatsView:
     queue, stats, age = await queues.stats(principal.tenant_id, queue_id)
     return QueueStatsView(

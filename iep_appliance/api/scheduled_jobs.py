@@ -4,7 +4,6 @@ services/scheduled_jobs.py and domain/schedules.py; the ticker runs the ticks.""
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -123,7 +122,6 @@ def run_view(r: ScheduledRun) -> RunView:
     "missed tick runs.",
 )
 async def create_scheduled_job(
-    request: Request,
     scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     data: JSONBody[ScheduledJobIn],
@@ -133,7 +131,6 @@ async def create_scheduled_job(
 
 @routes.get("/v1/scheduled-jobs", summary="List recurring sends, oldest first")
 async def list_scheduled_jobs(
-    request: Request,
     scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     limit: FromQuery[int] = 50,
@@ -145,7 +142,6 @@ async def list_scheduled_jobs(
 
 @routes.get("/v1/scheduled-jobs/{job_id:str}", summary="One recurring send")
 async def get_scheduled_job(
-    request: Request,
     scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     job_id: FromPath[str],
@@ -161,7 +157,6 @@ async def get_scheduled_job(
     "nothing is caught up.",
 )
 async def update_scheduled_job(
-    request: Request,
     scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     job_id: FromPath[str],
@@ -176,7 +171,6 @@ async def update_scheduled_job(
     summary="Delete a recurring send (messages it created stay)",
 )
 async def delete_scheduled_job(
-    request: Request,
     scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     job_id: FromPath[str],
@@ -190,7 +184,6 @@ async def delete_scheduled_job(
     summary="Run a recurring send once, now (its schedule does not move)",
 )
 async def run_scheduled_job(
-    request: Request,
     scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     job_id: FromPath[str],
@@ -202,7 +195,6 @@ async def run_scheduled_job(
     "/v1/scheduled-jobs/{job_id:str}/runs", summary="Runs of a recurring send, newest first"
 )
 async def list_scheduled_job_runs(
-    request: Request,
     scheduled_jobs: Injected[ScheduledJobService],
     principal: NamedDependency[Principal],
     job_id: FromPath[str],

@@ -6,7 +6,6 @@ Thin: validation and case-insensitive comparison live in services/suppressions.p
 from typing import Annotated
 
 import msgspec
-from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -65,7 +64,6 @@ def view(s: Suppression) -> SuppressionView:
     summary="List suppressed addresses (address order, `search` substring, cursor)",
 )
 async def list_suppressions(
-    request: Request,
     suppressions: Injected[SuppressionService],
     principal: NamedDependency[Principal],
     search: FromQuery[str | None] = None,
@@ -83,7 +81,6 @@ async def list_suppressions(
     description="Existing entries are kept as they are (an automatic one keeps its source).",
 )
 async def add_suppressions(
-    request: Request,
     suppressions: Injected[SuppressionService],
     principal: NamedDependency[Principal],
     data: JSONBody[SuppressionsIn],
@@ -96,7 +93,6 @@ async def add_suppressions(
     "/v1/suppressions/{email:str}", status_code=204, summary="Un-suppress an address (URL-encoded)"
 )
 async def remove_suppression(
-    request: Request,
     suppressions: Injected[SuppressionService],
     principal: NamedDependency[Principal],
     email: FromPath[str],

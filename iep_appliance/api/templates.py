@@ -8,7 +8,6 @@ in services/templates.py."""
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -100,7 +99,6 @@ def view(v: TemplateVersion) -> TemplateView:
     " rendered with its `sampleVariables`, exceeds a `[render]` limit.",
 )
 async def create_template(
-    request: Request,
     templates: Injected[TemplateService],
     principal: NamedDependency[Principal],
     data: JSONBody[TemplateBody],
@@ -111,7 +109,6 @@ async def create_template(
 
 @routes.get("/v1/templates", summary="List templates (the latest version of each), oldest first")
 async def list_templates(
-    request: Request,
     templates: Injected[TemplateService],
     principal: NamedDependency[Principal],
     limit: FromQuery[int] = 50,
@@ -123,7 +120,6 @@ async def list_templates(
 
 @routes.get("/v1/templates/{template_id:str}", summary="One template (its latest version)")
 async def get_template(
-    request: Request,
     templates: Injected[TemplateService],
     principal: NamedDependency[Principal],
     template_id: FromPath[str],
@@ -138,7 +134,6 @@ async def get_template(
     summary="Store a new version (the earlier ones stay as they were)",
 )
 async def update_template(
-    request: Request,
     templates: Injected[TemplateService],
     principal: NamedDependency[Principal],
     template_id: FromPath[str],
@@ -151,7 +146,6 @@ async def update_template(
     "/v1/templates/{template_id:str}/versions", summary="Every version of a template, newest first"
 )
 async def list_versions(
-    request: Request,
     templates: Injected[TemplateService],
     principal: NamedDependency[Principal],
     template_id: FromPath[str],
@@ -164,7 +158,6 @@ async def list_versions(
     "/v1/templates/{template_id:str}/versions/{version:int}", summary="One version of a template"
 )
 async def get_version(
-    request: Request,
     templates: Injected[TemplateService],
     principal: NamedDependency[Principal],
     template_id: FromPath[str],
@@ -180,7 +173,6 @@ async def get_version(
     summary="Delete a template and its versions (messages made from it keep their copy)",
 )
 async def delete_template(
-    request: Request,
     templates: Injected[TemplateService],
     principal: NamedDependency[Principal],
     template_id: FromPath[str],
@@ -194,7 +186,6 @@ async def delete_template(
     summary="Render a template with variables (its sample variables when absent)",
 )
 async def preview_template(
-    request: Request,
     templates: Injected[TemplateService],
     principal: NamedDependency[Principal],
     template_id: FromPath[str],

@@ -6,7 +6,6 @@ name the field (`rateLimits.maxPerMinute`, `routing.primaryProvider`)."""
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
@@ -71,9 +70,7 @@ def view(t: Tenant) -> TenantView:
 
 @routes.get("/v1/tenant", summary="The calling tenant and its settings")
 async def get_tenant(
-    request: Request,
-    tenant_settings: Injected[TenantSettingsService],
-    principal: NamedDependency[Principal],
+    tenant_settings: Injected[TenantSettingsService], principal: NamedDependency[Principal]
 ) -> TenantView:
     return view(await tenant_settings.get(principal.tenant_id))
 
@@ -86,7 +83,6 @@ async def get_tenant(
     " key cannot change `sandbox` or `routing` (403 naming them).",
 )
 async def patch_tenant(
-    request: Request,
     tenant_settings: Injected[TenantSettingsService],
     principal: NamedDependency[Principal],
     data: JSONBody[dict[str, Any]],

@@ -5,7 +5,6 @@ and after `rotateSecret`; lists and reads never carry it."""
 from typing import Annotated
 
 import msgspec
-from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -158,7 +157,6 @@ def delivery_view(d: WebhookDelivery) -> DeliveryView:
     "metadata addresses are refused (422 naming `url`) unless the operator allows them.",
 )
 async def create_webhook(
-    request: Request,
     webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     data: JSONBody[WebhookCreate],
@@ -169,7 +167,6 @@ async def create_webhook(
 
 @routes.get("/v1/webhooks", summary="List webhook endpoints (never their secrets)")
 async def list_webhooks(
-    request: Request,
     webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     limit: FromQuery[int] = 50,
@@ -181,7 +178,6 @@ async def list_webhooks(
 
 @routes.get("/v1/webhooks/{webhook_id:str}", summary="One webhook endpoint")
 async def get_webhook(
-    request: Request,
     webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
@@ -197,7 +193,6 @@ async def get_webhook(
     "returns a new secret once; the previous one keeps signing for the rotation grace.",
 )
 async def update_webhook(
-    request: Request,
     webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
@@ -211,7 +206,6 @@ async def update_webhook(
     "/v1/webhooks/{webhook_id:str}", status_code=204, summary="Delete a webhook endpoint"
 )
 async def delete_webhook(
-    request: Request,
     webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
@@ -224,7 +218,6 @@ async def delete_webhook(
     summary="Delivery attempts of an endpoint, newest first",
 )
 async def list_deliveries(
-    request: Request,
     webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
@@ -239,7 +232,6 @@ async def list_deliveries(
     "/v1/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}", summary="One delivery attempt"
 )
 async def get_delivery(
-    request: Request,
     webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
@@ -255,7 +247,6 @@ async def get_delivery(
     summary="Send a delivery's event again (same webhook-id)",
 )
 async def resend_delivery(
-    request: Request,
     webhooks: Injected[WebhookService],
     principal: NamedDependency[Principal],
     webhook_id: FromPath[str],
