@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.pages import PageItems
 from iep_appliance.api.routes import Routes
 from iep_appliance.domain.audit import AuditEntry, next_cursor, parse_query
 from iep_appliance.domain.models import Principal
@@ -44,7 +45,7 @@ class AuditView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class AuditList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[AuditView], msgspec.Meta(description="The items of this page.")]
+    data: PageItems[AuditView]
     next_cursor: Annotated[
         str | None,
         msgspec.Meta(description="Cursor for the next page (pass as `cursor`); null at the end."),

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.pages import NextCursor, PageItems
 from iep_appliance.api.routes import Routes
 from iep_appliance.domain.models import DomainStatus, Principal, SenderDomain
 from iep_appliance.services.domains import DomainService
@@ -31,13 +32,8 @@ class DomainView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class DomainList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[DomainView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ] = None
+    data: PageItems[DomainView]
+    next_cursor: NextCursor = None
 
 
 class DomainIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.pages import NextCursor, PageItems
 from iep_appliance.api.routes import Routes
 from iep_appliance.domain.models import ApiKey, Principal
 from iep_appliance.services.keys import KeyService
@@ -49,13 +50,8 @@ class CreatedKeyView(KeyView, frozen=True, rename="camel", kw_only=True):
 
 
 class KeyList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[KeyView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ] = None
+    data: PageItems[KeyView]
+    next_cursor: NextCursor = None
 
 
 class KeyIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):

@@ -48,15 +48,8 @@ class OutboxAttachmentView(msgspec.Struct, frozen=True, rename="camel"):
     size_bytes: Annotated[int, _d("Decoded size in bytes.")]
 
 
-class OutboxMessageView(msgspec.Struct, frozen=True, rename="camel"):
-    message_id: Annotated[str, _d("The message's id (as in /v1/messages/{id}).")]
-    created_at: Annotated[str, _d("When the outbox kept it (ISO 8601, UTC).")]
-    size_bytes: Annotated[int, _d("Size of the raw message as sent, in bytes.")]
-    subject: Annotated[str, _d("Subject as sent (decoded).")]
-    from_: Annotated[str, _d("The From address.")] = msgspec.field(name="from")
-    to: Annotated[list[str], _d("To recipients.")] = []
-    cc: Annotated[list[str], _d("Cc recipients.")] = []
-    bcc: Annotated[list[str], _d("Bcc recipients (from the envelope).")] = []
+# An OutboxItemView's fields, then the message's headers, parts and attachments.
+class OutboxMessageView(OutboxItemView, frozen=True, rename="camel"):
     headers: Annotated[list[HeaderView], _d("Every header of the message, in order.")] = []
     html: Annotated[str | None, _d("The HTML part; null when none.")] = None
     text: Annotated[str | None, _d("The text/plain part; null when none.")] = None

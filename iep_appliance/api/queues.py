@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.pages import NextCursor, PageItems
 from iep_appliance.api.routes import Routes
 from iep_appliance.domain.models import Principal, Queue, QueueCreate, QueuePatch
 from iep_appliance.services.queues import QueueService
@@ -35,13 +36,8 @@ class QueueView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class QueueList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[QueueView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ]
+    data: PageItems[QueueView]
+    next_cursor: NextCursor
 
 
 class QueueDepth(msgspec.Struct, frozen=True):

@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.pages import NextCursor, PageItems
 from iep_appliance.api.routes import Routes
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.schedules import (
@@ -48,13 +49,8 @@ class ScheduledJobView(msgspec.Struct, frozen=True, rename="camel", omit_default
 
 
 class ScheduledJobList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[ScheduledJobView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ]
+    data: PageItems[ScheduledJobView]
+    next_cursor: NextCursor
 
 
 class RunView(msgspec.Struct, frozen=True, rename="camel"):
@@ -76,13 +72,8 @@ class RunView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class RunList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[RunView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ]
+    data: PageItems[RunView]
+    next_cursor: NextCursor
 
 
 def view(j: ScheduledJob) -> ScheduledJobView:

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.pages import NextCursor, PageItems
 from iep_appliance.api.routes import Routes
 from iep_appliance.domain.models import Principal, Suppression
 from iep_appliance.services.suppressions import SuppressionService
@@ -29,13 +30,8 @@ class SuppressionView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class SuppressionList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[SuppressionView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ]
+    data: PageItems[SuppressionView]
+    next_cursor: NextCursor
 
 
 class SuppressionsIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.pages import NextCursor, PageItems
 from iep_appliance.api.routes import Routes
 from iep_appliance.domain.models import Principal
 from iep_appliance.domain.webhooks import (
@@ -50,13 +51,8 @@ class WebhookView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class WebhookList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[WebhookView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ]
+    data: PageItems[WebhookView]
+    next_cursor: NextCursor
 
 
 class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
@@ -94,13 +90,8 @@ class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class DeliveryList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[DeliveryView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ]
+    data: PageItems[DeliveryView]
+    next_cursor: NextCursor
 
 
 class ResendView(msgspec.Struct, frozen=True, rename="camel"):
