@@ -4,12 +4,10 @@ Thin: ranges and rates live in domain/analytics.py, reads in services/analytics.
 from typing import Annotated
 
 import msgspec
-from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.services.analytics import AnalyticsService
 
 routes = Routes(tag="analytics", scope="read")
@@ -55,7 +53,7 @@ class OverviewView(msgspec.Struct, frozen=True, rename="camel"):
 )
 async def delivery_stats(
     analytics: Injected[AnalyticsService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     group_by: Annotated[str | None, QueryParameter(name="groupBy")] = None,
     from_: Annotated[str | None, QueryParameter(name="from")] = None,
     to: FromQuery[str | None] = None,
@@ -90,7 +88,7 @@ async def delivery_stats(
 )
 async def overview(
     analytics: Injected[AnalyticsService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     from_: Annotated[str | None, QueryParameter(name="from")] = None,
     to: FromQuery[str | None] = None,
     queue: FromQuery[str | None] = None,

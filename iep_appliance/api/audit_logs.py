@@ -4,14 +4,12 @@
 from typing import Annotated, Any
 
 import msgspec
-from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import PageItems
-from iep_appliance.api.routes import Routes
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.audit import AuditEntry, next_cursor, parse_query
-from iep_appliance.domain.models import Principal
 from iep_appliance.services.audit import AuditService
 
 routes = Routes(tag="audit", scope="admin")
@@ -73,7 +71,7 @@ def view(e: AuditEntry) -> AuditView:
 )
 async def list_audit_logs(
     audit: Injected[AuditService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     actor: FromQuery[str | None] = None,
     action: FromQuery[str | None] = None,
     from_: Annotated[str | None, QueryParameter(name="from")] = None,

@@ -5,13 +5,12 @@ from typing import Annotated
 
 import msgspec
 from litestar import Response
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.routes import Routes
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.api.schemas import MessageList, message_view
-from iep_appliance.domain.models import BatchAccepted, BatchRecord, BatchRequest, Principal
+from iep_appliance.domain.models import BatchAccepted, BatchRecord, BatchRequest
 from iep_appliance.services.batches import BatchService, check_count
 from iep_appliance.services.ratelimits import RateLimitService
 
@@ -66,7 +65,7 @@ def view(b: BatchRecord) -> BatchView:
 async def send_batch(
     batches: Injected[BatchService],
     rate_limits: Injected[RateLimitService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     data: JSONBody[BatchRequest],
     idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
 ) -> Response[BatchAcceptedView]:
@@ -94,7 +93,7 @@ async def send_batch(
     summary="A batch's progress: its messages counted by status",
 )
 async def get_batch(
-    batches: Injected[BatchService], principal: NamedDependency[Principal], batch_id: FromPath[str]
+    batches: Injected[BatchService], principal: Caller, batch_id: FromPath[str]
 ) -> BatchView:
     return view(await batches.get(principal.tenant_id, batch_id))
 
@@ -106,7 +105,7 @@ async def get_batch(
 )
 async def list_batch_messages(
     batches: Injected[BatchService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     batch_id: FromPath[str],
     status: FromQuery[str | None] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
@@ -127,7 +126,7 @@ async def list_batch_messages(
     "some were sending or finished; 409 when none was waiting (a fully sent batch).",
 )
 async def cancel_batch(
-    batches: Injected[BatchService], principal: NamedDependency[Principal], batch_id: FromPath[str]
+    batches: Injected[BatchService], principal: Caller, batch_id: FromPath[str]
 ) -> BatchCancelledView:
     cancelled, batch, status = await batches.cancel(principal.tenant_id, batch_id)
     return BatchCancelledView(

@@ -5,12 +5,10 @@
 from typing import Annotated
 
 import msgspec
-from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.services.messages import MessageService
 
 routes = Routes(tag="messages", scope="send")
@@ -29,9 +27,7 @@ class CancelledView(msgspec.Struct, frozen=True, rename="camel"):
     "409 once sending began (or the message already ended); cancelling again answers 200.",
 )
 async def cancel_message(
-    messages: Injected[MessageService],
-    principal: NamedDependency[Principal],
-    message_id: FromPath[str],
+    messages: Injected[MessageService], principal: Caller, message_id: FromPath[str]
 ) -> CancelledView:
     await messages.cancel(principal.tenant_id, message_id)
     return CancelledView(message_id=message_id, status="cancelled")

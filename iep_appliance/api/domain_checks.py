@@ -3,13 +3,11 @@
 from typing import Annotated
 
 import msgspec
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.services.dkim_keys import DkimKeyService
 from iep_appliance.services.domain_checks import DomainCheckService, DomainDetail
 
@@ -85,9 +83,7 @@ def detail_view(d: DomainDetail) -> DomainDetailView:
     summary="A sender domain: its status, DKIM key and the DNS records to publish",
 )
 async def get_domain(
-    domain_checks: Injected[DomainCheckService],
-    principal: NamedDependency[Principal],
-    domain: FromPath[str],
+    domain_checks: Injected[DomainCheckService], principal: Caller, domain: FromPath[str]
 ) -> DomainDetailView:
     return detail_view(await domain_checks.detail(principal.tenant_id, domain))
 
@@ -99,9 +95,7 @@ async def get_domain(
     description="A DNS timeout or SERVFAIL keeps the status and shows why in `reason`.",
 )
 async def verify_domain(
-    domain_checks: Injected[DomainCheckService],
-    principal: NamedDependency[Principal],
-    domain: FromPath[str],
+    domain_checks: Injected[DomainCheckService], principal: Caller, domain: FromPath[str]
 ) -> DomainDetailView:
     return detail_view(await domain_checks.verify(principal.tenant_id, domain))
 
@@ -116,7 +110,7 @@ async def verify_domain(
 async def rotate_dkim(
     domain_checks: Injected[DomainCheckService],
     dkim_keys: Injected[DkimKeyService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     domain: FromPath[str],
     data: JSONBody[RotateIn | None] = None,
 ) -> DomainDetailView:

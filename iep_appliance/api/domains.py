@@ -5,13 +5,12 @@ from typing import Annotated
 
 import msgspec
 from litestar import Request
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import NextCursor, PageItems
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import DomainStatus, Principal, SenderDomain
+from iep_appliance.api.routes import Caller, Routes
+from iep_appliance.domain.models import DomainStatus, SenderDomain
 from iep_appliance.services.domains import DomainService
 
 routes = Routes(tag="domains", scope="admin")
@@ -57,7 +56,7 @@ def view(d: SenderDomain) -> DomainView:
 
 @routes.get("/v1/domains", summary="List allowed sender domains")
 async def list_domains(
-    request: Request, domains: Injected[DomainService], principal: NamedDependency[Principal]
+    request: Request, domains: Injected[DomainService], principal: Caller
 ) -> DomainList:
     found = await domains.list_all(principal.tenant_id)
     return DomainList(data=[view(d) for d in found])
@@ -71,10 +70,7 @@ async def list_domains(
     " domain is refused with 403 naming `from.email`.",
 )
 async def add_domain(
-    request: Request,
-    domains: Injected[DomainService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[DomainIn],
+    request: Request, domains: Injected[DomainService], principal: Caller, data: JSONBody[DomainIn]
 ) -> DomainView:
     return view(await domains.request(principal.tenant_id, data.domain, data.dkim_algorithm))
 
@@ -83,7 +79,7 @@ async def add_domain(
     "/v1/domains/{domain:str}", status_code=204, summary="Remove an allowed sender domain"
 )
 async def remove_domain(
-    domains: Injected[DomainService], principal: NamedDependency[Principal], domain: FromPath[str]
+    domains: Injected[DomainService], principal: Caller, domain: FromPath[str]
 ) -> None:
     await domains.remove(principal.tenant_id, domain)
 

@@ -5,13 +5,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.routes import Routes
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.gdpr import GdprRequest
-from iep_appliance.domain.models import Principal
 from iep_appliance.services.gdpr import GdprService
 
 routes = Routes(tag="gdpr", scope="admin")
@@ -59,7 +57,7 @@ def view(r: GdprRequest) -> RequestView:
     summary="Everything of the tenant naming an address, as one JSON document",
 )
 async def export_address(
-    gdpr: Injected[GdprService], principal: NamedDependency[Principal], email: FromPath[str]
+    gdpr: Injected[GdprService], principal: Caller, email: FromPath[str]
 ) -> Response[dict[str, Any]]:
     found = await gdpr.export(principal.tenant_id, email)
     name = "gdpr-export.json"
@@ -75,7 +73,7 @@ async def export_address(
     " by its hash.",
 )
 async def erase_address(
-    gdpr: Injected[GdprService], principal: NamedDependency[Principal], email: FromPath[str]
+    gdpr: Injected[GdprService], principal: Caller, email: FromPath[str]
 ) -> EraseAccepted:
     found = await gdpr.erase(principal.tenant_id, email)
     return EraseAccepted(request_id=found.id)
@@ -83,7 +81,7 @@ async def erase_address(
 
 @routes.get("/v1/gdpr/requests", summary="The tenant's GDPR erase requests, newest first")
 async def list_requests(
-    request: Request, gdpr: Injected[GdprService], principal: NamedDependency[Principal]
+    request: Request, gdpr: Injected[GdprService], principal: Caller
 ) -> RequestList:
     found = await gdpr.requests(principal.tenant_id)
     return RequestList(data=[view(r) for r in found])

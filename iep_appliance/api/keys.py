@@ -5,13 +5,12 @@ from typing import Annotated
 
 import msgspec
 from litestar import Request
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import NextCursor, PageItems
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import ApiKey, Principal
+from iep_appliance.api.routes import Caller, Routes
+from iep_appliance.domain.models import ApiKey
 from iep_appliance.services.keys import KeyService
 
 routes = Routes(tag="api-keys", scope="admin")
@@ -123,7 +122,7 @@ def created_view(k: ApiKey, key: str) -> CreatedKeyView:
     " creates only sandbox keys (403 naming `scopes` / `sandbox`).",
 )
 async def create_key(
-    keys: Injected[KeyService], principal: NamedDependency[Principal], data: JSONBody[KeyIn]
+    keys: Injected[KeyService], principal: Caller, data: JSONBody[KeyIn]
 ) -> CreatedKeyView:
     created = await keys.issue(
         principal.tenant_id,
@@ -138,9 +137,7 @@ async def create_key(
 
 
 @routes.get("/v1/api-keys", summary="List the tenant's API keys (never the secret)")
-async def list_keys(
-    request: Request, keys: Injected[KeyService], principal: NamedDependency[Principal]
-) -> KeyList:
+async def list_keys(request: Request, keys: Injected[KeyService], principal: Caller) -> KeyList:
     keys = await keys.list_keys(principal.tenant_id)
     return KeyList(data=[view(k) for k in keys])
 
@@ -151,19 +148,14 @@ async def list_keys(
     description="A CIDR that does not parse → 422 naming `ipAllowlist[i]`.",
 )
 async def update_key(
-    keys: Injected[KeyService],
-    principal: NamedDependency[Principal],
-    key_id: FromPath[str],
-    data: JSONBody[KeyPatch],
+    keys: Injected[KeyService], principal: Caller, key_id: FromPath[str], data: JSONBody[KeyPatch]
 ) -> KeyView:
     updated = await keys.set_ip_allowlist(principal.tenant_id, key_id, data.ip_allowlist)
     return view(updated)
 
 
 @routes.delete("/v1/api-keys/{key_id:str}", status_code=204, summary="Revoke an API key (at once)")
-async def revoke_key(
-    keys: Injected[KeyService], principal: NamedDependency[Principal], key_id: FromPath[str]
-) -> None:
+async def revoke_key(keys: Injected[KeyService], principal: Caller, key_id: FromPath[str]) -> None:
     await keys.revoke(principal.tenant_id, key_id, principal)
 
 
@@ -174,7 +166,7 @@ async def revoke_key(
 )
 async def rotate_key(
     keys: Injected[KeyService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     key_id: FromPath[str],
     data: JSONBody[RotateIn | None] = None,
 ) -> CreatedKeyView:

@@ -4,12 +4,11 @@ from typing import Annotated
 
 import msgspec
 from litestar import Request, Response, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from iep_appliance.api.auth import authorize
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.routes import Routes
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.api.schemas import (
     AcceptedView,
     MessageList,
@@ -18,7 +17,7 @@ from iep_appliance.api.schemas import (
     message_view,
 )
 from iep_appliance.api.send import accept_send
-from iep_appliance.domain.models import Principal, SendRequest
+from iep_appliance.domain.models import SendRequest
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
 from iep_appliance.services.ratelimits import RateLimitService
@@ -55,9 +54,7 @@ async def send_message(
 
 @routes.get("/v1/messages/{message_id:str}", summary="One message with its events")
 async def get_message(
-    messages: Injected[MessageService],
-    principal: NamedDependency[Principal],
-    message_id: FromPath[str],
+    messages: Injected[MessageService], principal: Caller, message_id: FromPath[str]
 ) -> MessageView:
     record = await messages.get(principal.tenant_id, message_id)
     return message_view(record, with_events=True)
@@ -66,7 +63,7 @@ async def get_message(
 @routes.get("/v1/messages", summary="List messages (filters, cursor pagination)")
 async def list_messages(
     messages: Injected[MessageService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     status: FromQuery[str | None] = None,
     recipient: FromQuery[str | None] = None,
     category: FromQuery[str | None] = None,
@@ -99,9 +96,7 @@ async def list_messages(
     summary="Retry a failed message",
 )
 async def retry_message(
-    messages: Injected[MessageService],
-    principal: NamedDependency[Principal],
-    message_id: FromPath[str],
+    messages: Injected[MessageService], principal: Caller, message_id: FromPath[str]
 ) -> RetryView:
     await messages.retry(principal.tenant_id, message_id)
     return RetryView(message_id=message_id, status="queued")

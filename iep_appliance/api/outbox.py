@@ -5,12 +5,10 @@ from typing import Annotated
 
 import msgspec
 from litestar import Request, Response
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.outbox import OutboxEntry
 from iep_appliance.services.outbox import OutboxService
 
@@ -76,7 +74,7 @@ def _item(e: OutboxEntry) -> OutboxItemView:
 @routes.get("/v1/outbox", summary="Messages the outbox provider kept (filters, cursor pagination)")
 async def list_outbox(
     outbox: Injected[OutboxService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     to: FromQuery[str | None] = None,
     subject: FromQuery[str | None] = None,
     since: FromQuery[str | None] = None,
@@ -91,9 +89,7 @@ async def list_outbox(
     "/v1/outbox/{message_id:str}", summary="One kept message: headers, HTML, text, attachments"
 )
 async def get_outbox_message(
-    outbox: Injected[OutboxService],
-    principal: NamedDependency[Principal],
-    message_id: FromPath[str],
+    outbox: Injected[OutboxService], principal: Caller, message_id: FromPath[str]
 ) -> OutboxMessageView:
     entry, parsed = await outbox.get(principal.tenant_id, message_id)
     item = _item(entry)
@@ -115,9 +111,7 @@ async def get_outbox_message(
     media_type="message/rfc822",
 )
 async def get_outbox_raw(
-    outbox: Injected[OutboxService],
-    principal: NamedDependency[Principal],
-    message_id: FromPath[str],
+    outbox: Injected[OutboxService], principal: Caller, message_id: FromPath[str]
 ) -> Response[bytes]:
     mime = await outbox.raw(principal.tenant_id, message_id)
     return Response(content=mime, media_type="message/rfc822")
@@ -130,7 +124,7 @@ async def get_outbox_raw(
     summary="Empty the tenant's outbox (its messages stay)",
 )
 async def clear_outbox(
-    request: Request, outbox: Injected[OutboxService], principal: NamedDependency[Principal]
+    request: Request, outbox: Injected[OutboxService], principal: Caller
 ) -> ClearedView:
     return ClearedView(deleted=await outbox.clear(principal.tenant_id))
 

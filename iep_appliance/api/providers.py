@@ -6,12 +6,10 @@ sends nothing) and says which step failed."""
 from typing import Annotated
 
 import msgspec
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.tenant_providers import (
     ProbeView,
     ProviderCreate,
@@ -33,7 +31,7 @@ routes = Routes(tag="providers", scope="admin")
 
 @routes.get("/v1/providers", summary="List the tenant's providers")
 async def list_providers(
-    principal: NamedDependency[Principal], tenant_providers: Injected[TenantProvidersService]
+    principal: Caller, tenant_providers: Injected[TenantProvidersService]
 ) -> ProviderList:
     return ProviderList(data=await tenant_providers.list(principal.tenant_id))
 
@@ -46,7 +44,7 @@ async def list_providers(
     " type takes them. Route to it with `routing.primaryProvider` = its id.",
 )
 async def create_provider(
-    principal: NamedDependency[Principal],
+    principal: Caller,
     tenant_providers: Injected[TenantProvidersService],
     data: JSONBody[ProviderCreate],
 ) -> ProviderView:
@@ -55,7 +53,7 @@ async def create_provider(
 
 @routes.get("/v1/providers/{provider_id:str}", summary="One provider")
 async def get_provider(
-    principal: NamedDependency[Principal],
+    principal: Caller,
     tenant_providers: Injected[TenantProvidersService],
     provider_id: FromPath[str],
 ) -> ProviderView:
@@ -68,7 +66,7 @@ async def get_provider(
     summary="Rename it, or replace its settings or credentials",
 )
 async def patch_provider(
-    principal: NamedDependency[Principal],
+    principal: Caller,
     tenant_providers: Injected[TenantProvidersService],
     provider_id: FromPath[str],
     data: JSONBody[ProviderPatch],
@@ -78,7 +76,7 @@ async def patch_provider(
 
 @routes.delete("/v1/providers/{provider_id:str}", status_code=204, summary="Delete a provider")
 async def delete_provider(
-    principal: NamedDependency[Principal],
+    principal: Caller,
     tenant_providers: Injected[TenantProvidersService],
     provider_id: FromPath[str],
 ) -> None:
@@ -91,7 +89,7 @@ async def delete_provider(
     summary="Connect and authenticate without sending; which step failed",
 )
 async def test_provider(
-    principal: NamedDependency[Principal],
+    principal: Caller,
     tenant_providers: Injected[TenantProvidersService],
     provider_id: FromPath[str],
 ) -> ProbeView:

@@ -7,13 +7,12 @@ domain/queues.py. Thin: rules live in services/queues.py."""
 from typing import Annotated
 
 import msgspec
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import NextCursor, PageItems
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import Principal, Queue, QueueCreate, QueuePatch
+from iep_appliance.api.routes import Caller, Routes
+from iep_appliance.domain.models import Queue, QueueCreate, QueuePatch
 from iep_appliance.services.queues import QueueService
 
 routes = Routes(tag="queues", scope="admin")
@@ -79,7 +78,7 @@ def view(q: Queue) -> QueueView:
 @routes.get("/v1/queues", summary="List queues by name (the implicit `default` included)")
 async def list_queues(
     queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> QueueList:
@@ -95,16 +94,14 @@ async def list_queues(
     "`ratePerMinute` (null = unlimited), `retrySchedule` in seconds (null = the server's).",
 )
 async def create_queue(
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[QueueCreate],
+    queues: Injected[QueueService], principal: Caller, data: JSONBody[QueueCreate]
 ) -> QueueView:
     return view(await queues.create(principal.tenant_id, data))
 
 
 @routes.get("/v1/queues/{queue_id:str}", summary="One queue")
 async def get_queue(
-    queues: Injected[QueueService], principal: NamedDependency[Principal], queue_id: FromPath[str]
+    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
 ) -> QueueView:
     return view(await queues.get(principal.tenant_id, queue_id))
 
@@ -118,7 +115,7 @@ async def get_queue(
 )
 async def patch_queue(
     queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     queue_id: FromPath[str],
     data: JSONBody[QueuePatch],
 ) -> QueueView:
@@ -131,7 +128,7 @@ async def patch_queue(
     summary="Delete an empty queue (409 for `default` or a queue with unfinished messages)",
 )
 async def delete_queue(
-    queues: Injected[QueueService], principal: NamedDependency[Principal], queue_id: FromPath[str]
+    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
 ) -> None:
     await queues.delete(principal.tenant_id, queue_id)
 
@@ -142,7 +139,7 @@ async def delete_queue(
     summary="Pause: the queue accepts messages but sends none until resumed",
 )
 async def pause_queue(
-    queues: Injected[QueueService], principal: NamedDependency[Principal], queue_id: FromPath[str]
+    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
 ) -> QueueView:
     return view(await queues.set_state(principal.tenant_id, queue_id, "paused"))
 
@@ -151,7 +148,7 @@ async def pause_queue(
     "/v1/queues/{queue_id:str}/resume", status_code=200, summary="Resume a paused or draining queue"
 )
 async def resume_queue(
-    queues: Injected[QueueService], principal: NamedDependency[Principal], queue_id: FromPath[str]
+    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
 ) -> QueueView:
     return view(await queues.set_state(principal.tenant_id, queue_id, "active"))
 
@@ -162,7 +159,7 @@ async def resume_queue(
     summary="Drain: reject new sends to the queue (409) and finish the ones it holds",
 )
 async def drain_queue(
-    queues: Injected[QueueService], principal: NamedDependency[Principal], queue_id: FromPath[str]
+    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
 ) -> QueueView:
     return view(await queues.set_state(principal.tenant_id, queue_id, "draining"))
 
@@ -174,7 +171,7 @@ async def drain_queue(
     "`leased`: being sent; `paused`: held by a pause.",
 )
 async def queue_stats(
-    queues: Injected[QueueService], principal: NamedDependency[Principal], queue_id: FromPath[str]
+    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
 ) -> QueueStatsView:
     queue, stats, age = await queues.stats(principal.tenant_id, queue_id)
     return QueueStatsView(

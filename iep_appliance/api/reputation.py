@@ -4,12 +4,10 @@ over `[reputation] window_days` and the state they put it in."""
 from typing import Annotated
 
 import msgspec
-from litestar.di import NamedDependency
 from msgspec import Meta
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.services.reputation import ReputationService
 
 routes = Routes(tag="analytics", scope="read")
@@ -28,9 +26,7 @@ class ReputationView(msgspec.Struct, frozen=True, rename="camel"):
 @routes.get(
     "/v1/analytics/reputation", summary="Bounce and complaint rates over the reputation window"
 )
-async def reputation(
-    reputation: Injected[ReputationService], principal: NamedDependency[Principal]
-) -> ReputationView:
+async def reputation(reputation: Injected[ReputationService], principal: Caller) -> ReputationView:
     r = await reputation.of(principal.tenant_id)
     return ReputationView(
         bounce_rate=r.bounce_rate,

@@ -1,14 +1,20 @@
 """The route decorators of one API resource: `routes = Routes(tag="queues", scope="admin")`,
 then `@routes.get("/v1/queues", summary=...)` is Litestar's `@get` with `tags=["queues"]` and
 `dependencies={"principal": needs("admin")}` filled in. `scope=` on one route overrides the
-resource's scope; every other keyword goes to Litestar unchanged."""
+resource's scope; every other keyword goes to Litestar unchanged. A handler takes the
+Principal of the request's key as `principal: Caller`."""
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import litestar
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 
 from iep_appliance.api.auth import needs
+from iep_appliance.domain.models import Principal
+
+Caller: TypeAlias = NamedDependency[Principal]
+"""The `principal` a route's `needs(scope)` dependency yields."""
 
 
 class Routes:

@@ -4,13 +4,11 @@ services/scheduled_jobs.py and domain/schedules.py; the ticker runs the ticks.""
 from typing import Annotated, Any
 
 import msgspec
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import NextCursor, PageItems
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.schedules import (
     ScheduledJob,
     ScheduledJobIn,
@@ -113,9 +111,7 @@ def run_view(r: ScheduledRun) -> RunView:
     "missed tick runs.",
 )
 async def create_scheduled_job(
-    scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[ScheduledJobIn],
+    scheduled_jobs: Injected[ScheduledJobService], principal: Caller, data: JSONBody[ScheduledJobIn]
 ) -> ScheduledJobView:
     return view(await scheduled_jobs.create(principal, data))
 
@@ -123,7 +119,7 @@ async def create_scheduled_job(
 @routes.get("/v1/scheduled-jobs", summary="List recurring sends, oldest first")
 async def list_scheduled_jobs(
     scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> ScheduledJobList:
@@ -133,9 +129,7 @@ async def list_scheduled_jobs(
 
 @routes.get("/v1/scheduled-jobs/{job_id:str}", summary="One recurring send")
 async def get_scheduled_job(
-    scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
-    job_id: FromPath[str],
+    scheduled_jobs: Injected[ScheduledJobService], principal: Caller, job_id: FromPath[str]
 ) -> ScheduledJobView:
     return view(await scheduled_jobs.get(principal.tenant_id, job_id))
 
@@ -149,7 +143,7 @@ async def get_scheduled_job(
 )
 async def update_scheduled_job(
     scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     job_id: FromPath[str],
     data: JSONBody[ScheduledJobPatch],
 ) -> ScheduledJobView:
@@ -162,9 +156,7 @@ async def update_scheduled_job(
     summary="Delete a recurring send (messages it created stay)",
 )
 async def delete_scheduled_job(
-    scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
-    job_id: FromPath[str],
+    scheduled_jobs: Injected[ScheduledJobService], principal: Caller, job_id: FromPath[str]
 ) -> None:
     await scheduled_jobs.delete(principal.tenant_id, job_id)
 
@@ -175,9 +167,7 @@ async def delete_scheduled_job(
     summary="Run a recurring send once, now (its schedule does not move)",
 )
 async def run_scheduled_job(
-    scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
-    job_id: FromPath[str],
+    scheduled_jobs: Injected[ScheduledJobService], principal: Caller, job_id: FromPath[str]
 ) -> RunView:
     return run_view(await scheduled_jobs.run_now(principal.tenant_id, job_id))
 
@@ -187,7 +177,7 @@ async def run_scheduled_job(
 )
 async def list_scheduled_job_runs(
     scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     job_id: FromPath[str],
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,

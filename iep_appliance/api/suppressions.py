@@ -6,13 +6,12 @@ Thin: validation and case-insensitive comparison live in services/suppressions.p
 from typing import Annotated
 
 import msgspec
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import NextCursor, PageItems
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import Principal, Suppression
+from iep_appliance.api.routes import Caller, Routes
+from iep_appliance.domain.models import Suppression
 from iep_appliance.services.suppressions import SuppressionService
 
 routes = Routes(tag="suppressions", scope="admin")
@@ -61,7 +60,7 @@ def view(s: Suppression) -> SuppressionView:
 )
 async def list_suppressions(
     suppressions: Injected[SuppressionService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     search: FromQuery[str | None] = None,
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
@@ -77,9 +76,7 @@ async def list_suppressions(
     description="Existing entries are kept as they are (an automatic one keeps its source).",
 )
 async def add_suppressions(
-    suppressions: Injected[SuppressionService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[SuppressionsIn],
+    suppressions: Injected[SuppressionService], principal: Caller, data: JSONBody[SuppressionsIn]
 ) -> SuppressionsAdded:
     added = await suppressions.add(principal.tenant_id, data.emails, data.reason)
     return SuppressionsAdded(data=[view(s) for s in added])
@@ -89,9 +86,7 @@ async def add_suppressions(
     "/v1/suppressions/{email:str}", status_code=204, summary="Un-suppress an address (URL-encoded)"
 )
 async def remove_suppression(
-    suppressions: Injected[SuppressionService],
-    principal: NamedDependency[Principal],
-    email: FromPath[str],
+    suppressions: Injected[SuppressionService], principal: Caller, email: FromPath[str]
 ) -> None:
     await suppressions.remove(principal.tenant_id, email)
 

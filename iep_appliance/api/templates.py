@@ -8,12 +8,10 @@ in services/templates.py."""
 from typing import Annotated, Any
 
 import msgspec
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.templates import TemplateBody, TemplateVersion
 from iep_appliance.services.templates import TemplateService
 
@@ -99,9 +97,7 @@ def view(v: TemplateVersion) -> TemplateView:
     " rendered with its `sampleVariables`, exceeds a `[render]` limit.",
 )
 async def create_template(
-    templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[TemplateBody],
+    templates: Injected[TemplateService], principal: Caller, data: JSONBody[TemplateBody]
 ) -> CreatedView:
     v = await templates.create(principal.tenant_id, data)
     return CreatedView(id=v.id, name=v.name, version=v.version)
@@ -110,7 +106,7 @@ async def create_template(
 @routes.get("/v1/templates", summary="List templates (the latest version of each), oldest first")
 async def list_templates(
     templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> TemplateList:
@@ -120,9 +116,7 @@ async def list_templates(
 
 @routes.get("/v1/templates/{template_id:str}", summary="One template (its latest version)")
 async def get_template(
-    templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
-    template_id: FromPath[str],
+    templates: Injected[TemplateService], principal: Caller, template_id: FromPath[str]
 ) -> TemplateView:
     return view(await templates.get(principal.tenant_id, template_id))
 
@@ -135,7 +129,7 @@ async def get_template(
 )
 async def update_template(
     templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     template_id: FromPath[str],
     data: JSONBody[TemplateBody],
 ) -> TemplateView:
@@ -146,9 +140,7 @@ async def update_template(
     "/v1/templates/{template_id:str}/versions", summary="Every version of a template, newest first"
 )
 async def list_versions(
-    templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
-    template_id: FromPath[str],
+    templates: Injected[TemplateService], principal: Caller, template_id: FromPath[str]
 ) -> VersionList:
     found = await templates.versions(principal.tenant_id, template_id)
     return VersionList(data=[view(v) for v in found])
@@ -159,7 +151,7 @@ async def list_versions(
 )
 async def get_version(
     templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     template_id: FromPath[str],
     version: FromPath[int],
 ) -> TemplateView:
@@ -173,9 +165,7 @@ async def get_version(
     summary="Delete a template and its versions (messages made from it keep their copy)",
 )
 async def delete_template(
-    templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
-    template_id: FromPath[str],
+    templates: Injected[TemplateService], principal: Caller, template_id: FromPath[str]
 ) -> None:
     await templates.delete(principal.tenant_id, template_id)
 
@@ -187,7 +177,7 @@ async def delete_template(
 )
 async def preview_template(
     templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     template_id: FromPath[str],
     data: JSONBody[PreviewBody],
 ) -> PreviewView:

@@ -6,12 +6,11 @@ name the field (`rateLimits.maxPerMinute`, `routing.primaryProvider`)."""
 from typing import Annotated, Any
 
 import msgspec
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import AttachmentLimits, Principal, RateLimits, Routing, Tenant
+from iep_appliance.api.routes import Caller, Routes
+from iep_appliance.domain.models import AttachmentLimits, RateLimits, Routing, Tenant
 from iep_appliance.domain.tracking import TrackingOptions
 from iep_appliance.services.tenant_settings import TenantSettingsService
 
@@ -70,7 +69,7 @@ def view(t: Tenant) -> TenantView:
 
 @routes.get("/v1/tenant", summary="The calling tenant and its settings")
 async def get_tenant(
-    tenant_settings: Injected[TenantSettingsService], principal: NamedDependency[Principal]
+    tenant_settings: Injected[TenantSettingsService], principal: Caller
 ) -> TenantView:
     return view(await tenant_settings.get(principal.tenant_id))
 
@@ -84,7 +83,7 @@ async def get_tenant(
 )
 async def patch_tenant(
     tenant_settings: Injected[TenantSettingsService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     data: JSONBody[dict[str, Any]],
 ) -> TenantView:
     service = tenant_settings

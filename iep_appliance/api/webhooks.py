@@ -5,13 +5,11 @@ and after `rotateSecret`; lists and reads never carry it."""
 from typing import Annotated
 
 import msgspec
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import NextCursor, PageItems
-from iep_appliance.api.routes import Routes
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.webhooks import (
     WebhookCreate,
     WebhookDelivery,
@@ -148,9 +146,7 @@ def delivery_view(d: WebhookDelivery) -> DeliveryView:
     "metadata addresses are refused (422 naming `url`) unless the operator allows them.",
 )
 async def create_webhook(
-    webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[WebhookCreate],
+    webhooks: Injected[WebhookService], principal: Caller, data: JSONBody[WebhookCreate]
 ) -> WebhookView:
     created = await webhooks.create(principal.tenant_id, data)
     return view(created, secret=created.secret)
@@ -159,7 +155,7 @@ async def create_webhook(
 @routes.get("/v1/webhooks", summary="List webhook endpoints (never their secrets)")
 async def list_webhooks(
     webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> WebhookList:
@@ -169,9 +165,7 @@ async def list_webhooks(
 
 @routes.get("/v1/webhooks/{webhook_id:str}", summary="One webhook endpoint")
 async def get_webhook(
-    webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
-    webhook_id: FromPath[str],
+    webhooks: Injected[WebhookService], principal: Caller, webhook_id: FromPath[str]
 ) -> WebhookView:
     return view(await webhooks.get(principal.tenant_id, webhook_id))
 
@@ -185,7 +179,7 @@ async def get_webhook(
 )
 async def update_webhook(
     webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     webhook_id: FromPath[str],
     data: JSONBody[WebhookUpdate],
 ) -> WebhookView:
@@ -197,9 +191,7 @@ async def update_webhook(
     "/v1/webhooks/{webhook_id:str}", status_code=204, summary="Delete a webhook endpoint"
 )
 async def delete_webhook(
-    webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
-    webhook_id: FromPath[str],
+    webhooks: Injected[WebhookService], principal: Caller, webhook_id: FromPath[str]
 ) -> None:
     await webhooks.delete(principal.tenant_id, webhook_id)
 
@@ -210,7 +202,7 @@ async def delete_webhook(
 )
 async def list_deliveries(
     webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     webhook_id: FromPath[str],
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
@@ -224,7 +216,7 @@ async def list_deliveries(
 )
 async def get_delivery(
     webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     webhook_id: FromPath[str],
     delivery_id: FromPath[str],
 ) -> DeliveryView:
@@ -239,7 +231,7 @@ async def get_delivery(
 )
 async def resend_delivery(
     webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     webhook_id: FromPath[str],
     delivery_id: FromPath[str],
 ) -> ResendView:
