@@ -14,6 +14,7 @@ process exits first or the deadline passes. `stop` sends SIGTERM, then SIGKILL a
         server.start(); server.wait_ready()
 """
 
+import contextlib
 import copy
 import json
 import math
@@ -208,10 +209,8 @@ class ServerProcess:
         `supervisor.ready` or, when the log level hides it, from every worker's own answer."""
         if not self.workers:
             return True
-        try:
+        with contextlib.suppress(ValueError):
             nodes.add(str(response.json().get("node")))
-        except ValueError:
-            pass
         return len(nodes) >= self.workers or '"supervisor.ready"' in self.stdout_text()
 
     def stop(self, timeout: float = 35.0) -> int | None:
