@@ -4,14 +4,13 @@ Thin: ranges and rates live in domain/analytics.py, reads in services/analytics.
 from typing import Annotated
 
 import msgspec
-from litestar import Request, get
-from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.services.analytics import AnalyticsService
+
+routes = Routes(tag="analytics", scope="read")
 
 
 class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
@@ -45,19 +44,16 @@ class OverviewView(msgspec.Struct, frozen=True, rename="camel"):
     ] = {}
 
 
-@get(
+@routes.get(
     "/v1/analytics/delivery",
-    dependencies={"principal": needs("read")},
     summary="Message counts by status over time (hour or day buckets, zero-filled)",
     description="`groupBy=hour|day` (default hour); `from`/`to` ISO dates or date-times "
     "(default: the last 24 h by hour, the last 30 days by day; UTC buckets, `to` exclusive); "
     "filters `queue`, `category`, `tag`. Counts are status changes in each bucket.",
-    tags=["analytics"],
 )
 async def delivery_stats(
-    request: Request,
     analytics: Injected[AnalyticsService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     group_by: Annotated[str | None, QueryParameter(name="groupBy")] = None,
     from_: Annotated[str | None, QueryParameter(name="from")] = None,
     to: FromQuery[str | None] = None,
@@ -82,20 +78,17 @@ async def delivery_stats(
     )
 
 
-@get(
+@routes.get(
     "/v1/analytics/overview",
-    dependencies={"principal": needs("read")},
     summary="Totals by status, delivery and bounce rates, and queue depths",
     description="Totals over `from`/`to` (default: the last 30 days), optionally filtered by "
     "`queue`, `category`, `tag`; `deliveryRate` = sent / (sent + failed + bounced), "
     "`bounceRate` = bounced / (sent + failed + bounced), 0 when nothing finished; "
     "`queueDepths` are the messages scheduled, queued and processing now, by queue.",
-    tags=["analytics"],
 )
 async def overview(
-    request: Request,
     analytics: Injected[AnalyticsService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     from_: Annotated[str | None, QueryParameter(name="from")] = None,
     to: FromQuery[str | None] = None,
     queue: FromQuery[str | None] = None,

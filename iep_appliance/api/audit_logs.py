@@ -4,15 +4,15 @@
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get
-from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.pages import PageItems
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.audit import AuditEntry, next_cursor, parse_query
-from iep_appliance.domain.models import Principal
 from iep_appliance.services.audit import AuditService
+
+routes = Routes(tag="audit", scope="admin")
 
 
 class ActorView(msgspec.Struct, frozen=True):
@@ -43,7 +43,7 @@ class AuditView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class AuditList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[AuditView], msgspec.Meta(description="The items of this page.")]
+    data: PageItems[AuditView]
     next_cursor: Annotated[
         str | None,
         msgspec.Meta(description="Cursor for the next page (pass as `cursor`); null at the end."),
@@ -62,19 +62,16 @@ def view(e: AuditEntry) -> AuditView:
     )
 
 
-@get(
+@routes.get(
     "/v1/audit-logs",
-    dependencies={"principal": needs("admin")},
     summary="The tenant's audit log (newest first; filters; cursor pagination)",
     description="Every change made through the API, the dashboard or the CLI. `actor`: an"
     " actor id, name or type; `action`: exact, or a prefix like `api_key.*`; `from`/`to`:"
     " ISO 8601 (from inclusive, to exclusive). A bad range → 400 naming the parameter.",
-    tags=["audit"],
 )
 async def list_audit_logs(
-    request: Request,
     audit: Injected[AuditService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     actor: FromQuery[str | None] = None,
     action: FromQuery[str | None] = None,
     from_: Annotated[str | None, QueryParameter(name="from")] = None,

@@ -66,7 +66,14 @@ def remember(scope: Any, principal: Principal) -> None:
 async def authorize(keys: KeyService, request: Request, scope: str) -> Principal:
     """The request's Principal, or raise 401/403. A plain call: cheaper than a dependency on
     the hot send path."""
-    p = await authorize_key(keys, presented_key(request), scope, client_ip(request))
+    return await authorize_presented(keys, request, presented_key(request), scope)
+
+
+async def authorize_presented(
+    keys: KeyService, request: Request, presented: str | None, scope: str
+) -> Principal:
+    """`authorize` for a key the request presents its own way (the compat APIs' headers)."""
+    p = await authorize_key(keys, presented, scope, client_ip(request))
     remember(request.scope, p)
     return p
 

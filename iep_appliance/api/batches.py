@@ -4,16 +4,17 @@ list the batch's messages, cancel what has not started. Thin: rules live in serv
 from typing import Annotated
 
 import msgspec
-from litestar import Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Response
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.api.schemas import MessageList, message_view
-from iep_appliance.domain.models import BatchAccepted, BatchRecord, BatchRequest, Principal
+from iep_appliance.domain.models import BatchAccepted, BatchRecord, BatchRequest
 from iep_appliance.services.batches import BatchService, check_count
 from iep_appliance.services.ratelimits import RateLimitService
+
+routes = Routes(tag="batches", scope="send")
 
 
 class BatchAcceptedView(msgspec.Struct, frozen=True, rename="camel"):
@@ -51,9 +52,8 @@ def view(b: BatchRecord) -> BatchView:
     return BatchView(batch_id=b.id, count=b.count, counts=b.counts, created_at=b.created_at)
 
 
-@post(
+@routes.post(
     "/v1/messages/batch",
-    dependencies={"principal": needs("send")},
     status_code=202,
     summary="Send one message per recipient entry (up to 10,000)",
     description="Shared fields of a single send plus `recipients: [{to, cc, bcc, variables}]`; "
@@ -61,13 +61,11 @@ def view(b: BatchRecord) -> BatchView:
     "`recipients[i].to[0]`) and accepted in one durable transaction: all or nothing. One "
     "idempotency key for the batch: a replay answers 200 with the original batchId. Counts as "
     "one message per entry against rate limits.",
-    tags=["batches"],
 )
 async def send_batch(
-    request: Request,
     batches: Injected[BatchService],
     rate_limits: Injected[RateLimitService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     data: JSONBody[BatchRequest],
     idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
 ) -> Response[BatchAcceptedView]:
@@ -89,31 +87,25 @@ async def send_batch(
     return Response(content=body, status_code=202 if accepted else 200, headers=headers)
 
 
-@get(
+@routes.get(
     "/v1/batches/{batch_id:str}",
-    dependencies={"principal": needs("read")},
+    scope="read",
     summary="A batch's progress: its messages counted by status",
-    tags=["batches"],
 )
 async def get_batch(
-    request: Request,
-    batches: Injected[BatchService],
-    principal: NamedDependency[Principal],
-    batch_id: FromPath[str],
+    batches: Injected[BatchService], principal: Caller, batch_id: FromPath[str]
 ) -> BatchView:
     return view(await batches.get(principal.tenant_id, batch_id))
 
 
-@get(
+@routes.get(
     "/v1/batches/{batch_id:str}/messages",
-    dependencies={"principal": needs("read")},
+    scope="read",
     summary="The batch's messages (filter `status`, cursor pagination)",
-    tags=["batches"],
 )
 async def list_batch_messages(
-    request: Request,
     batches: Injected[BatchService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     batch_id: FromPath[str],
     status: FromQuery[str | None] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
@@ -124,22 +116,17 @@ async def list_batch_messages(
     return MessageList(data=[message_view(m) for m in items], next_cursor=nxt)
 
 
-@post(
+@routes.post(
     "/v1/batches/{batch_id:str}/cancel",
-    dependencies={"principal": needs("send")},
     status_code=200,
     summary="Cancel the batch's messages that have not started",
     description="Scheduled or queued messages whose send has not begun become `cancelled` "
     "(with a `cancelled` event); messages already sending or sent are left as they are. "
     "`status`: `cancelled` when every message of the batch is, `partially_cancelled` when "
     "some were sending or finished; 409 when none was waiting (a fully sent batch).",
-    tags=["batches"],
 )
 async def cancel_batch(
-    request: Request,
-    batches: Injected[BatchService],
-    principal: NamedDependency[Principal],
-    batch_id: FromPath[str],
+    batches: Injected[BatchService], principal: Caller, batch_id: FromPath[str]
 ) -> BatchCancelledView:
     cancelled, batch, status = await batches.cancel(principal.tenant_id, batch_id)
     return BatchCancelledView(

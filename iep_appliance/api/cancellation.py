@@ -5,14 +5,13 @@
 from typing import Annotated
 
 import msgspec
-from litestar import post
-from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.services.messages import MessageService
+
+routes = Routes(tag="messages", scope="send")
 
 
 class CancelledView(msgspec.Struct, frozen=True, rename="camel"):
@@ -20,19 +19,15 @@ class CancelledView(msgspec.Struct, frozen=True, rename="camel"):
     status: Annotated[str, msgspec.Meta(description="The message's status now: `cancelled`.")]
 
 
-@post(
+@routes.post(
     "/v1/messages/{message_id:str}/cancel",
-    dependencies={"principal": needs("send")},
     status_code=200,
     summary="Cancel a scheduled or queued message that has not started",
     description="The message becomes `cancelled` (with a `cancelled` event) and is never sent. "
     "409 once sending began (or the message already ended); cancelling again answers 200.",
-    tags=["messages"],
 )
 async def cancel_message(
-    messages: Injected[MessageService],
-    principal: NamedDependency[Principal],
-    message_id: FromPath[str],
+    messages: Injected[MessageService], principal: Caller, message_id: FromPath[str]
 ) -> CancelledView:
     await messages.cancel(principal.tenant_id, message_id)
     return CancelledView(message_id=message_id, status="cancelled")

@@ -3,16 +3,15 @@
 from typing import Annotated
 
 import msgspec
-from litestar import Request, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.services.dkim_keys import DkimKeyService
 from iep_appliance.services.domain_checks import DomainCheckService, DomainDetail
+
+routes = Routes(tag="domains", scope="admin")
 
 
 class DkimView(msgspec.Struct, frozen=True, rename="camel"):
@@ -79,52 +78,39 @@ def detail_view(d: DomainDetail) -> DomainDetailView:
     )
 
 
-@get(
+@routes.get(
     "/v1/domains/{domain:str}",
-    dependencies={"principal": needs("admin")},
     summary="A sender domain: its status, DKIM key and the DNS records to publish",
-    tags=["domains"],
 )
 async def get_domain(
-    request: Request,
-    domain_checks: Injected[DomainCheckService],
-    principal: NamedDependency[Principal],
-    domain: FromPath[str],
+    domain_checks: Injected[DomainCheckService], principal: Caller, domain: FromPath[str]
 ) -> DomainDetailView:
     return detail_view(await domain_checks.detail(principal.tenant_id, domain))
 
 
-@post(
+@routes.post(
     "/v1/domains/{domain:str}/verify",
-    dependencies={"principal": needs("admin")},
     status_code=200,
     summary="Check the domain's DNS records now",
     description="A DNS timeout or SERVFAIL keeps the status and shows why in `reason`.",
-    tags=["domains"],
 )
 async def verify_domain(
-    request: Request,
-    domain_checks: Injected[DomainCheckService],
-    principal: NamedDependency[Principal],
-    domain: FromPath[str],
+    domain_checks: Injected[DomainCheckService], principal: Caller, domain: FromPath[str]
 ) -> DomainDetailView:
     return detail_view(await domain_checks.verify(principal.tenant_id, domain))
 
 
-@post(
+@routes.post(
     "/v1/domains/{domain:str}/dkim/rotate",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Make a new DKIM key under the other selector",
     description="The new key (`nextDkim`) signs once DNS shows its record; the old one keeps"
     " signing until then. 409 while an earlier rotation still waits for DNS.",
-    tags=["domains"],
 )
 async def rotate_dkim(
-    request: Request,
     domain_checks: Injected[DomainCheckService],
     dkim_keys: Injected[DkimKeyService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     domain: FromPath[str],
     data: JSONBody[RotateIn | None] = None,
 ) -> DomainDetailView:

@@ -4,14 +4,16 @@
 from typing import Annotated
 
 import msgspec
-from litestar import Request, delete, get, post
-from litestar.di import NamedDependency
+from litestar import Request
 from litestar.params import FromPath, JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import DomainStatus, Principal, SenderDomain
+from iep_appliance.api.pages import NextCursor, PageItems
+from iep_appliance.api.routes import Caller, Routes
+from iep_appliance.domain.models import DomainStatus, SenderDomain
 from iep_appliance.services.domains import DomainService
+
+routes = Routes(tag="domains", scope="admin")
 
 
 class DomainView(msgspec.Struct, frozen=True, rename="camel"):
@@ -29,13 +31,8 @@ class DomainView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class DomainList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[DomainView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ] = None
+    data: PageItems[DomainView]
+    next_cursor: NextCursor = None
 
 
 class DomainIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
@@ -57,49 +54,32 @@ def view(d: SenderDomain) -> DomainView:
     )
 
 
-@get(
-    "/v1/domains",
-    dependencies={"principal": needs("admin")},
-    summary="List allowed sender domains",
-    tags=["domains"],
-)
+@routes.get("/v1/domains", summary="List allowed sender domains")
 async def list_domains(
-    request: Request, domains: Injected[DomainService], principal: NamedDependency[Principal]
+    request: Request, domains: Injected[DomainService], principal: Caller
 ) -> DomainList:
     found = await domains.list_all(principal.tenant_id)
     return DomainList(data=[view(d) for d in found])
 
 
-@post(
+@routes.post(
     "/v1/domains",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Add a sender domain: pending until verified (a subdomain is listed itself)",
     description="A domain another tenant lists is refused with 409. Sending from a pending"
     " domain is refused with 403 naming `from.email`.",
-    tags=["domains"],
 )
 async def add_domain(
-    request: Request,
-    domains: Injected[DomainService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[DomainIn],
+    request: Request, domains: Injected[DomainService], principal: Caller, data: JSONBody[DomainIn]
 ) -> DomainView:
     return view(await domains.request(principal.tenant_id, data.domain, data.dkim_algorithm))
 
 
-@delete(
-    "/v1/domains/{domain:str}",
-    dependencies={"principal": needs("admin")},
-    status_code=204,
-    summary="Remove an allowed sender domain",
-    tags=["domains"],
+@routes.delete(
+    "/v1/domains/{domain:str}", status_code=204, summary="Remove an allowed sender domain"
 )
 async def remove_domain(
-    request: Request,
-    domains: Injected[DomainService],
-    principal: NamedDependency[Principal],
-    domain: FromPath[str],
+    domains: Injected[DomainService], principal: Caller, domain: FromPath[str]
 ) -> None:
     await domains.remove(principal.tenant_id, domain)
 

@@ -12,16 +12,16 @@ What it skips is measured in bench/accept.py: routing, the signature model, kwar
 extraction and the Response object cost more than the durable accept itself.
 """
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 from litestar import Request
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from iep_appliance.api.auth import authorize_key, key_in
 from iep_appliance.api.problems import iep_error_handler, internal_error_handler
 from iep_appliance.api.send import accept_send
+from iep_appliance.api.strict_input import replay_body
 from iep_appliance.api.timing import timed
 from iep_appliance.domain.errors import IEPError
 from iep_appliance.domain.ip_allowlist import client_address
@@ -69,12 +69,12 @@ class FastSend:
         if state == "gone":
             return  # the client left before sending its body: nobody to answer
         if state == "over":
-            await self.inner(scope, _replay(body, receive, more=True), send)
+            await self.inner(scope, replay_body(body, receive, more=True), send)
             return
         try:
             data = _decoder.decode(body)
         except msgspec.DecodeError:  # Litestar's handler names the field, as it always has
-            await self.inner(scope, _replay(body, receive, more=False), send)
+            await self.inner(scope, replay_body(body, receive, more=False), send)
             return
         await self._serve(scope, receive, send, headers, data)
 
@@ -167,17 +167,3 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, str]:
             return b"".join(chunks), "over"
         if not message.get("more_body", False):
             return b"".join(chunks), "complete"
-
-
-def _replay(body: bytes, receive: Receive, more: bool) -> Callable[[], Awaitable[Message]]:
-    """A receive that hands Litestar the body already read, then carries on with the client."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": more}
-        return await receive()
-
-    return replayed

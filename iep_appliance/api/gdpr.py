@@ -4,15 +4,15 @@ erase requests (DESIGN §10.5). A malformed address → 422 naming `email`."""
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, delete, get
-from litestar.di import NamedDependency
+from litestar import Request, Response
 from litestar.params import FromPath
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.gdpr import GdprRequest
-from iep_appliance.domain.models import Principal
 from iep_appliance.services.gdpr import GdprService
+
+routes = Routes(tag="gdpr", scope="admin")
 
 
 class EraseAccepted(msgspec.Struct, frozen=True, rename="camel"):
@@ -52,51 +52,36 @@ def view(r: GdprRequest) -> RequestView:
     )
 
 
-@get(
+@routes.get(
     "/v1/gdpr/export/{email:str}",
-    dependencies={"principal": needs("admin")},
     summary="Everything of the tenant naming an address, as one JSON document",
-    tags=["gdpr"],
 )
 async def export_address(
-    request: Request,
-    gdpr: Injected[GdprService],
-    principal: NamedDependency[Principal],
-    email: FromPath[str],
+    gdpr: Injected[GdprService], principal: Caller, email: FromPath[str]
 ) -> Response[dict[str, Any]]:
     found = await gdpr.export(principal.tenant_id, email)
     name = "gdpr-export.json"
     return Response(found, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@delete(
+@routes.delete(
     "/v1/gdpr/{email:str}",
-    dependencies={"principal": needs("admin")},
     status_code=202,
     summary="Erase an address: messages, copies, attachments, events, webhook logs",
     description="The rows are gone when this answers; attachment files and the database's"
     " compaction follow (the request's `state` becomes `done`). The address stays suppressed"
     " by its hash.",
-    tags=["gdpr"],
 )
 async def erase_address(
-    request: Request,
-    gdpr: Injected[GdprService],
-    principal: NamedDependency[Principal],
-    email: FromPath[str],
+    gdpr: Injected[GdprService], principal: Caller, email: FromPath[str]
 ) -> EraseAccepted:
     found = await gdpr.erase(principal.tenant_id, email)
     return EraseAccepted(request_id=found.id)
 
 
-@get(
-    "/v1/gdpr/requests",
-    dependencies={"principal": needs("admin")},
-    summary="The tenant's GDPR erase requests, newest first",
-    tags=["gdpr"],
-)
+@routes.get("/v1/gdpr/requests", summary="The tenant's GDPR erase requests, newest first")
 async def list_requests(
-    request: Request, gdpr: Injected[GdprService], principal: NamedDependency[Principal]
+    request: Request, gdpr: Injected[GdprService], principal: Caller
 ) -> RequestList:
     found = await gdpr.requests(principal.tenant_id)
     return RequestList(data=[view(r) for r in found])

@@ -4,14 +4,16 @@ lists never carry a hash or secret. Revocation drops the auth cache at once."""
 from typing import Annotated
 
 import msgspec
-from litestar import Request, delete, get, patch, post
-from litestar.di import NamedDependency
+from litestar import Request
 from litestar.params import FromPath, JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import ApiKey, Principal
+from iep_appliance.api.pages import NextCursor, PageItems
+from iep_appliance.api.routes import Caller, Routes
+from iep_appliance.domain.models import ApiKey
 from iep_appliance.services.keys import KeyService
+
+routes = Routes(tag="api-keys", scope="admin")
 
 
 class KeyView(msgspec.Struct, frozen=True, rename="camel"):
@@ -47,13 +49,8 @@ class CreatedKeyView(KeyView, frozen=True, rename="camel", kw_only=True):
 
 
 class KeyList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[KeyView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ] = None
+    data: PageItems[KeyView]
+    next_cursor: NextCursor = None
 
 
 class KeyIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
@@ -117,20 +114,15 @@ def created_view(k: ApiKey, key: str) -> CreatedKeyView:
     return CreatedKeyView(**msgspec.structs.asdict(view(k)), key=key)
 
 
-@post(
+@routes.post(
     "/v1/api-keys",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Create an API key (the key is shown once)",
     description="Privileges never grow: a key grants only scopes it has, and a sandbox key"
     " creates only sandbox keys (403 naming `scopes` / `sandbox`).",
-    tags=["api-keys"],
 )
 async def create_key(
-    request: Request,
-    keys: Injected[KeyService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[KeyIn],
+    keys: Injected[KeyService], principal: Caller, data: JSONBody[KeyIn]
 ) -> CreatedKeyView:
     created = await keys.issue(
         principal.tenant_id,
@@ -144,64 +136,37 @@ async def create_key(
     return created_view(created.record, created.key)
 
 
-@get(
-    "/v1/api-keys",
-    dependencies={"principal": needs("admin")},
-    summary="List the tenant's API keys (never the secret)",
-    tags=["api-keys"],
-)
-async def list_keys(
-    request: Request, keys: Injected[KeyService], principal: NamedDependency[Principal]
-) -> KeyList:
+@routes.get("/v1/api-keys", summary="List the tenant's API keys (never the secret)")
+async def list_keys(request: Request, keys: Injected[KeyService], principal: Caller) -> KeyList:
     keys = await keys.list_keys(principal.tenant_id)
     return KeyList(data=[view(k) for k in keys])
 
 
-@patch(
+@routes.patch(
     "/v1/api-keys/{key_id:str}",
-    dependencies={"principal": needs("admin")},
     summary="Change an API key's IP allowlist",
     description="A CIDR that does not parse → 422 naming `ipAllowlist[i]`.",
-    tags=["api-keys"],
 )
 async def update_key(
-    request: Request,
-    keys: Injected[KeyService],
-    principal: NamedDependency[Principal],
-    key_id: FromPath[str],
-    data: JSONBody[KeyPatch],
+    keys: Injected[KeyService], principal: Caller, key_id: FromPath[str], data: JSONBody[KeyPatch]
 ) -> KeyView:
     updated = await keys.set_ip_allowlist(principal.tenant_id, key_id, data.ip_allowlist)
     return view(updated)
 
 
-@delete(
-    "/v1/api-keys/{key_id:str}",
-    dependencies={"principal": needs("admin")},
-    status_code=204,
-    summary="Revoke an API key (at once)",
-    tags=["api-keys"],
-)
-async def revoke_key(
-    request: Request,
-    keys: Injected[KeyService],
-    principal: NamedDependency[Principal],
-    key_id: FromPath[str],
-) -> None:
+@routes.delete("/v1/api-keys/{key_id:str}", status_code=204, summary="Revoke an API key (at once)")
+async def revoke_key(keys: Injected[KeyService], principal: Caller, key_id: FromPath[str]) -> None:
     await keys.revoke(principal.tenant_id, key_id, principal)
 
 
-@post(
+@routes.post(
     "/v1/api-keys/{key_id:str}/rotate",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Rotate an API key: a new key; the old one works for `graceSeconds` more",
-    tags=["api-keys"],
 )
 async def rotate_key(
-    request: Request,
     keys: Injected[KeyService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     key_id: FromPath[str],
     data: JSONBody[RotateIn | None] = None,
 ) -> CreatedKeyView:

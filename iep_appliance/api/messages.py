@@ -3,12 +3,12 @@
 from typing import Annotated
 
 import msgspec
-from litestar import Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Request, Response, post
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from iep_appliance.api.auth import authorize, needs
+from iep_appliance.api.auth import authorize
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.api.schemas import (
     AcceptedView,
     MessageList,
@@ -17,10 +17,12 @@ from iep_appliance.api.schemas import (
     message_view,
 )
 from iep_appliance.api.send import accept_send
-from iep_appliance.domain.models import Principal, SendRequest
+from iep_appliance.domain.models import SendRequest
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
 from iep_appliance.services.ratelimits import RateLimitService
+
+routes = Routes(tag="messages", scope="read")
 
 _encode = msgspec.json.encode
 JSON = "application/json"
@@ -50,32 +52,18 @@ async def send_message(
     return Response(content=body, status_code=status, headers=headers)
 
 
-@get(
-    "/v1/messages/{message_id:str}",
-    dependencies={"principal": needs("read")},
-    summary="One message with its events",
-    tags=["messages"],
-)
+@routes.get("/v1/messages/{message_id:str}", summary="One message with its events")
 async def get_message(
-    request: Request,
-    messages: Injected[MessageService],
-    principal: NamedDependency[Principal],
-    message_id: FromPath[str],
+    messages: Injected[MessageService], principal: Caller, message_id: FromPath[str]
 ) -> MessageView:
     record = await messages.get(principal.tenant_id, message_id)
     return message_view(record, with_events=True)
 
 
-@get(
-    "/v1/messages",
-    dependencies={"principal": needs("read")},
-    summary="List messages (filters, cursor pagination)",
-    tags=["messages"],
-)
+@routes.get("/v1/messages", summary="List messages (filters, cursor pagination)")
 async def list_messages(
-    request: Request,
     messages: Injected[MessageService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     status: FromQuery[str | None] = None,
     recipient: FromQuery[str | None] = None,
     category: FromQuery[str | None] = None,
@@ -101,18 +89,14 @@ async def list_messages(
     return MessageList(data=[message_view(m) for m in items], next_cursor=nxt)
 
 
-@post(
+@routes.post(
     "/v1/messages/{message_id:str}/retry",
-    dependencies={"principal": needs("send")},
+    scope="send",
     status_code=202,
     summary="Retry a failed message",
-    tags=["messages"],
 )
 async def retry_message(
-    request: Request,
-    messages: Injected[MessageService],
-    principal: NamedDependency[Principal],
-    message_id: FromPath[str],
+    messages: Injected[MessageService], principal: Caller, message_id: FromPath[str]
 ) -> RetryView:
     await messages.retry(principal.tenant_id, message_id)
     return RetryView(message_id=message_id, status="queued")

@@ -4,15 +4,15 @@ live in services/outbox.py."""
 from typing import Annotated
 
 import msgspec
-from litestar import Request, Response, delete, get
-from litestar.di import NamedDependency
+from litestar import Request, Response
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.outbox import OutboxEntry
 from iep_appliance.services.outbox import OutboxService
+
+routes = Routes(tag="outbox", scope="read")
 
 
 def _d(text: str) -> msgspec.Meta:
@@ -46,15 +46,8 @@ class OutboxAttachmentView(msgspec.Struct, frozen=True, rename="camel"):
     size_bytes: Annotated[int, _d("Decoded size in bytes.")]
 
 
-class OutboxMessageView(msgspec.Struct, frozen=True, rename="camel"):
-    message_id: Annotated[str, _d("The message's id (as in /v1/messages/{id}).")]
-    created_at: Annotated[str, _d("When the outbox kept it (ISO 8601, UTC).")]
-    size_bytes: Annotated[int, _d("Size of the raw message as sent, in bytes.")]
-    subject: Annotated[str, _d("Subject as sent (decoded).")]
-    from_: Annotated[str, _d("The From address.")] = msgspec.field(name="from")
-    to: Annotated[list[str], _d("To recipients.")] = []
-    cc: Annotated[list[str], _d("Cc recipients.")] = []
-    bcc: Annotated[list[str], _d("Bcc recipients (from the envelope).")] = []
+# An OutboxItemView's fields, then the message's headers, parts and attachments.
+class OutboxMessageView(OutboxItemView, frozen=True, rename="camel"):
     headers: Annotated[list[HeaderView], _d("Every header of the message, in order.")] = []
     html: Annotated[str | None, _d("The HTML part; null when none.")] = None
     text: Annotated[str | None, _d("The text/plain part; null when none.")] = None
@@ -78,16 +71,10 @@ def _item(e: OutboxEntry) -> OutboxItemView:
     )
 
 
-@get(
-    "/v1/outbox",
-    dependencies={"principal": needs("read")},
-    summary="Messages the outbox provider kept (filters, cursor pagination)",
-    tags=["outbox"],
-)
+@routes.get("/v1/outbox", summary="Messages the outbox provider kept (filters, cursor pagination)")
 async def list_outbox(
-    request: Request,
     outbox: Injected[OutboxService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     to: FromQuery[str | None] = None,
     subject: FromQuery[str | None] = None,
     since: FromQuery[str | None] = None,
@@ -98,17 +85,11 @@ async def list_outbox(
     return OutboxList(data=[_item(e) for e in items], next_cursor=nxt)
 
 
-@get(
-    "/v1/outbox/{message_id:str}",
-    dependencies={"principal": needs("read")},
-    summary="One kept message: headers, HTML, text, attachments",
-    tags=["outbox"],
+@routes.get(
+    "/v1/outbox/{message_id:str}", summary="One kept message: headers, HTML, text, attachments"
 )
 async def get_outbox_message(
-    request: Request,
-    outbox: Injected[OutboxService],
-    principal: NamedDependency[Principal],
-    message_id: FromPath[str],
+    outbox: Injected[OutboxService], principal: Caller, message_id: FromPath[str]
 ) -> OutboxMessageView:
     entry, parsed = await outbox.get(principal.tenant_id, message_id)
     item = _item(entry)
@@ -124,32 +105,26 @@ async def get_outbox_message(
     )
 
 
-@get(
+@routes.get(
     "/v1/outbox/{message_id:str}/raw",
-    dependencies={"principal": needs("read")},
     summary="The kept message as sent (message/rfc822)",
-    tags=["outbox"],
     media_type="message/rfc822",
 )
 async def get_outbox_raw(
-    request: Request,
-    outbox: Injected[OutboxService],
-    principal: NamedDependency[Principal],
-    message_id: FromPath[str],
+    outbox: Injected[OutboxService], principal: Caller, message_id: FromPath[str]
 ) -> Response[bytes]:
     mime = await outbox.raw(principal.tenant_id, message_id)
     return Response(content=mime, media_type="message/rfc822")
 
 
-@delete(
+@routes.delete(
     "/v1/outbox",
-    dependencies={"principal": needs("admin")},
+    scope="admin",
     status_code=200,
     summary="Empty the tenant's outbox (its messages stay)",
-    tags=["outbox"],
 )
 async def clear_outbox(
-    request: Request, outbox: Injected[OutboxService], principal: NamedDependency[Principal]
+    request: Request, outbox: Injected[OutboxService], principal: Caller
 ) -> ClearedView:
     return ClearedView(deleted=await outbox.clear(principal.tenant_id))
 

@@ -6,13 +6,10 @@ sends nothing) and says which step failed."""
 from typing import Annotated
 
 import msgspec
-from litestar import delete, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.tenant_providers import (
     ProbeView,
     ProviderCreate,
@@ -29,43 +26,47 @@ class ProviderList(msgspec.Struct, frozen=True, rename="camel"):
     ] = None
 
 
-_ADMIN = {"principal": needs("admin")}
+routes = Routes(tag="providers", scope="admin")
 
 
-@get("/v1/providers", dependencies=_ADMIN, summary="List the tenant's providers",
-     tags=["providers"])  # fmt: skip
+@routes.get("/v1/providers", summary="List the tenant's providers")
 async def list_providers(
-    principal: NamedDependency[Principal], tenant_providers: Injected[TenantProvidersService]
+    principal: Caller, tenant_providers: Injected[TenantProvidersService]
 ) -> ProviderList:
     return ProviderList(data=await tenant_providers.list(principal.tenant_id))
 
 
-@post("/v1/providers", dependencies=_ADMIN, status_code=201, tags=["providers"],
-      summary="Add a provider of the tenant's own (credentials are write-only)",
-      description="`type` smtp | ses | sendgrid | mailgun; `settings` and `credentials` as the"
-      " type takes them. Route to it with `routing.primaryProvider` = its id.")  # fmt: skip
+@routes.post(
+    "/v1/providers",
+    status_code=201,
+    summary="Add a provider of the tenant's own (credentials are write-only)",
+    description="`type` smtp | ses | sendgrid | mailgun; `settings` and `credentials` as the"
+    " type takes them. Route to it with `routing.primaryProvider` = its id.",
+)
 async def create_provider(
-    principal: NamedDependency[Principal],
+    principal: Caller,
     tenant_providers: Injected[TenantProvidersService],
     data: JSONBody[ProviderCreate],
 ) -> ProviderView:
     return await tenant_providers.create(principal.tenant_id, data)
 
 
-@get("/v1/providers/{provider_id:str}", dependencies=_ADMIN, summary="One provider",
-     tags=["providers"])  # fmt: skip
+@routes.get("/v1/providers/{provider_id:str}", summary="One provider")
 async def get_provider(
-    principal: NamedDependency[Principal],
+    principal: Caller,
     tenant_providers: Injected[TenantProvidersService],
     provider_id: FromPath[str],
 ) -> ProviderView:
     return await tenant_providers.get(principal.tenant_id, provider_id)
 
 
-@patch("/v1/providers/{provider_id:str}", dependencies=_ADMIN, status_code=200,
-       tags=["providers"], summary="Rename it, or replace its settings or credentials")  # fmt: skip
+@routes.patch(
+    "/v1/providers/{provider_id:str}",
+    status_code=200,
+    summary="Rename it, or replace its settings or credentials",
+)
 async def patch_provider(
-    principal: NamedDependency[Principal],
+    principal: Caller,
     tenant_providers: Injected[TenantProvidersService],
     provider_id: FromPath[str],
     data: JSONBody[ProviderPatch],
@@ -73,21 +74,22 @@ async def patch_provider(
     return await tenant_providers.patch(principal.tenant_id, provider_id, data)
 
 
-@delete("/v1/providers/{provider_id:str}", dependencies=_ADMIN, status_code=204,
-        tags=["providers"], summary="Delete a provider")  # fmt: skip
+@routes.delete("/v1/providers/{provider_id:str}", status_code=204, summary="Delete a provider")
 async def delete_provider(
-    principal: NamedDependency[Principal],
+    principal: Caller,
     tenant_providers: Injected[TenantProvidersService],
     provider_id: FromPath[str],
 ) -> None:
     await tenant_providers.delete(principal.tenant_id, provider_id)
 
 
-@post("/v1/providers/{provider_id:str}/test", dependencies=_ADMIN, status_code=200,
-      tags=["providers"],
-      summary="Connect and authenticate without sending; which step failed")  # fmt: skip
+@routes.post(
+    "/v1/providers/{provider_id:str}/test",
+    status_code=200,
+    summary="Connect and authenticate without sending; which step failed",
+)
 async def test_provider(
-    principal: NamedDependency[Principal],
+    principal: Caller,
     tenant_providers: Injected[TenantProvidersService],
     provider_id: FromPath[str],
 ) -> ProbeView:

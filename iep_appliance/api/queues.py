@@ -7,14 +7,15 @@ domain/queues.py. Thin: rules live in services/queues.py."""
 from typing import Annotated
 
 import msgspec
-from litestar import Request, delete, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import Principal, Queue, QueueCreate, QueuePatch
+from iep_appliance.api.pages import NextCursor, PageItems
+from iep_appliance.api.routes import Caller, Routes
+from iep_appliance.domain.models import Queue, QueueCreate, QueuePatch
 from iep_appliance.services.queues import QueueService
+
+routes = Routes(tag="queues", scope="admin")
 
 
 class QueueView(msgspec.Struct, frozen=True, rename="camel"):
@@ -34,13 +35,8 @@ class QueueView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class QueueList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[QueueView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ]
+    data: PageItems[QueueView]
+    next_cursor: NextCursor
 
 
 class QueueDepth(msgspec.Struct, frozen=True):
@@ -79,16 +75,10 @@ def view(q: Queue) -> QueueView:
     )
 
 
-@get(
-    "/v1/queues",
-    dependencies={"principal": needs("admin")},
-    summary="List queues by name (the implicit `default` included)",
-    tags=["queues"],
-)
+@routes.get("/v1/queues", summary="List queues by name (the implicit `default` included)")
 async def list_queues(
-    request: Request,
     queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> QueueList:
@@ -96,135 +86,92 @@ async def list_queues(
     return QueueList(data=[view(q) for q in items], next_cursor=nxt)
 
 
-@post(
+@routes.post(
     "/v1/queues",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Create a queue",
     description="`priority` 1-10 (default 5; higher is served first, lower never starves), "
     "`ratePerMinute` (null = unlimited), `retrySchedule` in seconds (null = the server's).",
-    tags=["queues"],
 )
 async def create_queue(
-    request: Request,
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[QueueCreate],
+    queues: Injected[QueueService], principal: Caller, data: JSONBody[QueueCreate]
 ) -> QueueView:
     return view(await queues.create(principal.tenant_id, data))
 
 
-@get(
-    "/v1/queues/{queue_id:str}",
-    dependencies={"principal": needs("admin")},
-    summary="One queue",
-    tags=["queues"],
-)
+@routes.get("/v1/queues/{queue_id:str}", summary="One queue")
 async def get_queue(
-    request: Request,
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    queue_id: FromPath[str],
+    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
 ) -> QueueView:
     return view(await queues.get(principal.tenant_id, queue_id))
 
 
-@patch(
+@routes.patch(
     "/v1/queues/{queue_id:str}",
-    dependencies={"principal": needs("admin")},
     status_code=200,
     summary="Change a queue's priority, rate limit or retry schedule (any subset)",
     description="null clears `ratePerMinute` or `retrySchedule`. A new priority applies to "
     "the messages already waiting in the queue.",
-    tags=["queues"],
 )
 async def patch_queue(
-    request: Request,
     queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     queue_id: FromPath[str],
     data: JSONBody[QueuePatch],
 ) -> QueueView:
     return view(await queues.update(principal.tenant_id, queue_id, data))
 
 
-@delete(
+@routes.delete(
     "/v1/queues/{queue_id:str}",
-    dependencies={"principal": needs("admin")},
     status_code=204,
     summary="Delete an empty queue (409 for `default` or a queue with unfinished messages)",
-    tags=["queues"],
 )
 async def delete_queue(
-    request: Request,
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    queue_id: FromPath[str],
+    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
 ) -> None:
     await queues.delete(principal.tenant_id, queue_id)
 
 
-@post(
+@routes.post(
     "/v1/queues/{queue_id:str}/pause",
-    dependencies={"principal": needs("admin")},
     status_code=200,
     summary="Pause: the queue accepts messages but sends none until resumed",
-    tags=["queues"],
 )
 async def pause_queue(
-    request: Request,
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    queue_id: FromPath[str],
+    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
 ) -> QueueView:
     return view(await queues.set_state(principal.tenant_id, queue_id, "paused"))
 
 
-@post(
-    "/v1/queues/{queue_id:str}/resume",
-    dependencies={"principal": needs("admin")},
-    status_code=200,
-    summary="Resume a paused or draining queue",
-    tags=["queues"],
+@routes.post(
+    "/v1/queues/{queue_id:str}/resume", status_code=200, summary="Resume a paused or draining queue"
 )
 async def resume_queue(
-    request: Request,
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    queue_id: FromPath[str],
+    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
 ) -> QueueView:
     return view(await queues.set_state(principal.tenant_id, queue_id, "active"))
 
 
-@post(
+@routes.post(
     "/v1/queues/{queue_id:str}/drain",
-    dependencies={"principal": needs("admin")},
     status_code=200,
     summary="Drain: reject new sends to the queue (409) and finish the ones it holds",
-    tags=["queues"],
 )
 async def drain_queue(
-    request: Request,
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    queue_id: FromPath[str],
+    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
 ) -> QueueView:
     return view(await queues.set_state(principal.tenant_id, queue_id, "draining"))
 
 
-@get(
+@routes.get(
     "/v1/queues/{queue_id:str}/stats",
-    dependencies={"principal": needs("admin")},
     summary="Depth by state, age of the oldest due message, outcomes in the last hour",
     description="`depth.ready`: due now; `delayed`: scheduled or waiting for a retry; "
     "`leased`: being sent; `paused`: held by a pause.",
-    tags=["queues"],
 )
 async def queue_stats(
-    request: Request,
-    queues: Injected[QueueService],
-    principal: NamedDependency[Principal],
-    queue_id: FromPath[str],
+    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
 ) -> QueueStatsView:
     queue, stats, age = await queues.stats(principal.tenant_id, queue_id)
     return QueueStatsView(

@@ -4,14 +4,13 @@ over `[reputation] window_days` and the state they put it in."""
 from typing import Annotated
 
 import msgspec
-from litestar import get
-from litestar.di import NamedDependency
 from msgspec import Meta
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.services.reputation import ReputationService
+
+routes = Routes(tag="analytics", scope="read")
 
 
 class ReputationView(msgspec.Struct, frozen=True, rename="camel"):
@@ -24,15 +23,10 @@ class ReputationView(msgspec.Struct, frozen=True, rename="camel"):
     complaints: Annotated[int, Meta(description="Complaints received about them.")]
 
 
-@get(
-    "/v1/analytics/reputation",
-    dependencies={"principal": needs("read")},
-    summary="Bounce and complaint rates over the reputation window",
-    tags=["analytics"],
+@routes.get(
+    "/v1/analytics/reputation", summary="Bounce and complaint rates over the reputation window"
 )
-async def reputation(
-    reputation: Injected[ReputationService], principal: NamedDependency[Principal]
-) -> ReputationView:
+async def reputation(reputation: Injected[ReputationService], principal: Caller) -> ReputationView:
     r = await reputation.of(principal.tenant_id)
     return ReputationView(
         bounce_rate=r.bounce_rate,

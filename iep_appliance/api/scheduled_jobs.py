@@ -4,13 +4,11 @@ services/scheduled_jobs.py and domain/schedules.py; the ticker runs the ticks.""
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, delete, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.pages import NextCursor, PageItems
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.schedules import (
     ScheduledJob,
     ScheduledJobIn,
@@ -18,6 +16,8 @@ from iep_appliance.domain.schedules import (
     ScheduledRun,
 )
 from iep_appliance.services.scheduled_jobs import ScheduledJobService
+
+routes = Routes(tag="scheduled-jobs", scope="admin")
 
 
 class ScheduledJobView(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -47,13 +47,8 @@ class ScheduledJobView(msgspec.Struct, frozen=True, rename="camel", omit_default
 
 
 class ScheduledJobList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[ScheduledJobView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ]
+    data: PageItems[ScheduledJobView]
+    next_cursor: NextCursor
 
 
 class RunView(msgspec.Struct, frozen=True, rename="camel"):
@@ -75,13 +70,8 @@ class RunView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class RunList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[RunView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ]
+    data: PageItems[RunView]
+    next_cursor: NextCursor
 
 
 def view(j: ScheduledJob) -> ScheduledJobView:
@@ -112,35 +102,24 @@ def run_view(r: ScheduledRun) -> RunView:
     )
 
 
-@post(
+@routes.post(
     "/v1/scheduled-jobs",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Create a recurring send (cron + IANA timezone + a message or batch payload)",
     description="`cron` has 5 fields; `timezone` is an IANA name (default UTC) and ticks are "
     "DST-correct; the payload is validated like a real send. After downtime only the latest "
     "missed tick runs.",
-    tags=["scheduled-jobs"],
 )
 async def create_scheduled_job(
-    request: Request,
-    scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[ScheduledJobIn],
+    scheduled_jobs: Injected[ScheduledJobService], principal: Caller, data: JSONBody[ScheduledJobIn]
 ) -> ScheduledJobView:
     return view(await scheduled_jobs.create(principal, data))
 
 
-@get(
-    "/v1/scheduled-jobs",
-    dependencies={"principal": needs("admin")},
-    summary="List recurring sends, oldest first",
-    tags=["scheduled-jobs"],
-)
+@routes.get("/v1/scheduled-jobs", summary="List recurring sends, oldest first")
 async def list_scheduled_jobs(
-    request: Request,
     scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> ScheduledJobList:
@@ -148,82 +127,57 @@ async def list_scheduled_jobs(
     return ScheduledJobList(data=[view(j) for j in items], next_cursor=nxt)
 
 
-@get(
-    "/v1/scheduled-jobs/{job_id:str}",
-    dependencies={"principal": needs("admin")},
-    summary="One recurring send",
-    tags=["scheduled-jobs"],
-)
+@routes.get("/v1/scheduled-jobs/{job_id:str}", summary="One recurring send")
 async def get_scheduled_job(
-    request: Request,
-    scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
-    job_id: FromPath[str],
+    scheduled_jobs: Injected[ScheduledJobService], principal: Caller, job_id: FromPath[str]
 ) -> ScheduledJobView:
     return view(await scheduled_jobs.get(principal.tenant_id, job_id))
 
 
-@patch(
+@routes.patch(
     "/v1/scheduled-jobs/{job_id:str}",
-    dependencies={"principal": needs("admin")},
     status_code=200,
     summary="Update a recurring send (any subset of its fields)",
     description="A new cron or timezone, or resuming (`active: true`), schedules from now: "
     "nothing is caught up.",
-    tags=["scheduled-jobs"],
 )
 async def update_scheduled_job(
-    request: Request,
     scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     job_id: FromPath[str],
     data: JSONBody[ScheduledJobPatch],
 ) -> ScheduledJobView:
     return view(await scheduled_jobs.update(principal, job_id, data))
 
 
-@delete(
+@routes.delete(
     "/v1/scheduled-jobs/{job_id:str}",
-    dependencies={"principal": needs("admin")},
     status_code=204,
     summary="Delete a recurring send (messages it created stay)",
-    tags=["scheduled-jobs"],
 )
 async def delete_scheduled_job(
-    request: Request,
-    scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
-    job_id: FromPath[str],
+    scheduled_jobs: Injected[ScheduledJobService], principal: Caller, job_id: FromPath[str]
 ) -> None:
     await scheduled_jobs.delete(principal.tenant_id, job_id)
 
 
-@post(
+@routes.post(
     "/v1/scheduled-jobs/{job_id:str}/run",
-    dependencies={"principal": needs("admin")},
     status_code=202,
     summary="Run a recurring send once, now (its schedule does not move)",
-    tags=["scheduled-jobs"],
 )
 async def run_scheduled_job(
-    request: Request,
-    scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
-    job_id: FromPath[str],
+    scheduled_jobs: Injected[ScheduledJobService], principal: Caller, job_id: FromPath[str]
 ) -> RunView:
     return run_view(await scheduled_jobs.run_now(principal.tenant_id, job_id))
 
 
-@get(
-    "/v1/scheduled-jobs/{job_id:str}/runs",
-    dependencies={"principal": needs("admin")},
-    summary="Runs of a recurring send, newest first",
-    tags=["scheduled-jobs"],
+@routes.get(
+    "/v1/scheduled-jobs/{job_id:str}/runs", summary="Runs of a recurring send, newest first"
 )
 async def list_scheduled_job_runs(
-    request: Request,
     scheduled_jobs: Injected[ScheduledJobService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     job_id: FromPath[str],
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from iep_appliance.api.pages import NextCursor, PageItems
 from iep_appliance.domain.models import MessageRecord
 
 
@@ -90,13 +91,8 @@ class MessageView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class MessageList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[MessageView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ]
+    data: PageItems[MessageView]
+    next_cursor: NextCursor
 
 
 class AcceptedView(msgspec.Struct, frozen=True, rename="camel"):

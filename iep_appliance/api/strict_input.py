@@ -132,7 +132,7 @@ class StrictInput:
                     scope, send, start, refused.status, slug, title, refused.detail, refused.errors
                 )
                 return
-        await self.inner(scope, _replay(body, receive, more=not complete), send)
+        await self.inner(scope, replay_body(body, receive, more=not complete), send)
 
     async def _refuse(
         self,
@@ -180,7 +180,7 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool, bool]:
             return b"".join(chunks), True, False
 
 
-def _replay(body: bytes, receive: Receive, more: bool) -> Callable[[], Awaitable[Message]]:
+def replay_body(body: bytes, receive: Receive, more: bool) -> Callable[[], Awaitable[Message]]:
     """A receive that hands the app the body already read, then carries on with the client."""
     sent = False
 

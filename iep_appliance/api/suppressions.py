@@ -6,14 +6,15 @@ Thin: validation and case-insensitive comparison live in services/suppressions.p
 from typing import Annotated
 
 import msgspec
-from litestar import Request, delete, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import Principal, Suppression
+from iep_appliance.api.pages import NextCursor, PageItems
+from iep_appliance.api.routes import Caller, Routes
+from iep_appliance.domain.models import Suppression
 from iep_appliance.services.suppressions import SuppressionService
+
+routes = Routes(tag="suppressions", scope="admin")
 
 
 class SuppressionView(msgspec.Struct, frozen=True, rename="camel"):
@@ -28,13 +29,8 @@ class SuppressionView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class SuppressionList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[SuppressionView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ]
+    data: PageItems[SuppressionView]
+    next_cursor: NextCursor
 
 
 class SuppressionsIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -58,16 +54,13 @@ def view(s: Suppression) -> SuppressionView:
     )
 
 
-@get(
+@routes.get(
     "/v1/suppressions",
-    dependencies={"principal": needs("admin")},
     summary="List suppressed addresses (address order, `search` substring, cursor)",
-    tags=["suppressions"],
 )
 async def list_suppressions(
-    request: Request,
     suppressions: Injected[SuppressionService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     search: FromQuery[str | None] = None,
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
@@ -76,36 +69,24 @@ async def list_suppressions(
     return SuppressionList(data=[view(s) for s in items], next_cursor=nxt)
 
 
-@post(
+@routes.post(
     "/v1/suppressions",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Suppress one or many addresses",
     description="Existing entries are kept as they are (an automatic one keeps its source).",
-    tags=["suppressions"],
 )
 async def add_suppressions(
-    request: Request,
-    suppressions: Injected[SuppressionService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[SuppressionsIn],
+    suppressions: Injected[SuppressionService], principal: Caller, data: JSONBody[SuppressionsIn]
 ) -> SuppressionsAdded:
     added = await suppressions.add(principal.tenant_id, data.emails, data.reason)
     return SuppressionsAdded(data=[view(s) for s in added])
 
 
-@delete(
-    "/v1/suppressions/{email:str}",
-    dependencies={"principal": needs("admin")},
-    status_code=204,
-    summary="Un-suppress an address (URL-encoded)",
-    tags=["suppressions"],
+@routes.delete(
+    "/v1/suppressions/{email:str}", status_code=204, summary="Un-suppress an address (URL-encoded)"
 )
 async def remove_suppression(
-    request: Request,
-    suppressions: Injected[SuppressionService],
-    principal: NamedDependency[Principal],
-    email: FromPath[str],
+    suppressions: Injected[SuppressionService], principal: Caller, email: FromPath[str]
 ) -> None:
     await suppressions.remove(principal.tenant_id, email)
 

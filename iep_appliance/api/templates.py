@@ -8,15 +8,14 @@ in services/templates.py."""
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, delete, get, post, put
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.templates import TemplateBody, TemplateVersion
 from iep_appliance.services.templates import TemplateService
+
+routes = Routes(tag="templates", scope="read")
 
 
 class CreatedView(msgspec.Struct, frozen=True):
@@ -89,35 +88,25 @@ def view(v: TemplateVersion) -> TemplateView:
     )
 
 
-@post(
+@routes.post(
     "/v1/templates",
-    dependencies={"principal": needs("admin")},
+    scope="admin",
     status_code=201,
     summary="Store a template (version 1)",
     description="422 names the field when a part does not parse as Handlebars or the template,"
     " rendered with its `sampleVariables`, exceeds a `[render]` limit.",
-    tags=["templates"],
 )
 async def create_template(
-    request: Request,
-    templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[TemplateBody],
+    templates: Injected[TemplateService], principal: Caller, data: JSONBody[TemplateBody]
 ) -> CreatedView:
     v = await templates.create(principal.tenant_id, data)
     return CreatedView(id=v.id, name=v.name, version=v.version)
 
 
-@get(
-    "/v1/templates",
-    dependencies={"principal": needs("read")},
-    summary="List templates (the latest version of each), oldest first",
-    tags=["templates"],
-)
+@routes.get("/v1/templates", summary="List templates (the latest version of each), oldest first")
 async def list_templates(
-    request: Request,
     templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> TemplateList:
@@ -125,97 +114,70 @@ async def list_templates(
     return TemplateList(data=[view(v) for v in items], next_cursor=more)
 
 
-@get(
-    "/v1/templates/{template_id:str}",
-    dependencies={"principal": needs("read")},
-    summary="One template (its latest version)",
-    tags=["templates"],
-)
+@routes.get("/v1/templates/{template_id:str}", summary="One template (its latest version)")
 async def get_template(
-    request: Request,
-    templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
-    template_id: FromPath[str],
+    templates: Injected[TemplateService], principal: Caller, template_id: FromPath[str]
 ) -> TemplateView:
     return view(await templates.get(principal.tenant_id, template_id))
 
 
-@put(
+@routes.put(
     "/v1/templates/{template_id:str}",
-    dependencies={"principal": needs("admin")},
+    scope="admin",
     status_code=200,
     summary="Store a new version (the earlier ones stay as they were)",
-    tags=["templates"],
 )
 async def update_template(
-    request: Request,
     templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     template_id: FromPath[str],
     data: JSONBody[TemplateBody],
 ) -> TemplateView:
     return view(await templates.update(principal.tenant_id, template_id, data))
 
 
-@get(
-    "/v1/templates/{template_id:str}/versions",
-    dependencies={"principal": needs("read")},
-    summary="Every version of a template, newest first",
-    tags=["templates"],
+@routes.get(
+    "/v1/templates/{template_id:str}/versions", summary="Every version of a template, newest first"
 )
 async def list_versions(
-    request: Request,
-    templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
-    template_id: FromPath[str],
+    templates: Injected[TemplateService], principal: Caller, template_id: FromPath[str]
 ) -> VersionList:
     found = await templates.versions(principal.tenant_id, template_id)
     return VersionList(data=[view(v) for v in found])
 
 
-@get(
-    "/v1/templates/{template_id:str}/versions/{version:int}",
-    dependencies={"principal": needs("read")},
-    summary="One version of a template",
-    tags=["templates"],
+@routes.get(
+    "/v1/templates/{template_id:str}/versions/{version:int}", summary="One version of a template"
 )
 async def get_version(
-    request: Request,
     templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     template_id: FromPath[str],
     version: FromPath[int],
 ) -> TemplateView:
     return view(await templates.get(principal.tenant_id, template_id, version))
 
 
-@delete(
+@routes.delete(
     "/v1/templates/{template_id:str}",
-    dependencies={"principal": needs("admin")},
+    scope="admin",
     status_code=204,
     summary="Delete a template and its versions (messages made from it keep their copy)",
-    tags=["templates"],
 )
 async def delete_template(
-    request: Request,
-    templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
-    template_id: FromPath[str],
+    templates: Injected[TemplateService], principal: Caller, template_id: FromPath[str]
 ) -> None:
     await templates.delete(principal.tenant_id, template_id)
 
 
-@post(
+@routes.post(
     "/v1/templates/{template_id:str}/preview",
-    dependencies={"principal": needs("read")},
     status_code=200,
     summary="Render a template with variables (its sample variables when absent)",
-    tags=["templates"],
 )
 async def preview_template(
-    request: Request,
     templates: Injected[TemplateService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     template_id: FromPath[str],
     data: JSONBody[PreviewBody],
 ) -> PreviewView:

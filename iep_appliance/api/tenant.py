@@ -6,15 +6,15 @@ name the field (`rateLimits.maxPerMinute`, `routing.primaryProvider`)."""
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get, patch
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import AttachmentLimits, Principal, RateLimits, Routing, Tenant
+from iep_appliance.api.routes import Caller, Routes
+from iep_appliance.domain.models import AttachmentLimits, RateLimits, Routing, Tenant
 from iep_appliance.domain.tracking import TrackingOptions
 from iep_appliance.services.tenant_settings import TenantSettingsService
+
+routes = Routes(tag="tenant", scope="admin")
 
 
 class TenantView(msgspec.Struct, frozen=True, rename="camel"):
@@ -67,33 +67,23 @@ def view(t: Tenant) -> TenantView:
     )
 
 
-@get(
-    "/v1/tenant",
-    dependencies={"principal": needs("admin")},
-    summary="The calling tenant and its settings",
-    tags=["tenant"],
-)
+@routes.get("/v1/tenant", summary="The calling tenant and its settings")
 async def get_tenant(
-    request: Request,
-    tenant_settings: Injected[TenantSettingsService],
-    principal: NamedDependency[Principal],
+    tenant_settings: Injected[TenantSettingsService], principal: Caller
 ) -> TenantView:
     return view(await tenant_settings.get(principal.tenant_id))
 
 
-@patch(
+@routes.patch(
     "/v1/tenant",
-    dependencies={"principal": needs("admin")},
     summary="Change settings: any subset of the GET shape, merged",
     description="Objects merge key by key; null clears a limit or a routing choice "
     "(back to the `[limits]` / `[routing]` defaults). 422 names each bad field. A sandbox"
     " key cannot change `sandbox` or `routing` (403 naming them).",
-    tags=["tenant"],
 )
 async def patch_tenant(
-    request: Request,
     tenant_settings: Injected[TenantSettingsService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     data: JSONBody[dict[str, Any]],
 ) -> TenantView:
     service = tenant_settings

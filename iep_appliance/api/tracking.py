@@ -7,14 +7,13 @@ from typing import Annotated
 
 import msgspec
 from litestar import Request, get
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Response
 
 from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.routes import Caller
 from iep_appliance.domain.errors import NotFound
-from iep_appliance.domain.models import Principal
 from iep_appliance.domain.tracking import PIXEL_GIF
 from iep_appliance.services.tracking import TrackingService
 
@@ -78,7 +77,7 @@ async def click(
 async def engagement(
     request: Request,
     tracking: Injected[TrackingService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     group_by: Annotated[str | None, QueryParameter(name="groupBy")] = None,
     from_: Annotated[str | None, QueryParameter(name="from")] = None,
     to: FromQuery[str | None] = None,

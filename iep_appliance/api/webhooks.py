@@ -5,13 +5,11 @@ and after `rotateSecret`; lists and reads never carry it."""
 from typing import Annotated
 
 import msgspec
-from litestar import Request, delete, get, post, put
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
-from iep_appliance.domain.models import Principal
+from iep_appliance.api.pages import NextCursor, PageItems
+from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.webhooks import (
     WebhookCreate,
     WebhookDelivery,
@@ -19,6 +17,8 @@ from iep_appliance.domain.webhooks import (
     WebhookUpdate,
 )
 from iep_appliance.services.webhooks import WebhookService
+
+routes = Routes(tag="webhooks", scope="admin")
 
 
 class WebhookView(msgspec.Struct, frozen=True, rename="camel"):
@@ -49,13 +49,8 @@ class WebhookView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class WebhookList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[WebhookView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ]
+    data: PageItems[WebhookView]
+    next_cursor: NextCursor
 
 
 class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
@@ -93,13 +88,8 @@ class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class DeliveryList(msgspec.Struct, frozen=True, rename="camel"):
-    data: Annotated[list[DeliveryView], msgspec.Meta(description="The items of this page.")]
-    next_cursor: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Cursor for the next page (pass as `cursor`); null on the last page."
-        ),
-    ]
+    data: PageItems[DeliveryView]
+    next_cursor: NextCursor
 
 
 class ResendView(msgspec.Struct, frozen=True, rename="camel"):
@@ -147,36 +137,25 @@ def delivery_view(d: WebhookDelivery) -> DeliveryView:
     )
 
 
-@post(
+@routes.post(
     "/v1/webhooks",
-    dependencies={"principal": needs("admin")},
     status_code=201,
     summary="Register a webhook endpoint (the secret is shown once)",
     description="Body `{url, events, active?}`. Events: message.sent, message.failed, "
     "message.bounced, message.retrying. URLs on private, loopback, link-local, CGNAT or "
     "metadata addresses are refused (422 naming `url`) unless the operator allows them.",
-    tags=["webhooks"],
 )
 async def create_webhook(
-    request: Request,
-    webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
-    data: JSONBody[WebhookCreate],
+    webhooks: Injected[WebhookService], principal: Caller, data: JSONBody[WebhookCreate]
 ) -> WebhookView:
     created = await webhooks.create(principal.tenant_id, data)
     return view(created, secret=created.secret)
 
 
-@get(
-    "/v1/webhooks",
-    dependencies={"principal": needs("admin")},
-    summary="List webhook endpoints (never their secrets)",
-    tags=["webhooks"],
-)
+@routes.get("/v1/webhooks", summary="List webhook endpoints (never their secrets)")
 async def list_webhooks(
-    request: Request,
     webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> WebhookList:
@@ -184,34 +163,23 @@ async def list_webhooks(
     return WebhookList(data=[view(e) for e in items], next_cursor=nxt)
 
 
-@get(
-    "/v1/webhooks/{webhook_id:str}",
-    dependencies={"principal": needs("admin")},
-    summary="One webhook endpoint",
-    tags=["webhooks"],
-)
+@routes.get("/v1/webhooks/{webhook_id:str}", summary="One webhook endpoint")
 async def get_webhook(
-    request: Request,
-    webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
-    webhook_id: FromPath[str],
+    webhooks: Injected[WebhookService], principal: Caller, webhook_id: FromPath[str]
 ) -> WebhookView:
     return view(await webhooks.get(principal.tenant_id, webhook_id))
 
 
-@put(
+@routes.put(
     "/v1/webhooks/{webhook_id:str}",
-    dependencies={"principal": needs("admin")},
     status_code=200,
     summary="Update a webhook endpoint (url, events, active, rotateSecret)",
     description="Any subset of `{url, events, active, rotateSecret}`. `rotateSecret: true` "
     "returns a new secret once; the previous one keeps signing for the rotation grace.",
-    tags=["webhooks"],
 )
 async def update_webhook(
-    request: Request,
     webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     webhook_id: FromPath[str],
     data: JSONBody[WebhookUpdate],
 ) -> WebhookView:
@@ -219,32 +187,22 @@ async def update_webhook(
     return view(updated, secret=secret)
 
 
-@delete(
-    "/v1/webhooks/{webhook_id:str}",
-    dependencies={"principal": needs("admin")},
-    status_code=204,
-    summary="Delete a webhook endpoint",
-    tags=["webhooks"],
+@routes.delete(
+    "/v1/webhooks/{webhook_id:str}", status_code=204, summary="Delete a webhook endpoint"
 )
 async def delete_webhook(
-    request: Request,
-    webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
-    webhook_id: FromPath[str],
+    webhooks: Injected[WebhookService], principal: Caller, webhook_id: FromPath[str]
 ) -> None:
     await webhooks.delete(principal.tenant_id, webhook_id)
 
 
-@get(
+@routes.get(
     "/v1/webhooks/{webhook_id:str}/deliveries",
-    dependencies={"principal": needs("admin")},
     summary="Delivery attempts of an endpoint, newest first",
-    tags=["webhooks"],
 )
 async def list_deliveries(
-    request: Request,
     webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     webhook_id: FromPath[str],
     limit: FromQuery[int] = 50,
     cursor: FromQuery[str | None] = None,
@@ -253,16 +211,12 @@ async def list_deliveries(
     return DeliveryList(data=[delivery_view(d) for d in items], next_cursor=nxt)
 
 
-@get(
-    "/v1/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}",
-    dependencies={"principal": needs("admin")},
-    summary="One delivery attempt",
-    tags=["webhooks"],
+@routes.get(
+    "/v1/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}", summary="One delivery attempt"
 )
 async def get_delivery(
-    request: Request,
     webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     webhook_id: FromPath[str],
     delivery_id: FromPath[str],
 ) -> DeliveryView:
@@ -270,17 +224,14 @@ async def get_delivery(
     return delivery_view(found)
 
 
-@post(
+@routes.post(
     "/v1/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}/retry",
-    dependencies={"principal": needs("admin")},
     status_code=202,
     summary="Send a delivery's event again (same webhook-id)",
-    tags=["webhooks"],
 )
 async def resend_delivery(
-    request: Request,
     webhooks: Injected[WebhookService],
-    principal: NamedDependency[Principal],
+    principal: Caller,
     webhook_id: FromPath[str],
     delivery_id: FromPath[str],
 ) -> ResendView:

@@ -16,7 +16,8 @@ from litestar import Request, Response, Router, get, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath
 
-from iep_appliance.api.auth import authorize_key, client_ip, remember
+from iep_appliance.api.auth import authorize_presented
+from iep_appliance.api.compat.answers import every_error_to, json_answer
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain import compat_postmark as rules
@@ -38,7 +39,6 @@ from iep_appliance.services.messages import MessageService
 from iep_appliance.services.ratelimits import RateLimitService
 
 log = logging.getLogger("iep.api")
-_encode = msgspec.json.encode
 _email_decoder = msgspec.json.Decoder(rules.PostmarkEmail)
 _batch_decoder = msgspec.json.Decoder(list[rules.PostmarkEmail])
 TOKEN_HEADER = "x-postmark-server-token"
@@ -49,12 +49,6 @@ class PostmarkError(Exception):
     def __init__(self, status: int, code: int, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
-
-
-def _answer(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        content=_encode(body), status_code=status, media_type="application/json", headers=headers
-    )
 
 
 def postmark_error(request: Request | None, exc: Exception) -> tuple[int, int, str, dict]:
@@ -99,14 +93,12 @@ def postmark_error(request: Request | None, exc: Exception) -> tuple[int, int, s
 
 def postmark_error_handler(request: Request, exc: Exception) -> Response:
     status, code, message, headers = postmark_error(request, exc)
-    return _answer(status, {"ErrorCode": code, "Message": message}, headers)
+    return json_answer({"ErrorCode": code, "Message": message}, status, headers)
 
 
 async def _principal(request: Request, keys: KeyService, scope: str) -> Principal:
     token = request.headers.get(TOKEN_HEADER)
-    p = await authorize_key(keys, token.strip() if token else None, scope, client_ip(request))
-    remember(request.scope, p)
-    return p
+    return await authorize_presented(keys, request, token.strip() if token else None, scope)
 
 
 def _decode(decoder: msgspec.json.Decoder, body: bytes) -> Any:
@@ -157,7 +149,7 @@ async def send_email(
     principal = await _principal(request, keys, "send")
     email = _decode(_email_decoder, await request.body())
     body, headers = await _send_one(compat, rate_limits, principal, email)
-    return _answer(200, body, headers)
+    return json_answer(body, 200, headers)
 
 
 @post("/email/batch", status_code=200, include_in_schema=False)
@@ -184,7 +176,7 @@ async def send_batch(
                 raise  # the whole request is refused, as Postmark does
             body = {"ErrorCode": code, "Message": message, "To": email.to}
         results.append(body)
-    return _answer(200, results)
+    return json_answer(results)
 
 
 @get("/messages/outbound/{message_id:str}/details", include_in_schema=False)
@@ -196,19 +188,12 @@ async def message_details(
 ) -> Response:
     principal = await _principal(request, keys, "read")
     record = await messages.get(principal.tenant_id, message_id)
-    return _answer(200, rules.details(record))
+    return json_answer(rules.details(record))
 
 
-_HANDLERS = {
-    IEPError: postmark_error_handler,
-    PostmarkError: postmark_error_handler,
-    ValidationException: postmark_error_handler,
-    HTTPException: postmark_error_handler,
-    Exception: postmark_error_handler,
-}
 ROUTER = Router(
     path="/",
     route_handlers=[send_email, send_batch, message_details],
-    exception_handlers=_HANDLERS,
+    exception_handlers=every_error_to(postmark_error_handler, PostmarkError),
 )
 HANDLERS = [ROUTER]

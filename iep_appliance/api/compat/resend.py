@@ -15,7 +15,8 @@ from litestar import Request, Response, Router, get, patch, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath
 
-from iep_appliance.api.auth import authorize_key, client_ip, presented_key, remember
+from iep_appliance.api.auth import authorize, presented_key
+from iep_appliance.api.compat.answers import every_error_to, json_answer
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain import compat_resend as rules
@@ -32,14 +33,12 @@ from iep_appliance.domain.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from iep_appliance.domain.models import Principal
 from iep_appliance.services.compat import CompatService
 from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
 from iep_appliance.services.ratelimits import RateLimitService
 
 log = logging.getLogger("iep.api")
-_encode = msgspec.json.encode
 _email_decoder = msgspec.json.Decoder(rules.ResendEmail)
 _batch_decoder = msgspec.json.Decoder(list[rules.ResendEmail])
 _update_decoder = msgspec.json.Decoder(rules.ResendUpdate)
@@ -55,10 +54,7 @@ class ResendError(Exception):
 
 
 def error(status: int, name: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    body = {"statusCode": status, "message": message, "name": name}
-    return Response(
-        content=_encode(body), status_code=status, media_type="application/json", headers=headers
-    )
+    return json_answer({"statusCode": status, "message": message, "name": name}, status, headers)
 
 
 def _field_message(errors: list[FieldError]) -> tuple[str, str]:
@@ -121,12 +117,6 @@ def resend_error_handler(request: Request, exc: Exception) -> Response:
     return error(500, "application_error", "An unexpected error occurred; it has been logged.")
 
 
-async def _principal(request: Request, keys: KeyService, scope: str) -> Principal:
-    p = await authorize_key(keys, presented_key(request), scope, client_ip(request))
-    remember(request.scope, p)
-    return p
-
-
 def _decode(decoder: msgspec.json.Decoder, body: bytes) -> Any:
     if not body.strip():
         raise ResendError(422, "missing_required_field", "The request body is missing.")
@@ -138,12 +128,6 @@ def _decode(decoder: msgspec.json.Decoder, body: bytes) -> Any:
         raise ResendError(400, "validation_error", f"Invalid JSON: {exc}.") from None
 
 
-def _json(content: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        content=_encode(content), status_code=200, media_type="application/json", headers=headers
-    )
-
-
 @post("/emails", status_code=200, include_in_schema=False)
 async def send_email(
     request: Request,
@@ -151,12 +135,12 @@ async def send_email(
     messages: Injected[MessageService],
     rate_limits: Injected[RateLimitService],
 ) -> Response:
-    principal = await _principal(request, keys, "send")
+    principal = await authorize(keys, request, "send")
     email = _decode(_email_decoder, await request.body())
     req = rules.to_send_request(email)
     key = request.headers.get("idempotency-key")
     _, view, headers = await accept_send(messages, rate_limits, principal, req, key, origin=ORIGIN)
-    return _json({"id": view.message_id}, headers)
+    return json_answer({"id": view.message_id}, headers=headers)
 
 
 @post("/emails/batch", status_code=200, include_in_schema=False)
@@ -166,7 +150,7 @@ async def send_batch(
     compat: Injected[CompatService],
     rate_limits: Injected[RateLimitService],
 ) -> Response:
-    principal = await _principal(request, keys, "send")
+    principal = await authorize(keys, request, "send")
     mode = request.headers.get("x-batch-validation", "strict").strip().lower()
     if mode != "strict":
         raise ResendError(
@@ -203,7 +187,7 @@ async def send_batch(
         raise
     if result.replayed:
         rate_limits.release(principal, n)
-    return _json({"data": [{"id": mid} for mid in result.message_ids]}, headers)
+    return json_answer({"data": [{"id": mid} for mid in result.message_ids]}, headers=headers)
 
 
 @get("/emails/{email_id:str}", include_in_schema=False)
@@ -213,16 +197,16 @@ async def get_email(
     messages: Injected[MessageService],
     email_id: FromPath[str],
 ) -> Response:
-    principal = await _principal(request, keys, "read")
+    principal = await authorize(keys, request, "read")
     record = await messages.get(principal.tenant_id, email_id)
-    return _json(rules.email_object(record))
+    return json_answer(rules.email_object(record))
 
 
 @get("/emails", include_in_schema=False)
 async def list_emails(
     request: Request, keys: Injected[KeyService], messages: Injected[MessageService]
 ) -> Response:
-    principal = await _principal(request, keys, "read")
+    principal = await authorize(keys, request, "read")
     params = request.query_params
     raw_limit = params.get("limit", "20")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
@@ -236,7 +220,7 @@ async def list_emails(
     limit = int(raw_limit)
     items, _ = await messages.list(principal.tenant_id, {}, limit + 1, cursor)
     data = [rules.email_object(m) for m in items[:limit]]
-    return _json({"object": "list", "has_more": len(items) > limit, "data": data})
+    return json_answer({"object": "list", "has_more": len(items) > limit, "data": data})
 
 
 @patch("/emails/{email_id:str}", include_in_schema=False)
@@ -246,12 +230,12 @@ async def update_email(
     compat: Injected[CompatService],
     email_id: FromPath[str],
 ) -> Response:
-    principal = await _principal(request, keys, "send")
+    principal = await authorize(keys, request, "send")
     update = _decode(_update_decoder, await request.body())
     if update.id is not None and update.id != email_id:
         raise ResendError(422, "validation_error", "Invalid `id` field: differs from the path.")
     await compat.reschedule(principal.tenant_id, email_id, update.scheduled_at)
-    return _json({"object": "email", "id": email_id})
+    return json_answer({"object": "email", "id": email_id})
 
 
 @post("/emails/{email_id:str}/cancel", status_code=200, include_in_schema=False)
@@ -261,20 +245,14 @@ async def cancel_email(
     messages: Injected[MessageService],
     email_id: FromPath[str],
 ) -> Response:
-    principal = await _principal(request, keys, "send")
+    principal = await authorize(keys, request, "send")
     await messages.cancel(principal.tenant_id, email_id)
-    return _json({"object": "email", "id": email_id})
+    return json_answer({"object": "email", "id": email_id})
 
 
 ROUTER = Router(
     path="/compat/resend",
     route_handlers=[send_email, send_batch, get_email, list_emails, update_email, cancel_email],
-    exception_handlers={
-        IEPError: resend_error_handler,
-        ResendError: resend_error_handler,
-        ValidationException: resend_error_handler,
-        HTTPException: resend_error_handler,
-        Exception: resend_error_handler,
-    },
+    exception_handlers=every_error_to(resend_error_handler, ResendError),
 )
 HANDLERS = [ROUTER]
