@@ -13,9 +13,7 @@ import msgspec
 
 from iep_appliance.domain import ids
 from iep_appliance.domain.errors import (
-    Conflict,
     FieldError,
-    NotFound,
     PayloadTooLarge,
     SenderNotAllowed,
     ValidationFailed,
@@ -29,7 +27,7 @@ from iep_appliance.domain.models import (
     SendRequest,
 )
 from iep_appliance.domain.validation import ValidSend, parse_schedule, validate_send
-from iep_appliance.services.messages import MessageService
+from iep_appliance.services.messages import MessageService, expect_status
 
 _encoder = msgspec.json.Encoder()
 
@@ -127,13 +125,8 @@ class CompatService:
             raise ValidationFailed(errors or [FieldError("scheduledAt", "is required")])
         at = ids.iso(when)
         status = await self.store.reschedule_message(tenant_id, message_id, at)
-        if status is None:
-            raise NotFound("Message not found")
-        if status != "scheduled":
-            raise Conflict(
-                f"Only a scheduled message can be rescheduled; this one is {status!r}",
-                {"messageId": message_id, "messageStatus": status},
-            )
+        refusal = "Only a scheduled message can be rescheduled"
+        expect_status(message_id, status, "scheduled", refusal)
         return at
 
     async def suppressed(self, tenant_id: str, emails: list[str]) -> list[str]:

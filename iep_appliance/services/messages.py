@@ -87,6 +87,18 @@ def wants_unsubscribe(asked: bool | None, metadata: dict[str, Any], settings: An
     return bool(settings.unsubscribe)
 
 
+def expect_status(message_id: str, status: str | None, wanted: str, refusal: str) -> None:
+    """After a store verb that changes a message's status and returns it (None: no such
+    message): NotFound, or Conflict saying `refusal` and the status it is in, unless `wanted`."""
+    if status is None:
+        raise NotFound("Message not found")
+    if status != wanted:
+        raise Conflict(
+            f"{refusal}; this one is {status!r}",
+            {"messageId": message_id, "messageStatus": status},
+        )
+
+
 class MessageService:
     def __init__(
         self,
@@ -312,25 +324,13 @@ class MessageService:
 
     async def retry(self, tenant_id: str, message_id: str) -> None:
         before = await self.store.retry_message(tenant_id, message_id)
-        if before is None:
-            raise NotFound("Message not found")
-        if before != "failed":
-            raise Conflict(
-                f"Only failed messages can be retried; this one is {before!r}",
-                {"messageId": message_id, "messageStatus": before},
-            )
+        expect_status(message_id, before, "failed", "Only failed messages can be retried")
 
     async def cancel(self, tenant_id: str, message_id: str) -> None:
         """Cancel a scheduled or queued message that has not started."""
         after = await self.store.cancel_message(tenant_id, message_id)
-        if after is None:
-            raise NotFound("Message not found")
-        if after != "cancelled":
-            raise Conflict(
-                "Only a scheduled or queued message that has not started sending can be"
-                f" cancelled; this one is {after!r}",
-                {"messageId": message_id, "messageStatus": after},
-            )
+        refusal = "Only a scheduled or queued message that has not started sending can be cancelled"
+        expect_status(message_id, after, "cancelled", refusal)
 
 
 def _date_param(name: str, value: str | None, errors: list[FieldError]) -> str | None:
