@@ -103,13 +103,19 @@ def _fold_tokens(name: str, tokens: Sequence[str], separator: str) -> str:
     column = len(out[0])
     for token in tokens[1:]:
         # + len(head): a later break leaves the separator's comma at the end of this line.
-        if column + len(separator) + len(token) + len(head) > _MAX_LINE:
-            out.append(head + _FOLD + token)
-            column = 1 + len(token)
-        else:
-            out.append(separator + token)
-            column += len(separator) + len(token)
+        fold = column + len(separator) + len(token) + len(head) > _MAX_LINE
+        column = _add_token(out, column, separator, token, fold)
     return "".join(out)
+
+
+def _add_token(out: list[str], column: int, separator: str, token: str, fold: bool) -> int:
+    """Append `separator` and `token` to `out`, or, when `fold`, break the line at the
+    separator's space (CRLF SP); return the column the line then ends at."""
+    if fold:
+        out.append(separator.rstrip(" ") + _FOLD + token)
+        return 1 + len(token)
+    out.append(separator + token)
+    return column + len(separator) + len(token)
 
 
 def _needs_encoding(text: str) -> bool:
@@ -176,13 +182,8 @@ def _address_list(name: str, addresses: Sequence[str], names: dict[str, str]) ->
         tokens = _mailbox_tokens(address, names.get(address.lower()), 75)
         for position, token in enumerate(tokens):
             separator = " " if position or not index else ", "
-            head = separator.rstrip(" ")
-            if index + position and column + len(separator) + len(token) + 1 > _MAX_LINE:
-                out.append(head + _FOLD + token)
-                column = 1 + len(token)
-            else:
-                out.append(separator + token)
-                column += len(separator) + len(token)
+            fold = bool(index + position) and column + len(separator) + len(token) + 1 > _MAX_LINE
+            column = _add_token(out, column, separator, token, fold)
     return "".join(out)
 
 
