@@ -277,19 +277,26 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _strict_cookie(
+    request: Request[Any, Any, Any], key: str, value: str, path: str, max_age: int
+) -> Cookie:
+    """A dashboard cookie: HTTP-only, same-site strict, and secure when served over HTTPS."""
+    return Cookie(
+        key=key,
+        value=value,
+        path=path,
+        httponly=True,
+        samesite="strict",
+        secure=is_https(request),
+        max_age=max_age,
+    )
+
+
 def _login_page(
     request: Request, error: str = "", status: int = 200, email: str = "", target: str = ""
 ) -> Response[Any]:
     token = secrets.token_urlsafe(24)
-    cookie = Cookie(
-        key=LOGIN_COOKIE,
-        value=token,
-        path="/admin/login",
-        httponly=True,
-        samesite="strict",
-        secure=is_https(request),
-        max_age=3600,
-    )
+    cookie = _strict_cookie(request, LOGIN_COOKIE, token, "/admin/login", 3600)
     return page(
         request,
         "login",
@@ -340,15 +347,7 @@ async def login(request: Request) -> Response[Any]:
     _note_login(request, user.email, "operator.login", "")
     _session, value = await state.sessions.create(user.email, user.role)
     response = Redirect(path=safe_next(target), status_code=303)
-    response.set_cookie(
-        key=COOKIE,
-        value=value,
-        path="/admin",
-        httponly=True,
-        samesite="strict",
-        secure=is_https(request),
-        max_age=SESSION_SECONDS,
-    )
+    response.set_cookie(_strict_cookie(request, COOKIE, value, "/admin", SESSION_SECONDS))
     response.delete_cookie(LOGIN_COOKIE, path="/admin/login")
     return response
 
