@@ -49,22 +49,21 @@ async def preview(request: Request[Any, Any, Any], message_id: FromPath[str]) ->
 async def raw(request: Request[Any, Any, Any], message_id: FromPath[str]) -> Response[Any]:
     """The stored MIME as plain text (shown, never interpreted: nosniff from routes.py)."""
     mime = await actions(request).eml(message_id)
-    return Response(
-        content=mime,
-        media_type="text/plain; charset=utf-8",
-        headers={"Content-Security-Policy": "default-src 'none'; sandbox"},
-    )
+    return _stored_mime(mime, "text/plain; charset=utf-8", {})
 
 
 @get("/outbox/{message_id:str}/eml")
 async def eml(request: Request[Any, Any, Any], message_id: FromPath[str]) -> Response[Any]:
     """The stored MIME as a .eml download any mail program opens."""
     mime = await actions(request).eml(message_id)
+    disposition = {"Content-Disposition": f'attachment; filename="{message_id}.eml"'}
+    return _stored_mime(mime, "message/rfc822", disposition)
+
+
+def _stored_mime(mime: bytes, media_type: str, headers: dict[str, str]) -> Response[Any]:
+    """The stored MIME as `media_type`, with a policy that lets nothing in it run."""
     return Response(
         content=mime,
-        media_type="message/rfc822",
-        headers={
-            "Content-Disposition": f'attachment; filename="{message_id}.eml"',
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        },
+        media_type=media_type,
+        headers={**headers, "Content-Security-Policy": "default-src 'none'; sandbox"},
     )
