@@ -13,7 +13,12 @@ from iep_appliance.admin.tenant_page import Feedback, act, operators, refused, r
 from iep_appliance.domain.audit import note
 from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.validation import whole_number
-from iep_appliance.services.keys import ROTATE_GRACE_SECONDS
+from iep_appliance.services.keys import ROTATE_GRACE_SECONDS, CreatedKey
+
+
+def _shown(created: CreatedKey) -> dict[str, str]:
+    """What the card shows once of a new key: the key itself, its name and prefix."""
+    return {"key": created.key, "name": created.record.name, "prefix": created.record.prefix}
 
 
 @post("/tenants/{tenant_id:str}/keys", status_code=200)
@@ -42,8 +47,8 @@ async def create_key(request: Request[Any, Any, Any], tenant_id: FromPath[str]) 
         }
         return await refused(request, tenant_id, "keys", exc, submitted)
     note(request.scope, target_id=created.record.id)  # type: ignore[arg-type]
-    shown = {"key": created.key, "name": created.record.name, "prefix": created.record.prefix}
-    feedback = Feedback(notice="Key created. Copy it now: it is not shown again.", shown=shown)
+    notice = "Key created. Copy it now: it is not shown again."
+    feedback = Feedback(notice=notice, shown=_shown(created))
     return await respond(request, tenant_id, "keys", feedback=feedback, status=201)
 
 
@@ -61,7 +66,7 @@ async def rotate_key(
         created = await services(request).keys.rotate(tenant_id, key_id, grace)
     except (ValidationFailed, NotFound) as exc:
         return await refused(request, tenant_id, "keys", exc, {"graceSeconds": raw})
-    shown = {"key": created.key, "name": created.record.name, "prefix": created.record.prefix}
+    shown = _shown(created)
     grace = f" The old key keeps working for {raw} s." if raw != "0" else ""
     notice = f"Key rotated. Copy the new key now: it is not shown again.{grace}"
     return await respond(
