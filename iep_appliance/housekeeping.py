@@ -4,7 +4,6 @@ checks run, reputation holds enforced, old inbound messages and provider events 
 the reputation check a bounce or complaint triggers at once, not at the next round."""
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -20,6 +19,7 @@ from iep_appliance.domain.changes import NodeBeat, ProviderBeat
 from iep_appliance.services.dkim_keys import DkimKeyService
 from iep_appliance.services.domain_checks import DomainCheckService
 from iep_appliance.services.keys import KeyService
+from iep_appliance.services.pacing import stopped_during
 from iep_appliance.services.reputation import ReputationService
 
 log = logging.getLogger("iep.runtime")
@@ -100,9 +100,7 @@ class Housekeeping:
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=ROUND_SECONDS)
-            if stopping.is_set():
+            if await stopped_during(stopping, ROUND_SECONDS):
                 return
             try:
                 await self.round()
@@ -187,5 +185,4 @@ class Heartbeat:
                 except Exception:
                     log.exception("heartbeat.failed")  # tried again at the next interval
                 last = self.clock.monotonic()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=PROVIDER_CHECK_SECONDS)
+            await stopped_during(stopping, PROVIDER_CHECK_SECONDS)  # the loop sees a stop
