@@ -190,6 +190,21 @@ def missing_variables(used: tuple[str, ...], variables: Mapping[str, Any]) -> li
 # ---- what makes a template acceptable ----------------------------------------------------
 
 
+def check_subject_and_bodies(
+    subject: str, html_body: str, text_body: str | None, errors: list[FieldError]
+) -> None:
+    """The rules a send and a stored template share: a subject on one line, neither empty nor
+    longer than MAX_SUBJECT, and an HTML or a text body that is not blank."""
+    if "\r" in subject or "\n" in subject:
+        errors.append(FieldError("subject", "must not contain CR or LF"))
+    elif not subject.strip():
+        errors.append(FieldError("subject", "must not be empty"))
+    elif len(subject) > MAX_SUBJECT:
+        errors.append(FieldError("subject", f"at most {MAX_SUBJECT} characters"))
+    if not html_body.strip() and not (text_body or "").strip():
+        errors.append(FieldError("htmlBody", "htmlBody or textBody is required (not empty)"))
+
+
 def check_body(body: TemplateBody, limits: RenderLimits) -> list[FieldError]:
     """Every reason `body` cannot be stored: fields, parse errors, and the render limits of
     `[render]` (the template rendered with its sample variables must stay within them)."""
@@ -197,14 +212,7 @@ def check_body(body: TemplateBody, limits: RenderLimits) -> list[FieldError]:
     name = body.name.strip()
     if not name or len(name) > MAX_NAME or "\r" in name or "\n" in name:
         errors.append(FieldError("name", f"must be 1-{MAX_NAME} characters on one line"))
-    if "\r" in body.subject or "\n" in body.subject:
-        errors.append(FieldError("subject", "must not contain CR or LF"))
-    elif not body.subject.strip():
-        errors.append(FieldError("subject", "must not be empty"))
-    elif len(body.subject) > MAX_SUBJECT:
-        errors.append(FieldError("subject", f"at most {MAX_SUBJECT} characters"))
-    if not body.html_body.strip() and not (body.text_body or "").strip():
-        errors.append(FieldError("htmlBody", "htmlBody or textBody is required (not empty)"))
+    check_subject_and_bodies(body.subject, body.html_body, body.text_body, errors)
     parts = {"subject": body.subject, "htmlBody": body.html_body, "textBody": body.text_body}
     for field, source in parts.items():
         if source is None:

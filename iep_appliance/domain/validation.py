@@ -23,9 +23,9 @@ from iep_appliance.domain.errors import (
 )
 from iep_appliance.domain.models import Address, AttachmentLimits, Sender, SendRequest
 from iep_appliance.domain.render import DEFAULT_LIMITS, check_template, variables_depth_exceeds
+from iep_appliance.domain.templates import check_subject_and_bodies
 
 MAX_RECIPIENTS = 50
-MAX_SUBJECT = 998
 MAX_KEY = 255
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
 MAX_DISPLAY_NAME = 256
@@ -319,14 +319,7 @@ def check_common(
             errors.append(FieldError("replyTo", str(exc)))
         if (problem := check_display_name(reply_to_name)) is not None:
             errors.append(FieldError("replyTo", problem))
-    if _has_crlf(req.subject):
-        errors.append(FieldError("subject", "must not contain CR or LF"))
-    elif not req.subject.strip():
-        errors.append(FieldError("subject", "must not be empty"))
-    elif len(req.subject) > MAX_SUBJECT:
-        errors.append(FieldError("subject", f"at most {MAX_SUBJECT} characters"))
-    if not req.html_body.strip() and not (req.text_body or "").strip():
-        errors.append(FieldError("htmlBody", "htmlBody or textBody is required (not empty)"))
+    check_subject_and_bodies(req.subject, req.html_body, req.text_body, errors)
     if req.idempotency_key is not None and not (0 < len(req.idempotency_key) <= MAX_KEY):
         errors.append(FieldError("idempotencyKey", f"must be 1-{MAX_KEY} characters"))
     check_templates(
