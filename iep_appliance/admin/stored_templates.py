@@ -13,7 +13,7 @@ from litestar.response import Redirect, Response
 from iep_appliance.admin.context import services
 from iep_appliance.admin.messages import PREVIEW_CSP, PREVIEW_HEAD
 from iep_appliance.admin.templates import page
-from iep_appliance.admin.tenant_page import operators, text
+from iep_appliance.admin.tenant_page import operators, tenant_form, text
 from iep_appliance.domain.errors import FieldError, IEPError, NotFound, ValidationFailed
 from iep_appliance.domain.models import Principal, SendRequest
 from iep_appliance.domain.preview import sanitize_html
@@ -221,8 +221,7 @@ async def send_test(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], template_id: FromPath[str]
 ) -> Response[Any]:
     """A real send of the version shown, with its sample variables, to one address."""
-    form = await request.form()
-    await operators(request).tenant(tenant_id)
+    form = await tenant_form(request, tenant_id)
     version = text(form, "version")
     found = await services(request).templates.get(
         tenant_id, template_id, int(version) if version.isdigit() else None

@@ -11,7 +11,7 @@ from litestar.response import Redirect, Response
 
 from iep_appliance.admin.context import services
 from iep_appliance.admin.templates import page
-from iep_appliance.admin.tenant_page import operators, text
+from iep_appliance.admin.tenant_page import operators, tenant_form, text
 from iep_appliance.domain.audit import note
 from iep_appliance.domain.errors import ValidationFailed
 
@@ -56,8 +56,7 @@ async def export(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> R
 
 @post("/tenants/{tenant_id:str}/gdpr/erase", status_code=303)
 async def erase(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Response[Any]:
-    form = await request.form()
-    await operators(request).tenant(tenant_id)
+    form = await tenant_form(request, tenant_id)
     try:
         found = await services(request).gdpr.erase(tenant_id, text(form, "email"))
     except ValidationFailed as exc:

@@ -9,7 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Response
 
 from iep_appliance.admin.context import services
-from iep_appliance.admin.tenant_page import Feedback, act, operators, refused, respond, text
+from iep_appliance.admin.tenant_page import Feedback, act, refused, respond, tenant_form, text
 from iep_appliance.domain.audit import note
 from iep_appliance.domain.errors import FieldError, NotFound, ValidationFailed
 from iep_appliance.domain.validation import whole_number
@@ -23,8 +23,7 @@ def _shown(created: CreatedKey) -> dict[str, str]:
 
 @post("/tenants/{tenant_id:str}/keys", status_code=200)
 async def create_key(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Response[Any]:
-    form = await request.form()
-    await operators(request).tenant(tenant_id)
+    form = await tenant_form(request, tenant_id)
     name = text(form, "name")
     scopes = [s for s in form.getall("scopes", []) if isinstance(s, str)]
     expires_at = text(form, "expiresAt") or None
@@ -56,8 +55,7 @@ async def create_key(request: Request[Any, Any, Any], tenant_id: FromPath[str]) 
 async def rotate_key(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], key_id: FromPath[str]
 ) -> Response[Any]:
-    form = await request.form()
-    await operators(request).tenant(tenant_id)
+    form = await tenant_form(request, tenant_id)
     raw = text(form, "graceSeconds") or str(ROTATE_GRACE_SECONDS)
     try:
         grace = whole_number(raw, max_digits=9)
@@ -84,8 +82,7 @@ async def set_allowlist(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], key_id: FromPath[str]
 ) -> Response[Any]:
     """Replace a key's IP allowlist; empty: the key works from anywhere."""
-    form = await request.form()
-    await operators(request).tenant(tenant_id)
+    form = await tenant_form(request, tenant_id)
     cidrs = text(form, "ipAllowlist")
     try:
         await services(request).keys.set_ip_allowlist(tenant_id, key_id, split_cidrs(cidrs))

@@ -73,6 +73,14 @@ def operators(request: Request[Any, Any, Any]) -> OperatorService:
     return services(request).operators
 
 
+async def tenant_form(request: Request[Any, Any, Any], tenant_id: str) -> FormMultiDict:
+    """The form POSTed to a card of a tenant's page, once the tenant is known to exist (else
+    NotFound: the 404 page)."""
+    form = await request.form()
+    await operators(request).tenant(tenant_id)
+    return form
+
+
 def text(form: FormMultiDict, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""

@@ -17,6 +17,7 @@ from iep_appliance.admin.tenant_page import (
     refused,
     render,
     respond,
+    tenant_form,
     text,
 )
 from iep_appliance.domain.errors import FieldError, ValidationFailed
@@ -30,8 +31,7 @@ async def search(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> R
 
 @post("/tenants/{tenant_id:str}/suppressions", status_code=200)
 async def add(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Response[Any]:
-    form = await request.form()
-    await operators(request).tenant(tenant_id)
+    form = await tenant_form(request, tenant_id)
     raw = text(form, "emails")
     emails = raw.replace(",", " ").replace(";", " ").split()
     try:

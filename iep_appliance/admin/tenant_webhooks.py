@@ -18,6 +18,7 @@ from iep_appliance.admin.tenant_page import (
     problem,
     refused,
     respond,
+    tenant_form,
     text,
 )
 from iep_appliance.domain.errors import Conflict, NotFound, ValidationFailed
@@ -28,8 +29,7 @@ from iep_appliance.domain.webhooks import WebhookCreate, WebhookUpdate
 async def create_webhook(
     request: Request[Any, Any, Any], tenant_id: FromPath[str]
 ) -> Response[Any]:
-    form = await request.form()
-    await operators(request).tenant(tenant_id)
+    form = await tenant_form(request, tenant_id)
     url = text(form, "url")
     events = [e for e in form.getall("events", []) if isinstance(e, str)]
     try:
