@@ -79,21 +79,8 @@ def run(row: tuple[Any, ...]) -> ScheduledRun:
 def insert_job(conn: sqlite3.Connection, j: ScheduledJob) -> ScheduledJob:
     conn.execute(
         INSERT_JOB,
-        (
-            j.id,
-            j.tenant_id,
-            j.name,
-            j.cron,
-            j.timezone,
-            j.kind,
-            rows.dumps(j.payload),
-            int(j.active),
-            int(j.sandbox),
-            j.revision,
-            j.last_run_at,
-            j.next_run_at,
-            j.created_at,
-            j.updated_at,
+        rows.values_of(
+            j, payload=rows.dumps(j.payload), active=int(j.active), sandbox=int(j.sandbox)
         ),
     )
     return j

@@ -174,24 +174,7 @@ def record_attempt(conn: sqlite3.Connection, a: WebhookAttempt, now: str) -> boo
         conn.execute(JOB_DEAD, (d.error, now, a.job_id))
     if conn.execute(ENDPOINT_EXISTS, (d.endpoint_id,)).fetchone() is None:
         return False  # deleted while the request was in flight: nothing to show it under
-    conn.execute(
-        INSERT_DELIVERY,
-        (
-            d.id,
-            d.endpoint_id,
-            d.tenant_id,
-            d.webhook_id,
-            d.event,
-            d.message_id,
-            d.attempt,
-            d.status_code,
-            d.latency_ms,
-            d.error,
-            d.next_retry_at,
-            d.created_at,
-            a.job_id,
-        ),
-    )
+    conn.execute(INSERT_DELIVERY, rows.values_of(d, job_id=a.job_id))
     if a.outcome == "delivered":
         conn.execute(MARK_HEALTHY, (d.endpoint_id,))
         return False
