@@ -1,7 +1,7 @@
 """Row → domain Struct conversions shared by the SQLite aggregate modules."""
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -20,6 +20,7 @@ _json_decode = msgspec.json.decode
 json_encode = msgspec.json.encode
 
 S = TypeVar("S", bound=msgspec.Struct)
+T = TypeVar("T")
 
 
 def dumps(value: Any) -> str:
@@ -53,6 +54,31 @@ def values_of(s: msgspec.Struct, **encoded: Any) -> tuple[Any, ...]:
     if unknown:
         raise ValueError(f"{type(s).__name__} has no field {', '.join(sorted(unknown))}")
     return tuple(encoded[f] if f in encoded else getattr(s, f) for f in fields)
+
+
+def one(
+    conn: sqlite3.Connection, sql: str, args: Sequence[Any], decode: Callable[[Any], T]
+) -> T | None:
+    """`decode` of the row `sql` finds, or None when it finds none."""
+    row = conn.execute(sql, args).fetchone()
+    return decode(row) if row else None
+
+
+FIRST_PAGE = ("", "")  # sorts before every (created_at, id): the cursor of a first page
+
+
+def page_after(
+    conn: sqlite3.Connection,
+    sql: str,
+    tenant_id: str,
+    after: tuple[str, str] | None,
+    limit: int,
+    decode: Callable[[Any], T],
+) -> list[T]:
+    """A page of a tenant's rows by `sql`, whose parameters are the tenant, the (created_at, id)
+    cursor to start after (the first page when None) and the page size, in that order."""
+    start = after or FIRST_PAGE
+    return [decode(r) for r in conn.execute(sql, (tenant_id, *start, limit))]
 
 
 def tenant(row: sqlite3.Row | tuple[Any, ...]) -> Tenant:

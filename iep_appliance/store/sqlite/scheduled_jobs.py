@@ -87,15 +87,13 @@ def insert_job(conn: sqlite3.Connection, j: ScheduledJob) -> ScheduledJob:
 
 
 def get_job(conn: sqlite3.Connection, tenant_id: str, job_id: str) -> ScheduledJob | None:
-    row = conn.execute(SELECT_JOB, (tenant_id, job_id)).fetchone()
-    return job(row) if row else None
+    return rows.one(conn, SELECT_JOB, (tenant_id, job_id), job)
 
 
 def list_jobs(
     conn: sqlite3.Connection, tenant_id: str, limit: int, after: tuple[str, str] | None
 ) -> list[ScheduledJob]:
-    a = after or ("", "")
-    return [job(r) for r in conn.execute(LIST_JOBS, (tenant_id, a[0], a[1], limit))]
+    return rows.page_after(conn, LIST_JOBS, tenant_id, after, limit, job)
 
 
 def update_job(conn: sqlite3.Connection, j: ScheduledJob) -> ScheduledJob | None:

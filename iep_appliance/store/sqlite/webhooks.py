@@ -128,15 +128,13 @@ def insert_endpoint(conn: sqlite3.Connection, e: WebhookEndpoint) -> WebhookEndp
 def get_endpoint(
     conn: sqlite3.Connection, tenant_id: str, endpoint_id: str
 ) -> WebhookEndpoint | None:
-    row = conn.execute(SELECT_ENDPOINT, (tenant_id, endpoint_id)).fetchone()
-    return endpoint(row) if row else None
+    return rows.one(conn, SELECT_ENDPOINT, (tenant_id, endpoint_id), endpoint)
 
 
 def list_endpoints(
     conn: sqlite3.Connection, tenant_id: str, limit: int, after: tuple[str, str] | None
 ) -> list[WebhookEndpoint]:
-    start = after or ("", "")
-    return [endpoint(r) for r in conn.execute(LIST_ENDPOINTS, (tenant_id, *start, limit))]
+    return rows.page_after(conn, LIST_ENDPOINTS, tenant_id, after, limit, endpoint)
 
 
 def update_endpoint(
@@ -219,8 +217,7 @@ def list_deliveries(
 def get_delivery(
     conn: sqlite3.Connection, tenant_id: str, endpoint_id: str, delivery_id: str
 ) -> WebhookDelivery | None:
-    row = conn.execute(SELECT_DELIVERY, (tenant_id, endpoint_id, delivery_id)).fetchone()
-    return delivery(row) if row else None
+    return rows.one(conn, SELECT_DELIVERY, (tenant_id, endpoint_id, delivery_id), delivery)
 
 
 def resend_delivery(
