@@ -64,21 +64,20 @@ def one(
     return decode(row) if row else None
 
 
-FIRST_PAGE = ("", "")  # sorts before every (created_at, id): the cursor of a first page
+FIRST_PAGE = ("", "")  # sorts before every (created_at, id): the cursor of an ascending first page
 
 
-def page_after(
+def page(
     conn: sqlite3.Connection,
     sql: str,
-    tenant_id: str,
-    after: tuple[str, str] | None,
+    scope: Sequence[Any],
+    cursor: tuple[str, str],
     limit: int,
     decode: Callable[[Any], T],
 ) -> list[T]:
-    """A page of a tenant's rows by `sql`, whose parameters are the tenant, the (created_at, id)
-    cursor to start after (the first page when None) and the page size, in that order."""
-    start = after or FIRST_PAGE
-    return [decode(r) for r in conn.execute(sql, (tenant_id, *start, limit))]
+    """A page of rows by `sql`, whose parameters are `scope` (the tenant, …), the cursor's two
+    columns (its ORDER BY's: created_at and id) and the page size, in that order."""
+    return [decode(r) for r in conn.execute(sql, (*scope, *cursor, limit))]
 
 
 def tenant(row: sqlite3.Row | tuple[Any, ...]) -> Tenant:

@@ -93,7 +93,7 @@ def get_job(conn: sqlite3.Connection, tenant_id: str, job_id: str) -> ScheduledJ
 def list_jobs(
     conn: sqlite3.Connection, tenant_id: str, limit: int, after: tuple[str, str] | None
 ) -> list[ScheduledJob]:
-    return rows.page_after(conn, LIST_JOBS, tenant_id, after, limit, job)
+    return rows.page(conn, LIST_JOBS, (tenant_id,), after or rows.FIRST_PAGE, limit, job)
 
 
 def update_job(conn: sqlite3.Connection, j: ScheduledJob) -> ScheduledJob | None:
@@ -138,8 +138,8 @@ def list_runs(
     limit: int,
     before: tuple[str, str] | None,
 ) -> list[ScheduledRun]:
-    b = before or (_FAR, "")
-    return [run(r) for r in conn.execute(LIST_RUNS, (tenant_id, job_id, b[0], b[1], limit))]
+    cursor = before or (_FAR, "")
+    return rows.page(conn, LIST_RUNS, (tenant_id, job_id), cursor, limit, run)
 
 
 def _check_job(conn: sqlite3.Connection, tenant_id: str, job_id: str, revision: int | None) -> int:

@@ -98,7 +98,7 @@ def get(
 def page(
     conn: sqlite3.Connection, tenant_id: str, limit: int, after: tuple[str, str] | None
 ) -> list[TemplateVersion]:
-    return rows.page_after(conn, SELECT_PAGE, tenant_id, after, limit, _version)
+    return rows.page(conn, SELECT_PAGE, (tenant_id,), after or rows.FIRST_PAGE, limit, _version)
 
 
 def versions(conn: sqlite3.Connection, tenant_id: str, template_id: str) -> list[TemplateVersion]:

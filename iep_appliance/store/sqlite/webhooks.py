@@ -134,7 +134,7 @@ def get_endpoint(
 def list_endpoints(
     conn: sqlite3.Connection, tenant_id: str, limit: int, after: tuple[str, str] | None
 ) -> list[WebhookEndpoint]:
-    return rows.page_after(conn, LIST_ENDPOINTS, tenant_id, after, limit, endpoint)
+    return rows.page(conn, LIST_ENDPOINTS, (tenant_id,), after or rows.FIRST_PAGE, limit, endpoint)
 
 
 def update_endpoint(
@@ -208,10 +208,8 @@ def list_deliveries(
     limit: int,
     before: tuple[str, str] | None,
 ) -> list[WebhookDelivery]:
-    start = before or _LAST
-    return [
-        delivery(r) for r in conn.execute(LIST_DELIVERIES, (tenant_id, endpoint_id, *start, limit))
-    ]
+    cursor = before or _LAST
+    return rows.page(conn, LIST_DELIVERIES, (tenant_id, endpoint_id), cursor, limit, delivery)
 
 
 def get_delivery(
