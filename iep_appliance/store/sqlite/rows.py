@@ -1,4 +1,5 @@
-"""Row → domain Struct conversions shared by the SQLite aggregate modules."""
+"""Row ↔ domain Struct conversions, and the one-row and page reads, shared by the SQLite
+aggregate modules."""
 
 import sqlite3
 from collections.abc import Callable, Sequence
