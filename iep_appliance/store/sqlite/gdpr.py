@@ -80,12 +80,13 @@ INSERT_HASHED = (
     " created_at) VALUES (?, ?, ?, NULL, ?)"
 )
 DELETE_SUPPRESSION = "DELETE FROM suppression_list WHERE tenant_id = ? AND lower(email) = ?"
+# A request's columns: GdprRequest's fields in order (rows.struct_of, rows.values_of).
+REQUEST_COLUMNS = "id, tenant_id, kind, email_hash, state, requested_at, counts, error, finished_at"
 SAVE_REQUEST = (
-    "INSERT OR REPLACE INTO gdpr_requests (id, tenant_id, kind, email_hash, state, counts, error,"
-    " requested_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT OR REPLACE INTO gdpr_requests ({REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 LIST_REQUESTS = (
-    "SELECT id, tenant_id, kind, email_hash, state, counts, error, requested_at, finished_at"
+    f"SELECT {REQUEST_COLUMNS}"
     " FROM gdpr_requests WHERE tenant_id = ? ORDER BY requested_at DESC, id DESC LIMIT ?"
 )
 # The export's reads: whole rows, by kind.
@@ -244,14 +245,4 @@ def export(conn: sqlite3.Connection, tenant_id: str, email: str) -> dict[str, li
 
 
 def request_of(row: tuple[Any, ...]) -> GdprRequest:
-    return GdprRequest(
-        id=row[0],
-        tenant_id=row[1],
-        kind=row[2],
-        email_hash=row[3],
-        state=row[4],
-        counts=rows.loads(row[5], {}),
-        error=row[6],
-        requested_at=row[7],
-        finished_at=row[8],
-    )
+    return rows.struct_of(GdprRequest, row, counts=rows.loads(row[6], {}))

@@ -90,21 +90,7 @@ def record(
 
 
 def _insert_mail(conn: sqlite3.Connection, mail: InboundMail) -> None:
-    conn.execute(
-        INSERT_MAIL,
-        (
-            mail.id,
-            mail.tenant_id,
-            mail.message_id,
-            mail.kind,
-            mail.mail_from,
-            mail.rcpt_to,
-            mail.size,
-            mail.raw,
-            rows.dumps(mail.summary),
-            mail.received_at,
-        ),
-    )
+    conn.execute(INSERT_MAIL, rows.values_of(mail, summary=rows.dumps(mail.summary)))
 
 
 def _apply(

@@ -47,13 +47,11 @@ def insert_key(conn: sqlite3.Connection, key: ApiKey) -> ApiKey:
 
 
 def key_by_prefix(conn: sqlite3.Connection, prefix: str) -> ApiKey | None:
-    row = conn.execute(SELECT_BY_PREFIX, (prefix,)).fetchone()
-    return rows.api_key(row) if row else None
+    return rows.one(conn, SELECT_BY_PREFIX, (prefix,), rows.api_key)
 
 
 def get_key(conn: sqlite3.Connection, tenant_id: str, key_id: str) -> ApiKey | None:
-    row = conn.execute(SELECT_BY_ID, (tenant_id, key_id)).fetchone()
-    return rows.api_key(row) if row else None
+    return rows.one(conn, SELECT_BY_ID, (tenant_id, key_id), rows.api_key)
 
 
 def list_keys(conn: sqlite3.Connection, tenant_id: str) -> list[ApiKey]:

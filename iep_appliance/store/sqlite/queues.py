@@ -118,13 +118,11 @@ def ensure_default(conn: sqlite3.Connection, tenant_id: str, new_id: str, now: s
 
 
 def get(conn: sqlite3.Connection, tenant_id: str, queue_id: str) -> Queue | None:
-    row = conn.execute(SELECT_BY_ID, (tenant_id, queue_id)).fetchone()
-    return queue(row) if row else None
+    return rows.one(conn, SELECT_BY_ID, (tenant_id, queue_id), queue)
 
 
 def by_name(conn: sqlite3.Connection, tenant_id: str, name: str) -> Queue | None:
-    row = conn.execute(SELECT_BY_NAME, (tenant_id, name)).fetchone()
-    return queue(row) if row else None
+    return rows.one(conn, SELECT_BY_NAME, (tenant_id, name), queue)
 
 
 def list_page(conn: sqlite3.Connection, tenant_id: str, after: str, limit: int) -> list[Queue]:

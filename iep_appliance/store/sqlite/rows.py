@@ -1,7 +1,8 @@
-"""Row → domain Struct conversions shared by the SQLite aggregate modules."""
+"""Row ↔ domain Struct conversions, and the one-row and page reads, shared by the SQLite
+aggregate modules."""
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -20,6 +21,7 @@ _json_decode = msgspec.json.decode
 json_encode = msgspec.json.encode
 
 S = TypeVar("S", bound=msgspec.Struct)
+T = TypeVar("T")
 
 
 def dumps(value: Any) -> str:
@@ -42,6 +44,41 @@ def struct_of(cls: type[S], row: Sequence[Any], **decoded: Any) -> S:
     values = dict(zip(fields, row, strict=False))
     values.update(decoded)
     return cls(**values)
+
+
+def values_of(s: msgspec.Struct, **encoded: Any) -> tuple[Any, ...]:
+    """The inverse of `struct_of`: the parameters of a statement whose columns are the fields of
+    `s` in order (its INSERT lists them so); `encoded` gives, by field name, the values to bind
+    instead (JSON text, a bool as 0/1)."""
+    fields = s.__struct_fields__
+    unknown = encoded.keys() - set(fields)
+    if unknown:
+        raise ValueError(f"{type(s).__name__} has no field {', '.join(sorted(unknown))}")
+    return tuple(encoded[f] if f in encoded else getattr(s, f) for f in fields)
+
+
+def one(
+    conn: sqlite3.Connection, sql: str, args: Sequence[Any], decode: Callable[[Any], T]
+) -> T | None:
+    """`decode` of the row `sql` finds, or None when it finds none."""
+    row = conn.execute(sql, args).fetchone()
+    return decode(row) if row else None
+
+
+FIRST_PAGE = ("", "")  # sorts before every (created_at, id): the cursor of an ascending first page
+
+
+def page(
+    conn: sqlite3.Connection,
+    sql: str,
+    scope: Sequence[Any],
+    cursor: tuple[str, str],
+    limit: int,
+    decode: Callable[[Any], T],
+) -> list[T]:
+    """A page of rows by `sql`, whose parameters are `scope` (the tenant, …), the cursor's two
+    columns (its ORDER BY's: created_at and id) and the page size, in that order."""
+    return [decode(r) for r in conn.execute(sql, (*scope, *cursor, limit))]
 
 
 def tenant(row: sqlite3.Row | tuple[Any, ...]) -> Tenant:
@@ -84,52 +121,34 @@ MESSAGE_COLUMNS = (
 )
 
 
+# The MessageRecord fields MESSAGE_COLUMNS selects, in its order (to_addrs is `to`, …).
+MESSAGE_FIELDS = (
+    "id", "tenant_id", "status", "to", "cc", "bcc", "from_email", "from_name", "reply_to",
+    "subject", "html_body", "text_body", "rendered_subject", "rendered_html", "rendered_text",
+    "variables", "metadata", "priority", "provider", "attempts", "max_attempts", "last_error",
+    "sandbox", "queue", "batch_id", "scheduled_at", "sent_at", "created_at", "display_names",
+    "origin", "origin_client", "origin_user", "kind", "unsubscribe", "template_id",
+    "template_version", "tracking",
+)  # fmt: skip
+
+
 def message(
     row: tuple[Any, ...],
     attachments: tuple[StoredAttachment, ...] = (),
     events: tuple[Event, ...] = (),
 ) -> MessageRecord:
-    return MessageRecord(
-        id=row[0],
-        tenant_id=row[1],
-        status=row[2],
-        to=tuple(_json_decode(row[3])),
-        cc=tuple(_json_decode(row[4])),
-        bcc=tuple(_json_decode(row[5])),
-        from_email=row[6],
-        from_name=row[7],
-        reply_to=row[8],
-        subject=row[9],
-        html_body=row[10],
-        text_body=row[11],
-        rendered_subject=row[12],
-        rendered_html=row[13],
-        rendered_text=row[14],
-        variables=_json_decode(row[15]),
-        metadata=_json_decode(row[16]),
-        priority=row[17],
-        provider=row[18],
-        attempts=row[19],
-        max_attempts=row[20],
-        last_error=row[21],
-        sandbox=bool(row[22]),
-        queue=row[23],
-        batch_id=row[24],
-        scheduled_at=row[25],
-        sent_at=row[26],
-        created_at=row[27],
-        display_names=_json_decode(row[28]),
-        origin=row[29],
-        origin_client=row[30],
-        origin_user=row[31],
-        kind=row[32],
-        unsubscribe=bool(row[33]),
-        template_id=row[34],
-        template_version=row[35],
-        tracking=row[36],
-        attachments=attachments,
-        events=events,
+    values = dict(zip(MESSAGE_FIELDS, row, strict=True))
+    values.update(
+        to=tuple(_json_decode(values["to"])),
+        cc=tuple(_json_decode(values["cc"])),
+        bcc=tuple(_json_decode(values["bcc"])),
+        variables=_json_decode(values["variables"]),
+        metadata=_json_decode(values["metadata"]),
+        sandbox=bool(values["sandbox"]),
+        display_names=_json_decode(values["display_names"]),
+        unsubscribe=bool(values["unsubscribe"]),
     )
+    return MessageRecord(**values, attachments=attachments, events=events)
 
 
 JOB_COLUMNS = (

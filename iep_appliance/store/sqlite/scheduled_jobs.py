@@ -79,36 +79,21 @@ def run(row: tuple[Any, ...]) -> ScheduledRun:
 def insert_job(conn: sqlite3.Connection, j: ScheduledJob) -> ScheduledJob:
     conn.execute(
         INSERT_JOB,
-        (
-            j.id,
-            j.tenant_id,
-            j.name,
-            j.cron,
-            j.timezone,
-            j.kind,
-            rows.dumps(j.payload),
-            int(j.active),
-            int(j.sandbox),
-            j.revision,
-            j.last_run_at,
-            j.next_run_at,
-            j.created_at,
-            j.updated_at,
+        rows.values_of(
+            j, payload=rows.dumps(j.payload), active=int(j.active), sandbox=int(j.sandbox)
         ),
     )
     return j
 
 
 def get_job(conn: sqlite3.Connection, tenant_id: str, job_id: str) -> ScheduledJob | None:
-    row = conn.execute(SELECT_JOB, (tenant_id, job_id)).fetchone()
-    return job(row) if row else None
+    return rows.one(conn, SELECT_JOB, (tenant_id, job_id), job)
 
 
 def list_jobs(
     conn: sqlite3.Connection, tenant_id: str, limit: int, after: tuple[str, str] | None
 ) -> list[ScheduledJob]:
-    a = after or ("", "")
-    return [job(r) for r in conn.execute(LIST_JOBS, (tenant_id, a[0], a[1], limit))]
+    return rows.page(conn, LIST_JOBS, (tenant_id,), after or rows.FIRST_PAGE, limit, job)
 
 
 def update_job(conn: sqlite3.Connection, j: ScheduledJob) -> ScheduledJob | None:
@@ -153,8 +138,8 @@ def list_runs(
     limit: int,
     before: tuple[str, str] | None,
 ) -> list[ScheduledRun]:
-    b = before or (_FAR, "")
-    return [run(r) for r in conn.execute(LIST_RUNS, (tenant_id, job_id, b[0], b[1], limit))]
+    cursor = before or (_FAR, "")
+    return rows.page(conn, LIST_RUNS, (tenant_id, job_id), cursor, limit, run)
 
 
 def _check_job(conn: sqlite3.Connection, tenant_id: str, job_id: str, revision: int | None) -> int:

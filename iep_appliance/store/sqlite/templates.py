@@ -91,17 +91,14 @@ def get(
     conn: sqlite3.Connection, tenant_id: str, template_id: str, version: int | None
 ) -> TemplateVersion | None:
     if version is None:
-        row = conn.execute(SELECT_LATEST, (tenant_id, template_id)).fetchone()
-    else:
-        row = conn.execute(SELECT_VERSION, (tenant_id, template_id, version)).fetchone()
-    return _version(row) if row else None
+        return rows.one(conn, SELECT_LATEST, (tenant_id, template_id), _version)
+    return rows.one(conn, SELECT_VERSION, (tenant_id, template_id, version), _version)
 
 
 def page(
     conn: sqlite3.Connection, tenant_id: str, limit: int, after: tuple[str, str] | None
 ) -> list[TemplateVersion]:
-    start = after or ("", "")
-    return [_version(r) for r in conn.execute(SELECT_PAGE, (tenant_id, *start, limit))]
+    return rows.page(conn, SELECT_PAGE, (tenant_id,), after or rows.FIRST_PAGE, limit, _version)
 
 
 def versions(conn: sqlite3.Connection, tenant_id: str, template_id: str) -> list[TemplateVersion]:

@@ -44,19 +44,7 @@ def _name_free(conn: sqlite3.Connection, r: TenantProviderRecord) -> None:
 
 def insert(conn: sqlite3.Connection, r: TenantProviderRecord) -> None:
     _name_free(conn, r)
-    conn.execute(
-        INSERT,
-        (
-            r.id,
-            r.tenant_id,
-            r.name,
-            r.type,
-            rows.dumps(r.settings),
-            r.secret,
-            r.created_at,
-            r.updated_at,
-        ),
-    )
+    conn.execute(INSERT, rows.values_of(r, settings=rows.dumps(r.settings)))
 
 
 def update(conn: sqlite3.Connection, r: TenantProviderRecord) -> bool:

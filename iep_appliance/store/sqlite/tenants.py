@@ -68,13 +68,11 @@ def insert_tenant(
 
 
 def get_tenant(conn: sqlite3.Connection, tenant_id: str) -> Tenant | None:
-    row = conn.execute(SELECT_TENANT, (tenant_id,)).fetchone()
-    return rows.tenant(row) if row else None
+    return rows.one(conn, SELECT_TENANT, (tenant_id,), rows.tenant)
 
 
 def get_tenant_by_slug(conn: sqlite3.Connection, slug: str) -> Tenant | None:
-    row = conn.execute(SELECT_TENANT_BY_SLUG, (slug,)).fetchone()
-    return rows.tenant(row) if row else None
+    return rows.one(conn, SELECT_TENANT_BY_SLUG, (slug,), rows.tenant)
 
 
 def list_tenants(conn: sqlite3.Connection) -> list[Tenant]:

@@ -75,8 +75,7 @@ def record(conn: sqlite3.Connection, hit: EngagementHit, now: str, webhook_attem
 
 
 def tracked(conn: sqlite3.Connection, message_id: str) -> MessageRecord | None:
-    row = conn.execute(SELECT_MESSAGE_ANY_TENANT, (message_id,)).fetchone()
-    return rows.message(row) if row else None
+    return rows.one(conn, SELECT_MESSAGE_ANY_TENANT, (message_id,), rows.message)
 
 
 def stats(

@@ -128,15 +128,13 @@ def insert_endpoint(conn: sqlite3.Connection, e: WebhookEndpoint) -> WebhookEndp
 def get_endpoint(
     conn: sqlite3.Connection, tenant_id: str, endpoint_id: str
 ) -> WebhookEndpoint | None:
-    row = conn.execute(SELECT_ENDPOINT, (tenant_id, endpoint_id)).fetchone()
-    return endpoint(row) if row else None
+    return rows.one(conn, SELECT_ENDPOINT, (tenant_id, endpoint_id), endpoint)
 
 
 def list_endpoints(
     conn: sqlite3.Connection, tenant_id: str, limit: int, after: tuple[str, str] | None
 ) -> list[WebhookEndpoint]:
-    start = after or ("", "")
-    return [endpoint(r) for r in conn.execute(LIST_ENDPOINTS, (tenant_id, *start, limit))]
+    return rows.page(conn, LIST_ENDPOINTS, (tenant_id,), after or rows.FIRST_PAGE, limit, endpoint)
 
 
 def update_endpoint(
@@ -174,24 +172,7 @@ def record_attempt(conn: sqlite3.Connection, a: WebhookAttempt, now: str) -> boo
         conn.execute(JOB_DEAD, (d.error, now, a.job_id))
     if conn.execute(ENDPOINT_EXISTS, (d.endpoint_id,)).fetchone() is None:
         return False  # deleted while the request was in flight: nothing to show it under
-    conn.execute(
-        INSERT_DELIVERY,
-        (
-            d.id,
-            d.endpoint_id,
-            d.tenant_id,
-            d.webhook_id,
-            d.event,
-            d.message_id,
-            d.attempt,
-            d.status_code,
-            d.latency_ms,
-            d.error,
-            d.next_retry_at,
-            d.created_at,
-            a.job_id,
-        ),
-    )
+    conn.execute(INSERT_DELIVERY, rows.values_of(d, job_id=a.job_id))
     if a.outcome == "delivered":
         conn.execute(MARK_HEALTHY, (d.endpoint_id,))
         return False
@@ -227,17 +208,14 @@ def list_deliveries(
     limit: int,
     before: tuple[str, str] | None,
 ) -> list[WebhookDelivery]:
-    start = before or _LAST
-    return [
-        delivery(r) for r in conn.execute(LIST_DELIVERIES, (tenant_id, endpoint_id, *start, limit))
-    ]
+    cursor = before or _LAST
+    return rows.page(conn, LIST_DELIVERIES, (tenant_id, endpoint_id), cursor, limit, delivery)
 
 
 def get_delivery(
     conn: sqlite3.Connection, tenant_id: str, endpoint_id: str, delivery_id: str
 ) -> WebhookDelivery | None:
-    row = conn.execute(SELECT_DELIVERY, (tenant_id, endpoint_id, delivery_id)).fetchone()
-    return delivery(row) if row else None
+    return rows.one(conn, SELECT_DELIVERY, (tenant_id, endpoint_id, delivery_id), delivery)
 
 
 def resend_delivery(

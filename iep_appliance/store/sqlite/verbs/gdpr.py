@@ -19,18 +19,7 @@ class GdprVerbs(StoreBase):
         return await self.db.write_alone(lambda c: erase(c, tenant_id, email, email_hash, now))
 
     async def save_gdpr_request(self, request: GdprRequest) -> None:
-        r = request
-        args = (
-            r.id,
-            r.tenant_id,
-            r.kind,
-            r.email_hash,
-            r.state,
-            rows.dumps(r.counts),
-            r.error,
-            r.requested_at,
-            r.finished_at,
-        )
+        args = rows.values_of(request, counts=rows.dumps(request.counts))
         await self.db.write(lambda c: c.execute(SAVE_REQUEST, args))
 
     async def list_gdpr_requests(self, tenant_id: str, limit: int) -> list[GdprRequest]:
