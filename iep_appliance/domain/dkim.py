@@ -10,6 +10,7 @@ PKCS#1 v1.5 and Ed25519 are deterministic, so the same input gives the same sign
 
 import base64
 import hashlib
+import re
 from typing import Any
 
 import dkim
@@ -22,7 +23,9 @@ from dkim.canonicalization import CanonicalizationPolicy
 __all__ = [
     "SIGNED_HEADERS",
     "DkimSigningKey",
+    "canonical_body",
     "load_private_key",
+    "parse_message",
     "public_value",
     "sign",
     "txt_record",
@@ -47,6 +50,9 @@ SIGNED_HEADERS: tuple[bytes, ...] = (
 _POLICY = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
 _NAME = b"DKIM-Signature"
 _ALGORITHMS = {"rsa": b"rsa-sha256", "ed25519": b"ed25519-sha256"}
+_HEADER_NAME = re.compile(rb"([\x21-\x7e]+?):")
+_TRAILING_WSP = re.compile(rb"[\t ]+\r\n")
+_WSP_RUN = re.compile(rb"[\t ]{2,}|\t")  # a lone space is already its own canonical form
 
 
 class DkimSigningKey(msgspec.Struct, frozen=True):
@@ -92,10 +98,10 @@ def sign(message: bytes, key: DkimSigningKey, timestamp: int) -> bytes:
         key: the domain's active key.
         timestamp: the t= tag, seconds since the epoch.
     """
-    headers, body = dkim.rfc822_parse(message)
+    headers, body = parse_message(message)
     present = {name.lower() for name, _ in headers}
     include = [h for h in SIGNED_HEADERS if h in present]
-    body_hash = base64.b64encode(hashlib.sha256(_POLICY.canonicalize_body(body)).digest())
+    body_hash = base64.b64encode(hashlib.sha256(canonical_body(body)).digest())
     fields = [
         (b"v", b"1"),
         (b"a", _ALGORITHMS[key.algorithm]),
@@ -120,3 +126,46 @@ def sign(message: bytes, key: DkimSigningKey, timestamp: int) -> bytes:
     # b= on lines of its own: relaxed canonicalization and b= removal make folding harmless.
     folded = b"\r\n ".join(b64[i : i + 72] for i in range(0, len(b64), 72))
     return _NAME + b": " + head + b"\r\n " + folded + b"\r\n" + message
+
+
+def parse_message(message: bytes) -> tuple[list[list[bytes]], bytes]:
+    """`dkim.rfc822_parse(message)`, without its split of the whole message into lines.
+
+    For what IEP signs (CRLF line ends only, a header block, a blank line) the header lines
+    are split here and the body is the rest as it stands; anything else (a bare LF, no body,
+    a leading blank line, a header line dkimpy would reject or skip) goes to dkimpy itself,
+    so the result is always dkimpy's.
+    """
+    end = message.find(b"\r\n\r\n")
+    if end <= 0 or message.count(b"\n") != message.count(b"\r\n"):
+        return dkim.rfc822_parse(message)  # type: ignore[no-any-return]
+    headers: list[list[bytes]] = []
+    for line in message[:end].split(b"\r\n"):
+        if line[:1] in (b"\t", b" ") and headers:
+            headers[-1][1] += line + b"\r\n"
+            continue
+        found = _HEADER_NAME.match(line)
+        if found is None:
+            return dkim.rfc822_parse(message)  # type: ignore[no-any-return]
+        headers.append([found.group(1), line[found.end() :] + b"\r\n"])
+    return headers, message[end + 4 :]
+
+
+def canonical_body(body: bytes) -> bytes:
+    """The relaxed body canonicalization (RFC 6376 §3.4.4), byte for byte dkimpy's.
+
+    dkimpy's substitution rewrites every run of spaces, single spaces included (~130 µs for a
+    5 KB message); here a pass runs only where the body has something it would change, and
+    the whitespace pass matches only runs it changes (a tab, or two or more).
+    """
+    if b" \r\n" in body or b"\t\r\n" in body:
+        body = _TRAILING_WSP.sub(b"\r\n", body)
+    if b"\t" in body or b"  " in body:
+        body = _WSP_RUN.sub(b" ", body)
+    # Empty lines at the end go; a non-empty body ends with one CRLF; an empty one is empty.
+    end = len(body)
+    while body.endswith(b"\r\n", 0, end):
+        end -= 2
+    if end == len(body):
+        return body + b"\r\n" if body else b""
+    return body[: end + 2] if end else b""

@@ -9,6 +9,8 @@ The last section pins the SQLite writer itself (group commit, a failing write ro
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -37,6 +39,7 @@ from iep_appliance.store.base import Store
 from iep_appliance.store.sqlite.migrate import migrate
 from iep_appliance.store.sqlite.store import SqliteStore
 from tests.contract.conftest import OpenStore
+from tests.support.waiting import wait_until
 
 LEASE = timedelta(seconds=60)
 
@@ -807,6 +810,37 @@ async def test_a_write_waits_for_another_processs_write_lock_instead_of_failing(
     result = await pending
 
     assert isinstance(result, Accepted)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # the SQLite writer itself
+async def test_writes_wait_off_the_loop_for_another_workers_turn_then_commit_as_one_group(
+    store: Store,
+) -> None:
+    db = _writer_db(store)
+    await db.write(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
+    before = db.commits
+    other = os.open(db.path + "-writer", os.O_RDWR)  # another worker's handle on the turn
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        writes = [
+            asyncio.ensure_future(
+                db.write(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,)))
+            )
+            for i in range(5)
+        ]
+        await wait_until(lambda: db.turn_waits == 1, interval=0.005, message="no turn wait")
+        for _ in range(20):  # the loop keeps running meanwhile: the wait is on the commit thread
+            await asyncio.sleep(0)
+        assert db.turn_waits == 1
+        assert not any(w.done() for w in writes)
+    finally:
+        os.close(other)  # the other worker's COMMIT returned: its turn ends
+    await asyncio.wait_for(asyncio.gather(*writes), timeout=10)
+
+    assert db.commits - before == 1
+    rows = await db.read(lambda c: [r[0] for r in c.execute("SELECT x FROM t ORDER BY x")])
+    assert rows == [0, 1, 2, 3, 4]
+    assert os.stat(db.path + "-writer").st_mode & 0o077 == 0
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # the SQLite writer itself

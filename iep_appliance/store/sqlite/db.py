@@ -10,6 +10,13 @@ SAVEPOINT (a function that raises rolls back alone). Only COMMIT â€” the fsync â
 thread; the callers' futures resolve after it returns, so an awaited `write()` means
 "on disk". Reads run on separate read-only connections in a small thread pool.
 
+Several processes on one file (`iep serve --workers N`) take turns through an advisory
+`flock` on `<db>-writer` around each group, held from BEGIN to COMMIT: a process that finds
+it taken waits for it in the commit thread (the kernel wakes it the moment the holder's
+COMMIT returns), while its callers keep joining the group it will write. SQLite's own lock
+alone would make the loser poll BEGIN every few ms with the lock often free in between.
+Other processes (the CLI) do not take the flock; for them the BEGIN retry below still holds.
+
 When the disk is full or the filesystem read-only, SQLite fails the statement or the COMMIT
 (SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR): every caller of that group gets
 `domain.errors.StoreUnavailable`, the transaction is rolled back, and the writer carries on
@@ -20,6 +27,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import errno
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -122,11 +131,46 @@ class Database:
         self.commits = 0
         self.batched_calls = 0
         self._busy_since: float | None = None
+        self._turn_fd = -1  # the `<db>-writer` flock: whose turn it is to write, across processes
+        self._have_turn = False
+        self.turn_waits = 0
 
     def open(self) -> None:
         files.make_dirs(Path(self.path).parent)
         self._conn = connect(self.path, self.synchronous)
+        self._turn_fd = os.open(self.path + "-writer", os.O_RDWR | os.O_CREAT, files.FILE_MODE)
         self._open = True
+
+    def _take_turn_now(self) -> bool:
+        """Take the writer turn if no other process holds it (no wait)."""
+        try:
+            fcntl.flock(self._turn_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self._have_turn = True
+        return True
+
+    def _wait_turn(self) -> None:
+        """On the commit thread: block until the other process's group is committed."""
+        fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
+
+    def _end_turn(self) -> None:
+        if self._have_turn:
+            self._have_turn = False
+            fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        """On the commit thread: COMMIT (the fsync), then hand the turn on."""
+        try:
+            conn.execute("COMMIT")
+        finally:
+            self._end_turn()
+
+    def _turn_taken(self, waited: "asyncio.Future[None]") -> None:
+        self._committing = False
+        if waited.exception() is None:
+            self._have_turn = True
+        self._flush()
 
     def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in one transaction right now (start-up and CLI only)."""
@@ -208,13 +252,22 @@ class Database:
             if isinstance(fn, _Alone):
                 size = i
                 break
+        loop = asyncio.get_running_loop()
+        if not self._have_turn and not self._take_turn_now():
+            # Another worker is writing: wait for its COMMIT off the loop; writes that arrive
+            # meanwhile join this group (the waiting counts as committing).
+            self.turn_waits += 1
+            self._committing = True
+            waited = loop.run_in_executor(self._committer, self._wait_turn)
+            waited.add_done_callback(self._turn_taken)
+            return
         batch, self._pending = self._pending[:size], self._pending[size:]
         conn = self._conn
         results: list[tuple[asyncio.Future[Any], bool, Any]] = []
-        loop = asyncio.get_running_loop()
         try:
             self._begin(conn)
         except sqlite3.OperationalError as exc:
+            self._end_turn()
             if self._retry_busy(exc, batch, loop):
                 return
             self._resolve([(fut, False, exc) for _fn, fut in batch])
@@ -234,11 +287,12 @@ class Database:
                 results = self._run_isolated(conn, batch)
         except Exception as exc:  # BEGIN failed or the connection broke: nothing is durable
             _rollback(conn)
+            self._end_turn()
             self._resolve([(fut, False, exc) for _fn, fut in batch])
             self._next()
             return
         self._committing = True
-        done = loop.run_in_executor(self._committer, conn.execute, "COMMIT")
+        done = loop.run_in_executor(self._committer, self._commit, conn)
         done.add_done_callback(lambda f: self._committed(f, conn, results))
 
     @staticmethod
@@ -327,13 +381,19 @@ class Database:
 
     def _run_alone(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")  # on the commit thread: busy_timeout may wait here
+        if not self._have_turn:
+            self._wait_turn()
+            self._have_turn = True
         try:
-            value = fn(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
+            conn.execute("BEGIN IMMEDIATE")  # on the commit thread: busy_timeout may wait here
+            try:
+                value = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        finally:
+            self._end_turn()
         return value
 
     def _next(self) -> None:
@@ -394,6 +454,9 @@ class Database:
         self._open = False
         self._committer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
+        if self._turn_fd >= 0:
+            os.close(self._turn_fd)  # releases the turn, if held
+            self._turn_fd = -1
         with self._lock:
             for c in self._reader_conns:
                 c.close()
