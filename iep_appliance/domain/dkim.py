@@ -24,6 +24,7 @@ __all__ = [
     "SIGNED_HEADERS",
     "DkimSigningKey",
     "canonical_body",
+    "canonical_headers",
     "load_private_key",
     "parse_message",
     "public_value",
@@ -52,6 +53,7 @@ _NAME = b"DKIM-Signature"
 _ALGORITHMS = {"rsa": b"rsa-sha256", "ed25519": b"ed25519-sha256"}
 _HEADER_NAME = re.compile(rb"([\x21-\x7e]+?):")
 _TRAILING_WSP = re.compile(rb"[\t ]+\r\n")
+_LINE_BREAK = re.compile(rb"\r?\n")
 _WSP_RUN = re.compile(rb"[\t ]{2,}|\t")  # a lone space is already its own canonical form
 
 
@@ -115,7 +117,7 @@ def sign(message: bytes, key: DkimSigningKey, timestamp: int) -> bytes:
     head: bytes = dkim.fold(b"; ".join(b"=".join(f) for f in fields) + b"; b=", namelen=len(_NAME))
     hasher = hashlib.sha256()
     dkim.hash_headers(
-        hasher, _POLICY, _POLICY.canonicalize_headers(headers), include, (_NAME, b" " + head), None
+        hasher, _POLICY, canonical_headers(headers), include, (_NAME, b" " + head), None
     )
     digest = hasher.digest()
     if key.algorithm == "rsa":
@@ -149,6 +151,19 @@ def parse_message(message: bytes) -> tuple[list[list[bytes]], bytes]:
             return dkim.rfc822_parse(message)  # type: ignore[no-any-return]
         headers.append([found.group(1), line[found.end() :] + b"\r\n"])
     return headers, message[end + 4 :]
+
+
+def canonical_headers(headers: list[list[bytes]]) -> list[tuple[bytes, bytes]]:
+    """The relaxed header canonicalization (RFC 6376 §3.4.2), byte for byte dkimpy's: names
+    lower-cased, values unfolded, runs of whitespace one space, the ends stripped."""
+    out: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        if b"\n" in value:
+            value = _LINE_BREAK.sub(b"", value)
+        if b"\t" in value or b"  " in value:
+            value = _WSP_RUN.sub(b" ", value)
+        out.append((name.lower().rstrip(), value.strip() + b"\r\n"))
+    return out
 
 
 def canonical_body(body: bytes) -> bytes:

@@ -123,3 +123,20 @@ def test_the_message_parse_is_dkimpys() -> None:
 
     wrong = [m for m in messages if parsed(dkim.parse_message, m) != parsed(dkimpy.rfc822_parse, m)]
     assert wrong == []
+
+
+def test_the_header_canonicalization_is_dkimpys() -> None:
+    rng = random.Random(2045)
+    relaxed = dkimpy.canonicalization.CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+    pieces = [b"a", b"B", b" ", b"  ", b"\t", b"\r\n", b"\r\n ", b"\n", b"\r", b":"]
+
+    def header() -> list[bytes]:
+        name = rng.choice([b"Subject", b"TO", b"x-Tag ", b"From\t"])
+        return [name, b"".join(rng.choice(pieces) for _ in range(rng.randrange(0, 20)))]
+
+    header_lists = [dkim.parse_message(MESSAGE)[0]]
+    header_lists += [[header() for _ in range(rng.randrange(0, 4))] for _ in range(3000)]
+    wrong = [
+        h for h in header_lists if dkim.canonical_headers(h) != relaxed.canonicalize_headers(h)
+    ]
+    assert wrong == []
