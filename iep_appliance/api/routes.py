@@ -1,8 +1,9 @@
 """The route decorators of one API resource: `routes = Routes(tag="queues", scope="admin")`,
 then `@routes.get("/v1/queues", summary=...)` is Litestar's `@get` with `tags=["queues"]` and
 `dependencies={"principal": needs("admin")}` filled in. `scope=` on one route overrides the
-resource's scope; every other keyword goes to Litestar unchanged. A handler takes the
-Principal of the request's key as `principal: Caller`."""
+resource's scope; a route's own `dependencies=` are added to the principal; every other keyword
+goes to Litestar unchanged. A handler takes the Principal of the request's key as
+`principal: Caller`."""
 
 from typing import Any, TypeAlias
 
@@ -23,8 +24,9 @@ class Routes:
         self.scope = scope
 
     def _options(self, scope: str | None, options: dict[str, Any]) -> dict[str, Any]:
+        own = options.pop("dependencies", {})
         return {
-            "dependencies": {"principal": needs(scope or self.scope)},
+            "dependencies": {"principal": needs(scope or self.scope), **own},
             "tags": [self.tag],
             **options,
         }
