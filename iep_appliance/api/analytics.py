@@ -79,7 +79,7 @@ async def delivery_stats(
     principal: Caller,
     group_by: Annotated[str | None, QueryParameter(name="groupBy")] = None,
     *,
-    filters: Filters,  # after `groupBy`, as the query parameters are listed
+    filters: Filters,  # keyword-only: it follows a parameter with a default
 ) -> DeliveryView:
     params = {"groupBy": group_by, **filters}
     stats = await analytics.delivery(principal.tenant_id, params)
