@@ -1,9 +1,10 @@
 """/v1/analytics (read): delivery counts over time and an overview, from the hourly rollups.
 Thin: ranges and rates live in domain/analytics.py, reads in services/analytics.py."""
 
-from typing import Annotated
+from typing import Annotated, TypeAlias
 
 import msgspec
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, QueryParameter
 
 from iep_appliance.api.inject import Injected
@@ -13,12 +14,33 @@ from iep_appliance.services.analytics import AnalyticsService
 routes = Routes(tag="analytics", scope="read")
 
 
-class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
+def period_and_filters(
+    from_: Annotated[str | None, QueryParameter(name="from")] = None,
+    to: FromQuery[str | None] = None,
+    queue: FromQuery[str | None] = None,
+    category: FromQuery[str | None] = None,
+    tag: FromQuery[str | None] = None,
+) -> dict[str, str | None]:
+    """The query parameters both analytics routes take, as the service reads them."""
+    return {"from": from_, "to": to, "queue": queue, "category": category, "tag": tag}
+
+
+Filters: TypeAlias = NamedDependency[dict[str, str | None]]
+"""The `filters` that `period_and_filters` yields."""
+FILTERS = {"filters": Provide(period_and_filters, sync_to_thread=False)}
+
+
+# The period of an answer in time buckets (delivery here, engagement in api/tracking.py):
+# DeliveryView and EngagementView begin with these three fields.
+class BucketedPeriod(msgspec.Struct, frozen=True, rename="camel"):
     group_by: Annotated[str, msgspec.Meta(description="Bucket size: `hour` or `day`.")]
     from_: Annotated[str, msgspec.Meta(description="Start of the period (ISO 8601).")] = (
         msgspec.field(name="from")
     )
     to: Annotated[str, msgspec.Meta(description="End of the period (ISO 8601).")] = ""
+
+
+class DeliveryView(BucketedPeriod, frozen=True, rename="camel"):
     buckets: Annotated[
         list[dict[str, int | str]],
         msgspec.Meta(description="One entry per bucket: its start and the messages by status."),
@@ -46,6 +68,7 @@ class OverviewView(msgspec.Struct, frozen=True, rename="camel"):
 
 @routes.get(
     "/v1/analytics/delivery",
+    dependencies=FILTERS,
     summary="Message counts by status over time (hour or day buckets, zero-filled)",
     description="`groupBy=hour|day` (default hour); `from`/`to` ISO dates or date-times "
     "(default: the last 24 h by hour, the last 30 days by day; UTC buckets, `to` exclusive); "
@@ -55,20 +78,10 @@ async def delivery_stats(
     analytics: Injected[AnalyticsService],
     principal: Caller,
     group_by: Annotated[str | None, QueryParameter(name="groupBy")] = None,
-    from_: Annotated[str | None, QueryParameter(name="from")] = None,
-    to: FromQuery[str | None] = None,
-    queue: FromQuery[str | None] = None,
-    category: FromQuery[str | None] = None,
-    tag: FromQuery[str | None] = None,
+    *,
+    filters: Filters,  # keyword-only: it follows a parameter with a default
 ) -> DeliveryView:
-    params = {
-        "groupBy": group_by,
-        "from": from_,
-        "to": to,
-        "queue": queue,
-        "category": category,
-        "tag": tag,
-    }
+    params = {"groupBy": group_by, **filters}
     stats = await analytics.delivery(principal.tenant_id, params)
     return DeliveryView(
         group_by=stats.query.group_by,
@@ -80,6 +93,7 @@ async def delivery_stats(
 
 @routes.get(
     "/v1/analytics/overview",
+    dependencies=FILTERS,
     summary="Totals by status, delivery and bounce rates, and queue depths",
     description="Totals over `from`/`to` (default: the last 30 days), optionally filtered by "
     "`queue`, `category`, `tag`; `deliveryRate` = sent / (sent + failed + bounced), "
@@ -89,14 +103,9 @@ async def delivery_stats(
 async def overview(
     analytics: Injected[AnalyticsService],
     principal: Caller,
-    from_: Annotated[str | None, QueryParameter(name="from")] = None,
-    to: FromQuery[str | None] = None,
-    queue: FromQuery[str | None] = None,
-    category: FromQuery[str | None] = None,
-    tag: FromQuery[str | None] = None,
+    filters: Filters,
 ) -> OverviewView:
-    params = {"from": from_, "to": to, "queue": queue, "category": category, "tag": tag}
-    o = await analytics.overview(principal.tenant_id, params)
+    o = await analytics.overview(principal.tenant_id, filters)
     return OverviewView(
         from_=o.query.start,
         to=o.query.end,

@@ -7,7 +7,7 @@ import msgspec
 from litestar.params import FromQuery, QueryParameter
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.pages import PageItems
+from iep_appliance.api.pages import PageItems, Paging
 from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.audit import AuditEntry, next_cursor, parse_query
 from iep_appliance.services.audit import AuditService
@@ -76,13 +76,13 @@ async def list_audit_logs(
     action: FromQuery[str | None] = None,
     from_: Annotated[str | None, QueryParameter(name="from")] = None,
     to: FromQuery[str | None] = None,
-    limit: FromQuery[int] = 50,
-    cursor: FromQuery[str | None] = None,
+    *,
+    page: Paging,  # keyword-only: it follows parameters with defaults
 ) -> AuditList:
     params = {"actor": actor, "action": action, "from": from_, "to": to}
-    q = parse_query(params, limit, cursor, principal.tenant_id)
-    page = await audit.query(q)
-    return AuditList(data=[view(e) for e in page], next_cursor=next_cursor(page, q.limit))
+    q = parse_query(params, page.limit, page.cursor, principal.tenant_id)
+    found = await audit.query(q)
+    return AuditList(data=[view(e) for e in found], next_cursor=next_cursor(found, q.limit))
 
 
 HANDLERS = [list_audit_logs]

@@ -7,10 +7,10 @@ domain/queues.py. Thin: rules live in services/queues.py."""
 from typing import Annotated
 
 import msgspec
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.pages import NextCursor, PageItems
+from iep_appliance.api.pages import NextCursor, PageItems, Paging
 from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.models import Queue, QueueCreate, QueuePatch
 from iep_appliance.services.queues import QueueService
@@ -79,10 +79,9 @@ def view(q: Queue) -> QueueView:
 async def list_queues(
     queues: Injected[QueueService],
     principal: Caller,
-    limit: FromQuery[int] = 50,
-    cursor: FromQuery[str | None] = None,
+    page: Paging,
 ) -> QueueList:
-    items, nxt = await queues.list(principal.tenant_id, limit, cursor)
+    items, nxt = await queues.list(principal.tenant_id, page.limit, page.cursor)
     return QueueList(data=[view(q) for q in items], next_cursor=nxt)
 
 

@@ -1,8 +1,9 @@
 """The route decorators of one API resource: `routes = Routes(tag="queues", scope="admin")`,
 then `@routes.get("/v1/queues", summary=...)` is Litestar's `@get` with `tags=["queues"]` and
-`dependencies={"principal": needs("admin")}` filled in. `scope=` on one route overrides the
-resource's scope; every other keyword goes to Litestar unchanged. A handler takes the
-Principal of the request's key as `principal: Caller`."""
+`dependencies={"principal": needs("admin"), "page": PAGING}` filled in. `scope=` on one route
+overrides the resource's scope; a route's own `dependencies=` are added to those two; every
+other keyword goes to Litestar unchanged. A handler takes the Principal of the request's key
+as `principal: Caller`, and a list's `limit` and `cursor` as `page: Paging` (api/pages.py)."""
 
 from typing import Any, TypeAlias
 
@@ -11,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 
 from iep_appliance.api.auth import needs
+from iep_appliance.api.pages import PAGING
 from iep_appliance.domain.models import Principal
 
 Caller: TypeAlias = NamedDependency[Principal]
@@ -23,8 +25,9 @@ class Routes:
         self.scope = scope
 
     def _options(self, scope: str | None, options: dict[str, Any]) -> dict[str, Any]:
+        own = options.pop("dependencies", {})
         return {
-            "dependencies": {"principal": needs(scope or self.scope)},
+            "dependencies": {"principal": needs(scope or self.scope), "page": PAGING, **own},
             "tags": [self.tag],
             **options,
         }

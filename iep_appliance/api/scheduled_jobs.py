@@ -4,10 +4,10 @@ services/scheduled_jobs.py and domain/schedules.py; the ticker runs the ticks.""
 from typing import Annotated, Any
 
 import msgspec
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.pages import NextCursor, PageItems
+from iep_appliance.api.pages import NextCursor, PageItems, Paging
 from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.schedules import (
     ScheduledJob,
@@ -120,10 +120,9 @@ async def create_scheduled_job(
 async def list_scheduled_jobs(
     scheduled_jobs: Injected[ScheduledJobService],
     principal: Caller,
-    limit: FromQuery[int] = 50,
-    cursor: FromQuery[str | None] = None,
+    page: Paging,
 ) -> ScheduledJobList:
-    items, nxt = await scheduled_jobs.list_jobs(principal.tenant_id, limit, cursor)
+    items, nxt = await scheduled_jobs.list_jobs(principal.tenant_id, page.limit, page.cursor)
     return ScheduledJobList(data=[view(j) for j in items], next_cursor=nxt)
 
 
@@ -179,10 +178,9 @@ async def list_scheduled_job_runs(
     scheduled_jobs: Injected[ScheduledJobService],
     principal: Caller,
     job_id: FromPath[str],
-    limit: FromQuery[int] = 50,
-    cursor: FromQuery[str | None] = None,
+    page: Paging,
 ) -> RunList:
-    items, nxt = await scheduled_jobs.runs(principal.tenant_id, job_id, limit, cursor)
+    items, nxt = await scheduled_jobs.runs(principal.tenant_id, job_id, page.limit, page.cursor)
     return RunList(data=[run_view(r) for r in items], next_cursor=nxt)
 
 

@@ -9,7 +9,7 @@ import msgspec
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.pages import NextCursor, PageItems
+from iep_appliance.api.pages import NextCursor, PageItems, Paging
 from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.models import Suppression
 from iep_appliance.services.suppressions import SuppressionService
@@ -62,10 +62,10 @@ async def list_suppressions(
     suppressions: Injected[SuppressionService],
     principal: Caller,
     search: FromQuery[str | None] = None,
-    limit: FromQuery[int] = 50,
-    cursor: FromQuery[str | None] = None,
+    *,
+    page: Paging,  # keyword-only: it follows a parameter with a default
 ) -> SuppressionList:
-    items, nxt = await suppressions.list_page(principal.tenant_id, search, limit, cursor)
+    items, nxt = await suppressions.list_page(principal.tenant_id, search, page.limit, page.cursor)
     return SuppressionList(data=[view(s) for s in items], next_cursor=nxt)
 
 

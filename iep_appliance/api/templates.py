@@ -8,9 +8,10 @@ in services/templates.py."""
 from typing import Annotated, Any
 
 import msgspec
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.pages import Paging
 from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.templates import TemplateBody, TemplateVersion
 from iep_appliance.services.templates import TemplateService
@@ -107,10 +108,9 @@ async def create_template(
 async def list_templates(
     templates: Injected[TemplateService],
     principal: Caller,
-    limit: FromQuery[int] = 50,
-    cursor: FromQuery[str | None] = None,
+    page: Paging,
 ) -> TemplateList:
-    items, more = await templates.page(principal.tenant_id, limit, cursor)
+    items, more = await templates.page(principal.tenant_id, page.limit, page.cursor)
     return TemplateList(data=[view(v) for v in items], next_cursor=more)
 
 

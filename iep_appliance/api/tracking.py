@@ -10,6 +10,7 @@ from litestar import Request, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Response
 
+from iep_appliance.api.analytics import BucketedPeriod
 from iep_appliance.api.auth import needs
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.routes import Caller
@@ -20,12 +21,7 @@ from iep_appliance.services.tracking import TrackingService
 _NO_STORE = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer"}
 
 
-class EngagementView(msgspec.Struct, frozen=True, rename="camel"):
-    group_by: Annotated[str, msgspec.Meta(description="Bucket size: `hour` or `day`.")]
-    from_: Annotated[str, msgspec.Meta(description="Start of the period (ISO 8601).")] = (
-        msgspec.field(name="from")
-    )
-    to: Annotated[str, msgspec.Meta(description="End of the period (ISO 8601).")] = ""
+class EngagementView(BucketedPeriod, frozen=True, rename="camel"):
     totals: Annotated[
         dict[str, int], msgspec.Meta(description="The counts of the buckets summed.")
     ] = {}

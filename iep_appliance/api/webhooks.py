@@ -5,10 +5,10 @@ and after `rotateSecret`; lists and reads never carry it."""
 from typing import Annotated
 
 import msgspec
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
 
 from iep_appliance.api.inject import Injected
-from iep_appliance.api.pages import NextCursor, PageItems
+from iep_appliance.api.pages import NextCursor, PageItems, Paging
 from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.webhooks import (
     WebhookCreate,
@@ -156,10 +156,9 @@ async def create_webhook(
 async def list_webhooks(
     webhooks: Injected[WebhookService],
     principal: Caller,
-    limit: FromQuery[int] = 50,
-    cursor: FromQuery[str | None] = None,
+    page: Paging,
 ) -> WebhookList:
-    items, nxt = await webhooks.list_endpoints(principal.tenant_id, limit, cursor)
+    items, nxt = await webhooks.list_endpoints(principal.tenant_id, page.limit, page.cursor)
     return WebhookList(data=[view(e) for e in items], next_cursor=nxt)
 
 
@@ -204,10 +203,9 @@ async def list_deliveries(
     webhooks: Injected[WebhookService],
     principal: Caller,
     webhook_id: FromPath[str],
-    limit: FromQuery[int] = 50,
-    cursor: FromQuery[str | None] = None,
+    page: Paging,
 ) -> DeliveryList:
-    items, nxt = await webhooks.deliveries(principal.tenant_id, webhook_id, limit, cursor)
+    items, nxt = await webhooks.deliveries(principal.tenant_id, webhook_id, page.limit, page.cursor)
     return DeliveryList(data=[delivery_view(d) for d in items], next_cursor=nxt)
 
 

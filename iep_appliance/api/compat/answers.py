@@ -1,6 +1,8 @@
-"""What the compat APIs (Postmark's, Resend's) share: a JSON answer, and the exception map of a
-compat router, which sends every error to the router's one error handler."""
+"""What the compat APIs (Postmark's, Resend's) share: a JSON answer, the exception map of a
+compat router, which sends every error to the router's one error handler, and the two things
+every such handler does the same way (the headers of a 429, the log line of a 500)."""
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -9,8 +11,9 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
-from iep_appliance.domain.errors import IEPError
+from iep_appliance.domain.errors import IEPError, RateLimited
 
+log = logging.getLogger("iep.api")
 _encode = msgspec.json.encode
 
 ErrorHandler = Callable[[Request, Exception], Response]
@@ -31,3 +34,14 @@ def every_error_to(handler: ErrorHandler, own_error: type[Exception]) -> Excepti
         HTTPException: handler,
         Exception: handler,
     }
+
+
+def retry_headers(exc: RateLimited) -> dict[str, str]:
+    """The headers of a refusal for a rate limit: the limit's own and `Retry-After`."""
+    return {**exc.headers, "Retry-After": str(exc.retry_after)}
+
+
+def log_unexpected(request: Request | None, exc: Exception) -> None:
+    """Log what no rule of the map names (a bug), with the request's path."""
+    path = request.url.path if request is not None else ""
+    log.error("request.error", exc_info=exc, extra={"fields": {"path": path}})

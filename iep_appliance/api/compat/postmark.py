@@ -8,7 +8,6 @@ every send goes through the same `accept_send` as POST /v1/messages. Errors are 
 map `postmark_error`. A batch answers one result per message, as Postmark does.
 """
 
-import logging
 from typing import Any
 
 import msgspec
@@ -17,7 +16,12 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath
 
 from iep_appliance.api.auth import authorize_presented
-from iep_appliance.api.compat.answers import every_error_to, json_answer
+from iep_appliance.api.compat.answers import (
+    every_error_to,
+    json_answer,
+    log_unexpected,
+    retry_headers,
+)
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain import compat_postmark as rules
@@ -38,7 +42,6 @@ from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
 from iep_appliance.services.ratelimits import RateLimitService
 
-log = logging.getLogger("iep.api")
 _email_decoder = msgspec.json.Decoder(rules.PostmarkEmail)
 _batch_decoder = msgspec.json.Decoder(list[rules.PostmarkEmail])
 TOKEN_HEADER = "x-postmark-server-token"
@@ -78,16 +81,14 @@ def postmark_error(request: Request | None, exc: Exception) -> tuple[int, int, s
     if isinstance(exc, NotFound):
         return 422, rules.NOT_FOUND, "This message was not found.", {}
     if isinstance(exc, RateLimited):
-        headers = {**exc.headers, "Retry-After": str(exc.retry_after)}
-        return 429, 429, "Rate limit exceeded: too many requests.", headers
+        return 429, 429, "Rate limit exceeded: too many requests.", retry_headers(exc)
     if isinstance(exc, IEPError):
         return 422, rules.INVALID_REQUEST, exc.detail or "Invalid email request.", {}
     if isinstance(exc, ValidationException):
         return 422, rules.INVALID_REQUEST, str(exc.detail), {}
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         return exc.status_code, rules.INVALID_REQUEST, str(exc.detail), {}
-    path = request.url.path if request is not None else ""
-    log.error("request.error", exc_info=exc, extra={"fields": {"path": path}})
+    log_unexpected(request, exc)
     return 500, 500, "An unexpected error occurred; it has been logged.", {}
 
 

@@ -7,7 +7,6 @@ queues, webhooks). Errors are Resend's `{"statusCode", "message", "name"}` with 
 and status codes, from the one map `resend_error_handler`.
 """
 
-import logging
 from typing import Any
 
 import msgspec
@@ -16,7 +15,12 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath
 
 from iep_appliance.api.auth import authorize, presented_key
-from iep_appliance.api.compat.answers import every_error_to, json_answer
+from iep_appliance.api.compat.answers import (
+    every_error_to,
+    json_answer,
+    log_unexpected,
+    retry_headers,
+)
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.send import accept_send
 from iep_appliance.domain import compat_resend as rules
@@ -38,7 +42,6 @@ from iep_appliance.services.keys import KeyService
 from iep_appliance.services.messages import MessageService
 from iep_appliance.services.ratelimits import RateLimitService
 
-log = logging.getLogger("iep.api")
 _email_decoder = msgspec.json.Decoder(rules.ResendEmail)
 _batch_decoder = msgspec.json.Decoder(list[rules.ResendEmail])
 _update_decoder = msgspec.json.Decoder(rules.ResendUpdate)
@@ -96,8 +99,7 @@ def resend_error_handler(request: Request, exc: Exception) -> Response:
     if isinstance(exc, NotFound):
         return error(404, "not_found", "Email not found")
     if isinstance(exc, RateLimited):
-        headers = {**exc.headers, "Retry-After": str(exc.retry_after)}
-        return error(429, "rate_limit_exceeded", "Too many requests.", headers)
+        return error(429, "rate_limit_exceeded", "Too many requests.", retry_headers(exc))
     if isinstance(exc, Conflict):
         if "Idempotency" in exc.detail:
             return error(
@@ -113,7 +115,7 @@ def resend_error_handler(request: Request, exc: Exception) -> Response:
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         names = {404: "not_found", 405: "method_not_allowed", 413: "validation_error"}
         return error(exc.status_code, names.get(exc.status_code, "validation_error"), exc.detail)
-    log.error("request.error", exc_info=exc, extra={"fields": {"path": request.url.path}})
+    log_unexpected(request, exc)
     return error(500, "application_error", "An unexpected error occurred; it has been logged.")
 
 
