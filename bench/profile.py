@@ -4,8 +4,9 @@ N messages go POST → IEP (smtp provider, DKIM RSA) → Postfix `smtp-sink`.
 Each process is sampled (`py-spy record --format raw`, 250 Hz, all threads, idle frames left
 out) for the length of the run; the collapsed stacks are then summed: the share of the
 event-loop thread's samples spent inside each named part (inclusive), the top functions by
-own time (native code, such as OpenSSL's RSA operation inside `sign`, counts as the own time of
-the Python function that called it), and the server CPU per delivered message (`/proc/PID/stat`, all processes).
+own time (native code, such as OpenSSL's RSA operation inside `sign`, counts as the own time
+of the Python function that called it), and the CPU per delivered message (`/proc/PID/stat`)
+of the whole server and of its event-loop threads.
 
     python -m bench.profile --workers 2 --n 8000          # prints the table; stacks in --out
 """
