@@ -13,15 +13,13 @@ import pytest
 
 from iep_appliance.config import Config, parse
 from iep_appliance.runtime import Runtime
+from tests.support.procs import free_port
 
 ENGINE_TASKS = ("sender-", "scheduler")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+# Ports come from below the ephemeral range: a connect to a closed port inside it can be
+# answered by the kernel's TCP self-connect (source port == destination port), or the port
+# handed to another xdist worker's port-0 server, and the "is it closed" checks would flake.
 
 
 @contextmanager
