@@ -83,14 +83,16 @@ def test_s3_without_credentials_names_the_keys(s3: S3Server) -> None:
 
 
 def test_an_unreachable_bucket_is_store_unavailable_not_a_crash() -> None:
-    with socket.socket() as s:  # a port nobody listens on
+    # A port held bound but not listening refuses connections, and no one else (nor a
+    # self-connect from an ephemeral port) can take it while the test runs.
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = BlobsConfig(
-        backend="s3", bucket="b", endpoint_url=f"http://127.0.0.1:{port}", timeout_seconds=2
-    )
-    down = open_blobs(cfg, "", ENVIRON)
-    with pytest.raises(StoreUnavailable):
-        down.put("t1/m1/0_a.txt", b"a")
-    with pytest.raises(StoreUnavailable):
-        down.get("t1/m1/0_a.txt")
+        cfg = BlobsConfig(
+            backend="s3", bucket="b", endpoint_url=f"http://127.0.0.1:{port}", timeout_seconds=2
+        )
+        down = open_blobs(cfg, "", ENVIRON)
+        with pytest.raises(StoreUnavailable):
+            down.put("t1/m1/0_a.txt", b"a")
+        with pytest.raises(StoreUnavailable):
+            down.get("t1/m1/0_a.txt")

@@ -238,11 +238,12 @@ def test_mailgun_regions() -> None:
 
 
 async def test_refused_connection_and_timeout_are_transient_health_failures() -> None:
-    with socket.socket() as closed:
+    # `closed` stays bound, never listening: connections are refused and nobody else (nor a
+    # self-connect from an ephemeral port) can take the port while the test runs.
+    with socket.socket() as closed, socket.socket() as silent:
         closed.bind(("127.0.0.1", 0))
         refused_url = f"http://127.0.0.1:{closed.getsockname()[1]}"
-    with socket.socket() as silent:  # accepts into the backlog and never answers
-        silent.bind(("127.0.0.1", 0))
+        silent.bind(("127.0.0.1", 0))  # accepts into the backlog and never answers
         silent.listen(8)
         silent_url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         refused = sendgrid(refused_url)
