@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta
 
-from iep_appliance.config_provider_section import ProviderSection, Secret
+from iep_appliance.config_provider_section import ProviderSection, ResolvedSecret, Secret
 
 __all__ = [
     "HttpProviderConfig",
@@ -58,8 +58,8 @@ class SesProviderConfig(_Http, frozen=True, tag="ses"):
         str,
         Meta(description="Regex an SNS SigningCertURL must match before it is fetched."),
     ] = DEFAULT_SNS_CERT_URL_PATTERN
-    access_key_id: Annotated[str, Meta(description="Resolved; never set in the file.")] = ""
-    secret_access_key: Annotated[str, Meta(description="Resolved; never set in the file.")] = ""
+    access_key_id: ResolvedSecret = ""
+    secret_access_key: ResolvedSecret = ""
 
     def secrets(self) -> tuple[Secret, ...]:
         return (
@@ -82,7 +82,7 @@ class SendgridProviderConfig(_Http, frozen=True, tag="sendgrid"):
         str,
         Meta(description="Event Webhook verification key (base64 DER or PEM); empty = refuse all."),
     ] = ""
-    api_key: Annotated[str, Meta(description="Resolved; never set in the file.")] = ""
+    api_key: ResolvedSecret = ""
 
     def secrets(self) -> tuple[Secret, ...]:
         return (Secret("api_key", "api_key_env", True, "type is sendgrid"),)
@@ -96,8 +96,8 @@ class MailgunProviderConfig(_Http, frozen=True, tag="mailgun"):
         str,
         Meta(description="Environment variable of the webhook signing key; unset = refuse all."),
     ] = "MAILGUN_WEBHOOK_SIGNING_KEY"
-    api_key: Annotated[str, Meta(description="Resolved; never set in the file.")] = ""
-    webhook_signing_key: Annotated[str, Meta(description="Resolved; never set in the file.")] = ""
+    api_key: ResolvedSecret = ""
+    webhook_signing_key: ResolvedSecret = ""
 
     def secrets(self) -> tuple[Secret, ...]:
         return (

@@ -18,6 +18,10 @@ class Secret(NamedTuple):
     lookup: bool = False  # not required, but read when the variable is set
 
 
+ResolvedSecret = Annotated[str, Meta(description="Resolved; never set in the file.")]
+"""A secret field `config.load` fills from the environment (`Secret.field`)."""
+
+
 class ProviderSection(
     msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, tag_field="type"
 ):

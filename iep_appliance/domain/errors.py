@@ -38,22 +38,26 @@ class IEPError(Exception):
         self.detail = detail
 
 
-class ValidationFailed(IEPError):
-    def __init__(self, errors: list[FieldError], detail: str = "Request validation failed") -> None:
-        super().__init__(detail)
+class _FieldsError(IEPError):
+    """An error whose `.errors` name each field; `detail` is the class's `DETAIL` unless given."""
+
+    DETAIL = ""
+
+    def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
+        super().__init__(self.DETAIL if detail is None else detail)
         self.errors = errors
 
 
-class BadRequest(IEPError):
-    def __init__(self, errors: list[FieldError], detail: str = "Bad request") -> None:
-        super().__init__(detail)
-        self.errors = errors
+class ValidationFailed(_FieldsError):
+    DETAIL = "Request validation failed"
 
 
-class PayloadTooLarge(IEPError):
-    def __init__(self, errors: list[FieldError], detail: str = "Payload too large") -> None:
-        super().__init__(detail)
-        self.errors = errors
+class BadRequest(_FieldsError):
+    DETAIL = "Bad request"
+
+
+class PayloadTooLarge(_FieldsError):
+    DETAIL = "Payload too large"
 
 
 class SenderNotAllowed(IEPError):
@@ -95,12 +99,10 @@ class Forbidden(IEPError):
     pass
 
 
-class NotPermitted(Forbidden):
+class NotPermitted(_FieldsError, Forbidden):
     """A change this key may not make; `errors` names each field (privileges never grow)."""
 
-    def __init__(self, errors: list[FieldError], detail: str = "Not permitted") -> None:
-        super().__init__(detail)
-        self.errors = errors
+    DETAIL = "Not permitted"
 
 
 class TenantDeactivated(Forbidden):

@@ -132,6 +132,18 @@ def _pick(context: Any, name: Any) -> Any:
     return None  # strings (also the verbatim `strlist` ones), numbers, booleans, None
 
 
+# The names a scope answers itself (`this`, `@index`, …) and the attribute each reads.
+_SCOPE_NAMES = {
+    "this": "context",
+    "@root": "root",
+    "@_parent": "parent",
+    "@index": "index",
+    "@key": "key",
+    "@first": "first",
+    "@last": "last",
+}
+
+
 class _Scope(Scope):  # type: ignore[misc]  # pybars ships no types
     """pybars' Scope (`@index`, `@root`, `../` …) looking up keys and indexes only."""
 
@@ -139,21 +151,8 @@ class _Scope(Scope):  # type: ignore[misc]  # pybars ships no types
 
     def get(self, name: Any, default: Any = None) -> Any:
         if type(name) is str and name and (name[0] == "@" or name == "this"):
-            if name == "this":
-                return self.context
-            if name == "@root":
-                return self.root
-            if name == "@_parent":
-                return self.parent
-            if name == "@index":
-                return self.index
-            if name == "@key":
-                return self.key
-            if name == "@first":
-                return self.first
-            if name == "@last":
-                return self.last
-            return None
+            attr = _SCOPE_NAMES.get(name)
+            return None if attr is None else getattr(self, attr)
         if self.overrides and name in self.overrides:
             return self.overrides[name]
         context = self.context

@@ -423,6 +423,10 @@ RatePerMinute = Annotated[int, msgspec.Meta(ge=1)]
 RetrySeconds = Annotated[
     list[Annotated[int, msgspec.Meta(gt=0, le=7 * 86400)]], msgspec.Meta(max_length=20)
 ]
+# What a queue's settings mean, the same in a create and a patch.
+_PRIORITY_DOC = msgspec.Meta(description="Share of the senders: higher goes first (1 to 10).")
+_RATE_DOC = msgspec.Meta(description="Most messages sent per minute; null = unlimited.")
+_RETRY_DOC = msgspec.Meta(description="Seconds between attempts; null = the appliance's schedule.")
 
 
 class BatchRecipient(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
@@ -521,35 +525,17 @@ class QueueCreate(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fi
     """POST /v1/queues. `ratePerMinute` null = unlimited; `retrySchedule` null = config's."""
 
     name: Annotated[str, msgspec.Meta(description="Queue name, unique per tenant.")]
-    priority: Annotated[
-        QueuePriority,
-        msgspec.Meta(description="Share of the senders: higher goes first (1 to 10)."),
-    ] = 5
-    rate_per_minute: Annotated[
-        RatePerMinute | None,
-        msgspec.Meta(description="Most messages sent per minute; null = unlimited."),
-    ] = None
-    retry_schedule: Annotated[
-        RetrySeconds | None,
-        msgspec.Meta(description="Seconds between attempts; null = the appliance's schedule."),
-    ] = None
+    priority: Annotated[QueuePriority, _PRIORITY_DOC] = 5
+    rate_per_minute: Annotated[RatePerMinute | None, _RATE_DOC] = None
+    retry_schedule: Annotated[RetrySeconds | None, _RETRY_DOC] = None
 
 
 class QueuePatch(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """PATCH /v1/queues/{id}: any subset; null clears a rate limit or a retry override."""
 
-    priority: Annotated[
-        QueuePriority | msgspec.UnsetType,
-        msgspec.Meta(description="Share of the senders: higher goes first (1 to 10)."),
-    ] = msgspec.UNSET
-    rate_per_minute: Annotated[
-        RatePerMinute | msgspec.UnsetType | None,
-        msgspec.Meta(description="Most messages sent per minute; null = unlimited."),
-    ] = msgspec.UNSET
-    retry_schedule: Annotated[
-        RetrySeconds | msgspec.UnsetType | None,
-        msgspec.Meta(description="Seconds between attempts; null = the appliance's schedule."),
-    ] = msgspec.UNSET
+    priority: Annotated[QueuePriority | msgspec.UnsetType, _PRIORITY_DOC] = msgspec.UNSET
+    rate_per_minute: Annotated[RatePerMinute | msgspec.UnsetType | None, _RATE_DOC] = msgspec.UNSET
+    retry_schedule: Annotated[RetrySeconds | msgspec.UnsetType | None, _RETRY_DOC] = msgspec.UNSET
 
 
 class Queue(msgspec.Struct, frozen=True):

@@ -68,14 +68,19 @@ class CronSpec(msgspec.Struct, frozen=True):
     timezone: str
 
 
+# What a job's fields mean, the same in a create and a patch.
+_NAME_DOC = msgspec.Meta(description="A label for the job.")
+_CRON_DOC = msgspec.Meta(description="Five-field cron expression of when it runs.")
+_TIMEZONE_DOC = msgspec.Meta(description="IANA time zone the cron expression is read in.")
+_ACTIVE_DOC = msgspec.Meta(description="Whether it runs; false pauses it.")
+
+
 class ScheduledJobIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """Body of POST /v1/scheduled-jobs: exactly one of `message` (a send body) or `batch`."""
 
-    name: Annotated[str, msgspec.Meta(description="A label for the job.")]
-    cron: Annotated[str, msgspec.Meta(description="Five-field cron expression of when it runs.")]
-    timezone: Annotated[
-        str, msgspec.Meta(description="IANA time zone the cron expression is read in.")
-    ] = "UTC"
+    name: Annotated[str, _NAME_DOC]
+    cron: Annotated[str, _CRON_DOC]
+    timezone: Annotated[str, _TIMEZONE_DOC] = "UTC"
     message: Annotated[
         dict[str, Any] | None,
         msgspec.Meta(description="A send body (as POST /v1/messages) sent at each run."),
@@ -84,23 +89,15 @@ class ScheduledJobIn(msgspec.Struct, frozen=True, rename="camel", forbid_unknown
         dict[str, Any] | None,
         msgspec.Meta(description="A batch body (as POST /v1/messages/batch) sent at each run."),
     ] = None
-    active: Annotated[bool, msgspec.Meta(description="Whether it runs; false pauses it.")] = True
+    active: Annotated[bool, _ACTIVE_DOC] = True
 
 
 class ScheduledJobPatch(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """Body of PATCH /v1/scheduled-jobs/{id}: any subset; `message` replaces a `batch`."""
 
-    name: Annotated[str | msgspec.UnsetType, msgspec.Meta(description="A label for the job.")] = (
-        msgspec.UNSET
-    )
-    cron: Annotated[
-        str | msgspec.UnsetType,
-        msgspec.Meta(description="Five-field cron expression of when it runs."),
-    ] = msgspec.UNSET
-    timezone: Annotated[
-        str | msgspec.UnsetType,
-        msgspec.Meta(description="IANA time zone the cron expression is read in."),
-    ] = msgspec.UNSET
+    name: Annotated[str | msgspec.UnsetType, _NAME_DOC] = msgspec.UNSET
+    cron: Annotated[str | msgspec.UnsetType, _CRON_DOC] = msgspec.UNSET
+    timezone: Annotated[str | msgspec.UnsetType, _TIMEZONE_DOC] = msgspec.UNSET
     message: Annotated[
         dict[str, Any] | msgspec.UnsetType,
         msgspec.Meta(description="A send body sent at each run (replaces `batch`)."),
@@ -109,9 +106,7 @@ class ScheduledJobPatch(msgspec.Struct, frozen=True, rename="camel", forbid_unkn
         dict[str, Any] | msgspec.UnsetType,
         msgspec.Meta(description="A batch body sent at each run (replaces `message`)."),
     ] = msgspec.UNSET
-    active: Annotated[
-        bool | msgspec.UnsetType, msgspec.Meta(description="Whether it runs; false pauses it.")
-    ] = msgspec.UNSET
+    active: Annotated[bool | msgspec.UnsetType, _ACTIVE_DOC] = msgspec.UNSET
 
 
 # Fields of a send that the scheduler sets for each run.

@@ -18,37 +18,38 @@ ProviderType = Literal["smtp", "ses", "sendgrid", "mailgun"]
 PROVIDER_TYPES: tuple[str, ...] = ("smtp", "ses", "sendgrid", "mailgun")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-# type -> setting (camelCase) -> (python type, required)
-SETTINGS: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
+_Setting = tuple[type | tuple[type, ...], bool]  # (python type, required)
+_EVERY_TYPE: dict[str, _Setting] = {
+    "timeoutSeconds": ((int, float), False),
+    "maxPerSecond": ((int, float), False),
+}
+# type -> setting (camelCase) -> (python type, required); the settings every type has last
+SETTINGS: dict[str, dict[str, _Setting]] = {
     "smtp": {
         "host": (str, True),
         "port": (int, False),
         "security": (str, False),
         "username": (str, False),
         "connections": (int, False),
-        "timeoutSeconds": ((int, float), False),
-        "maxPerSecond": ((int, float), False),
+        **_EVERY_TYPE,
     },
     "ses": {
         "region": (str, True),
         "configurationSet": (str, False),
         "endpointUrl": (str, False),
         "snsCertUrlPattern": (str, False),
-        "timeoutSeconds": ((int, float), False),
-        "maxPerSecond": ((int, float), False),
+        **_EVERY_TYPE,
     },
     "sendgrid": {
         "endpointUrl": (str, False),
         "webhookPublicKey": (str, False),
-        "timeoutSeconds": ((int, float), False),
-        "maxPerSecond": ((int, float), False),
+        **_EVERY_TYPE,
     },
     "mailgun": {
         "domain": (str, True),
         "region": (str, False),
         "endpointUrl": (str, False),
-        "timeoutSeconds": ((int, float), False),
-        "maxPerSecond": ((int, float), False),
+        **_EVERY_TYPE,
     },
 }
 # type -> credential -> required
@@ -206,8 +207,6 @@ def config_table(
     """The `[providers.NAME]`-shaped table (snake_case keys, secrets resolved) a provider is
     built from; `password`/`api_key`/… carry the opened credentials."""
     out: dict[str, Any] = {"type": kind}
-    for key, value in settings.items():
-        out[re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()] = value
-    for key, value in credentials.items():
+    for key, value in (*settings.items(), *credentials.items()):
         out[re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()] = value
     return out

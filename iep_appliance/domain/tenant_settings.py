@@ -7,7 +7,7 @@ field (`rateLimits.maxPerMinute`, `routing.primaryProvider`, ...). Objects merge
 """
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, TypeGuard
 
 import msgspec
@@ -61,11 +61,8 @@ def apply_patch(tenant: Tenant, body: Any, providers: Collection[str]) -> Patche
     if "name" in body:
         name = _check_name(body["name"], errors)
     settings = tenant.settings
-    if "sandbox" in body:
-        if isinstance(body["sandbox"], bool):
-            settings = msgspec.structs.replace(settings, sandbox=body["sandbox"])
-        else:
-            errors.append(FieldError("sandbox", "must be true or false"))
+    if (sandbox := _flag(body, "sandbox", errors)) is not None:
+        settings = msgspec.structs.replace(settings, sandbox=sandbox)
     sections: dict[str, Any] = {}
     for key in _SECTIONS:
         if key not in body:
@@ -78,11 +75,8 @@ def apply_patch(tenant: Tenant, body: Any, providers: Collection[str]) -> Patche
         checked = _CHECKS[key](merged, value, providers, errors)
         if checked is not None:
             sections[_attr(key)] = checked
-    if "unsubscribe" in body:
-        if isinstance(body["unsubscribe"], bool):
-            settings = msgspec.structs.replace(settings, unsubscribe=body["unsubscribe"])
-        else:
-            errors.append(FieldError("unsubscribe", "must be true or false"))
+    if (unsubscribe := _flag(body, "unsubscribe", errors)) is not None:
+        settings = msgspec.structs.replace(settings, unsubscribe=unsubscribe)
     settings = _content_defaults(body, settings, errors)
     if errors:
         raise ValidationFailed(errors)
@@ -96,14 +90,9 @@ _FLAGS = ("tracking", "strictVariables")
 def _content_defaults(
     body: dict[str, Any], settings: TenantSettings, errors: list[FieldError]
 ) -> TenantSettings:
-    if "strictVariables" in body:
-        if isinstance(body["strictVariables"], bool):
-            content = msgspec.structs.replace(
-                settings.content, strict_variables=body["strictVariables"]
-            )
-            settings = msgspec.structs.replace(settings, content=content)
-        else:
-            errors.append(FieldError("strictVariables", "must be true or false"))
+    if (strict := _flag(body, "strictVariables", errors)) is not None:
+        content = msgspec.structs.replace(settings.content, strict_variables=strict)
+        settings = msgspec.structs.replace(settings, content=content)
     if "tracking" in body:
         given = body["tracking"]
         if not isinstance(given, dict):
@@ -120,6 +109,18 @@ def _content_defaults(
         content = msgspec.structs.replace(settings.content, tracking=TrackingOptions(**merged))
         settings = msgspec.structs.replace(settings, content=content)
     return settings
+
+
+def _flag(body: dict[str, Any], key: str, errors: list[FieldError]) -> bool | None:
+    """`body[key]` when the body sets it to true or false; None when it is absent, or not a
+    boolean (named in `errors`)."""
+    if key not in body:
+        return None
+    value = body[key]
+    if isinstance(value, bool):
+        return value
+    errors.append(FieldError(key, "must be true or false"))
+    return None
 
 
 def _attr(section: str) -> str:
@@ -144,8 +145,36 @@ def _unknown(
     return bool(bad)
 
 
+def _bad_nullable(
+    section: str,
+    merged: dict[str, Any],
+    given: dict[str, Any],
+    known: tuple[str, ...],
+    problem: Callable[[Any], str | None],
+    errors: list[FieldError],
+) -> bool:
+    """Checks a section of nullable values: no key of `given` unknown, and each of `known`
+    that `merged` sets (null: nothing to check) good, `problem` saying what is wrong with a
+    value (None: nothing). True when anything was bad."""
+    bad = _unknown(section, given, known, errors)
+    for key in known:
+        value = merged.get(key)
+        if value is None:
+            continue
+        if (message := problem(value)) is not None:
+            errors.append(FieldError(f"{section}.{key}", message))
+            bad = True
+    return bad
+
+
 def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _limit_problem(value: Any) -> str | None:
+    if _is_int(value) and 0 <= value <= MAX_LIMIT:
+        return None
+    return f"must be null or an integer 0..{MAX_LIMIT}"
 
 
 def _check_rate_limits(
@@ -155,17 +184,7 @@ def _check_rate_limits(
     errors: list[FieldError],
 ) -> RateLimits | None:
     known = ("maxPerMinute", "maxPerHour", "maxPerDay")
-    bad = _unknown("rateLimits", given, known, errors)
-    for key in known:
-        value = merged.get(key)
-        if value is None:
-            continue
-        if not _is_int(value) or not 0 <= value <= MAX_LIMIT:
-            errors.append(
-                FieldError(f"rateLimits.{key}", f"must be null or an integer 0..{MAX_LIMIT}")
-            )
-            bad = True
-    if bad:
+    if _bad_nullable("rateLimits", merged, given, known, _limit_problem, errors):
         return None
     return RateLimits(
         max_per_minute=merged.get("maxPerMinute"),
@@ -226,19 +245,14 @@ def _check_routing(
     providers: Collection[str],
     errors: list[FieldError],
 ) -> Routing | None:
+    def provider_problem(value: Any) -> str | None:
+        if isinstance(value, str) and value in providers:
+            return None
+        names = ", ".join(sorted(providers))
+        return f"unknown provider {value!r} (configured: {names})"
+
     known = ("primaryProvider", "fallbackProvider")
-    bad = _unknown("routing", given, known, errors)
-    for key in known:
-        value = merged.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, str) or value not in providers:
-            names = ", ".join(sorted(providers))
-            errors.append(
-                FieldError(f"routing.{key}", f"unknown provider {value!r} (configured: {names})")
-            )
-            bad = True
-    if bad:
+    if _bad_nullable("routing", merged, given, known, provider_problem, errors):
         return None
     return Routing(
         primary_provider=merged.get("primaryProvider"),
