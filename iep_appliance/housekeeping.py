@@ -19,7 +19,7 @@ from iep_appliance.domain.changes import NodeBeat, ProviderBeat
 from iep_appliance.services.dkim_keys import DkimKeyService
 from iep_appliance.services.domain_checks import DomainCheckService
 from iep_appliance.services.keys import KeyService
-from iep_appliance.services.pacing import stopped_during
+from iep_appliance.services.pacing import run_rounds, stopped_during
 from iep_appliance.services.reputation import ReputationService
 
 log = logging.getLogger("iep.runtime")
@@ -99,13 +99,7 @@ class Housekeeping:
         self.provider_event_retention_days = storage.provider_event_retention_days
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            if await stopped_during(stopping, ROUND_SECONDS):
-                return
-            try:
-                await self.round()
-            except Exception:
-                log.exception("housekeeping.failed")
+        await run_rounds(stopping, lambda: ROUND_SECONDS, self.round, log, "housekeeping.failed")
 
     async def round(self) -> None:
         await self.keys.flush_last_used()

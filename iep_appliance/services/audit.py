@@ -22,7 +22,7 @@ from iep_appliance.domain.audit import (
     retention_cutoff,
 )
 from iep_appliance.logs import event
-from iep_appliance.services.pacing import stopped_during
+from iep_appliance.services.pacing import run_rounds
 from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.audit")
@@ -123,10 +123,4 @@ class AuditService:
 
     async def run(self, interval_seconds: Callable[[], float], stopping: asyncio.Event) -> None:
         """Purge entries past retention every `interval_seconds()` until `stopping` is set."""
-        while not stopping.is_set():
-            if await stopped_during(stopping, interval_seconds()):
-                return
-            try:
-                await self.purge()
-            except Exception:
-                log.exception("audit.purge_failed")
+        await run_rounds(stopping, interval_seconds, self.purge, log, "audit.purge_failed")

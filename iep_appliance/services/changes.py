@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from iep_appliance.clock import Clock
 from iep_appliance.logs import event
-from iep_appliance.services.pacing import stopped_during
+from iep_appliance.services.pacing import run_rounds
 from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.changes")
@@ -83,13 +83,7 @@ class ChangeFeed:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """The poller (spawned by Runtime in every process)."""
-        while not stopping.is_set():
-            if await stopped_during(stopping, POLL_SECONDS):
-                return
-            try:
-                await self.poll()
-            except Exception:
-                log.exception("changes.poll_failed")
+        await run_rounds(stopping, lambda: POLL_SECONDS, self.poll, log, "changes.poll_failed")
 
     async def purge(self) -> None:
         await self.store.purge_changes(self.clock.now() - KEEP)

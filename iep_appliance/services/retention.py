@@ -28,7 +28,7 @@ from iep_appliance.domain.retention import (
     empty_counts,
 )
 from iep_appliance.logs import event
-from iep_appliance.services.pacing import stopped_during
+from iep_appliance.services.pacing import run_rounds
 from iep_appliance.store.base import Store
 
 log = logging.getLogger("iep.retention")
@@ -143,15 +143,14 @@ class RetentionService:
     async def run(self, interval_seconds: Callable[[], float], stopping: asyncio.Event) -> None:
         """The housekeeping task: a purge every `interval_seconds()` (read before each wait, so
         a config reload applies) until `stopping` is set."""
-        while not stopping.is_set():
-            if await stopped_during(stopping, interval_seconds()):
-                return
-            try:
-                started = self.clock.monotonic()
-                counts = await self.purge()
-            except Exception:
-                log.exception("retention.purge_failed")
-                continue
-            if any(counts.values()):
-                seconds = round(self.clock.monotonic() - started, 3)
-                event(log, "retention.purged", seconds=seconds, **counts)
+        await run_rounds(
+            stopping, interval_seconds, self._timed_purge, log, "retention.purge_failed"
+        )
+
+    async def _timed_purge(self) -> None:
+        """One purge of the task, logged with its duration when it deleted anything."""
+        started = self.clock.monotonic()
+        counts = await self.purge()
+        if any(counts.values()):
+            seconds = round(self.clock.monotonic() - started, 3)
+            event(log, "retention.purged", seconds=seconds, **counts)

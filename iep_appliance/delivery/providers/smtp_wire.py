@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import re
 from collections import deque
+from collections.abc import Awaitable
 from typing import NamedTuple
 
 from iep_appliance.domain.outcomes import RecipientRejection, SendOutcome, Stage
@@ -141,6 +142,11 @@ class SmtpWire(asyncio.Protocol):
         assert self.transport is not None
         self.transport.write(data)
 
+    async def exchange(self, data: bytes, count: int) -> list[Reply]:
+        """Write `data`, then read the next `count` replies (see `read`)."""
+        self.write(data)
+        return await self.read(count)
+
     async def read(self, count: int) -> list[Reply]:
         """The next `count` replies; fewer only if the connection closed (then `closed_by`).
 
@@ -175,8 +181,7 @@ class SmtpWire(asyncio.Protocol):
     async def reset(self) -> bool:
         """RSET after a failed transaction; whether the connection is still usable."""
         try:
-            self.write(b"RSET\r\n")
-            replies = await self.read(1)
+            replies = await self.exchange(b"RSET\r\n", 1)
         except (WireClosed, TimeoutError):
             return False
         return bool(replies) and replies[0].code == 250
@@ -212,20 +217,13 @@ async def transaction(
     if any(b"\r" in c[:-2] or b"\n" in c[:-2] for c in commands):
         raise ValueError("an address contains a line break")  # validation never lets one by
 
-    try:
-        if "pipelining" in wire.extensions:
-            wire.write(b"".join(commands))
-            replies = await wire.read(len(commands))
-        else:
-            replies = await _one_by_one(wire, commands)
-    except TimeoutError:
-        wire.close()
-        return _lost(provider, "mail", "timeout")
-    except WireClosed:
-        return _lost(provider, "mail", wire)
-
-    if not replies:
-        return _lost(provider, "mail", wire)
+    if "pipelining" in wire.extensions:
+        exchange = wire.exchange(b"".join(commands), len(commands))
+    else:
+        exchange = _one_by_one(wire, commands)
+    replies = await _replies(wire, provider, "mail", exchange)
+    if isinstance(replies, Result):
+        return replies
     if replies[0].code // 100 != 2:
         return await _failed(wire, replies, commands, _reply(provider, "mail", replies[0]), "mail")
     count = len(rcpt_to)
@@ -246,16 +244,9 @@ async def transaction(
     if replies[-1].code != 354:
         return await _failed(wire, replies, commands, _reply(provider, "data", replies[-1]), "data")
 
-    try:
-        wire.write(dot_stuffed(mime))
-        final = await wire.read(1)
-    except TimeoutError:
-        wire.close()
-        return _lost(provider, "data", "timeout")
-    except WireClosed:
-        return _lost(provider, "data", wire)
-    if not final:
-        return _lost(provider, "data", wire)
+    final = await _replies(wire, provider, "data", wire.exchange(dot_stuffed(mime), 1))
+    if isinstance(final, Result):
+        return final
     reply = final[0]
     if reply.code != 250:
         return Result(_reply(provider, "data", reply), await wire.reset(), "data")
@@ -289,6 +280,23 @@ async def _one_by_one(wire: SmtpWire, commands: list[bytes]) -> list[Reply]:
     return replies
 
 
+async def _replies(
+    wire: SmtpWire, provider: str, at: Stage, exchange: Awaitable[list[Reply]]
+) -> list[Reply] | Result:
+    """The replies `exchange` reads at `at`; the network Result when the relay went silent,
+    closed the connection or answered nothing."""
+    try:
+        replies = await exchange
+    except TimeoutError:
+        wire.close()
+        return _lost(provider, at, "timeout")
+    except WireClosed:
+        return _lost(provider, at, wire)
+    if not replies:
+        return _lost(provider, at, wire)
+    return replies
+
+
 async def _failed(
     wire: SmtpWire, replies: list[Reply], commands: list[bytes], outcome: SendOutcome, at: Stage
 ) -> Result:
@@ -296,8 +304,7 @@ async def _failed(
     if len(replies) == len(commands) and replies[-1].code == 354:
         # RFC 2920 §3.1: DATA was accepted although nothing else was; end it empty.
         try:
-            wire.write(b".\r\n")
-            await wire.read(1)
+            await wire.exchange(b".\r\n", 1)
         except (WireClosed, TimeoutError):
             return Result(outcome, False, at)
     if outcome.code == 421:
