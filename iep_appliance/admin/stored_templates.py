@@ -22,13 +22,16 @@ from iep_appliance.domain.templates import TemplateBody, TemplateRef, version_di
 EDITOR_JS = "/admin/static/template-editor.js"
 
 
-def _draft(form: Any) -> tuple[TemplateBody | None, dict[str, str], list[FieldError]]:
-    """(body, the submitted fields, errors) of the editor's form."""
-    fields = {
+def _submitted(form: Any) -> dict[str, str]:
+    """The fields of the editor's form, as submitted."""
+    return {
         k: (form.get(k) if isinstance(form.get(k), str) else "")
         for k in ("name", "subject", "htmlBody", "textBody", "sampleVariables")
     }
-    errors: list[FieldError] = []
+
+
+def _draft(fields: dict[str, str]) -> TemplateBody:
+    """The template body of the editor's fields; ValidationFailed when it is not one."""
     samples: Any = {}
     if fields["sampleVariables"].strip():
         try:
@@ -36,16 +39,14 @@ def _draft(form: Any) -> tuple[TemplateBody | None, dict[str, str], list[FieldEr
         except msgspec.DecodeError:
             samples = None
         if not isinstance(samples, dict):
-            errors.append(FieldError("sampleVariables", "must be a JSON object"))
-            return None, fields, errors
-    body = TemplateBody(
+            raise ValidationFailed([FieldError("sampleVariables", "must be a JSON object")])
+    return TemplateBody(
         name=fields["name"],
         subject=fields["subject"],
         html_body=fields["htmlBody"],
         text_body=fields["textBody"] if fields["textBody"].strip() else None,
         sample_variables=samples,
     )
-    return body, fields, errors
 
 
 def _fields_of(v: Any) -> dict[str, str]:
@@ -141,11 +142,9 @@ async def create_template(
     request: Request[Any, Any, Any], tenant_id: FromPath[str]
 ) -> Response[Any]:
     await operators(request).tenant(tenant_id)
-    body, fields, errors = _draft(await request.form())
+    fields = _submitted(await request.form())
     try:
-        if body is None:
-            raise ValidationFailed(errors)
-        made = await services(request).templates.create(tenant_id, body)
+        made = await services(request).templates.create(tenant_id, _draft(fields))
     except ValidationFailed as exc:
         return await _editor(request, tenant_id, None, fields, exc.errors, status=422)
     path = f"/admin/tenants/{tenant_id}/templates/{made.id}?notice=created"
@@ -164,11 +163,9 @@ async def save_template(
     request: Request[Any, Any, Any], tenant_id: FromPath[str], template_id: FromPath[str]
 ) -> Response[Any]:
     await operators(request).tenant(tenant_id)
-    body, fields, errors = _draft(await request.form())
+    fields = _submitted(await request.form())
     try:
-        if body is None:
-            raise ValidationFailed(errors)
-        saved = await services(request).templates.update(tenant_id, template_id, body)
+        saved = await services(request).templates.update(tenant_id, template_id, _draft(fields))
     except ValidationFailed as exc:
         return await _editor(request, tenant_id, template_id, fields, exc.errors, status=422)
     path = (
@@ -189,11 +186,9 @@ async def delete_template(
 async def preview(request: Request[Any, Any, Any], tenant_id: FromPath[str]) -> Response[Any]:
     """The draft rendered with its sample variables, sanitized, as the iframe's document."""
     await operators(request).tenant(tenant_id)
-    body, _fields, errors = _draft(await request.form())
+    fields = _submitted(await request.form())
     try:
-        if body is None:
-            raise ValidationFailed(errors)
-        rendered = services(request).templates.render_body(body, None)
+        rendered = services(request).templates.render_body(_draft(fields), None)
         html = f"<p><strong>{_esc(rendered.subject)}</strong></p><hr>" + sanitize_html(
             rendered.html or f"<pre>{_esc(rendered.text)}</pre>", remote_images=False
         )

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from iep_appliance.cli.context import Services, with_services
+from iep_appliance.cli.context import Services, add_command, add_group
 from iep_appliance.cli.output import OK
 from iep_appliance.domain.audit import parse_query, to_json
 from iep_appliance.domain.errors import NotFound
@@ -20,15 +20,13 @@ PROGRESS_EVERY = 1000
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    group = sub.add_parser("audit", help="the audit log: export")
-    actions = group.add_subparsers(dest="action", required=True)
-    ex = actions.add_parser(
-        "export", parents=[common], help="the audit log as JSON lines (newest first) on stdout"
+    actions = add_group(sub, "audit", "the audit log: export")
+    ex = add_command(
+        actions, common, "export", "the audit log as JSON lines (newest first) on stdout", _export
     )
     ex.add_argument("--tenant", default=None, help="tenant slug (default: every tenant)")
     ex.add_argument("--from", dest="since", default=None, help="ISO 8601, inclusive")
     ex.add_argument("--to", dest="until", default=None, help="ISO 8601, exclusive")
-    ex.set_defaults(run=with_services(_export))
 
 
 async def _tenant_id(s: Services, slug: str | None) -> str | None:

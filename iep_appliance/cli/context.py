@@ -5,6 +5,7 @@ change is noted in the store's change feed, which every server process polls."""
 
 import argparse
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from iep_appliance import wiring
 from iep_appliance.cli.audit_entry import record_command
@@ -43,3 +44,27 @@ def with_services(action: Action) -> Callable[[Config, argparse.Namespace], Awai
             await services.store.close()
 
     return command
+
+
+def add_group(sub: Any, name: str, text: str) -> Any:
+    """The command group `name` (help `text`): the actions its subcommands are added to."""
+    group = sub.add_parser(name, help=text)
+    return group.add_subparsers(dest="action", required=True)
+
+
+def add_command(
+    actions: Any,
+    common: argparse.ArgumentParser,
+    name: str,
+    text: str,
+    action: Action,
+    *,
+    tenant: bool = False,
+) -> argparse.ArgumentParser:
+    """The subcommand `name` (help `text`) that runs `action` over the store; with `tenant`,
+    its first option is the required `--tenant` slug. Returned for its further arguments."""
+    parser: argparse.ArgumentParser = actions.add_parser(name, parents=[common], help=text)
+    if tenant:
+        parser.add_argument("--tenant", required=True, help="tenant slug")
+    parser.set_defaults(run=with_services(action))
+    return parser

@@ -5,7 +5,7 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from iep_appliance.cli.context import Services, with_services
+from iep_appliance.cli.context import Services, add_command, add_group
 from iep_appliance.cli.output import OK, emit, fail, table
 from iep_appliance.domain.errors import NotFound
 from iep_appliance.domain.models import ApiKey
@@ -14,28 +14,27 @@ from iep_appliance.services.keys import ROTATE_GRACE_SECONDS as ROTATE_GRACE
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    group = sub.add_parser("key", help="API keys: create, list, revoke, rotate")
-    actions = group.add_subparsers(dest="action", required=True)
-    c = actions.add_parser("create", parents=[common], help="create an API key (shown once)")
-    c.add_argument("--tenant", required=True, help="tenant slug")
+    actions = add_group(sub, "key", "API keys: create, list, revoke, rotate")
+    c = add_command(
+        actions, common, "create", "create an API key (shown once)", _create, tenant=True
+    )
     c.add_argument(
         "--scopes", default=None, help="default: send,read,admin (a sandbox key: send,read)"
     )
     c.add_argument("--name", default="")
     c.add_argument("--expires-days", type=int, default=None)
     c.add_argument("--sandbox", action="store_true", help="a sandbox key (delivers to outbox)")
-    c.set_defaults(run=with_services(_create))
-    ls = actions.add_parser("list", parents=[common], help="a tenant's active keys")
-    ls.add_argument("--tenant", required=True, help="tenant slug")
-    ls.set_defaults(run=with_services(_list))
-    rv = actions.add_parser("revoke", parents=[common], help="revoke a key at once")
-    rv.add_argument("--tenant", required=True, help="tenant slug")
+    add_command(actions, common, "list", "a tenant's active keys", _list, tenant=True)
+    rv = add_command(actions, common, "revoke", "revoke a key at once", _revoke, tenant=True)
     rv.add_argument("key", help="key id or prefix")
-    rv.set_defaults(run=with_services(_revoke))
-    ro = actions.add_parser(
-        "rotate", parents=[common], help="a new key with the same scopes; the old one expires"
+    ro = add_command(
+        actions,
+        common,
+        "rotate",
+        "a new key with the same scopes; the old one expires",
+        _rotate,
+        tenant=True,
     )
-    ro.add_argument("--tenant", required=True, help="tenant slug")
     ro.add_argument("key", help="key id or prefix")
     ro.add_argument(
         "--grace-seconds",
@@ -43,7 +42,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         default=ROTATE_GRACE,
         help=f"how long the old key keeps working (default {ROTATE_GRACE}; 0 = revoke now)",
     )
-    ro.set_defaults(run=with_services(_rotate))
 
 
 def key_json(k: ApiKey) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Messages and Queue pages do, across tenants (a message is named by its id alone)
 import argparse
 from typing import Any
 
-from iep_appliance.cli.context import Services, with_services
+from iep_appliance.cli.context import Services, add_command, add_group
 from iep_appliance.cli.output import NOT_FOUND, OK, REFUSED, emit, fail, table
 from iep_appliance.domain.dashboard import DeadJob
 from iep_appliance.domain.models import MessageRecord
@@ -12,29 +12,20 @@ from iep_appliance.services.dashboard_actions import parse_job_ids
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    group = sub.add_parser("queue", help="a tenant's named queues: list")
-    actions = group.add_subparsers(dest="action", required=True)
-    ls = actions.add_parser("list", parents=[common], help="a tenant's queues and their depth")
-    ls.add_argument("--tenant", required=True, help="tenant slug")
-    ls.set_defaults(run=with_services(_queues))
+    actions = add_group(sub, "queue", "a tenant's named queues: list")
+    add_command(actions, common, "list", "a tenant's queues and their depth", _queues, tenant=True)
 
-    group = sub.add_parser("message", help="one message of any tenant: show, retry")
-    actions = group.add_subparsers(dest="action", required=True)
-    sh = actions.add_parser("show", parents=[common], help="a message with its events")
+    actions = add_group(sub, "message", "one message of any tenant: show, retry")
+    sh = add_command(actions, common, "show", "a message with its events", _show)
     sh.add_argument("id", help="message id")
-    sh.set_defaults(run=with_services(_show))
-    rt = actions.add_parser("retry", parents=[common], help="queue a failed message again")
+    rt = add_command(actions, common, "retry", "queue a failed message again", _retry)
     rt.add_argument("id", help="message id")
-    rt.set_defaults(run=with_services(_retry))
 
-    group = sub.add_parser("dlq", help="dead-lettered jobs: list, retry")
-    actions = group.add_subparsers(dest="action", required=True)
-    ls = actions.add_parser("list", parents=[common], help="dead jobs, newest first")
+    actions = add_group(sub, "dlq", "dead-lettered jobs: list, retry")
+    ls = add_command(actions, common, "list", "dead jobs, newest first", _dlq)
     ls.add_argument("--before", default=None, help="job id: the page after it (nextCursor)")
-    ls.set_defaults(run=with_services(_dlq))
-    rt = actions.add_parser("retry", parents=[common], help="retry dead jobs by number")
+    rt = add_command(actions, common, "retry", "retry dead jobs by number", _dlq_retry)
     rt.add_argument("jobs", nargs="+", help="job numbers (from `iep dlq list`)")
-    rt.set_defaults(run=with_services(_dlq_retry))
 
 
 async def _queues(s: Services, args: argparse.Namespace) -> int:

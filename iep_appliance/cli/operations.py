@@ -8,22 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from iep_appliance import __version__
-from iep_appliance.cli.context import Services, with_services
+from iep_appliance.cli.context import Services, add_command
 from iep_appliance.cli.output import OK
 from iep_appliance.config import Config
 from iep_appliance.services.secret_box import KEY_FILE
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    bk = sub.add_parser("backup", parents=[common], help="online backup of the store + attachments")
+    bk = add_command(sub, common, "backup", "online backup of the store + attachments", _backup)
     bk.add_argument("--to", required=True, metavar="FILE", help="archive to write (.tar.gz)")
-    bk.set_defaults(run=with_services(_backup))
     rs = sub.add_parser("restore", parents=[common], help="restore a backup into an empty data dir")
     rs.add_argument("--from", required=True, dest="source", metavar="FILE", help="archive")
     rs.set_defaults(run=_restore)
-    pg = sub.add_parser("purge", parents=[common], help="purge data past its retention window")
+    pg = add_command(sub, common, "purge", "purge data past its retention window", _purge)
     pg.add_argument("--dry-run", action="store_true", help="show what would go; change nothing")
-    pg.set_defaults(run=with_services(_purge))
 
 
 def _progress(line: str) -> None:

@@ -3,48 +3,40 @@
 import argparse
 from typing import Any
 
-from iep_appliance.cli.context import Services, with_services
+from iep_appliance.cli.context import Services, add_command, add_group
 from iep_appliance.cli.output import OK, emit, table
 from iep_appliance.domain.models import Tenant
 from iep_appliance.services.tenants import create_tenant
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    group = sub.add_parser("tenant", help="tenants: create, list, show, (de)activate")
-    actions = group.add_subparsers(dest="action", required=True)
-    c = actions.add_parser("create", parents=[common], help="create a tenant")
+    actions = add_group(sub, "tenant", "tenants: create, list, show, (de)activate")
+    c = add_command(actions, common, "create", "create a tenant", _create)
     c.add_argument("--name", required=True)
     c.add_argument("--slug", required=True)
     c.add_argument("--domain", action="append", default=[], help="allowed sender domain")
-    c.set_defaults(run=with_services(_create))
-    ls = actions.add_parser("list", parents=[common], help="every tenant")
-    ls.set_defaults(run=with_services(_list))
+    add_command(actions, common, "list", "every tenant", _list)
     for name, fn, text in (
         ("show", _show, "one tenant: settings, sender domains, keys"),
         ("deactivate", _deactivate, "refuse the tenant's keys and sends"),
         ("activate", _activate, "accept the tenant's keys and sends again"),
     ):
-        sp = actions.add_parser(name, parents=[common], help=text)
-        sp.add_argument("slug", help="tenant slug")
-        sp.set_defaults(run=with_services(fn))
+        add_command(actions, common, name, text, fn).add_argument("slug", help="tenant slug")
 
-    group = sub.add_parser("domain", help="a tenant's sender domains: add, list, remove")
-    actions = group.add_subparsers(dest="action", required=True)
-    da = actions.add_parser("add", parents=[common], help="add a sender domain, make its DKIM key")
-    da.add_argument("--tenant", required=True, help="tenant slug")
+    actions = add_group(sub, "domain", "a tenant's sender domains: add, list, remove")
+    da = add_command(
+        actions, common, "add", "add a sender domain, make its DKIM key", _domain_add, tenant=True
+    )
     da.add_argument("domain", metavar="DOMAIN")
     da.add_argument(
         "--verified", action="store_true", help="usable at once (else pending until DNS verifies)"
     )
     da.add_argument("--dkim", choices=["rsa", "ed25519"], default=None, help="DKIM key type")
-    da.set_defaults(run=with_services(_domain_add))
-    ls = actions.add_parser("list", parents=[common], help="a tenant's sender domains")
-    ls.add_argument("--tenant", required=True, help="tenant slug")
-    ls.set_defaults(run=with_services(_domains))
-    rm = actions.add_parser("remove", parents=[common], help="stop allowing a sender domain")
-    rm.add_argument("--tenant", required=True, help="tenant slug")
+    add_command(actions, common, "list", "a tenant's sender domains", _domains, tenant=True)
+    rm = add_command(
+        actions, common, "remove", "stop allowing a sender domain", _domain_remove, tenant=True
+    )
     rm.add_argument("domain")
-    rm.set_defaults(run=with_services(_domain_remove))
 
 
 def tenant_json(t: Tenant) -> dict[str, Any]:

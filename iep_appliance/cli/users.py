@@ -6,28 +6,23 @@ import getpass
 import sys
 from typing import Any
 
-from iep_appliance.cli.context import Services, with_services
+from iep_appliance.cli.context import Services, add_command, add_group
 from iep_appliance.cli.output import OK, emit, table
 from iep_appliance.domain.models import AdminUser
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    group = sub.add_parser("admin-user", help="dashboard users: create, list, set-password, delete")
-    actions = group.add_subparsers(dest="action", required=True)
-    c = actions.add_parser("create", parents=[common], help="create a dashboard user")
+    actions = add_group(sub, "admin-user", "dashboard users: create, list, set-password, delete")
+    c = add_command(actions, common, "create", "create a dashboard user", _create)
     c.add_argument("--email", required=True)
     c.add_argument("--role", choices=["admin", "viewer"], default="admin")
-    c.set_defaults(run=with_services(_create))
-    ls = actions.add_parser("list", parents=[common], help="every dashboard user")
-    ls.set_defaults(run=with_services(_list))
-    sp = actions.add_parser(
-        "set-password", parents=[common], help="a new password (stdin); signs the user out"
+    add_command(actions, common, "list", "every dashboard user", _list)
+    sp = add_command(
+        actions, common, "set-password", "a new password (stdin); signs the user out", _set_password
     )
     sp.add_argument("--email", required=True)
-    sp.set_defaults(run=with_services(_set_password))
-    rm = actions.add_parser("delete", parents=[common], help="delete a user (not the last admin)")
+    rm = add_command(actions, common, "delete", "delete a user (not the last admin)", _delete)
     rm.add_argument("--email", required=True)
-    rm.set_defaults(run=with_services(_delete))
 
 
 def user_json(u: AdminUser) -> dict[str, Any]:

@@ -12,14 +12,13 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post
-from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath
 
 from iep_appliance.api.auth import authorize_presented
 from iep_appliance.api.compat.answers import (
     every_error_to,
     json_answer,
-    log_unexpected,
+    other_error,
     retry_headers,
 )
 from iep_appliance.api.inject import Injected
@@ -82,14 +81,8 @@ def postmark_error(request: Request | None, exc: Exception) -> tuple[int, int, s
         return 422, rules.NOT_FOUND, "This message was not found.", {}
     if isinstance(exc, RateLimited):
         return 429, 429, "Rate limit exceeded: too many requests.", retry_headers(exc)
-    if isinstance(exc, IEPError):
-        return 422, rules.INVALID_REQUEST, exc.detail or "Invalid email request.", {}
-    if isinstance(exc, ValidationException):
-        return 422, rules.INVALID_REQUEST, str(exc.detail), {}
-    if isinstance(exc, HTTPException) and exc.status_code < 500:
-        return exc.status_code, rules.INVALID_REQUEST, str(exc.detail), {}
-    log_unexpected(request, exc)
-    return 500, 500, "An unexpected error occurred; it has been logged.", {}
+    status, message = other_error(request, exc, "Invalid email request.")
+    return status, rules.INVALID_REQUEST if status < 500 else 500, message, {}
 
 
 def postmark_error_handler(request: Request, exc: Exception) -> Response:

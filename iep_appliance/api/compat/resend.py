@@ -11,14 +11,13 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, get, patch, post
-from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath
 
 from iep_appliance.api.auth import authorize, presented_key
 from iep_appliance.api.compat.answers import (
     every_error_to,
     json_answer,
-    log_unexpected,
+    other_error,
     retry_headers,
 )
 from iep_appliance.api.inject import Injected
@@ -29,7 +28,6 @@ from iep_appliance.domain.errors import (
     Conflict,
     FieldError,
     Forbidden,
-    IEPError,
     NotFound,
     PayloadTooLarge,
     RateLimited,
@@ -108,15 +106,11 @@ def resend_error_handler(request: Request, exc: Exception) -> Response:
                 "Same idempotency key used with a different request payload.",
             )
         return error(422, "validation_error", exc.detail)
-    if isinstance(exc, IEPError):
-        return error(422, "validation_error", exc.detail or "Invalid request.")
-    if isinstance(exc, ValidationException):
-        return error(422, "validation_error", str(exc.detail))
-    if isinstance(exc, HTTPException) and exc.status_code < 500:
-        names = {404: "not_found", 405: "method_not_allowed", 413: "validation_error"}
-        return error(exc.status_code, names.get(exc.status_code, "validation_error"), exc.detail)
-    log_unexpected(request, exc)
-    return error(500, "application_error", "An unexpected error occurred; it has been logged.")
+    status, message = other_error(request, exc, "Invalid request.")
+    if status >= 500:
+        return error(status, "application_error", message)
+    names = {404: "not_found", 405: "method_not_allowed"}  # Litestar's own refusals
+    return error(status, names.get(status, "validation_error"), message)
 
 
 def _decode(decoder: msgspec.json.Decoder, body: bytes) -> Any:
