@@ -7,6 +7,7 @@ import msgspec
 from litestar import Response
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
+from iep_appliance.api.fields import CreatedAt, SuppressedRecipients
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.api.schemas import MessageList, message_view
@@ -16,25 +17,24 @@ from iep_appliance.services.ratelimits import RateLimitService
 
 routes = Routes(tag="batches", scope="send")
 
+BatchId = Annotated[str, msgspec.Meta(description="The batch's id.")]
+
 
 class BatchAcceptedView(msgspec.Struct, frozen=True, rename="camel"):
-    batch_id: Annotated[str, msgspec.Meta(description="The batch's id.")]
+    batch_id: BatchId
     count: Annotated[int, msgspec.Meta(description="Messages accepted (one per recipient entry).")]
-    suppressed_recipients: Annotated[
-        list[str],
-        msgspec.Meta(description="Recipients dropped because they are on the suppression list."),
-    ]
+    suppressed_recipients: SuppressedRecipients
 
 
 class BatchView(msgspec.Struct, frozen=True, rename="camel"):
-    batch_id: Annotated[str, msgspec.Meta(description="The batch's id.")]
+    batch_id: BatchId
     count: Annotated[int, msgspec.Meta(description="Messages in the batch.")]
     counts: Annotated[dict[str, int], msgspec.Meta(description="The batch's messages by status.")]
-    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
+    created_at: CreatedAt
 
 
 class BatchCancelledView(msgspec.Struct, frozen=True, rename="camel"):
-    batch_id: Annotated[str, msgspec.Meta(description="The batch's id.")]
+    batch_id: BatchId
     status: Annotated[
         str,
         msgspec.Meta(

@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 from litestar.params import FromPath, JSONBody
 
+from iep_appliance.api.fields import ItsId
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import NextCursor, PageItems, Paging
 from iep_appliance.api.routes import Caller, Routes
@@ -19,7 +20,7 @@ routes = Routes(tag="queues", scope="admin")
 
 
 class QueueView(msgspec.Struct, frozen=True, rename="camel"):
-    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    id: ItsId
     name: Annotated[str, msgspec.Meta(description="Queue name.")]
     priority: Annotated[
         int, msgspec.Meta(description="Share of the senders: higher goes first (1 to 10).")
@@ -49,7 +50,7 @@ class QueueDepth(msgspec.Struct, frozen=True):
 
 
 class QueueStatsView(msgspec.Struct, frozen=True, rename="camel"):
-    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    id: ItsId
     name: Annotated[str, msgspec.Meta(description="Queue name.")]
     state: Annotated[str, msgspec.Meta(description="`active` or `paused`.")]
     depth: Annotated[QueueDepth, msgspec.Meta(description="Its jobs by state.")]
