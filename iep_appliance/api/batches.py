@@ -5,9 +5,11 @@ from typing import Annotated
 
 import msgspec
 from litestar import Response
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
+from iep_appliance.api.fields import CreatedAt, SuppressedRecipients
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.pages import BOUNDED_PAGING, Paging
 from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.api.schemas import MessageList, message_view
 from iep_appliance.domain.models import BatchAccepted, BatchRecord, BatchRequest
@@ -16,25 +18,24 @@ from iep_appliance.services.ratelimits import RateLimitService
 
 routes = Routes(tag="batches", scope="send")
 
+BatchId = Annotated[str, msgspec.Meta(description="The batch's id.")]
+
 
 class BatchAcceptedView(msgspec.Struct, frozen=True, rename="camel"):
-    batch_id: Annotated[str, msgspec.Meta(description="The batch's id.")]
+    batch_id: BatchId
     count: Annotated[int, msgspec.Meta(description="Messages accepted (one per recipient entry).")]
-    suppressed_recipients: Annotated[
-        list[str],
-        msgspec.Meta(description="Recipients dropped because they are on the suppression list."),
-    ]
+    suppressed_recipients: SuppressedRecipients
 
 
 class BatchView(msgspec.Struct, frozen=True, rename="camel"):
-    batch_id: Annotated[str, msgspec.Meta(description="The batch's id.")]
+    batch_id: BatchId
     count: Annotated[int, msgspec.Meta(description="Messages in the batch.")]
     counts: Annotated[dict[str, int], msgspec.Meta(description="The batch's messages by status.")]
-    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
+    created_at: CreatedAt
 
 
 class BatchCancelledView(msgspec.Struct, frozen=True, rename="camel"):
-    batch_id: Annotated[str, msgspec.Meta(description="The batch's id.")]
+    batch_id: BatchId
     status: Annotated[
         str,
         msgspec.Meta(
@@ -102,17 +103,20 @@ async def get_batch(
     "/v1/batches/{batch_id:str}/messages",
     scope="read",
     summary="The batch's messages (filter `status`, cursor pagination)",
+    dependencies={"page": BOUNDED_PAGING},
 )
 async def list_batch_messages(
     batches: Injected[BatchService],
     principal: Caller,
     batch_id: FromPath[str],
     status: FromQuery[str | None] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-    cursor: FromQuery[str | None] = None,
+    *,
+    page: Paging,  # keyword-only: it follows a parameter with a default
 ) -> MessageList:
     params = {"status": status} if status is not None else {}
-    items, nxt = await batches.list_messages(principal.tenant_id, batch_id, params, limit, cursor)
+    items, nxt = await batches.list_messages(
+        principal.tenant_id, batch_id, params, page.limit, page.cursor
+    )
     return MessageList(data=[message_view(m) for m in items], next_cursor=nxt)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 from litestar.params import FromPath
 
+from iep_appliance.api.fields import MessageId
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.services.messages import MessageService
@@ -15,7 +16,7 @@ routes = Routes(tag="messages", scope="send")
 
 
 class CancelledView(msgspec.Struct, frozen=True, rename="camel"):
-    message_id: Annotated[str, msgspec.Meta(description="The message's id.")]
+    message_id: MessageId
     status: Annotated[str, msgspec.Meta(description="The message's status now: `cancelled`.")]
 
 

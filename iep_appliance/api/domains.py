@@ -7,6 +7,7 @@ import msgspec
 from litestar import Request
 from litestar.params import FromPath, JSONBody
 
+from iep_appliance.api.fields import CreatedAt
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import NextCursor, PageItems
 from iep_appliance.api.routes import Caller, Routes
@@ -27,7 +28,7 @@ class DomainView(msgspec.Struct, frozen=True, rename="camel"):
     verified: Annotated[
         bool, msgspec.Meta(description="Whether the domain may be used as a sender now.")
     ]
-    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
+    created_at: CreatedAt
 
 
 class DomainList(msgspec.Struct, frozen=True, rename="camel"):

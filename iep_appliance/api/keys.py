@@ -7,6 +7,7 @@ import msgspec
 from litestar import Request
 from litestar.params import FromPath, JSONBody
 
+from iep_appliance.api.fields import CreatedAt, ItsId
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import NextCursor, PageItems
 from iep_appliance.api.routes import Caller, Routes
@@ -17,7 +18,7 @@ routes = Routes(tag="api-keys", scope="admin")
 
 
 class KeyView(msgspec.Struct, frozen=True, rename="camel"):
-    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    id: ItsId
     name: Annotated[str, msgspec.Meta(description="The key's name (a label for people).")]
     prefix: Annotated[
         str, msgspec.Meta(description="The key's public prefix, shown in lists and logs.")
@@ -37,7 +38,7 @@ class KeyView(msgspec.Struct, frozen=True, rename="camel"):
     last_used_at: Annotated[
         str | None, msgspec.Meta(description="When the key was last used (ISO 8601); null = never.")
     ]
-    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
+    created_at: CreatedAt
     ip_allowlist: Annotated[
         list[str],
         msgspec.Meta(description="CIDRs the key works from (v4 and v6); empty = anywhere."),

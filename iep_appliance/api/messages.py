@@ -8,6 +8,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 
 from iep_appliance.api.auth import authorize
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.pages import BOUNDED_PAGING, Paging
 from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.api.schemas import (
     AcceptedView,
@@ -60,7 +61,11 @@ async def get_message(
     return message_view(record, with_events=True)
 
 
-@routes.get("/v1/messages", summary="List messages (filters, cursor pagination)")
+@routes.get(
+    "/v1/messages",
+    summary="List messages (filters, cursor pagination)",
+    dependencies={"page": BOUNDED_PAGING},
+)
 async def list_messages(
     messages: Injected[MessageService],
     principal: Caller,
@@ -70,8 +75,8 @@ async def list_messages(
     tag: FromQuery[str | None] = None,
     from_: Annotated[str | None, QueryParameter(name="from")] = None,
     to: FromQuery[str | None] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-    cursor: FromQuery[str | None] = None,
+    *,
+    page: Paging,  # keyword-only: it follows parameters with defaults
 ) -> MessageList:
     params = {
         k: v
@@ -85,7 +90,7 @@ async def list_messages(
         }.items()
         if v is not None
     }
-    items, nxt = await messages.list(principal.tenant_id, params, limit, cursor)
+    items, nxt = await messages.list(principal.tenant_id, params, page.limit, page.cursor)
     return MessageList(data=[message_view(m) for m in items], next_cursor=nxt)
 
 

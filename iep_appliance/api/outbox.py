@@ -5,9 +5,10 @@ from typing import Annotated
 
 import msgspec
 from litestar import Request, Response
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery
 
 from iep_appliance.api.inject import Injected
+from iep_appliance.api.pages import BOUNDED_PAGING, Paging
 from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.outbox import OutboxEntry
 from iep_appliance.services.outbox import OutboxService
@@ -71,17 +72,21 @@ def _item(e: OutboxEntry) -> OutboxItemView:
     )
 
 
-@routes.get("/v1/outbox", summary="Messages the outbox provider kept (filters, cursor pagination)")
+@routes.get(
+    "/v1/outbox",
+    summary="Messages the outbox provider kept (filters, cursor pagination)",
+    dependencies={"page": BOUNDED_PAGING},
+)
 async def list_outbox(
     outbox: Injected[OutboxService],
     principal: Caller,
     to: FromQuery[str | None] = None,
     subject: FromQuery[str | None] = None,
     since: FromQuery[str | None] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-    cursor: FromQuery[str | None] = None,
+    *,
+    page: Paging,  # keyword-only: it follows parameters with defaults
 ) -> OutboxList:
-    items, nxt = await outbox.list(principal.tenant_id, to, subject, since, limit, cursor)
+    items, nxt = await outbox.list(principal.tenant_id, to, subject, since, page.limit, page.cursor)
     return OutboxList(data=[_item(e) for e in items], next_cursor=nxt)
 
 

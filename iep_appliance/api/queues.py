@@ -7,8 +7,10 @@ domain/queues.py. Thin: rules live in services/queues.py."""
 from typing import Annotated
 
 import msgspec
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody
 
+from iep_appliance.api.fields import ItsId
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import NextCursor, PageItems, Paging
 from iep_appliance.api.routes import Caller, Routes
@@ -19,7 +21,7 @@ routes = Routes(tag="queues", scope="admin")
 
 
 class QueueView(msgspec.Struct, frozen=True, rename="camel"):
-    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    id: ItsId
     name: Annotated[str, msgspec.Meta(description="Queue name.")]
     priority: Annotated[
         int, msgspec.Meta(description="Share of the senders: higher goes first (1 to 10).")
@@ -49,7 +51,7 @@ class QueueDepth(msgspec.Struct, frozen=True):
 
 
 class QueueStatsView(msgspec.Struct, frozen=True, rename="camel"):
-    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    id: ItsId
     name: Annotated[str, msgspec.Meta(description="Queue name.")]
     state: Annotated[str, msgspec.Meta(description="`active` or `paused`.")]
     depth: Annotated[QueueDepth, msgspec.Meta(description="Its jobs by state.")]
@@ -132,35 +134,27 @@ async def delete_queue(
     await queues.delete(principal.tenant_id, queue_id)
 
 
-@routes.post(
-    "/v1/queues/{queue_id:str}/pause",
-    status_code=200,
-    summary="Pause: the queue accepts messages but sends none until resumed",
+def _state_route(action: str, state: str, summary: str) -> HTTPRouteHandler:
+    """`POST /v1/queues/{id}/<action>`, a handler named `<action>_queue` (its OpenAPI
+    operationId): puts the queue in `state` and answers the queue."""
+
+    async def set_state(
+        queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
+    ) -> QueueView:
+        return view(await queues.set_state(principal.tenant_id, queue_id, state))
+
+    set_state.__name__ = set_state.__qualname__ = f"{action}_queue"
+    path = f"/v1/queues/{{queue_id:str}}/{action}"
+    return routes.post(path, status_code=200, summary=summary)(set_state)
+
+
+pause_queue = _state_route(
+    "pause", "paused", "Pause: the queue accepts messages but sends none until resumed"
 )
-async def pause_queue(
-    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
-) -> QueueView:
-    return view(await queues.set_state(principal.tenant_id, queue_id, "paused"))
-
-
-@routes.post(
-    "/v1/queues/{queue_id:str}/resume", status_code=200, summary="Resume a paused or draining queue"
+resume_queue = _state_route("resume", "active", "Resume a paused or draining queue")
+drain_queue = _state_route(
+    "drain", "draining", "Drain: reject new sends to the queue (409) and finish the ones it holds"
 )
-async def resume_queue(
-    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
-) -> QueueView:
-    return view(await queues.set_state(principal.tenant_id, queue_id, "active"))
-
-
-@routes.post(
-    "/v1/queues/{queue_id:str}/drain",
-    status_code=200,
-    summary="Drain: reject new sends to the queue (409) and finish the ones it holds",
-)
-async def drain_queue(
-    queues: Injected[QueueService], principal: Caller, queue_id: FromPath[str]
-) -> QueueView:
-    return view(await queues.set_state(principal.tenant_id, queue_id, "draining"))
 
 
 @routes.get(

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar.params import FromPath, JSONBody
 
+from iep_appliance.api.fields import CreatedAt, ItsId, UpdatedAt
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import NextCursor, PageItems, Paging
 from iep_appliance.api.routes import Caller, Routes
@@ -21,7 +22,7 @@ routes = Routes(tag="scheduled-jobs", scope="admin")
 
 
 class ScheduledJobView(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
-    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    id: ItsId
     name: Annotated[str, msgspec.Meta(description="Its name.")]
     cron: Annotated[str, msgspec.Meta(description="Five-field cron expression of when it runs.")]
     timezone: Annotated[
@@ -34,8 +35,8 @@ class ScheduledJobView(msgspec.Struct, frozen=True, rename="camel", omit_default
     next_run_at: Annotated[
         str | None, msgspec.Meta(description="When it runs next (ISO 8601); null when paused.")
     ]
-    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
-    updated_at: Annotated[str, msgspec.Meta(description="When it last changed (ISO 8601, UTC).")]
+    created_at: CreatedAt
+    updated_at: UpdatedAt
     message: Annotated[
         dict[str, Any] | msgspec.UnsetType,
         msgspec.Meta(description="The send body of each run; null for a batch job."),

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from iep_appliance.api.fields import CreatedAt, MessageId, SuppressedRecipients
 from iep_appliance.api.pages import NextCursor, PageItems
 from iep_appliance.domain.models import MessageRecord
 
@@ -34,7 +35,7 @@ class AttachmentView(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class MessageView(msgspec.Struct, frozen=True, rename="camel"):
-    message_id: Annotated[str, msgspec.Meta(description="The message's id.")]
+    message_id: MessageId
     status: Annotated[
         str,
         msgspec.Meta(
@@ -63,9 +64,7 @@ class MessageView(msgspec.Struct, frozen=True, rename="camel"):
     last_error: Annotated[
         str | None, msgspec.Meta(description="The last failure's reason; null when none.")
     ] = None
-    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")] = (
-        ""
-    )
+    created_at: CreatedAt = ""
     scheduled_at: Annotated[
         str | None,
         msgspec.Meta(description="Not sent before this time (ISO 8601); null = at once."),
@@ -96,21 +95,18 @@ class MessageList(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class AcceptedView(msgspec.Struct, frozen=True, rename="camel"):
-    message_id: Annotated[str, msgspec.Meta(description="The message's id.")]
+    message_id: MessageId
     status: Annotated[
         str,
         msgspec.Meta(
             description="Always `queued`: the message and its delivery job are committed."
         ),
     ]
-    suppressed_recipients: Annotated[
-        list[str],
-        msgspec.Meta(description="Recipients dropped because they are on the suppression list."),
-    ]
+    suppressed_recipients: SuppressedRecipients
 
 
 class RetryView(msgspec.Struct, frozen=True, rename="camel"):
-    message_id: Annotated[str, msgspec.Meta(description="The message's id.")]
+    message_id: MessageId
     status: Annotated[str, msgspec.Meta(description="The message's status now: `queued`.")]
 
 

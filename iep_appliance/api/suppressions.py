@@ -8,6 +8,7 @@ from typing import Annotated
 import msgspec
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from iep_appliance.api.fields import CreatedAt
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import NextCursor, PageItems, Paging
 from iep_appliance.api.routes import Caller, Routes
@@ -25,7 +26,7 @@ class SuppressionView(msgspec.Struct, frozen=True, rename="camel"):
     source_message_id: Annotated[
         str | None, msgspec.Meta(description="The message that caused it; null when added by hand.")
     ]
-    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
+    created_at: CreatedAt
 
 
 class SuppressionList(msgspec.Struct, frozen=True, rename="camel"):

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar.params import JSONBody
 
+from iep_appliance.api.fields import ItsId
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.routes import Caller, Routes
 from iep_appliance.domain.models import AttachmentLimits, RateLimits, Routing, Tenant
@@ -18,7 +19,7 @@ routes = Routes(tag="tenant", scope="admin")
 
 
 class TenantView(msgspec.Struct, frozen=True, rename="camel"):
-    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    id: ItsId
     slug: Annotated[str, msgspec.Meta(description="The tenant's short name (unique).")]
     name: Annotated[str, msgspec.Meta(description="The tenant's display name.")]
     active: Annotated[

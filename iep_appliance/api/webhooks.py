@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 from litestar.params import FromPath, JSONBody
 
+from iep_appliance.api.fields import CreatedAt, ItsId, UpdatedAt
 from iep_appliance.api.inject import Injected
 from iep_appliance.api.pages import NextCursor, PageItems, Paging
 from iep_appliance.api.routes import Caller, Routes
@@ -22,7 +23,7 @@ routes = Routes(tag="webhooks", scope="admin")
 
 
 class WebhookView(msgspec.Struct, frozen=True, rename="camel"):
-    id: Annotated[str, msgspec.Meta(description="Its id.")]
+    id: ItsId
     url: Annotated[str, msgspec.Meta(description="URL the events are POSTed to.")]
     events: Annotated[list[str], msgspec.Meta(description="Event types sent.")]
     active: Annotated[bool, msgspec.Meta(description="Whether events are sent.")]
@@ -37,8 +38,8 @@ class WebhookView(msgspec.Struct, frozen=True, rename="camel"):
         str | None,
         msgspec.Meta(description="Until when the previous secret still signs (ISO 8601)."),
     ]
-    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
-    updated_at: Annotated[str, msgspec.Meta(description="When it last changed (ISO 8601, UTC).")]
+    created_at: CreatedAt
+    updated_at: UpdatedAt
     format: Annotated[
         str, msgspec.Meta(description="Payload format: `iep` or `resend` (svix-* headers).")
     ] = "iep"
@@ -84,7 +85,7 @@ class DeliveryView(msgspec.Struct, frozen=True, rename="camel"):
     next_retry_at: Annotated[
         str | None, msgspec.Meta(description="When it is tried again (ISO 8601); null when not.")
     ]
-    created_at: Annotated[str, msgspec.Meta(description="When it was created (ISO 8601, UTC).")]
+    created_at: CreatedAt
 
 
 class DeliveryList(msgspec.Struct, frozen=True, rename="camel"):
