@@ -3,8 +3,7 @@
 Files are written and fsynced before the commit that references them, so a `202`
 never points at a missing file. Keys are `{tenant}/{message}/{position}_{filename}`.
 Files are 0600 and directories 0700 whatever the umask (DESIGN §10.1: nothing in the data
-directory is readable by "other"); `make_private_dirs` and `open_private` serve the backups too,
-and `make_private_dirs` the SQLite store's directories (store/sqlite/files.py).
+directory is readable by "other"); `make_private_dirs` and `open_private` serve the backups too.
 An S3-compatible backend for scale-out implements the same verbs.
 """
 

@@ -36,7 +36,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from iep_appliance.blobs import FILE_MODE, make_private_dirs
 from iep_appliance.domain.errors import StoreUnavailable
 from iep_appliance.store.sqlite import files
 
@@ -137,9 +136,9 @@ class Database:
         self.turn_waits = 0
 
     def open(self) -> None:
-        make_private_dirs(Path(self.path).parent)
+        files.make_dirs(Path(self.path).parent)
         self._conn = connect(self.path, self.synchronous)
-        self._turn_fd = os.open(self.path + "-writer", os.O_RDWR | os.O_CREAT, FILE_MODE)
+        self._turn_fd = os.open(self.path + "-writer", os.O_RDWR | os.O_CREAT, files.FILE_MODE)
         self._open = True
 
     def _take_turn_now(self) -> bool:

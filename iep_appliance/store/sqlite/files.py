@@ -10,16 +10,30 @@ import contextlib
 import os
 from pathlib import Path
 
-from iep_appliance.blobs import FILE_MODE, make_private_dirs
-
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def make_dirs(directory: Path) -> None:
+    """`mkdir -p` whose every new level is 0700 (`Path.mkdir(parents=True)` makes the
+    parents with the default mode)."""
+    missing: list[Path] = []
+    here = directory
+    while not here.exists():
+        missing.append(here)
+        here = here.parent
+    for level in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            level.mkdir(mode=DIR_MODE)
+            os.chmod(level, DIR_MODE)  # the umask may have taken bits the owner needs
 
 
 def prepare(path: str) -> None:
     """Before SQLite opens `path`: its directory exists, the file exists 0600 (or at least
     without "other" bits), and so do its side files."""
     db = Path(path)
-    make_private_dirs(db.parent)
+    make_dirs(db.parent)
     try:
         fd = os.open(db, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
     except FileExistsError:
