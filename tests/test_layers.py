@@ -89,6 +89,7 @@ ALLOWED: dict[str, set[str]] = {
     "delivery": {
         "domain",
         "store.base",
+        "graceful_stop",
         "config",
         "config_providers",
         "blobs",
@@ -97,7 +98,19 @@ ALLOWED: dict[str, set[str]] = {
         "metrics",
         *TRACES,
     },
-    "webhooks": {"domain", "store.base", "config", "blobs", "clock", "logs", "metrics", *TRACES},
+    "webhooks": {
+        "domain",
+        "store.base",
+        "graceful_stop",
+        "config",
+        "blobs",
+        "clock",
+        "logs",
+        "metrics",
+        *TRACES,
+    },
+    # Stopping a pool of job workers: the delivery engine's and the webhook dispatcher's.
+    "graceful_stop": {"domain"},
     "api": {"services", "domain", "logs"},
     "admin": {"services", "domain", "logs"},
     "cli": {

@@ -45,6 +45,7 @@ from iep_appliance.domain.mime import Signer
 from iep_appliance.domain.models import Job, MessageRecord
 from iep_appliance.domain.render import RenderLimits
 from iep_appliance.domain.retry import after_crash, attempts_from
+from iep_appliance.graceful_stop import finish_or_release
 from iep_appliance.logs import event, job_id_var, message_id_var, tenant_id_var
 from iep_appliance.metrics import Metrics
 from iep_appliance.store.base import Store
@@ -162,16 +163,8 @@ class DeliveryEngine:
             await self.store.release(unstarted)
         for _ in self._tasks:
             self._queue.put_nowait(_STOP)
-        running: set[asyncio.Task[None]] = set()
-        if self._tasks:
-            _done, running = await asyncio.wait(self._tasks, timeout=grace)
-        if running:
-            leftover = list(self._inflight.values())
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
-            if leftover:
-                await self.store.release(leftover)
+        leftover = await finish_or_release(self._tasks, grace, self._inflight, self.store.release)
+        if leftover is not None:
             log.warning("delivery.stop.cancelled", extra={"fields": {"jobs": len(leftover)}})
         for task in self._retiring:
             task.cancel()

@@ -42,6 +42,7 @@ from iep_appliance.domain.webhooks import (
     signing_secrets,
     webhook_id_for,
 )
+from iep_appliance.graceful_stop import finish_or_release
 from iep_appliance.logs import event, job_id_var, message_id_var, tenant_id_var
 from iep_appliance.metrics import Metrics
 from iep_appliance.store.base import Store
@@ -96,15 +97,7 @@ class WebhookDispatcher:
             await self.store.release(unstarted)
         for _ in self._workers:
             self._queue.put_nowait(None)
-        if self._workers:
-            _done, running = await asyncio.wait(self._workers, timeout=grace)
-            if running:
-                leftover = list(self._inflight.values())
-                for task in running:
-                    task.cancel()
-                await asyncio.gather(*running, return_exceptions=True)
-                if leftover:
-                    await self.store.release(leftover)
+        await finish_or_release(self._workers, grace, self._inflight, self.store.release)
         self._workers.clear()
         if self._client is not None:
             await self._client.aclose()
